@@ -1,0 +1,29 @@
+"""sgdlab: the theory of (stochastic) gradient descent, made executable and fast, on JAX.
+
+Importing sgdlab turns on JAX's 64-bit mode (``jax_enable_x64``) so that float64 data give a
+float64 run, as the theory's checks need; float32 data still run in float32.
+"""
+
+import jax
+
+jax.config.update("jax_enable_x64", True)
+
+from sgdlab import problems, samplers, schedules  # noqa: E402
+from sgdlab.minimize import Result, minimize  # noqa: E402
+from sgdlab.problems import (  # noqa: E402
+    FiniteSum, Problem, finite_sum, least_squares, logistic_regression, softmax_regression,
+)
+from sgdlab.samplers import (  # noqa: E402
+    cyclic, full_batch, shuffle_once, shuffled_cyclic, with_replacement, without_replacement,
+)
+from sgdlab.schedules import constant, cosine, inverse_sqrt, inverse_time, step_decay  # noqa: E402
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "problems", "samplers", "schedules",
+    "Problem", "FiniteSum", "finite_sum", "least_squares", "logistic_regression", "softmax_regression",
+    "full_batch", "with_replacement", "without_replacement", "cyclic", "shuffled_cyclic", "shuffle_once",
+    "constant", "inverse_time", "inverse_sqrt", "step_decay", "cosine",
+    "minimize", "Result",
+]

@@ -1,0 +1,100 @@
+"""Validation at the boundary, with one message shape.
+
+Every error says which parameter, what is allowed and what was given::
+
+    ValueError: batch_size must be an integer in [1, N=569] for without_replacement; got 1000.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+
+def fail(name: str, allowed: str, got: str, *, error=ValueError, context: str = ""):
+    """Raise ``error`` with the house message: '<name> must be <allowed>[ for <context>]; got <got>.'
+
+    ``got`` is text: a description ("shape (4,)") or a value shown with :func:`shown`.
+    """
+    where = f" for {context}" if context else ""
+    raise error(f"{name} must be {allowed}{where}; got {got}.")
+
+
+def shown(value) -> str:
+    """A user's value as an error message shows it: repr, shortened; arrays by shape and dtype."""
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {value.shape} and dtype {value.dtype}"
+    if isinstance(value, str):
+        return repr(value)
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def integer(name: str, value, *, low: int = 1, high: int | None = None, context: str = "") -> int:
+    """Return ``value`` as an int in [low, high], else raise naming ``name``."""
+    allowed = f"an integer in [{low}, {high}]" if high is not None else f"an integer >= {low}"
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        fail(name, allowed, shown(value), error=TypeError, context=context)
+    if value < low or (high is not None and value > high):
+        fail(name, allowed, shown(value), context=context)
+    return int(value)
+
+
+def positive_float(name: str, value, *, context: str = "") -> float:
+    """Return ``value`` as a finite float > 0, else raise naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        fail(name, "a positive finite number", shown(value), error=TypeError, context=context)
+    value = float(value)
+    if not np.isfinite(value) or value <= 0:
+        fail(name, "a positive finite number", shown(value), context=context)
+    return value
+
+
+def nonnegative_float(name: str, value, *, context: str = "") -> float:
+    """Return ``value`` as a finite float >= 0, else raise naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        fail(name, "a finite number >= 0", shown(value), error=TypeError, context=context)
+    value = float(value)
+    if not np.isfinite(value) or value < 0:
+        fail(name, "a finite number >= 0", shown(value), context=context)
+    return value
+
+
+def fraction(name: str, value, *, context: str = "") -> float:
+    """Return ``value`` as a float in (0, 1), else raise naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        fail(name, "a number in (0, 1)", shown(value), error=TypeError, context=context)
+    value = float(value)
+    if not 0 < value < 1:
+        fail(name, "a number in (0, 1)", shown(value), context=context)
+    return value
+
+
+def finite_array(name: str, value, *, ndim: int | None = None, dtype=None) -> np.ndarray:
+    """Return ``value`` as a non-empty NumPy array of finite numbers, else raise naming ``name``.
+
+    Integer and boolean input becomes float64; float32 and float64 keep their precision.
+    """
+    array = np.asarray(value) if dtype is None else np.asarray(value, dtype=dtype)
+    if array.dtype == object or not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
+        fail(name, "an array of numbers", shown(value), error=TypeError)
+    if dtype is None and not np.issubdtype(array.dtype, np.floating):
+        array = array.astype(np.float64)
+    if ndim is not None and array.ndim != ndim:
+        fail(name, f"a {ndim}-D array", f"a {array.ndim}-D array of shape {array.shape}")
+    if array.size == 0:
+        fail(name, "non-empty", f"an empty array of shape {array.shape}")
+    bad = ~np.isfinite(array)
+    if bad.any():
+        where = tuple(int(i) for i in np.argwhere(bad)[0])
+        fail(name, "finite (no NaN or inf)", f"{array[where]} at index {where}")
+    return array
+
+
+def same_length(names: tuple[str, str], lengths: tuple[int, int]) -> None:
+    """Raise when two arrays that pair up row by row have different lengths."""
+    (a, b), (na, nb) = names, lengths
+    if na != nb:
+        fail(f"{a} and {b}", "of the same length (one row of {a} per entry of {b})".format(a=a, b=b),
+             f"len({a})={na}, len({b})={nb}")

@@ -1,0 +1,118 @@
+"""The compiled loop: one epoch is one ``jax.lax.scan`` over the epoch's index plan.
+
+Step k of an epoch takes the plan's k-th batch Iₖ (a padded row with a mask, so every step has
+the same shape) and updates
+
+    θᵏ⁺¹ = θᵏ − αₖ gᵏ,   gᵏ = Σ_b maskₖ_b ∇f_{Iₖ_b}(θᵏ) / Σ_b maskₖ_b,
+
+which is the plain minibatch mean on full batches and the mean over its own size on a shorter
+last batch. The plan is drawn inside the compiled call from (seed, epoch), so nothing but the
+parameters crosses between host and device. When a history row is due, the same call also
+returns F, ‖∇F‖ and ‖θ − θ*‖ at the epoch's end. The data are an argument, never a constant
+baked into the program, so one compiled epoch serves every seed, epoch and step size.
+"""
+
+from __future__ import annotations
+
+import time
+import typing
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from sgdlab import _pytree
+from sgdlab.problems.base import FiniteSum
+from sgdlab.samplers import Sampler
+from sgdlab.schedules import Schedule
+
+
+class Metrics(typing.NamedTuple):
+    """What an epoch reports: whether θ stayed finite and, when recorded, F, ‖∇F‖, ‖θ − θ*‖."""
+
+    finite: jax.Array
+    loss: jax.Array
+    grad_norm: jax.Array
+    dist: jax.Array
+
+
+def evaluate(problem: FiniteSum, params, data, solution) -> Metrics:
+    """F(θ), ‖∇F(θ)‖ and ‖θ − θ*‖ (NaN when θ* is None) over all the data."""
+    loss, grad = jax.value_and_grad(problem.data_loss)(params, data)
+    dist = jnp.nan if solution is None else _pytree.distance(params, solution)
+    return Metrics(_pytree.all_finite(params), loss, _pytree.norm(grad), jnp.asarray(dist, loss.dtype))
+
+
+def run_epoch(problem: FiniteSum, sampler: Sampler, record: bool,
+              params, k0, seed, epoch, schedule: Schedule, data, solution):
+    """One epoch of (S)GD from θ = ``params`` at iteration k0; returns (θ, k0 + steps, Metrics)."""
+    indices, mask = sampler.plan(problem.n, seed, epoch)
+
+    def batch_gradient(params, batch_indices, batch_mask):
+        if sampler.is_full_batch:
+            return jax.grad(problem.data_loss)(params, data)
+        return jax.grad(problem.masked_loss)(params, data, batch_indices, batch_mask)
+
+    def step(carry, batch):
+        params, k = carry
+        grads = batch_gradient(params, *batch)
+        return (_pytree.sgd_update(params, grads, schedule(k)), k + 1), None
+
+    (params, k), _ = jax.lax.scan(step, (params, k0), (indices, mask))
+    if record:
+        return params, k, evaluate(problem, params, data, solution)
+    nan = jnp.asarray(jnp.nan, dtype=jax.tree.leaves(params)[0].dtype)
+    return params, k, Metrics(_pytree.all_finite(params), nan, nan, nan)
+
+
+class CompiledRun:
+    """The compiled programs of one (problem, sampler, schedule kind): the evaluation at the start
+    and an epoch with and without history, each built ahead of time on first need, so compilation
+    is timed apart from the run.
+    """
+
+    def __init__(self, problem: FiniteSum, sampler: Sampler, params, schedule: Schedule, solution):
+        self.problem, self.sampler, self.solution = problem, sampler, solution
+        self._example_args = (params, _counter(0), _counter(0), _counter(0), schedule, problem.data, solution)
+        self._epoch = {}
+        self._evaluate = jax.jit(evaluate, static_argnums=0).lower(problem, params, problem.data, solution).compile()
+
+    def prepare(self, record: bool) -> float:
+        """Compile the epoch program (with history if ``record``) unless done; return the seconds spent."""
+        if record in self._epoch:
+            return 0.0
+        started = time.perf_counter()
+        lowered = jax.jit(run_epoch, static_argnums=(0, 1, 2)).lower(
+            self.problem, self.sampler, record, *self._example_args)
+        self._epoch[record] = lowered.compile()
+        return time.perf_counter() - started
+
+    def epoch(self, params, k: int, seed: int, epoch: int, schedule: Schedule, record: bool):
+        """Run one epoch from iteration k; returns (θ, k + steps, Metrics), counter and metrics on the host."""
+        params, k, metrics = self._epoch[record](params, _counter(k), _counter(seed), _counter(epoch),
+                                                 schedule, self.problem.data, self.solution)
+        return params, int(k), Metrics(*(np.asarray(m).item() for m in metrics))
+
+    def evaluate(self, params) -> Metrics:
+        """F, ‖∇F‖ and ‖θ − θ*‖ at ``params``, on the host."""
+        return Metrics(*(np.asarray(m).item() for m in self._evaluate(params, self.problem.data, self.solution)))
+
+
+def _counter(value) -> jax.Array:
+    """Iteration counters, seeds and epoch numbers enter the program as int64 scalars."""
+    return jnp.asarray(value, dtype=jnp.int64)
+
+
+def program_schedule(schedule: Schedule) -> Schedule:
+    """The schedule with every number as a float64 scalar, the form the compiled programs take."""
+    return jax.tree.map(lambda leaf: jnp.asarray(leaf, dtype=jnp.float64), schedule)
+
+
+def compiled_run(problem: FiniteSum, sampler: Sampler, params, schedule: Schedule, solution) -> CompiledRun:
+    """The compiled programs for this problem, sampler and kind of schedule. They are kept on the
+    problem, so they live as long as its data do; θ* is fixed per problem, so it is kept too."""
+    cache = problem.__dict__.setdefault("_compiled_runs", {})
+    key = (sampler, jax.tree.structure(schedule), solution is None)
+    if key not in cache:
+        cache[key] = CompiledRun(problem, sampler, params, schedule, solution)
+    return cache[key]

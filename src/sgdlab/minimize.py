@@ -1,0 +1,215 @@
+"""minimize: run (stochastic) gradient descent on a problem for a budget of epochs.
+
+A run is one problem, one sampler, one step size (or schedule), one seed and a budget. It
+returns a :class:`Result` whose history has one row per recorded epoch (epoch 0 is the start):
+epoch, iteration, loss F(θ), grad_norm ‖∇F(θ)‖, gap F(θ) − p* and dist ‖θ − θ*‖ (NaN where p*
+or θ* is not known) and time (seconds since the start, compilation excluded).
+
+Stopping rules, checked after each epoch:
+
+* "converged" — ``tol`` is given and ‖∇F(θ)‖ ≤ tol;
+* "diverged" — θ or F(θ) is no longer finite, or F rose above F(θ⁰) + 10¹⁰ · max(|F(θ⁰)|, √eps).
+  The margin is relative to the start, so a run started at an optimum where F = 0 stops only
+  on a non-finite value;
+* "max_epochs" — the budget ran out.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import numpy as np
+import pandas as pd
+
+from sgdlab import _checks, _pytree, engine
+from sgdlab import samplers as _samplers
+from sgdlab import schedules as _schedules
+from sgdlab.problems.base import FiniteSum
+
+#: F may rise to F(θ⁰) + EXPLOSION · max(|F(θ⁰)|, √eps) before a run counts as diverged.
+EXPLOSION = 1e10
+
+HISTORY_COLUMNS = ("epoch", "iteration", "loss", "grad_norm", "gap", "dist", "time")
+
+
+@dataclasses.dataclass
+class Result:
+    """The outcome of a run.
+
+    Attributes: ``params`` (final θ, NumPy arrays), ``status`` ("converged", "max_epochs" or
+    "diverged"), ``message`` (what happened, in words), ``history`` (a pandas DataFrame with
+    columns epoch, iteration, loss, grad_norm, gap, dist, time), ``epochs`` and ``iterations``
+    run, ``compile_time`` (seconds spent compiling for this run; 0.0 when reused), and the run's
+    ``sampler``, ``step`` (its schedule) and ``seed``.
+    """
+
+    params: object
+    status: str
+    message: str
+    history: pd.DataFrame
+    epochs: int
+    iterations: int
+    compile_time: float
+    sampler: _samplers.Sampler
+    step: _schedules.Schedule
+    seed: int
+
+    def __repr__(self) -> str:
+        return f"Result(status={self.status!r}, epochs={self.epochs}, iterations={self.iterations}, message={self.message!r})"
+
+
+@dataclasses.dataclass
+class _Settings:
+    """A run's validated arguments."""
+
+    problem: FiniteSum
+    sampler: _samplers.Sampler
+    schedule: _schedules.Schedule
+    epochs: int
+    params0: object
+    seed: int
+    tol: float | None
+    record_every: int
+
+
+def minimize(problem, sampler=None, step=None, epochs: int = 10, params0=None, seed: int = 0,
+             tol: float | None = None, record_every: int = 1) -> Result:
+    """Minimize ``problem`` with θᵏ⁺¹ = θᵏ − αₖ gᵏ, gᵏ the mean gradient over the sampler's batch.
+
+    Parameters
+    ----------
+    problem : FiniteSum
+        What to minimize, e.g. ``sl.least_squares(X, y)``.
+    sampler : Sampler or str, default ``full_batch()``
+        Which indices each step uses, e.g. ``sl.shuffled_cyclic(32)`` or the name "cyclic".
+    step : float, Schedule or callable, default 1/L
+        The step size αₖ: a constant, a schedule k ↦ αₖ, or None for 1/L when L is known.
+    epochs : int
+        The budget, in epochs of N per-example gradients.
+    params0 : pytree, default the problem's ``params0``
+        The starting point θ⁰.
+    seed : int
+        Seeds the sampler's randomness; epoch e uses the key fold_in(key(seed), e).
+    tol : float, optional
+        Stop with status "converged" once ‖∇F(θ)‖ ≤ tol (checked after every epoch).
+    record_every : int
+        Record a history row every this many epochs (and always at the start and the end).
+    """
+    settings = _validated(problem, sampler, step, epochs, params0, seed, tol, record_every)
+    return _run(settings)
+
+
+def _validated(problem, sampler, step, epochs, params0, seed, tol, record_every) -> _Settings:
+    if not isinstance(problem, FiniteSum):
+        _checks.fail("problem", "a finite-sum problem such as sl.least_squares(X, y)", _checks.shown(problem), error=TypeError)
+    sampler = _sampler(sampler)
+    sampler.validate(problem.n)
+    epochs = _checks.integer("epochs", epochs)
+    schedule = _schedules.as_schedule(_default_step(problem) if step is None else step)
+    _schedules.check_positive(schedule, epochs * sampler.steps_per_epoch(problem.n))
+    params0 = problem.params0 if params0 is None else _pytree.conform("params0", params0, problem.params0)
+    seed = _checks.integer("seed", seed, low=0, high=2**31 - 1)
+    tol = None if tol is None else _checks.positive_float("tol", tol)
+    record_every = _checks.integer("record_every", record_every)
+    return _Settings(problem, sampler, schedule, epochs, params0, seed, tol, record_every)
+
+
+def _sampler(sampler) -> _samplers.Sampler:
+    """Read ``sampler=``: None (gradient descent), a Sampler, or a sampler's name."""
+    if sampler is None:
+        return _samplers.full_batch()
+    if isinstance(sampler, _samplers.Sampler):
+        return sampler
+    names = ", ".join(_samplers.SAMPLERS)
+    if isinstance(sampler, str):
+        if sampler not in _samplers.SAMPLERS:
+            _checks.fail("sampler", f"one of {names}", _checks.shown(sampler))
+        return _samplers.SAMPLERS[sampler]()
+    _checks.fail("sampler", f"a sampler such as sl.shuffled_cyclic(32), or one of {names}", _checks.shown(sampler),
+                 error=TypeError)
+
+
+def _default_step(problem) -> float:
+    L = problem.lipschitz()
+    if L is None or not L > 0:
+        _checks.fail("step", "given for a problem whose L is not known (the default step is 1/L)", "step=None")
+    return 1.0 / L
+
+
+def _run(s: _Settings) -> Result:
+    solution = s.problem.solution()
+    if solution is not None:
+        solution = _pytree.conform("solution", solution, s.problem.params0)
+    schedule = engine.program_schedule(s.schedule)
+    started = time.perf_counter()
+    program = engine.compiled_run(s.problem, s.sampler, s.params0, schedule, solution)
+    thinned = s.tol is None and s.record_every > 1 and s.epochs > 1
+    for record in (True, False) if thinned else (True,):
+        program.prepare(record)
+    compile_time = time.perf_counter() - started
+    optimum = s.problem.optimal_value()
+    gap = (lambda loss: loss - optimum) if optimum is not None else (lambda loss: np.nan)
+
+    params, iterations = s.params0, 0
+    start = program.evaluate(params)
+    rows = [_row(0, 0, start, gap, 0.0)]
+    threshold = _explosion_threshold(start.loss)
+    status, message, elapsed = "max_epochs", "", 0.0
+    if s.tol is not None and start.grad_norm <= s.tol:
+        status, message = "converged", f"converged at the start: ‖∇F(θ⁰)‖ = {start.grad_norm:.3g} ≤ tol = {s.tol:g}."
+    for epoch in range(1, s.epochs + 1 if status == "max_epochs" else 1):
+        due = epoch % s.record_every == 0 or epoch == s.epochs
+        measured = due or s.tol is not None
+        tic = time.perf_counter()
+        params, iterations, metrics = program.epoch(params, iterations, s.seed, epoch - 1, schedule, measured)
+        elapsed += time.perf_counter() - tic
+        if not metrics.finite or (measured and not metrics.loss <= threshold):
+            status, message = "diverged", _diverged_message(s, epoch, start.loss, metrics)
+        elif s.tol is not None and metrics.grad_norm <= s.tol:
+            status = "converged"
+            message = f"converged at epoch {epoch}: ‖∇F‖ = {metrics.grad_norm:.3g} ≤ tol = {s.tol:g}."
+        if due or status != "max_epochs":
+            rows.append(_row(epoch, iterations, metrics, gap, elapsed))
+        if status != "max_epochs":
+            break
+    history = pd.DataFrame(rows, columns=HISTORY_COLUMNS)
+    last = history.iloc[-1]
+    if status == "max_epochs":
+        message = _budget_message(s, last)
+    return Result(_pytree.to_numpy(params), status, message, history, int(last.epoch), int(last.iteration),
+                  compile_time, s.sampler, s.schedule, s.seed)
+
+
+def _row(epoch: int, iteration: int, metrics: engine.Metrics, gap, elapsed: float) -> tuple:
+    return (epoch, iteration, metrics.loss, metrics.grad_norm, gap(metrics.loss), metrics.dist, elapsed)
+
+
+def _explosion_threshold(loss0: float) -> float:
+    """F(θ⁰) + EXPLOSION · max(|F(θ⁰)|, √eps): beyond it the run counts as diverged."""
+    return loss0 + EXPLOSION * max(abs(loss0), np.sqrt(np.finfo(np.float64).eps))
+
+
+def _diverged_message(s: _Settings, epoch: int, loss0: float, metrics: engine.Metrics) -> str:
+    what = ("the parameters became non-finite" if not metrics.finite
+            else f"the loss rose from {loss0:.3g} to {metrics.loss:.3g}")
+    return f"diverged at epoch {epoch}: {what}. " + _step_versus_limit(s)
+
+
+def _step_versus_limit(s: _Settings) -> str:
+    """Compare the initial step with 2/L, the stability limit of gradient descent, when L is known."""
+    L = s.problem.lipschitz()
+    alpha = _schedules.initial_alpha(s.schedule)
+    if L is None:
+        return f"L is not known here; try a step smaller than α₀ = {alpha:.3g}."
+    relation = "≥" if alpha * L >= 2 else "<"
+    return (f"The step α₀ = {alpha:.3g} has α·L = {alpha * L:.3g} {relation} 2 (L = {L:.3g}, 2/L = {2 / L:.3g}); "
+            "gradient descent is stable only for α < 2/L, and stochastic steps often need less.")
+
+
+def _budget_message(s: _Settings, last) -> str:
+    text = f"stopped after {s.epochs} epochs ({int(last.iteration)} iterations): F = {last.loss:.6g}, ‖∇F‖ = {last.grad_norm:.3g}"
+    if not np.isnan(last.gap):
+        text += f", F − p* = {last.gap:.3g}"
+    return text + "."
+

@@ -1,0 +1,71 @@
+"""Least squares in the mean form F(θ) = (1/2N) ‖Xθ − y‖² = (1/N) Σᵢ ½ (xᵢᵀθ − yᵢ)².
+
+∇F(θ) = Xᵀ(Xθ − y)/N and ∇²F = XᵀX/N, so L = λ_max(XᵀX)/N and μ = λ_min(XᵀX)/N.
+The minimizers are those of ½‖Xθ − y‖²: θ* = X⁺y, the minimum-norm one when XᵀX is singular.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+import jax.numpy as jnp
+import numpy as np
+
+from sgdlab.problems.linear import LinearModel, design_matrix, targets
+
+
+def squared_error(theta, example):
+    """fᵢ(θ) = ½ (xᵢᵀθ − yᵢ)²."""
+    x, y = example
+    return 0.5 * (jnp.dot(x, theta) - y) ** 2
+
+
+class LeastSquares(LinearModel):
+    """F(θ) = (1/2N) ‖Xθ − y‖², with its closed-form solution, optimal value and L."""
+
+    def __init__(self, X, y):
+        X = design_matrix(X)
+        y = targets(y, X, dtype=X.dtype)
+        super().__init__(squared_error, X, y, np.zeros(X.shape[1], dtype=X.dtype))
+        self.y = y
+
+    @cached_property
+    def _svd(self):
+        U, s, Vt = np.linalg.svd(np.asarray(self.X, dtype=np.float64), full_matrices=False)
+        cutoff = s[0] * max(self.X.shape) * np.finfo(np.float64).eps
+        return U, s, Vt, int(np.sum(s > cutoff))
+
+    @property
+    def rank(self) -> int:
+        """The numerical rank of X (singular values above σ_max · max(N, p) · eps)."""
+        return self._svd[3]
+
+    def solution(self) -> np.ndarray:
+        """θ* = X⁺y = V Σ⁻¹ Uᵀ y over the nonzero singular values.
+
+        When X has full column rank this is the unique minimizer. When XᵀX is singular every
+        θ* + v with Xv = 0 is a minimizer; this returns the one of least norm, the limit that
+        gradient descent from θ⁰ = 0 reaches.
+        """
+        U, s, Vt, rank = self._svd
+        coefficients = (U[:, :rank].T @ np.asarray(self.y, dtype=np.float64)) / s[:rank]
+        return (Vt[:rank].T @ coefficients).astype(self.X.dtype)
+
+    def optimal_value(self) -> float:
+        """p* = F(θ*) = (1/2N) ‖Xθ* − y‖², the mean squared residual of the best fit, halved."""
+        residual = np.asarray(self.X, np.float64) @ self.solution().astype(np.float64) - self.y
+        return float(0.5 * np.mean(residual**2))
+
+    def lipschitz(self) -> float:
+        """L = λ_max(XᵀX)/N, exact."""
+        return self.gram_max_eigenvalue
+
+    def strong_convexity(self) -> float:
+        """μ = λ_min(XᵀX)/N (0 when X has fewer rows than columns or is rank deficient)."""
+        s = self._svd[1]
+        return float(s[-1] ** 2 / self.n) if self.rank == self.n_features else 0.0
+
+
+def least_squares(X, y) -> LeastSquares:
+    """F(θ) = (1/2N) ‖Xθ − y‖² on a design matrix X (N × p) and targets y (N,)."""
+    return LeastSquares(X, y)

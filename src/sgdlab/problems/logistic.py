@@ -1,0 +1,59 @@
+"""Binary logistic regression, F(θ) = (1/N) Σᵢ log(1 + exp(−yᵢ xᵢᵀθ)) + (λ/2) ‖θ‖², yᵢ ∈ {−1, +1}.
+
+Labels may be given coded {0, 1} or {−1, +1}; 0 is read as −1. The Hessian is
+(1/N) Σᵢ σ(mᵢ)(1 − σ(mᵢ)) xᵢxᵢᵀ + λI with σ(m)(1 − σ(m)) ≤ 1/4 (equality at θ = 0), so
+L = λ_max(XᵀX)/(4N) + λ. With λ > 0 the minimizer is unique; with λ = 0 and separable data
+there is none (F decreases towards 0 along a separating direction).
+"""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+import numpy as np
+
+from sgdlab import _checks
+from sgdlab.problems.linear import LinearClassifier, design_matrix, targets
+
+
+def logistic_loss(theta, example, l2):
+    """fᵢ(θ) = log(1 + exp(−yᵢ xᵢᵀθ)) + (λ/2) ‖θ‖², computed without overflow."""
+    x, y = example
+    return jnp.logaddexp(0.0, -y * jnp.dot(x, theta)) + 0.5 * l2 * jnp.dot(theta, theta)
+
+
+class LogisticRegression(LinearClassifier):
+    """Binary logistic regression with an optional ℓ2 weight ``l2`` (λ above)."""
+
+    def __init__(self, X, y, l2: float = 0.0):
+        X = design_matrix(X)
+        y, self.label_coding = _signed_labels(targets(y, X), X.dtype)
+        self.y = y
+        l2 = _checks.nonnegative_float("l2", l2)
+        super().__init__(lambda theta, example: logistic_loss(theta, example, l2),
+                         X, y, np.zeros(X.shape[1], dtype=X.dtype), l2=l2)
+
+    def lipschitz(self) -> float:
+        """L = λ_max(XᵀX)/(4N) + λ: a bound everywhere, attained at θ = 0 when λ = 0."""
+        return self.gram_max_eigenvalue / 4 + self.l2
+
+    def predict(self, params, X) -> np.ndarray:
+        """The label (in the coding of the training labels) of sign(xᵀθ) for each row of X."""
+        positive = np.asarray(design_matrix(X) @ np.asarray(params)) > 0
+        low = 0 if self.label_coding == "{0, 1}" else -1
+        return np.where(positive, 1, low)
+
+
+def _signed_labels(y: np.ndarray, dtype) -> tuple[np.ndarray, str]:
+    """Map labels coded {0, 1} or {−1, 1} to ±1; say which coding was used."""
+    values = set(np.unique(y).tolist())
+    if values <= {0.0, 1.0}:
+        return np.where(y == 1, 1, -1).astype(dtype), "{0, 1}"
+    if values <= {-1.0, 1.0}:
+        return y.astype(dtype), "{-1, 1}"
+    _checks.fail("y", "labels coded {0, 1} or {-1, 1}", f"values {sorted(values)[:6]}",
+                 context="logistic_regression")
+
+
+def logistic_regression(X, y, l2: float = 0.0) -> LogisticRegression:
+    """Binary logistic regression on X (N × p) and labels y ∈ {0, 1} or {−1, 1}, ℓ2 weight ``l2``."""
+    return LogisticRegression(X, y, l2)

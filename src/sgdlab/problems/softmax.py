@@ -1,0 +1,58 @@
+"""Multinomial (softmax) regression with K classes and weights W (p × K):
+
+fᵢ(W) = log Σₖ exp(xᵢᵀWₖ) − xᵢᵀW_{yᵢ} + (λ/2) ‖W‖²_F,   F(W) = (1/N) Σᵢ fᵢ(W).
+
+Labels are any K distinct values; ``classes`` lists them in sorted order and class k is column k
+of W. The Hessian of the cross-entropy in the logits is diag(p) − ppᵀ ⪯ ½ I, so
+L = λ_max(XᵀX)/(2N) + λ bounds the curvature everywhere.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from sgdlab import _checks
+from sgdlab.problems.linear import LinearClassifier, class_labels, design_matrix
+
+
+def cross_entropy(W, example, l2):
+    """fᵢ(W) = logsumexp(xᵢᵀW) − xᵢᵀW_{yᵢ} + (λ/2) ‖W‖²_F."""
+    x, label = example
+    logits = jnp.dot(x, W)
+    return jax.nn.logsumexp(logits) - logits[label] + 0.5 * l2 * jnp.sum(W * W)
+
+
+class SoftmaxRegression(LinearClassifier):
+    """Softmax regression over the classes found in y, with an optional ℓ2 weight ``l2``."""
+
+    def __init__(self, X, y, l2: float = 0.0):
+        X = design_matrix(X)
+        y = class_labels(y, X)
+        self.classes, labels = np.unique(y, return_inverse=True)
+        if self.classes.size < 2:
+            _checks.fail("y", "labels of at least 2 classes", f"only {self.classes.tolist()}",
+                         context="softmax_regression")
+        self.y = labels
+        l2 = _checks.nonnegative_float("l2", l2)
+        W0 = np.zeros((X.shape[1], self.classes.size), dtype=X.dtype)
+        super().__init__(lambda W, example: cross_entropy(W, example, l2), X, labels, W0, l2=l2)
+
+    @property
+    def n_classes(self) -> int:
+        """K, the number of classes."""
+        return self.classes.size
+
+    def lipschitz(self) -> float:
+        """L = λ_max(XᵀX)/(2N) + λ, a bound that holds everywhere."""
+        return self.gram_max_eigenvalue / 2 + self.l2
+
+    def predict(self, params, X) -> np.ndarray:
+        """The class (from ``classes``) with the largest logit xᵀWₖ for each row of X."""
+        return self.classes[np.argmax(design_matrix(X) @ np.asarray(params), axis=1)]
+
+
+def softmax_regression(X, y, l2: float = 0.0) -> SoftmaxRegression:
+    """Softmax regression on X (N × p) and labels y (any K ≥ 2 distinct values), ℓ2 weight ``l2``."""
+    return SoftmaxRegression(X, y, l2)

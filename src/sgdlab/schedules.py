@@ -1,0 +1,186 @@
+"""Step sizes: pure functions k ↦ αₖ of the iteration counter k = 0, 1, 2, …
+
+Each schedule is a small frozen dataclass registered as a JAX pytree whose numbers are leaves, so
+the compiled engine takes it as an argument: a new α does not recompile, and runs that differ only
+in step size can share one program. Calling a schedule on an array of k gives the array of αₖ.
+``step=`` accepts a positive float (a constant step), a schedule, or any callable k ↦ αₖ written
+in ``jax.numpy``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from sgdlab import _checks
+
+
+class Schedule:
+    """Base of all schedules: ``schedule(k)`` returns αₖ (k an integer or an array of them)."""
+
+    def __call__(self, k):
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        """A short formula, e.g. 'αₖ = 0.1/(1 + 0.01 k)'."""
+        raise NotImplementedError
+
+
+def _schedule(cls):
+    """Make ``cls`` a frozen dataclass and a pytree whose fields are all leaves."""
+    return jax.tree_util.register_dataclass(dataclasses.dataclass(frozen=True)(cls))
+
+
+@_schedule
+class Constant(Schedule):
+    """αₖ = α."""
+
+    alpha: float
+
+    def __call__(self, k):
+        return jnp.full(jnp.shape(k), self.alpha, dtype=jnp.result_type(float))
+
+    def describe(self) -> str:
+        return f"α = {self.alpha:.4g}"
+
+
+@_schedule
+class InverseTime(Schedule):
+    """αₖ = α₀ / (1 + decay · k): Robbins–Monro, Σαₖ = ∞ and Σαₖ² < ∞."""
+
+    alpha0: float
+    decay: float
+
+    def __call__(self, k):
+        return self.alpha0 / (1.0 + self.decay * k)
+
+    def describe(self) -> str:
+        return f"αₖ = {self.alpha0:.4g}/(1 + {self.decay:.4g} k)"
+
+
+@_schedule
+class InverseSqrt(Schedule):
+    """αₖ = α₀ / √(k + 1)."""
+
+    alpha0: float
+
+    def __call__(self, k):
+        return self.alpha0 / jnp.sqrt(k + 1.0)
+
+    def describe(self) -> str:
+        return f"αₖ = {self.alpha0:.4g}/√(k + 1)"
+
+
+@_schedule
+class StepDecay(Schedule):
+    """αₖ = α₀ · factor^⌊k / every⌋: multiply by ``factor`` every ``every`` iterations."""
+
+    alpha0: float
+    factor: float
+    every: int
+
+    def __call__(self, k):
+        return self.alpha0 * self.factor ** jnp.floor_divide(k, self.every)
+
+    def describe(self) -> str:
+        return f"αₖ = {self.alpha0:.4g} · {self.factor:.4g}^⌊k/{self.every}⌋"
+
+
+@_schedule
+class Cosine(Schedule):
+    """αₖ = α_min + (α₀ − α_min) · (1 + cos(π · min(k, total)/total)) / 2."""
+
+    alpha0: float
+    total: int
+    alpha_min: float
+
+    def __call__(self, k):
+        phase = jnp.minimum(k, self.total) / self.total
+        return self.alpha_min + (self.alpha0 - self.alpha_min) * 0.5 * (1.0 + jnp.cos(jnp.pi * phase))
+
+    def describe(self) -> str:
+        return f"cosine from {self.alpha0:.4g} to {self.alpha_min:.4g} over {self.total} iterations"
+
+
+@jax.tree_util.register_static
+@dataclasses.dataclass(frozen=True)
+class Custom(Schedule):
+    """αₖ = fn(k) for a user function written in ``jax.numpy`` (compiled as part of the run)."""
+
+    fn: object
+
+    def __call__(self, k):
+        return jnp.vectorize(self.fn)(k)
+
+    def describe(self) -> str:
+        return f"αₖ = {getattr(self.fn, '__name__', 'fn')}(k)"
+
+
+def constant(alpha: float) -> Constant:
+    """αₖ = α for every k."""
+    return Constant(_checks.positive_float("alpha", alpha, context="constant"))
+
+
+def inverse_time(alpha0: float, decay: float) -> InverseTime:
+    """αₖ = α₀ / (1 + decay · k)."""
+    return InverseTime(_checks.positive_float("alpha0", alpha0, context="inverse_time"),
+                       _checks.nonnegative_float("decay", decay, context="inverse_time"))
+
+
+def inverse_sqrt(alpha0: float) -> InverseSqrt:
+    """αₖ = α₀ / √(k + 1)."""
+    return InverseSqrt(_checks.positive_float("alpha0", alpha0, context="inverse_sqrt"))
+
+
+def step_decay(alpha0: float, factor: float, every: int) -> StepDecay:
+    """αₖ = α₀ · factor^⌊k / every⌋ with factor in (0, 1)."""
+    return StepDecay(_checks.positive_float("alpha0", alpha0, context="step_decay"),
+                     _checks.fraction("factor", factor, context="step_decay"),
+                     _checks.integer("every", every, context="step_decay"))
+
+
+def cosine(alpha0: float, total: int, alpha_min: float = 0.0) -> Cosine:
+    """Cosine annealing from α₀ (k = 0) to α_min (k ≥ total)."""
+    alpha0 = _checks.positive_float("alpha0", alpha0, context="cosine")
+    alpha_min = _checks.nonnegative_float("alpha_min", alpha_min, context="cosine")
+    if alpha_min > alpha0:
+        _checks.fail("alpha_min", f"at most alpha0={alpha0}", _checks.shown(alpha_min), context="cosine")
+    return Cosine(alpha0, _checks.integer("total", total, context="cosine"), alpha_min)
+
+
+def as_schedule(step) -> Schedule:
+    """Read ``step=``: a positive float (constant step), a Schedule, or a callable k ↦ αₖ."""
+    if isinstance(step, Schedule):
+        return step
+    if callable(step):
+        return Custom(step)
+    if isinstance(step, (int, float, np.floating, np.integer)) and not isinstance(step, bool):
+        return Constant(_checks.positive_float("step", step))
+    _checks.fail("step", "a positive number, a schedule such as sl.inverse_time(0.1, 0.01), "
+                 "or a callable k -> alpha_k", _checks.shown(step), error=TypeError)
+
+
+@jax.jit
+def _evaluate(schedule: Schedule, k: jax.Array) -> jax.Array:
+    return schedule(k)
+
+
+def check_positive(schedule: Schedule, iterations: int) -> None:
+    """Raise a ValueError unless αₖ is finite and > 0 for every k in [0, iterations)."""
+    alphas = np.asarray(_evaluate(schedule, jnp.arange(iterations)))
+    if alphas.shape != (iterations,):
+        _checks.fail("step", "a schedule returning one number per iteration",
+                     f"output of shape {alphas.shape}")
+    bad = ~(np.isfinite(alphas) & (alphas > 0))
+    if bad.any():
+        k = int(np.argmax(bad))
+        _checks.fail("step", "a schedule with alpha_k > 0 and finite at every iteration",
+                     f"{schedule.describe()} giving alpha_k = {alphas[k]:.3g} at k = {k}")
+
+
+def initial_alpha(schedule: Schedule) -> float:
+    """α₀, for messages comparing the step with 2/L."""
+    return float(schedule(0))

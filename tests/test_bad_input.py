@@ -1,0 +1,87 @@
+"""Bad input: each raises a clear error naming the parameter, what is allowed and what was given."""
+
+import re
+
+import numpy as np
+import pytest
+
+import sgdlab as sl
+
+rng = np.random.default_rng(0)
+X, y = rng.normal(size=(12, 3)), rng.normal(size=12)
+X_nan = X.copy()
+X_nan[2, 1] = np.nan
+y_inf = y.copy()
+y_inf[5] = np.inf
+problem = sl.least_squares(X, y)
+
+CASES = [
+    # (what, call, error type, text the message must contain)
+    ("X, y lengths", lambda: sl.least_squares(X, y[:10]), ValueError, "X and y must be of the same length"),
+    ("NaN in X", lambda: sl.least_squares(X_nan, y), ValueError, "X must be finite (no NaN or inf); got nan at index (2, 1)"),
+    ("inf in y", lambda: sl.logistic_regression(X, y_inf), ValueError, "y must be finite (no NaN or inf); got inf at index (5,)"),
+    ("empty X", lambda: sl.least_squares(np.empty((0, 3)), np.empty(0)), ValueError, "X must be non-empty"),
+    ("1-D X", lambda: sl.least_squares(y, y), ValueError, "X must be a 2-D array; got a 1-D array"),
+    ("text X", lambda: sl.least_squares(np.array([["a"]]), [1.0]), TypeError, "X must be an array of numbers"),
+    ("empty finite sum", lambda: sl.finite_sum(lambda p, e: p * e, np.empty(0), 0.0), ValueError, "data must be non-empty"),
+    ("ragged finite sum", lambda: sl.finite_sum(lambda p, e: p, (np.ones(3), np.ones(4)), 0.0), ValueError,
+     "data must be arrays sharing one leading length N; got leading lengths [3, 4]"),
+    ("vector loss", lambda: sl.finite_sum(lambda p, e: p * e, np.ones((4, 2)), np.zeros(2)), ValueError,
+     "loss must be a function returning a scalar"),
+    ("logistic labels", lambda: sl.logistic_regression(X, np.arange(12) % 3), ValueError,
+     "y must be labels coded {0, 1} or {-1, 1} for logistic_regression; got values [0.0, 1.0, 2.0]"),
+    ("one class", lambda: sl.softmax_regression(X, np.zeros(12)), ValueError, "y must be labels of at least 2 classes"),
+    ("negative l2", lambda: sl.logistic_regression(X, y > 0, l2=-1.0), ValueError, "l2 must be a finite number >= 0; got -1.0"),
+    ("batch_size 0", lambda: sl.shuffled_cyclic(0), ValueError, "batch_size must be an integer >= 1 for shuffled_cyclic; got 0"),
+    ("batch_size float", lambda: sl.with_replacement(2.5), TypeError, "batch_size must be an integer >= 1 for with_replacement; got 2.5"),
+    ("batch_size > N", lambda: sl.minimize(problem, sampler=sl.without_replacement(1000), step=0.1), ValueError,
+     "batch_size must be an integer in [1, 12] for without_replacement (N=12); got 1000"),
+    ("drop_last everything", lambda: sl.minimize(problem, sampler=sl.cyclic(13, drop_last=True), step=0.1), ValueError,
+     "batch_size must be an integer in [1, 12] for cyclic with drop_last=True (N=12); got 13"),
+    ("drop_last type", lambda: sl.cyclic(2, drop_last="yes"), TypeError, "drop_last must be True or False for cyclic; got 'yes'"),
+    ("step 0", lambda: sl.minimize(problem, step=0.0), ValueError, "step must be a positive finite number; got 0.0"),
+    ("step < 0", lambda: sl.minimize(problem, step=-0.1), ValueError, "step must be a positive finite number; got -0.1"),
+    ("step NaN", lambda: sl.minimize(problem, step=float("nan")), ValueError, "step must be a positive finite number; got nan"),
+    ("step text", lambda: sl.minimize(problem, step="fast"), TypeError, "step must be a positive number, a schedule"),
+    ("schedule hits 0", lambda: sl.minimize(problem, sampler=sl.cyclic(1), step=sl.cosine(0.1, total=5), epochs=1),
+     ValueError, "step must be a schedule with alpha_k > 0 and finite at every iteration; "
+     "got cosine from 0.1 to 0 over 5 iterations giving alpha_k = 0 at k = 5"),
+    ("schedule < 0", lambda: sl.minimize(problem, step=lambda k: 0.1 - 0.01 * k, sampler=sl.cyclic(1), epochs=1), ValueError,
+     "alpha_k = -0.01 at k = 11"),
+    ("schedule args", lambda: sl.inverse_time(0.1, -1.0), ValueError, "decay must be a finite number >= 0 for inverse_time; got -1.0"),
+    ("step_decay factor", lambda: sl.step_decay(0.1, 1.5, 10), ValueError, "factor must be a number in (0, 1) for step_decay; got 1.5"),
+    ("epochs 0", lambda: sl.minimize(problem, step=0.1, epochs=0), ValueError, "epochs must be an integer >= 1; got 0"),
+    ("epochs float", lambda: sl.minimize(problem, step=0.1, epochs=2.0), TypeError, "epochs must be an integer >= 1; got 2.0"),
+    ("seed < 0", lambda: sl.minimize(problem, step=0.1, seed=-1), ValueError, "seed must be an integer in [0, 2147483647]; got -1"),
+    ("tol 0", lambda: sl.minimize(problem, step=0.1, tol=0), ValueError, "tol must be a positive finite number; got 0.0"),
+    ("record_every 0", lambda: sl.minimize(problem, step=0.1, record_every=0), ValueError, "record_every must be an integer >= 1; got 0"),
+    ("unknown sampler name", lambda: sl.minimize(problem, sampler="random", step=0.1), ValueError,
+     "sampler must be one of full_batch, with_replacement, without_replacement, cyclic, shuffled_cyclic, shuffle_once; got 'random'"),
+    ("sampler object", lambda: sl.minimize(problem, sampler=42, step=0.1), TypeError, "sampler must be a sampler such as sl.shuffled_cyclic(32)"),
+    ("problem object", lambda: sl.minimize("least squares", step=0.1), TypeError, "problem must be a finite-sum problem"),
+    ("unknown minimize argument", lambda: sl.minimize(problem, step=0.1, smapler=sl.cyclic()), TypeError,
+     "unexpected keyword argument 'smapler'"),
+    ("unknown sampler argument", lambda: sl.shuffled_cyclic(8, shuffle=True), TypeError, "unexpected keyword argument 'shuffle'"),
+    ("unknown problem argument", lambda: sl.least_squares(X, y, l2=0.1), TypeError, "unexpected keyword argument 'l2'"),
+    ("params0 shape", lambda: sl.minimize(problem, step=0.1, params0=np.zeros(4)), ValueError,
+     "params0 must be of shape (3,) (the problem's parameter shape); got shape (4,)"),
+    ("params0 structure", lambda: sl.minimize(problem, step=0.1, params0={"w": np.zeros(3)}), ValueError,
+     "params0 must be a pytree of structure"),
+    ("params0 NaN", lambda: sl.minimize(problem, step=0.1, params0=np.array([0.0, np.nan, 0.0])), ValueError,
+     "params0 must be finite"),
+    ("batch_grad indices", lambda: problem.batch_grad(np.zeros(3), [0, 12]), ValueError,
+     "idx must be indices in [0, 11]; got indices from 0 to 12"),
+    ("batches epoch", lambda: sl.cyclic(2).batches(10, epoch=-1), ValueError, "epoch must be an integer >= 0; got -1"),
+]
+
+
+@pytest.mark.parametrize("call, error, text", [case[1:] for case in CASES], ids=[case[0] for case in CASES])
+def test_bad_input_is_refused_with_a_clear_message(call, error, text):
+    with pytest.raises(error, match=re.escape(text)):
+        call()
+
+
+def test_step_is_required_when_L_is_unknown():
+    custom = sl.finite_sum(lambda p, e: (p - e) ** 2, np.arange(5.0), 0.0)
+    with pytest.raises(ValueError, match=re.escape("step must be given for a problem whose L is not known")):
+        sl.minimize(custom)

@@ -1,0 +1,25 @@
+"""The README's Python examples run as written."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+EXAMPLES = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+
+
+def test_readme_has_examples():
+    assert len(EXAMPLES) >= 4
+
+
+@pytest.mark.parametrize("number", range(len(EXAMPLES)))
+def test_readme_example_runs(number, capsys):
+    exec(compile(EXAMPLES[number], f"README example {number + 1}", "exec"), {})
+    assert capsys.readouterr().out
+
+
+def test_readme_first_lines_give_the_two_commands():
+    head = README.read_text().splitlines()[:6]
+    assert any("examples/quickstart.py" in line for line in head)
+    assert any("python -m pytest" in line for line in head)

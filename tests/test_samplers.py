@@ -1,0 +1,115 @@
+"""Samplers: each plan has the structure its scheme promises, and the random ones are uniform and unbiased."""
+
+import jax
+import numpy as np
+import pytest
+import scipy.stats
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import sgdlab as sl
+from reference import least_squares_gradients
+
+N = 23
+
+
+def test_full_batch_uses_every_index_once_in_one_step():
+    plan = sl.full_batch().batches(N)
+    assert len(plan) == 1 and np.array_equal(plan[0], np.arange(N))
+
+
+def test_cyclic_visits_indices_in_order_with_a_shorter_last_batch():
+    plan = sl.cyclic(5).batches(N, epoch=3, seed=9)
+    assert [len(b) for b in plan] == [5, 5, 5, 5, 3]
+    assert np.array_equal(np.concatenate(plan), np.arange(N))
+
+
+def test_drop_last_drops_the_short_batch():
+    plan = sl.cyclic(5, drop_last=True).batches(N)
+    assert [len(b) for b in plan] == [5, 5, 5, 5]
+    assert sl.shuffled_cyclic(5, drop_last=True).steps_per_epoch(N) == 4
+
+
+def test_shuffled_cyclic_is_a_new_permutation_each_epoch():
+    sampler = sl.shuffled_cyclic(4)
+    orders = [np.concatenate(sampler.batches(N, epoch=e, seed=1)) for e in range(3)]
+    for order in orders:
+        assert np.array_equal(np.sort(order), np.arange(N))
+    assert not np.array_equal(orders[0], orders[1]) and not np.array_equal(orders[1], orders[2])
+
+
+def test_shuffle_once_reuses_one_permutation_every_epoch():
+    sampler = sl.shuffle_once(4)
+    orders = [np.concatenate(sampler.batches(N, epoch=e, seed=1)) for e in range(3)]
+    assert np.array_equal(np.sort(orders[0]), np.arange(N))
+    assert not np.array_equal(orders[0], np.arange(N))
+    assert all(np.array_equal(order, orders[0]) for order in orders)
+    assert not np.array_equal(np.concatenate(sampler.batches(N, seed=2)), orders[0])
+
+
+@pytest.mark.parametrize("batch_size", [1, 3, 4, 5, 17, 23])  # Floyd's algorithm for B² ≤ N, a permutation prefix above
+def test_without_replacement_never_repeats_inside_a_batch(batch_size):
+    sampler = sl.without_replacement(batch_size)
+    for epoch in range(20):
+        plan = sampler.batches(N, epoch=epoch, seed=0)
+        assert len(plan) == -(-N // batch_size)
+        for batch in plan:
+            assert len(batch) == batch_size and len(set(batch.tolist())) == batch_size
+            assert batch.min() >= 0 and batch.max() < N
+
+
+def test_epoch_plans_can_be_recomputed_alone():
+    for sampler in [sl.with_replacement(3), sl.without_replacement(3), sl.shuffled_cyclic(3)]:
+        first = sampler.batches(N, epoch=5, seed=42)
+        again = sampler.batches(N, epoch=5, seed=42)
+        other = sampler.batches(N, epoch=6, seed=42)
+        assert all(np.array_equal(a, b) for a, b in zip(first, again))
+        assert not all(np.array_equal(a, b) for a, b in zip(first, other))
+
+
+def _many_batches(sampler, n, epochs, seed=0):
+    """All batch index rows of ``epochs`` epochs, drawn in one vectorized call."""
+    indices, _ = jax.vmap(lambda e: sampler.plan(n, seed, e))(np.arange(epochs))
+    return np.asarray(indices).reshape(-1, indices.shape[-1])
+
+
+@pytest.mark.parametrize("sampler", [sl.with_replacement(1), sl.with_replacement(4), sl.without_replacement(4),
+                                     sl.without_replacement(12)])
+def test_indices_are_uniform_by_chi_square(sampler):
+    counts = np.bincount(_many_batches(sampler, N, epochs=400).ravel(), minlength=N)
+    # H0: every index equally likely. At a fixed seed the p-value is a fixed number; 0.001 is the level.
+    assert scipy.stats.chisquare(counts).pvalue > 1e-3
+
+
+def test_chi_square_detects_a_non_uniform_plan():
+    counts = np.bincount(_many_batches(sl.with_replacement(4), N, epochs=400).ravel(), minlength=N)
+    counts[0] += counts.sum() // 50  # index 0 two percent more often than it should be
+    assert scipy.stats.chisquare(counts).pvalue < 1e-3
+
+
+@pytest.mark.parametrize("sampler", [sl.with_replacement(1), sl.with_replacement(5), sl.without_replacement(5)])
+def test_stochastic_gradient_is_unbiased(regression_data, sampler):
+    X, y = regression_data
+    theta = np.array([0.5, 0.5, 0.5, 0.5])
+    per_example = least_squares_gradients(theta, X, y)
+    batches = _many_batches(sampler, len(y), epochs=2000, seed=3)
+    estimates = per_example[batches].mean(axis=1)
+    # Each estimate is unbiased with covariance at most Σ/B, so the mean of M of them has standard
+    # error per coordinate σ_j / √(M B) (smaller without replacement); 5 standard errors is the tolerance.
+    standard_error = per_example.std(axis=0) / np.sqrt(len(batches) * sampler.batch_size)
+    np.testing.assert_array_less(np.abs(estimates.mean(axis=0) - per_example.mean(axis=0)), 5 * standard_error)
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(1, 40), batch_size=st.integers(1, 45), epoch=st.integers(0, 5), seed=st.integers(0, 1000),
+       kind=st.sampled_from([sl.cyclic, sl.shuffled_cyclic, sl.shuffle_once]))
+def test_block_schemes_use_every_example_once_per_epoch(n, batch_size, epoch, seed, kind):
+    plan = kind(batch_size).batches(n, epoch=epoch, seed=seed)
+    assert len(plan) == -(-n // batch_size)
+    assert np.array_equal(np.sort(np.concatenate(plan)), np.arange(n))
+    assert all(len(batch) == batch_size for batch in plan[:-1])
+
+
+def test_repr_names_the_scheme():
+    assert repr(sl.shuffled_cyclic(32)) == "shuffled_cyclic(batch_size=32, drop_last=False)"
+    assert repr(sl.full_batch()) == "full_batch()"

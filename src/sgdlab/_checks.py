@@ -41,34 +41,29 @@ def integer(name: str, value, *, low: int = 1, high: int | None = None, context:
     return int(value)
 
 
-def positive_float(name: str, value, *, context: str = "") -> float:
-    """Return ``value`` as a finite float > 0, else raise naming ``name``."""
+def real(name: str, value, *, allowed: str, accept, context: str = "") -> float:
+    """Return ``value`` as a float for which ``accept`` holds, else raise naming ``name`` and ``allowed``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        fail(name, "a positive finite number", shown(value), error=TypeError, context=context)
+        fail(name, allowed, shown(value), error=TypeError, context=context)
     value = float(value)
-    if not np.isfinite(value) or value <= 0:
-        fail(name, "a positive finite number", shown(value), context=context)
+    if not (np.isfinite(value) and accept(value)):
+        fail(name, allowed, shown(value), context=context)
     return value
+
+
+def positive_float(name: str, value, *, context: str = "") -> float:
+    """A finite float > 0."""
+    return real(name, value, allowed="a positive finite number", accept=lambda v: v > 0, context=context)
 
 
 def nonnegative_float(name: str, value, *, context: str = "") -> float:
-    """Return ``value`` as a finite float >= 0, else raise naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        fail(name, "a finite number >= 0", shown(value), error=TypeError, context=context)
-    value = float(value)
-    if not np.isfinite(value) or value < 0:
-        fail(name, "a finite number >= 0", shown(value), context=context)
-    return value
+    """A finite float >= 0."""
+    return real(name, value, allowed="a finite number >= 0", accept=lambda v: v >= 0, context=context)
 
 
 def fraction(name: str, value, *, context: str = "") -> float:
-    """Return ``value`` as a float in (0, 1), else raise naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        fail(name, "a number in (0, 1)", shown(value), error=TypeError, context=context)
-    value = float(value)
-    if not 0 < value < 1:
-        fail(name, "a number in (0, 1)", shown(value), context=context)
-    return value
+    """A float in (0, 1)."""
+    return real(name, value, allowed="a number in (0, 1)", accept=lambda v: 0 < v < 1, context=context)
 
 
 def finite_array(name: str, value, *, ndim: int | None = None, dtype=None) -> np.ndarray:

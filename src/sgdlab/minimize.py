@@ -40,7 +40,7 @@ class Result:
     Attributes: ``params`` (final θ, NumPy arrays), ``status`` ("converged", "max_epochs" or
     "diverged"), ``message`` (what happened, in words), ``history`` (a pandas DataFrame with
     columns epoch, iteration, loss, grad_norm, gap, dist, time), ``epochs`` and ``iterations``
-    run, ``compile_time`` (seconds spent compiling for this run; 0.0 when reused), and the run's
+    run, ``compile_time`` (seconds spent compiling for this run; near 0 when the programs were reused), and the run's
     ``sampler``, ``step`` (its schedule) and ``seed``.
     """
 
@@ -138,51 +138,70 @@ def _default_step(problem) -> float:
 
 
 def _run(s: _Settings) -> Result:
+    program, compile_time = _compile(s)
+    params, rows, verdict = _iterate(s, program)
+    history = _history(rows, s.problem.optimal_value())
+    last = history.iloc[-1]
+    status, message = verdict or ("max_epochs", _budget_message(s, last))
+    return Result(_pytree.to_numpy(params), status, message, history, int(last.epoch), int(last.iteration),
+                  compile_time, s.sampler, s.schedule, s.seed)
+
+
+def _compile(s: _Settings) -> tuple[engine.CompiledRun, float]:
+    """The run's compiled programs (the epoch without history only when some epoch skips it), and
+    the seconds spent getting them."""
+    started = time.perf_counter()
     solution = s.problem.solution()
     if solution is not None:
         solution = _pytree.conform("solution", solution, s.problem.params0)
-    schedule = engine.program_schedule(s.schedule)
-    started = time.perf_counter()
-    program = engine.compiled_run(s.problem, s.sampler, s.params0, schedule, solution)
+    program = engine.compiled_run(s.problem, s.sampler, s.params0, engine.program_schedule(s.schedule), solution)
     thinned = s.tol is None and s.record_every > 1 and s.epochs > 1
     for record in (True, False) if thinned else (True,):
         program.prepare(record)
-    compile_time = time.perf_counter() - started
-    optimum = s.problem.optimal_value()
-    gap = (lambda loss: loss - optimum) if optimum is not None else (lambda loss: np.nan)
+    return program, time.perf_counter() - started
 
-    params, iterations = s.params0, 0
+
+def _iterate(s: _Settings, program: engine.CompiledRun):
+    """Run epochs until a stopping rule fires or the budget ends: (θ, history rows, verdict or None)."""
+    schedule = engine.program_schedule(s.schedule)
+    params, iterations, elapsed, epoch = s.params0, 0, 0.0, 0
     start = program.evaluate(params)
-    rows = [_row(0, 0, start, gap, 0.0)]
     threshold = _explosion_threshold(start.loss)
-    status, message, elapsed = "max_epochs", "", 0.0
-    if s.tol is not None and start.grad_norm <= s.tol:
-        status, message = "converged", f"converged at the start: ‖∇F(θ⁰)‖ = {start.grad_norm:.3g} ≤ tol = {s.tol:g}."
-    for epoch in range(1, s.epochs + 1 if status == "max_epochs" else 1):
+    rows = [_row(0, 0, start, elapsed)]
+    verdict = _verdict(s, 0, start, threshold, start.loss, measured=True)
+    while verdict is None and epoch < s.epochs:
+        epoch += 1
         due = epoch % s.record_every == 0 or epoch == s.epochs
         measured = due or s.tol is not None
         tic = time.perf_counter()
         params, iterations, metrics = program.epoch(params, iterations, s.seed, epoch - 1, schedule, measured)
         elapsed += time.perf_counter() - tic
-        if not metrics.finite or (measured and not metrics.loss <= threshold):
-            status, message = "diverged", _diverged_message(s, epoch, start.loss, metrics)
-        elif s.tol is not None and metrics.grad_norm <= s.tol:
-            status = "converged"
-            message = f"converged at epoch {epoch}: ‖∇F‖ = {metrics.grad_norm:.3g} ≤ tol = {s.tol:g}."
-        if due or status != "max_epochs":
-            rows.append(_row(epoch, iterations, metrics, gap, elapsed))
-        if status != "max_epochs":
-            break
-    history = pd.DataFrame(rows, columns=HISTORY_COLUMNS)
-    last = history.iloc[-1]
-    if status == "max_epochs":
-        message = _budget_message(s, last)
-    return Result(_pytree.to_numpy(params), status, message, history, int(last.epoch), int(last.iteration),
-                  compile_time, s.sampler, s.schedule, s.seed)
+        verdict = _verdict(s, epoch, metrics, threshold, start.loss, measured)
+        if due or verdict:
+            rows.append(_row(epoch, iterations, metrics, elapsed))
+    return params, rows, verdict
 
 
-def _row(epoch: int, iteration: int, metrics: engine.Metrics, gap, elapsed: float) -> tuple:
-    return (epoch, iteration, metrics.loss, metrics.grad_norm, gap(metrics.loss), metrics.dist, elapsed)
+def _verdict(s: _Settings, epoch: int, metrics: engine.Metrics, threshold: float, loss0: float,
+             measured: bool) -> tuple[str, str] | None:
+    """(status, message) when a stopping rule fires after ``epoch``, else None."""
+    if not metrics.finite or (measured and not metrics.loss <= threshold):
+        return "diverged", _diverged_message(s, epoch, loss0, metrics)
+    if s.tol is not None and metrics.grad_norm <= s.tol:
+        where = "at the start" if epoch == 0 else f"at epoch {epoch}"
+        return "converged", f"converged {where}: ‖∇F‖ = {metrics.grad_norm:.3g} ≤ tol = {s.tol:g}."
+    return None
+
+
+def _row(epoch: int, iteration: int, metrics: engine.Metrics, elapsed: float) -> tuple:
+    return (epoch, iteration, metrics.loss, metrics.grad_norm, metrics.dist, elapsed)
+
+
+def _history(rows: list[tuple], optimum: float | None) -> pd.DataFrame:
+    """The history table; gap = F − p* where p* is known, else NaN."""
+    history = pd.DataFrame(rows, columns=[c for c in HISTORY_COLUMNS if c != "gap"])
+    history.insert(HISTORY_COLUMNS.index("gap"), "gap", history.loss - optimum if optimum is not None else np.nan)
+    return history
 
 
 def _explosion_threshold(loss0: float) -> float:

@@ -19,14 +19,19 @@ from sgdlab import _checks
 
 
 class Schedule:
-    """Base of all schedules: ``schedule(k)`` returns αₖ (k an integer or an array of them)."""
+    """Base of all schedules: ``schedule(k)`` returns αₖ (k an integer or an array of them).
+
+    ``formula`` is the schedule's formula with its fields as format fields; ``describe()`` fills it in.
+    """
+
+    formula = ""
 
     def __call__(self, k):
         raise NotImplementedError
 
     def describe(self) -> str:
-        """A short formula, e.g. 'αₖ = 0.1/(1 + 0.01 k)'."""
-        raise NotImplementedError
+        """The formula with this schedule's numbers, e.g. 'αₖ = 0.1/(1 + 0.01 k)'."""
+        return self.formula.format(**{f.name: getattr(self, f.name) for f in dataclasses.fields(self)})
 
 
 def _schedule(cls):
@@ -38,18 +43,19 @@ def _schedule(cls):
 class Constant(Schedule):
     """αₖ = α."""
 
+    formula = "α = {alpha:.4g}"
+
     alpha: float
 
     def __call__(self, k):
         return jnp.full(jnp.shape(k), self.alpha, dtype=jnp.result_type(float))
 
-    def describe(self) -> str:
-        return f"α = {self.alpha:.4g}"
-
 
 @_schedule
 class InverseTime(Schedule):
     """αₖ = α₀ / (1 + decay · k): Robbins–Monro, Σαₖ = ∞ and Σαₖ² < ∞."""
+
+    formula = "αₖ = {alpha0:.4g}/(1 + {decay:.4g} k)"
 
     alpha0: float
     decay: float
@@ -57,26 +63,24 @@ class InverseTime(Schedule):
     def __call__(self, k):
         return self.alpha0 / (1.0 + self.decay * k)
 
-    def describe(self) -> str:
-        return f"αₖ = {self.alpha0:.4g}/(1 + {self.decay:.4g} k)"
-
 
 @_schedule
 class InverseSqrt(Schedule):
     """αₖ = α₀ / √(k + 1)."""
+
+    formula = "αₖ = {alpha0:.4g}/√(k + 1)"
 
     alpha0: float
 
     def __call__(self, k):
         return self.alpha0 / jnp.sqrt(k + 1.0)
 
-    def describe(self) -> str:
-        return f"αₖ = {self.alpha0:.4g}/√(k + 1)"
-
 
 @_schedule
 class StepDecay(Schedule):
     """αₖ = α₀ · factor^⌊k / every⌋: multiply by ``factor`` every ``every`` iterations."""
+
+    formula = "αₖ = {alpha0:.4g} · {factor:.4g}^⌊k/{every}⌋"
 
     alpha0: float
     factor: float
@@ -85,13 +89,17 @@ class StepDecay(Schedule):
     def __call__(self, k):
         return self.alpha0 * self.factor ** jnp.floor_divide(k, self.every)
 
-    def describe(self) -> str:
-        return f"αₖ = {self.alpha0:.4g} · {self.factor:.4g}^⌊k/{self.every}⌋"
-
 
 @_schedule
 class Cosine(Schedule):
-    """αₖ = α_min + (α₀ − α_min) · (1 + cos(π · min(k, total)/total)) / 2."""
+    """αₖ = α_min + (α₀ − α_min) · (1 + cos(π · min(k, total)/total)) / 2.
+
+    Cosine annealing (Loshchilov & Hutter, "SGDR", 2017) without restarts: α₀ at k = 0, α_min from
+    k = total on. With α_min = 0 a run longer than ``total`` iterations would take zero steps, and
+    ``minimize`` refuses it.
+    """
+
+    formula = "cosine from {alpha0:.4g} to {alpha_min:.4g} over {total} iterations"
 
     alpha0: float
     total: int
@@ -100,9 +108,6 @@ class Cosine(Schedule):
     def __call__(self, k):
         phase = jnp.minimum(k, self.total) / self.total
         return self.alpha_min + (self.alpha0 - self.alpha_min) * 0.5 * (1.0 + jnp.cos(jnp.pi * phase))
-
-    def describe(self) -> str:
-        return f"cosine from {self.alpha0:.4g} to {self.alpha_min:.4g} over {self.total} iterations"
 
 
 @jax.tree_util.register_static

@@ -69,7 +69,8 @@ def test_default_step_is_one_over_L(regression_data):
 def test_gd_above_two_over_L_diverges_and_says_why(regression_data):
     X, y = regression_data
     problem = sl.least_squares(X, y)
-    result = sl.minimize(problem, step=2.1 / problem.lipschitz(), epochs=2000)
+    with pytest.warns(sl.StepSizeWarning):
+        result = sl.minimize(problem, step=2.1 / problem.lipschitz(), epochs=2000)
     assert result.status == "diverged"
     assert result.epochs < 2000
     assert f"diverged at epoch {result.epochs}" in result.message and "α·L = 2.1 ≥ 2" in result.message
@@ -78,7 +79,8 @@ def test_gd_above_two_over_L_diverges_and_says_why(regression_data):
 
 def test_non_finite_parameters_end_as_diverged(regression_data):
     X, y = regression_data
-    result = sl.minimize(sl.least_squares(X * 1e150, y), sampler=sl.cyclic(1), step=1.0, epochs=3)
+    with pytest.warns(sl.StepSizeWarning):
+        result = sl.minimize(sl.least_squares(X * 1e150, y), sampler=sl.cyclic(1), step=1.0, epochs=3)
     assert result.status == "diverged" and "non-finite" in result.message
 
 

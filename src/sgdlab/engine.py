@@ -6,7 +6,7 @@ the same shape) and updates
     θᵏ⁺¹ = θᵏ − αₖ gᵏ,   gᵏ = Σ_b maskₖ_b ∇f_{Iₖ_b}(θᵏ) / Σ_b maskₖ_b,
 
 which is the plain minibatch mean on full batches and the mean over its own size on a shorter
-last batch. The plan is drawn inside the compiled call from (seed, epoch), so nothing but the
+last batch. A constrained problem takes a projected step, θᵏ⁺¹ = P_C(θᵏ − αₖ gᵏ). The plan is drawn inside the compiled call from (seed, epoch), so nothing but the
 parameters crosses between host and device. When a history row is due, the same call also
 returns F, ‖∇F‖ and ‖θ − θ*‖ at the epoch's end. The data are an argument, never a constant
 baked into the program, so one compiled epoch serves every seed, epoch and step size.
@@ -28,24 +28,28 @@ from sgdlab.schedules import Schedule
 
 
 class Metrics(typing.NamedTuple):
-    """What an epoch reports: whether θ stayed finite and, when recorded, F, ‖∇F‖, ‖θ − θ*‖."""
+    """What an epoch reports: whether θ stayed finite and, when recorded, F, ‖∇F‖, ‖θ − θ*‖ and
+    the constraint violation (NaN where θ* or the constraint is absent)."""
 
     finite: jax.Array
     loss: jax.Array
     grad_norm: jax.Array
     dist: jax.Array
+    violation: jax.Array
 
 
-def evaluate(problem: FiniteSum, params, data, solution) -> Metrics:
-    """F(θ), ‖∇F(θ)‖ and ‖θ − θ*‖ (NaN when θ* is None) over all the data."""
+def evaluate(problem: FiniteSum, params, data, solution, constraint) -> Metrics:
+    """F(θ), ‖∇F(θ)‖, ‖θ − θ*‖ and the violation of the constraint, over all the data."""
     loss, grad = jax.value_and_grad(problem.data_loss)(params, data)
-    dist = jnp.nan if solution is None else _pytree.distance(params, solution)
-    return Metrics(_pytree.all_finite(params), loss, _pytree.norm(grad), jnp.asarray(dist, loss.dtype))
+    nan = jnp.asarray(jnp.nan, loss.dtype)
+    dist = nan if solution is None else _pytree.distance(params, solution)
+    violation = nan if constraint is None else constraint.violation(params)
+    return Metrics(_pytree.all_finite(params), loss, _pytree.norm(grad), dist, jnp.asarray(violation, loss.dtype))
 
 
 def run_epoch(problem: FiniteSum, sampler: Sampler, record: bool,
-              params, k0, seed, epoch, schedule: Schedule, data, solution):
-    """One epoch of (S)GD from θ = ``params`` at iteration k0; returns (θ, k0 + steps, Metrics)."""
+              params, k0, seed, epoch, schedule: Schedule, data, solution, constraint):
+    """One epoch of (projected) (S)GD from θ = ``params`` at iteration k0; returns (θ, k0 + steps, Metrics)."""
     indices, mask = sampler.plan(problem.n, seed, epoch)
 
     def batch_gradient(params, batch_indices, batch_mask):
@@ -55,14 +59,14 @@ def run_epoch(problem: FiniteSum, sampler: Sampler, record: bool,
 
     def step(carry, batch):
         params, k = carry
-        grads = batch_gradient(params, *batch)
-        return (_pytree.sgd_update(params, grads, schedule(k)), k + 1), None
+        params = _pytree.sgd_update(params, batch_gradient(params, *batch), schedule(k))
+        return (params if constraint is None else constraint.project(params), k + 1), None
 
     (params, k), _ = jax.lax.scan(step, (params, k0), (indices, mask))
     if record:
-        return params, k, evaluate(problem, params, data, solution)
+        return params, k, evaluate(problem, params, data, solution, constraint)
     nan = jnp.asarray(jnp.nan, dtype=jax.tree.leaves(params)[0].dtype)
-    return params, k, Metrics(_pytree.all_finite(params), nan, nan, nan)
+    return params, k, Metrics(_pytree.all_finite(params), nan, nan, nan, nan)
 
 
 class CompiledRun:
@@ -73,9 +77,11 @@ class CompiledRun:
 
     def __init__(self, problem: FiniteSum, sampler: Sampler, params, schedule: Schedule, solution):
         self.problem, self.sampler, self.solution = problem, sampler, solution
-        self._example_args = (params, _counter(0), _counter(0), _counter(0), schedule, problem.data, solution)
+        self._example_args = (params, _counter(0), _counter(0), _counter(0), schedule, problem.data, solution,
+                              problem.constraint)
         self._epoch = {}
-        self._evaluate = jax.jit(evaluate, static_argnums=0).lower(problem, params, problem.data, solution).compile()
+        self._evaluate = jax.jit(evaluate, static_argnums=0).lower(
+            problem, params, problem.data, solution, problem.constraint).compile()
 
     def prepare(self, record: bool) -> float:
         """Compile the epoch program (with history if ``record``) unless done; return the seconds spent."""
@@ -89,13 +95,14 @@ class CompiledRun:
 
     def epoch(self, params, k: int, seed: int, epoch: int, schedule: Schedule, record: bool):
         """Run one epoch from iteration k; returns (θ, k + steps, Metrics), counter and metrics on the host."""
-        params, k, metrics = self._epoch[record](params, _counter(k), _counter(seed), _counter(epoch),
-                                                 schedule, self.problem.data, self.solution)
+        params, k, metrics = self._epoch[record](params, _counter(k), _counter(seed), _counter(epoch), schedule,
+                                                 self.problem.data, self.solution, self.problem.constraint)
         return params, int(k), Metrics(*(np.asarray(m).item() for m in metrics))
 
     def evaluate(self, params) -> Metrics:
         """F, ‖∇F‖ and ‖θ − θ*‖ at ``params``, on the host."""
-        return Metrics(*(np.asarray(m).item() for m in self._evaluate(params, self.problem.data, self.solution)))
+        metrics = self._evaluate(params, self.problem.data, self.solution, self.problem.constraint)
+        return Metrics(*(np.asarray(m).item() for m in metrics))
 
 
 def _counter(value) -> jax.Array:

@@ -1,9 +1,13 @@
-"""minimize: run (stochastic) gradient descent on a problem for a budget of epochs.
+"""minimize and maximize: run (projected, stochastic) gradient descent for a budget of epochs.
 
 A run is one problem, one sampler, one step size (or schedule), one seed and a budget. It
 returns a :class:`Result` whose history has one row per recorded epoch (epoch 0 is the start):
 epoch, iteration, loss F(θ), grad_norm ‖∇F(θ)‖, gap F(θ) − p* and dist ‖θ − θ*‖ (NaN where p*
-or θ* is not known) and time (seconds since the start, compilation excluded).
+or θ* is not known), time (seconds since the start, compilation excluded) and, for a constrained
+problem, violation (how far θ is from satisfying the constraints; 0 on the feasible set).
+
+With a constraint C the step is projected, θᵏ⁺¹ = P_C(θᵏ − αₖ gᵏ), and θ⁰ is projected first.
+``maximize`` minimizes −f and reports f: its history's loss is f itself, gap is p* − f.
 
 Stopping rules, checked after each epoch:
 
@@ -12,17 +16,21 @@ Stopping rules, checked after each epoch:
   The margin is relative to the start, so a run started at an optimum where F = 0 stops only
   on a non-finite value;
 * "max_epochs" — the budget ran out.
+
+A constant step with α·L ≥ 2, where L is known, gets a :class:`StepSizeWarning` and a note in
+the message: gradient descent's guarantee needs α < 2/L.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import time
+import warnings
 
 import numpy as np
 import pandas as pd
 
-from sgdlab import _checks, _pytree, engine
+from sgdlab import _checks, _pytree, engine, theory
 from sgdlab import samplers as _samplers
 from sgdlab import schedules as _schedules
 from sgdlab.problems.base import FiniteSum
@@ -31,6 +39,25 @@ from sgdlab.problems.base import FiniteSum
 EXPLOSION = 1e10
 
 HISTORY_COLUMNS = ("epoch", "iteration", "loss", "grad_norm", "gap", "dist", "time")
+
+
+class StepSizeWarning(UserWarning):
+    """A constant step with α·L ≥ 2: beyond the step-size rule of gradient descent."""
+
+
+@dataclasses.dataclass(frozen=True)
+class _Sense:
+    """How a run speaks of its objective: minimizing F, or maximizing f = −F."""
+
+    sign: float
+    prefix: str
+    symbol: str
+    worse: str
+    gap: str
+
+
+_MINIMIZE = _Sense(1.0, "", "F", "rose", "F − p*")
+_MAXIMIZE = _Sense(-1.0, "maximizing f: ", "f", "fell", "p* − f")
 
 
 @dataclasses.dataclass
@@ -71,10 +98,12 @@ class _Settings:
     seed: int
     tol: float | None
     record_every: int
+    sense: _Sense
+    step_note: str = ""
 
 
 def minimize(problem, sampler=None, step=None, epochs: int = 10, params0=None, seed: int = 0,
-             tol: float | None = None, record_every: int = 1) -> Result:
+             tol: float | None = None, record_every: int = 1, constraint=None) -> Result:
     """Minimize ``problem`` with θᵏ⁺¹ = θᵏ − αₖ gᵏ, gᵏ the mean gradient over the sampler's batch.
 
     Parameters
@@ -95,24 +124,73 @@ def minimize(problem, sampler=None, step=None, epochs: int = 10, params0=None, s
         Stop with status "converged" once ‖∇F(θ)‖ ≤ tol (checked after every epoch).
     record_every : int
         Record a history row every this many epochs (and always at the start and the end).
+    constraint : ConstraintSet, optional
+        Project after every step onto this set (box, nonnegative, ball, simplex, affine). For
+        many runs, constrain once with ``problem.subject_to(C)`` so the compiled run is reused.
     """
-    settings = _validated(problem, sampler, step, epochs, params0, seed, tol, record_every)
+    settings = _validated(problem, sampler, step, epochs, params0, seed, tol, record_every, constraint, _MINIMIZE)
     return _run(settings)
 
 
-def _validated(problem, sampler, step, epochs, params0, seed, tol, record_every) -> _Settings:
+def maximize(problem, sampler=None, step=None, epochs: int = 10, params0=None, seed: int = 0,
+             tol: float | None = None, record_every: int = 1, constraint=None) -> Result:
+    """Maximize ``problem`` (its F is the f to maximize) by minimizing −f; the arguments are those
+    of :func:`minimize`. The history reports f itself; gap is p* − f with p* = sup f where known."""
+    _check_problem(problem)
+    settings = _validated(problem.negation, sampler, step, epochs, params0, seed, tol, record_every, constraint,
+                          _MAXIMIZE)
+    return _run(settings)
+
+
+def _check_problem(problem) -> None:
     if not isinstance(problem, FiniteSum):
-        _checks.fail("problem", "a finite-sum problem such as sl.least_squares(X, y)", _checks.shown(problem), error=TypeError)
+        _checks.fail("problem", "a finite-sum problem such as sl.least_squares(X, y)", _checks.shown(problem),
+                     error=TypeError)
+
+
+def _validated(problem, sampler, step, epochs, params0, seed, tol, record_every, constraint, sense) -> _Settings:
+    _check_problem(problem)
+    problem = _constrained(problem, constraint)
     sampler = _sampler(sampler)
     sampler.validate(problem.n)
     epochs = _checks.integer("epochs", epochs)
     schedule = _schedules.as_schedule(_default_step(problem) if step is None else step)
     _schedules.check_positive(schedule, epochs * sampler.steps_per_epoch(problem.n))
     params0 = problem.params0 if params0 is None else _pytree.conform("params0", params0, problem.params0)
+    if problem.constraint is not None:
+        params0 = problem.constraint.project(params0)
     seed = _checks.integer("seed", seed, low=0, high=2**31 - 1)
     tol = None if tol is None else _checks.positive_float("tol", tol)
     record_every = _checks.integer("record_every", record_every)
-    return _Settings(problem, sampler, schedule, epochs, params0, seed, tol, record_every)
+    return _Settings(problem, sampler, schedule, epochs, params0, seed, tol, record_every, sense,
+                     _step_note(problem, schedule))
+
+
+def _constrained(problem: FiniteSum, constraint) -> FiniteSum:
+    """The problem with ``constraint`` attached, checked usable by projected (S)GD."""
+    if constraint is not None:
+        if problem.constraint is not None:
+            _checks.fail("constraint", "given once (the problem already carries one)", repr(constraint))
+        problem = problem.subject_to(constraint)
+    constraint = problem.constraint
+    if constraint is not None and not constraint.has_projection:
+        _checks.fail("constraint", "a set with a projection (box, nonnegative, ball, simplex, affine) for "
+                     "projected (S)GD", repr(constraint))
+    if constraint is not None and constraint.is_empty():
+        _checks.fail("constraint", "a set with at least one point", f"{constraint!r}, which is empty "
+                     "(Aθ = b has no solution)")
+    return problem
+
+
+def _step_note(problem: FiniteSum, schedule: _schedules.Schedule) -> str:
+    """For a constant step beyond 2/L (L known): warn once and return a note for the message."""
+    if not isinstance(schedule, _schedules.Constant) or problem.lipschitz() is None:
+        return ""
+    check = theory.check_step(problem, schedule.alpha)
+    if check.ok:
+        return ""
+    warnings.warn(check.verdict, StepSizeWarning, stacklevel=4)
+    return f" Note: {check.verdict}"
 
 
 def _sampler(sampler) -> _samplers.Sampler:
@@ -140,11 +218,11 @@ def _default_step(problem) -> float:
 def _run(s: _Settings) -> Result:
     program, compile_time = _compile(s)
     params, rows, verdict = _iterate(s, program)
-    history = _history(rows, s.problem.optimal_value())
+    history = _history(rows, s)
     last = history.iloc[-1]
     status, message = verdict or ("max_epochs", _budget_message(s, last))
-    return Result(_pytree.to_numpy(params), status, message, history, int(last.epoch), int(last.iteration),
-                  compile_time, s.sampler, s.schedule, s.seed)
+    return Result(_pytree.to_numpy(params), status, s.sense.prefix + message + s.step_note, history,
+                  int(last.epoch), int(last.iteration), compile_time, s.sampler, s.schedule, s.seed)
 
 
 def _compile(s: _Settings) -> tuple[engine.CompiledRun, float]:
@@ -185,23 +263,28 @@ def _iterate(s: _Settings, program: engine.CompiledRun):
 def _verdict(s: _Settings, epoch: int, metrics: engine.Metrics, threshold: float, loss0: float,
              measured: bool) -> tuple[str, str] | None:
     """(status, message) when a stopping rule fires after ``epoch``, else None."""
-    if not metrics.finite or (measured and not metrics.loss <= threshold):
+    if not metrics.finite or (measured and not (np.isfinite(metrics.loss) and metrics.loss <= threshold)):
         return "diverged", _diverged_message(s, epoch, loss0, metrics)
     if s.tol is not None and metrics.grad_norm <= s.tol:
         where = "at the start" if epoch == 0 else f"at epoch {epoch}"
-        return "converged", f"converged {where}: ‖∇F‖ = {metrics.grad_norm:.3g} ≤ tol = {s.tol:g}."
+        return "converged", f"converged {where}: ‖∇{s.sense.symbol}‖ = {metrics.grad_norm:.3g} ≤ tol = {s.tol:g}."
     return None
 
 
-def _row(epoch: int, iteration: int, metrics: engine.Metrics, elapsed: float) -> tuple:
-    return (epoch, iteration, metrics.loss, metrics.grad_norm, metrics.dist, elapsed)
+def _row(epoch: int, iteration: int, metrics: engine.Metrics, elapsed: float) -> dict:
+    return {"epoch": epoch, "iteration": iteration, "loss": metrics.loss, "grad_norm": metrics.grad_norm,
+            "dist": metrics.dist, "time": elapsed, "violation": metrics.violation}
 
 
-def _history(rows: list[tuple], optimum: float | None) -> pd.DataFrame:
-    """The history table; gap = F − p* where p* is known, else NaN."""
-    history = pd.DataFrame(rows, columns=[c for c in HISTORY_COLUMNS if c != "gap"])
-    history.insert(HISTORY_COLUMNS.index("gap"), "gap", history.loss - optimum if optimum is not None else np.nan)
-    return history
+def _history(rows: list[dict], s: _Settings) -> pd.DataFrame:
+    """The history table, in the objective's own sign; gap = F − p* (p* − f when maximizing) where
+    p* is known, else NaN; violation only for a constrained problem."""
+    history = pd.DataFrame(rows)
+    optimum = s.problem.optimal_value()
+    history["gap"] = history.loss - optimum if optimum is not None else np.nan
+    history["loss"] *= s.sense.sign
+    columns = list(HISTORY_COLUMNS) + (["violation"] if s.problem.constraint is not None else [])
+    return history[columns]
 
 
 def _explosion_threshold(loss0: float) -> float:
@@ -210,13 +293,21 @@ def _explosion_threshold(loss0: float) -> float:
 
 
 def _diverged_message(s: _Settings, epoch: int, loss0: float, metrics: engine.Metrics) -> str:
-    what = ("the parameters became non-finite" if not metrics.finite
-            else f"the loss rose from {loss0:.3g} to {metrics.loss:.3g}")
+    sign = s.sense.sign
+    if not metrics.finite:
+        what = "the parameters became non-finite"
+    elif not np.isfinite(metrics.loss):
+        what = f"{s.sense.symbol} became {sign * metrics.loss}"
+    else:
+        what = f"{s.sense.symbol} {s.sense.worse} from {sign * loss0:.3g} to {sign * metrics.loss:.3g}"
     return f"diverged at epoch {epoch}: {what}. " + _step_versus_limit(s)
 
 
 def _step_versus_limit(s: _Settings) -> str:
-    """Compare the initial step with 2/L, the stability limit of gradient descent, when L is known."""
+    """Why a run may diverge: an unbounded problem, or the initial step against 2/L when L is known."""
+    if s.problem.optimal_value() == -np.inf:
+        bound = "sup f = +∞" if s.sense is _MAXIMIZE else "inf F = −∞"
+        return f"The problem is unbounded ({bound}), so the iterates run off to infinity whatever the step."
     L = s.problem.lipschitz()
     alpha = _schedules.initial_alpha(s.schedule)
     if L is None:
@@ -227,8 +318,11 @@ def _step_versus_limit(s: _Settings) -> str:
 
 
 def _budget_message(s: _Settings, last) -> str:
-    text = f"stopped after {s.epochs} epochs ({int(last.iteration)} iterations): F = {last.loss:.6g}, ‖∇F‖ = {last.grad_norm:.3g}"
+    symbol = s.sense.symbol
+    text = (f"stopped after {s.epochs} epochs ({int(last.iteration)} iterations): {symbol} = {last.loss:.6g}, "
+            f"‖∇{symbol}‖ = {last.grad_norm:.3g}")
     if not np.isnan(last.gap):
-        text += f", F − p* = {last.gap:.3g}"
+        text += f", {s.sense.gap} = {last.gap:.3g}"
+    if "violation" in last:
+        text += f", violation = {last.violation:.3g}"
     return text + "."
-

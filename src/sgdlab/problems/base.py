@@ -8,23 +8,33 @@ with ``jax.vmap`` and ``jax.grad``, compiled once per problem.
 
 from __future__ import annotations
 
+import copy
+import math
+from functools import cached_property
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from sgdlab import _checks, _pytree
+from sgdlab.constraints import ConstraintSet
 
 
 class Problem:
-    """What is minimized: an objective F(θ) with its gradient, and what is known about it.
+    """What is minimized: an objective F(θ) with its gradient, maybe a constraint θ ∈ C, and what
+    is known about it.
 
     Subclasses say what they know: ``n`` (number of terms, None for an expectation),
-    ``lipschitz()`` (L of ∇F), ``solution()`` (a minimizer θ*), ``optimal_value()`` (p* = F(θ*)).
-    Each returns None when it is not known.
+    ``lipschitz()`` (L of ∇F), ``unconstrained_solution()`` (a minimizer θ* over all θ),
+    ``unconstrained_optimal_value()`` (p* = inf F, −inf when F is known unbounded below) and
+    ``supremum()`` (sup F, +inf when known unbounded above). Each returns None when not known.
+    ``solution()`` and ``optimal_value()`` answer for the problem as constrained.
     """
 
     n: int | None = None
     params0 = None
+    #: The feasible set C (a ConstraintSet), or None for an unconstrained problem.
+    constraint: ConstraintSet | None = None
 
     def loss(self, params) -> jax.Array:
         """F(θ)."""
@@ -38,13 +48,62 @@ class Problem:
         """L, a Lipschitz constant of ∇F, or None when not known."""
         return None
 
-    def solution(self):
-        """A minimizer θ*, or None when not known."""
+    def lipschitz_max(self) -> float | None:
+        """L_max = maxᵢ Lᵢ over the terms of a finite sum, or None when not known."""
         return None
 
-    def optimal_value(self) -> float | None:
-        """p* = inf F, or None when not known."""
+    def unconstrained_solution(self):
+        """A minimizer of F over all θ, or None when not known (or none exists)."""
         return None
+
+    def unconstrained_optimal_value(self) -> float | None:
+        """inf F over all θ (−inf when known unbounded below), or None when not known."""
+        return None
+
+    def supremum(self) -> float | None:
+        """sup F over all θ (+inf when known unbounded above), or None when not known."""
+        return None
+
+    def solution(self):
+        """A minimizer θ* of the problem, or None when not known.
+
+        Under a constraint this is the unconstrained minimizer when it is feasible (it then solves
+        the constrained problem too); otherwise it is not known here.
+        """
+        theta = self.unconstrained_solution()
+        if theta is None or self.constraint is None:
+            return theta
+        return theta if self.is_feasible(theta) else None
+
+    def optimal_value(self) -> float | None:
+        """p* = inf {F(θ) : θ feasible}, or None when not known.
+
+        Known cases: +inf when the feasible set is known to be empty (an inconsistent affine
+        system Aθ = b); −inf when F is known unbounded below and there is no constraint (e.g.
+        maximizing least squares); the unconstrained p* when the unconstrained minimizer is feasible.
+        """
+        if self.constraint is not None and self.constraint.is_empty():
+            return math.inf
+        if self.constraint is None:
+            return self.unconstrained_optimal_value()
+        return self.unconstrained_optimal_value() if self.solution() is not None else None
+
+    def subject_to(self, constraint: ConstraintSet) -> Problem:
+        """The same objective restricted to θ ∈ C: a new problem sharing this one's data."""
+        if not isinstance(constraint, ConstraintSet):
+            _checks.fail("constraint", "a set such as sl.box(0, 1), sl.ball(1.0) or sl.simplex()",
+                         _checks.shown(constraint), error=TypeError)
+        constraint.validate(self.params0)
+        constrained = copy.copy(self)
+        constrained.constraint = constraint
+        for derived in ("_compiled_runs", "negation"):  # built for the unconstrained problem
+            constrained.__dict__.pop(derived, None)
+        return constrained
+
+    def is_feasible(self, params, tol: float = 1e-8) -> bool:
+        """True when θ satisfies the problem's constraints to within ``tol`` (always, unconstrained)."""
+        params = _pytree.conform("params", params, self.params0)
+        return True if self.constraint is None else self.constraint.is_feasible(params, tol)
 
 
 class FiniteSum(Problem):
@@ -114,9 +173,38 @@ class FiniteSum(Problem):
     def _conform(self, params):
         return _pytree.conform("params", params, self.params0)
 
+    @cached_property
+    def negation(self) -> Negation:
+        """−F, the problem that maximizing F minimizes (built once, so its compiled runs are reused)."""
+        return Negation(self)
+
     def __repr__(self) -> str:
         shapes = jax.tree.map(lambda leaf: leaf.shape, self.params0)
         return f"{type(self).__name__}(n={self.n}, params shape {shapes})"
+
+
+class Negation(FiniteSum):
+    """−F for a finite sum F (each fᵢ becomes −fᵢ): maximizing F is minimizing this problem."""
+
+    def __init__(self, original: FiniteSum):
+        super().__init__(lambda params, example: -original._example_loss(params, example), original.data,
+                         original.params0)
+        self.original = original
+        self.constraint = original.constraint
+
+    def lipschitz(self) -> float | None:
+        """∇(−F) = −∇F has the same Lipschitz constant."""
+        return self.original.lipschitz()
+
+    def unconstrained_optimal_value(self) -> float | None:
+        """inf(−F) = −sup F."""
+        supremum = self.original.supremum()
+        return None if supremum is None else -supremum
+
+    def supremum(self) -> float | None:
+        """sup(−F) = −inf F."""
+        infimum = self.original.unconstrained_optimal_value()
+        return None if infimum is None else -infimum
 
 
 def finite_sum(loss, data, params0) -> FiniteSum:

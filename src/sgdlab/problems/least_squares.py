@@ -40,7 +40,7 @@ class LeastSquares(LinearModel):
         """The numerical rank of X (singular values above σ_max · max(N, p) · eps)."""
         return self._svd[3]
 
-    def solution(self) -> np.ndarray:
+    def unconstrained_solution(self) -> np.ndarray:
         """θ* = X⁺y = V Σ⁻¹ Uᵀ y over the nonzero singular values.
 
         When X has full column rank this is the unique minimizer. When XᵀX is singular every
@@ -51,14 +51,10 @@ class LeastSquares(LinearModel):
         coefficients = (U[:, :rank].T @ np.asarray(self.y, dtype=np.float64)) / s[:rank]
         return (Vt[:rank].T @ coefficients).astype(self.X.dtype)
 
-    def optimal_value(self) -> float:
+    def unconstrained_optimal_value(self) -> float:
         """p* = F(θ*) = (1/2N) ‖Xθ* − y‖², the mean squared residual of the best fit, halved."""
-        residual = np.asarray(self.X, np.float64) @ self.solution().astype(np.float64) - self.y
+        residual = np.asarray(self.X, np.float64) @ self.unconstrained_solution().astype(np.float64) - self.y
         return float(0.5 * np.mean(residual**2))
-
-    def lipschitz(self) -> float:
-        """L = λ_max(XᵀX)/N, exact."""
-        return self.gram_max_eigenvalue
 
     def strong_convexity(self) -> float:
         """μ = λ_min(XᵀX)/N (0 when X has fewer rows than columns or is rank deficient)."""

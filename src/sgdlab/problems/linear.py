@@ -7,6 +7,7 @@ No intercept is added: append a column of ones to X to fit one.
 
 from __future__ import annotations
 
+import math
 from functools import cached_property
 
 import numpy as np
@@ -20,7 +21,14 @@ DENSE_EIGEN_MAX_FEATURES = 2000
 
 
 class LinearModel(FiniteSum):
-    """A finite sum whose i-th term depends on θ only through the i-th row of X (plus an ℓ2 term)."""
+    """A finite sum whose i-th term depends on θ only through the i-th row of X (plus an ℓ2 term).
+
+    Each family bounds the second derivative of its loss in the margin xᵢᵀθ by ``curvature`` c
+    (1 for squared error, 1/4 for the logistic loss, 1/2 for softmax cross-entropy), so
+    ∇²fᵢ ⪯ c xᵢxᵢᵀ + λI and ∇²F ⪯ c XᵀX/N + λI: L = c λ_max(XᵀX)/N + λ and Lᵢ = c ‖xᵢ‖² + λ.
+    """
+
+    curvature = 1.0
 
     def __init__(self, loss, X, y, params0, l2: float = 0.0):
         self.X = X
@@ -36,6 +44,18 @@ class LinearModel(FiniteSum):
     def gram_max_eigenvalue(self) -> float:
         """λ_max(XᵀX)/N, the largest eigenvalue of the (uncentered) second-moment matrix."""
         return largest_gram_eigenvalue(self.X) / self.n
+
+    def lipschitz(self) -> float:
+        """L = c · λ_max(XᵀX)/N + λ (exact for least squares, and for logistic at θ = 0)."""
+        return self.curvature * self.gram_max_eigenvalue + self.l2
+
+    def lipschitz_max(self) -> float:
+        """L_max = maxᵢ Lᵢ = c · maxᵢ ‖xᵢ‖² + λ, the largest per-example constant."""
+        return self.curvature * self.row_max_squared_norm + self.l2
+
+    def supremum(self) -> float | None:
+        """+inf: a convex loss that varies along some direction (X ≠ 0 or λ > 0) is unbounded above."""
+        return math.inf if self.l2 > 0 or np.any(self.X != 0) else None
 
     @cached_property
     def row_max_squared_norm(self) -> float:

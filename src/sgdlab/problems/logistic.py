@@ -24,6 +24,8 @@ def logistic_loss(theta, example, l2):
 class LogisticRegression(LinearClassifier):
     """Binary logistic regression with an optional ℓ2 weight ``l2`` (λ above)."""
 
+    curvature = 0.25
+
     def __init__(self, X, y, l2: float = 0.0):
         X = design_matrix(X)
         y, self.label_coding = _signed_labels(targets(y, X), X.dtype)
@@ -31,10 +33,6 @@ class LogisticRegression(LinearClassifier):
         l2 = _checks.nonnegative_float("l2", l2)
         super().__init__(lambda theta, example: logistic_loss(theta, example, l2),
                          X, y, np.zeros(X.shape[1], dtype=X.dtype), l2=l2)
-
-    def lipschitz(self) -> float:
-        """L = λ_max(XᵀX)/(4N) + λ: a bound everywhere, attained at θ = 0 when λ = 0."""
-        return self.gram_max_eigenvalue / 4 + self.l2
 
     def predict(self, params, X) -> np.ndarray:
         """The label (in the coding of the training labels) of sign(xᵀθ) for each row of X."""

@@ -27,6 +27,8 @@ def cross_entropy(W, example, l2):
 class SoftmaxRegression(LinearClassifier):
     """Softmax regression over the classes found in y, with an optional ℓ2 weight ``l2``."""
 
+    curvature = 0.5
+
     def __init__(self, X, y, l2: float = 0.0):
         X = design_matrix(X)
         y = class_labels(y, X)
@@ -43,10 +45,6 @@ class SoftmaxRegression(LinearClassifier):
     def n_classes(self) -> int:
         """K, the number of classes."""
         return self.classes.size
-
-    def lipschitz(self) -> float:
-        """L = λ_max(XᵀX)/(2N) + λ, a bound that holds everywhere."""
-        return self.gram_max_eigenvalue / 2 + self.l2
 
     def predict(self, params, X) -> np.ndarray:
         """The class (from ``classes``) with the largest logit xᵀWₖ for each row of X."""

@@ -1,0 +1,17 @@
+"""Every script in examples/ runs as a newcomer would run it."""
+
+import runpy
+from pathlib import Path
+
+import matplotlib
+import pytest
+
+matplotlib.use("Agg")
+EXAMPLES = sorted((Path(__file__).resolve().parents[1] / "examples").glob("*.py"))
+
+
+@pytest.mark.parametrize("script", EXAMPLES, ids=lambda path: path.name)
+def test_example_runs(script, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)   # examples that write files write them here
+    runpy.run_path(str(script), run_name="__main__")
+    assert capsys.readouterr().out

@@ -167,3 +167,23 @@ def test_unbiasedness_z_scores_are_large_for_cyclic(regression_data, sampler):
         # shuffle once draws its permutation from the seed, so across seeds it is marginally uniform too
         assert check.unbiased
     assert check.unbiased is (sampler.name != "cyclic")
+
+
+@pytest.mark.parametrize("alpha, error", [(0.0, ValueError), (-0.1, ValueError), (float("nan"), ValueError), ("big", TypeError)])
+def test_check_step_refuses_non_positive_steps(regression_data, alpha, error):
+    problem = sl.least_squares(*regression_data)
+    with pytest.raises(error, match=re.escape("alpha must be a positive finite number for check_step")):
+        sl.check_step(problem, alpha)
+
+
+def test_power_iteration_refuses_a_non_finite_gradient():
+    problem = sl.finite_sum(lambda t, x: jnp.sqrt(t - x), np.arange(1.0, 4.0), 0.0)   # ∇ is NaN at t = 0 < x
+    with pytest.raises(ValueError, match=re.escape("params must be a point where ∇F is finite (power iteration needs "
+                                                   "Hessian-vector products) for lipschitz; got a non-finite gradient")):
+        theory.lipschitz(problem)
+
+
+def test_unbiasedness_refuses_a_step_outside_the_epoch(regression_data):
+    problem = sl.least_squares(*regression_data)
+    with pytest.raises(ValueError, match=re.escape("step must be an integer in [0, 9] for cyclic(batch_size=6")):
+        theory.unbiasedness(problem, sl.cyclic(6), step=10)

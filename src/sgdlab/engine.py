@@ -10,10 +10,14 @@ last batch. A constrained problem takes a projected step, θᵏ⁺¹ = P_C(θᵏ
 parameters crosses between host and device. When a history row is due, the same call also
 returns F, ‖∇F‖ and ‖θ − θ*‖ at the epoch's end. The data are an argument, never a constant
 baked into the program, so one compiled epoch serves every seed, epoch and step size.
+
+Runs that differ only in seed or step size can share one program: with ``lanes=R`` the epoch is
+``jax.vmap``-ed over R stacked parameters, seeds and schedules (each lane is one run).
 """
 
 from __future__ import annotations
 
+import functools
 import time
 import typing
 
@@ -36,6 +40,10 @@ class Metrics(typing.NamedTuple):
     grad_norm: jax.Array
     dist: jax.Array
     violation: jax.Array
+
+    def lane(self, i: int) -> Metrics:
+        """The metrics of run i of a batched (vmapped) epoch."""
+        return Metrics(*(value[i].item() for value in self))
 
 
 def evaluate(problem: FiniteSum, params, data, solution, constraint) -> Metrics:
@@ -69,40 +77,56 @@ def run_epoch(problem: FiniteSum, sampler: Sampler, record: bool,
     return params, k, Metrics(_pytree.all_finite(params), nan, nan, nan, nan)
 
 
+#: How the batched epoch maps over its arguments: params, k0, seed, epoch, schedule, data, solution, constraint.
+LANE_AXES = (0, None, 0, None, 0, None, None, None)
+
+
 class CompiledRun:
-    """The compiled programs of one (problem, sampler, schedule kind): the evaluation at the start
-    and an epoch with and without history, each built ahead of time on first need, so compilation
-    is timed apart from the run.
+    """The compiled programs of one (problem, sampler, schedule kind, lanes): the evaluation at
+    the start and an epoch with and without history, each built ahead of time on first need, so
+    compilation is timed apart from the run. With ``lanes`` = R, the epoch runs R runs at once:
+    parameters, seeds and schedule numbers carry a leading axis of length R.
     """
 
-    def __init__(self, problem: FiniteSum, sampler: Sampler, params, schedule: Schedule, solution):
-        self.problem, self.sampler, self.solution = problem, sampler, solution
-        self._example_args = (params, _counter(0), _counter(0), _counter(0), schedule, problem.data, solution,
+    def __init__(self, problem: FiniteSum, sampler: Sampler, params, schedule: Schedule, solution,
+                 lanes: int | None = None):
+        self.problem, self.sampler, self.solution, self.lanes = problem, sampler, solution, lanes
+        seeds = _counter(0) if lanes is None else jnp.zeros(lanes, dtype=jnp.int64)
+        self._example_args = (params, _counter(0), seeds, _counter(0), schedule, problem.data, solution,
                               problem.constraint)
         self._epoch = {}
+        start_params = params if lanes is None else jax.tree.map(lambda leaf: leaf[0], params)
         self._evaluate = jax.jit(evaluate, static_argnums=0).lower(
-            problem, params, problem.data, solution, problem.constraint).compile()
+            problem, start_params, problem.data, solution, problem.constraint).compile()
 
     def prepare(self, record: bool) -> float:
         """Compile the epoch program (with history if ``record``) unless done; return the seconds spent."""
         if record in self._epoch:
             return 0.0
         started = time.perf_counter()
-        lowered = jax.jit(run_epoch, static_argnums=(0, 1, 2)).lower(
-            self.problem, self.sampler, record, *self._example_args)
-        self._epoch[record] = lowered.compile()
+        program = functools.partial(run_epoch, self.problem, self.sampler, record)
+        if self.lanes is not None:
+            program = jax.vmap(program, in_axes=LANE_AXES)
+        self._epoch[record] = jax.jit(program).lower(*self._example_args).compile()
         return time.perf_counter() - started
 
-    def epoch(self, params, k: int, seed: int, epoch: int, schedule: Schedule, record: bool):
-        """Run one epoch from iteration k; returns (θ, k + steps, Metrics), counter and metrics on the host."""
-        params, k, metrics = self._epoch[record](params, _counter(k), _counter(seed), _counter(epoch), schedule,
+    def epoch(self, params, k: int, seed, epoch: int, schedule: Schedule, record: bool):
+        """Run one epoch from iteration k; returns (θ, k + steps, Metrics) with the counter and the
+        metrics on the host (Python numbers, or NumPy arrays with one entry per lane)."""
+        seed = _counter(seed) if self.lanes is None else jnp.asarray(seed, dtype=jnp.int64)
+        params, k, metrics = self._epoch[record](params, _counter(k), seed, _counter(epoch), schedule,
                                                  self.problem.data, self.solution, self.problem.constraint)
-        return params, int(k), Metrics(*(np.asarray(m).item() for m in metrics))
+        return params, int(k), self._to_host(metrics)
 
     def evaluate(self, params) -> Metrics:
-        """F, ‖∇F‖ and ‖θ − θ*‖ at ``params``, on the host."""
+        """F, ‖∇F‖, ‖θ − θ*‖ and the violation at ``params`` (one run's), on the host."""
         metrics = self._evaluate(params, self.problem.data, self.solution, self.problem.constraint)
         return Metrics(*(np.asarray(m).item() for m in metrics))
+
+    def _to_host(self, metrics: Metrics) -> Metrics:
+        if self.lanes is None:
+            return Metrics(*(np.asarray(m).item() for m in metrics))
+        return Metrics(*(np.asarray(m) for m in metrics))
 
 
 def _counter(value) -> jax.Array:
@@ -115,11 +139,27 @@ def program_schedule(schedule: Schedule) -> Schedule:
     return jax.tree.map(lambda leaf: jnp.asarray(leaf, dtype=jnp.float64), schedule)
 
 
-def compiled_run(problem: FiniteSum, sampler: Sampler, params, schedule: Schedule, solution) -> CompiledRun:
-    """The compiled programs for this problem, sampler and kind of schedule. They are kept on the
-    problem, so they live as long as its data do; θ* is fixed per problem, so it is kept too."""
+def stacked_schedules(schedules: list[Schedule]) -> Schedule:
+    """Schedules of one kind stacked into one whose numbers have a leading axis (one per lane)."""
+    return jax.tree.map(lambda *leaves: jnp.asarray(leaves, dtype=jnp.float64), *schedules)
+
+
+def stacked_params(params, lanes: int):
+    """θ repeated along a new leading axis of length ``lanes``."""
+    return jax.tree.map(lambda leaf: jnp.broadcast_to(leaf, (lanes, *jnp.shape(leaf))), params)
+
+
+def lane_params(params, i: int):
+    """Run i's parameters out of a batched θ, as NumPy arrays."""
+    return jax.tree.map(lambda leaf: np.asarray(leaf[i]), params)
+
+
+def compiled_run(problem: FiniteSum, sampler: Sampler, params, schedule: Schedule, solution,
+                 lanes: int | None = None) -> CompiledRun:
+    """The compiled programs for this problem, sampler, kind of schedule and number of lanes.
+    They are kept on the problem, so they live as long as its data do; θ* is fixed per problem."""
     cache = problem.__dict__.setdefault("_compiled_runs", {})
-    key = (sampler, jax.tree.structure(schedule), solution is None)
+    key = (sampler, jax.tree.structure(schedule), solution is None, lanes)
     if key not in cache:
-        cache[key] = CompiledRun(problem, sampler, params, schedule, solution)
+        cache[key] = CompiledRun(problem, sampler, params, schedule, solution, lanes)
     return cache[key]

@@ -56,8 +56,8 @@ class _Sense:
     gap: str
 
 
-_MINIMIZE = _Sense(1.0, "", "F", "rose", "F − p*")
-_MAXIMIZE = _Sense(-1.0, "maximizing f: ", "f", "fell", "p* − f")
+MINIMIZE = _Sense(1.0, "", "F", "rose", "F − p*")
+MAXIMIZE = _Sense(-1.0, "maximizing f: ", "f", "fell", "p* − f")
 
 
 @dataclasses.dataclass
@@ -87,8 +87,8 @@ class Result:
 
 
 @dataclasses.dataclass
-class _Settings:
-    """A run's validated arguments."""
+class Settings:
+    """A run's validated arguments (what minimize, maximize and compare run)."""
 
     problem: FiniteSum
     sampler: _samplers.Sampler
@@ -128,7 +128,7 @@ def minimize(problem, sampler=None, step=None, epochs: int = 10, params0=None, s
         Project after every step onto this set (box, nonnegative, ball, simplex, affine). For
         many runs, constrain once with ``problem.subject_to(C)`` so the compiled run is reused.
     """
-    settings = _validated(problem, sampler, step, epochs, params0, seed, tol, record_every, constraint, _MINIMIZE)
+    settings = validated(problem, sampler, step, epochs, params0, seed, tol, record_every, constraint, MINIMIZE)
     return _run(settings)
 
 
@@ -137,8 +137,8 @@ def maximize(problem, sampler=None, step=None, epochs: int = 10, params0=None, s
     """Maximize ``problem`` (its F is the f to maximize) by minimizing −f; the arguments are those
     of :func:`minimize`. The history reports f itself; gap is p* − f with p* = sup f where known."""
     _check_problem(problem)
-    settings = _validated(problem.negation, sampler, step, epochs, params0, seed, tol, record_every, constraint,
-                          _MAXIMIZE)
+    settings = validated(problem.negation, sampler, step, epochs, params0, seed, tol, record_every, constraint,
+                          MAXIMIZE)
     return _run(settings)
 
 
@@ -148,7 +148,7 @@ def _check_problem(problem) -> None:
                      error=TypeError)
 
 
-def _validated(problem, sampler, step, epochs, params0, seed, tol, record_every, constraint, sense) -> _Settings:
+def validated(problem, sampler, step, epochs, params0, seed, tol, record_every, constraint, sense) -> Settings:
     _check_problem(problem)
     problem = _constrained(problem, constraint)
     sampler = _sampler(sampler)
@@ -162,7 +162,7 @@ def _validated(problem, sampler, step, epochs, params0, seed, tol, record_every,
     seed = _checks.integer("seed", seed, low=0, high=2**31 - 1)
     tol = None if tol is None else _checks.positive_float("tol", tol)
     record_every = _checks.integer("record_every", record_every)
-    return _Settings(problem, sampler, schedule, epochs, params0, seed, tol, record_every, sense,
+    return Settings(problem, sampler, schedule, epochs, params0, seed, tol, record_every, sense,
                      _step_note(problem, schedule))
 
 
@@ -215,60 +215,85 @@ def _default_step(problem) -> float:
     return 1.0 / L
 
 
-def _run(s: _Settings) -> Result:
-    program, compile_time = _compile(s)
-    params, rows, verdict = _iterate(s, program)
-    history = _history(rows, s)
-    last = history.iloc[-1]
-    status, message = verdict or ("max_epochs", _budget_message(s, last))
-    return Result(_pytree.to_numpy(params), status, s.sense.prefix + message + s.step_note, history,
-                  int(last.epoch), int(last.iteration), compile_time, s.sampler, s.schedule, s.seed)
-
-
-def _compile(s: _Settings) -> tuple[engine.CompiledRun, float]:
-    """The run's compiled programs (the epoch without history only when some epoch skips it), and
-    the seconds spent getting them."""
+def _run(s: Settings) -> Result:
     started = time.perf_counter()
-    solution = s.problem.solution()
-    if solution is not None:
-        solution = _pytree.conform("solution", solution, s.problem.params0)
-    program = engine.compiled_run(s.problem, s.sampler, s.params0, engine.program_schedule(s.schedule), solution)
-    thinned = s.tol is None and s.record_every > 1 and s.epochs > 1
-    for record in (True, False) if thinned else (True,):
+    program = engine.compiled_run(s.problem, s.sampler, s.params0, engine.program_schedule(s.schedule),
+                                  solution_of(s.problem))
+    for record in record_variants(s):
         program.prepare(record)
-    return program, time.perf_counter() - started
-
-
-def _iterate(s: _Settings, program: engine.CompiledRun):
-    """Run epochs until a stopping rule fires or the budget ends: (θ, history rows, verdict or None)."""
+    compile_time = time.perf_counter() - started
     schedule = engine.program_schedule(s.schedule)
     params, iterations, elapsed, epoch = s.params0, 0, 0.0, 0
-    start = program.evaluate(params)
-    threshold = _explosion_threshold(start.loss)
-    rows = [_row(0, 0, start, elapsed)]
-    verdict = _verdict(s, 0, start, threshold, start.loss, measured=True)
-    while verdict is None and epoch < s.epochs:
+    log = RunLog(s, program.evaluate(params))
+    while not log.done and epoch < s.epochs:
         epoch += 1
-        due = epoch % s.record_every == 0 or epoch == s.epochs
-        measured = due or s.tol is not None
         tic = time.perf_counter()
-        params, iterations, metrics = program.epoch(params, iterations, s.seed, epoch - 1, schedule, measured)
+        params, iterations, metrics = program.epoch(params, iterations, s.seed, epoch - 1, schedule, log.measured(epoch))
         elapsed += time.perf_counter() - tic
-        verdict = _verdict(s, epoch, metrics, threshold, start.loss, measured)
-        if due or verdict:
-            rows.append(_row(epoch, iterations, metrics, elapsed))
-    return params, rows, verdict
+        log.observe(epoch, iterations, metrics, elapsed)
+    return log.result(_pytree.to_numpy(params), compile_time)
 
 
-def _verdict(s: _Settings, epoch: int, metrics: engine.Metrics, threshold: float, loss0: float,
-             measured: bool) -> tuple[str, str] | None:
-    """(status, message) when a stopping rule fires after ``epoch``, else None."""
-    if not metrics.finite or (measured and not (np.isfinite(metrics.loss) and metrics.loss <= threshold)):
-        return "diverged", _diverged_message(s, epoch, loss0, metrics)
-    if s.tol is not None and metrics.grad_norm <= s.tol:
-        where = "at the start" if epoch == 0 else f"at epoch {epoch}"
-        return "converged", f"converged {where}: ‖∇{s.sense.symbol}‖ = {metrics.grad_norm:.3g} ≤ tol = {s.tol:g}."
-    return None
+def solution_of(problem: FiniteSum):
+    """θ* shaped like the problem's parameters, or None when not known."""
+    solution = problem.solution()
+    return None if solution is None else _pytree.conform("solution", solution, problem.params0)
+
+
+def record_variants(s: Settings) -> tuple[bool, ...]:
+    """Which epoch programs a run needs: with history always, without only when some epoch skips it."""
+    thinned = s.tol is None and s.record_every > 1 and s.epochs > 1
+    return (True, False) if thinned else (True,)
+
+
+class RunLog:
+    """One run's bookkeeping: which epochs it measures and records, its history rows, and its
+    stopping rules. ``minimize`` keeps one; ``compare`` keeps one per run of a batched program."""
+
+    def __init__(self, settings: Settings, start: engine.Metrics):
+        self.settings = settings
+        self.loss0 = start.loss
+        self.threshold = _explosion_threshold(start.loss)
+        self.rows = [_row(0, 0, start, 0.0)]
+        self.verdict = self._verdict(0, start, measured=True)
+
+    @property
+    def done(self) -> bool:
+        """True once a stopping rule has fired."""
+        return self.verdict is not None
+
+    def due(self, epoch: int) -> bool:
+        """Whether ``epoch`` gets a history row (every record_every epochs, and the last)."""
+        return epoch % self.settings.record_every == 0 or epoch == self.settings.epochs
+
+    def measured(self, epoch: int) -> bool:
+        """Whether ``epoch`` needs F and ‖∇F‖ (for a row, or for the tol rule)."""
+        return self.due(epoch) or self.settings.tol is not None
+
+    def observe(self, epoch: int, iterations: int, metrics: engine.Metrics, elapsed: float) -> None:
+        """Take the metrics after ``epoch``: apply the stopping rules and record a row when due."""
+        self.verdict = self._verdict(epoch, metrics, self.measured(epoch))
+        if self.due(epoch) or self.done:
+            self.rows.append(_row(epoch, iterations, metrics, elapsed))
+
+    def result(self, params, compile_time: float) -> Result:
+        """The run's Result, with ``params`` its final θ."""
+        s = self.settings
+        history = _history(self.rows, s)
+        last = history.iloc[-1]
+        status, message = self.verdict or ("max_epochs", _budget_message(s, last))
+        return Result(params, status, s.sense.prefix + message + s.step_note, history, int(last.epoch),
+                      int(last.iteration), compile_time, s.sampler, s.schedule, s.seed)
+
+    def _verdict(self, epoch: int, metrics: engine.Metrics, measured: bool) -> tuple[str, str] | None:
+        """(status, message) when a stopping rule fires after ``epoch``, else None."""
+        s = self.settings
+        if not metrics.finite or (measured and not (np.isfinite(metrics.loss) and metrics.loss <= self.threshold)):
+            return "diverged", _diverged_message(s, epoch, self.loss0, metrics)
+        if s.tol is not None and metrics.grad_norm <= s.tol:
+            where = "at the start" if epoch == 0 else f"at epoch {epoch}"
+            return "converged", f"converged {where}: ‖∇{s.sense.symbol}‖ = {metrics.grad_norm:.3g} ≤ tol = {s.tol:g}."
+        return None
 
 
 def _row(epoch: int, iteration: int, metrics: engine.Metrics, elapsed: float) -> dict:
@@ -276,7 +301,7 @@ def _row(epoch: int, iteration: int, metrics: engine.Metrics, elapsed: float) ->
             "dist": metrics.dist, "time": elapsed, "violation": metrics.violation}
 
 
-def _history(rows: list[dict], s: _Settings) -> pd.DataFrame:
+def _history(rows: list[dict], s: Settings) -> pd.DataFrame:
     """The history table, in the objective's own sign; gap = F − p* (p* − f when maximizing) where
     p* is known, else NaN; violation only for a constrained problem."""
     history = pd.DataFrame(rows)
@@ -292,7 +317,7 @@ def _explosion_threshold(loss0: float) -> float:
     return loss0 + EXPLOSION * max(abs(loss0), np.sqrt(np.finfo(np.float64).eps))
 
 
-def _diverged_message(s: _Settings, epoch: int, loss0: float, metrics: engine.Metrics) -> str:
+def _diverged_message(s: Settings, epoch: int, loss0: float, metrics: engine.Metrics) -> str:
     sign = s.sense.sign
     if not metrics.finite:
         what = "the parameters became non-finite"
@@ -303,10 +328,10 @@ def _diverged_message(s: _Settings, epoch: int, loss0: float, metrics: engine.Me
     return f"diverged at epoch {epoch}: {what}. " + _step_versus_limit(s)
 
 
-def _step_versus_limit(s: _Settings) -> str:
+def _step_versus_limit(s: Settings) -> str:
     """Why a run may diverge: an unbounded problem, or the initial step against 2/L when L is known."""
     if s.problem.optimal_value() == -np.inf:
-        bound = "sup f = +∞" if s.sense is _MAXIMIZE else "inf F = −∞"
+        bound = "sup f = +∞" if s.sense is MAXIMIZE else "inf F = −∞"
         return f"The problem is unbounded ({bound}), so the iterates run off to infinity whatever the step."
     L = s.problem.lipschitz()
     alpha = _schedules.initial_alpha(s.schedule)
@@ -317,7 +342,7 @@ def _step_versus_limit(s: _Settings) -> str:
             "gradient descent is stable only for α < 2/L, and stochastic steps often need less.")
 
 
-def _budget_message(s: _Settings, last) -> str:
+def _budget_message(s: Settings, last) -> str:
     symbol = s.sense.symbol
     text = (f"stopped after {s.epochs} epochs ({int(last.iteration)} iterations): {symbol} = {last.loss:.6g}, "
             f"‖∇{symbol}‖ = {last.grad_norm:.3g}")

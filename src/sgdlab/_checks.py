@@ -12,13 +12,23 @@ import numbers
 import numpy as np
 
 
-def fail(name: str, allowed: str, got: str, *, error=ValueError, context: str = ""):
-    """Raise ``error`` with the house message: '<name> must be <allowed>[ for <context>]; got <got>.'
+class InvalidValue(ValueError):
+    """A value the user gave is outside what is allowed (the message says both)."""
 
-    ``got`` is text: a description ("shape (4,)") or a value shown with :func:`shown`.
+
+class InvalidType(TypeError):
+    """A value the user gave is of a type that is not allowed (the message says both)."""
+
+
+def fail(name: str, allowed: str, got: str, *, error=ValueError, context: str = ""):
+    """Raise the house message: '<name> must be <allowed>[ for <context>]; got <got>.'
+
+    ``got`` is text: a description ("shape (4,)") or a value shown with :func:`shown`. ``error``
+    ValueError raises InvalidValue and TypeError raises InvalidType, so callers can tell a refused
+    input from a failure inside a library.
     """
     where = f" for {context}" if context else ""
-    raise error(f"{name} must be {allowed}{where}; got {got}.")
+    raise (InvalidType if error is TypeError else InvalidValue)(f"{name} must be {allowed}{where}; got {got}.")
 
 
 def shown(value) -> str:

@@ -77,8 +77,10 @@ def run_epoch(problem: FiniteSum, sampler: Sampler, record: bool,
     return params, k, Metrics(_pytree.all_finite(params), nan, nan, nan, nan)
 
 
-#: How the batched epoch maps over its arguments: params, k0, seed, epoch, schedule, data, solution, constraint.
+#: How the batched epoch maps over its arguments: params, k0, seed, epoch, schedule, data, solution, constraint;
+#: and over its results: params, the shared iteration counter, metrics.
 LANE_AXES = (0, None, 0, None, 0, None, None, None)
+LANE_OUT_AXES = (0, None, 0)
 
 
 class CompiledRun:
@@ -106,7 +108,7 @@ class CompiledRun:
         started = time.perf_counter()
         program = functools.partial(run_epoch, self.problem, self.sampler, record)
         if self.lanes is not None:
-            program = jax.vmap(program, in_axes=LANE_AXES)
+            program = jax.vmap(program, in_axes=LANE_AXES, out_axes=LANE_OUT_AXES)
         self._epoch[record] = jax.jit(program).lower(*self._example_args).compile()
         return time.perf_counter() - started
 

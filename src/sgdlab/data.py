@@ -1,0 +1,165 @@
+"""Loading data: bundled sets, a synthetic generator, files, and standardizing.
+
+* Bundled (through scikit-learn, no download): ``diabetes`` (442 × 10, regression),
+  ``breast_cancer`` (569 × 30, binary {0, 1}), ``digits`` (1,797 × 64, ten classes).
+* ``synthetic(n, p, condition_number, noise, seed)``: least-squares data whose second-moment
+  matrix XᵀX/N has eigenvalues log-spaced from 1 to κ, so L = κ and μ = 1 exactly.
+* Files: ``.npy`` (a 2-D array; the target is the last column unless ``target`` names another
+  index), ``.npz`` (arrays ``X`` and ``y``), ``.csv`` and ``.parquet`` (pandas; ``target`` names
+  the column, default the last), and svmlight / LIBSVM text (scikit-learn; any other suffix or
+  none, ``.bz2`` read directly). Sparse svmlight data are made dense when they fit in
+  DENSE_LIMIT entries.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+
+from sgdlab import _checks
+
+BUNDLED = ("diabetes", "breast_cancer", "digits")
+#: The most entries a sparse file may have once made dense (8 bytes each: 400 MB).
+DENSE_LIMIT = 50_000_000
+
+
+@dataclasses.dataclass(frozen=True)
+class Dataset:
+    """Features X (N × p), targets y (N,), and a name that says where they came from."""
+
+    name: str
+    X: np.ndarray
+    y: np.ndarray
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.X.shape
+
+
+def load(source: str, target: str | int | None = None) -> Dataset:
+    """A bundled set by name, ``"synthetic"`` (with its defaults), or a file by path."""
+    if not isinstance(source, (str, Path)):
+        _checks.fail("data", "a bundled name or a file path", _checks.shown(source), error=TypeError)
+    if str(source) in BUNDLED:
+        return bundled(str(source))
+    if str(source) == "synthetic":
+        return synthetic()
+    return load_file(source, target)
+
+
+def bundled(name: str) -> Dataset:
+    """One of the data sets scikit-learn ships: diabetes, breast_cancer or digits."""
+    import sklearn.datasets
+
+    if name not in BUNDLED:
+        _checks.fail("data", f"one of {', '.join(BUNDLED)}", _checks.shown(name))
+    X, y = getattr(sklearn.datasets, f"load_{name}")(return_X_y=True)
+    return Dataset(name, X.astype(np.float64), y)
+
+
+def synthetic(n: int = 1000, p: int = 20, condition_number: float = 100.0, noise: float = 0.1,
+              seed: int = 0) -> Dataset:
+    """X = √N · U diag(√λ) Vᵀ with λ log-spaced in [1, κ] (U, V random orthonormal), θ* ~ N(0, I),
+    y = Xθ* + noise · ε: the least-squares problem on it has L = κ and μ = 1."""
+    n = _checks.integer("n", n, low=2, context="synthetic")
+    p = _checks.integer("p", p, high=n, context="synthetic")
+    kappa = _checks.real("condition_number", condition_number, allowed="a number >= 1", accept=lambda v: v >= 1,
+                         context="synthetic")
+    noise = _checks.nonnegative_float("noise", noise, context="synthetic")
+    rng = np.random.default_rng(_checks.integer("seed", seed, low=0, context="synthetic"))
+    U, _ = np.linalg.qr(rng.normal(size=(n, p)))
+    V, _ = np.linalg.qr(rng.normal(size=(p, p)))
+    eigenvalues = np.geomspace(1.0, kappa, p)
+    X = np.sqrt(n) * (U * np.sqrt(eigenvalues)) @ V.T
+    y = X @ rng.normal(size=p) + noise * rng.normal(size=n)
+    return Dataset(f"synthetic(n={n}, p={p}, κ={kappa:g}, noise={noise:g})", X, y)
+
+
+def load_file(path, target: str | int | None = None) -> Dataset:
+    """Read a data file by its suffix: .npy, .npz, .csv, .parquet, else svmlight / LIBSVM."""
+    path = Path(path)
+    if not path.is_file():
+        _checks.fail("data", "a bundled name (" + ", ".join(BUNDLED) + ", synthetic) or an existing file",
+                     _checks.shown(str(path)))
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".npy":
+            X, y = _split_columns(np.load(path, allow_pickle=False), target)
+        elif suffix == ".npz":
+            X, y = _npz(path)
+        elif suffix in (".csv", ".parquet", ".pq"):
+            X, y = _table(path, target)
+        else:
+            X, y = _svmlight(path)
+    except (_checks.InvalidValue, _checks.InvalidType):
+        raise
+    except (OSError, ValueError, KeyError, EOFError) as error:
+        _checks.fail("data", f"a readable {suffix or 'svmlight'} file", f"{path}: {error}".replace("\n", " "))
+    return Dataset(path.name, X, y)
+
+
+def _split_columns(array: np.ndarray, target) -> tuple[np.ndarray, np.ndarray]:
+    if array.ndim != 2 or array.shape[1] < 2:
+        _checks.fail("data", "a 2-D array with features and a target column", f"shape {array.shape}")
+    index = _column_index(target, array.shape[1])
+    return np.delete(array, index, axis=1), array[:, index]
+
+
+def _column_index(target, width: int) -> int:
+    """The target column of an .npy array: an index (also given as text), the last by default."""
+    allowed = f"a column index in [{-width}, {width - 1}]"
+    if target is None:
+        return width - 1
+    try:
+        index = int(target)
+    except (TypeError, ValueError):
+        _checks.fail("target", allowed, _checks.shown(target), context="an .npy file")
+    return _checks.integer("target", index, low=-width, high=width - 1, context="an .npy file")
+
+
+def _npz(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    with np.load(path, allow_pickle=False) as arrays:
+        missing = {"X", "y"} - set(arrays.files)
+        if missing:
+            _checks.fail("data", "an .npz file with arrays named X and y", f"arrays {sorted(arrays.files)}")
+        return arrays["X"], arrays["y"]
+
+
+def _table(path: Path, target) -> tuple[np.ndarray, np.ndarray]:
+    import pandas as pd
+
+    frame = pd.read_csv(path) if path.suffix.lower() == ".csv" else pd.read_parquet(path)
+    column = frame.columns[-1] if target is None else target
+    if column not in frame.columns:
+        _checks.fail("target", f"a column of {path.name} ({', '.join(map(str, frame.columns[:10]))})",
+                     _checks.shown(column))
+    features = frame.drop(columns=[column])
+    non_numeric = [name for name, dtype in features.dtypes.items() if not np.issubdtype(dtype, np.number)]
+    if non_numeric:
+        _checks.fail("data", "numeric feature columns", f"non-numeric columns {non_numeric[:5]} in {path.name}")
+    return features.to_numpy(dtype=np.float64), frame[column].to_numpy()
+
+
+def _svmlight(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    from sklearn.datasets import load_svmlight_file
+
+    X, y = load_svmlight_file(str(path))
+    entries = X.shape[0] * X.shape[1]
+    if entries > DENSE_LIMIT:
+        _checks.fail("data", f"at most {DENSE_LIMIT:,} entries once dense (sparse problems are not supported yet)",
+                     f"{X.shape[0]:,} × {X.shape[1]:,} = {entries:,} in {path.name}")
+    return X.toarray(), y
+
+
+def standardize(X: np.ndarray) -> np.ndarray:
+    """Center every column and scale it to unit variance (constant columns are only centered)."""
+    X = np.asarray(X, dtype=np.float64)
+    scale = X.std(axis=0)
+    return (X - X.mean(axis=0)) / np.where(scale > 0, scale, 1.0)
+
+
+def with_intercept(X: np.ndarray) -> np.ndarray:
+    """X with a column of ones appended, so a linear model fits an intercept."""
+    return np.column_stack([X, np.ones(len(X))])

@@ -1,0 +1,430 @@
+"""compare: many runs of one problem side by side, over seeds, in few compiled programs.
+
+``compare(problem, runs={name: dict(sampler=..., step=...)}, seeds=10, epochs=20)`` runs every
+named setting with seeds 0..seeds−1. Runs that share a sampler and a kind of schedule (so differ
+only in seed or step size) execute together: one program, the epoch ``jax.vmap``-ed over the
+runs. Each run keeps its own bookkeeping, so its history equals ``minimize``'s for the same
+arguments. The result is a :class:`Comparison` whose ``table`` is tidy: one row per
+(run, seed, recorded epoch) with run, seed, epoch, iteration, loss, grad_norm, gap, dist, time
+(the run's share of its program's wall time: the program's seconds divided by its runs), the
+run's settings (sampler, batch_size, step, alpha0, alpha_L) and its status and message.
+
+Steps may be numbers, schedules, or text relative to the problem's constants: "0.5/L", "1/L_B"
+(the run's minibatch constant; L_N = L for gradient descent) or "1/L_max"; a dict
+``{"schedule": "inverse_time", "alpha0": "1/L_B", "decay": 0.01}`` builds a schedule. The default
+step is "1/L_B".
+
+With ``out=DIR`` each finished run is saved as DIR/runs/<key>.parquet, the key a hash of the
+problem's data and the run's settings and seed, and the whole table as DIR/table.parquet plus
+DIR/experiment.json (settings, the problem's constants, versions, device), all written atomically
+(to a temporary name, then renamed). Running the same comparison again reuses saved runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import hashlib
+import json
+import os
+import platform
+import re
+import time
+from pathlib import Path
+
+import jax
+import numpy as np
+import pandas as pd
+
+from sgdlab import _checks, engine, optimize, schedules, theory
+from sgdlab import samplers as _samplers
+from sgdlab.problems.base import FiniteSum
+
+RUN_KEYS = ("sampler", "step")
+DEFAULT_STEP = "1/L_B"
+SETTING_COLUMNS = ("sampler", "batch_size", "step", "alpha0", "alpha_L")
+_STEP_TEXT = re.compile(r"^\s*(?P<c>[0-9.eE+-]+)\s*/\s*(?P<constant>L_B|L_max|L)\s*$")
+
+
+@dataclasses.dataclass(frozen=True)
+class RunSpec:
+    """One named setting of a comparison: a sampler and a step schedule."""
+
+    name: str
+    sampler: _samplers.Sampler
+    schedule: schedules.Schedule
+    step_text: str
+
+
+def parse_step(step, problem: FiniteSum, sampler: _samplers.Sampler) -> tuple[schedules.Schedule, str]:
+    """Read a step: a number, "c/L", "c/L_B", "c/L_max", a schedule or callable, or a dict naming a
+    schedule whose α₀ may be such text. Returns the schedule and how the step was written."""
+    if isinstance(step, dict):
+        return _schedule_from_dict(step, problem, sampler)
+    if isinstance(step, str):
+        match = _STEP_TEXT.match(step)
+        if match is None:
+            _checks.fail("step", "a number, or text 'c/L', 'c/L_B' or 'c/L_max' with c a positive number",
+                         _checks.shown(step))
+        c = _checks.positive_float("step", float(match["c"]) if _is_number(match["c"]) else match["c"])
+        return schedules.constant(c / _constant(match["constant"], problem, sampler)), step.strip()
+    schedule = schedules.as_schedule(step)
+    return schedule, step if isinstance(step, str) else schedule.describe()
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _constant(name: str, problem: FiniteSum, sampler: _samplers.Sampler) -> float:
+    """L, L_max or the run's L_B (B = N for gradient descent)."""
+    if name == "L":
+        return float(theory.lipschitz(problem))
+    if name == "L_max":
+        return theory.lipschitz_max(problem)
+    batch = problem.n if sampler.is_full_batch else min(sampler.batch_size, problem.n)
+    return theory.minibatch_lipschitz(problem, batch)
+
+
+SCHEDULES = {"constant": schedules.constant, "inverse_time": schedules.inverse_time,
+             "inverse_sqrt": schedules.inverse_sqrt, "step_decay": schedules.step_decay, "cosine": schedules.cosine}
+
+
+def _schedule_from_dict(spec: dict, problem, sampler) -> tuple[schedules.Schedule, str]:
+    spec = dict(spec)
+    kind = spec.pop("schedule", None)
+    if kind not in SCHEDULES:
+        _checks.fail("step", f"a dict with 'schedule' one of {', '.join(SCHEDULES)}", _checks.shown(kind))
+    first = "alpha" if kind == "constant" else "alpha0"
+    if first in spec and not isinstance(spec[first], (int, float)):
+        spec[first] = parse_step(spec[first], problem, sampler)[0].alpha
+    try:
+        schedule = SCHEDULES[kind](**spec)
+    except TypeError as error:
+        _checks.fail("step", f"the arguments of {kind}", str(error).split("() ", 1)[-1])
+    return schedule, schedule.describe()
+
+
+def run_specs(problem: FiniteSum, runs: dict) -> list[RunSpec]:
+    """Validate ``runs`` = {name: {"sampler": ..., "step": ...}}."""
+    if not isinstance(runs, dict) or not runs:
+        _checks.fail("runs", "a non-empty dict {name: dict(sampler=..., step=...)}", _checks.shown(runs),
+                     error=TypeError)
+    specs = []
+    for name, settings in runs.items():
+        if not isinstance(settings, dict):
+            _checks.fail(f"runs[{name!r}]", "a dict with keys sampler and step", _checks.shown(settings),
+                         error=TypeError)
+        unknown = set(settings) - set(RUN_KEYS)
+        if unknown:
+            _checks.fail(f"runs[{name!r}]", f"a dict with keys among {', '.join(RUN_KEYS)}",
+                         f"unknown keys {sorted(unknown)}")
+        sampler = optimize._sampler(settings.get("sampler"))
+        sampler.validate(problem.n)
+        schedule, text = parse_step(settings.get("step", DEFAULT_STEP), problem, sampler)
+        specs.append(RunSpec(str(name), sampler, schedule, text))
+    return specs
+
+
+def _seeds(seeds) -> list[int]:
+    if isinstance(seeds, (int, np.integer)) and not isinstance(seeds, bool):
+        return list(range(_checks.integer("seeds", seeds)))
+    try:
+        values = [_checks.integer("seeds", s, low=0, high=2**31 - 1) for s in seeds]
+    except TypeError:
+        _checks.fail("seeds", "a number of seeds >= 1 or a list of seeds", _checks.shown(seeds), error=TypeError)
+    if not values or len(set(values)) != len(values):
+        _checks.fail("seeds", "a non-empty list of distinct seeds", _checks.shown(seeds))
+    return values
+
+
+@dataclasses.dataclass
+class Comparison:
+    """The outcome of :func:`compare`: the tidy ``table``, the ``problem`` constants
+    (:func:`describe_problem`), and per run its settings and step check (``runs``)."""
+
+    table: pd.DataFrame
+    problem: dict
+    runs: dict
+    #: How many (run, seed) pairs were read back from ``out`` instead of computed.
+    reused: int = 0
+
+    def summary(self, metric: str | None = None, target: float | None = None) -> pd.DataFrame:
+        """Per run, across seeds: the final value of ``metric`` and the epochs and time to ``target``;
+        see :func:`summarize`."""
+        return summarize(self.table, metric, target)
+
+    def plot(self, metric: str = "gap", x: str = "epoch"):
+        """A matplotlib Figure of ``metric`` against ``x`` (epoch, iteration or time): log scale,
+        the median across seeds as a line and the quartiles as a band."""
+        from sgdlab.plots import convergence_figure
+
+        return convergence_figure(self.table, metric, x)
+
+
+def compare(problem: FiniteSum, runs: dict, seeds=10, epochs: int = 20, out=None, record_every: int = 1,
+            tol: float | None = None, title: str | None = None, on_epoch=None) -> Comparison:
+    """Run every setting in ``runs`` with every seed; see the module docstring.
+
+    ``title`` names the comparison in its saved settings (the report's heading);
+    ``on_epoch(label, epoch, epochs)``, if given, is called after every epoch of every program.
+    """
+    if not isinstance(problem, FiniteSum):
+        _checks.fail("problem", "a finite-sum problem such as sl.least_squares(X, y)", _checks.shown(problem),
+                     error=TypeError)
+    specs = run_specs(problem, runs)
+    seed_list = _seeds(seeds)
+    store = ResultStore(out) if out is not None else None
+    fingerprint = problem_fingerprint(problem)
+    frames, computed_count = [], 0
+    for group in _groups(specs):
+        lanes = [(spec, seed) for spec in group for seed in seed_list]
+        keys = [run_key(fingerprint, spec, seed, epochs, record_every, tol) for spec, seed in lanes]
+        todo = [i for i, key in enumerate(keys) if store is None or not store.has(key)]
+        fresh = _run_lanes(problem, [lanes[i] for i in todo], epochs, record_every, tol, on_epoch) if todo else []
+        for i, frame in zip(todo, fresh):
+            if store is not None:
+                store.save(keys[i], frame)
+        computed = dict(zip(todo, fresh))
+        computed_count += len(computed)
+        frames += [computed[i] if i in computed else store.load(keys[i], lanes[i][0].name) for i in range(len(lanes))]
+    table = pd.concat(frames, ignore_index=True)
+    reused = len(specs) * len(seed_list) - computed_count
+    comparison = Comparison(table, describe_problem(problem), _runs_info(problem, specs), reused)
+    if store is not None:
+        store.finish(comparison, dict(seeds=seed_list, epochs=epochs, record_every=record_every, tol=tol, title=title))
+    return comparison
+
+
+def _groups(specs: list[RunSpec]) -> list[list[RunSpec]]:
+    """Runs that can share one program: same sampler, same kind of schedule."""
+    groups: dict = {}
+    for spec in specs:
+        groups.setdefault((spec.sampler, jax.tree.structure(spec.schedule)), []).append(spec)
+    return list(groups.values())
+
+
+def _run_lanes(problem, lanes, epochs, record_every, tol, on_epoch) -> list[pd.DataFrame]:
+    """Run the lanes (spec, seed) of one group as one vmapped program; one table per lane."""
+    sampler = lanes[0][0].sampler
+    settings = [optimize.validated(problem, sampler, spec.schedule, epochs, None, seed, tol, record_every, None,
+                                   optimize.MINIMIZE) for spec, seed in lanes]
+    count = len(lanes)
+    started = time.perf_counter()
+    schedule = engine.stacked_schedules([s.schedule for s in settings])
+    params = engine.stacked_params(settings[0].params0, count)
+    program = engine.compiled_run(problem, sampler, params, schedule, optimize.solution_of(problem), lanes=count)
+    for record in optimize.record_variants(settings[0]):
+        program.prepare(record)
+    compile_share = (time.perf_counter() - started) / count
+    logs = [optimize.RunLog(s, program.evaluate(settings[0].params0)) for s in settings]
+    finals: list = [None] * count
+    seeds = np.array([s.seed for s in settings])
+    iterations, elapsed, epoch = 0, 0.0, 0
+    label = repr(sampler)
+    while epoch < epochs and not all(log.done for log in logs):
+        epoch += 1
+        tic = time.perf_counter()
+        params, iterations, metrics = program.epoch(params, iterations, seeds, epoch - 1, schedule, logs[0].measured(epoch))
+        elapsed += time.perf_counter() - tic
+        for i, log in enumerate(logs):
+            if not log.done:
+                log.observe(epoch, iterations, metrics.lane(i), elapsed / count)
+                finals[i] = engine.lane_params(params, i) if log.done else None
+        if on_epoch is not None:
+            on_epoch(label, epoch, epochs)
+    results = [log.result(finals[i] if finals[i] is not None else engine.lane_params(params, i), compile_share)
+               for i, log in enumerate(logs)]
+    L = problem.lipschitz()
+    return [_run_table(spec, result, L) for (spec, _), result in zip(lanes, results)]
+
+
+def _run_table(spec: RunSpec, result: optimize.Result, L: float | None) -> pd.DataFrame:
+    """One run's history with its name, seed, settings (α₀·L where L is known), status and message."""
+    table = result.history.copy()
+    table.insert(0, "run", spec.name)
+    table.insert(1, "seed", result.seed)
+    table["sampler"] = spec.sampler.name
+    table["batch_size"] = getattr(spec.sampler, "batch_size", np.nan)
+    table["step"] = spec.step_text
+    table["alpha0"] = schedules.initial_alpha(spec.schedule)
+    table["alpha_L"] = np.nan if L is None else table["alpha0"] * L
+    table["status"] = result.status
+    table["message"] = result.message
+    return table
+
+
+def _runs_info(problem: FiniteSum, specs: list[RunSpec]) -> dict:
+    """Per run: its settings and the step check α₀·L against 2."""
+    L = problem.lipschitz()
+    info = {}
+    for spec in specs:
+        alpha0 = schedules.initial_alpha(spec.schedule)
+        check = theory.check_step(problem, alpha0) if L is not None else None
+        info[spec.name] = {"sampler": repr(spec.sampler), "step": spec.step_text, "alpha0": alpha0,
+                           "alpha_L": None if check is None else check.ratio,
+                           "step_check": "L unknown" if check is None else check.verdict}
+    return info
+
+
+def describe_problem(problem: FiniteSum) -> dict:
+    """What the report shows of a problem: its kind, N, the number of parameters, L, μ and κ where
+    known, and p*."""
+    L = problem.lipschitz()
+    mu = problem.strong_convexity() if hasattr(problem, "strong_convexity") else None
+    optimum = problem.optimal_value()
+    return {"kind": type(problem).__name__, "n": problem.n,
+            "parameters": int(sum(np.size(leaf) for leaf in jax.tree.leaves(problem.params0))),
+            "L": L, "mu": mu, "kappa": (L / mu) if (L is not None and mu) else None,
+            "p_star": None if optimum is None else float(optimum),
+            "constraint": None if problem.constraint is None else repr(problem.constraint)}
+
+
+def summarize(table: pd.DataFrame, metric: str | None = None, target: float | None = None) -> pd.DataFrame:
+    """Per run, across seeds: the median and quartiles of the final ``metric``, of the epochs and of
+    the time to reach ``target``, how many seeds reached it, their statuses, and α₀·L.
+
+    ``metric`` defaults to gap when p* is known, else grad_norm; ``target`` defaults to 10⁻³ times
+    the metric at the start (all runs start at the same θ⁰). A seed that never reaches the target
+    counts as +inf, so a median is finite only when at least half the seeds got there.
+    """
+    metric = metric or ("gap" if table["gap"].notna().any() else "grad_norm")
+    if metric not in table.columns:
+        _checks.fail("metric", "a column of the table such as gap, grad_norm, dist or loss", _checks.shown(metric))
+    if target is None:
+        target = 1e-3 * float(table.loc[table.epoch == 0, metric].median())
+    rows = []
+    for name, run in table.groupby("run", sort=False):
+        per_seed = [_seed_summary(history, metric, target) for _, history in run.groupby("seed")]
+        final, epochs_to, time_to = (np.array([s[i] for s in per_seed]) for i in range(3))
+        first = run.iloc[0]
+        rows.append({"run": name, "sampler": first.sampler, "batch_size": first.batch_size, "step": first.step,
+                     "alpha0": first.alpha0, "α·L": first.alpha_L, "α·L < 2": bool(first.alpha_L < 2)
+                     if np.isfinite(first.alpha_L) else None, "seeds": len(per_seed),
+                     "status": ", ".join(f"{n} {s}" for s, n in run.groupby("seed").status.first().value_counts().items()),
+                     f"final {metric}": quantile(final, 0.5), f"final {metric} q25": quantile(final, 0.25),
+                     f"final {metric} q75": quantile(final, 0.75),
+                     "reached": f"{int(np.isfinite(epochs_to).sum())}/{len(per_seed)}",
+                     "epochs to target": quantile(epochs_to, 0.5), "epochs q25": quantile(epochs_to, 0.25),
+                     "epochs q75": quantile(epochs_to, 0.75), "seconds to target": quantile(time_to, 0.5)})
+    summary = pd.DataFrame(rows)
+    summary.attrs.update(metric=metric, target=target)
+    return summary
+
+
+def quantile(values: np.ndarray, q: float) -> float:
+    """The q-quantile with linear interpolation (NumPy's default), where +inf (never reached) is a
+    value like any other: between a finite value and +inf the answer is +inf."""
+    ordered = np.sort(np.asarray(values, dtype=float))
+    position = q * (len(ordered) - 1)
+    low, high = ordered[int(np.floor(position))], ordered[int(np.ceil(position))]
+    if not np.isfinite(high) or low == high:
+        return float(high)
+    return float(low + (position - np.floor(position)) * (high - low))
+
+
+def _seed_summary(history: pd.DataFrame, metric: str, target: float) -> tuple[float, float, float]:
+    reached = history[history[metric] <= target]
+    if reached.empty:
+        return float(history[metric].iloc[-1]), np.inf, np.inf
+    return float(history[metric].iloc[-1]), float(reached.epoch.iloc[0]), float(reached.time.iloc[0])
+
+
+def problem_fingerprint(problem: FiniteSum) -> str:
+    """A hash of what defines the problem: its class, data, parameters' shapes, ℓ2 weight, constraint,
+    and its per-example loss (code and the numbers it closes over)."""
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(type(problem).__qualname__.encode())
+    for leaf in jax.tree.leaves((problem.data, problem.params0)):
+        array = np.ascontiguousarray(np.asarray(leaf))
+        digest.update(f"{array.dtype}{array.shape}".encode())
+        digest.update(array.tobytes())
+    digest.update(repr(getattr(problem, "l2", None)).encode())
+    if problem.constraint is not None:
+        digest.update(repr(problem.constraint).encode())
+        for leaf in jax.tree.leaves(problem.constraint):
+            digest.update(np.asarray(leaf).tobytes())
+    _hash_function(digest, problem._example_loss)
+    return digest.hexdigest()
+
+
+def _hash_function(digest, function) -> None:
+    code = getattr(function, "__code__", None)
+    if code is None:
+        digest.update(repr(function).encode())
+        return
+    digest.update(code.co_code + repr(code.co_consts).encode())
+    for cell in function.__closure__ or ():
+        value = cell.cell_contents
+        if callable(value):
+            _hash_function(digest, value)
+        else:
+            digest.update(np.asarray(value).tobytes() if np.ndim(value) else repr(value).encode())
+
+
+def run_key(fingerprint: str, spec: RunSpec, seed: int, epochs: int, record_every: int, tol) -> str:
+    """A hash of everything that determines a run's history (its name excluded)."""
+    leaves = [float(np.asarray(leaf)) for leaf in jax.tree.leaves(spec.schedule)]
+    settings = {"problem": fingerprint, "sampler": repr(spec.sampler), "schedule": type(spec.schedule).__name__,
+                "schedule_values": leaves, "schedule_static": repr(jax.tree.structure(spec.schedule)),
+                "seed": seed, "epochs": epochs, "record_every": record_every, "tol": tol}
+    return hashlib.blake2b(json.dumps(settings, sort_keys=True).encode(), digest_size=16).hexdigest()
+
+
+class ResultStore:
+    """A folder of saved runs (runs/<key>.parquet) and the comparison's table and settings, every
+    file written to a temporary name and renamed, so a killed run leaves no partial file."""
+
+    def __init__(self, folder):
+        self.folder = Path(folder)
+        self.runs = self.folder / "runs"
+        self.runs.mkdir(parents=True, exist_ok=True)
+        for stale in [*self.folder.glob(".*.tmp"), *self.runs.glob(".*.tmp")]:
+            stale.unlink(missing_ok=True)
+
+    def has(self, key: str) -> bool:
+        return (self.runs / f"{key}.parquet").is_file()
+
+    def save(self, key: str, frame: pd.DataFrame) -> None:
+        atomic_write(self.runs / f"{key}.parquet", lambda path: frame.to_parquet(path, index=False))
+
+    def load(self, key: str, name: str) -> pd.DataFrame:
+        frame = pd.read_parquet(self.runs / f"{key}.parquet")
+        frame["run"] = name
+        return frame
+
+    def finish(self, comparison: Comparison, settings: dict) -> None:
+        """Write table.parquet and experiment.json for the whole comparison."""
+        atomic_write(self.folder / "table.parquet", lambda path: comparison.table.to_parquet(path, index=False))
+        document = {"created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+                    "problem": comparison.problem, "runs": comparison.runs, "settings": settings,
+                    "environment": environment()}
+        atomic_write(self.folder / "experiment.json",
+                     lambda path: path.write_text(json.dumps(document, indent=2, default=_plain) + "\n"))
+
+
+def _plain(value):
+    """JSON for NumPy numbers."""
+    return value.item() if hasattr(value, "item") else str(value)
+
+
+def atomic_write(path: Path, write) -> None:
+    """Call ``write(temporary)`` then rename the temporary file to ``path`` (atomic on POSIX)."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    write(temporary)
+    os.replace(temporary, path)
+
+
+def environment() -> dict:
+    """Versions and the device, for the report."""
+    import importlib.metadata
+
+    versions = {name: importlib.metadata.version(name) for name in ("sgdlab", "jax", "jaxlib", "numpy", "pandas")}
+    device = jax.devices()[0]
+    return {"versions": {"python": platform.python_version(), **versions},
+            "device": f"{device.platform}: {device.device_kind} ({jax.device_count()} device(s))",
+            "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores"}

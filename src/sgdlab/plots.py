@@ -1,0 +1,50 @@
+"""Convergence figures from a comparison's tidy table (used by Comparison.plot and the report).
+
+For each run, the metric is summarized across seeds at each recorded epoch: the median as a line,
+the quartiles as a band. The y axis is logarithmic; values ≤ 0 (a gap that rounding made
+negative, a run that reached the optimum exactly) are left out of the picture.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from sgdlab import _checks
+
+AXES = {"epoch": "epoch", "iteration": "iteration", "time": "seconds (compilation excluded)"}
+LABELS = {"gap": "F − p*", "grad_norm": "‖∇F(θ)‖", "dist": "‖θ − θ*‖", "loss": "F(θ)", "violation": "violation"}
+
+
+def convergence_figure(table: pd.DataFrame, metric: str = "gap", x: str = "epoch", ax=None):
+    """A matplotlib Figure of ``metric`` (gap, grad_norm, dist, loss, violation) against ``x``
+    (epoch, iteration or time): per run the median across seeds and the band between quartiles."""
+    import matplotlib.pyplot as plt
+
+    if metric not in LABELS or metric not in table.columns:
+        _checks.fail("metric", f"one of {', '.join(m for m in LABELS if m in table.columns)}", _checks.shown(metric))
+    if x not in AXES:
+        _checks.fail("x", f"one of {', '.join(AXES)}", _checks.shown(x))
+    if ax is None:
+        figure, ax = plt.subplots(figsize=(7.5, 5.2))
+    else:
+        figure = ax.figure
+    for name, run in table.groupby("run", sort=False):
+        bands = _quartiles(run, metric, x)
+        line, = ax.plot(bands["x"], bands["median"], label=name, linewidth=1.6)
+        ax.fill_between(bands["x"], bands["q25"], bands["q75"], color=line.get_color(), alpha=0.2, linewidth=0)
+    ax.set_yscale("log")
+    ax.set(xlabel=AXES[x], ylabel=LABELS[metric], title=f"{LABELS[metric]} against {x}: median and quartiles over seeds")
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(fontsize="small", ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.13), frameon=False)
+    figure.tight_layout()
+    return figure
+
+
+def _quartiles(run: pd.DataFrame, metric: str, x: str) -> pd.DataFrame:
+    """Per recorded epoch of one run: x (median over seeds), and the metric's median and quartiles."""
+    positive = run.assign(value=run[metric].where(run[metric] > 0))
+    grouped = positive.groupby("epoch")
+    bands = pd.DataFrame({"x": grouped[x].median(), "median": grouped["value"].median(),
+                          "q25": grouped["value"].quantile(0.25), "q75": grouped["value"].quantile(0.75)})
+    return bands.replace([np.inf, -np.inf], np.nan).dropna(subset=["median"])

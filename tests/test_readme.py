@@ -21,5 +21,19 @@ def test_readme_example_runs(number, capsys):
 
 def test_readme_first_lines_give_the_two_commands():
     head = README.read_text().splitlines()[:6]
-    assert any("examples/quickstart.py" in line for line in head)
+    assert any("sgdlab compare" in line for line in head)
     assert any("python -m pytest" in line for line in head)
+
+
+def test_readme_experiment_file_is_valid_and_runs(tmp_path):
+    import tomllib
+
+    from sgdlab import config
+    from sgdlab.experiment import compare
+
+    (toml,) = re.findall(r"```toml\n(.*?)```", README.read_text(), flags=re.S)
+    experiment = config.validated(tomllib.loads(toml))
+    assert set(experiment["runs"]) == {"gd", "sgd", "rr"}
+    problem, runs, _, title = config.build(experiment)
+    comparison = compare(problem, runs, seeds=2, epochs=2, out=tmp_path, title=title)
+    assert set(comparison.table.status) == {"max_epochs"}

@@ -136,7 +136,7 @@ def _table(path: Path, target) -> tuple[np.ndarray, np.ndarray]:
         _checks.fail("target", f"a column of {path.name} ({', '.join(map(str, frame.columns[:10]))})",
                      _checks.shown(column))
     features = frame.drop(columns=[column])
-    non_numeric = [name for name, dtype in features.dtypes.items() if not np.issubdtype(dtype, np.number)]
+    non_numeric = [name for name, dtype in features.dtypes.items() if not pd.api.types.is_numeric_dtype(dtype)]
     if non_numeric:
         _checks.fail("data", "numeric feature columns", f"non-numeric columns {non_numeric[:5]} in {path.name}")
     return features.to_numpy(dtype=np.float64), frame[column].to_numpy()

@@ -1,0 +1,155 @@
+"""The sgdlab command: the main job, experiment files, reports, one-line errors, and resuming after SIGKILL."""
+
+import json
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+
+from sgdlab.cli import main
+
+SMALL = ["--schemes", "full_batch,shuffled_cyclic", "--batch-sizes", "8", "--epochs", "3", "--seeds", "2"]
+
+
+def _sgdlab(*args, **kwargs):
+    return subprocess.run([sys.executable, "-m", "sgdlab.cli", *args], capture_output=True, text=True, **kwargs)
+
+
+def test_help_does_not_import_jax():
+    code = "import sys; from sgdlab.cli import main; main(['--help']); print('jax' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "compare" in out and out.strip().endswith("False")
+
+
+def test_compare_prints_the_summary_and_writes_the_report(tmp_path, capsys):
+    assert main(["compare", *SMALL, "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "GD" in out and "shuffled_cyclic B=8" in out and "4 runs computed, 0 reused" in out
+    assert f"report: {tmp_path / 'report.html'}" in out
+    page = (tmp_path / "report.html").read_text()
+    assert page.count("<img ") == 6 and page.count("data:image/png;base64,") == 6   # gap, ‖∇F‖, ‖θ − θ*‖ × epoch, time
+    for text in ("Runs and step checks", "shuffled_cyclic B=8", "L (smoothness)", "κ = L/μ", "p* (optimal value)",
+                 "Environment", "jaxlib", "Summary across seeds"):
+        assert text in page
+    assert not re.search(r"""(src|href)=['"]?(https?:|//)""", page), "the report must not load anything from the network"
+
+
+def test_report_is_rebuilt_from_the_saved_folder_alone(tmp_path, capsys):
+    main(["compare", *SMALL, "--out", str(tmp_path)])
+    (tmp_path / "report.html").unlink()
+    for path in (tmp_path / "runs").iterdir():
+        path.unlink()
+    assert main(["report", str(tmp_path)]) == 0
+    assert (tmp_path / "report.html").read_text().count("<img ") == 6
+
+
+def test_run_an_experiment_file(tmp_path, capsys):
+    (tmp_path / "exp.toml").write_text("""
+[problem]
+kind = "logistic"
+data = "breast_cancer"
+l2 = 0.01
+
+[compare]
+epochs = 3
+seeds = 2
+out = "out"
+title = "Logistic, two schemes"
+
+[runs.gd]
+sampler = "full_batch"
+step = "1/L"
+
+[runs.rr]
+sampler = "shuffled_cyclic"
+batch_size = 16
+step = { schedule = "inverse_time", alpha0 = "1/L_B", decay = 0.01 }
+""")
+    assert main(["run", str(tmp_path / "exp.toml")]) == 0
+    table = pd.read_parquet(tmp_path / "out" / "table.parquet")
+    assert set(table.run) == {"gd", "rr"} and table.seed.nunique() == 2
+    assert json.loads((tmp_path / "out" / "experiment.json").read_text())["settings"]["title"] == "Logistic, two schemes"
+    assert "Logistic, two schemes" in (tmp_path / "out" / "report.html").read_text()
+
+
+BAD = [
+    (["compare", "--schemes", "zigzag"], "Invalid value for --schemes: 'zigzag' is not one of full_batch"),
+    (["compare", "--problem", "ridge"], "Invalid value for '--problem': 'ridge' is not one of"),
+    (["compare", "--step", "1/K"], "step must be a number, or text 'c/L', 'c/L_B' or 'c/L_max'"),
+    (["compare", "--data", "no/such/file.csv"], "data must be a bundled name (diabetes, breast_cancer, digits, synthetic) or an existing file; got 'no/such/file.csv'."),
+    (["compare", "--seeds", "0"], "Invalid value for '--seeds': 0 is not in the range x>=1."),
+    (["compare", "--batch-sizes", "1,x"], "Invalid value for --batch-sizes: expected comma-separated integers"),
+    (["run", "missing.toml"], "EXPERIMENT must be an existing TOML file; got missing.toml."),
+    (["report", "nowhere"], "folder must be a results folder written by compare(out=...) or sgdlab compare"),
+]
+
+
+@pytest.mark.parametrize("args, text", BAD, ids=[" ".join(args) for args, _ in BAD])
+def test_bad_input_is_one_line_and_exit_code_2(args, text, tmp_path):
+    result = _sgdlab(*args, cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("sgdlab: error: ")
+    assert text in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("toml, text", [
+    ('[compare]\nepochs = "ten"\n', "exp.toml [compare] epochs must be an integer >= 1; got 'ten'."),
+    ('[compare]\nepoch = 3\n', "exp.toml [compare] must be made of the keys epochs, seeds, record_every, out, title; got unknown key 'epoch'."),
+    ('[runs.a]\nsampler = "cyclic"\nbatchsize = 4\n', "exp.toml [runs.a] must be made of the keys sampler, batch_size, step; got unknown key 'batchsize'."),
+    ('[runs.a]\nbatch_size = 4\n', "exp.toml [runs.a] must be a table with a sampler key"),
+    ('[problem]\nkind = "ridge"\n', "exp.toml [problem] kind must be one of least_squares, logistic, softmax; got 'ridge'."),
+    ('[compare]\nseeds = 0\n', "seeds must be an integer >= 1; got 0."),
+    ('[problem]\ndata = "prices.csv"\ntarget = "price"\n', "target must be a column of prices.csv (a, b); got 'price'."),
+    ('[oops]\n', "exp.toml must be made of the tables [problem], [compare] and [runs.NAME]; got unknown table(s) ['oops']."),
+    ('[problem\n', "EXPERIMENT must be a readable TOML file"),
+])
+def test_bad_experiment_files(tmp_path, toml, text):
+    (tmp_path / "prices.csv").write_text("a,b\n1,2\n3,4\n")
+    (tmp_path / "exp.toml").write_text(toml)
+    result = _sgdlab("run", "exp.toml", cwd=tmp_path)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+    assert text in result.stderr and "Traceback" not in result.stderr
+
+
+def _counts(stdout: str) -> tuple[int, int]:
+    computed, reused = re.search(r"(\d+) runs computed, (\d+) reused", stdout).groups()
+    return int(computed), int(reused)
+
+
+def test_killed_comparison_resumes_without_recomputing(tmp_path):
+    args = ["compare", "--schemes", "full_batch,cyclic,shuffled_cyclic,with_replacement", "--batch-sizes", "1",
+            "--epochs", "60", "--seeds", "3"]
+    killed_out = tmp_path / "killed"
+    runs = killed_out / "runs"
+    process = subprocess.Popen([sys.executable, "-m", "sgdlab.cli", *args, "--out", str(killed_out)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 180
+    while not (runs.is_dir() and list(runs.glob("*.parquet"))) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    saved = {path.name: (path.stat().st_mtime_ns, path.read_bytes()) for path in runs.glob("*.parquet")}
+    assert 0 < len(saved) < 12, "the kill should land after the first program and before the last"
+    assert not (killed_out / "table.parquet").exists()
+
+    resumed = _sgdlab(*args, "--out", str(killed_out))
+    assert resumed.returncode == 0, resumed.stderr
+    assert _counts(resumed.stdout) == (12 - len(saved), len(saved))
+    for name, (mtime, content) in saved.items():   # finished runs were read, not rewritten
+        path = runs / name
+        assert path.stat().st_mtime_ns == mtime and path.read_bytes() == content
+
+    whole = _sgdlab(*args, "--out", str(tmp_path / "whole"))
+    assert whole.returncode == 0 and _counts(whole.stdout) == (12, 0)
+    resumed_table = pd.read_parquet(killed_out / "table.parquet").drop(columns="time")
+    whole_table = pd.read_parquet(tmp_path / "whole" / "table.parquet").drop(columns="time")
+    pd.testing.assert_frame_equal(resumed_table, whole_table)
+    for path in killed_out.rglob("*"):   # nothing half-written: every file reads back
+        assert not path.name.endswith(".tmp")
+        if path.suffix == ".parquet":
+            pd.read_parquet(path)
+    json.loads((killed_out / "experiment.json").read_text())

@@ -101,5 +101,5 @@ def same_length(names: tuple[str, str], lengths: tuple[int, int]) -> None:
     """Raise when two arrays that pair up row by row have different lengths."""
     (a, b), (na, nb) = names, lengths
     if na != nb:
-        fail(f"{a} and {b}", "of the same length (one row of {a} per entry of {b})".format(a=a, b=b),
+        fail(f"{a} and {b}", f"of the same length (one row of {a} per entry of {b})",
              f"len({a})={na}, len({b})={nb}")

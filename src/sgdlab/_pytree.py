@@ -58,7 +58,7 @@ def conform(name: str, given, reference):
     if any(array.dtype == object for array in arrays):
         _checks.fail(name, f"a pytree of structure {ref_def}", _checks.shown(given))
     out = []
-    for array, ref in zip(arrays, ref_leaves):
+    for array, ref in zip(arrays, ref_leaves, strict=True):
         if array.shape != ref.shape:
             _checks.fail(name, f"of shape {ref.shape} (the problem's parameter shape)",
                          f"shape {array.shape}")

@@ -101,7 +101,7 @@ def _execute(experiment: dict) -> None:
 
     problem, runs, out, title = config.build(experiment)
     settings = experiment["compare"]
-    with _progress() as on_epoch:
+    with _ProgressBars() as on_epoch:
         comparison = compare(problem, runs, seeds=settings["seeds"], epochs=settings["epochs"], out=out,
                              record_every=settings["record_every"], title=title, on_epoch=on_epoch)
     _print_summary(comparison, title)
@@ -110,7 +110,7 @@ def _execute(experiment: dict) -> None:
     click.echo(f"report: {write_report(out)}")
 
 
-class _progress:
+class _ProgressBars:
     """A rich progress bar per compiled program, advanced after every epoch."""
 
     def __enter__(self):

@@ -36,6 +36,7 @@ from pathlib import Path
 from sgdlab import _checks
 
 PROBLEM_KINDS = ("least_squares", "logistic", "softmax")
+NAMED_DATA = ("diabetes", "breast_cancer", "digits", "synthetic")
 DEFAULT_DATA = {"least_squares": "diabetes", "logistic": "breast_cancer", "softmax": "digits"}
 SAMPLER_NAMES = ("full_batch", "with_replacement", "without_replacement", "cyclic", "shuffled_cyclic", "shuffle_once")
 
@@ -88,16 +89,11 @@ def read(path) -> dict:
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
         _checks.fail("EXPERIMENT", "a readable TOML file", f"{path}: {error}")
     experiment = validated(document, where=path.name)
-    base = path.parent
-    for table, key in (("problem", "data"), ("compare", "out")):
-        value = experiment[table][key]
-        if value is not None and not (table == "problem" and value in _named_data()) and not Path(value).is_absolute():
-            experiment[table][key] = str(base / value)
+    if experiment["problem"]["data"] not in NAMED_DATA:
+        experiment["problem"]["data"] = str(path.parent / experiment["problem"]["data"])
+    if experiment["compare"]["out"] is not None:
+        experiment["compare"]["out"] = str(path.parent / experiment["compare"]["out"])
     return experiment
-
-
-def _named_data() -> set[str]:
-    return {"diabetes", "breast_cancer", "digits", "synthetic"}
 
 
 def validated(document: dict, where: str = "experiment") -> dict:

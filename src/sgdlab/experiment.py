@@ -42,8 +42,7 @@ from sgdlab.problems.base import FiniteSum
 
 RUN_KEYS = ("sampler", "step")
 DEFAULT_STEP = "1/L_B"
-SETTING_COLUMNS = ("sampler", "batch_size", "step", "alpha0", "alpha_L")
-_STEP_TEXT = re.compile(r"^\s*(?P<c>[0-9.eE+-]+)\s*/\s*(?P<constant>L_B|L_max|L)\s*$")
+_STEP_TEXT = re.compile(r"^\s*(?P<c>\S+?)\s*/\s*(?P<constant>L_B|L_max|L)\s*$")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,22 +61,22 @@ def parse_step(step, problem: FiniteSum, sampler: _samplers.Sampler) -> tuple[sc
     if isinstance(step, dict):
         return _schedule_from_dict(step, problem, sampler)
     if isinstance(step, str):
-        match = _STEP_TEXT.match(step)
-        if match is None:
-            _checks.fail("step", "a number, or text 'c/L', 'c/L_B' or 'c/L_max' with c a positive number",
-                         _checks.shown(step))
-        c = _checks.positive_float("step", float(match["c"]) if _is_number(match["c"]) else match["c"])
-        return schedules.constant(c / _constant(match["constant"], problem, sampler)), step.strip()
+        return _relative_step(step, problem, sampler), step.strip()
     schedule = schedules.as_schedule(step)
     return schedule, step if isinstance(step, str) else schedule.describe()
 
 
-def _is_number(text: str) -> bool:
+def _relative_step(text: str, problem: FiniteSum, sampler: _samplers.Sampler) -> schedules.Constant:
+    """α = c / K for text "c/K", K one of L, L_B, L_max."""
+    match = _STEP_TEXT.match(text)
     try:
-        float(text)
+        c = float(match["c"]) if match else None
     except ValueError:
-        return False
-    return True
+        c = None
+    if c is None:
+        _checks.fail("step", "a number, or text 'c/L', 'c/L_B' or 'c/L_max' with c a positive number",
+                      _checks.shown(text))
+    return schedules.constant(_checks.positive_float("step", c) / _constant(match["constant"], problem, sampler))
 
 
 def _constant(name: str, problem: FiniteSum, sampler: _samplers.Sampler) -> float:
@@ -186,10 +185,10 @@ def compare(problem: FiniteSum, runs: dict, seeds=10, epochs: int = 20, out=None
         keys = [run_key(fingerprint, spec, seed, epochs, record_every, tol) for spec, seed in lanes]
         todo = [i for i, key in enumerate(keys) if store is None or not store.has(key)]
         fresh = _run_lanes(problem, [lanes[i] for i in todo], epochs, record_every, tol, on_epoch) if todo else []
-        for i, frame in zip(todo, fresh):
+        for i, frame in zip(todo, fresh, strict=True):
             if store is not None:
                 store.save(keys[i], frame)
-        computed = dict(zip(todo, fresh))
+        computed = dict(zip(todo, fresh, strict=True))
         computed_count += len(computed)
         frames += [computed[i] if i in computed else store.load(keys[i], lanes[i][0].name) for i in range(len(lanes))]
     table = pd.concat(frames, ignore_index=True)
@@ -240,7 +239,7 @@ def _run_lanes(problem, lanes, epochs, record_every, tol, on_epoch) -> list[pd.D
     results = [log.result(finals[i] if finals[i] is not None else engine.lane_params(params, i), compile_share)
                for i, log in enumerate(logs)]
     L = problem.lipschitz()
-    return [_run_table(spec, result, L) for (spec, _), result in zip(lanes, results)]
+    return [_run_table(spec, result, L) for (spec, _), result in zip(lanes, results, strict=True)]
 
 
 def _run_table(spec: RunSpec, result: optimize.Result, L: float | None) -> pd.DataFrame:
@@ -400,7 +399,7 @@ class ResultStore:
     def finish(self, comparison: Comparison, settings: dict) -> None:
         """Write table.parquet and experiment.json for the whole comparison."""
         atomic_write(self.folder / "table.parquet", lambda path: comparison.table.to_parquet(path, index=False))
-        document = {"created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        document = {"created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
                     "problem": comparison.problem, "runs": comparison.runs, "settings": settings,
                     "environment": environment()}
         atomic_write(self.folder / "experiment.json",

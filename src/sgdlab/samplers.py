@@ -72,7 +72,7 @@ class Sampler:
         seed = _checks.integer("seed", seed, low=0)
         self.validate(n)
         indices, mask = (np.asarray(a) for a in _compiled_plan(self, n, seed, epoch))
-        return [row[keep] for row, keep in zip(indices, mask)]
+        return [row[keep] for row, keep in zip(indices, mask, strict=True)]
 
     @property
     def is_full_batch(self) -> bool:

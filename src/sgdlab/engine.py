@@ -55,9 +55,11 @@ def evaluate(problem: FiniteSum, params, data, solution, constraint) -> Metrics:
     return Metrics(_pytree.all_finite(params), loss, _pytree.norm(grad), dist, jnp.asarray(violation, loss.dtype))
 
 
-def run_epoch(problem: FiniteSum, sampler: Sampler, record: bool,
-              params, k0, seed, epoch, schedule: Schedule, data, solution, constraint):
-    """One epoch of (projected) (S)GD from θ = ``params`` at iteration k0; returns (θ, k0 + steps, Metrics)."""
+def run_epoch(problem: FiniteSum, sampler: Sampler, record: bool, optimizer,
+              params, opt_state, k0, seed, epoch, schedule: Schedule, data, solution, constraint):
+    """One epoch of (projected) (S)GD from θ = ``params`` at iteration k0; returns
+    (θ, optimizer state, k0 + steps, Metrics). With an optax ``optimizer`` the update is
+    θ + u with (u, state) = optimizer.update(g, state, θ); without, θ − αₖ g."""
     indices, mask = sampler.plan(problem.n, seed, epoch)
 
     def batch_gradient(params, batch_indices, batch_mask):
@@ -66,21 +68,37 @@ def run_epoch(problem: FiniteSum, sampler: Sampler, record: bool,
         return jax.grad(problem.masked_loss)(params, data, batch_indices, batch_mask)
 
     def step(carry, batch):
-        params, k = carry
-        params = _pytree.sgd_update(params, batch_gradient(params, *batch), schedule(k))
-        return (params if constraint is None else constraint.project(params), k + 1), None
+        params, opt_state, k = carry
+        params, opt_state = update(optimizer, params, opt_state, batch_gradient(params, *batch), schedule, k)
+        return (params if constraint is None else constraint.project(params), opt_state, k + 1), None
 
-    (params, k), _ = jax.lax.scan(step, (params, k0), (indices, mask))
+    (params, opt_state, k), _ = jax.lax.scan(step, (params, opt_state, k0), (indices, mask))
     if record:
-        return params, k, evaluate(problem, params, data, solution, constraint)
+        return params, opt_state, k, evaluate(problem, params, data, solution, constraint)
     nan = jnp.asarray(jnp.nan, dtype=jax.tree.leaves(params)[0].dtype)
-    return params, k, Metrics(_pytree.all_finite(params), nan, nan, nan, nan)
+    return params, opt_state, k, Metrics(_pytree.all_finite(params), nan, nan, nan, nan)
 
 
-#: How the batched epoch maps over its arguments: params, k0, seed, epoch, schedule, data, solution, constraint;
-#: and over its results: params, the shared iteration counter, metrics.
-LANE_AXES = (0, None, 0, None, 0, None, None, None)
-LANE_OUT_AXES = (0, None, 0)
+def update(optimizer, params, opt_state, grads, schedule: Schedule, k):
+    """One update: θ − αₖ g (no optimizer), or θ + u from an optax GradientTransformation, with the
+    result kept in θ's dtype (as optax.apply_updates does)."""
+    if optimizer is None:
+        return _pytree.sgd_update(params, grads, schedule(k)), opt_state
+    updates, opt_state = optimizer.update(grads, opt_state, params)
+    return jax.tree.map(lambda p, u: (p + u).astype(p.dtype), params, updates), opt_state
+
+
+def initial_state(optimizer, params, lanes: int | None = None):
+    """The optimizer's state at θ⁰ (empty without an optimizer), one per lane when batched."""
+    if optimizer is None:
+        return ()
+    return optimizer.init(params) if lanes is None else jax.vmap(optimizer.init)(params)
+
+
+#: How the batched epoch maps over its arguments: params, optimizer state, k0, seed, epoch, schedule, data,
+#: solution, constraint; and over its results: params, optimizer state, the shared iteration counter, metrics.
+LANE_AXES = (0, 0, None, 0, None, 0, None, None, None)
+LANE_OUT_AXES = (0, 0, None, 0)
 
 
 class CompiledRun:
@@ -91,11 +109,12 @@ class CompiledRun:
     """
 
     def __init__(self, problem: FiniteSum, sampler: Sampler, params, schedule: Schedule, solution,
-                 lanes: int | None = None):
+                 lanes: int | None = None, optimizer=None):
         self.problem, self.sampler, self.solution, self.lanes = problem, sampler, solution, lanes
+        self.optimizer = optimizer
         seeds = _counter(0) if lanes is None else jnp.zeros(lanes, dtype=jnp.int64)
-        self._example_args = (params, _counter(0), seeds, _counter(0), schedule, problem.data, solution,
-                              problem.constraint)
+        self._example_args = (params, initial_state(optimizer, params, lanes), _counter(0), seeds, _counter(0),
+                              schedule, problem.data, solution, problem.constraint)
         self._epoch = {}
         start_params = params if lanes is None else jax.tree.map(lambda leaf: leaf[0], params)
         self._evaluate = jax.jit(evaluate, static_argnums=0).lower(
@@ -106,19 +125,20 @@ class CompiledRun:
         if record in self._epoch:
             return 0.0
         started = time.perf_counter()
-        program = functools.partial(run_epoch, self.problem, self.sampler, record)
+        program = functools.partial(run_epoch, self.problem, self.sampler, record, self.optimizer)
         if self.lanes is not None:
             program = jax.vmap(program, in_axes=LANE_AXES, out_axes=LANE_OUT_AXES)
         self._epoch[record] = jax.jit(program).lower(*self._example_args).compile()
         return time.perf_counter() - started
 
-    def epoch(self, params, k: int, seed, epoch: int, schedule: Schedule, record: bool):
-        """Run one epoch from iteration k; returns (θ, k + steps, Metrics) with the counter and the
-        metrics on the host (Python numbers, or NumPy arrays with one entry per lane)."""
+    def epoch(self, params, opt_state, k: int, seed, epoch: int, schedule: Schedule, record: bool):
+        """Run one epoch from iteration k; returns (θ, optimizer state, k + steps, Metrics) with the
+        counter and the metrics on the host (Python numbers, or NumPy arrays with one entry per lane)."""
         seed = _counter(seed) if self.lanes is None else jnp.asarray(seed, dtype=jnp.int64)
-        params, k, metrics = self._epoch[record](params, _counter(k), seed, _counter(epoch), schedule,
-                                                 self.problem.data, self.solution, self.problem.constraint)
-        return params, int(k), self._to_host(metrics)
+        params, opt_state, k, metrics = self._epoch[record](
+            params, opt_state, _counter(k), seed, _counter(epoch), schedule, self.problem.data, self.solution,
+            self.problem.constraint)
+        return params, opt_state, int(k), self._to_host(metrics)
 
     def evaluate(self, params) -> Metrics:
         """F, ‖∇F‖, ‖θ − θ*‖ and the violation at ``params`` (one run's), on the host."""
@@ -157,11 +177,11 @@ def lane_params(params, i: int):
 
 
 def compiled_run(problem: FiniteSum, sampler: Sampler, params, schedule: Schedule, solution,
-                 lanes: int | None = None) -> CompiledRun:
-    """The compiled programs for this problem, sampler, kind of schedule and number of lanes.
-    They are kept on the problem, so they live as long as its data do; θ* is fixed per problem."""
+                 lanes: int | None = None, optimizer=None) -> CompiledRun:
+    """The compiled programs for this problem, sampler, kind of schedule, optimizer and number of
+    lanes. They are kept on the problem, so they live as long as its data do; θ* is fixed per problem."""
     cache = problem.__dict__.setdefault("_compiled_runs", {})
-    key = (sampler, jax.tree.structure(schedule), solution is None, lanes)
+    key = (sampler, jax.tree.structure(schedule), solution is None, lanes, optimizer)
     if key not in cache:
-        cache[key] = CompiledRun(problem, sampler, params, schedule, solution, lanes)
+        cache[key] = CompiledRun(problem, sampler, params, schedule, solution, lanes, optimizer)
     return cache[key]

@@ -40,7 +40,7 @@ from sgdlab import _checks, engine, optimize, schedules, theory
 from sgdlab import samplers as _samplers
 from sgdlab.problems.base import FiniteSum
 
-RUN_KEYS = ("sampler", "step")
+RUN_KEYS = ("sampler", "step", "optimizer")
 DEFAULT_STEP = "1/L_B"
 _STEP_TEXT = re.compile(r"^\s*(?P<c>\S+?)\s*/\s*(?P<constant>L_B|L_max|L)\s*$")
 
@@ -51,8 +51,9 @@ class RunSpec:
 
     name: str
     sampler: _samplers.Sampler
-    schedule: schedules.Schedule
+    schedule: schedules.Schedule | None
     step_text: str
+    optimizer: object = None
 
 
 def parse_step(step, problem: FiniteSum, sampler: _samplers.Sampler) -> tuple[schedules.Schedule, str]:
@@ -124,8 +125,14 @@ def run_specs(problem: FiniteSum, runs: dict) -> list[RunSpec]:
                          f"unknown keys {sorted(unknown)}")
         sampler = optimize._sampler(settings.get("sampler"))
         sampler.validate(problem.n)
-        schedule, text = parse_step(settings.get("step", DEFAULT_STEP), problem, sampler)
-        specs.append(RunSpec(str(name), sampler, schedule, text))
+        optimizer = settings.get("optimizer")
+        if optimizer is None:
+            schedule, text = parse_step(settings.get("step", DEFAULT_STEP), problem, sampler)
+        elif "step" in settings:
+            _checks.fail(f"runs[{name!r}]", "given a step or an optimizer, not both", "both")
+        else:
+            schedule, text = None, "optimizer"
+        specs.append(RunSpec(str(name), sampler, schedule, text, optimizer))
     return specs
 
 
@@ -203,7 +210,7 @@ def _groups(specs: list[RunSpec]) -> list[list[RunSpec]]:
     """Runs that can share one program: same sampler, same kind of schedule."""
     groups: dict = {}
     for spec in specs:
-        groups.setdefault((spec.sampler, jax.tree.structure(spec.schedule)), []).append(spec)
+        groups.setdefault((spec.sampler, jax.tree.structure(spec.schedule), spec.optimizer), []).append(spec)
     return list(groups.values())
 
 
@@ -211,12 +218,15 @@ def _run_lanes(problem, lanes, epochs, record_every, tol, on_epoch) -> list[pd.D
     """Run the lanes (spec, seed) of one group as one vmapped program; one table per lane."""
     sampler = lanes[0][0].sampler
     settings = [optimize.validated(problem, sampler, spec.schedule, epochs, None, seed, tol, record_every, None,
-                                   optimize.MINIMIZE) for spec, seed in lanes]
+                                   optimize.MINIMIZE, spec.optimizer) for spec, seed in lanes]
     count = len(lanes)
     started = time.perf_counter()
     schedule = engine.stacked_schedules([s.schedule for s in settings])
     params = engine.stacked_params(settings[0].params0, count)
-    program = engine.compiled_run(problem, sampler, params, schedule, optimize.solution_of(problem), lanes=count)
+    optimizer = lanes[0][0].optimizer
+    opt_state = engine.initial_state(optimizer, params, count)
+    program = engine.compiled_run(problem, sampler, params, schedule, optimize.solution_of(problem), lanes=count,
+                                  optimizer=optimizer)
     for record in optimize.record_variants(settings[0]):
         program.prepare(record)
     compile_share = (time.perf_counter() - started) / count
@@ -228,7 +238,8 @@ def _run_lanes(problem, lanes, epochs, record_every, tol, on_epoch) -> list[pd.D
     while epoch < epochs and not all(log.done for log in logs):
         epoch += 1
         tic = time.perf_counter()
-        params, iterations, metrics = program.epoch(params, iterations, seeds, epoch - 1, schedule, logs[0].measured(epoch))
+        params, opt_state, iterations, metrics = program.epoch(params, opt_state, iterations, seeds, epoch - 1,
+                                                               schedule, logs[0].measured(epoch))
         elapsed += time.perf_counter() - tic
         for i, log in enumerate(logs):
             if not log.done:
@@ -250,7 +261,7 @@ def _run_table(spec: RunSpec, result: optimize.Result, L: float | None) -> pd.Da
     table["sampler"] = spec.sampler.name
     table["batch_size"] = getattr(spec.sampler, "batch_size", np.nan)
     table["step"] = spec.step_text
-    table["alpha0"] = schedules.initial_alpha(spec.schedule)
+    table["alpha0"] = np.nan if spec.schedule is None else schedules.initial_alpha(spec.schedule)
     table["alpha_L"] = np.nan if L is None else table["alpha0"] * L
     table["status"] = result.status
     table["message"] = result.message
@@ -262,11 +273,12 @@ def _runs_info(problem: FiniteSum, specs: list[RunSpec]) -> dict:
     L = problem.lipschitz()
     info = {}
     for spec in specs:
-        alpha0 = schedules.initial_alpha(spec.schedule)
-        check = theory.check_step(problem, alpha0) if L is not None else None
+        alpha0 = None if spec.schedule is None else schedules.initial_alpha(spec.schedule)
+        check = theory.check_step(problem, alpha0) if L is not None and alpha0 is not None else None
         info[spec.name] = {"sampler": repr(spec.sampler), "step": spec.step_text, "alpha0": alpha0,
                            "alpha_L": None if check is None else check.ratio,
-                           "step_check": "L unknown" if check is None else check.verdict}
+                           "step_check": check.verdict if check else ("set by the optimizer" if alpha0 is None
+                                                                      else "L unknown")}
     return info
 
 
@@ -351,6 +363,13 @@ def problem_fingerprint(problem: FiniteSum) -> str:
     return digest.hexdigest()
 
 
+def _function_digest(function) -> str:
+    """A hash of a function's code and of the numbers it closes over."""
+    digest = hashlib.blake2b(digest_size=16)
+    _hash_function(digest, function)
+    return digest.hexdigest()
+
+
 def _hash_function(digest, function) -> None:
     code = getattr(function, "__code__", None)
     if code is None:
@@ -369,6 +388,7 @@ def run_key(fingerprint: str, spec: RunSpec, seed: int, epochs: int, record_ever
     """A hash of everything that determines a run's history (its name excluded)."""
     leaves = [float(np.asarray(leaf)) for leaf in jax.tree.leaves(spec.schedule)]
     settings = {"problem": fingerprint, "sampler": repr(spec.sampler), "schedule": type(spec.schedule).__name__,
+                "optimizer": None if spec.optimizer is None else _function_digest(spec.optimizer.update),
                 "schedule_values": leaves, "schedule_static": repr(jax.tree.structure(spec.schedule)),
                 "seed": seed, "epochs": epochs, "record_every": record_every, "tol": tol}
     return hashlib.blake2b(json.dumps(settings, sort_keys=True).encode(), digest_size=16).hexdigest()

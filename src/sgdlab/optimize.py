@@ -100,10 +100,11 @@ class Settings:
     record_every: int
     sense: _Sense
     step_note: str = ""
+    optimizer: object = None
 
 
 def minimize(problem, sampler=None, step=None, epochs: int = 10, params0=None, seed: int = 0,
-             tol: float | None = None, record_every: int = 1, constraint=None) -> Result:
+             tol: float | None = None, record_every: int = 1, constraint=None, optimizer=None) -> Result:
     """Minimize ``problem`` with θᵏ⁺¹ = θᵏ − αₖ gᵏ, gᵏ the mean gradient over the sampler's batch.
 
     Parameters
@@ -127,18 +128,23 @@ def minimize(problem, sampler=None, step=None, epochs: int = 10, params0=None, s
     constraint : ConstraintSet, optional
         Project after every step onto this set (box, nonnegative, ball, simplex, affine). For
         many runs, constrain once with ``problem.subject_to(C)`` so the compiled run is reused.
+    optimizer : optax.GradientTransformation, optional
+        Replaces the plain update θ − αₖ g with θ + u, (u, state) = optimizer.update(g, state, θ),
+        e.g. ``optax.sgd(0.1, momentum=0.9)`` or ``optax.adam(1e-3)``; it carries its own step
+        size, so ``step`` must then be left out.
     """
-    settings = validated(problem, sampler, step, epochs, params0, seed, tol, record_every, constraint, MINIMIZE)
+    settings = validated(problem, sampler, step, epochs, params0, seed, tol, record_every, constraint, MINIMIZE,
+                         optimizer)
     return _run(settings)
 
 
 def maximize(problem, sampler=None, step=None, epochs: int = 10, params0=None, seed: int = 0,
-             tol: float | None = None, record_every: int = 1, constraint=None) -> Result:
+             tol: float | None = None, record_every: int = 1, constraint=None, optimizer=None) -> Result:
     """Maximize ``problem`` (its F is the f to maximize) by minimizing −f; the arguments are those
     of :func:`minimize`. The history reports f itself; gap is p* − f with p* = sup f where known."""
     _check_problem(problem)
     settings = validated(problem.negation, sampler, step, epochs, params0, seed, tol, record_every, constraint,
-                          MAXIMIZE)
+                         MAXIMIZE, optimizer)
     return _run(settings)
 
 
@@ -148,14 +154,14 @@ def _check_problem(problem) -> None:
                      error=TypeError)
 
 
-def validated(problem, sampler, step, epochs, params0, seed, tol, record_every, constraint, sense) -> Settings:
+def validated(problem, sampler, step, epochs, params0, seed, tol, record_every, constraint, sense,
+              optimizer=None) -> Settings:
     _check_problem(problem)
     problem = _constrained(problem, constraint)
     sampler = _sampler(sampler)
     sampler.validate(problem.n)
     epochs = _checks.integer("epochs", epochs)
-    schedule = _schedules.as_schedule(_default_step(problem) if step is None else step)
-    _schedules.check_positive(schedule, epochs * sampler.steps_per_epoch(problem.n))
+    schedule = _schedule(problem, step, optimizer, epochs * sampler.steps_per_epoch(problem.n))
     params0 = problem.params0 if params0 is None else _pytree.conform("params0", params0, problem.params0)
     if problem.constraint is not None:
         params0 = problem.constraint.project(params0)
@@ -163,7 +169,22 @@ def validated(problem, sampler, step, epochs, params0, seed, tol, record_every, 
     tol = None if tol is None else _checks.positive_float("tol", tol)
     record_every = _checks.integer("record_every", record_every)
     return Settings(problem, sampler, schedule, epochs, params0, seed, tol, record_every, sense,
-                     _step_note(problem, schedule))
+                    _step_note(problem, schedule), optimizer)
+
+
+def _schedule(problem: FiniteSum, step, optimizer, iterations: int) -> _schedules.Schedule | None:
+    """The step schedule (1/L by default), or None when an optax optimizer sets the steps."""
+    if optimizer is None:
+        schedule = _schedules.as_schedule(_default_step(problem) if step is None else step)
+        _schedules.check_positive(schedule, iterations)
+        return schedule
+    if not (callable(getattr(optimizer, "init", None)) and callable(getattr(optimizer, "update", None))):
+        _checks.fail("optimizer", "an optax GradientTransformation such as optax.sgd(0.1)",
+                     _checks.shown(optimizer), error=TypeError)
+    if step is not None:
+        _checks.fail("step", "left out when an optimizer is given (the optimizer sets the step size)",
+                     _checks.shown(step))
+    return None
 
 
 def _constrained(problem: FiniteSum, constraint) -> FiniteSum:
@@ -217,18 +238,20 @@ def _default_step(problem) -> float:
 
 def _run(s: Settings) -> Result:
     started = time.perf_counter()
-    program = engine.compiled_run(s.problem, s.sampler, s.params0, engine.program_schedule(s.schedule),
-                                  solution_of(s.problem))
+    schedule = engine.program_schedule(s.schedule)
+    program = engine.compiled_run(s.problem, s.sampler, s.params0, schedule, solution_of(s.problem),
+                                  optimizer=s.optimizer)
     for record in record_variants(s):
         program.prepare(record)
     compile_time = time.perf_counter() - started
-    schedule = engine.program_schedule(s.schedule)
-    params, iterations, elapsed, epoch = s.params0, 0, 0.0, 0
+    params, opt_state = s.params0, engine.initial_state(s.optimizer, s.params0)
+    iterations, elapsed, epoch = 0, 0.0, 0
     log = RunLog(s, program.evaluate(params))
     while not log.done and epoch < s.epochs:
         epoch += 1
         tic = time.perf_counter()
-        params, iterations, metrics = program.epoch(params, iterations, s.seed, epoch - 1, schedule, log.measured(epoch))
+        params, opt_state, iterations, metrics = program.epoch(params, opt_state, iterations, s.seed, epoch - 1,
+                                                               schedule, log.measured(epoch))
         elapsed += time.perf_counter() - tic
         log.observe(epoch, iterations, metrics, elapsed)
     return log.result(_pytree.to_numpy(params), compile_time)
@@ -333,6 +356,8 @@ def _step_versus_limit(s: Settings) -> str:
     if s.problem.optimal_value() == -np.inf:
         bound = "sup f = +∞" if s.sense is MAXIMIZE else "inf F = −∞"
         return f"The problem is unbounded ({bound}), so the iterates run off to infinity whatever the step."
+    if s.optimizer is not None:
+        return "The optimizer sets the steps; try a smaller learning rate."
     L = s.problem.lipschitz()
     alpha = _schedules.initial_alpha(s.schedule)
     if L is None:

@@ -21,7 +21,8 @@ __version__ = "0.1.0"
 #: Public name -> the module that defines it.
 _EXPORTS = {
     **dict.fromkeys(["Problem", "FiniteSum", "finite_sum", "least_squares", "logistic_regression",
-                     "softmax_regression", "curve_fit", "polynomial", "fourier", "gaussian_rbf"], "sgdlab.problems"),
+                     "softmax_regression", "curve_fit", "polynomial", "fourier", "gaussian_rbf", "mlp"],
+                    "sgdlab.problems"),
     **dict.fromkeys(["full_batch", "with_replacement", "without_replacement", "cyclic", "shuffled_cyclic",
                      "shuffle_once"], "sgdlab.samplers"),
     **dict.fromkeys(["constant", "inverse_time", "inverse_sqrt", "step_decay", "cosine"], "sgdlab.schedules"),

@@ -32,18 +32,24 @@ from sgdlab.schedules import Schedule
 
 
 class Metrics(typing.NamedTuple):
-    """What an epoch reports: whether θ stayed finite and, when recorded, F, ‖∇F‖, ‖θ − θ*‖ and
-    the constraint violation (NaN where θ* or the constraint is absent)."""
+    """What an epoch reports: whether θ stayed finite and, when recorded, F, ‖∇F‖, ‖θ − θ*‖, the
+    constraint violation (NaN where θ* or the constraint is absent) and the problem's own
+    diagnostics (a dict of numbers, e.g. a ReLU network's count of zero pre-activations)."""
 
     finite: jax.Array
     loss: jax.Array
     grad_norm: jax.Array
     dist: jax.Array
     violation: jax.Array
+    extras: dict
 
     def lane(self, i: int) -> Metrics:
         """The metrics of run i of a batched (vmapped) epoch."""
-        return Metrics(*(value[i].item() for value in self))
+        return jax.tree.map(lambda value: value[i].item(), self)
+
+    def host(self) -> Metrics:
+        """The metrics of an unbatched epoch as Python numbers."""
+        return jax.tree.map(lambda value: np.asarray(value).item(), self)
 
 
 def evaluate(problem: FiniteSum, params, data, solution, constraint) -> Metrics:
@@ -52,7 +58,9 @@ def evaluate(problem: FiniteSum, params, data, solution, constraint) -> Metrics:
     nan = jnp.asarray(jnp.nan, loss.dtype)
     dist = nan if solution is None else _pytree.distance(params, solution)
     violation = nan if constraint is None else constraint.violation(params)
-    return Metrics(_pytree.all_finite(params), loss, _pytree.norm(grad), dist, jnp.asarray(violation, loss.dtype))
+    extras = {name: jnp.asarray(value, loss.dtype) for name, value in problem.diagnostics(params, data).items()}
+    return Metrics(_pytree.all_finite(params), loss, _pytree.norm(grad), dist, jnp.asarray(violation, loss.dtype),
+                   extras)
 
 
 def run_epoch(problem: FiniteSum, sampler: Sampler, record: bool, optimizer,
@@ -76,7 +84,8 @@ def run_epoch(problem: FiniteSum, sampler: Sampler, record: bool, optimizer,
     if record:
         return params, opt_state, k, evaluate(problem, params, data, solution, constraint)
     nan = jnp.asarray(jnp.nan, dtype=jax.tree.leaves(params)[0].dtype)
-    return params, opt_state, k, Metrics(_pytree.all_finite(params), nan, nan, nan, nan)
+    extras = {name: nan for name in jax.eval_shape(problem.diagnostics, params, data)}
+    return params, opt_state, k, Metrics(_pytree.all_finite(params), nan, nan, nan, nan, extras)
 
 
 def update(optimizer, params, opt_state, grads, schedule: Schedule, k):
@@ -141,14 +150,11 @@ class CompiledRun:
         return params, opt_state, int(k), self._to_host(metrics)
 
     def evaluate(self, params) -> Metrics:
-        """F, ‖∇F‖, ‖θ − θ*‖ and the violation at ``params`` (one run's), on the host."""
-        metrics = self._evaluate(params, self.problem.data, self.solution, self.problem.constraint)
-        return Metrics(*(np.asarray(m).item() for m in metrics))
+        """F, ‖∇F‖, ‖θ − θ*‖, the violation and the diagnostics at ``params`` (one run's), on the host."""
+        return self._evaluate(params, self.problem.data, self.solution, self.problem.constraint).host()
 
     def _to_host(self, metrics: Metrics) -> Metrics:
-        if self.lanes is None:
-            return Metrics(*(np.asarray(m).item() for m in metrics))
-        return Metrics(*(np.asarray(m) for m in metrics))
+        return metrics.host() if self.lanes is None else jax.tree.map(np.asarray, metrics)
 
 
 def _counter(value) -> jax.Array:

@@ -321,17 +321,18 @@ class RunLog:
 
 def _row(epoch: int, iteration: int, metrics: engine.Metrics, elapsed: float) -> dict:
     return {"epoch": epoch, "iteration": iteration, "loss": metrics.loss, "grad_norm": metrics.grad_norm,
-            "dist": metrics.dist, "time": elapsed, "violation": metrics.violation}
+            "dist": metrics.dist, "time": elapsed, "violation": metrics.violation, **metrics.extras}
 
 
 def _history(rows: list[dict], s: Settings) -> pd.DataFrame:
     """The history table, in the objective's own sign; gap = F − p* (p* − f when maximizing) where
-    p* is known, else NaN; violation only for a constrained problem."""
+    p* is known, else NaN; violation only for a constrained problem; then the problem's diagnostics."""
     history = pd.DataFrame(rows)
     optimum = s.problem.optimal_value()
     history["gap"] = history.loss - optimum if optimum is not None else np.nan
     history["loss"] *= s.sense.sign
-    columns = list(HISTORY_COLUMNS) + (["violation"] if s.problem.constraint is not None else [])
+    extras = [column for column in rows[0] if column not in (*HISTORY_COLUMNS, "violation")]
+    columns = list(HISTORY_COLUMNS) + (["violation"] if s.problem.constraint is not None else []) + extras
     return history[columns]
 
 

@@ -3,6 +3,7 @@
 from sgdlab.problems.base import FiniteSum, Negation, Problem, finite_sum
 from sgdlab.problems.curve_fit import CurveFit, curve_fit, fourier, gaussian_rbf, polynomial
 from sgdlab.problems.least_squares import LeastSquares, least_squares
+from sgdlab.problems.mlp import MLP, mlp
 from sgdlab.problems.logistic import LogisticRegression, logistic_regression
 from sgdlab.problems.softmax import SoftmaxRegression, softmax_regression
 
@@ -12,4 +13,5 @@ __all__ = [
     "LeastSquares", "least_squares",
     "LogisticRegression", "logistic_regression",
     "SoftmaxRegression", "softmax_regression",
+    "MLP", "mlp",
 ]

@@ -64,6 +64,11 @@ class Problem:
         """sup F over all θ (+inf when known unbounded above), or None when not known."""
         return None
 
+    def diagnostics(self, params, data) -> dict:
+        """Problem-specific numbers recorded in the history with F and ‖∇F‖ (a pure JAX function
+        of θ and the data; none by default)."""
+        return {}
+
     def solution(self):
         """A minimizer θ* of the problem, or None when not known.
 
@@ -205,6 +210,10 @@ class Negation(FiniteSum):
         """sup(−F) = −inf F."""
         infimum = self.original.unconstrained_optimal_value()
         return None if infimum is None else -infimum
+
+    def diagnostics(self, params, data) -> dict:
+        """The original problem's diagnostics."""
+        return self.original.diagnostics(params, data)
 
 
 def finite_sum(loss, data, params0) -> FiniteSum:

@@ -1,0 +1,125 @@
+"""ReLU networks (multilayer perceptrons) as finite sums.
+
+For widths d₀ = p, d₁, …, d_L (``hidden``) and an output layer, the network is
+h⁰ = x, zˡ = Wˡᵀhˡ⁻¹ + bˡ, hˡ = relu(zˡ) for the hidden layers, and f(x) = W_outᵀh^L + b_out.
+Parameters are a list of {"W", "b"} dicts, one per layer, with He initialization
+W ~ N(0, 2/fan_in) and b = 0 (drawn from ``seed``). The per-example loss is the softmax
+cross-entropy for classification (labels: any K ≥ 2 values, ``classes`` in sorted order) and
+½‖f(x) − y‖² for regression (y of shape (N,) or (N, d)).
+
+ReLU is not differentiable at 0; JAX's ``jax.nn.relu`` takes relu'(0) = 0. The history gains a
+column ``zero_preactivations``: how many pre-activations zˡᵢ (over all N examples and hidden units)
+are exactly 0 at each recorded iterate, the points where that choice matters. In practice the
+iterates essentially never hit a kink, and the column stays 0.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from sgdlab import _checks
+from sgdlab.problems.base import FiniteSum
+from sgdlab.problems.linear import class_labels, design_matrix
+
+TASKS = ("classification", "regression")
+
+
+def forward(params, x):
+    """f(x) and the hidden pre-activations (z¹, …, z^L) of the network at one input x."""
+    pre_activations = []
+    hidden = x
+    for layer in params[:-1]:
+        z = hidden @ layer["W"] + layer["b"]
+        pre_activations.append(z)
+        hidden = jax.nn.relu(z)
+    return hidden @ params[-1]["W"] + params[-1]["b"], pre_activations
+
+
+def cross_entropy_loss(params, example):
+    """fᵢ = logsumexp(f(xᵢ)) − f(xᵢ)_{yᵢ}."""
+    x, label = example
+    logits, _ = forward(params, x)
+    return jax.nn.logsumexp(logits) - logits[label]
+
+
+def squared_loss(params, example):
+    """fᵢ = ½‖f(xᵢ) − yᵢ‖²."""
+    x, target = example
+    output, _ = forward(params, x)
+    return 0.5 * jnp.sum((output - target) ** 2)
+
+
+class MLP(FiniteSum):
+    """A ReLU network trained on (X, y) for ``task`` "classification" or "regression"."""
+
+    def __init__(self, X, y, hidden=(64,), task: str = "classification", seed: int = 0, classes=None):
+        X = design_matrix(X)
+        if task not in TASKS:
+            _checks.fail("task", "one of " + ", ".join(TASKS), _checks.shown(task))
+        self.task, self.hidden = task, _widths(hidden)
+        if task == "classification":
+            self.classes = _classes(class_labels(y, X), classes)
+            targets, width, loss = np.searchsorted(self.classes, np.asarray(y)), self.classes.size, cross_entropy_loss
+        else:
+            targets = _checks.finite_array("y", y, dtype=X.dtype)
+            _checks.same_length(("X", "y"), (X.shape[0], targets.shape[0]))
+            width, loss = (1 if targets.ndim == 1 else targets.shape[1]), squared_loss
+            targets = targets.reshape(len(targets), width)
+        self.X = X
+        params0 = he_initialization((X.shape[1], *self.hidden, width), _checks.integer("seed", seed, low=0), X.dtype)
+        super().__init__(loss, (X, targets), params0)
+
+    def diagnostics(self, params, data) -> dict:
+        """zero_preactivations: the number of hidden pre-activations exactly 0, over all examples."""
+        pre_activations = jax.vmap(lambda x: forward(params, x)[1])(data[0])
+        return {"zero_preactivations": sum(jnp.sum(z == 0) for z in pre_activations)}
+
+    def predict(self, params, X) -> np.ndarray:
+        """Classes (classification) or outputs (regression; shape (N,) for a 1-D target)."""
+        outputs = np.asarray(jax.vmap(lambda x: forward(params, x)[0])(jnp.asarray(design_matrix(X))))
+        if self.task == "classification":
+            return self.classes[np.argmax(outputs, axis=1)]
+        return outputs[:, 0] if outputs.shape[1] == 1 else outputs
+
+    def accuracy(self, params, X, y) -> float:
+        """The fraction of rows of X whose predicted class equals y (classification only)."""
+        if self.task != "classification":
+            _checks.fail("task", "classification for accuracy", _checks.shown(self.task))
+        y = np.asarray(y)
+        _classes(y, self.classes)
+        return float(np.mean(self.predict(params, X) == y))
+
+
+def he_initialization(widths: tuple[int, ...], seed: int, dtype) -> list[dict]:
+    """Layers {W: (fan_in, fan_out) ~ N(0, 2/fan_in), b: zeros} for consecutive ``widths``."""
+    rng = np.random.default_rng(seed)
+    return [{"W": (rng.normal(size=(fan_in, fan_out)) * np.sqrt(2.0 / fan_in)).astype(dtype),
+             "b": np.zeros(fan_out, dtype=dtype)} for fan_in, fan_out in zip(widths[:-1], widths[1:], strict=True)]
+
+
+def _widths(hidden) -> tuple[int, ...]:
+    widths = (hidden,) if isinstance(hidden, int) else tuple(hidden)
+    if not all(isinstance(w, (int, np.integer)) and not isinstance(w, bool) and w >= 1 for w in widths):
+        _checks.fail("hidden", "a tuple of layer widths, each an integer >= 1", _checks.shown(hidden))
+    return tuple(int(w) for w in widths)
+
+
+def _classes(labels: np.ndarray, classes) -> np.ndarray:
+    """The sorted classes: those given (every label must be one of them), else those in the labels."""
+    found = np.unique(labels)
+    if classes is None:
+        if found.size < 2:
+            _checks.fail("y", "labels of at least 2 classes", f"only {found.tolist()}", context="classification")
+        return found
+    classes = np.unique(np.asarray(classes))
+    outside = np.setdiff1d(found, classes)
+    if outside.size:
+        _checks.fail("y", f"labels among the classes {classes.tolist()[:10]}", f"labels {outside.tolist()[:5]} outside them")
+    return classes
+
+
+def mlp(X, y, hidden=(64,), task: str = "classification", seed: int = 0, classes=None) -> MLP:
+    """A ReLU network with hidden layer widths ``hidden``; see :class:`MLP`."""
+    return MLP(X, y, hidden, task, seed, classes)

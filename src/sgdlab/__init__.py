@@ -21,10 +21,11 @@ __version__ = "0.1.0"
 #: Public name -> the module that defines it.
 _EXPORTS = {
     **dict.fromkeys(["Problem", "FiniteSum", "finite_sum", "least_squares", "logistic_regression",
-                     "softmax_regression", "curve_fit", "polynomial", "fourier", "gaussian_rbf", "mlp"],
+                     "softmax_regression", "curve_fit", "polynomial", "fourier", "gaussian_rbf", "mlp",
+                     "Expectation", "expectation"],
                     "sgdlab.problems"),
     **dict.fromkeys(["full_batch", "with_replacement", "without_replacement", "cyclic", "shuffled_cyclic",
-                     "shuffle_once"], "sgdlab.samplers"),
+                     "shuffle_once", "iid"], "sgdlab.samplers"),
     **dict.fromkeys(["constant", "inverse_time", "inverse_sqrt", "step_decay", "cosine"], "sgdlab.schedules"),
     **dict.fromkeys(["box", "nonnegative", "ball", "simplex", "affine", "general_constraints"], "sgdlab.constraints"),
     **dict.fromkeys(["minimize", "maximize", "Result", "StepSizeWarning"], "sgdlab.optimize"),

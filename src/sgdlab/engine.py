@@ -70,17 +70,38 @@ def run_epoch(problem: FiniteSum, sampler: Sampler, record: bool, optimizer,
     θ + u with (u, state) = optimizer.update(g, state, θ); without, θ − αₖ g."""
     indices, mask = sampler.plan(problem.n, seed, epoch)
 
-    def batch_gradient(params, batch_indices, batch_mask):
+    def batch_gradient(params, k, batch):
         if sampler.is_full_batch:
             return jax.grad(problem.data_loss)(params, data)
-        return jax.grad(problem.masked_loss)(params, data, batch_indices, batch_mask)
+        return jax.grad(problem.masked_loss)(params, data, *batch)
+
+    return _scan_steps(problem, record, optimizer, batch_gradient, params, opt_state, k0, (indices, mask),
+                       schedule, data, solution, constraint)
+
+
+def run_chunk(length: int, problem, sampler: Sampler, record: bool, optimizer,
+              params, opt_state, k0, seed, epoch, schedule: Schedule, data, solution, constraint):
+    """``length`` steps of (S)GD on an expectation from iteration k0 (``epoch`` is unused: an
+    expectation has none). Step k draws its ω from the key fold_in(key(seed), k), or uses the
+    exact gradient for gradient descent; returns what :func:`run_epoch` returns."""
+
+    def batch_gradient(params, k, _):
+        return problem.step_gradient(params, sampler, seed, k)
+
+    return _scan_steps(problem, record, optimizer, batch_gradient, params, opt_state, k0, jnp.zeros(length),
+                       schedule, data, solution, constraint)
+
+
+def _scan_steps(problem, record, optimizer, batch_gradient, params, opt_state, k0, batches, schedule, data,
+                solution, constraint):
+    """Scan the updates over ``batches`` (one per step), projecting when constrained; then the metrics."""
 
     def step(carry, batch):
         params, opt_state, k = carry
-        params, opt_state = update(optimizer, params, opt_state, batch_gradient(params, *batch), schedule, k)
+        params, opt_state = update(optimizer, params, opt_state, batch_gradient(params, k, batch), schedule, k)
         return (params if constraint is None else constraint.project(params), opt_state, k + 1), None
 
-    (params, opt_state, k), _ = jax.lax.scan(step, (params, opt_state, k0), (indices, mask))
+    (params, opt_state, k), _ = jax.lax.scan(step, (params, opt_state, k0), batches)
     if record:
         return params, opt_state, k, evaluate(problem, params, data, solution, constraint)
     nan = jnp.asarray(jnp.nan, dtype=jax.tree.leaves(params)[0].dtype)
@@ -118,9 +139,10 @@ class CompiledRun:
     """
 
     def __init__(self, problem: FiniteSum, sampler: Sampler, params, schedule: Schedule, solution,
-                 lanes: int | None = None, optimizer=None):
+                 lanes: int | None = None, optimizer=None, chunk: int | None = None):
         self.problem, self.sampler, self.solution, self.lanes = problem, sampler, solution, lanes
         self.optimizer = optimizer
+        self.step_function = run_epoch if chunk is None else functools.partial(run_chunk, chunk)
         seeds = _counter(0) if lanes is None else jnp.zeros(lanes, dtype=jnp.int64)
         self._example_args = (params, initial_state(optimizer, params, lanes), _counter(0), seeds, _counter(0),
                               schedule, problem.data, solution, problem.constraint)
@@ -134,7 +156,7 @@ class CompiledRun:
         if record in self._epoch:
             return 0.0
         started = time.perf_counter()
-        program = functools.partial(run_epoch, self.problem, self.sampler, record, self.optimizer)
+        program = functools.partial(self.step_function, self.problem, self.sampler, record, self.optimizer)
         if self.lanes is not None:
             program = jax.vmap(program, in_axes=LANE_AXES, out_axes=LANE_OUT_AXES)
         self._epoch[record] = jax.jit(program).lower(*self._example_args).compile()
@@ -183,11 +205,12 @@ def lane_params(params, i: int):
 
 
 def compiled_run(problem: FiniteSum, sampler: Sampler, params, schedule: Schedule, solution,
-                 lanes: int | None = None, optimizer=None) -> CompiledRun:
-    """The compiled programs for this problem, sampler, kind of schedule, optimizer and number of
-    lanes. They are kept on the problem, so they live as long as its data do; θ* is fixed per problem."""
+                 lanes: int | None = None, optimizer=None, chunk: int | None = None) -> CompiledRun:
+    """The compiled programs for this problem, sampler, kind of schedule, optimizer, number of
+    lanes and (for an expectation) steps per chunk. They are kept on the problem, so they live as
+    long as its data do; θ* is fixed per problem."""
     cache = problem.__dict__.setdefault("_compiled_runs", {})
-    key = (sampler, jax.tree.structure(schedule), solution is None, lanes, optimizer)
+    key = (sampler, jax.tree.structure(schedule), solution is None, lanes, optimizer, chunk)
     if key not in cache:
-        cache[key] = CompiledRun(problem, sampler, params, schedule, solution, lanes, optimizer)
+        cache[key] = CompiledRun(problem, sampler, params, schedule, solution, lanes, optimizer, chunk)
     return cache[key]

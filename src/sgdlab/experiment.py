@@ -180,8 +180,8 @@ def compare(problem: FiniteSum, runs: dict, seeds=10, epochs: int = 20, out=None
     ``on_epoch(label, epoch, epochs)``, if given, is called after every epoch of every program.
     """
     if not isinstance(problem, FiniteSum):
-        _checks.fail("problem", "a finite-sum problem such as sl.least_squares(X, y)", _checks.shown(problem),
-                     error=TypeError)
+        _checks.fail("problem", "a finite-sum problem such as sl.least_squares(X, y) (compare runs over epochs)",
+                     _checks.shown(problem), error=TypeError)
     specs = run_specs(problem, runs)
     seed_list = _seeds(seeds)
     store = ResultStore(out) if out is not None else None
@@ -217,8 +217,9 @@ def _groups(specs: list[RunSpec]) -> list[list[RunSpec]]:
 def _run_lanes(problem, lanes, epochs, record_every, tol, on_epoch) -> list[pd.DataFrame]:
     """Run the lanes (spec, seed) of one group as one vmapped program; one table per lane."""
     sampler = lanes[0][0].sampler
-    settings = [optimize.validated(problem, sampler, spec.schedule, epochs, None, seed, tol, record_every, None,
-                                   optimize.MINIMIZE, spec.optimizer) for spec, seed in lanes]
+    settings = [optimize.validated(problem, optimize.MINIMIZE, sampler=sampler, step=spec.schedule, epochs=epochs,
+                                   seed=seed, tol=tol, record_every=record_every, optimizer=spec.optimizer)
+                 for spec, seed in lanes]
     count = len(lanes)
     started = time.perf_counter()
     schedule = engine.stacked_schedules([s.schedule for s in settings])

@@ -24,6 +24,7 @@ the message: gradient descent's guarantee needs α < 2/L.
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 import warnings
 
@@ -34,6 +35,7 @@ from sgdlab import _checks, _pytree, engine, theory
 from sgdlab import samplers as _samplers
 from sgdlab import schedules as _schedules
 from sgdlab.problems.base import FiniteSum
+from sgdlab.problems.expectation import Expectation
 
 #: F may rise to F(θ⁰) + EXPLOSION · max(|F(θ⁰)|, √eps) before a run counts as diverged.
 EXPLOSION = 1e10
@@ -66,8 +68,8 @@ class Result:
 
     Attributes: ``params`` (final θ, NumPy arrays), ``status`` ("converged", "max_epochs" or
     "diverged"), ``message`` (what happened, in words), ``history`` (a pandas DataFrame with
-    columns epoch, iteration, loss, grad_norm, gap, dist, time), ``epochs`` and ``iterations``
-    run, ``compile_time`` (seconds spent compiling for this run; near 0 when the programs were reused), and the run's
+    columns epoch, iteration, loss, grad_norm, gap, dist, time), ``epochs`` (None for an
+    expectation, which has none) and ``iterations`` run, ``compile_time`` (seconds spent compiling for this run; near 0 when the programs were reused), and the run's
     ``sampler``, ``step`` (its schedule) and ``seed``.
     """
 
@@ -75,7 +77,7 @@ class Result:
     status: str
     message: str
     history: pd.DataFrame
-    epochs: int
+    epochs: int | None
     iterations: int
     compile_time: float
     sampler: _samplers.Sampler
@@ -101,10 +103,14 @@ class Settings:
     sense: _Sense
     step_note: str = ""
     optimizer: object = None
+    #: For an expectation: the steps per history row (the loop's unit) and the total budget in steps.
+    chunk: int | None = None
+    steps: int | None = None
 
 
-def minimize(problem, sampler=None, step=None, epochs: int = 10, params0=None, seed: int = 0,
-             tol: float | None = None, record_every: int = 1, constraint=None, optimizer=None) -> Result:
+def minimize(problem, sampler=None, step=None, epochs: int | None = None, params0=None, seed: int = 0,
+             tol: float | None = None, record_every: int = 1, constraint=None, optimizer=None,
+             steps: int | None = None) -> Result:
     """Minimize ``problem`` with θᵏ⁺¹ = θᵏ − αₖ gᵏ, gᵏ the mean gradient over the sampler's batch.
 
     Parameters
@@ -115,8 +121,8 @@ def minimize(problem, sampler=None, step=None, epochs: int = 10, params0=None, s
         Which indices each step uses, e.g. ``sl.shuffled_cyclic(32)`` or the name "cyclic".
     step : float, Schedule or callable, default 1/L
         The step size αₖ: a constant, a schedule k ↦ αₖ, or None for 1/L when L is known.
-    epochs : int
-        The budget, in epochs of N per-example gradients.
+    epochs : int, default 10
+        The budget of a finite sum, in epochs of N per-example gradients.
     params0 : pytree, default the problem's ``params0``
         The starting point θ⁰.
     seed : int
@@ -124,7 +130,8 @@ def minimize(problem, sampler=None, step=None, epochs: int = 10, params0=None, s
     tol : float, optional
         Stop with status "converged" once ‖∇F(θ)‖ ≤ tol (checked after every epoch).
     record_every : int
-        Record a history row every this many epochs (and always at the start and the end).
+        Record a history row every this many epochs (steps, for an expectation), and always at the
+        start and the end.
     constraint : ConstraintSet, optional
         Project after every step onto this set (box, nonnegative, ball, simplex, affine). For
         many runs, constrain once with ``problem.subject_to(C)`` so the compiled run is reused.
@@ -132,44 +139,75 @@ def minimize(problem, sampler=None, step=None, epochs: int = 10, params0=None, s
         Replaces the plain update θ − αₖ g with θ + u, (u, state) = optimizer.update(g, state, θ),
         e.g. ``optax.sgd(0.1, momentum=0.9)`` or ``optax.adam(1e-3)``; it carries its own step
         size, so ``step`` must then be left out.
+    steps : int
+        The budget of an expectation (which has no epochs), in steps; required there.
     """
-    settings = validated(problem, sampler, step, epochs, params0, seed, tol, record_every, constraint, MINIMIZE,
-                         optimizer)
-    return _run(settings)
+    return _run(validated(problem, MINIMIZE, sampler=sampler, step=step, epochs=epochs, steps=steps,
+                          params0=params0, seed=seed, tol=tol, record_every=record_every, constraint=constraint,
+                          optimizer=optimizer))
 
 
-def maximize(problem, sampler=None, step=None, epochs: int = 10, params0=None, seed: int = 0,
-             tol: float | None = None, record_every: int = 1, constraint=None, optimizer=None) -> Result:
+def maximize(problem, sampler=None, step=None, epochs: int | None = None, params0=None, seed: int = 0,
+             tol: float | None = None, record_every: int = 1, constraint=None, optimizer=None,
+             steps: int | None = None) -> Result:
     """Maximize ``problem`` (its F is the f to maximize) by minimizing −f; the arguments are those
     of :func:`minimize`. The history reports f itself; gap is p* − f with p* = sup f where known."""
     _check_problem(problem)
-    settings = validated(problem.negation, sampler, step, epochs, params0, seed, tol, record_every, constraint,
-                         MAXIMIZE, optimizer)
-    return _run(settings)
+    return _run(validated(problem.negation, MAXIMIZE, sampler=sampler, step=step, epochs=epochs, steps=steps,
+                          params0=params0, seed=seed, tol=tol, record_every=record_every, constraint=constraint,
+                          optimizer=optimizer))
 
 
 def _check_problem(problem) -> None:
-    if not isinstance(problem, FiniteSum):
-        _checks.fail("problem", "a finite-sum problem such as sl.least_squares(X, y)", _checks.shown(problem),
-                     error=TypeError)
+    if not isinstance(problem, (FiniteSum, Expectation)):
+        _checks.fail("problem", "a finite sum such as sl.least_squares(X, y) or an sl.expectation(...)",
+                     _checks.shown(problem), error=TypeError)
 
 
-def validated(problem, sampler, step, epochs, params0, seed, tol, record_every, constraint, sense,
-              optimizer=None) -> Settings:
+def validated(problem, sense, *, sampler=None, step=None, epochs=None, steps=None, params0=None, seed=0, tol=None,
+              record_every=1, constraint=None, optimizer=None) -> Settings:
+    """Check a run's arguments (those of :func:`minimize`) and fill in the defaults."""
     _check_problem(problem)
     problem = _constrained(problem, constraint)
     sampler = _sampler(sampler)
-    sampler.validate(problem.n)
-    epochs = _checks.integer("epochs", epochs)
-    schedule = _schedule(problem, step, optimizer, epochs * sampler.steps_per_epoch(problem.n))
+    _check_sampler(problem, sampler)
+    record_every = _checks.integer("record_every", record_every)
+    loops, iterations, chunk = _budget(problem, sampler, epochs, steps, record_every)
+    schedule = _schedule(problem, step, optimizer, iterations)
     params0 = problem.params0 if params0 is None else _pytree.conform("params0", params0, problem.params0)
     if problem.constraint is not None:
         params0 = problem.constraint.project(params0)
     seed = _checks.integer("seed", seed, low=0, high=2**31 - 1)
     tol = None if tol is None else _checks.positive_float("tol", tol)
-    record_every = _checks.integer("record_every", record_every)
-    return Settings(problem, sampler, schedule, epochs, params0, seed, tol, record_every, sense,
-                    _step_note(problem, schedule), optimizer)
+    return Settings(problem, sampler, schedule, loops, params0, seed, tol, 1 if chunk else record_every, sense,
+                    _step_note(problem, schedule), optimizer, chunk, iterations if chunk else None)
+
+
+def _check_sampler(problem, sampler: _samplers.Sampler) -> None:
+    if problem.n is not None:
+        sampler.validate(problem.n)
+    elif not (sampler.is_full_batch or isinstance(sampler, _samplers.IID)):
+        _checks.fail("sampler", "iid(B) (fresh draws) or full_batch() for an expectation", repr(sampler))
+    elif sampler.is_full_batch and not problem.exact:
+        _checks.fail("sampler", "iid(B) for an expectation without exact_loss or exact_grad (gradient descent "
+                     "needs E[∇f] exactly)", repr(sampler))
+
+
+def _budget(problem, sampler, epochs, steps, record_every) -> tuple[int, int, int | None]:
+    """(loop units, iterations, steps per unit): epochs for a finite sum; for an expectation, chunks
+    of record_every steps (the last may be shorter)."""
+    if problem.n is not None:
+        if steps is not None:
+            _checks.fail("steps", "left out for a finite sum (its budget is epochs)", _checks.shown(steps))
+        epochs = _checks.integer("epochs", 10 if epochs is None else epochs)
+        return epochs, epochs * sampler.steps_per_epoch(problem.n), None
+    if epochs is not None:
+        _checks.fail("epochs", "left out for an expectation, which has no epochs (give steps)", _checks.shown(epochs))
+    if steps is None:
+        _checks.fail("steps", "given for an expectation (its budget is a number of steps)", "steps=None")
+    steps = _checks.integer("steps", steps)
+    chunk = min(record_every, steps)
+    return math.ceil(steps / chunk), steps, chunk
 
 
 def _schedule(problem: FiniteSum, step, optimizer, iterations: int) -> _schedules.Schedule | None:
@@ -239,22 +277,36 @@ def _default_step(problem) -> float:
 def _run(s: Settings) -> Result:
     started = time.perf_counter()
     schedule = engine.program_schedule(s.schedule)
-    program = engine.compiled_run(s.problem, s.sampler, s.params0, schedule, solution_of(s.problem),
-                                  optimizer=s.optimizer)
-    for record in record_variants(s):
-        program.prepare(record)
+    programs = {length: engine.compiled_run(s.problem, s.sampler, s.params0, schedule, solution_of(s.problem),
+                                            optimizer=s.optimizer, chunk=length) for length in chunk_lengths(s)}
+    for program in programs.values():
+        for record in record_variants(s):
+            program.prepare(record)
     compile_time = time.perf_counter() - started
     params, opt_state = s.params0, engine.initial_state(s.optimizer, s.params0)
     iterations, elapsed, epoch = 0, 0.0, 0
-    log = RunLog(s, program.evaluate(params))
+    log = RunLog(s, next(iter(programs.values())).evaluate(params))
     while not log.done and epoch < s.epochs:
         epoch += 1
+        program = programs[_chunk_length(s, epoch)]
         tic = time.perf_counter()
         params, opt_state, iterations, metrics = program.epoch(params, opt_state, iterations, s.seed, epoch - 1,
                                                                schedule, log.measured(epoch))
         elapsed += time.perf_counter() - tic
         log.observe(epoch, iterations, metrics, elapsed)
     return log.result(_pytree.to_numpy(params), compile_time)
+
+
+def chunk_lengths(s: Settings) -> set:
+    """The distinct loop units a run needs programs for: {None} (epochs) or its chunk lengths."""
+    return {_chunk_length(s, epoch) for epoch in {1, s.epochs}}
+
+
+def _chunk_length(s: Settings, epoch: int) -> int | None:
+    """Steps in loop unit ``epoch``: None for a finite sum's epoch; the chunk, or what is left, for an expectation."""
+    if s.chunk is None:
+        return None
+    return min(s.chunk, s.steps - (epoch - 1) * s.chunk)
 
 
 def solution_of(problem: FiniteSum):
@@ -278,7 +330,7 @@ class RunLog:
         self.loss0 = start.loss
         self.threshold = _explosion_threshold(start.loss)
         self.rows = [_row(0, 0, start, 0.0)]
-        self.verdict = self._verdict(0, start, measured=True)
+        self.verdict = self._verdict("the start", start, measured=True)
 
     @property
     def done(self) -> bool:
@@ -295,7 +347,8 @@ class RunLog:
 
     def observe(self, epoch: int, iterations: int, metrics: engine.Metrics, elapsed: float) -> None:
         """Take the metrics after ``epoch``: apply the stopping rules and record a row when due."""
-        self.verdict = self._verdict(epoch, metrics, self.measured(epoch))
+        when = f"step {iterations}" if self.settings.chunk else f"epoch {epoch}"
+        self.verdict = self._verdict(when, metrics, self.measured(epoch))
         if self.due(epoch) or self.done:
             self.rows.append(_row(epoch, iterations, metrics, elapsed))
 
@@ -305,17 +358,17 @@ class RunLog:
         history = _history(self.rows, s)
         last = history.iloc[-1]
         status, message = self.verdict or ("max_epochs", _budget_message(s, last))
-        return Result(params, status, s.sense.prefix + message + s.step_note, history, int(last.epoch),
+        epochs = None if s.chunk else int(last.epoch)
+        return Result(params, status, s.sense.prefix + message + s.step_note, history, epochs,
                       int(last.iteration), compile_time, s.sampler, s.schedule, s.seed)
 
-    def _verdict(self, epoch: int, metrics: engine.Metrics, measured: bool) -> tuple[str, str] | None:
-        """(status, message) when a stopping rule fires after ``epoch``, else None."""
+    def _verdict(self, when: str, metrics: engine.Metrics, measured: bool) -> tuple[str, str] | None:
+        """(status, message) when a stopping rule fires at ``when`` ("epoch 3", "step 200"), else None."""
         s = self.settings
         if not metrics.finite or (measured and not (np.isfinite(metrics.loss) and metrics.loss <= self.threshold)):
-            return "diverged", _diverged_message(s, epoch, self.loss0, metrics)
+            return "diverged", _diverged_message(s, when, self.loss0, metrics)
         if s.tol is not None and metrics.grad_norm <= s.tol:
-            where = "at the start" if epoch == 0 else f"at epoch {epoch}"
-            return "converged", f"converged {where}: ‖∇{s.sense.symbol}‖ = {metrics.grad_norm:.3g} ≤ tol = {s.tol:g}."
+            return "converged", f"converged at {when}: ‖∇{s.sense.symbol}‖ = {metrics.grad_norm:.3g} ≤ tol = {s.tol:g}."
         return None
 
 
@@ -333,7 +386,7 @@ def _history(rows: list[dict], s: Settings) -> pd.DataFrame:
     history["loss"] *= s.sense.sign
     extras = [column for column in rows[0] if column not in (*HISTORY_COLUMNS, "violation")]
     columns = list(HISTORY_COLUMNS) + (["violation"] if s.problem.constraint is not None else []) + extras
-    return history[columns]
+    return history[columns[1:] if s.chunk else columns]   # an expectation has no epochs
 
 
 def _explosion_threshold(loss0: float) -> float:
@@ -341,7 +394,7 @@ def _explosion_threshold(loss0: float) -> float:
     return loss0 + EXPLOSION * max(abs(loss0), np.sqrt(np.finfo(np.float64).eps))
 
 
-def _diverged_message(s: Settings, epoch: int, loss0: float, metrics: engine.Metrics) -> str:
+def _diverged_message(s: Settings, when: str, loss0: float, metrics: engine.Metrics) -> str:
     sign = s.sense.sign
     if not metrics.finite:
         what = "the parameters became non-finite"
@@ -349,7 +402,7 @@ def _diverged_message(s: Settings, epoch: int, loss0: float, metrics: engine.Met
         what = f"{s.sense.symbol} became {sign * metrics.loss}"
     else:
         what = f"{s.sense.symbol} {s.sense.worse} from {sign * loss0:.3g} to {sign * metrics.loss:.3g}"
-    return f"diverged at epoch {epoch}: {what}. " + _step_versus_limit(s)
+    return f"diverged at {when}: {what}. " + _step_versus_limit(s)
 
 
 def _step_versus_limit(s: Settings) -> str:
@@ -370,8 +423,8 @@ def _step_versus_limit(s: Settings) -> str:
 
 def _budget_message(s: Settings, last) -> str:
     symbol = s.sense.symbol
-    text = (f"stopped after {s.epochs} epochs ({int(last.iteration)} iterations): {symbol} = {last.loss:.6g}, "
-            f"‖∇{symbol}‖ = {last.grad_norm:.3g}")
+    budget = f"{s.steps} steps" if s.chunk else f"{s.epochs} epochs ({int(last.iteration)} iterations)"
+    text = f"stopped after {budget}: {symbol} = {last.loss:.6g}, ‖∇{symbol}‖ = {last.grad_norm:.3g}"
     if not np.isnan(last.gap):
         text += f", {s.sense.gap} = {last.gap:.3g}"
     if "violation" in last:

@@ -12,6 +12,7 @@ uses the stochastic gradient gᵏ = (1/|Iₖ|) Σ_{i ∈ Iₖ} ∇fᵢ(θᵏ).
 | ``cyclic(B)`` | consecutive blocks of 0, 1, …, N−1 | ⌈N/B⌉ |
 | ``shuffled_cyclic(B)`` | blocks of a new random permutation each epoch | ⌈N/B⌉ |
 | ``shuffle_once(B)`` | blocks of one permutation drawn once, reused every epoch | ⌈N/B⌉ |
+| ``iid(B)`` | for an expectation: B fresh draws of ω (no data, no epoch) | — |
 
 When B does not divide N, the last block of the three cyclic schemes holds the N mod B examples
 left and is averaged over its own size (``drop_last=True`` drops it, giving ⌊N/B⌋ steps).
@@ -236,6 +237,18 @@ class ShuffleOnce(_Blocks):
         return jax.random.permutation(run_key(seed), n)
 
 
+@dataclasses.dataclass(frozen=True, repr=False)
+class IID(_Minibatch):
+    """For an expectation: B fresh, independent draws of ω at every step (no index plan)."""
+
+    name = "iid"
+
+    def validate(self, n) -> None:
+        if n is not None:
+            _checks.fail("sampler", "a finite-sum sampler such as with_replacement(B) for a problem with N terms",
+                         f"iid(batch_size={self.batch_size})")
+
+
 def full_batch() -> FullBatch:
     """Gradient descent: gᵏ = ∇F(θᵏ), one step per epoch."""
     return FullBatch()
@@ -261,6 +274,11 @@ def shuffled_cyclic(batch_size: int = 1, drop_last: bool = False) -> ShuffledCyc
     return ShuffledCyclic(batch_size, drop_last)
 
 
+def iid(batch_size: int = 1) -> IID:
+    """For an expectation E_ω[f]: B fresh iid draws of ω per step."""
+    return IID(batch_size)
+
+
 def shuffle_once(batch_size: int = 1, drop_last: bool = False) -> ShuffleOnce:
     """One permutation for the whole run, cut into blocks of B."""
     return ShuffleOnce(batch_size, drop_last)
@@ -274,4 +292,5 @@ SAMPLERS = {
     "cyclic": cyclic,
     "shuffled_cyclic": shuffled_cyclic,
     "shuffle_once": shuffle_once,
+    "iid": iid,
 }

@@ -1,0 +1,136 @@
+"""General expectations F(θ) = E_ω[f(θ, ω)], with ω drawn by a function of a PRNG key.
+
+There is no finite data set, so no epoch: a run's budget is in steps, and SGD with
+``sampler=sl.iid(B)`` draws B fresh, independent ω at every step (ωₖ,₁..B from the key
+fold_in(key(seed), k), split B ways), so gᵏ = (1/B) Σ_b ∇f(θᵏ, ωₖ,b) is an unbiased estimate of
+∇F(θᵏ). Gradient descent (``sampler=sl.full_batch()``) needs E_ω[∇f] exactly: give ``exact_loss``
+(F itself, differentiated by JAX) or ``exact_grad``.
+
+The history measures F and ‖∇F‖ with ``exact_loss`` when given, else on a fixed evaluation sample
+of ``evaluation_size`` draws from the key ``evaluation_seed`` (the same for every run).
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from sgdlab import _checks, _pytree
+from sgdlab.problems.base import Problem, _validated_params0
+
+
+class Expectation(Problem):
+    """F(θ) = E_ω[loss(θ, ω)] with ω = sample(key); see the module docstring."""
+
+    n = None
+
+    def __init__(self, loss, sample, params0, *, exact_loss=None, exact_grad=None, evaluation_size: int = 4096,
+                 evaluation_seed: int = 0, solution=None, optimal_value: float | None = None,
+                 lipschitz: float | None = None):
+        for name, function in (("loss", loss), ("sample", sample)):
+            if not callable(function):
+                _checks.fail(name, "a callable", _checks.shown(function), error=TypeError)
+        for name, function in (("exact_loss", exact_loss), ("exact_grad", exact_grad)):
+            if function is not None and not callable(function):
+                _checks.fail(name, "a callable of θ", _checks.shown(function), error=TypeError)
+        self._loss, self._sample = loss, sample
+        self.params0 = _validated_params0(params0)
+        _check_sample(sample)
+        self.exact_loss, self.exact_grad = exact_loss, exact_grad
+        self.evaluation_size = _checks.integer("evaluation_size", evaluation_size, low=2)
+        self.evaluation_seed = _checks.integer("evaluation_seed", evaluation_seed, low=0)
+        keys = jax.random.split(jax.random.key(self.evaluation_seed), self.evaluation_size)
+        try:
+            self.data = jax.vmap(sample)(keys)
+        except jax.errors.JAXTypeError as error:
+            _checks.fail("sample", "a function written in jax.numpy, so that it can be vmapped over keys",
+                         str(error).splitlines()[0])
+        _check_scalar(loss, self.params0, jax.tree.map(lambda leaf: leaf[0], self.data))
+        self._solution = None if solution is None else _pytree.conform("solution", solution, self.params0)
+        self._optimal_value = optimal_value
+        self._lipschitz = None if lipschitz is None else _checks.positive_float("lipschitz", lipschitz)
+        self._loss_jit = jax.jit(self.data_loss)
+        self._grad_jit = jax.jit(jax.grad(self.data_loss))
+
+    @property
+    def exact(self) -> bool:
+        """True when F (or ∇F) is known in closed form rather than estimated on the evaluation sample."""
+        return self.exact_loss is not None or self.exact_grad is not None
+
+    def data_loss(self, params, data) -> jax.Array:
+        """F(θ): exact_loss(θ) when given, else the mean of f(θ, ω) over the evaluation sample ``data``."""
+        if self.exact_loss is not None:
+            return self.exact_loss(params)
+        return jnp.mean(jax.vmap(self._loss, in_axes=(None, 0))(params, data))
+
+    def step_gradient(self, params, sampler, seed, k):
+        """Step k's gradient: E_ω[∇f] exactly for full_batch, else the mean over B fresh draws."""
+        if sampler.is_full_batch:
+            return self.exact_gradient(params)
+        keys = jax.random.split(jax.random.fold_in(jax.random.key(seed), k), sampler.batch_size)
+        draws = jax.vmap(self._sample)(keys)
+        return jax.grad(lambda p: jnp.mean(jax.vmap(self._loss, in_axes=(None, 0))(p, draws)))(params)
+
+    def exact_gradient(self, params):
+        """∇F(θ) = E_ω[∇f(θ, ω)] from exact_grad, or from differentiating exact_loss."""
+        if self.exact_grad is not None:
+            return self.exact_grad(params)
+        return jax.grad(self.exact_loss)(params)
+
+    def diagnostics(self, params, data) -> dict:
+        return {}
+
+    def loss(self, params) -> jax.Array:
+        return self._loss_jit(_pytree.conform("params", params, self.params0), self.data)
+
+    def grad(self, params):
+        return self._grad_jit(_pytree.conform("params", params, self.params0), self.data)
+
+    def lipschitz(self) -> float | None:
+        return self._lipschitz
+
+    def unconstrained_solution(self):
+        return self._solution
+
+    def unconstrained_optimal_value(self) -> float | None:
+        return self._optimal_value
+
+    @cached_property
+    def negation(self) -> Expectation:
+        """−F, the problem that maximizing F minimizes. θ* (the point given as ``solution``) is kept
+        and the optimal value negated: for ``maximize``, give the maximizer and the maximum."""
+        return Expectation(lambda params, omega: -self._loss(params, omega), self._sample, self.params0,
+                           exact_loss=None if self.exact_loss is None else (lambda params: -self.exact_loss(params)),
+                           exact_grad=None if self.exact_grad is None else
+                           (lambda params: jax.tree.map(jnp.negative, self.exact_grad(params))),
+                           evaluation_size=self.evaluation_size, evaluation_seed=self.evaluation_seed,
+                           solution=self._solution, lipschitz=self._lipschitz,
+                           optimal_value=None if self._optimal_value is None else -self._optimal_value)
+
+    def __repr__(self) -> str:
+        measured = "exact F" if self.exact_loss is not None else f"F on {self.evaluation_size} evaluation draws"
+        return f"Expectation({measured})"
+
+
+def expectation(loss, sample, params0, **known) -> Expectation:
+    """F(θ) = E_ω[loss(θ, ω)] with ω = sample(key); optional keywords exact_loss, exact_grad,
+    evaluation_size, evaluation_seed, solution, optimal_value, lipschitz (see :class:`Expectation`)."""
+    return Expectation(loss, sample, params0, **known)
+
+
+def _check_sample(sample) -> None:
+    """sample(key) must give draws of one structure, shape and dtype whatever the key."""
+    first, second = (jax.tree.map(np.shape, sample(jax.random.key(seed))) for seed in (1, 2))
+    kinds = [jax.tree.map(lambda leaf: np.asarray(leaf).dtype, sample(jax.random.key(seed))) for seed in (1, 2)]
+    if jax.tree.structure(first) != jax.tree.structure(second) or first != second or kinds[0] != kinds[1]:
+        _checks.fail("sample", "a function whose draws have the same structure, shapes and dtypes for every key",
+                     f"{first} for one key and {second} for another")
+
+
+def _check_scalar(loss, params0, draw) -> None:
+    shape = jax.eval_shape(loss, params0, draw)
+    if getattr(shape, "shape", None) != ():
+        _checks.fail("loss", "a function returning a scalar for one draw ω", f"output {shape}")

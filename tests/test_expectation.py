@@ -9,28 +9,24 @@ import pytest
 
 import sgdlab as sl
 
-THETA_STAR = jnp.array([1.0, -2.0, 0.5])
-SIGMA = jnp.array([1.0, 2.0, 0.5])      # x ~ N(0, diag(SIGMA)): L = 2, μ = 0.5
+THETA_STAR = np.array([1.0, -2.0, 0.5])
+VARIANCES = np.array([1.0, 2.0, 0.5])      # x ~ N(0, diag): L = 2, μ = 0.5
 NOISE = 0.5
 
 
-def streaming_least_squares(**known):
+def streaming_least_squares():
     """f(θ, (x, y)) = ½(xᵀθ − y)², y = xᵀθ* + ε: F(θ) = ½(θ − θ*)ᵀΣ(θ − θ*) + σ²/2 exactly."""
+    return sl.problems.streaming_least_squares(THETA_STAR, VARIANCES, NOISE)
 
-    def sample(key):
-        kx, ke = jax.random.split(key)
-        x = jnp.sqrt(SIGMA) * jax.random.normal(kx, (3,))
-        return x, x @ THETA_STAR + NOISE * jax.random.normal(ke)
 
-    def loss(theta, omega):
-        x, y = omega
-        return 0.5 * (x @ theta - y) ** 2
-
-    def exact(theta):
-        return 0.5 * jnp.sum(SIGMA * (theta - THETA_STAR) ** 2) + 0.5 * NOISE**2
-
-    return sl.expectation(loss, sample, np.zeros(3), exact_loss=exact, solution=THETA_STAR,
-                          optimal_value=0.5 * NOISE**2, lipschitz=2.0, **known)
+def test_the_closed_form_matches_a_monte_carlo_mean():
+    problem = streaming_least_squares()
+    draws = jax.vmap(problem._sample)(jax.random.split(jax.random.key(7), 200_000))
+    theta = np.array([0.0, 0.5, 1.0])
+    values = np.asarray(jax.vmap(problem._loss, in_axes=(None, 0))(jnp.asarray(theta), draws))
+    standard_error = values.std() / np.sqrt(values.size)
+    assert abs(values.mean() - float(problem.loss(theta))) < 4 * standard_error
+    assert problem.lipschitz() == 2.0 and problem.optimal_value() == pytest.approx(0.125)
 
 
 def test_iid_sgd_with_decaying_steps_finds_theta_star():

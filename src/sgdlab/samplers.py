@@ -18,8 +18,11 @@ When B does not divide N, the last block of the three cyclic schemes holds the N
 left and is averaged over its own size (``drop_last=True`` drops it, giving ⌊N/B⌋ steps).
 
 Randomness is explicit: epoch e of a run with seed s uses the key fold_in(key(s), e), so any
-epoch's plan can be recomputed alone, on any backend. ``plan`` is a pure JAX function (the compiled
-engine calls it inside the epoch); ``batches`` shows the same plan as a list of NumPy arrays.
+epoch's plan can be recomputed alone, on any backend. The shuffling schemes draw their permutation
+with NumPy's PCG64 seeded by (s, e) (by s alone for shuffle once), called from inside the compiled
+epoch: on the CPU that is about 30× faster than jax.random.permutation (2.8 ms against 88 ms for
+N = 200,000) and it is just as reproducible. ``plan`` is a JAX function (the compiled engine
+calls it inside the epoch); ``batches`` shows the same plan as a list of NumPy arrays.
 """
 
 from __future__ import annotations
@@ -217,6 +220,16 @@ class Cyclic(_Blocks):
         return jnp.arange(n)
 
 
+def host_permutation(n: int, *entropy) -> jax.Array:
+    """A uniform random permutation of {0, …, N−1} from NumPy's PCG64 seeded with the integers in
+    ``entropy``, drawn on the host from inside a compiled program (one call per epoch)."""
+
+    def draw(*values):
+        return np.random.default_rng([int(v) for v in values]).permutation(n).astype(np.int32)
+
+    return jax.pure_callback(draw, jax.ShapeDtypeStruct((n,), jnp.int32), *entropy, vmap_method="sequential")
+
+
 @dataclasses.dataclass(frozen=True, repr=False)
 class ShuffledCyclic(_Blocks):
     """Blocks of a fresh uniform permutation each epoch (random reshuffling; deep learning's default)."""
@@ -224,7 +237,7 @@ class ShuffledCyclic(_Blocks):
     name = "shuffled_cyclic"
 
     def order(self, n, seed, epoch):
-        return jax.random.permutation(epoch_key(seed, epoch), n)
+        return host_permutation(n, seed, epoch)
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
@@ -234,7 +247,7 @@ class ShuffleOnce(_Blocks):
     name = "shuffle_once"
 
     def order(self, n, seed, epoch):
-        return jax.random.permutation(run_key(seed), n)
+        return host_permutation(n, seed)
 
 
 @dataclasses.dataclass(frozen=True, repr=False)

@@ -1,0 +1,331 @@
+"""Side-by-side timings: sgdlab against scikit-learn, PyTorch, a NumPy loop and the memory floor.
+
+Run:  pip install -e '.[bench]' && python benchmarks/run.py [--quick] [--cases b1,b64,...] [--repeats 5]
+
+Every case builds its data once, warms each system up (sgdlab's compilation is timed apart and
+reported), then times the same work several times and keeps the median. sgdlab's epochs are timed
+twice: thinned (no history row) and with the default history (F and ‖∇F‖ over all the data,
+computed inside the same compiled call). The targets apply to the thinned time. The table is
+printed and written with the machine's details to benchmarks/RESULTS.md (--out to change).
+Ratios come from one run; absolute times on a shared machine are noisy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+import sgdlab as sl
+from sgdlab import engine
+
+
+@dataclasses.dataclass
+class Row:
+    case: str
+    system: str
+    seconds: float
+    note: str = ""
+
+
+@dataclasses.dataclass
+class Target:
+    case: str
+    claim: str
+    ratio: float
+    goal: float
+    higher_is_better: bool
+
+    @property
+    def met(self) -> bool:
+        return self.ratio >= self.goal if self.higher_is_better else self.ratio <= self.goal
+
+
+def median_time(run, repeats: int) -> float:
+    """The median wall time of ``run()`` over ``repeats`` calls, after one warm-up call."""
+    run()
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def least_squares_data(n: int, p: int, dtype=np.float64, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, p), dtype=np.float32 if dtype == np.float32 else np.float64).astype(dtype, copy=False)
+    return X, (X @ rng.normal(size=p).astype(dtype) + 0.1 * rng.standard_normal(n)).astype(dtype)
+
+
+def sgdlab_epoch(problem, sampler, step: float, repeats: int, optimizer=None) -> tuple[float, float, float]:
+    """(thinned epoch, epoch with history, compile seconds) of one sgdlab epoch through the engine."""
+    schedule = engine.program_schedule(sl.schedules.as_schedule(step))
+    started = time.perf_counter()
+    program = engine.compiled_run(problem, sampler, problem.params0, schedule, None, optimizer=optimizer)
+    program.prepare(False)
+    program.prepare(True)
+    compile_seconds = time.perf_counter() - started
+    state = engine.initial_state(optimizer, problem.params0)
+
+    def epoch(record: bool):
+        def run():
+            params, _, _, metrics = program.epoch(problem.params0, state, 0, 0, 0, schedule, record)
+            jax_block(params)
+        return run
+
+    return median_time(epoch(False), repeats), median_time(epoch(True), repeats), compile_seconds
+
+
+def jax_block(tree) -> None:
+    import jax
+
+    jax.block_until_ready(tree)
+
+
+def case_b1(size, repeats):
+    """Least squares, B = 1, shuffled, one epoch: sgdlab, scikit-learn's SGDRegressor, a NumPy loop."""
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import SGDRegressor
+
+    n, p = size
+    X, y = least_squares_data(n, p)
+    problem = sl.least_squares(X, y)
+    alpha = 0.1 / problem.lipschitz_max()
+    thinned, recorded, compiled = sgdlab_epoch(problem, sl.shuffled_cyclic(1), alpha, repeats)
+    model = SGDRegressor(loss="squared_error", penalty=None, fit_intercept=False, learning_rate="constant", eta0=alpha,
+                         max_iter=1, tol=None, shuffle=True, average=False, random_state=0)
+
+    def sklearn():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            model.fit(X, y)
+
+    def numpy_loop():
+        theta = np.zeros(p)
+        for i in np.random.default_rng(0).permutation(n):
+            theta -= alpha * (X[i] @ theta - y[i]) * X[i]
+
+    rows = [Row("b1", "sgdlab", thinned, f"with history {recorded:.4g} s; compile {compiled:.2f} s"),
+            Row("b1", "scikit-learn SGDRegressor", median_time(sklearn, repeats)),
+            Row("b1", "NumPy loop", median_time(numpy_loop, max(1, repeats // 3)))]
+    return rows, [Target("b1", "scikit-learn / sgdlab (B=1 epoch)", rows[1].seconds / thinned, 1.5, True)]
+
+
+def _torch_regression(X, y):
+    import torch
+
+    torch.set_num_threads(os.cpu_count() or 1)
+    return torch.from_numpy(X), torch.from_numpy(y), torch.zeros(X.shape[1], dtype=torch.float64, requires_grad=True)
+
+
+def case_b64(size, repeats):
+    """Least squares, B = 64, shuffled, one epoch: sgdlab, PyTorch eager (randperm), a DataLoader, the floor."""
+    import torch
+    from torch.utils.data import DataLoader, TensorDataset
+
+    n, p = size
+    X, y = least_squares_data(n, p)
+    problem = sl.least_squares(X, y)
+    alpha = 0.5 / problem.lipschitz()
+    thinned, recorded, compiled = sgdlab_epoch(problem, sl.shuffled_cyclic(64), alpha, repeats)
+    Xt, yt, w = _torch_regression(X, y)
+    optimizer = torch.optim.SGD([w], lr=alpha)
+
+    def step(xb, yb):
+        optimizer.zero_grad()
+        (0.5 * ((xb @ w - yb) ** 2).mean()).backward()
+        optimizer.step()
+
+    def eager():
+        order = torch.randperm(n)
+        for start in range(0, n, 64):
+            batch = order[start:start + 64]
+            step(Xt[batch], yt[batch])
+
+    loader = DataLoader(TensorDataset(Xt, yt), batch_size=64, shuffle=True)
+
+    def dataloader():
+        for xb, yb in loader:
+            step(xb, yb)
+
+    floor = median_time(lambda: X.sum(), repeats)
+    rows = [Row("b64", "sgdlab", thinned, f"with history {recorded:.4g} s; compile {compiled:.2f} s"),
+            Row("b64", "PyTorch eager (randperm)", median_time(eager, max(1, repeats // 2))),
+            Row("b64", "PyTorch DataLoader(shuffle=True)", median_time(dataloader, 1)),
+            Row("b64", "floor: one pass over X (X.sum())", floor)]
+    return rows, [Target("b64", "sgdlab / floor (B=64 epoch)", thinned / floor, 2.0, False),
+                  Target("b64", "PyTorch eager / sgdlab (B=64 epoch)", rows[1].seconds / thinned, 10.0, True)]
+
+
+def case_gd(size, repeats):
+    """Least squares, one gradient-descent epoch (one full gradient step) against two passes over X."""
+    n, p = size
+    X, y = least_squares_data(n, p)
+    problem = sl.least_squares(X, y)
+    thinned, recorded, compiled = sgdlab_epoch(problem, sl.full_batch(), 1 / problem.lipschitz(), repeats)
+    floor = median_time(lambda: X.sum(), repeats)
+    rows = [Row("gd", "sgdlab", thinned, f"with history {recorded:.4g} s; compile {compiled:.2f} s"),
+            Row("gd", "floor: two passes over X", 2 * floor)]
+    return rows, [Target("gd", "sgdlab / two passes over X (GD epoch)", thinned / (2 * floor), 1.5, False)]
+
+
+def case_mlp(size, repeats):
+    """A ReLU network 64-128-10, B = 32, one shuffled epoch: sgdlab against the same network in PyTorch eager."""
+    import torch
+
+    n, _ = size
+    rng = np.random.default_rng(0)
+    X, labels = rng.normal(size=(n, 64)), rng.integers(0, 10, size=n)
+    network = sl.mlp(X, labels, hidden=(128,), seed=0)
+    thinned, recorded, compiled = sgdlab_epoch(network, sl.shuffled_cyclic(32), 0.05, repeats)
+    torch.set_num_threads(os.cpu_count() or 1)
+    model = torch.nn.Sequential(torch.nn.Linear(64, 128), torch.nn.ReLU(), torch.nn.Linear(128, 10)).double()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05)
+    Xt, yt = torch.from_numpy(X), torch.from_numpy(labels)
+
+    def eager():
+        order = torch.randperm(n)
+        for start in range(0, n, 32):
+            batch = order[start:start + 32]
+            optimizer.zero_grad()
+            torch.nn.functional.cross_entropy(model(Xt[batch]), yt[batch]).backward()
+            optimizer.step()
+
+    rows = [Row("mlp", "sgdlab", thinned, f"with history {recorded:.4g} s; compile {compiled:.2f} s"),
+            Row("mlp", "PyTorch eager", median_time(eager, max(1, repeats // 2)))]
+    return rows, [Target("mlp", "PyTorch eager / sgdlab (MLP epoch)", rows[1].seconds / thinned, 8.0, True)]
+
+
+def case_sweep(size, repeats):
+    """6 schemes × 4 steps × 10 seeds, 20 epochs, as one compare; scikit-learn's runs one by one (the
+    schemes it has: shuffled and cyclic, B = 1). Per-run time."""
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import SGDRegressor
+
+    from sgdlab.experiment import compare
+
+    n, p = size
+    X, y = least_squares_data(n, p)
+    problem = sl.least_squares(X, y)
+    base = 0.5 / problem.lipschitz_max()
+    steps = [base * f for f in (0.25, 0.5, 1.0, 2.0)]
+    schemes = {"gd": sl.full_batch(), "wr1": sl.with_replacement(1), "wor32": sl.without_replacement(32),
+               "cyc1": sl.cyclic(1), "rr1": sl.shuffled_cyclic(1), "so32": sl.shuffle_once(32)}
+    runs = {f"{name} α{i}": dict(sampler=sampler, step=alpha) for name, sampler in schemes.items()
+            for i, alpha in enumerate(steps)}
+    started = time.perf_counter()
+    compare(problem, runs, seeds=10, epochs=20, record_every=20)
+    sgdlab_per_run = (time.perf_counter() - started) / (len(runs) * 10)
+
+    def sklearn_runs():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            for shuffle in (True, False):
+                for alpha in steps:
+                    for seed in range(10):
+                        SGDRegressor(penalty=None, fit_intercept=False, learning_rate="constant", eta0=alpha,
+                                     max_iter=20, tol=None, shuffle=shuffle, random_state=seed).fit(X, y)
+
+    sklearn_per_run = median_time(sklearn_runs, 1) / 80
+    rows = [Row("sweep", "sgdlab compare (per run, compilation included)", sgdlab_per_run, f"{len(runs) * 10} runs"),
+            Row("sweep", "scikit-learn one by one (per run)", sklearn_per_run, "80 runs")]
+    return rows, [Target("sweep", "scikit-learn / sgdlab (per run)", sklearn_per_run / sgdlab_per_run, 5.0, True)]
+
+
+def case_f32(size, repeats):
+    """float32 least squares, B = 256, one shuffled epoch, against one pass over X."""
+    n, p = size
+    X, y = least_squares_data(n, p, dtype=np.float32)
+    problem = sl.least_squares(X, y)
+    thinned, recorded, compiled = sgdlab_epoch(problem, sl.shuffled_cyclic(256), 1e-3, max(1, repeats // 2))
+    floor = median_time(lambda: X.sum(), repeats)
+    rows = [Row("f32", "sgdlab", thinned, f"with history {recorded:.4g} s; compile {compiled:.2f} s"),
+            Row("f32", "floor: one pass over X (X.sum())", floor)]
+    return rows, [Target("f32", "sgdlab / floor (float32 B=256 epoch)", thinned / floor, 3.0, False)]
+
+
+def case_startup(size, repeats):
+    """`sgdlab --help` wall time, and a fresh process's time to its first compiled epoch."""
+    help_seconds = median_time(lambda: subprocess.run([sys.executable, "-m", "sgdlab.cli", "--help"], check=True,
+                                                      capture_output=True), max(1, repeats // 2))
+    n, p = size
+    code = ("import time; t = time.perf_counter(); import numpy as np, sgdlab as sl; "
+            f"X = np.random.default_rng(0).normal(size=({n}, {p})); y = X.sum(1); "
+            "t0 = time.perf_counter(); sl.minimize(sl.least_squares(X, y), sampler=sl.shuffled_cyclic(64), step=1e-3, "
+            "epochs=1); print(time.perf_counter() - t0)")
+    first = float(subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout)
+    rows = [Row("startup", "sgdlab --help", help_seconds),
+            Row("startup", "first compiled epoch (imports excluded)", first)]
+    return rows, [Target("startup", "sgdlab --help (seconds)", help_seconds, 0.3, False),
+                  Target("startup", "first compiled epoch (seconds)", first, 1.0, False)]
+
+
+#: RESULTS.md keeps what follows this line (the hand-written analysis of missed targets) across runs.
+ANALYSIS = "<!-- analysis: kept when the runner rewrites the table above -->"
+
+CASES = {"b1": case_b1, "b64": case_b64, "gd": case_gd, "mlp": case_mlp, "sweep": case_sweep, "f32": case_f32,
+         "startup": case_startup}
+SIZES = {  # case -> (full size, --quick size)
+    "b1": ((200_000, 100), (2_000, 20)), "b64": ((200_000, 100), (2_000, 20)), "gd": ((200_000, 100), (2_000, 20)),
+    "mlp": ((60_000, 64), (1_000, 64)), "sweep": ((10_000, 50), (500, 10)), "f32": ((10_000_000, 100), (20_000, 20)),
+    "startup": ((200_000, 100), (2_000, 20)),
+}
+
+
+def machine() -> str:
+    import jax
+
+    return (f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+            f"sgdlab {sl.__version__}, JAX {jax.__version__} ({jax.devices()[0].platform})")
+
+
+def markdown(rows: list[Row], targets: list[Target], quick: bool) -> str:
+    lines = [f"# Benchmarks{' (--quick: tiny sizes, not the targets)' if quick else ''}", "",
+             f"Machine: {machine()}.", f"Run: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; medians of repeated runs.",
+             "", "| case | system | seconds | note |", "| --- | --- | --- | --- |"]
+    lines += [f"| {r.case} | {r.system} | {r.seconds:.4g} | {r.note} |" for r in rows]
+    lines += ["", "| case | ratio | measured | target | met |", "| --- | --- | --- | --- | --- |"]
+    lines += [f"| {t.case} | {t.claim} | {t.ratio:.3g} | {'≥' if t.higher_is_better else '≤'} {t.goal:g} | "
+              f"{'yes' if t.met else 'no'} |" for t in targets]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run, not the targets")
+    parser.add_argument("--cases", default=",".join(CASES), help="comma-separated, from " + ", ".join(CASES))
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--out", default=str(Path(__file__).with_name("RESULTS.md")))
+    args = parser.parse_args(argv)
+    cases = [c.strip() for c in args.cases.split(",") if c.strip()]
+    unknown = sorted(set(cases) - set(CASES))
+    if unknown:
+        parser.error(f"--cases must be among {', '.join(CASES)}; got {', '.join(unknown)}")
+    rows, targets = [], []
+    for case in cases:
+        size = SIZES[case][1 if args.quick else 0]
+        print(f"running {case} at size {size} ...", flush=True)
+        case_rows, case_targets = CASES[case](size, args.repeats)
+        rows += case_rows
+        targets += case_targets
+    table = markdown(rows, targets, args.quick)
+    print(table)
+    out = Path(args.out)
+    analysis = out.read_text(encoding="utf-8").partition(ANALYSIS)[2] if out.is_file() else ""
+    out.write_text(table + (f"\n{ANALYSIS}{analysis}" if analysis else ""), encoding="utf-8")
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -62,6 +62,13 @@ def test_same_comparison_twice_gives_the_same_table_apart_from_time(problem):
     pd.testing.assert_frame_equal(first.drop(columns="time"), second.drop(columns="time"))
 
 
+def test_table_keeps_the_order_of_runs_whatever_the_programs(problem):
+    runs = {"a": dict(sampler=sl.cyclic(4), step=0.01), "b": dict(sampler=sl.full_batch()), "c": dict(sampler=sl.cyclic(4), step=0.02)}
+    table = experiment.compare(problem, runs, seeds=2, epochs=1).table
+    assert list(dict.fromkeys(table.run)) == ["a", "b", "c"]
+    assert list(experiment.compare(problem, runs, seeds=2, epochs=1).summary().run) == ["a", "b", "c"]
+
+
 def test_table_is_tidy_with_settings(problem):
     table = experiment.compare(problem, RUNS, seeds=2, epochs=3, record_every=2).table
     assert {"run", "seed", "epoch", "iteration", "loss", "grad_norm", "gap", "dist", "time", "sampler",

@@ -186,20 +186,22 @@ def compare(problem: FiniteSum, runs: dict, seeds=10, epochs: int = 20, out=None
     seed_list = _seeds(seeds)
     store = ResultStore(out) if out is not None else None
     fingerprint = problem_fingerprint(problem)
-    frames, computed_count = [], 0
+    frames, computed = {}, 0
     for group in _groups(specs):
         lanes = [(spec, seed) for spec in group for seed in seed_list]
-        keys = [run_key(fingerprint, spec, seed, epochs, record_every, tol) for spec, seed in lanes]
-        todo = [i for i, key in enumerate(keys) if store is None or not store.has(key)]
-        fresh = _run_lanes(problem, [lanes[i] for i in todo], epochs, record_every, tol, on_epoch) if todo else []
-        for i, frame in zip(todo, fresh, strict=True):
+        keys = {(spec.name, seed): run_key(fingerprint, spec, seed, epochs, record_every, tol) for spec, seed in lanes}
+        todo = [(spec, seed) for spec, seed in lanes if store is None or not store.has(keys[spec.name, seed])]
+        fresh = _run_lanes(problem, todo, epochs, record_every, tol, on_epoch) if todo else []
+        for (spec, seed), frame in zip(todo, fresh, strict=True):
             if store is not None:
-                store.save(keys[i], frame)
-        computed = dict(zip(todo, fresh, strict=True))
-        computed_count += len(computed)
-        frames += [computed[i] if i in computed else store.load(keys[i], lanes[i][0].name) for i in range(len(lanes))]
-    table = pd.concat(frames, ignore_index=True)
-    reused = len(specs) * len(seed_list) - computed_count
+                store.save(keys[spec.name, seed], frame)
+            frames[spec.name, seed] = frame
+        for spec, seed in lanes:
+            if (spec.name, seed) not in frames:
+                frames[spec.name, seed] = store.load(keys[spec.name, seed], spec.name)
+        computed += len(todo)
+    table = pd.concat([frames[spec.name, seed] for spec in specs for seed in seed_list], ignore_index=True)
+    reused = len(frames) - computed
     comparison = Comparison(table, describe_problem(problem), _runs_info(problem, specs), reused)
     if store is not None:
         store.finish(comparison, dict(seeds=seed_list, epochs=epochs, record_every=record_every, tol=tol, title=title))

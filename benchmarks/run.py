@@ -62,6 +62,7 @@ def median_time(run, repeats: int) -> float:
 
 
 def least_squares_data(n: int, p: int, dtype=np.float64, seed: int = 0):
+    """Gaussian X (N × p) and y = Xθ + noise, in ``dtype``."""
     rng = np.random.default_rng(seed)
     X = rng.standard_normal((n, p), dtype=np.float32 if dtype == np.float32 else np.float64).astype(dtype, copy=False)
     return X, (X @ rng.normal(size=p).astype(dtype) + 0.1 * rng.standard_normal(n)).astype(dtype)
@@ -86,6 +87,18 @@ def sgdlab_epoch(problem, sampler, step: float, repeats: int, optimizer=None) ->
     return median_time(epoch(False), repeats), median_time(epoch(True), repeats), compile_seconds
 
 
+def sgdlab_row(case: str, problem, sampler, step, repeats: int) -> Row:
+    """The row of sgdlab's thinned epoch, with the history's cost and compilation in the note."""
+    thinned, recorded, compiled = sgdlab_epoch(problem, sampler, step, repeats)
+    return Row(case, "sgdlab", thinned, f"with history {recorded:.4g} s; compile {compiled:.2f} s")
+
+
+def least_squares_problem(size, dtype=np.float64):
+    """Data (X, y) of the given (N, p) and its least-squares problem."""
+    X, y = least_squares_data(*size, dtype=dtype)
+    return X, y, sl.least_squares(X, y)
+
+
 def jax_block(tree) -> None:
     import jax
 
@@ -98,10 +111,9 @@ def case_b1(size, repeats):
     from sklearn.linear_model import SGDRegressor
 
     n, p = size
-    X, y = least_squares_data(n, p)
-    problem = sl.least_squares(X, y)
+    X, y, problem = least_squares_problem(size)
     alpha = 0.1 / problem.lipschitz_max()
-    thinned, recorded, compiled = sgdlab_epoch(problem, sl.shuffled_cyclic(1), alpha, repeats)
+    ours = sgdlab_row("b1", problem, sl.shuffled_cyclic(1), alpha, repeats)
     model = SGDRegressor(loss="squared_error", penalty=None, fit_intercept=False, learning_rate="constant", eta0=alpha,
                          max_iter=1, tol=None, shuffle=True, average=False, random_state=0)
 
@@ -115,10 +127,9 @@ def case_b1(size, repeats):
         for i in np.random.default_rng(0).permutation(n):
             theta -= alpha * (X[i] @ theta - y[i]) * X[i]
 
-    rows = [Row("b1", "sgdlab", thinned, f"with history {recorded:.4g} s; compile {compiled:.2f} s"),
-            Row("b1", "scikit-learn SGDRegressor", median_time(sklearn, repeats)),
+    rows = [ours, Row("b1", "scikit-learn SGDRegressor", median_time(sklearn, repeats)),
             Row("b1", "NumPy loop", median_time(numpy_loop, max(1, repeats // 3)))]
-    return rows, [Target("b1", "scikit-learn / sgdlab (B=1 epoch)", rows[1].seconds / thinned, 1.5, True)]
+    return rows, [Target("b1", "scikit-learn / sgdlab (B=1 epoch)", rows[1].seconds / ours.seconds, 1.5, True)]
 
 
 def _torch_regression(X, y):
@@ -133,11 +144,10 @@ def case_b64(size, repeats):
     import torch
     from torch.utils.data import DataLoader, TensorDataset
 
-    n, p = size
-    X, y = least_squares_data(n, p)
-    problem = sl.least_squares(X, y)
+    n, _ = size
+    X, y, problem = least_squares_problem(size)
     alpha = 0.5 / problem.lipschitz()
-    thinned, recorded, compiled = sgdlab_epoch(problem, sl.shuffled_cyclic(64), alpha, repeats)
+    ours = sgdlab_row("b64", problem, sl.shuffled_cyclic(64), alpha, repeats)
     Xt, yt, w = _torch_regression(X, y)
     optimizer = torch.optim.SGD([w], lr=alpha)
 
@@ -159,24 +169,20 @@ def case_b64(size, repeats):
             step(xb, yb)
 
     floor = median_time(lambda: X.sum(), repeats)
-    rows = [Row("b64", "sgdlab", thinned, f"with history {recorded:.4g} s; compile {compiled:.2f} s"),
-            Row("b64", "PyTorch eager (randperm)", median_time(eager, max(1, repeats // 2))),
+    rows = [ours, Row("b64", "PyTorch eager (randperm)", median_time(eager, max(1, repeats // 2))),
             Row("b64", "PyTorch DataLoader(shuffle=True)", median_time(dataloader, 1)),
             Row("b64", "floor: one pass over X (X.sum())", floor)]
-    return rows, [Target("b64", "sgdlab / floor (B=64 epoch)", thinned / floor, 2.0, False),
-                  Target("b64", "PyTorch eager / sgdlab (B=64 epoch)", rows[1].seconds / thinned, 10.0, True)]
+    return rows, [Target("b64", "sgdlab / floor (B=64 epoch)", ours.seconds / floor, 2.0, False),
+                  Target("b64", "PyTorch eager / sgdlab (B=64 epoch)", rows[1].seconds / ours.seconds, 10.0, True)]
 
 
 def case_gd(size, repeats):
     """Least squares, one gradient-descent epoch (one full gradient step) against two passes over X."""
-    n, p = size
-    X, y = least_squares_data(n, p)
-    problem = sl.least_squares(X, y)
-    thinned, recorded, compiled = sgdlab_epoch(problem, sl.full_batch(), 1 / problem.lipschitz(), repeats)
+    X, _, problem = least_squares_problem(size)
+    ours = sgdlab_row("gd", problem, sl.full_batch(), 1 / problem.lipschitz(), repeats)
     floor = median_time(lambda: X.sum(), repeats)
-    rows = [Row("gd", "sgdlab", thinned, f"with history {recorded:.4g} s; compile {compiled:.2f} s"),
-            Row("gd", "floor: two passes over X", 2 * floor)]
-    return rows, [Target("gd", "sgdlab / two passes over X (GD epoch)", thinned / (2 * floor), 1.5, False)]
+    rows = [ours, Row("gd", "floor: two passes over X", 2 * floor)]
+    return rows, [Target("gd", "sgdlab / two passes over X (GD epoch)", ours.seconds / (2 * floor), 1.5, False)]
 
 
 def case_mlp(size, repeats):
@@ -187,7 +193,7 @@ def case_mlp(size, repeats):
     rng = np.random.default_rng(0)
     X, labels = rng.normal(size=(n, 64)), rng.integers(0, 10, size=n)
     network = sl.mlp(X, labels, hidden=(128,), seed=0)
-    thinned, recorded, compiled = sgdlab_epoch(network, sl.shuffled_cyclic(32), 0.05, repeats)
+    ours = sgdlab_row("mlp", network, sl.shuffled_cyclic(32), 0.05, repeats)
     torch.set_num_threads(os.cpu_count() or 1)
     model = torch.nn.Sequential(torch.nn.Linear(64, 128), torch.nn.ReLU(), torch.nn.Linear(128, 10)).double()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.05)
@@ -201,9 +207,8 @@ def case_mlp(size, repeats):
             torch.nn.functional.cross_entropy(model(Xt[batch]), yt[batch]).backward()
             optimizer.step()
 
-    rows = [Row("mlp", "sgdlab", thinned, f"with history {recorded:.4g} s; compile {compiled:.2f} s"),
-            Row("mlp", "PyTorch eager", median_time(eager, max(1, repeats // 2)))]
-    return rows, [Target("mlp", "PyTorch eager / sgdlab (MLP epoch)", rows[1].seconds / thinned, 8.0, True)]
+    rows = [ours, Row("mlp", "PyTorch eager", median_time(eager, max(1, repeats // 2)))]
+    return rows, [Target("mlp", "PyTorch eager / sgdlab (MLP epoch)", rows[1].seconds / ours.seconds, 8.0, True)]
 
 
 def case_sweep(size, repeats):
@@ -214,9 +219,7 @@ def case_sweep(size, repeats):
 
     from sgdlab.experiment import compare
 
-    n, p = size
-    X, y = least_squares_data(n, p)
-    problem = sl.least_squares(X, y)
+    X, y, problem = least_squares_problem(size)
     base = 0.5 / problem.lipschitz_max()
     steps = [base * f for f in (0.25, 0.5, 1.0, 2.0)]
     schemes = {"gd": sl.full_batch(), "wr1": sl.with_replacement(1), "wor32": sl.without_replacement(32),
@@ -244,14 +247,11 @@ def case_sweep(size, repeats):
 
 def case_f32(size, repeats):
     """float32 least squares, B = 256, one shuffled epoch, against one pass over X."""
-    n, p = size
-    X, y = least_squares_data(n, p, dtype=np.float32)
-    problem = sl.least_squares(X, y)
-    thinned, recorded, compiled = sgdlab_epoch(problem, sl.shuffled_cyclic(256), 1e-3, max(1, repeats // 2))
+    X, _, problem = least_squares_problem(size, dtype=np.float32)
+    ours = sgdlab_row("f32", problem, sl.shuffled_cyclic(256), 1e-3, max(1, repeats // 2))
     floor = median_time(lambda: X.sum(), repeats)
-    rows = [Row("f32", "sgdlab", thinned, f"with history {recorded:.4g} s; compile {compiled:.2f} s"),
-            Row("f32", "floor: one pass over X (X.sum())", floor)]
-    return rows, [Target("f32", "sgdlab / floor (float32 B=256 epoch)", thinned / floor, 3.0, False)]
+    rows = [ours, Row("f32", "floor: one pass over X (X.sum())", floor)]
+    return rows, [Target("f32", "sgdlab / floor (float32 B=256 epoch)", ours.seconds / floor, 3.0, False)]
 
 
 def case_startup(size, repeats):

@@ -30,8 +30,11 @@ _EXPORTS = {
     **dict.fromkeys(["box", "nonnegative", "ball", "simplex", "affine", "general_constraints"], "sgdlab.constraints"),
     **dict.fromkeys(["minimize", "maximize", "Result", "StepSizeWarning"], "sgdlab.optimize"),
     "check_step": "sgdlab.theory",
+    "compare": "sgdlab.experiment",
+    "Comparison": "sgdlab.experiment",
 }
-_SUBMODULES = {"problems", "samplers", "schedules", "constraints", "engine", "optimize", "theory"}
+_SUBMODULES = {"problems", "samplers", "schedules", "constraints", "engine", "optimize", "theory", "experiment",
+               "data", "report", "plots", "config"}
 
 __all__ = sorted(_EXPORTS) + sorted(_SUBMODULES)
 

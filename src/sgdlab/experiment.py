@@ -219,9 +219,14 @@ def _groups(specs: list[RunSpec]) -> list[list[RunSpec]]:
 def _run_lanes(problem, lanes, epochs, record_every, tol, on_epoch) -> list[pd.DataFrame]:
     """Run the lanes (spec, seed) of one group as one vmapped program; one table per lane."""
     sampler = lanes[0][0].sampler
-    settings = [optimize.validated(problem, optimize.MINIMIZE, sampler=sampler, step=spec.schedule, epochs=epochs,
-                                   seed=seed, tol=tol, record_every=record_every, optimizer=spec.optimizer)
-                 for spec, seed in lanes]
+    validated = {}   # one check per setting (its schedule over every iteration), then one copy per seed
+    for spec, _ in lanes:
+        if spec.name not in validated:
+            validated[spec.name] = optimize.validated(problem, optimize.MINIMIZE, sampler=sampler, step=spec.schedule,
+                                                      epochs=epochs, tol=tol, record_every=record_every,
+                                                      optimizer=spec.optimizer)
+    settings = [dataclasses.replace(validated[spec.name], seed=_checks.integer("seed", seed, low=0, high=2**31 - 1))
+                for spec, seed in lanes]
     count = len(lanes)
     started = time.perf_counter()
     schedule = engine.stacked_schedules([s.schedule for s in settings])

@@ -34,11 +34,6 @@ def sgd_update(params, grads, alpha):
     return jax.tree.map(lambda p, g: p - jnp.asarray(alpha, p.dtype) * g, params, grads)
 
 
-def to_device(tree):
-    """Put every leaf on the default device as a JAX array, keeping its dtype."""
-    return jax.tree.map(jnp.asarray, tree)
-
-
 def to_numpy(tree):
     """Copy every leaf to a NumPy array."""
     return jax.tree.map(np.asarray, tree)

@@ -58,10 +58,6 @@ class Sampler:
         """How many steps make one epoch of N per-example gradients."""
         raise NotImplementedError
 
-    def padded_batch_size(self, n: int) -> int:
-        """The width of the plan's arrays (the batch size; N for the full batch)."""
-        raise NotImplementedError
-
     def plan(self, n: int, seed, epoch) -> tuple[jax.Array, jax.Array]:
         """The epoch's indices and mask (True on real entries), as JAX arrays; traceable in seed and epoch."""
         raise NotImplementedError
@@ -103,9 +99,6 @@ class FullBatch(Sampler):
     def steps_per_epoch(self, n: int) -> int:
         return 1
 
-    def padded_batch_size(self, n: int) -> int:
-        return n
-
     def plan(self, n, seed, epoch):
         return jnp.arange(n, dtype=jnp.int32)[None, :], jnp.ones((1, n), dtype=bool)
 
@@ -125,9 +118,6 @@ class _Minibatch(Sampler):
 
     def steps_per_epoch(self, n: int) -> int:
         return math.ceil(n / self.batch_size)
-
-    def padded_batch_size(self, n: int) -> int:
-        return self.batch_size
 
 
 @dataclasses.dataclass(frozen=True, repr=False)

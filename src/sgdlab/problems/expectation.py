@@ -80,9 +80,6 @@ class Expectation(Problem):
             return self.exact_grad(params)
         return jax.grad(self.exact_loss)(params)
 
-    def diagnostics(self, params, data) -> dict:
-        return {}
-
     def loss(self, params) -> jax.Array:
         return self._loss_jit(_pytree.conform("params", params, self.params0), self.data)
 

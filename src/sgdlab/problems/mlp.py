@@ -67,7 +67,6 @@ class MLP(FiniteSum):
             _checks.same_length(("X", "y"), (X.shape[0], targets.shape[0]))
             width, loss = (1 if targets.ndim == 1 else targets.shape[1]), squared_loss
             targets = targets.reshape(len(targets), width)
-        self.X = X
         params0 = he_initialization((X.shape[1], *self.hidden, width), _checks.integer("seed", seed, low=0), X.dtype)
         super().__init__(loss, (X, targets), params0)
 

@@ -63,6 +63,10 @@ class LeastSquares(LinearModel):
 
     def unconstrained_optimal_value(self) -> float:
         """p* = F(θ*) = (1/2N) ‖Xθ* − y‖², the mean squared residual of the best fit, halved."""
+        return self._optimal_value
+
+    @cached_property
+    def _optimal_value(self) -> float:
         residual = np.asarray(self.X, np.float64) @ self.unconstrained_solution().astype(np.float64) - self.y
         return float(0.5 * np.mean(residual**2))
 

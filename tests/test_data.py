@@ -5,6 +5,7 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse
 from sklearn.datasets import dump_svmlight_file
 
 import sgdlab as sl
@@ -51,7 +52,9 @@ def test_file_formats_round_trip(tmp_path, table):
     dump_svmlight_file(X, y, str(tmp_path / "d.svm"))
     for name, target in [("d.npy", None), ("d.npz", None), ("d.csv", "price"), ("d.parquet", "price"), ("d.svm", None)]:
         dataset = data.load(str(tmp_path / name), target)
-        np.testing.assert_allclose(dataset.X, X, rtol=1e-12, err_msg=name)
+        assert scipy.sparse.issparse(dataset.X) == (name == "d.svm")
+        dense = dataset.X.toarray() if name == "d.svm" else dataset.X
+        np.testing.assert_allclose(dense, X, rtol=1e-12, err_msg=name)
         np.testing.assert_allclose(dataset.y, y, rtol=1e-12, err_msg=name)
     assert data.load(str(tmp_path / "d.npy"), "0").y[3] == table.a[3]
     with pytest.raises(ValueError, match=re.escape("target must be a column index in [-3, 2] for an .npy file; got 'price'")):

@@ -7,8 +7,8 @@
 * Files: ``.npy`` (a 2-D array; the target is the last column unless ``target`` names another
   index), ``.npz`` (arrays ``X`` and ``y``), ``.csv`` and ``.parquet`` (pandas; ``target`` names
   the column, default the last), and svmlight / LIBSVM text (scikit-learn; any other suffix or
-  none, ``.bz2`` read directly). Sparse svmlight data are made dense when they fit in
-  DENSE_LIMIT entries.
+  none, ``.bz2`` read directly), which stays a sparse CSR matrix: the linear models run on it
+  at a cost proportional to its nonzeros.
 """
 
 from __future__ import annotations
@@ -17,20 +17,20 @@ import dataclasses
 from pathlib import Path
 
 import numpy as np
+import scipy.sparse
 
 from sgdlab import _checks
 
 BUNDLED = ("diabetes", "breast_cancer", "digits")
-#: The most entries a sparse file may have once made dense (8 bytes each: 400 MB).
-DENSE_LIMIT = 50_000_000
 
 
 @dataclasses.dataclass(frozen=True)
 class Dataset:
-    """Features X (N × p), targets y (N,), and a name that says where they came from."""
+    """Features X (N × p; a NumPy array, or a SciPy CSR matrix from a sparse file), targets y (N,),
+    and a name that says where they came from."""
 
     name: str
-    X: np.ndarray
+    X: np.ndarray | scipy.sparse.csr_matrix
     y: np.ndarray
 
     @property
@@ -142,24 +142,29 @@ def _table(path: Path, target) -> tuple[np.ndarray, np.ndarray]:
     return features.to_numpy(dtype=np.float64), frame[column].to_numpy()
 
 
-def _svmlight(path: Path) -> tuple[np.ndarray, np.ndarray]:
+def _svmlight(path: Path) -> tuple[scipy.sparse.csr_matrix, np.ndarray]:
     from sklearn.datasets import load_svmlight_file
 
-    X, y = load_svmlight_file(str(path))
-    entries = X.shape[0] * X.shape[1]
-    if entries > DENSE_LIMIT:
-        _checks.fail("data", f"at most {DENSE_LIMIT:,} entries once dense (sparse problems are not supported yet)",
-                     f"{X.shape[0]:,} × {X.shape[1]:,} = {entries:,} in {path.name}")
-    return X.toarray(), y
+    return load_svmlight_file(str(path))
 
 
-def standardize(X: np.ndarray) -> np.ndarray:
-    """Center every column and scale it to unit variance (constant columns are only centered)."""
+def standardize(X):
+    """Center every column and scale it to unit variance (constant columns are only centered).
+
+    A sparse X is only scaled (centering would fill in every zero), so it stays sparse.
+    """
+    if scipy.sparse.issparse(X):
+        X = scipy.sparse.csr_matrix(X, dtype=np.float64)
+        squares = X.multiply(X).mean(axis=0).A1
+        scale = np.sqrt(np.maximum(squares - X.mean(axis=0).A1 ** 2, 0.0))
+        return scipy.sparse.csr_matrix(X @ scipy.sparse.diags(1.0 / np.where(scale > 0, scale, 1.0)))
     X = np.asarray(X, dtype=np.float64)
     scale = X.std(axis=0)
     return (X - X.mean(axis=0)) / np.where(scale > 0, scale, 1.0)
 
 
-def with_intercept(X: np.ndarray) -> np.ndarray:
-    """X with a column of ones appended, so a linear model fits an intercept."""
+def with_intercept(X):
+    """X with a column of ones appended, so a linear model fits an intercept (sparse X stays sparse)."""
+    if scipy.sparse.issparse(X):
+        return scipy.sparse.hstack([X, np.ones((X.shape[0], 1))], format="csr")
     return np.column_stack([X, np.ones(len(X))])

@@ -128,13 +128,18 @@ class FiniteSum(Problem):
     def __init__(self, loss, data, params0):
         if not callable(loss):
             _checks.fail("loss", "a callable loss(params, example) -> scalar", _checks.shown(loss), error=TypeError)
-        self.data, self.n = _validated_data(data)
-        self.params0 = _validated_params0(params0)
         self._example_loss = loss
-        _check_scalar_loss(loss, self.params0, self.data)
+        self.params0 = _validated_params0(params0)
+        self.data, self.n = self._validated_data(data)
         self._loss_jit = jax.jit(self.data_loss)
         self._value_and_grad_jit = jax.jit(jax.value_and_grad(self.data_loss))
         self._batch_grad_jit = jax.jit(self._batch_grad)
+
+    def _validated_data(self, data):
+        """(data as JAX arrays, N), after checking the data and that the loss gives one scalar per example."""
+        data, n = _validated_data(data)
+        _check_scalar_loss(self._example_loss, self.params0, data)
+        return data, n
 
     # pure functions of (params, data): the engine compiles these with data as an argument
     def example_losses(self, params, data) -> jax.Array:
@@ -153,8 +158,7 @@ class FiniteSum(Problem):
         return jnp.sum(mask * losses) / jnp.sum(mask)
 
     def _batch_grad(self, params, data, idx):
-        batch = jax.tree.map(lambda leaf: leaf[idx], data)
-        return jax.grad(self.data_loss)(params, batch)
+        return jax.grad(self.masked_loss)(params, data, idx, jnp.ones(idx.shape, dtype=bool))
 
     # the friendly layer
     def loss(self, params) -> jax.Array:
@@ -192,10 +196,20 @@ class Negation(FiniteSum):
     """−F for a finite sum F (each fᵢ becomes −fᵢ): maximizing F is minimizing this problem."""
 
     def __init__(self, original: FiniteSum):
-        super().__init__(lambda params, example: -original._example_loss(params, example), original.data,
-                         original.params0)
         self.original = original
+        super().__init__(original._example_loss, original.data, original.params0)
         self.constraint = original.constraint
+
+    def _validated_data(self, data):
+        return data, self.original.n   # the original's, already checked
+
+    def example_losses(self, params, data) -> jax.Array:
+        """(−fᵢ(θ))ᵢ."""
+        return -self.original.example_losses(params, data)
+
+    def masked_loss(self, params, data, idx, mask) -> jax.Array:
+        """Minus the original's minibatch mean."""
+        return -self.original.masked_loss(params, data, idx, mask)
 
     def lipschitz(self) -> float | None:
         """∇(−F) = −∇F has the same Lipschitz constant."""

@@ -1,7 +1,10 @@
 """What the built-in linear models share: a design matrix X (N × p), targets y, an ℓ2 weight.
 
-Each row xᵢ of X is one example; a model's per-example loss depends on θ through xᵢᵀθ (or xᵢᵀW),
-so its curvature is governed by the Gram matrix XᵀX/N, whose largest eigenvalue every L uses.
+Each row xᵢ of X is one example; a model's per-example loss depends on θ only through the margin
+mᵢ = xᵢᵀθ (a K-vector xᵢᵀW for softmax): fᵢ(θ) = ℓ(mᵢ, yᵢ) + (λ/2) ‖θ‖². So F, ∇F and every
+minibatch gradient need only products of rows with θ, and X may be dense or a scipy.sparse matrix
+(kept in CSR form, costs proportional to its nonzeros; see :mod:`sgdlab.problems.rows`).
+The curvature is governed by the Gram matrix XᵀX/N, whose largest eigenvalue every L uses.
 No intercept is added: append a column of ones to X to fit one.
 """
 
@@ -10,35 +13,86 @@ from __future__ import annotations
 import math
 from functools import cached_property
 
+import jax.numpy as jnp
 import numpy as np
+import scipy.sparse
 import scipy.sparse.linalg
 
 from sgdlab import _checks
 from sgdlab.problems.base import FiniteSum
+from sgdlab.problems.rows import batch_products, engine_rows, products
 
 #: Above this many features, λ_max(XᵀX) comes from an iterative SVD instead of a dense eigensolver.
 DENSE_EIGEN_MAX_FEATURES = 2000
 
 
 class LinearModel(FiniteSum):
-    """A finite sum whose i-th term depends on θ only through the i-th row of X (plus an ℓ2 term).
+    """A finite sum fᵢ(θ) = ℓ(xᵢᵀθ, yᵢ) + (λ/2) ‖θ‖² over the rows of X (dense or sparse).
 
-    Each family bounds the second derivative of its loss in the margin xᵢᵀθ by ``curvature`` c
-    (1 for squared error, 1/4 for the logistic loss, 1/2 for softmax cross-entropy), so
-    ∇²fᵢ ⪯ c xᵢxᵢᵀ + λI and ∇²F ⪯ c XᵀX/N + λI: L = c λ_max(XᵀX)/N + λ and Lᵢ = c ‖xᵢ‖² + λ.
+    Each family gives its ``margin_losses`` ℓ and bounds its second derivative in the margin by
+    ``curvature`` c (1 for squared error, 1/4 for the logistic loss, 1/2 for softmax
+    cross-entropy), so ∇²fᵢ ⪯ c xᵢxᵢᵀ + λI and ∇²F ⪯ c XᵀX/N + λI: L = c λ_max(XᵀX)/N + λ and
+    Lᵢ = c ‖xᵢ‖² + λ.
     """
 
     curvature = 1.0
+    #: The loss family the native loop (sgdlab.kernels) runs for this model, or None when it has none.
+    native_loss: str | None = None
 
-    def __init__(self, loss, X, y, params0, l2: float = 0.0):
-        self.X = X
-        self.l2 = l2
-        super().__init__(loss, (X, y), params0)
+    def __init__(self, X, y, params0, l2: float = 0.0):
+        self.X, self.y, self.l2 = X, y, l2
+        super().__init__(type(self).margin_losses, (X, y), params0)
+
+    @staticmethod
+    def margin_losses(margins, y):
+        """(ℓ(mᵢ, yᵢ))ᵢ for margins m (N, or N × K) and targets y: the loss without the ℓ2 term."""
+        raise NotImplementedError
+
+    def _validated_data(self, data):
+        X, y = data   # validated by the family's constructor
+        return (engine_rows(X), jnp.asarray(y)), X.shape[0]
+
+    def example_losses(self, params, data):
+        """fᵢ(θ) = ℓ(xᵢᵀθ, yᵢ) + (λ/2) ‖θ‖² for every row of the data."""
+        rows, y = data
+        return self.margin_losses(products(rows, params), y) + self._penalty(params)
+
+    def masked_loss(self, params, data, idx, mask):
+        """The mean of fᵢ over the batch's real entries, from the products of the batch's rows alone."""
+        rows, y = data
+        losses = self.margin_losses(batch_products(rows, idx, params), y[idx])
+        weights = mask.astype(losses.dtype)
+        return jnp.sum(weights * losses) / jnp.sum(weights) + self._penalty(params)
+
+    def _penalty(self, params):
+        return 0.5 * self.l2 * jnp.sum(params * params)
 
     @property
     def n_features(self) -> int:
         """p, the number of columns of X."""
         return self.X.shape[1]
+
+    @property
+    def is_sparse(self) -> bool:
+        """True when X is a (CSR) sparse matrix."""
+        return scipy.sparse.issparse(self.X)
+
+    @property
+    def dtype(self) -> str:
+        """The dtype of X, which every run computes in."""
+        return np.dtype(self.X.dtype).name
+
+    def native_data(self) -> tuple:
+        """(rows, targets) as the native loop takes them: X in float64 (dense, or the CSR arrays
+        (data, indices, indptr)), y as float64 numbers."""
+        return self._native_data
+
+    @cached_property
+    def _native_data(self) -> tuple:
+        targets = np.asarray(self.y, dtype=np.float64)
+        if self.is_sparse:
+            return (np.asarray(self.X.data, np.float64), self.X.indices, self.X.indptr), targets
+        return np.ascontiguousarray(self.X, dtype=np.float64), targets
 
     @cached_property
     def gram_max_eigenvalue(self) -> float:
@@ -55,11 +109,14 @@ class LinearModel(FiniteSum):
 
     def supremum(self) -> float | None:
         """+inf: a convex loss that varies along some direction (X ≠ 0 or λ > 0) is unbounded above."""
-        return math.inf if self.l2 > 0 or np.any(self.X != 0) else None
+        nonzero = self.X.count_nonzero() > 0 if self.is_sparse else np.any(self.X != 0)
+        return math.inf if self.l2 > 0 or nonzero else None
 
     @cached_property
     def row_max_squared_norm(self) -> float:
         """maxᵢ ‖xᵢ‖², which bounds the per-example curvature."""
+        if self.is_sparse:
+            return float(self.X.multiply(self.X).sum(axis=1).max())
         return float(np.max(np.einsum("ij,ij->i", self.X, self.X)))
 
 
@@ -74,9 +131,35 @@ class LinearClassifier(LinearModel):
         return float(np.mean(self.predict(params, X) == np.asarray(y)))
 
 
-def design_matrix(X) -> np.ndarray:
-    """Validate X: a non-empty 2-D array of finite numbers (integers become float64)."""
+def design_matrix(X):
+    """Validate X: a non-empty 2-D array of finite numbers (integers become float64), or a
+    scipy.sparse matrix, which stays sparse (see :func:`sparse_design_matrix`)."""
+    if scipy.sparse.issparse(X):
+        return sparse_design_matrix(X)
     return _checks.finite_array("X", X, ndim=2)
+
+
+def sparse_design_matrix(X) -> scipy.sparse.csr_matrix:
+    """Validate a sparse X and return it as a canonical CSR matrix of floats (a copy; other formats are
+    converted): sorted, summed duplicates, finite stored values, int32 indices where they fit."""
+    if X.ndim != 2 or 0 in X.shape:
+        _checks.fail("X", "a non-empty 2-D sparse matrix", f"shape {X.shape}")
+    for name in ("indices", "indptr", "row", "col"):
+        array = getattr(X, name, None)
+        if array is not None and not np.issubdtype(np.asarray(array).dtype, np.integer):
+            _checks.fail(f"X.{name}", "an array of integers", f"dtype {np.asarray(array).dtype}", error=TypeError)
+    if not (np.issubdtype(X.dtype, np.number) or X.dtype == bool):
+        _checks.fail("X", "a sparse matrix of numbers", f"dtype {X.dtype}", error=TypeError)
+    X = scipy.sparse.csr_matrix(X, dtype=X.dtype if np.issubdtype(X.dtype, np.floating) else np.float64, copy=True)
+    X.sum_duplicates()
+    bad = np.flatnonzero(~np.isfinite(X.data))
+    if bad.size:
+        row = int(np.searchsorted(X.indptr, bad[0], side="right") - 1)
+        _checks.fail("X", "a sparse matrix of finite stored values (no NaN or inf)",
+                     f"{X.data[bad[0]]} at row {row}, column {X.indices[bad[0]]}")
+    if max(X.nnz, X.shape[1]) < np.iinfo(np.int32).max:
+        X.indices, X.indptr = X.indices.astype(np.int32), X.indptr.astype(np.int32)
+    return X
 
 
 def targets(y, X: np.ndarray, *, dtype=None) -> np.ndarray:
@@ -97,11 +180,17 @@ def class_labels(y, X: np.ndarray) -> np.ndarray:
     return y
 
 
-def largest_gram_eigenvalue(X: np.ndarray) -> float:
-    """λ_max(XᵀX) = σ_max(X)²: dense eigvalsh for few features, else an iterative SVD."""
-    X64 = np.asarray(X, dtype=np.float64)
+def largest_gram_eigenvalue(X) -> float:
+    """λ_max(XᵀX) = σ_max(X)²: dense eigvalsh of the smaller Gram matrix for few features or rows,
+    else an iterative SVD (X dense or sparse)."""
+    X64 = X.astype(np.float64) if scipy.sparse.issparse(X) else np.asarray(X, dtype=np.float64)
     if min(X64.shape) <= DENSE_EIGEN_MAX_FEATURES:
-        small = X64.T @ X64 if X64.shape[1] <= X64.shape[0] else X64 @ X64.T
-        return float(np.linalg.eigvalsh(small)[-1])
+        return float(np.linalg.eigvalsh(small_gram(X64))[-1])
     sigma = scipy.sparse.linalg.svds(X64, k=1, return_singular_vectors=False)
     return float(sigma[0] ** 2)
+
+
+def small_gram(X) -> np.ndarray:
+    """The smaller of XᵀX and XXᵀ as a dense array (they share their nonzero eigenvalues)."""
+    small = X.T @ X if X.shape[1] <= X.shape[0] else X @ X.T
+    return small.toarray() if scipy.sparse.issparse(small) else small

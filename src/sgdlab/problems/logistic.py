@@ -15,24 +15,22 @@ from sgdlab import _checks
 from sgdlab.problems.linear import LinearClassifier, design_matrix, targets
 
 
-def logistic_loss(theta, example, l2):
-    """fᵢ(θ) = log(1 + exp(−yᵢ xᵢᵀθ)) + (λ/2) ‖θ‖², computed without overflow."""
-    x, y = example
-    return jnp.logaddexp(0.0, -y * jnp.dot(x, theta)) + 0.5 * l2 * jnp.dot(theta, theta)
-
-
 class LogisticRegression(LinearClassifier):
     """Binary logistic regression with an optional ℓ2 weight ``l2`` (λ above)."""
+
+    native_loss = "logistic"
 
     curvature = 0.25
 
     def __init__(self, X, y, l2: float = 0.0):
         X = design_matrix(X)
         y, self.label_coding = _signed_labels(targets(y, X), X.dtype)
-        self.y = y
-        l2 = _checks.nonnegative_float("l2", l2)
-        super().__init__(lambda theta, example: logistic_loss(theta, example, l2),
-                         X, y, np.zeros(X.shape[1], dtype=X.dtype), l2=l2)
+        super().__init__(X, y, np.zeros(X.shape[1], dtype=X.dtype), l2=_checks.nonnegative_float("l2", l2))
+
+    @staticmethod
+    def margin_losses(margins, y):
+        """ℓ(m, y) = log(1 + exp(−y m)), computed without overflow."""
+        return jnp.logaddexp(0.0, -y * margins)
 
     def predict(self, params, X) -> np.ndarray:
         """The label (in the coding of the training labels) of sign(xᵀθ) for each row of X."""

@@ -17,15 +17,10 @@ from sgdlab import _checks
 from sgdlab.problems.linear import LinearClassifier, class_labels, design_matrix
 
 
-def cross_entropy(W, example, l2):
-    """fᵢ(W) = logsumexp(xᵢᵀW) − xᵢᵀW_{yᵢ} + (λ/2) ‖W‖²_F."""
-    x, label = example
-    logits = jnp.dot(x, W)
-    return jax.nn.logsumexp(logits) - logits[label] + 0.5 * l2 * jnp.sum(W * W)
-
-
 class SoftmaxRegression(LinearClassifier):
     """Softmax regression over the classes found in y, with an optional ℓ2 weight ``l2``."""
+
+    native_loss = "softmax"
 
     curvature = 0.5
 
@@ -36,10 +31,14 @@ class SoftmaxRegression(LinearClassifier):
         if self.classes.size < 2:
             _checks.fail("y", "labels of at least 2 classes", f"only {self.classes.tolist()}",
                          context="softmax_regression")
-        self.y = labels
-        l2 = _checks.nonnegative_float("l2", l2)
         W0 = np.zeros((X.shape[1], self.classes.size), dtype=X.dtype)
-        super().__init__(lambda W, example: cross_entropy(W, example, l2), X, labels, W0, l2=l2)
+        super().__init__(X, labels, W0, l2=_checks.nonnegative_float("l2", l2))
+
+    @staticmethod
+    def margin_losses(margins, y):
+        """ℓ(m, y) = logsumexp(m) − m_y for the logits m = xᵀW (one row per example)."""
+        picked = jnp.take_along_axis(margins, y[..., None], axis=-1)[..., 0]
+        return jax.nn.logsumexp(margins, axis=-1) - picked
 
     @property
     def n_classes(self) -> int:

@@ -1,4 +1,4 @@
-"""minimize: the compiled engine against the slow reference loop, the textbook GD results, history and status."""
+"""minimize: both engines (JAX and the native loop) against the slow reference loop, the textbook GD results, history and status."""
 
 import jax.numpy as jnp
 import numpy as np
@@ -18,8 +18,12 @@ SCHEMES = [
 EPOCHS, SEED = 3, 5
 
 
-def _engine_equals_reference(problem, gradients, theta0, sampler, step):
-    result = sl.minimize(problem, sampler=sampler, step=step, epochs=EPOCHS, seed=SEED, params0=theta0)
+ENGINES = ["jax", "native"]
+
+
+def _engine_equals_reference(problem, gradients, theta0, sampler, step, engine):
+    result = sl.minimize(problem, sampler=sampler, step=step, epochs=EPOCHS, seed=SEED, params0=theta0, engine=engine)
+    assert result.engine == engine
     schedule = sl.schedules.as_schedule(step)
     expected = reference_run(gradients, theta0, problem.n, sampler, lambda k: float(schedule(k)), EPOCHS, SEED)
     assert result.iterations == EPOCHS * sampler.steps_per_epoch(problem.n)
@@ -27,28 +31,31 @@ def _engine_equals_reference(problem, gradients, theta0, sampler, step):
 
 
 @pytest.mark.parametrize("sampler", SCHEMES, ids=repr)
-def test_engine_equals_reference_on_least_squares(regression_data, sampler):
+@pytest.mark.parametrize("engine", ENGINES)
+def test_engine_equals_reference_on_least_squares(regression_data, sampler, engine):
     X, y = regression_data
     problem = sl.least_squares(X, y)
     _engine_equals_reference(problem, lambda t, idx: least_squares_gradients(t, X[idx], y[idx]),
-                             np.array([1.0, 1.0, -1.0, 0.0]), sampler, sl.inverse_time(0.05, 0.01))
+                             np.array([1.0, 1.0, -1.0, 0.0]), sampler, sl.inverse_time(0.05, 0.01), engine)
 
 
 @pytest.mark.parametrize("sampler", SCHEMES, ids=repr)
-def test_engine_equals_reference_on_logistic(classification_data, sampler):
+@pytest.mark.parametrize("engine", ENGINES)
+def test_engine_equals_reference_on_logistic(classification_data, sampler, engine):
     X, y = classification_data
     signs = np.where(y == 1, 1.0, -1.0)
     problem = sl.logistic_regression(X, y, l2=0.01)
     _engine_equals_reference(problem, lambda t, idx: logistic_gradients(t, X[idx], signs[idx], l2=0.01),
-                             np.array([0.2, -0.3, 0.1]), sampler, 0.5)
+                             np.array([0.2, -0.3, 0.1]), sampler, 0.5, engine)
 
 
 @pytest.mark.parametrize("sampler", [sl.with_replacement(4), sl.shuffled_cyclic(4)], ids=repr)
-def test_engine_equals_reference_on_softmax(multiclass_data, sampler):
+@pytest.mark.parametrize("engine", ENGINES)
+def test_engine_equals_reference_on_softmax(multiclass_data, sampler, engine):
     X, y = multiclass_data
     problem = sl.softmax_regression(X, y, l2=0.01)
     _engine_equals_reference(problem, lambda W, idx: softmax_gradients(W, X[idx], problem.y[idx], l2=0.01),
-                             np.zeros((4, 3)), sampler, 0.3)
+                             np.zeros((4, 3)), sampler, 0.3, engine)
 
 
 def test_gd_with_one_over_L_reaches_gradient_tolerance(regression_data):

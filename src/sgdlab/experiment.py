@@ -173,8 +173,11 @@ class Comparison:
 
 
 def compare(problem: FiniteSum, runs: dict, seeds=10, epochs: int = 20, out=None, record_every: int = 1,
-            tol: float | None = None, title: str | None = None, on_epoch=None) -> Comparison:
+            tol: float | None = None, title: str | None = None, on_epoch=None, engine: str = "auto") -> Comparison:
     """Run every setting in ``runs`` with every seed; see the module docstring.
+
+    ``engine`` is that of :func:`sgdlab.minimize` ("auto", "jax" or "native"), chosen per group of
+    runs sharing a sampler; the native loop runs a group's lanes one after the other.
 
     ``title`` names the comparison in its saved settings (the report's heading);
     ``on_epoch(label, epoch, epochs)``, if given, is called after every epoch of every program.
@@ -191,7 +194,7 @@ def compare(problem: FiniteSum, runs: dict, seeds=10, epochs: int = 20, out=None
         lanes = [(spec, seed) for spec in group for seed in seed_list]
         keys = {(spec.name, seed): run_key(fingerprint, spec, seed, epochs, record_every, tol) for spec, seed in lanes}
         todo = [(spec, seed) for spec, seed in lanes if store is None or not store.has(keys[spec.name, seed])]
-        fresh = _run_lanes(problem, todo, epochs, record_every, tol, on_epoch) if todo else []
+        fresh = _run_lanes(problem, todo, epochs, record_every, tol, on_epoch, engine) if todo else []
         for (spec, seed), frame in zip(todo, fresh, strict=True):
             if store is not None:
                 store.save(keys[spec.name, seed], frame)
@@ -216,15 +219,16 @@ def _groups(specs: list[RunSpec]) -> list[list[RunSpec]]:
     return list(groups.values())
 
 
-def _run_lanes(problem, lanes, epochs, record_every, tol, on_epoch) -> list[pd.DataFrame]:
-    """Run the lanes (spec, seed) of one group as one vmapped program; one table per lane."""
+def _run_lanes(problem, lanes, epochs, record_every, tol, on_epoch, engine_name) -> list[pd.DataFrame]:
+    """Run the lanes (spec, seed) of one group as one vmapped program (or natively, lane after lane);
+    one table per lane."""
     sampler = lanes[0][0].sampler
     validated = {}   # one check per setting (its schedule over every iteration), then one copy per seed
     for spec, _ in lanes:
         if spec.name not in validated:
             validated[spec.name] = optimize.validated(problem, optimize.MINIMIZE, sampler=sampler, step=spec.schedule,
                                                       epochs=epochs, tol=tol, record_every=record_every,
-                                                      optimizer=spec.optimizer)
+                                                      optimizer=spec.optimizer, engine=engine_name)
     settings = [dataclasses.replace(validated[spec.name], seed=_checks.integer("seed", seed, low=0, high=2**31 - 1))
                 for spec, seed in lanes]
     count = len(lanes)
@@ -233,8 +237,8 @@ def _run_lanes(problem, lanes, epochs, record_every, tol, on_epoch) -> list[pd.D
     params = engine.stacked_params(settings[0].params0, count)
     optimizer = lanes[0][0].optimizer
     opt_state = engine.initial_state(optimizer, params, count)
-    program = engine.compiled_run(problem, sampler, params, schedule, optimize.solution_of(problem), lanes=count,
-                                  optimizer=optimizer)
+    program = optimize.program_for(settings[0], engine.compiled_run(
+        problem, sampler, params, schedule, optimize.solution_of(problem), lanes=count, optimizer=optimizer))
     for record in optimize.record_variants(settings[0]):
         program.prepare(record)
     compile_share = (time.perf_counter() - started) / count

@@ -31,7 +31,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from sgdlab import _checks, _pytree, engine, theory
+from sgdlab import _checks, _pytree, engine, kernels, theory
 from sgdlab import samplers as _samplers
 from sgdlab import schedules as _schedules
 from sgdlab.problems.base import FiniteSum
@@ -70,7 +70,7 @@ class Result:
     "diverged"), ``message`` (what happened, in words), ``history`` (a pandas DataFrame with
     columns epoch, iteration, loss, grad_norm, gap, dist, time), ``epochs`` (None for an
     expectation, which has none) and ``iterations`` run, ``compile_time`` (seconds spent compiling for this run; near 0 when the programs were reused), and the run's
-    ``sampler``, ``step`` (its schedule) and ``seed``.
+    ``sampler``, ``step`` (its schedule) and ``seed``, and the ``engine`` that ran it ("jax" or "native").
     """
 
     params: object
@@ -83,6 +83,7 @@ class Result:
     sampler: _samplers.Sampler
     step: _schedules.Schedule
     seed: int
+    engine: str = "jax"
 
     def __repr__(self) -> str:
         return f"Result(status={self.status!r}, epochs={self.epochs}, iterations={self.iterations}, message={self.message!r})"
@@ -106,11 +107,13 @@ class Settings:
     #: For an expectation: the steps per history row (the loop's unit) and the total budget in steps.
     chunk: int | None = None
     steps: int | None = None
+    #: The engine chosen for the run: "jax" or "native" (see sgdlab.kernels.choose).
+    engine: str = "jax"
 
 
 def minimize(problem, sampler=None, step=None, epochs: int | None = None, params0=None, seed: int = 0,
              tol: float | None = None, record_every: int = 1, constraint=None, optimizer=None,
-             steps: int | None = None) -> Result:
+             steps: int | None = None, engine: str = "auto") -> Result:
     """Minimize ``problem`` with θᵏ⁺¹ = θᵏ − αₖ gᵏ, gᵏ the mean gradient over the sampler's batch.
 
     Parameters
@@ -141,21 +144,26 @@ def minimize(problem, sampler=None, step=None, epochs: int | None = None, params
         size, so ``step`` must then be left out.
     steps : int
         The budget of an expectation (which has no epochs), in steps; required there.
+    engine : {"auto", "jax", "native"}
+        What runs the epochs: JAX's compiled scan (any problem, any device), or the native CPU
+        loop of the built-in linear models (sgdlab.kernels), which gives the same run and is
+        faster at small batch sizes. "auto" picks the native loop where it supports the run and
+        the batch size is small (see ``sgdlab.kernels.choose``); ``Result.engine`` says which ran.
     """
     return _run(validated(problem, MINIMIZE, sampler=sampler, step=step, epochs=epochs, steps=steps,
                           params0=params0, seed=seed, tol=tol, record_every=record_every, constraint=constraint,
-                          optimizer=optimizer))
+                          optimizer=optimizer, engine=engine))
 
 
 def maximize(problem, sampler=None, step=None, epochs: int | None = None, params0=None, seed: int = 0,
              tol: float | None = None, record_every: int = 1, constraint=None, optimizer=None,
-             steps: int | None = None) -> Result:
+             steps: int | None = None, engine: str = "auto") -> Result:
     """Maximize ``problem`` (its F is the f to maximize) by minimizing −f; the arguments are those
     of :func:`minimize`. The history reports f itself; gap is p* − f with p* = sup f where known."""
     _check_problem(problem)
     return _run(validated(problem.negation, MAXIMIZE, sampler=sampler, step=step, epochs=epochs, steps=steps,
                           params0=params0, seed=seed, tol=tol, record_every=record_every, constraint=constraint,
-                          optimizer=optimizer))
+                          optimizer=optimizer, engine=engine))
 
 
 def _check_problem(problem) -> None:
@@ -165,7 +173,7 @@ def _check_problem(problem) -> None:
 
 
 def validated(problem, sense, *, sampler=None, step=None, epochs=None, steps=None, params0=None, seed=0, tol=None,
-              record_every=1, constraint=None, optimizer=None) -> Settings:
+              record_every=1, constraint=None, optimizer=None, engine="auto") -> Settings:
     """Check a run's arguments (those of :func:`minimize`) and fill in the defaults."""
     _check_problem(problem)
     problem = _constrained(problem, constraint)
@@ -180,7 +188,8 @@ def validated(problem, sense, *, sampler=None, step=None, epochs=None, steps=Non
     seed = _checks.integer("seed", seed, low=0, high=2**31 - 1)
     tol = None if tol is None else _checks.positive_float("tol", tol)
     return Settings(problem, sampler, schedule, loops, params0, seed, tol, 1 if chunk else record_every, sense,
-                    _step_note(problem, schedule), optimizer, chunk, iterations if chunk else None)
+                    _step_note(problem, schedule), optimizer, chunk, iterations if chunk else None,
+                    kernels.choose(engine, problem, sampler, optimizer))
 
 
 def _check_sampler(problem, sampler: _samplers.Sampler) -> None:
@@ -277,8 +286,9 @@ def _default_step(problem) -> float:
 def _run(s: Settings) -> Result:
     started = time.perf_counter()
     schedule = engine.program_schedule(s.schedule)
-    programs = {length: engine.compiled_run(s.problem, s.sampler, s.params0, schedule, solution_of(s.problem),
-                                            optimizer=s.optimizer, chunk=length) for length in chunk_lengths(s)}
+    programs = {length: program_for(s, engine.compiled_run(s.problem, s.sampler, s.params0, schedule,
+                                                           solution_of(s.problem), optimizer=s.optimizer, chunk=length))
+                for length in chunk_lengths(s)}
     for program in programs.values():
         for record in record_variants(s):
             program.prepare(record)
@@ -295,6 +305,14 @@ def _run(s: Settings) -> Result:
         elapsed += time.perf_counter() - tic
         log.observe(epoch, iterations, metrics, elapsed)
     return log.result(_pytree.to_numpy(params), compile_time)
+
+
+def program_for(s: Settings, compiled: engine.CompiledRun):
+    """What runs the epochs: the compiled JAX program, or the native loop (evaluating with it)."""
+    if s.engine == "native":
+        from sgdlab.kernels.native_run import NativeRun
+        return NativeRun(compiled)
+    return compiled
 
 
 def chunk_lengths(s: Settings) -> set:
@@ -360,7 +378,7 @@ class RunLog:
         status, message = self.verdict or ("max_epochs", _budget_message(s, last))
         epochs = None if s.chunk else int(last.epoch)
         return Result(params, status, s.sense.prefix + message + s.step_note, history, epochs,
-                      int(last.iteration), compile_time, s.sampler, s.schedule, s.seed)
+                      int(last.iteration), compile_time, s.sampler, s.schedule, s.seed, s.engine)
 
     def _verdict(self, when: str, metrics: engine.Metrics, measured: bool) -> tuple[str, str] | None:
         """(status, message) when a stopping rule fires at ``when`` ("epoch 3", "step 200"), else None."""

@@ -71,7 +71,7 @@ class Sampler:
         epoch = _checks.integer("epoch", epoch, low=0)
         seed = _checks.integer("seed", seed, low=0)
         self.validate(n)
-        indices, mask = (np.asarray(a) for a in _compiled_plan(self, n, seed, epoch))
+        indices, mask = (np.asarray(a) for a in compiled_plan(self, n, seed, epoch))
         return [row[keep] for row, keep in zip(indices, mask, strict=True)]
 
     @property
@@ -85,7 +85,7 @@ class Sampler:
 
 
 @functools.partial(jax.jit, static_argnums=(0, 1))
-def _compiled_plan(sampler: Sampler, n: int, seed, epoch):
+def compiled_plan(sampler: Sampler, n: int, seed, epoch):
     """``sampler.plan`` compiled once per (sampler, N), for inspecting plans quickly."""
     return sampler.plan(n, seed, epoch)
 

@@ -1,0 +1,124 @@
+"""The native loop (sgdlab.kernels): the same runs as the JAX engine, and how a run's engine is chosen."""
+
+import numpy as np
+import optax
+import pytest
+import scipy.sparse
+
+import sgdlab as sl
+from sgdlab import kernels
+
+SCHEMES = [
+    sl.with_replacement(1), sl.with_replacement(8),
+    sl.without_replacement(1), sl.without_replacement(8),
+    sl.cyclic(1), sl.cyclic(8), sl.cyclic(8, drop_last=True),
+    sl.shuffled_cyclic(1), sl.shuffled_cyclic(8), sl.shuffled_cyclic(8, drop_last=True),
+    sl.shuffle_once(1), sl.shuffle_once(8),
+]
+
+
+def _sparse_data(seed=3, n=90, p=12, density=0.3):
+    """A sparse design (about 30% nonzeros, some empty rows) with noisy linear targets."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, p)) * (rng.random((n, p)) < density)
+    X[[4, 17]] = 0.0
+    return X, X @ rng.normal(size=p) + 0.2 * rng.normal(size=n)
+
+
+def _problems(X, y):
+    return {
+        "least_squares": sl.least_squares(X, y),
+        "logistic": sl.logistic_regression(X, (y > 0).astype(int), l2=0.05),
+        "softmax": sl.softmax_regression(X, np.digitize(y, [-1.0, 0.0, 1.0]), l2=0.05),
+    }
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+@pytest.mark.parametrize("model", ["least_squares", "logistic", "softmax"])
+@pytest.mark.parametrize("sampler", SCHEMES, ids=repr)
+def test_native_run_equals_jax_run(sampler, model, sparse):
+    X, y = _sparse_data()
+    problem = _problems(scipy.sparse.csr_matrix(X) if sparse else X, y)[model]
+    step = sl.inverse_time(0.05, 0.01)
+    native = sl.minimize(problem, sampler, step=step, epochs=3, seed=11, engine="native")
+    reference = sl.minimize(problem, sampler, step=step, epochs=3, seed=11, engine="jax")
+    assert (native.engine, reference.engine) == ("native", "jax")
+    np.testing.assert_allclose(native.params, reference.params, rtol=0, atol=1e-10)
+    for column in ("loss", "grad_norm"):
+        np.testing.assert_allclose(native.history[column], reference.history[column], rtol=0, atol=1e-10)
+
+
+def test_step_with_alpha_lambda_one_zeroes_the_weights():
+    """αλ = 1 makes (1 − αλ) W vanish: the scale s = 0 is folded into the weights, not divided by."""
+    X, y = _sparse_data()
+    problem = sl.logistic_regression(X, (y > 0).astype(int), l2=2.0)
+    runs = [sl.minimize(problem, sl.cyclic(1), step=0.5, epochs=1, engine=engine) for engine in ("native", "jax")]
+    np.testing.assert_allclose(runs[0].params, runs[1].params, rtol=0, atol=1e-12)
+    assert np.all(np.isfinite(runs[0].params))
+
+
+def test_native_run_diverges_like_the_jax_run():
+    X, y = _sparse_data()
+    problem = sl.least_squares(X, 100 * y)
+    with pytest.warns(sl.StepSizeWarning):
+        runs = [sl.minimize(problem, sl.shuffled_cyclic(1), step=50.0, epochs=5, engine=engine)
+                for engine in ("native", "jax")]
+    assert [run.status for run in runs] == ["diverged", "diverged"]
+    assert runs[0].message == runs[1].message
+
+
+def test_thinned_history_gives_the_same_final_params():
+    X, y = _sparse_data()
+    problem = sl.least_squares(X, y)
+    every = sl.minimize(problem, sl.shuffled_cyclic(1), step=0.02, epochs=4, engine="native")
+    thinned = sl.minimize(problem, sl.shuffled_cyclic(1), step=0.02, epochs=4, record_every=4, engine="native")
+    np.testing.assert_array_equal(every.params, thinned.params)
+    assert list(thinned.history.epoch) == [0, 4]
+
+
+def test_compare_gives_the_same_table_on_both_engines():
+    X, y = _sparse_data()
+    problem = sl.least_squares(X, y)
+    runs = {"rr": dict(sampler=sl.shuffled_cyclic(1), step=0.02), "sgd": dict(sampler=sl.with_replacement(2))}
+    native = sl.compare(problem, runs, seeds=3, epochs=3, engine="native").table
+    jax_table = sl.compare(problem, runs, seeds=3, epochs=3, engine="jax").table
+    for column in ("loss", "grad_norm", "dist"):
+        np.testing.assert_allclose(native[column], jax_table[column], rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize(("sampler", "expected"), [
+    (sl.shuffled_cyclic(1), "native"),
+    (sl.with_replacement(kernels.AUTO_MAX_BATCH), "native"),
+    (sl.with_replacement(kernels.AUTO_MAX_BATCH + 1), "jax"),
+    (sl.full_batch(), "jax"),
+], ids=repr)
+def test_auto_picks_the_native_loop_for_small_batches(regression_data, sampler, expected):
+    problem = sl.least_squares(*regression_data)
+    assert sl.minimize(problem, sampler, step=0.01, epochs=1).engine == expected
+
+
+def test_auto_runs_what_the_native_loop_cannot_on_jax(regression_data):
+    X, y = regression_data
+    problem = sl.least_squares(X, y)
+    assert sl.minimize(problem, sl.cyclic(1), optimizer=optax.sgd(0.01), epochs=1).engine == "jax"
+    assert sl.minimize(problem, sl.cyclic(1), step=0.01, epochs=1, constraint=sl.ball(1.0)).engine == "jax"
+    assert sl.minimize(sl.least_squares(X.astype(np.float32), y), sl.cyclic(1), step=0.01, epochs=1).engine == "jax"
+    assert sl.maximize(sl.logistic_regression(X, y > 0), sl.cyclic(1), step=0.01, epochs=1).engine == "jax"
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    (dict(engine="numba"), "engine must be one of 'auto', 'jax', 'native'; got 'numba'"),
+    (dict(engine="native", optimizer=optax.sgd(0.1)), "but an optax optimizer is given"),
+    (dict(engine="native", step=0.1, constraint=sl.box(-1, 1)), "but the problem is constrained"),
+])
+def test_engine_errors_name_the_parameter(regression_data, kwargs, message):
+    problem = sl.least_squares(*regression_data)
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        sl.minimize(problem, sl.cyclic(1), epochs=1, **kwargs)
+
+
+def test_native_engine_refuses_a_model_it_does_not_have(regression_data):
+    X, y = regression_data
+    problem = sl.finite_sum(lambda theta, example: (example[0] @ theta - example[1]) ** 2, (X, y), np.zeros(4))
+    with pytest.raises(ValueError, match="engine must be 'auto' or 'jax' here; got 'native', but FiniteSum is not"):
+        sl.minimize(problem, sl.cyclic(1), step=0.01, epochs=1, engine="native")

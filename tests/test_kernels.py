@@ -122,3 +122,10 @@ def test_native_engine_refuses_a_model_it_does_not_have(regression_data):
     problem = sl.finite_sum(lambda theta, example: (example[0] @ theta - example[1]) ** 2, (X, y), np.zeros(4))
     with pytest.raises(ValueError, match="engine must be 'auto' or 'jax' here; got 'native', but FiniteSum is not"):
         sl.minimize(problem, sl.cyclic(1), step=0.01, epochs=1, engine="native")
+
+
+def test_auto_runs_sparse_minibatches_natively_at_any_batch_size():
+    X, y = _sparse_data()
+    problem = sl.least_squares(scipy.sparse.csr_matrix(X), y)
+    assert sl.minimize(problem, sl.shuffled_cyclic(64), step=0.01, epochs=1).engine == "native"
+    assert sl.minimize(problem, sl.full_batch(), step=0.01, epochs=1).engine == "jax"

@@ -1,9 +1,10 @@
 """The native loop: one epoch of minibatch SGD on a built-in linear model, compiled by Numba.
 
-The parameters are W (p × K; K = 1 for least squares and logistic regression) kept as Wᵀ = s·Vt,
-a scalar times a matrix, stored transposed (K × p, so each class's weights are contiguous), so that the ℓ2 part of a step, W ← (1 − αλ) W, costs one multiplication
-of s instead of a pass over all p·K weights; a step then touches only the features present in
-its batch, which is what makes it proportional to the nonzeros on CSR data. Step t of the plan,
+The parameters W (p × K; K = 1 for least squares and logistic regression) are kept as
+Wᵀ = s·Vt, a scalar times a matrix stored transposed (K × p: each class's weights contiguous), so
+that the ℓ2 part of a step, W ← (1 − αλ) W, costs one multiplication of s instead of a pass over
+all p·K weights; a step then touches only the features present in its batch, which makes its
+cost proportional to the nonzeros on CSR data. Step t of the plan,
 with batch I (the row's entries where the mask is True, b = |I| of them), is
 
     mᵢ = s · xᵢᵀV          (the margins of the batch, all at the same W)
@@ -32,111 +33,164 @@ SQUARED, LOGISTIC, SOFTMAX = 0, 1, 2
 #: multiply-adds. Not "fast math" in full: NaN and inf keep their meaning, so divergence is still seen.
 REORDER = {"reassoc", "contract"}
 
+#: How many steps ahead the loop starts reading a row.
+PREFETCH_AHEAD = 2
+
 #: When the scale s of Wᵀ = s·Vt falls below this in magnitude, it is folded into V.
 RESCALE_BELOW = 1e-9
 
 
-def row_margins(rows, i, Vt, scale, margins, slot):
-    """margins[slot, k] = scale · xᵢᵀ Vt[k] for row i of ``rows`` (dense or CSR), every class k."""
+def row_dot(rows, i, w):
+    """xᵢᵀw for row i of ``rows`` (dense or CSR) and a weight vector w (p)."""
 
 
-def add_row(rows, i, Vt, factor, derivatives, slot):
-    """Vt[k, j] += factor · derivatives[slot, k] · xᵢⱼ over the (nonzero) entries j of row i."""
+def row_axpy(rows, i, w, coefficient):
+    """w += coefficient · xᵢ over the (nonzero) entries of row i."""
+
+
+def first_entry(rows, i):
+    """The first stored value of row i (0 for an empty CSR row): read early to bring the row into cache."""
 
 
 def _is_dense(rows) -> bool:
     return isinstance(rows, numba.types.Array)
 
 
-@overload(row_margins, inline="always")
-def _row_margins(rows, i, Vt, scale, margins, slot):
+@overload(row_dot, inline="always")
+def _row_dot(rows, i, w):
     if _is_dense(rows):
-        def dense(rows, i, Vt, scale, margins, slot):
-            for k in range(Vt.shape[0]):
-                total = 0.0
-                for j in range(rows.shape[1]):
-                    total += rows[i, j] * Vt[k, j]
-                margins[slot, k] = scale * total
-        return dense
-
-    def csr(rows, i, Vt, scale, margins, slot):
-        data, indices, indptr = rows
-        for k in range(Vt.shape[0]):
+        def dense(rows, i, w):
             total = 0.0
-            for position in range(indptr[i], indptr[i + 1]):
-                total += data[position] * Vt[k, indices[position]]
-            margins[slot, k] = scale * total
-    return csr
-
-
-@overload(add_row, inline="always")
-def _add_row(rows, i, Vt, factor, derivatives, slot):
-    if _is_dense(rows):
-        def dense(rows, i, Vt, factor, derivatives, slot):
-            for k in range(Vt.shape[0]):
-                coefficient = factor * derivatives[slot, k]
-                for j in range(rows.shape[1]):
-                    Vt[k, j] += coefficient * rows[i, j]
+            for j in range(rows.shape[1]):
+                total += rows[i, j] * w[j]
+            return total
         return dense
 
-    def csr(rows, i, Vt, factor, derivatives, slot):
+    def csr(rows, i, w):
         data, indices, indptr = rows
-        for k in range(Vt.shape[0]):
-            coefficient = factor * derivatives[slot, k]
-            for position in range(indptr[i], indptr[i + 1]):
-                Vt[k, indices[position]] += coefficient * data[position]
+        total = 0.0
+        for position in range(indptr[i], indptr[i + 1]):
+            total += data[position] * w[indices[position]]
+        return total
     return csr
 
 
-@numba.njit(cache=True)
-def margin_derivative(loss, margins, slot, label, derivatives):
-    """derivatives[slot] = ∂ℓ/∂m at the margins m = margins[slot] of one example with target ``label``."""
+@overload(row_axpy, inline="always")
+def _row_axpy(rows, i, w, coefficient):
+    if _is_dense(rows):
+        def dense(rows, i, w, coefficient):
+            for j in range(rows.shape[1]):
+                w[j] += coefficient * rows[i, j]
+        return dense
+
+    def csr(rows, i, w, coefficient):
+        data, indices, indptr = rows
+        for position in range(indptr[i], indptr[i + 1]):
+            w[indices[position]] += coefficient * data[position]
+    return csr
+
+
+@overload(first_entry, inline="always")
+def _first_entry(rows, i):
+    if _is_dense(rows):
+        return lambda rows, i: rows[i, 0]
+
+    def csr(rows, i):
+        data, indices, indptr = rows
+        return data[indptr[i]] + indices[indptr[i]] if indptr[i] < indptr[i + 1] else 0.0
+    return csr
+
+
+@numba.njit(cache=True, inline="always")
+def scalar_derivative(loss, margin, label):
+    """∂ℓ/∂m for one example of a single-margin family: m − y (squared) or −y σ(−y m) (logistic)."""
     if loss == SQUARED:
-        derivatives[slot, 0] = margins[slot, 0] - label
-    elif loss == LOGISTIC:
-        z = label * margins[slot, 0]   # −y σ(−y m) = −y / (1 + e^{y m}), evaluated without overflow
-        if z <= 0:
-            derivatives[slot, 0] = -label / (1.0 + math.exp(z))
-        else:
-            derivatives[slot, 0] = -label * math.exp(-z) / (1.0 + math.exp(-z))
-    else:
-        K = margins.shape[1]
-        top = margins[slot, 0]
-        for k in range(1, K):
-            top = max(top, margins[slot, k])
-        total = 0.0
-        for k in range(K):
-            derivatives[slot, k] = math.exp(margins[slot, k] - top)
-            total += derivatives[slot, k]
-        for k in range(K):
-            derivatives[slot, k] /= total
-        derivatives[slot, int(label)] -= 1.0
+        return margin - label
+    z = label * margin   # −y σ(−y m) = −y / (1 + e^{y m}), evaluated without overflow
+    return -label / (1.0 + math.exp(z)) if z <= 0 else -label * math.exp(-z) / (1.0 + math.exp(-z))
+
+
+@numba.njit(cache=True, inline="always")
+def softmax_derivatives(margins, label, out):
+    """out = softmax(m) − e_y, the derivative of logsumexp(m) − m_y, for the logits m of one example."""
+    top = margins.max()
+    total = 0.0
+    for k in range(margins.size):
+        out[k] = math.exp(margins[k] - top)
+        total += out[k]
+    out /= total
+    out[int(label)] -= 1.0
 
 
 @numba.njit(cache=True, fastmath=REORDER)
 def sgd_epoch(loss, rows, y, Vt, scale, indices, mask, alphas, l2):
     """Run the plan's steps (``indices``/``mask``: S × B, ``alphas``: S) on Wᵀ = scale·Vt (K × p)
-    in place; return the new scale."""
+    in place; return the new scale (and the sum of the prefetching reads, which callers ignore:
+    returning it keeps the compiler from dropping the reads).
+
+    The rows of step t + PREFETCH_AHEAD are touched (their first entry read) before step t runs,
+    so their memory is on its way while step t computes (rows are visited in random order).
+    One example and one margin a step (B = 1, K = 1), the common case, has a loop of its own
+    without batch buffers: 1.4× faster on w8a.
+    """
+    if indices.shape[1] == 1 and Vt.shape[0] == 1:
+        return _single_example_epoch(loss, rows, y, Vt[0], scale, indices[:, 0], alphas, l2)
+    return _batch_epoch(loss, rows, y, Vt, scale, indices, mask, alphas, l2)
+
+
+@numba.njit(cache=True, fastmath=REORDER)
+def _single_example_epoch(loss, rows, y, w, scale, order, alphas, l2):
+    """B = 1, K = 1: w ← w − αₜ (d xᵢ + λw) through the scale, for i = order[t]."""
+    steps = order.shape[0]
+    touched = 0.0
+    for t in range(steps):
+        if t + PREFETCH_AHEAD < steps:
+            touched += first_entry(rows, order[t + PREFETCH_AHEAD])
+        i = order[t]
+        derivative = scalar_derivative(loss, scale * row_dot(rows, i, w), y[i])
+        scale = _decayed(scale, alphas[t] * l2, w)
+        row_axpy(rows, i, w, -alphas[t] * derivative / scale)
+    return scale, touched
+
+
+@numba.njit(cache=True, fastmath=REORDER)
+def _batch_epoch(loss, rows, y, Vt, scale, indices, mask, alphas, l2):
+    """Any B and K: the margins and derivatives of the whole batch first (all at the same W), then the update."""
     steps, width = indices.shape
     K = Vt.shape[0]
-    margins = np.empty((width, K))
+    margins = np.empty(K)
     derivatives = np.empty((width, K))
+    touched = 0.0
     for t in range(steps):
+        if t + PREFETCH_AHEAD < steps:
+            touched += first_entry(rows, indices[t + PREFETCH_AHEAD, 0])
         count = 0
         for b in range(width):
             if mask[t, b]:
                 i = indices[t, b]
-                row_margins(rows, i, Vt, scale, margins, count)
-                margin_derivative(loss, margins, count, y[i], derivatives)
+                for k in range(K):
+                    margins[k] = scale * row_dot(rows, i, Vt[k])
+                if loss == SOFTMAX:
+                    softmax_derivatives(margins, y[i], derivatives[count])
+                else:
+                    derivatives[count, 0] = scalar_derivative(loss, margins[0], y[i])
                 count += 1
-        scale *= 1.0 - alphas[t] * l2
-        if abs(scale) < RESCALE_BELOW:
-            Vt *= scale
-            scale = 1.0
+        scale = _decayed(scale, alphas[t] * l2, Vt)
         factor = -alphas[t] / (count * scale)
         count = 0
         for b in range(width):
             if mask[t, b]:
-                add_row(rows, indices[t, b], Vt, factor, derivatives, count)
+                for k in range(K):
+                    row_axpy(rows, indices[t, b], Vt[k], factor * derivatives[count, k])
                 count += 1
+    return scale, touched
+
+
+@numba.njit(cache=True, inline="always")
+def _decayed(scale, shrink, V):
+    """The scale after W ← (1 − shrink) W; folded into V (and reset to 1) once it falls below RESCALE_BELOW."""
+    scale *= 1.0 - shrink
+    if abs(scale) < RESCALE_BELOW:
+        V *= scale
+        return 1.0
     return scale

@@ -66,8 +66,8 @@ class NativeRun:
         alphas = np.asarray(_step_sizes(schedule, jnp.asarray(k, jnp.int64), indices.shape[0]))
         shape = np.shape(params)
         weights = np.array(params, dtype=np.float64).reshape(self.problem.n_features, -1).T.copy()
-        scale = linear_sgd.sgd_epoch(self.loss, self.rows, self.targets, weights, 1.0, indices, mask, alphas,
-                                     self.problem.l2)
+        scale, _ = linear_sgd.sgd_epoch(self.loss, self.rows, self.targets, weights, 1.0, indices, mask, alphas,
+                                        self.problem.l2)
         return (scale * weights).T.reshape(shape), k + indices.shape[0]
 
     def _metrics(self, params, record: bool) -> engine.Metrics:

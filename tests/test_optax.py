@@ -36,8 +36,11 @@ def test_momentum_matches_the_heavy_ball_recursion(problem):
 
 
 def test_adam_reaches_the_solution(problem):
-    result = sl.minimize(problem, sampler=sl.shuffled_cyclic(8), optimizer=optax.adam(0.02), epochs=200)
-    np.testing.assert_allclose(result.params, problem.solution(), atol=5e-3)
+    """With a constant rate Adam hovers within about its rate of θ*; a cosine decay to 0 over the run's
+    2,000 steps (N = 80, B = 8, 200 epochs) lets it settle."""
+    rate = optax.cosine_decay_schedule(0.05, decay_steps=2000)
+    result = sl.minimize(problem, sampler=sl.shuffled_cyclic(8), optimizer=optax.adam(rate), epochs=200)
+    np.testing.assert_allclose(result.params, problem.solution(), atol=1e-3)
 
 
 def test_divergence_with_an_optimizer_says_so(problem):

@@ -113,3 +113,17 @@ def test_block_schemes_use_every_example_once_per_epoch(n, batch_size, epoch, se
 def test_repr_names_the_scheme():
     assert repr(sl.shuffled_cyclic(32)) == "shuffled_cyclic(batch_size=32, drop_last=False)"
     assert repr(sl.full_batch()) == "full_batch()"
+
+
+@pytest.mark.parametrize("sampler", [sl.full_batch(), sl.with_replacement(3), sl.without_replacement(5), sl.cyclic(5),
+                                     sl.cyclic(5, drop_last=True), sl.shuffled_cyclic(1), sl.shuffled_cyclic(5),
+                                     sl.shuffle_once(4)], ids=repr)
+def test_host_plan_equals_the_compiled_plan(sampler):
+    """The native loop's plans (NumPy, on the host) are the JAX engine's, index for index."""
+    from sgdlab.samplers import compiled_plan
+
+    for seed, epoch in [(0, 0), (3, 1), (3, 7)]:
+        host = sampler.host_plan(N, seed, epoch)
+        compiled = [np.asarray(a) for a in compiled_plan(sampler, N, seed, epoch)]
+        for mine, theirs in zip(host, compiled, strict=True):
+            np.testing.assert_array_equal(mine, theirs)

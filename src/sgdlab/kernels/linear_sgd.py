@@ -122,7 +122,7 @@ def softmax_derivatives(margins, label, out):
     out[int(label)] -= 1.0
 
 
-@numba.njit(cache=True, fastmath=REORDER)
+@numba.njit(cache=True, fastmath=REORDER, nogil=True)
 def sgd_epoch(loss, rows, y, Vt, scale, indices, mask, alphas, l2):
     """Run the plan's steps (``indices``/``mask``: S × B, ``alphas``: S) on Wᵀ = scale·Vt (K × p)
     in place; return the new scale (and the sum of the prefetching reads, which callers ignore:
@@ -138,7 +138,7 @@ def sgd_epoch(loss, rows, y, Vt, scale, indices, mask, alphas, l2):
     return _batch_epoch(loss, rows, y, Vt, scale, indices, mask, alphas, l2)
 
 
-@numba.njit(cache=True, fastmath=REORDER)
+@numba.njit(cache=True, fastmath=REORDER, nogil=True)
 def _single_example_epoch(loss, rows, y, w, scale, order, alphas, l2):
     """B = 1, K = 1: w ← w − αₜ (d xᵢ + λw) through the scale, for i = order[t]."""
     steps = order.shape[0]
@@ -153,7 +153,7 @@ def _single_example_epoch(loss, rows, y, w, scale, order, alphas, l2):
     return scale, touched
 
 
-@numba.njit(cache=True, fastmath=REORDER)
+@numba.njit(cache=True, fastmath=REORDER, nogil=True)
 def _batch_epoch(loss, rows, y, Vt, scale, indices, mask, alphas, l2):
     """Any B and K: the margins and derivatives of the whole batch first (all at the same W), then the update."""
     steps, width = indices.shape

@@ -88,12 +88,13 @@ def test_compare_gives_the_same_table_on_both_engines():
 
 @pytest.mark.parametrize(("sampler", "expected"), [
     (sl.shuffled_cyclic(1), "native"),
-    (sl.with_replacement(kernels.AUTO_MAX_BATCH), "native"),
-    (sl.with_replacement(kernels.AUTO_MAX_BATCH + 1), "jax"),
+    (sl.with_replacement(kernels.AUTO_MAX_WORK // 4), "native"),   # p = 4 features
+    (sl.with_replacement(kernels.AUTO_MAX_WORK // 4 + 1), "jax"),
     (sl.full_batch(), "jax"),
 ], ids=repr)
-def test_auto_picks_the_native_loop_for_small_batches(regression_data, sampler, expected):
-    problem = sl.least_squares(*regression_data)
+def test_auto_picks_the_native_loop_for_small_steps(sampler, expected):
+    rng = np.random.default_rng(0)
+    problem = sl.least_squares(rng.normal(size=(2000, 4)), rng.normal(size=2000))
     assert sl.minimize(problem, sampler, step=0.01, epochs=1).engine == expected
 
 

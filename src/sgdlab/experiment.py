@@ -267,17 +267,12 @@ def _run_lanes(problem, lanes, epochs, record_every, tol, on_epoch, engine_name)
 
 def _run_table(spec: RunSpec, result: optimize.Result, L: float | None) -> pd.DataFrame:
     """One run's history with its name, seed, settings (α₀·L where L is known), status and message."""
-    table = result.history.copy()
-    table.insert(0, "run", spec.name)
-    table.insert(1, "seed", result.seed)
-    table["sampler"] = spec.sampler.name
-    table["batch_size"] = getattr(spec.sampler, "batch_size", np.nan)
-    table["step"] = spec.step_text
-    table["alpha0"] = np.nan if spec.schedule is None else schedules.initial_alpha(spec.schedule)
-    table["alpha_L"] = np.nan if L is None else table["alpha0"] * L
-    table["status"] = result.status
-    table["message"] = result.message
-    return table
+    alpha0 = np.nan if spec.schedule is None else schedules.initial_alpha(spec.schedule)
+    columns = {"run": spec.name, "seed": result.seed, **{name: column.to_numpy() for name, column in result.history.items()},
+               "sampler": spec.sampler.name, "batch_size": getattr(spec.sampler, "batch_size", np.nan),
+               "step": spec.step_text, "alpha0": alpha0, "alpha_L": np.nan if L is None else alpha0 * L,
+               "status": result.status, "message": result.message}
+    return pd.DataFrame(columns, index=pd.RangeIndex(len(result.history)))
 
 
 def _runs_info(problem: FiniteSum, specs: list[RunSpec]) -> dict:

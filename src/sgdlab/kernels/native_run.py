@@ -4,7 +4,8 @@ Each epoch takes its plan from the sampler (``sampler.host_plan``: the JAX engin
 on the host) and its step sizes αₖ from the schedule evaluated at the epoch's iterations,
 then calls :func:`~sgdlab.kernels.linear_sgd.sgd_epoch`. History rows (F, ‖∇F‖, ‖θ − θ*‖) come from
 the JAX engine's compiled evaluation, so both engines report the same numbers. With ``lanes`` = R
-the R runs' epochs are spread over one thread per core (the loop releases the GIL).
+the R runs are split into one group per core, each group one call of the loop on its own thread
+(the loop releases the GIL).
 """
 
 from __future__ import annotations
@@ -49,53 +50,59 @@ class NativeRun:
 
     def epoch(self, params, opt_state, k: int, seed, epoch: int, schedule: Schedule, record: bool):
         """One epoch from iteration k (of every lane); returns what CompiledRun.epoch returns."""
-        if self.lanes is None:
-            params, k_next = self._lane_epoch(params, k, seed, epoch, schedule)
-            return params, opt_state, k_next, self._metrics(params, record)
-        lanes = list(_threads().map(
-            lambda i: self._lane_epoch(engine.lane_params(params, i), k, seed[i], epoch, _lane(schedule, i)),
-            range(self.lanes)))
-        stacked = jax.tree.map(lambda *leaves: np.stack(leaves), *[lane for lane, _ in lanes])
-        metrics = [self._metrics(lane, record) for lane, _ in lanes]
-        return stacked, opt_state, lanes[0][1], jax.tree.map(lambda *values: np.asarray(values), *metrics)
+        batched = self.lanes is not None
+        seeds = np.atleast_1d(np.asarray(seed))
+        plans = [self.sampler.host_plan(self.problem.n, int(lane_seed), epoch) for lane_seed in seeds]
+        indices, masks = np.stack([plan[0] for plan in plans]), np.stack([plan[1] for plan in plans])
+        steps = indices.shape[1]
+        alphas = step_sizes(schedule if batched else _stacked(schedule), k, steps)
+        lanes = np.asarray(params, dtype=np.float64).reshape(len(seeds), *np.shape(self.problem.params0))
+        weights = np.array(lanes.reshape(len(seeds), self.problem.n_features, -1).transpose(0, 2, 1), order="C")
+        scales = np.ones(len(seeds))
+        chunks = np.array_split(np.arange(len(seeds)), min(len(seeds), os.cpu_count() or 1))
+        list(_threads().map(lambda lanes: linear_sgd.sgd_lanes(
+            self.loss, self.rows, self.targets, weights, scales, indices, masks, alphas, self.problem.l2, lanes), chunks))
+        final = (scales[:, None, None] * weights).transpose(0, 2, 1).reshape(lanes.shape)
+        metrics = self._metrics(final, record)
+        if not batched:
+            return final[0], opt_state, k + steps, metrics.lane(0)
+        return final, opt_state, k + steps, metrics
 
     def evaluate(self, params) -> engine.Metrics:
         """F, ‖∇F‖ and ‖θ − θ*‖ at one run's θ, from the JAX engine's compiled evaluation."""
         return self.compiled.evaluate(params)
 
-    def _lane_epoch(self, params, k: int, seed, epoch: int, schedule: Schedule):
-        indices, mask = self.sampler.host_plan(self.problem.n, int(seed), epoch)
-        alphas = step_sizes(schedule, k, indices.shape[0])
-        shape = np.shape(params)
-        weights = np.array(params, dtype=np.float64).reshape(self.problem.n_features, -1).T.copy()
-        scale, _ = linear_sgd.sgd_epoch(self.loss, self.rows, self.targets, weights, 1.0, indices, mask, alphas,
-                                        self.problem.l2)
-        return (scale * weights).T.reshape(shape), k + indices.shape[0]
-
-    def _metrics(self, params, record: bool) -> engine.Metrics:
+    def _metrics(self, lanes: np.ndarray, record: bool) -> engine.Metrics:
+        """The metrics of every lane (arrays with one entry a lane): evaluated when recording, else
+        only whether each lane's θ is finite."""
         if record:
-            return self.evaluate(params)
-        nan = float("nan")
-        return engine.Metrics(bool(np.all(np.isfinite(params))), nan, nan, nan, nan, {})
+            return jax.tree.map(lambda *values: np.asarray(values), *[self.evaluate(lane) for lane in lanes])
+        finite = np.isfinite(lanes).reshape(len(lanes), -1).all(axis=1)
+        nan = np.full(len(lanes), np.nan)
+        return engine.Metrics(finite, nan, nan, nan, nan, {})
 
 
 @functools.cache
 def _threads() -> concurrent.futures.ThreadPoolExecutor:
-    """One worker per core: the native loop releases the GIL, so lanes run side by side."""
+    """One worker per core: the native loop releases the GIL, so groups of lanes run side by side."""
     return concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="sgdlab-lane")
 
 
-def _lane(schedule: Schedule, i: int) -> Schedule:
-    return jax.tree.map(lambda leaf: leaf[i], schedule)
+def _stacked(schedule: Schedule) -> Schedule:
+    """One run's schedule as a batch of one lane."""
+    return jax.tree.map(lambda leaf: jnp.reshape(leaf, (1,)), schedule)
 
 
 def step_sizes(schedule: Schedule, k0: int, count: int) -> np.ndarray:
-    """(α_{k0}, …, α_{k0+count−1}), as the JAX engine computes each (a constant step needs no JAX call)."""
+    """α_{k0 + t} for t < count and every lane of a stacked ``schedule`` (lanes × count), as the JAX
+    engine computes each; a constant step needs no JAX call (a broadcast view)."""
     if isinstance(schedule, Constant):
-        return np.full(count, float(schedule.alpha))
+        alpha = np.asarray(schedule.alpha, dtype=np.float64)
+        return np.broadcast_to(alpha[:, None], (alpha.size, count))
     return np.asarray(_compiled_step_sizes(schedule, jnp.asarray(k0, jnp.int64), count))
 
 
 @functools.partial(jax.jit, static_argnums=2)
 def _compiled_step_sizes(schedule: Schedule, k0, count: int) -> jax.Array:
-    return jax.vmap(schedule)(k0 + jnp.arange(count, dtype=jnp.int64))
+    iterations = k0 + jnp.arange(count, dtype=jnp.int64)
+    return jax.vmap(lambda lane: jax.vmap(lane)(iterations))(schedule)

@@ -400,7 +400,8 @@ def _history(rows: list[dict], s: Settings) -> pd.DataFrame:
     p* is known, else NaN; violation only for a constrained problem; then the problem's diagnostics."""
     values = {column: np.array([row[column] for row in rows]) for column in rows[0]}
     optimum = s.problem.optimal_value()
-    values["gap"] = values["loss"] - optimum if optimum is not None else np.full(len(rows), np.nan)
+    with np.errstate(invalid="ignore"):   # inf − inf: an unbounded problem's gap is NaN
+        values["gap"] = values["loss"] - optimum if optimum is not None else np.full(len(rows), np.nan)
     values["loss"] = s.sense.sign * values["loss"]
     extras = [column for column in rows[0] if column not in (*HISTORY_COLUMNS, "violation")]
     columns = list(HISTORY_COLUMNS) + (["violation"] if s.problem.constraint is not None else []) + extras

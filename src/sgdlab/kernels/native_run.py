@@ -23,6 +23,9 @@ from sgdlab import engine
 from sgdlab.kernels import linear_sgd
 from sgdlab.schedules import Constant, Schedule
 
+#: Worker threads for the lanes of a comparison: one a core.
+CORES = os.cpu_count() or 1
+
 #: The kernel's switch for each problem's ``native_loss``.
 LOSSES = {"squared": linear_sgd.SQUARED, "logistic": linear_sgd.LOGISTIC, "softmax": linear_sgd.SOFTMAX}
 
@@ -59,9 +62,12 @@ class NativeRun:
         lanes = np.asarray(params, dtype=np.float64).reshape(len(seeds), *np.shape(self.problem.params0))
         weights = np.array(lanes.reshape(len(seeds), self.problem.n_features, -1).transpose(0, 2, 1), order="C")
         scales = np.ones(len(seeds))
-        chunks = np.array_split(np.arange(len(seeds)), min(len(seeds), os.cpu_count() or 1))
-        list(_threads().map(lambda lanes: linear_sgd.sgd_lanes(
-            self.loss, self.rows, self.targets, weights, scales, indices, masks, alphas, self.problem.l2, lanes), chunks))
+        def run(group):
+            linear_sgd.sgd_lanes(self.loss, self.rows, self.targets, weights, scales, indices, masks, alphas,
+                                 self.problem.l2, group)
+
+        groups = np.array_split(np.arange(len(seeds)), min(len(seeds), CORES))
+        list(_threads().map(run, groups)) if len(groups) > 1 else run(groups[0])
         final = (scales[:, None, None] * weights).transpose(0, 2, 1).reshape(lanes.shape)
         metrics = self._metrics(final, record)
         if not batched:
@@ -85,12 +91,12 @@ class NativeRun:
 @functools.cache
 def _threads() -> concurrent.futures.ThreadPoolExecutor:
     """One worker per core: the native loop releases the GIL, so groups of lanes run side by side."""
-    return concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="sgdlab-lane")
+    return concurrent.futures.ThreadPoolExecutor(max_workers=CORES, thread_name_prefix="sgdlab-lane")
 
 
 def _stacked(schedule: Schedule) -> Schedule:
-    """One run's schedule as a batch of one lane."""
-    return jax.tree.map(lambda leaf: jnp.reshape(leaf, (1,)), schedule)
+    """One run's schedule as a batch of one lane (NumPy leaves: no JAX dispatch)."""
+    return jax.tree.map(lambda leaf: np.reshape(np.asarray(leaf), (1,)), schedule)
 
 
 def step_sizes(schedule: Schedule, k0: int, count: int) -> np.ndarray:

@@ -2,7 +2,8 @@
 
 ∇F(θ) = Xᵀ(Xθ − y)/N and ∇²F = XᵀX/N, so L = λ_max(XᵀX)/N and μ = λ_min(XᵀX)/N.
 The minimizers are those of ½‖Xθ − y‖²: θ* = X⁺y, the minimum-norm one when XᵀX is singular.
-Dense X: from a QR and a small SVD. Sparse X: from LSMR, which touches X only through products.
+Well-conditioned X: from the normal equations, refined; else a QR and a small SVD (dense X) or LSMR
+(sparse X, which it touches only through products).
 """
 
 from __future__ import annotations
@@ -12,7 +13,12 @@ from functools import cached_property
 import numpy as np
 import scipy.sparse.linalg
 
-from sgdlab.problems.linear import DENSE_EIGEN_MAX_FEATURES, LinearModel, design_matrix, small_gram, targets
+from sgdlab.problems.linear import LinearModel, design_matrix, targets
+
+#: The normal equations solve for θ* only when λ_min(XᵀX) > GRAM_RCOND · λ_max(XᵀX) (κ(X) < 10⁴).
+GRAM_RCOND = 1e-8
+#: Steps of iterative refinement after the normal-equations solve.
+REFINEMENTS = 2
 
 #: LSMR's relative tolerances (atol, btol) for a sparse θ*: it stops once ‖Xᵀr‖ ≤ SPARSE_TOL ‖X‖ ‖r‖.
 SPARSE_TOL = 1e-14
@@ -52,41 +58,62 @@ class LeastSquares(LinearModel):
 
     @property
     def rank(self) -> int | None:
-        """The numerical rank of X: singular values above σ_max · max(N, p) · eps. For sparse X it is
-        read from the eigenvalues of the smaller Gram matrix (None when both N and p exceed
-        DENSE_EIGEN_MAX_FEATURES), so singular values below √eps · σ_max are not resolved there."""
-        if self.is_sparse:
-            return None if self._gram_spectrum is None else self._gram_spectrum[1]
-        return self._decomposition[3]
-
-    @cached_property
-    def _gram_spectrum(self) -> tuple[float, int] | None:
-        """(λ_min(XᵀX), rank) from the smaller Gram matrix of a sparse X, or None when both sides are large."""
-        if min(self.X.shape) > DENSE_EIGEN_MAX_FEATURES:
+        """The numerical rank of X: singular values above σ_max · max(N, p) · eps. Read from the Gram
+        matrix's eigenvalues where X is well conditioned or sparse (None when sparse X has N and p both
+        above DENSE_EIGEN_MAX_FEATURES; there singular values below √eps · σ_max are not resolved)."""
+        if self._well_conditioned:
+            return self.n_features
+        if not self.is_sparse:
+            return self._decomposition[3]
+        if self.gram_eigen is None:
             return None
-        eigenvalues = np.linalg.eigvalsh(small_gram(self.X.astype(np.float64)))
-        cutoff = eigenvalues[-1] * max(self.X.shape) * np.finfo(np.float64).eps
-        return float(eigenvalues[0]), int(np.sum(eigenvalues > cutoff))
+        eigenvalues = self.gram_eigen[0]
+        return int(np.sum(eigenvalues > eigenvalues[-1] * max(self.X.shape) * np.finfo(np.float64).eps))
+
+    @property
+    def _well_conditioned(self) -> bool:
+        """N ≥ p and κ(XᵀX) < 1/GRAM_RCOND: the normal equations then give θ* accurately (refined)."""
+        eigen = self.gram_eigen
+        return eigen is not None and eigen[1] is not None and eigen[0][0] > GRAM_RCOND * eigen[0][-1]
 
     def unconstrained_solution(self) -> np.ndarray:
-        """θ* = X⁺y = V Σ⁻¹ Uᵀ y over the nonzero singular values.
+        """θ* = X⁺y, the unique minimizer when X has full column rank.
 
-        When X has full column rank this is the unique minimizer. When XᵀX is singular every
-        θ* + v with Xv = 0 is a minimizer; this returns the one of least norm, the limit that
-        gradient descent from θ⁰ = 0 reaches.
+        When XᵀX is singular every θ* + v with Xv = 0 is a minimizer; this returns the one of least
+        norm, the limit that gradient descent from θ⁰ = 0 reaches. Computed by the normal equations
+        (refined) when XᵀX is well conditioned, else by QR and SVD (dense X) or LSMR (sparse X).
         """
-        if self.is_sparse:
-            return self._sparse_solution
-        s, Vt, projected, rank = self._decomposition
-        return (Vt[:rank].T @ (projected[:rank] / s[:rank])).astype(self.X.dtype)
+        if self._well_conditioned:
+            solution = self._normal_solution
+        elif self.is_sparse:
+            solution = self._sparse_solution
+        else:
+            s, Vt, projected, rank = self._decomposition
+            solution = Vt[:rank].T @ (projected[:rank] / s[:rank])
+        return solution.astype(self.X.dtype)
+
+    @cached_property
+    def _normal_solution(self) -> np.ndarray:
+        """θ = (XᵀX)⁻¹Xᵀy from the Gram eigendecomposition V Λ Vᵀ, then REFINEMENTS steps of
+        θ ← θ + (XᵀX)⁻¹Xᵀ(y − Xθ). Each step shrinks the error by about κ(XᵀX)·eps ≤ 1e-8, so θ ends
+        as accurate as a QR solution at a fraction of its cost (two passes over X a step)."""
+        eigenvalues, V = self.gram_eigen
+        X, y = self.X.astype(np.float64, copy=False), np.asarray(self.y, dtype=np.float64)
+
+        def solve(target):
+            return V @ ((V.T @ (X.T @ target)) / eigenvalues)
+
+        theta = solve(y)
+        for _ in range(REFINEMENTS):
+            theta = theta + solve(y - X @ theta)
+        return theta
 
     @cached_property
     def _sparse_solution(self) -> np.ndarray:
         """θ* for sparse X by LSMR started at 0: its iterates stay in the row space of X, so it
         converges to the minimum-norm minimizer X⁺y (no limit on cond(X); up to 20·min(N, p) steps)."""
-        solution = scipy.sparse.linalg.lsmr(self.X, self.y.astype(np.float64), atol=SPARSE_TOL, btol=SPARSE_TOL,
-                                            conlim=0, maxiter=20 * min(self.X.shape))[0]
-        return solution.astype(self.X.dtype)
+        return scipy.sparse.linalg.lsmr(self.X, self.y.astype(np.float64), atol=SPARSE_TOL, btol=SPARSE_TOL,
+                                        conlim=0, maxiter=20 * min(self.X.shape))[0]
 
     def unconstrained_optimal_value(self) -> float:
         """p* = F(θ*) = (1/2N) ‖Xθ* − y‖², the mean squared residual of the best fit, halved."""
@@ -94,7 +121,7 @@ class LeastSquares(LinearModel):
 
     @cached_property
     def _optimal_value(self) -> float:
-        X = self.X.astype(np.float64)
+        X = self.X.astype(np.float64, copy=False)
         residual = X @ self.unconstrained_solution().astype(np.float64) - self.y
         return float(0.5 * np.mean(residual**2))
 
@@ -105,7 +132,8 @@ class LeastSquares(LinearModel):
             return None
         if self.rank < self.n_features:
             return 0.0
-        smallest = self._gram_spectrum[0] if self.is_sparse else self._decomposition[0][-1] ** 2
+        dense_route = not (self._well_conditioned or self.is_sparse)
+        smallest = self._decomposition[0][-1] ** 2 if dense_route else self.gram_eigen[0][0]
         return float(smallest / self.n)
 
 

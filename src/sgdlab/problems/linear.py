@@ -95,8 +95,22 @@ class LinearModel(FiniteSum):
         return np.ascontiguousarray(self.X, dtype=np.float64), targets
 
     @cached_property
+    def gram_eigen(self) -> tuple[np.ndarray, np.ndarray | None] | None:
+        """(eigenvalues in ascending order, eigenvectors) of the smaller Gram matrix, XᵀX (p × p, with
+        its eigenvectors) or XXᵀ (N × N, eigenvalues only); None when both N and p exceed
+        DENSE_EIGEN_MAX_FEATURES. Both share their nonzero eigenvalues, the σᵢ(X)²."""
+        if min(self.X.shape) > DENSE_EIGEN_MAX_FEATURES:
+            return None
+        gram = small_gram(self.X.astype(np.float64, copy=False))
+        if self.X.shape[0] >= self.X.shape[1]:
+            return np.linalg.eigh(gram)
+        return np.linalg.eigvalsh(gram), None
+
+    @cached_property
     def gram_max_eigenvalue(self) -> float:
         """λ_max(XᵀX)/N, the largest eigenvalue of the (uncentered) second-moment matrix."""
+        if self.gram_eigen is not None:
+            return float(self.gram_eigen[0][-1]) / self.n
         return largest_gram_eigenvalue(self.X) / self.n
 
     def lipschitz(self) -> float:
@@ -183,7 +197,7 @@ def class_labels(y, X: np.ndarray) -> np.ndarray:
 def largest_gram_eigenvalue(X) -> float:
     """λ_max(XᵀX) = σ_max(X)²: dense eigvalsh of the smaller Gram matrix for few features or rows,
     else an iterative SVD (X dense or sparse)."""
-    X64 = X.astype(np.float64) if scipy.sparse.issparse(X) else np.asarray(X, dtype=np.float64)
+    X64 = X.astype(np.float64, copy=False)
     if min(X64.shape) <= DENSE_EIGEN_MAX_FEATURES:
         return float(np.linalg.eigvalsh(small_gram(X64))[-1])
     sigma = scipy.sparse.linalg.svds(X64, k=1, return_singular_vectors=False)

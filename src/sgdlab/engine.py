@@ -6,13 +6,17 @@ the same shape) and updates
     θᵏ⁺¹ = θᵏ − αₖ gᵏ,   gᵏ = Σ_b maskₖ_b ∇f_{Iₖ_b}(θᵏ) / Σ_b maskₖ_b,
 
 which is the plain minibatch mean on full batches and the mean over its own size on a shorter
-last batch. A constrained problem takes a projected step, θᵏ⁺¹ = P_C(θᵏ − αₖ gᵏ). The plan is drawn inside the compiled call from (seed, epoch), so nothing but the
-parameters crosses between host and device. When a history row is due, the same call also
-returns F, ‖∇F‖ and ‖θ − θ*‖ at the epoch's end. The data are an argument, never a constant
-baked into the program, so one compiled epoch serves every seed, epoch and step size.
+last batch. A constrained problem takes a projected step, θᵏ⁺¹ = P_C(θᵏ − αₖ gᵏ).
+
+The plan is drawn on the host from (seed, epoch) (``sampler.plan``, a few ns an index) and enters
+the compiled call as an argument, like the data: a program has no host callback, so JAX's
+persistent compilation cache can keep it, and the native loop runs from the very same plans. When
+a history row is due, the same call also returns F, ‖∇F‖ and ‖θ − θ*‖ at the epoch's end. The
+data are an argument, never a constant baked into the program, so one compiled epoch serves every
+seed, epoch and step size.
 
 Runs that differ only in seed or step size can share one program: with ``lanes=R`` the epoch is
-``jax.vmap``-ed over R stacked parameters, seeds and schedules (each lane is one run).
+``jax.vmap``-ed over R stacked parameters, plans and schedules (each lane is one run).
 """
 
 from __future__ import annotations
@@ -64,26 +68,26 @@ def evaluate(problem: FiniteSum, params, data, solution, constraint) -> Metrics:
 
 
 def run_epoch(problem: FiniteSum, sampler: Sampler, record: bool, optimizer,
-              params, opt_state, k0, seed, epoch, schedule: Schedule, data, solution, constraint):
-    """One epoch of (projected) (S)GD from θ = ``params`` at iteration k0; returns
-    (θ, optimizer state, k0 + steps, Metrics). With an optax ``optimizer`` the update is
-    θ + u with (u, state) = optimizer.update(g, state, θ); without, θ − αₖ g."""
-    indices, mask = sampler.plan(problem.n, seed, epoch)
+              params, opt_state, k0, plan, schedule: Schedule, data, solution, constraint):
+    """One epoch of (projected) (S)GD from θ = ``params`` at iteration k0 over ``plan`` = (indices,
+    mask), each S × B (a 1 × 1 stand-in for gradient descent); returns (θ, optimizer state,
+    k0 + steps, Metrics). With an optax ``optimizer`` the update is θ + u with
+    (u, state) = optimizer.update(g, state, θ); without, θ − αₖ g."""
 
     def batch_gradient(params, k, batch):
         if sampler.is_full_batch:
             return jax.grad(problem.data_loss)(params, data)
         return jax.grad(problem.masked_loss)(params, data, *batch)
 
-    return _scan_steps(problem, record, optimizer, batch_gradient, params, opt_state, k0, (indices, mask),
+    return _scan_steps(problem, record, optimizer, batch_gradient, params, opt_state, k0, plan,
                        schedule, data, solution, constraint)
 
 
 def run_chunk(length: int, problem, sampler: Sampler, record: bool, optimizer,
-              params, opt_state, k0, seed, epoch, schedule: Schedule, data, solution, constraint):
-    """``length`` steps of (S)GD on an expectation from iteration k0 (``epoch`` is unused: an
-    expectation has none). Step k draws its ω from the key fold_in(key(seed), k), or uses the
-    exact gradient for gradient descent; returns what :func:`run_epoch` returns."""
+              params, opt_state, k0, seed, schedule: Schedule, data, solution, constraint):
+    """``length`` steps of (S)GD on an expectation from iteration k0. Step k draws its ω from the
+    key fold_in(key(seed), k), or uses the exact gradient for gradient descent; returns what
+    :func:`run_epoch` returns."""
 
     def batch_gradient(params, k, _):
         return problem.step_gradient(params, sampler, seed, k)
@@ -125,9 +129,10 @@ def initial_state(optimizer, params, lanes: int | None = None):
     return optimizer.init(params) if lanes is None else jax.vmap(optimizer.init)(params)
 
 
-#: How the batched epoch maps over its arguments: params, optimizer state, k0, seed, epoch, schedule, data,
-#: solution, constraint; and over its results: params, optimizer state, the shared iteration counter, metrics.
-LANE_AXES = (0, 0, None, 0, None, 0, None, None, None)
+#: How the batched epoch maps over its arguments: params, optimizer state, k0, the plan (or an expectation's
+#: seed), schedule, data, solution, constraint; and over its results: params, optimizer state, the shared
+#: iteration counter, metrics.
+LANE_AXES = (0, 0, None, 0, 0, None, None, None)
 LANE_OUT_AXES = (0, 0, None, 0)
 
 
@@ -135,16 +140,16 @@ class CompiledRun:
     """The compiled programs of one (problem, sampler, schedule kind, lanes): the evaluation at
     the start and an epoch with and without history, each built ahead of time on first need, so
     compilation is timed apart from the run. With ``lanes`` = R, the epoch runs R runs at once:
-    parameters, seeds and schedule numbers carry a leading axis of length R.
+    parameters, plans (or seeds) and schedule numbers carry a leading axis of length R.
     """
 
     def __init__(self, problem: FiniteSum, sampler: Sampler, params, schedule: Schedule, solution,
                  lanes: int | None = None, optimizer=None, chunk: int | None = None):
         self.problem, self.sampler, self.solution, self.lanes = problem, sampler, solution, lanes
-        self.optimizer = optimizer
+        self.optimizer, self.chunk = optimizer, chunk
         self.step_function = run_epoch if chunk is None else functools.partial(run_chunk, chunk)
-        seeds = _counter(0) if lanes is None else jnp.zeros(lanes, dtype=jnp.int64)
-        self._example_args = (params, initial_state(optimizer, params, lanes), _counter(0), seeds, _counter(0),
+        self._example_args = (params, initial_state(optimizer, params, lanes), _counter(0),
+                              self._source(np.zeros(lanes or 1, dtype=np.int64), 0),
                               schedule, problem.data, solution, problem.constraint)
         self._epoch = {}
         start_params = params if lanes is None else jax.tree.map(lambda leaf: leaf[0], params)
@@ -165,15 +170,28 @@ class CompiledRun:
     def epoch(self, params, opt_state, k: int, seed, epoch: int, schedule: Schedule, record: bool):
         """Run one epoch from iteration k; returns (θ, optimizer state, k + steps, Metrics) with the
         counter and the metrics on the host (Python numbers, or NumPy arrays with one entry per lane)."""
-        seed = _counter(seed) if self.lanes is None else jnp.asarray(seed, dtype=jnp.int64)
         params, opt_state, k, metrics = self._epoch[record](
-            params, opt_state, _counter(k), seed, _counter(epoch), schedule, self.problem.data, self.solution,
+            params, opt_state, _counter(k), self._source(seed, epoch), schedule, self.problem.data, self.solution,
             self.problem.constraint)
         return params, opt_state, int(k), self._to_host(metrics)
 
     def evaluate(self, params) -> Metrics:
         """F, ‖∇F‖, ‖θ − θ*‖, the violation and the diagnostics at ``params`` (one run's), on the host."""
         return self._evaluate(params, self.problem.data, self.solution, self.problem.constraint).host()
+
+    def _source(self, seed, epoch: int):
+        """Where an epoch's examples come from: for a finite sum the epoch's plan (indices, mask), drawn
+        on the host (a 1 × 1 stand-in for gradient descent); for an expectation the run's seed. With
+        lanes, one per lane (``seed`` then holds the lanes' seeds)."""
+        seeds = np.atleast_1d(np.asarray(seed, dtype=np.int64))
+        if self.chunk is not None:
+            source = seeds
+        elif self.sampler.is_full_batch:
+            source = (np.zeros((len(seeds), 1, 1), dtype=np.int32), np.ones((len(seeds), 1, 1), dtype=bool))
+        else:
+            plans = [self.sampler.plan(self.problem.n, int(lane_seed), epoch) for lane_seed in seeds]
+            source = tuple(np.stack(parts) for parts in zip(*plans, strict=True))
+        return source if self.lanes is not None else jax.tree.map(lambda part: part[0], source)
 
     def _to_host(self, metrics: Metrics) -> Metrics:
         return metrics.host() if self.lanes is None else jax.tree.map(np.asarray, metrics)

@@ -19,34 +19,20 @@ left and is averaged over its own size (``drop_last=True`` drops it, giving ⌊N
 
 Randomness is explicit: the random indices of epoch e of a run with seed s are a pure function of
 (s, e) (of s alone for shuffle once), drawn by :mod:`sgdlab.draws` (SplitMix64, exactly uniform
-integers, compiled by Numba), so any epoch's plan can be recomputed alone, on any backend. The
-compiled JAX epoch calls the same functions on the host (one ``jax.pure_callback`` an epoch): on the
-CPU a permutation of 200,000 takes 0.23 ms that way, against 88 ms for jax.random.permutation.
-``plan`` is a JAX function (the compiled engine calls it inside the epoch); ``host_plan`` gives the
-same plan as NumPy arrays (the native loop's), and ``batches`` shows it as a list of index arrays.
+integers, compiled by Numba: a permutation of 200,000 takes 0.23 ms, against 88 ms for
+jax.random.permutation on the CPU), so any epoch's plan can be recomputed alone. ``plan`` gives
+the epoch's plan as NumPy arrays, which both engines run from; ``batches`` shows it as a list of
+index arrays.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
 import math
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
 from sgdlab import _checks, draws
-
-
-def on_host(draw, shape: tuple, *entropy) -> jax.Array:
-    """The int32 array ``draw(*entropy)`` of ``shape``, computed on the host from inside a compiled
-    program (entropy: traced integers such as the seed and the epoch)."""
-
-    def call(*values):
-        return draw(*(int(value) for value in values))
-
-    return jax.pure_callback(call, jax.ShapeDtypeStruct(shape, jnp.int32), *entropy, vmap_method="sequential")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,8 +45,8 @@ class Sampler:
         """How many steps make one epoch of N per-example gradients."""
         raise NotImplementedError
 
-    def plan(self, n: int, seed, epoch) -> tuple[jax.Array, jax.Array]:
-        """The epoch's indices and mask (True on real entries), as JAX arrays; traceable in seed and epoch."""
+    def plan(self, n: int, seed: int, epoch: int) -> tuple[np.ndarray, np.ndarray]:
+        """The epoch's indices (int32) and mask (True on real entries), both S × B NumPy arrays."""
         raise NotImplementedError
 
     def validate(self, n: int) -> None:
@@ -72,12 +58,8 @@ class Sampler:
         epoch = _checks.integer("epoch", epoch, low=0)
         seed = _checks.integer("seed", seed, low=0)
         self.validate(n)
-        indices, mask = self.host_plan(n, seed, epoch)
+        indices, mask = self.plan(n, seed, epoch)
         return [row[keep] for row, keep in zip(indices, mask, strict=True)]
-
-    def host_plan(self, n: int, seed: int, epoch: int) -> tuple[np.ndarray, np.ndarray]:
-        """The plan of :meth:`plan` as NumPy arrays, computed on the host (the native loop's plans)."""
-        return tuple(np.asarray(a) for a in compiled_plan(self, n, seed, epoch))
 
     @property
     def is_full_batch(self) -> bool:
@@ -87,12 +69,6 @@ class Sampler:
     def __repr__(self) -> str:
         fields = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in dataclasses.fields(self))
         return f"{self.name}({fields})"
-
-
-@functools.partial(jax.jit, static_argnums=(0, 1))
-def compiled_plan(sampler: Sampler, n: int, seed, epoch):
-    """``sampler.plan`` compiled once per (sampler, N), for inspecting plans quickly."""
-    return sampler.plan(n, seed, epoch)
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
@@ -105,7 +81,7 @@ class FullBatch(Sampler):
         return 1
 
     def plan(self, n, seed, epoch):
-        return jnp.arange(n, dtype=jnp.int32)[None, :], jnp.ones((1, n), dtype=bool)
+        return np.arange(n, dtype=np.int32)[None, :], np.ones((1, n), dtype=bool)
 
     @property
     def is_full_batch(self) -> bool:
@@ -132,11 +108,6 @@ class _Drawn(_Minibatch):
         raise NotImplementedError
 
     def plan(self, n, seed, epoch):
-        shape = (self.steps_per_epoch(n), self.batch_size)
-        indices = on_host(lambda s, e: self.draw(n, shape, s, e), shape, seed, epoch)
-        return indices, jnp.ones(shape, dtype=bool)
-
-    def host_plan(self, n, seed, epoch):
         shape = (self.steps_per_epoch(n), self.batch_size)
         return self.draw(n, shape, seed, epoch), np.ones(shape, dtype=bool)
 
@@ -184,27 +155,17 @@ class _Blocks(_Minibatch):
             _checks.integer("batch_size", self.batch_size, high=n,
                             context=f"{self.name} with drop_last=True (N={n})")
 
-    def order(self, n: int, seed, epoch) -> jax.Array:
-        """The epoch's ordering of {0, …, N−1}, as a JAX array (traceable in seed and epoch)."""
-        raise NotImplementedError
-
-    def host_order(self, n: int, seed: int, epoch: int) -> np.ndarray:
-        """The same ordering, computed with NumPy on the host."""
+    def order(self, n: int, seed: int, epoch: int) -> np.ndarray:
+        """The epoch's ordering of {0, …, N−1} (int32)."""
         raise NotImplementedError
 
     def plan(self, n, seed, epoch):
-        return self._cut(jnp, self.order(n, seed, epoch), n)
-
-    def host_plan(self, n, seed, epoch):
-        return self._cut(np, self.host_order(n, seed, epoch), n)
-
-    def _cut(self, xp, order, n: int):
-        """Cut the ordering into the steps' blocks of B (``xp``: jax.numpy or numpy); the last block is
-        padded with index 0 and masked out where N mod B leaves it short, or dropped with drop_last."""
+        """The ordering cut into the steps' blocks of B; the last block is padded with index 0 and masked
+        out where N mod B leaves it short, or dropped with drop_last."""
         steps, b = self.steps_per_epoch(n), self.batch_size
-        padded = xp.zeros(max(steps * b, n), dtype=xp.int32)
-        padded = padded.at[:n].set(order) if xp is jnp else _filled(padded, order, n)
-        mask = xp.arange(steps * b) < n
+        padded = np.zeros(max(steps * b, n), dtype=np.int32)
+        padded[:n] = self.order(n, seed, epoch)
+        mask = np.arange(steps * b) < n
         return padded[: steps * b].reshape(steps, b), mask.reshape(steps, b)
 
 
@@ -215,21 +176,7 @@ class Cyclic(_Blocks):
     name = "cyclic"
 
     def order(self, n, seed, epoch):
-        return jnp.arange(n, dtype=jnp.int32)
-
-    def host_order(self, n, seed, epoch):
         return np.arange(n, dtype=np.int32)
-
-
-def _filled(array: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
-    array[:n] = values
-    return array
-
-
-def host_permutation(n: int, *entropy) -> jax.Array:
-    """A uniform random permutation of {0, …, N−1} fixed by the integers in ``entropy``
-    (:func:`sgdlab.draws.permutation`), drawn on the host from inside a compiled program."""
-    return on_host(lambda *values: draws.permutation(n, *values), (n,), *entropy)
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
@@ -239,9 +186,6 @@ class ShuffledCyclic(_Blocks):
     name = "shuffled_cyclic"
 
     def order(self, n, seed, epoch):
-        return host_permutation(n, seed, epoch)
-
-    def host_order(self, n, seed, epoch):
         return draws.permutation(n, seed, epoch)
 
 
@@ -252,9 +196,6 @@ class ShuffleOnce(_Blocks):
     name = "shuffle_once"
 
     def order(self, n, seed, epoch):
-        return host_permutation(n, seed)
-
-    def host_order(self, n, seed, epoch):
         return draws.permutation(n, seed)
 
 

@@ -26,7 +26,6 @@ import functools
 import jax
 import jax.numpy as jnp
 import numpy as np
-import scipy.stats
 from jax.flatten_util import ravel_pytree
 
 from sgdlab import _checks, _pytree
@@ -262,11 +261,15 @@ def unbiasedness(problem: FiniteSum, sampler: Sampler, params=None, draws: int =
     epoch = _checks.integer("epoch", epoch, low=0, context="unbiasedness")
     seed = _checks.integer("seed", seed, low=0, context="unbiasedness")
     sampler.validate(problem.n)
-    samples = np.asarray(_stochastic_gradients(problem, sampler, params, problem.data, step, epoch,
-                                               seed + jnp.arange(draws)))
+    batches = [sampler.plan(problem.n, seed + draw, epoch) for draw in range(draws)]
+    indices = np.stack([plan[0][step] for plan in batches])
+    masks = np.stack([plan[1][step] for plan in batches])
+    samples = np.asarray(_stochastic_gradients(problem, params, problem.data, indices, masks))
     exact = np.asarray(ravel_pytree(problem.grad(params))[0])
     basis, directions = _test_directions(exact.size)
     z = _z_scores(samples @ basis.T, basis @ exact)
+    import scipy.stats   # imported here: it takes longer to import than most runs take to start
+
     threshold = float(scipy.stats.norm.isf(UNBIASED_LEVEL / (2 * len(basis))))
     max_abs_z = float(np.max(np.abs(z)))
     unbiased = max_abs_z <= threshold
@@ -292,11 +295,11 @@ def _z_scores(samples: np.ndarray, exact: np.ndarray) -> np.ndarray:
                         np.where(np.abs(error) <= rounding, 0.0, np.inf))
 
 
-@functools.partial(jax.jit, static_argnums=(0, 1, 4, 5))
-def _stochastic_gradients(problem, sampler, params, data, step, epoch, seeds):
-    def one(seed):
-        indices, mask = sampler.plan(problem.n, seed, epoch)
-        grads = jax.grad(problem.masked_loss)(params, data, indices[step], mask[step])
-        return ravel_pytree(grads)[0]
+@functools.partial(jax.jit, static_argnums=0)
+def _stochastic_gradients(problem, params, data, indices, masks):
+    """The flattened minibatch gradient for each row of ``indices``/``masks`` (one batch a draw)."""
 
-    return jax.vmap(one)(seeds)
+    def one(batch, mask):
+        return ravel_pytree(jax.grad(problem.masked_loss)(params, data, batch, mask))[0]
+
+    return jax.vmap(one)(indices, masks)

@@ -1,7 +1,6 @@
 """NativeRun: the epochs of one (problem, sampler) run by the native loop, with CompiledRun's interface.
 
-Each epoch takes its plan from the sampler (``sampler.host_plan``: the JAX engine's plan, computed
-on the host) and its step sizes αₖ from the schedule evaluated at the epoch's iterations,
+Each epoch takes its plan from the sampler (``sampler.plan``, the plan the JAX engine runs too) and its step sizes αₖ from the schedule evaluated at the epoch's iterations,
 then calls :func:`~sgdlab.kernels.linear_sgd.sgd_epoch`. History rows (F, ‖∇F‖, ‖θ − θ*‖) come from
 the JAX engine's compiled evaluation, so both engines report the same numbers. With ``lanes`` = R
 the R runs are split into one group per core, each group one call of the loop on its own thread
@@ -55,7 +54,7 @@ class NativeRun:
         """One epoch from iteration k (of every lane); returns what CompiledRun.epoch returns."""
         batched = self.lanes is not None
         seeds = np.atleast_1d(np.asarray(seed))
-        plans = [self.sampler.host_plan(self.problem.n, int(lane_seed), epoch) for lane_seed in seeds]
+        plans = [self.sampler.plan(self.problem.n, int(lane_seed), epoch) for lane_seed in seeds]
         indices, masks = np.stack([plan[0] for plan in plans]), np.stack([plan[1] for plan in plans])
         steps = indices.shape[1]
         alphas = step_sizes(schedule if batched else _stacked(schedule), k, steps)

@@ -1,20 +1,51 @@
 """sgdlab: the theory of (stochastic) gradient descent, made executable and fast, on JAX.
 
 Importing sgdlab turns on JAX's 64-bit mode (``jax_enable_x64``) so that float64 data give a
-float64 run, as the theory's checks need; float32 data still run in float32. JAX itself, and
-every part of sgdlab, is imported on first use, so ``import sgdlab`` (and ``sgdlab --help``) stay
-fast: the 64-bit switch is set through JAX_ENABLE_X64 before JAX loads, or directly when the
-program imported JAX first.
+float64 run, as the theory's checks need; float32 data still run in float32. It also turns on
+JAX's persistent compilation cache, in ``$XDG_CACHE_HOME/sgdlab/jax`` (``~/.cache/sgdlab/jax``),
+unless the program set a cache directory itself or SGDLAB_JAX_CACHE=0: a program compiled once is
+loaded from disk by later processes (programs that took at least 0.1 s to compile; at most 1 GiB,
+least recently used first out). JAX itself, and every part of sgdlab, is imported on first use,
+so ``import sgdlab`` (and ``sgdlab --help``) stay fast: the switches are set through JAX's
+environment variables before JAX loads, or directly when the program imported JAX first.
 """
 
 import importlib
 import os
 import sys
 
-if "jax" in sys.modules:
-    sys.modules["jax"].config.update("jax_enable_x64", True)
-else:
-    os.environ["JAX_ENABLE_X64"] = "true"
+
+#: The persistent cache's options: keep programs that took at least 0.1 s to compile, up to 1 GiB.
+_CACHE_OPTIONS = (("jax_persistent_cache_min_compile_time_secs", 0.1), ("jax_compilation_cache_max_size", 2**30))
+
+
+def _cache_directory() -> str | None:
+    """Where JAX's compiled programs are kept, or None when SGDLAB_JAX_CACHE=0."""
+    if os.environ.get("SGDLAB_JAX_CACHE", "1") == "0":
+        return None
+    cache_home = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(cache_home, "sgdlab", "jax")
+
+
+def _configure_jax() -> None:
+    """64-bit mode, and the persistent cache unless the program or its environment chose a directory:
+    through environment variables before JAX loads, or its config when JAX is already imported."""
+    cache, jax = _cache_directory(), sys.modules.get("jax")
+    if jax is None:
+        os.environ["JAX_ENABLE_X64"] = "true"
+        if cache is not None and "JAX_COMPILATION_CACHE_DIR" not in os.environ:
+            os.environ["JAX_COMPILATION_CACHE_DIR"] = cache
+            for option, value in _CACHE_OPTIONS:
+                os.environ.setdefault(option.upper(), str(value))
+        return
+    jax.config.update("jax_enable_x64", True)
+    if cache is not None and jax.config.jax_compilation_cache_dir is None:
+        jax.config.update("jax_compilation_cache_dir", cache)
+        for option, value in _CACHE_OPTIONS:
+            jax.config.update(option, value)
+
+
+_configure_jax()
 
 __version__ = "0.1.0"
 

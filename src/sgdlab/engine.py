@@ -189,8 +189,7 @@ class CompiledRun:
         elif self.sampler.is_full_batch:
             source = (np.zeros((len(seeds), 1, 1), dtype=np.int32), np.ones((len(seeds), 1, 1), dtype=bool))
         else:
-            plans = [self.sampler.plan(self.problem.n, int(lane_seed), epoch) for lane_seed in seeds]
-            source = tuple(np.stack(parts) for parts in zip(*plans, strict=True))
+            source = self.sampler.stacked_plans(self.problem.n, seeds, epoch)
         return source if self.lanes is not None else jax.tree.map(lambda part: part[0], source)
 
     def _to_host(self, metrics: Metrics) -> Metrics:

@@ -52,6 +52,11 @@ class Sampler:
     def validate(self, n: int) -> None:
         """Raise a ValueError when this sampler cannot serve a problem with N = n terms."""
 
+    def stacked_plans(self, n: int, seeds, epoch: int) -> tuple[np.ndarray, np.ndarray]:
+        """The plans of several runs in one epoch, one per seed, stacked: indices and mask R × S × B."""
+        plans = [self.plan(n, int(seed), epoch) for seed in seeds]
+        return np.stack([plan[0] for plan in plans]), np.stack([plan[1] for plan in plans])
+
     def batches(self, n: int, epoch: int = 0, seed: int = 0) -> list[np.ndarray]:
         """The plan of one epoch as a list of index arrays, one per step (inspectable, replayable)."""
         n = _checks.integer("n", n)

@@ -1,7 +1,8 @@
 """NativeRun: the epochs of one (problem, sampler) run by the native loop, with CompiledRun's interface.
 
-Each epoch takes its plan from the sampler (``sampler.plan``, the plan the JAX engine runs too) and its step sizes αₖ from the schedule evaluated at the epoch's iterations,
-then calls :func:`~sgdlab.kernels.linear_sgd.sgd_epoch`. History rows (F, ‖∇F‖, ‖θ − θ*‖) come from
+Each epoch takes its plan from the sampler (``sampler.plan``, the plan the JAX engine runs too) and
+its step sizes αₖ from the schedule evaluated at the epoch's iterations, then calls
+:func:`~sgdlab.kernels.linear_sgd.sgd_lanes`. History rows (F, ‖∇F‖, ‖θ − θ*‖) come from
 the JAX engine's compiled evaluation, so both engines report the same numbers. With ``lanes`` = R
 the R runs are split into one group per core, each group one call of the loop on its own thread
 (the loop releases the GIL).
@@ -52,26 +53,32 @@ class NativeRun:
 
     def epoch(self, params, opt_state, k: int, seed, epoch: int, schedule: Schedule, record: bool):
         """One epoch from iteration k (of every lane); returns what CompiledRun.epoch returns."""
-        batched = self.lanes is not None
         seeds = np.atleast_1d(np.asarray(seed))
-        plans = [self.sampler.plan(self.problem.n, int(lane_seed), epoch) for lane_seed in seeds]
-        indices, masks = np.stack([plan[0] for plan in plans]), np.stack([plan[1] for plan in plans])
+        indices, masks = self.sampler.stacked_plans(self.problem.n, seeds, epoch)
         steps = indices.shape[1]
-        alphas = step_sizes(schedule if batched else _stacked(schedule), k, steps)
+        alphas = step_sizes(schedule if self.lanes is not None else _stacked(schedule), k, steps)
         lanes = np.asarray(params, dtype=np.float64).reshape(len(seeds), *np.shape(self.problem.params0))
         weights = np.array(lanes.reshape(len(seeds), self.problem.n_features, -1).transpose(0, 2, 1), order="C")
         scales = np.ones(len(seeds))
+        self._run_lanes(weights, scales, indices, masks, alphas)
+        final = (scales[:, None, None] * weights).transpose(0, 2, 1).reshape(lanes.shape)
+        metrics = self._metrics(final, record)
+        if self.lanes is None:
+            return final[0], opt_state, k + steps, metrics.lane(0)
+        return final, opt_state, k + steps, metrics
+
+    def _run_lanes(self, weights, scales, indices, masks, alphas) -> None:
+        """The loop over every lane, in one group a core, each group on its own thread."""
+
         def run(group):
             linear_sgd.sgd_lanes(self.loss, self.rows, self.targets, weights, scales, indices, masks, alphas,
                                  self.problem.l2, group)
 
-        groups = np.array_split(np.arange(len(seeds)), min(len(seeds), CORES))
-        list(_threads().map(run, groups)) if len(groups) > 1 else run(groups[0])
-        final = (scales[:, None, None] * weights).transpose(0, 2, 1).reshape(lanes.shape)
-        metrics = self._metrics(final, record)
-        if not batched:
-            return final[0], opt_state, k + steps, metrics.lane(0)
-        return final, opt_state, k + steps, metrics
+        groups = np.array_split(np.arange(len(scales)), min(len(scales), CORES))
+        if len(groups) == 1:
+            run(groups[0])
+        else:
+            list(_threads().map(run, groups))
 
     def evaluate(self, params) -> engine.Metrics:
         """F, ‖∇F‖ and ‖θ − θ*‖ at one run's θ, from the JAX engine's compiled evaluation."""

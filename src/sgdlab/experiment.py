@@ -37,6 +37,8 @@ import numpy as np
 import pandas as pd
 
 from sgdlab import _checks, engine, optimize, schedules, theory
+from sgdlab._files import atomic_write
+from sgdlab.fingerprint import function_digest, problem_fingerprint
 from sgdlab import samplers as _samplers
 from sgdlab.problems.base import FiniteSum
 
@@ -352,50 +354,11 @@ def _seed_summary(history: pd.DataFrame, metric: str, target: float) -> tuple[fl
     return float(history[metric].iloc[-1]), float(reached.epoch.iloc[0]), float(reached.time.iloc[0])
 
 
-def problem_fingerprint(problem: FiniteSum) -> str:
-    """A hash of what defines the problem: its class, data, parameters' shapes, ℓ2 weight, constraint,
-    and its per-example loss (code and the numbers it closes over)."""
-    digest = hashlib.blake2b(digest_size=16)
-    digest.update(type(problem).__qualname__.encode())
-    for leaf in jax.tree.leaves((problem.data, problem.params0)):
-        array = np.ascontiguousarray(np.asarray(leaf))
-        digest.update(f"{array.dtype}{array.shape}".encode())
-        digest.update(array.tobytes())
-    digest.update(repr(getattr(problem, "l2", None)).encode())
-    if problem.constraint is not None:
-        digest.update(repr(problem.constraint).encode())
-        for leaf in jax.tree.leaves(problem.constraint):
-            digest.update(np.asarray(leaf).tobytes())
-    _hash_function(digest, problem._example_loss)
-    return digest.hexdigest()
-
-
-def _function_digest(function) -> str:
-    """A hash of a function's code and of the numbers it closes over."""
-    digest = hashlib.blake2b(digest_size=16)
-    _hash_function(digest, function)
-    return digest.hexdigest()
-
-
-def _hash_function(digest, function) -> None:
-    code = getattr(function, "__code__", None)
-    if code is None:
-        digest.update(repr(function).encode())
-        return
-    digest.update(code.co_code + repr(code.co_consts).encode())
-    for cell in function.__closure__ or ():
-        value = cell.cell_contents
-        if callable(value):
-            _hash_function(digest, value)
-        else:
-            digest.update(np.asarray(value).tobytes() if np.ndim(value) else repr(value).encode())
-
-
 def run_key(fingerprint: str, spec: RunSpec, seed: int, epochs: int, record_every: int, tol) -> str:
     """A hash of everything that determines a run's history (its name excluded)."""
     leaves = [float(np.asarray(leaf)) for leaf in jax.tree.leaves(spec.schedule)]
     settings = {"problem": fingerprint, "sampler": repr(spec.sampler), "schedule": type(spec.schedule).__name__,
-                "optimizer": None if spec.optimizer is None else _function_digest(spec.optimizer.update),
+                "optimizer": None if spec.optimizer is None else function_digest(spec.optimizer.update),
                 "schedule_values": leaves, "schedule_static": repr(jax.tree.structure(spec.schedule)),
                 "seed": seed, "epochs": epochs, "record_every": record_every, "tol": tol}
     return hashlib.blake2b(json.dumps(settings, sort_keys=True).encode(), digest_size=16).hexdigest()
@@ -436,13 +399,6 @@ class ResultStore:
 def _plain(value):
     """JSON for NumPy numbers."""
     return value.item() if hasattr(value, "item") else str(value)
-
-
-def atomic_write(path: Path, write) -> None:
-    """Call ``write(temporary)`` then rename the temporary file to ``path`` (atomic on POSIX)."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    write(temporary)
-    os.replace(temporary, path)
 
 
 def environment() -> dict:

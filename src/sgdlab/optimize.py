@@ -25,13 +25,15 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from sgdlab import _checks, _pytree, engine, kernels, theory
+from sgdlab import _checks, _pytree, checkpoint, engine, kernels, theory
 from sgdlab import samplers as _samplers
 from sgdlab import schedules as _schedules
 from sgdlab.problems.base import FiniteSum
@@ -109,11 +111,16 @@ class Settings:
     steps: int | None = None
     #: The engine chosen for the run: "jax" or "native" (see sgdlab.kernels.choose).
     engine: str = "jax"
+    #: Where to save the run's state (None: nowhere), every how many epochs, and whether to resume from it.
+    checkpoint: Path | None = None
+    checkpoint_every: int = 1
+    resume: bool = False
 
 
 def minimize(problem, sampler=None, step=None, epochs: int | None = None, params0=None, seed: int = 0,
              tol: float | None = None, record_every: int = 1, constraint=None, optimizer=None,
-             steps: int | None = None, engine: str = "auto") -> Result:
+             steps: int | None = None, engine: str = "auto", checkpoint=None, checkpoint_every: int = 1,
+             resume: bool = False) -> Result:
     """Minimize ``problem`` with θᵏ⁺¹ = θᵏ − αₖ gᵏ, gᵏ the mean gradient over the sampler's batch.
 
     Parameters
@@ -149,21 +156,32 @@ def minimize(problem, sampler=None, step=None, epochs: int | None = None, params
         loop of the built-in linear models (sgdlab.kernels), which gives the same run and is
         faster at small batch sizes. "auto" picks the native loop where it supports the run and
         the batch size is small (see ``sgdlab.kernels.choose``); ``Result.engine`` says which ran.
+    checkpoint : path, optional
+        Save the run's state there (one .npz file, written atomically) every ``checkpoint_every``
+        epochs (loop units of ``record_every`` steps for an expectation) and at the end. The path must
+        not hold a file yet unless ``resume`` is True.
+    resume : bool
+        Continue from ``checkpoint`` when it exists (else start afresh): the run must be the same
+        (problem, params0, sampler, step, optimizer, seed, record_every, tol, engine); the epoch budget
+        may be larger. The final params equal an uninterrupted run's bit for bit.
     """
     return _run(validated(problem, MINIMIZE, sampler=sampler, step=step, epochs=epochs, steps=steps,
                           params0=params0, seed=seed, tol=tol, record_every=record_every, constraint=constraint,
-                          optimizer=optimizer, engine=engine))
+                          optimizer=optimizer, engine=engine, checkpoint=checkpoint,
+                          checkpoint_every=checkpoint_every, resume=resume))
 
 
 def maximize(problem, sampler=None, step=None, epochs: int | None = None, params0=None, seed: int = 0,
              tol: float | None = None, record_every: int = 1, constraint=None, optimizer=None,
-             steps: int | None = None, engine: str = "auto") -> Result:
+             steps: int | None = None, engine: str = "auto", checkpoint=None, checkpoint_every: int = 1,
+             resume: bool = False) -> Result:
     """Maximize ``problem`` (its F is the f to maximize) by minimizing −f; the arguments are those
     of :func:`minimize`. The history reports f itself; gap is p* − f with p* = sup f where known."""
     _check_problem(problem)
     return _run(validated(problem.negation, MAXIMIZE, sampler=sampler, step=step, epochs=epochs, steps=steps,
                           params0=params0, seed=seed, tol=tol, record_every=record_every, constraint=constraint,
-                          optimizer=optimizer, engine=engine))
+                          optimizer=optimizer, engine=engine, checkpoint=checkpoint,
+                          checkpoint_every=checkpoint_every, resume=resume))
 
 
 def _check_problem(problem) -> None:
@@ -173,7 +191,8 @@ def _check_problem(problem) -> None:
 
 
 def validated(problem, sense, *, sampler=None, step=None, epochs=None, steps=None, params0=None, seed=0, tol=None,
-              record_every=1, constraint=None, optimizer=None, engine="auto") -> Settings:
+              record_every=1, constraint=None, optimizer=None, engine="auto", checkpoint=None, checkpoint_every=1,
+              resume=False) -> Settings:
     """Check a run's arguments (those of :func:`minimize`) and fill in the defaults."""
     _check_problem(problem)
     problem = _constrained(problem, constraint)
@@ -189,7 +208,28 @@ def validated(problem, sense, *, sampler=None, step=None, epochs=None, steps=Non
     tol = None if tol is None else _checks.positive_float("tol", tol)
     return Settings(problem, sampler, schedule, loops, params0, seed, tol, 1 if chunk else record_every, sense,
                     _step_note(problem, schedule), optimizer, chunk, iterations if chunk else None,
-                    kernels.choose(engine, problem, sampler, optimizer))
+                    kernels.choose(engine, problem, sampler, optimizer),
+                    *_checkpointing(checkpoint, checkpoint_every, resume))
+
+
+def _checkpointing(checkpoint, every, resume) -> tuple[Path | None, int, bool]:
+    """Check checkpoint=, checkpoint_every= and resume=: a fresh run may not overwrite a saved file."""
+    every = _checks.integer("checkpoint_every", every)
+    if not isinstance(resume, bool):
+        _checks.fail("resume", "True or False", _checks.shown(resume), error=TypeError)
+    if checkpoint is None:
+        if resume:
+            _checks.fail("resume", "False when no checkpoint= path is given", "True")
+        return None, every, resume
+    if not isinstance(checkpoint, (str, os.PathLike)):
+        _checks.fail("checkpoint", "a file path", _checks.shown(checkpoint), error=TypeError)
+    path = Path(checkpoint)
+    if path.exists() and not resume:
+        _checks.fail("checkpoint", "a path with no file yet, or resume=True to continue from it",
+                     f"{str(path)!r}, which exists")
+    if not path.parent.is_dir():
+        _checks.fail("checkpoint", "a path in an existing folder", _checks.shown(str(path)))
+    return path, every, resume
 
 
 def _check_sampler(problem, sampler: _samplers.Sampler) -> None:
@@ -294,8 +334,15 @@ def _run(s: Settings) -> Result:
             program.prepare(record)
     compile_time = time.perf_counter() - started
     params, opt_state = s.params0, engine.initial_state(s.optimizer, s.params0)
-    iterations, elapsed, epoch = 0, 0.0, 0
-    log = RunLog(s, next(iter(programs.values())).evaluate(params))
+    run_identity = checkpoint.identity(s) if s.checkpoint is not None else None
+    saved = checkpoint.load(s.checkpoint, run_identity, params, opt_state) if s.resume and s.checkpoint.exists() else None
+    if saved is None:
+        iterations, elapsed, epoch = 0, 0.0, 0
+        log = RunLog(s, next(iter(programs.values())).evaluate(params))
+    else:
+        params, opt_state, iterations, elapsed, epoch = (saved.params, saved.opt_state, saved.iterations,
+                                                         saved.elapsed, saved.epoch)
+        log = RunLog.resumed(s, saved.loss0, saved.rows, saved.verdict)
     while not log.done and epoch < s.epochs:
         epoch += 1
         program = programs[_chunk_length(s, epoch)]
@@ -304,6 +351,9 @@ def _run(s: Settings) -> Result:
                                                                schedule, log.measured(epoch))
         elapsed += time.perf_counter() - tic
         log.observe(epoch, iterations, metrics, elapsed)
+        if run_identity is not None and (epoch % s.checkpoint_every == 0 or log.done or epoch == s.epochs):
+            checkpoint.save(s.checkpoint, run_identity, params, opt_state, epoch, iterations, elapsed, log.loss0,
+                            log.rows, log.verdict)
     return log.result(_pytree.to_numpy(params), compile_time)
 
 
@@ -349,6 +399,14 @@ class RunLog:
         self.threshold = _explosion_threshold(start.loss)
         self.rows = [_row(0, 0, start, 0.0)]
         self.verdict = self._verdict("the start", start, measured=True)
+
+    @classmethod
+    def resumed(cls, settings: Settings, loss0: float, rows: list, verdict) -> RunLog:
+        """The log of a run resumed from a checkpoint: its F(θ⁰), rows so far and verdict."""
+        log = cls.__new__(cls)
+        log.settings, log.loss0, log.threshold = settings, loss0, _explosion_threshold(loss0)
+        log.rows, log.verdict = list(rows), verdict
+        return log
 
     @property
     def done(self) -> bool:

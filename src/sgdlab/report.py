@@ -18,7 +18,8 @@ from pathlib import Path
 import pandas as pd
 
 from sgdlab import _checks
-from sgdlab.experiment import atomic_write, summarize
+from sgdlab._files import atomic_write
+from sgdlab.experiment import summarize
 from sgdlab.plots import convergence_figure
 
 METRICS = ("gap", "grad_norm", "dist")

@@ -173,17 +173,34 @@ def _evaluate(schedule: Schedule, k: jax.Array) -> jax.Array:
     return schedule(k)
 
 
+#: check_positive evaluates every k below this, and beyond it CHECK_SPREAD log-spaced k up to the last.
+CHECK_EVERY_BELOW = 2**16
+CHECK_SPREAD = 4096
+
+
 def check_positive(schedule: Schedule, iterations: int) -> None:
-    """Raise a ValueError unless αₖ is finite and > 0 for every k in [0, iterations)."""
-    alphas = np.asarray(_evaluate(schedule, jnp.arange(iterations)))
-    if alphas.shape != (iterations,):
+    """Raise a ValueError unless αₖ is finite and > 0 for k in [0, iterations): every k below
+    CHECK_EVERY_BELOW, then CHECK_SPREAD log-spaced k and the last one. The built-in schedules are
+    monotone in k, so for them this is the check at every k; a custom one is checked there only."""
+    ks = _checked_iterations(iterations)
+    alphas = np.asarray(_evaluate(schedule, jnp.asarray(ks)))
+    if alphas.shape != ks.shape:
         _checks.fail("step", "a schedule returning one number per iteration",
                      f"output of shape {alphas.shape}")
     bad = ~(np.isfinite(alphas) & (alphas > 0))
     if bad.any():
-        k = int(np.argmax(bad))
+        k = int(ks[np.argmax(bad)])
         _checks.fail("step", "a schedule with alpha_k > 0 and finite at every iteration",
-                     f"{schedule.describe()} giving alpha_k = {alphas[k]:.3g} at k = {k}")
+                     f"{schedule.describe()} giving alpha_k = {alphas[np.argmax(bad)]:.3g} at k = {k}")
+
+
+def _checked_iterations(iterations: int) -> np.ndarray:
+    """The k that check_positive evaluates: all below CHECK_EVERY_BELOW, then a log-spaced sample and the last."""
+    dense = np.arange(min(iterations, CHECK_EVERY_BELOW), dtype=np.int64)
+    if iterations <= CHECK_EVERY_BELOW:
+        return dense
+    spread = np.geomspace(CHECK_EVERY_BELOW, iterations - 1, CHECK_SPREAD).astype(np.int64)
+    return np.unique(np.concatenate([dense, spread, [iterations - 1]]))
 
 
 def initial_alpha(schedule: Schedule) -> float:

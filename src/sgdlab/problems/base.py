@@ -69,6 +69,11 @@ class Problem:
         of θ and the data; none by default)."""
         return {}
 
+    def defining_functions(self) -> tuple:
+        """The user code that defines F (its per-example loss, or the loss and sampler of an
+        expectation), which fingerprints of the problem hash along with its data."""
+        return ()
+
     def solution(self):
         """A minimizer θ* of the problem, or None when not known.
 
@@ -181,6 +186,10 @@ class FiniteSum(Problem):
 
     def _conform(self, params):
         return _pytree.conform("params", params, self.params0)
+
+    def defining_functions(self) -> tuple:
+        """The per-example loss."""
+        return (self._example_loss,)
 
     @cached_property
     def negation(self) -> Negation:

@@ -55,6 +55,10 @@ class Expectation(Problem):
         self._loss_jit = jax.jit(self.data_loss)
         self._grad_jit = jax.jit(jax.grad(self.data_loss))
 
+    def defining_functions(self) -> tuple:
+        """The loss, the sampler of ω and the exact F and ∇F where given."""
+        return tuple(f for f in (self._loss, self._sample, self.exact_loss, self.exact_grad) if f is not None)
+
     @property
     def exact(self) -> bool:
         """True when F (or ∇F) is known in closed form rather than estimated on the evaluation sample."""

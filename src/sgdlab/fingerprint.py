@@ -1,0 +1,58 @@
+"""Fingerprints: short hashes of what defines a problem or a function, so saved results and
+checkpoints can tell whether they belong to the run at hand."""
+
+from __future__ import annotations
+
+import hashlib
+
+import jax
+import numpy as np
+
+
+def problem_fingerprint(problem) -> str:
+    """A hash of what defines the problem: its class, data, parameters' shapes, ℓ2 weight, constraint,
+    and its defining functions (code and the numbers they close over)."""
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(type(problem).__qualname__.encode())
+    for leaf in jax.tree.leaves((problem.data, problem.params0)):
+        array = np.ascontiguousarray(np.asarray(leaf))
+        digest.update(f"{array.dtype}{array.shape}".encode())
+        digest.update(array.tobytes())
+    digest.update(repr(getattr(problem, "l2", None)).encode())
+    if problem.constraint is not None:
+        digest.update(repr(problem.constraint).encode())
+        for leaf in jax.tree.leaves(problem.constraint):
+            digest.update(np.asarray(leaf).tobytes())
+    for function in problem.defining_functions():
+        _hash_function(digest, function)
+    return digest.hexdigest()
+
+
+def function_digest(function) -> str:
+    """A hash of a function's code and of the numbers it closes over."""
+    digest = hashlib.blake2b(digest_size=16)
+    _hash_function(digest, function)
+    return digest.hexdigest()
+
+
+def array_digest(tree) -> str:
+    """A hash of the numbers (and their dtypes and shapes) in a pytree of arrays."""
+    digest = hashlib.blake2b(digest_size=16)
+    for leaf in jax.tree.leaves(tree):
+        array = np.ascontiguousarray(np.asarray(leaf))
+        digest.update(f"{array.dtype}{array.shape}".encode() + array.tobytes())
+    return digest.hexdigest()
+
+
+def _hash_function(digest, function) -> None:
+    code = getattr(function, "__code__", None)
+    if code is None:
+        digest.update(repr(function).encode())
+        return
+    digest.update(code.co_code + repr(code.co_consts).encode())
+    for cell in function.__closure__ or ():
+        value = cell.cell_contents
+        if callable(value):
+            _hash_function(digest, value)
+        else:
+            digest.update(np.asarray(value).tobytes() if np.ndim(value) else repr(value).encode())

@@ -60,6 +60,7 @@ def identity(settings) -> dict:
         "optimizer": None if settings.optimizer is None else function_digest(settings.optimizer.update),
         "seed": settings.seed, "record_every": settings.record_every, "tol": settings.tol,
         "sense": settings.sense.symbol, "engine": settings.engine, "chunk": settings.chunk,
+        "devices": None if settings.placement is None else settings.placement.size,
     }
 
 

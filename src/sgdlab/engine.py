@@ -70,12 +70,13 @@ def evaluate(problem: FiniteSum, params, data, solution, constraint) -> Metrics:
 def run_epoch(problem: FiniteSum, sampler: Sampler, record: bool, optimizer,
               params, opt_state, k0, plan, schedule: Schedule, data, solution, constraint):
     """One epoch of (projected) (S)GD from θ = ``params`` at iteration k0 over ``plan`` = (indices,
-    mask), each S × B (a 1 × 1 stand-in for gradient descent); returns (θ, optimizer state,
-    k0 + steps, Metrics). With an optax ``optimizer`` the update is θ + u with
+    mask), each S × B; for gradient descent a 1 × 1 plan stands for all the data. Returns (θ,
+    optimizer state, k0 + steps, Metrics). With an optax ``optimizer`` the update is θ + u with
     (u, state) = optimizer.update(g, state, θ); without, θ − αₖ g."""
+    all_data = sampler.is_full_batch and plan[0].shape[-1] == 1
 
     def batch_gradient(params, k, batch):
-        if sampler.is_full_batch:
+        if all_data:
             return jax.grad(problem.data_loss)(params, data)
         return jax.grad(problem.masked_loss)(params, data, *batch)
 
@@ -144,17 +145,19 @@ class CompiledRun:
     """
 
     def __init__(self, problem: FiniteSum, sampler: Sampler, params, schedule: Schedule, solution,
-                 lanes: int | None = None, optimizer=None, chunk: int | None = None):
-        self.problem, self.sampler, self.solution, self.lanes = problem, sampler, solution, lanes
-        self.optimizer, self.chunk = optimizer, chunk
+                 lanes: int | None = None, optimizer=None, chunk: int | None = None, placement=None):
+        self.problem, self.sampler, self.lanes = problem, sampler, lanes
+        self.optimizer, self.chunk, self.placement = optimizer, chunk, placement
         self.step_function = run_epoch if chunk is None else functools.partial(run_chunk, chunk)
+        self.data, self.solution, self.constraint = self._placed((problem.data, solution, problem.constraint))
+        params = self._placed(params)
         self._example_args = (params, initial_state(optimizer, params, lanes), _counter(0),
                               self._source(np.zeros(lanes or 1, dtype=np.int64), 0),
-                              schedule, problem.data, solution, problem.constraint)
+                              schedule, self.data, self.solution, self.constraint)
         self._epoch = {}
         start_params = params if lanes is None else jax.tree.map(lambda leaf: leaf[0], params)
         self._evaluate = jax.jit(evaluate, static_argnums=0).lower(
-            problem, start_params, problem.data, solution, problem.constraint).compile()
+            problem, start_params, self.data, self.solution, self.constraint).compile()
 
     def prepare(self, record: bool) -> float:
         """Compile the epoch program (with history if ``record``) unless done; return the seconds spent."""
@@ -171,13 +174,17 @@ class CompiledRun:
         """Run one epoch from iteration k; returns (θ, optimizer state, k + steps, Metrics) with the
         counter and the metrics on the host (Python numbers, or NumPy arrays with one entry per lane)."""
         params, opt_state, k, metrics = self._epoch[record](
-            params, opt_state, _counter(k), self._source(seed, epoch), schedule, self.problem.data, self.solution,
-            self.problem.constraint)
+            self._placed(params), self._placed(opt_state), _counter(k), self._source(seed, epoch), schedule,
+            self.data, self.solution, self.constraint)
         return params, opt_state, int(k), self._to_host(metrics)
 
     def evaluate(self, params) -> Metrics:
         """F, ‖∇F‖, ‖θ − θ*‖, the violation and the diagnostics at ``params`` (one run's), on the host."""
-        return self._evaluate(params, self.problem.data, self.solution, self.problem.constraint).host()
+        return self._evaluate(self._placed(params), self.data, self.solution, self.constraint).host()
+
+    def _placed(self, tree):
+        """The pytree replicated on the devices of a data-parallel run (as it is, on one device)."""
+        return tree if self.placement is None else self.placement.replicated(tree)
 
     def _source(self, seed, epoch: int):
         """Where an epoch's examples come from: for a finite sum the epoch's plan (indices, mask), drawn
@@ -186,11 +193,12 @@ class CompiledRun:
         seeds = np.atleast_1d(np.asarray(seed, dtype=np.int64))
         if self.chunk is not None:
             source = seeds
-        elif self.sampler.is_full_batch:
+        elif self.sampler.is_full_batch and self.placement is None:
             source = (np.zeros((len(seeds), 1, 1), dtype=np.int32), np.ones((len(seeds), 1, 1), dtype=bool))
         else:
             source = self.sampler.stacked_plans(self.problem.n, seeds, epoch)
-        return source if self.lanes is not None else jax.tree.map(lambda part: part[0], source)
+        source = source if self.lanes is not None else jax.tree.map(lambda part: part[0], source)
+        return source if self.placement is None or self.chunk is not None else self.placement.split_plan(*source)
 
     def _to_host(self, metrics: Metrics) -> Metrics:
         return metrics.host() if self.lanes is None else jax.tree.map(np.asarray, metrics)
@@ -222,12 +230,13 @@ def lane_params(params, i: int):
 
 
 def compiled_run(problem: FiniteSum, sampler: Sampler, params, schedule: Schedule, solution,
-                 lanes: int | None = None, optimizer=None, chunk: int | None = None) -> CompiledRun:
+                 lanes: int | None = None, optimizer=None, chunk: int | None = None, placement=None) -> CompiledRun:
     """The compiled programs for this problem, sampler, kind of schedule, optimizer, number of
-    lanes and (for an expectation) steps per chunk. They are kept on the problem, so they live as
-    long as its data do; θ* is fixed per problem."""
+    lanes, (for an expectation) steps per chunk and placement on devices. They are kept on the
+    problem, so they live as long as its data do; θ* is fixed per problem."""
     cache = problem.__dict__.setdefault("_compiled_runs", {})
-    key = (sampler, jax.tree.structure(schedule), solution is None, lanes, optimizer, chunk)
+    devices = None if placement is None else tuple(device.id for device in placement.mesh.devices.flat)
+    key = (sampler, jax.tree.structure(schedule), solution is None, lanes, optimizer, chunk, devices)
     if key not in cache:
-        cache[key] = CompiledRun(problem, sampler, params, schedule, solution, lanes, optimizer, chunk)
+        cache[key] = CompiledRun(problem, sampler, params, schedule, solution, lanes, optimizer, chunk, placement)
     return cache[key]

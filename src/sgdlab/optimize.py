@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sgdlab import _checks, _pytree, checkpoint, engine, kernels, theory
+from sgdlab import _checks, _pytree, checkpoint, distributed, engine, kernels, theory
 from sgdlab import samplers as _samplers
 from sgdlab import schedules as _schedules
 from sgdlab.problems.base import FiniteSum
@@ -115,12 +115,14 @@ class Settings:
     checkpoint: Path | None = None
     checkpoint_every: int = 1
     resume: bool = False
+    #: The devices a data-parallel run splits its batches over (a DataParallel), or None for one device.
+    placement: object = None
 
 
 def minimize(problem, sampler=None, step=None, epochs: int | None = None, params0=None, seed: int = 0,
              tol: float | None = None, record_every: int = 1, constraint=None, optimizer=None,
              steps: int | None = None, engine: str = "auto", checkpoint=None, checkpoint_every: int = 1,
-             resume: bool = False) -> Result:
+             resume: bool = False, devices=None) -> Result:
     """Minimize ``problem`` with θᵏ⁺¹ = θᵏ − αₖ gᵏ, gᵏ the mean gradient over the sampler's batch.
 
     Parameters
@@ -164,24 +166,27 @@ def minimize(problem, sampler=None, step=None, epochs: int | None = None, params
         Continue from ``checkpoint`` when it exists (else start afresh): the run must be the same
         (problem, params0, sampler, step, optimizer, seed, record_every, tol, engine); the epoch budget
         may be larger. The final params equal an uninterrupted run's bit for bit.
+    devices : list of jax devices or a 1-D jax.sharding.Mesh, optional
+        Split every batch across these devices (data parallel, ``sgdlab.distributed``); the run equals
+        the single-device one up to the order of sums. Finite sums on the JAX engine only.
     """
     return _run(validated(problem, MINIMIZE, sampler=sampler, step=step, epochs=epochs, steps=steps,
                           params0=params0, seed=seed, tol=tol, record_every=record_every, constraint=constraint,
                           optimizer=optimizer, engine=engine, checkpoint=checkpoint,
-                          checkpoint_every=checkpoint_every, resume=resume))
+                          checkpoint_every=checkpoint_every, resume=resume, devices=devices))
 
 
 def maximize(problem, sampler=None, step=None, epochs: int | None = None, params0=None, seed: int = 0,
              tol: float | None = None, record_every: int = 1, constraint=None, optimizer=None,
              steps: int | None = None, engine: str = "auto", checkpoint=None, checkpoint_every: int = 1,
-             resume: bool = False) -> Result:
+             resume: bool = False, devices=None) -> Result:
     """Maximize ``problem`` (its F is the f to maximize) by minimizing −f; the arguments are those
     of :func:`minimize`. The history reports f itself; gap is p* − f with p* = sup f where known."""
     _check_problem(problem)
     return _run(validated(problem.negation, MAXIMIZE, sampler=sampler, step=step, epochs=epochs, steps=steps,
                           params0=params0, seed=seed, tol=tol, record_every=record_every, constraint=constraint,
                           optimizer=optimizer, engine=engine, checkpoint=checkpoint,
-                          checkpoint_every=checkpoint_every, resume=resume))
+                          checkpoint_every=checkpoint_every, resume=resume, devices=devices))
 
 
 def _check_problem(problem) -> None:
@@ -192,7 +197,7 @@ def _check_problem(problem) -> None:
 
 def validated(problem, sense, *, sampler=None, step=None, epochs=None, steps=None, params0=None, seed=0, tol=None,
               record_every=1, constraint=None, optimizer=None, engine="auto", checkpoint=None, checkpoint_every=1,
-              resume=False) -> Settings:
+              resume=False, devices=None) -> Settings:
     """Check a run's arguments (those of :func:`minimize`) and fill in the defaults."""
     _check_problem(problem)
     problem = _constrained(problem, constraint)
@@ -206,10 +211,14 @@ def validated(problem, sense, *, sampler=None, step=None, epochs=None, steps=Non
         params0 = problem.constraint.project(params0)
     seed = _checks.integer("seed", seed, low=0, high=2**31 - 1)
     tol = None if tol is None else _checks.positive_float("tol", tol)
+    placement = distributed.data_parallel(devices)
+    if placement is not None and problem.n is None:
+        _checks.fail("devices", "left out for an expectation (its draws are not split across devices)",
+                     _checks.shown(devices))
     return Settings(problem, sampler, schedule, loops, params0, seed, tol, 1 if chunk else record_every, sense,
                     _step_note(problem, schedule), optimizer, chunk, iterations if chunk else None,
-                    kernels.choose(engine, problem, sampler, optimizer),
-                    *_checkpointing(checkpoint, checkpoint_every, resume))
+                    kernels.choose(engine, problem, sampler, optimizer, placement),
+                    *_checkpointing(checkpoint, checkpoint_every, resume), placement)
 
 
 def _checkpointing(checkpoint, every, resume) -> tuple[Path | None, int, bool]:
@@ -327,7 +336,8 @@ def _run(s: Settings) -> Result:
     started = time.perf_counter()
     schedule = engine.program_schedule(s.schedule)
     programs = {length: program_for(s, engine.compiled_run(s.problem, s.sampler, s.params0, schedule,
-                                                           solution_of(s.problem), optimizer=s.optimizer, chunk=length))
+                                                           solution_of(s.problem), optimizer=s.optimizer, chunk=length,
+                                                           placement=s.placement))
                 for length in chunk_lengths(s)}
     for program in programs.values():
         for record in record_variants(s):

@@ -36,14 +36,16 @@ ENGINES = ("auto", "jax", "native")
 AUTO_MAX_WORK = 2500
 
 
-def unsupported(problem, sampler, optimizer) -> str | None:
-    """Why the native loop cannot run this (problem, sampler, optimizer), or None when it can."""
+def unsupported(problem, sampler, optimizer, placement=None) -> str | None:
+    """Why the native loop cannot run this (problem, sampler, optimizer, devices), or None when it can."""
     if getattr(problem, "native_loss", None) is None:
         return f"{type(problem).__name__} is not a built-in linear model (least squares, logistic, softmax, curve fit)"
     if problem.constraint is not None:
         return "the problem is constrained (projected steps run on the JAX engine)"
     if optimizer is not None:
         return "an optax optimizer is given (its update runs on the JAX engine)"
+    if placement is not None:
+        return "devices are given (data-parallel runs are on the JAX engine)"
     if problem.dtype != "float64":
         return f"the data are {problem.dtype} (the native loop computes in float64)"
     if importlib.util.find_spec("numba") is None:
@@ -51,7 +53,7 @@ def unsupported(problem, sampler, optimizer) -> str | None:
     return None
 
 
-def choose(engine: str, problem, sampler, optimizer) -> str:
+def choose(engine: str, problem, sampler, optimizer, placement=None) -> str:
     """"jax" or "native" for a run asking for ``engine`` ("auto", "jax" or "native").
 
     "auto" runs natively when the native loop supports the run, JAX computes on the CPU, and the
@@ -59,7 +61,7 @@ def choose(engine: str, problem, sampler, optimizer) -> str:
     """
     if engine not in ENGINES:
         _checks.fail("engine", f"one of {', '.join(map(repr, ENGINES))}", _checks.shown(engine))
-    reason = unsupported(problem, sampler, optimizer)
+    reason = unsupported(problem, sampler, optimizer, placement)
     if engine == "native":
         if reason is not None:
             _checks.fail("engine", "'auto' or 'jax' here", f"'native', but {reason}")

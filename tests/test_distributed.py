@@ -1,0 +1,77 @@
+"""Data parallel runs: batches split over 4 (fake CPU) devices give the single-device run."""
+
+import re
+import subprocess
+import sys
+import textwrap
+
+import jax
+import numpy as np
+import pytest
+
+import sgdlab as sl
+
+FOUR_DEVICES = textwrap.dedent("""
+    import os
+    os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=4"
+    import jax, numpy as np, optax, sgdlab as sl
+    assert len(jax.devices()) == 4
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(301, 7))
+    y = X @ rng.normal(size=7) + 0.1 * rng.normal(size=301)
+    problems = [sl.least_squares(X, y), sl.logistic_regression(X, y > 0, l2=0.01),
+                sl.softmax_regression(X, np.digitize(y, [-1.0, 1.0]))]
+    samplers = [sl.shuffled_cyclic(8), sl.with_replacement(6), sl.without_replacement(12), sl.cyclic(5),
+                sl.full_batch()]   # 6 and 5 are not multiples of 4: padded with masked entries
+    for problem in problems:
+        for sampler in samplers:
+            one = sl.minimize(problem, sampler, step=0.05, epochs=3, seed=1, engine="jax")
+            four = sl.minimize(problem, sampler, step=0.05, epochs=3, seed=1, devices=jax.devices())
+            assert four.engine == "jax"
+            np.testing.assert_allclose(four.params, one.params, rtol=0, atol=1e-10)
+            np.testing.assert_allclose(four.history.loss, one.history.loss, rtol=0, atol=1e-10)
+    mesh = jax.sharding.Mesh(np.array(jax.devices()), ("data",))
+    adam = dict(sampler=sl.shuffled_cyclic(16), optimizer=optax.adam(0.01), epochs=3)
+    np.testing.assert_allclose(sl.minimize(problems[0], devices=mesh, **adam).params,
+                               sl.minimize(problems[0], **adam).params, rtol=0, atol=1e-10)
+    print("four devices = one device")
+""")
+
+
+def test_four_devices_give_the_single_device_run():
+    result = subprocess.run([sys.executable, "-c", FOUR_DEVICES], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "four devices = one device" in result.stdout
+
+
+def test_one_device_mesh_gives_the_plain_run(regression_data):
+    problem = sl.least_squares(*regression_data)
+    plain = sl.minimize(problem, sl.shuffled_cyclic(7), step=0.05, epochs=2, engine="jax")
+    meshed = sl.minimize(problem, sl.shuffled_cyclic(7), step=0.05, epochs=2, devices=jax.devices())
+    np.testing.assert_allclose(meshed.params, plain.params, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("devices, error, text", [
+    ([], TypeError, "devices must be a non-empty list of JAX devices such as jax.devices(); got []."),
+    ("cpu", TypeError, "devices must be a non-empty list of JAX devices"),
+    (3, TypeError, "devices must be a list of JAX devices such as jax.devices(), or a 1-D mesh; got 3."),
+    (jax.devices() * 2, ValueError, "devices must be distinct devices"),
+])
+def test_bad_devices_are_refused(regression_data, devices, error, text):
+    problem = sl.least_squares(*regression_data)
+    with pytest.raises(error, match=re.escape(text)):
+        sl.minimize(problem, sl.cyclic(4), step=0.05, epochs=1, devices=devices)
+
+
+def test_devices_run_on_the_jax_engine(regression_data):
+    problem = sl.least_squares(*regression_data)
+    assert sl.minimize(problem, sl.cyclic(1), step=0.05, epochs=1, devices=jax.devices()).engine == "jax"
+    with pytest.raises(ValueError, match="but devices are given"):
+        sl.minimize(problem, sl.cyclic(1), step=0.05, epochs=1, devices=jax.devices(), engine="native")
+
+
+def test_an_expectation_refuses_devices():
+    problem = sl.expectation(lambda theta, omega: 0.5 * (theta - omega) ** 2, lambda key: jax.random.normal(key),
+                             np.zeros(()))
+    with pytest.raises(ValueError, match="devices must be left out for an expectation"):
+        sl.minimize(problem, sl.iid(4), step=0.1, steps=10, devices=jax.devices())

@@ -1,6 +1,8 @@
-"""Data parallel runs: batches split over 4 (fake CPU) devices give the single-device run."""
+"""Data parallel runs: batches split over 4 (fake CPU) devices, or over 2 processes talking over gloo,
+give the single-device run."""
 
 import re
+import socket
 import subprocess
 import sys
 import textwrap
@@ -75,3 +77,55 @@ def test_an_expectation_refuses_devices():
                              np.zeros(()))
     with pytest.raises(ValueError, match="devices must be left out for an expectation"):
         sl.minimize(problem, sl.iid(4), step=0.1, steps=10, devices=jax.devices())
+
+
+TWO_PROCESSES = textwrap.dedent("""
+    import sys
+    import jax, numpy as np, sgdlab as sl
+    process, port, out = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+    sl.distributed.initialize(f"127.0.0.1:{port}", num_processes=2, process_id=process, timeout=60)
+    assert len(jax.devices()) == 2 and len(jax.local_devices()) == 1
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(301, 7))
+    problem = sl.logistic_regression(X, X @ rng.normal(size=7) > 0, l2=0.01)
+    result = sl.minimize(problem, sl.shuffled_cyclic(8), step=0.5, epochs=3, seed=1, devices=jax.devices())
+    np.save(out, result.params)
+""")
+
+
+def test_two_processes_over_gloo_give_the_single_process_run(tmp_path):
+    with socket.socket() as probe:   # a free port for the coordinator
+        probe.bind(("127.0.0.1", 0))
+        port = str(probe.getsockname()[1])
+    outs = [tmp_path / f"params{process}.npy" for process in (0, 1)]
+    workers = [subprocess.Popen([sys.executable, "-c", TWO_PROCESSES, str(process), port, str(out)],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE) for process, out in enumerate(outs)]
+    for worker in workers:
+        _, err = worker.communicate(timeout=300)
+        assert worker.returncode == 0, err.decode()[-3000:]
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(301, 7))
+    problem = sl.logistic_regression(X, X @ rng.normal(size=7) > 0, l2=0.01)
+    single = sl.minimize(problem, sl.shuffled_cyclic(8), step=0.5, epochs=3, seed=1, engine="jax")
+    for out in outs:
+        np.testing.assert_allclose(np.load(out), single.params, rtol=0, atol=1e-10)
+
+
+def test_a_missing_coordinator_is_a_timeout_naming_its_address():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]   # closed again below: nobody listens there
+    code = (f"import sgdlab as sl\ntry:\n    sl.distributed.initialize('127.0.0.1:{port}', 2, 1, timeout=2)\n"
+            "except TimeoutError as error:\n    print(error)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert f"no coordinator answered at 127.0.0.1:{port} within 2 s (process 1 of 2)" in result.stdout
+
+
+@pytest.mark.parametrize("arguments, text", [
+    (("127.0.0.1:1234", 2, 2), "process_id must be an integer in [0, 1]; got 2."),
+    (("localhost", 2, 0), "coordinator_address must be 'host:port'; got 'localhost'."),
+    (("127.0.0.1:1234", 0, 0), "num_processes must be an integer >= 1; got 0."),
+])
+def test_bad_initialize_arguments_are_refused(arguments, text):
+    with pytest.raises((ValueError, TypeError), match=re.escape(text)):
+        sl.distributed.initialize(*arguments)

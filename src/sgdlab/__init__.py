@@ -66,6 +66,7 @@ _EXPORTS = {
     "Comparison": "sgdlab.experiment",
 }
 _SUBMODULES = {"problems", "samplers", "schedules", "constraints", "engine", "optimize", "theory", "experiment",
+               "distributed", "checkpoint", "kernels", "draws",
                "data", "report", "plots", "config"}
 
 __all__ = sorted(_EXPORTS) + sorted(_SUBMODULES)

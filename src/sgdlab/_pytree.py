@@ -35,8 +35,15 @@ def sgd_update(params, grads, alpha):
 
 
 def to_numpy(tree):
-    """Copy every leaf to a NumPy array."""
-    return jax.tree.map(np.asarray, tree)
+    """Copy every leaf to a NumPy array (a replicated array of a multi-process run: this process's copy)."""
+    return jax.tree.map(lambda leaf: np.asarray(local_value(leaf)), tree)
+
+
+def local_value(value):
+    """A global array spread over several processes (replicated) as this process's copy; else as it is."""
+    if isinstance(value, jax.Array) and not value.is_fully_addressable:
+        return value.addressable_data(0)
+    return value
 
 
 def conform(name: str, given, reference):

@@ -156,8 +156,14 @@ class CompiledRun:
                               schedule, self.data, self.solution, self.constraint)
         self._epoch = {}
         start_params = params if lanes is None else jax.tree.map(lambda leaf: leaf[0], params)
-        self._evaluate = jax.jit(evaluate, static_argnums=0).lower(
+        self._evaluate = self._jit(evaluate, static_argnums=0).lower(
             problem, start_params, self.data, self.solution, self.constraint).compile()
+
+    def _jit(self, function, **options):
+        """jax.jit, with every output replicated on the devices of a data-parallel run."""
+        if self.placement is not None:
+            options["out_shardings"] = self.placement.replicated_sharding
+        return jax.jit(function, **options)
 
     def prepare(self, record: bool) -> float:
         """Compile the epoch program (with history if ``record``) unless done; return the seconds spent."""
@@ -167,7 +173,7 @@ class CompiledRun:
         program = functools.partial(self.step_function, self.problem, self.sampler, record, self.optimizer)
         if self.lanes is not None:
             program = jax.vmap(program, in_axes=LANE_AXES, out_axes=LANE_OUT_AXES)
-        self._epoch[record] = jax.jit(program).lower(*self._example_args).compile()
+        self._epoch[record] = self._jit(program).lower(*self._example_args).compile()
         return time.perf_counter() - started
 
     def epoch(self, params, opt_state, k: int, seed, epoch: int, schedule: Schedule, record: bool):
@@ -176,11 +182,12 @@ class CompiledRun:
         params, opt_state, k, metrics = self._epoch[record](
             self._placed(params), self._placed(opt_state), _counter(k), self._source(seed, epoch), schedule,
             self.data, self.solution, self.constraint)
-        return params, opt_state, int(k), self._to_host(metrics)
+        return params, opt_state, int(_pytree.local_value(k)), self._to_host(metrics)
 
     def evaluate(self, params) -> Metrics:
         """F, ‖∇F‖, ‖θ − θ*‖, the violation and the diagnostics at ``params`` (one run's), on the host."""
-        return self._evaluate(self._placed(params), self.data, self.solution, self.constraint).host()
+        metrics = self._evaluate(self._placed(params), self.data, self.solution, self.constraint)
+        return jax.tree.map(_pytree.local_value, metrics).host()
 
     def _placed(self, tree):
         """The pytree replicated on the devices of a data-parallel run (as it is, on one device)."""
@@ -201,6 +208,7 @@ class CompiledRun:
         return source if self.placement is None or self.chunk is not None else self.placement.split_plan(*source)
 
     def _to_host(self, metrics: Metrics) -> Metrics:
+        metrics = jax.tree.map(_pytree.local_value, metrics)
         return metrics.host() if self.lanes is None else jax.tree.map(np.asarray, metrics)
 
 

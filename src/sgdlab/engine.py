@@ -16,7 +16,9 @@ data are an argument, never a constant baked into the program, so one compiled e
 seed, epoch and step size.
 
 Runs that differ only in seed or step size can share one program: with ``lanes=R`` the epoch is
-``jax.vmap``-ed over R stacked parameters, plans and schedules (each lane is one run).
+``jax.vmap``-ed over R stacked parameters, plans and schedules (each lane is one run). With a
+``placement`` (sgdlab.distributed) the data and θ are replicated over a mesh of devices and each
+batch is split across them.
 """
 
 from __future__ import annotations
@@ -138,10 +140,10 @@ LANE_OUT_AXES = (0, 0, None, 0)
 
 
 class CompiledRun:
-    """The compiled programs of one (problem, sampler, schedule kind, lanes): the evaluation at
-    the start and an epoch with and without history, each built ahead of time on first need, so
-    compilation is timed apart from the run. With ``lanes`` = R, the epoch runs R runs at once:
-    parameters, plans (or seeds) and schedule numbers carry a leading axis of length R.
+    """The compiled programs of one (problem, sampler, schedule kind, lanes, placement): the
+    evaluation at the start and an epoch with and without history, each built ahead of time on
+    first need, so compilation is timed apart from the run. With ``lanes`` = R, the epoch runs R
+    runs at once: parameters, plans (or seeds) and schedule numbers carry a leading axis of length R.
     """
 
     def __init__(self, problem: FiniteSum, sampler: Sampler, params, schedule: Schedule, solution,

@@ -66,7 +66,7 @@ _EXPORTS = {
     "Comparison": "sgdlab.experiment",
 }
 _SUBMODULES = {"problems", "samplers", "schedules", "constraints", "engine", "optimize", "theory", "experiment",
-               "distributed", "checkpoint", "kernels", "draws",
+               "distributed", "checkpoint", "kernels", "draws", "noise_scale",
                "data", "report", "plots", "config"}
 
 __all__ = sorted(_EXPORTS) + sorted(_SUBMODULES)

@@ -117,12 +117,14 @@ class Settings:
     resume: bool = False
     #: The devices a data-parallel run splits its batches over (a DataParallel), or None for one device.
     placement: object = None
+    #: Record the gradient-noise scale at recorded epochs that are multiples of this (None: never).
+    noise_scale_every: int | None = None
 
 
 def minimize(problem, sampler=None, step=None, epochs: int | None = None, params0=None, seed: int = 0,
              tol: float | None = None, record_every: int = 1, constraint=None, optimizer=None,
              steps: int | None = None, engine: str = "auto", checkpoint=None, checkpoint_every: int = 1,
-             resume: bool = False, devices=None) -> Result:
+             resume: bool = False, devices=None, noise_scale_every: int | None = None) -> Result:
     """Minimize ``problem`` with θᵏ⁺¹ = θᵏ − αₖ gᵏ, gᵏ the mean gradient over the sampler's batch.
 
     Parameters
@@ -169,24 +171,30 @@ def minimize(problem, sampler=None, step=None, epochs: int | None = None, params
     devices : list of jax devices or a 1-D jax.sharding.Mesh, optional
         Split every batch across these devices (data parallel, ``sgdlab.distributed``); the run equals
         the single-device one up to the order of sums. Finite sums on the JAX engine only.
+    noise_scale_every : int, optional
+        Add the gradient-noise scale (``sgdlab.theory.noise_scale``: columns grad_norm_squared,
+        trace_covariance, b_simple) to the history rows of the start and of every recorded epoch that
+        is a multiple of this. Finite sums only.
     """
     return _run(validated(problem, MINIMIZE, sampler=sampler, step=step, epochs=epochs, steps=steps,
                           params0=params0, seed=seed, tol=tol, record_every=record_every, constraint=constraint,
                           optimizer=optimizer, engine=engine, checkpoint=checkpoint,
-                          checkpoint_every=checkpoint_every, resume=resume, devices=devices))
+                          checkpoint_every=checkpoint_every, resume=resume, devices=devices,
+                          noise_scale_every=noise_scale_every))
 
 
 def maximize(problem, sampler=None, step=None, epochs: int | None = None, params0=None, seed: int = 0,
              tol: float | None = None, record_every: int = 1, constraint=None, optimizer=None,
              steps: int | None = None, engine: str = "auto", checkpoint=None, checkpoint_every: int = 1,
-             resume: bool = False, devices=None) -> Result:
+             resume: bool = False, devices=None, noise_scale_every: int | None = None) -> Result:
     """Maximize ``problem`` (its F is the f to maximize) by minimizing −f; the arguments are those
     of :func:`minimize`. The history reports f itself; gap is p* − f with p* = sup f where known."""
     _check_problem(problem)
     return _run(validated(problem.negation, MAXIMIZE, sampler=sampler, step=step, epochs=epochs, steps=steps,
                           params0=params0, seed=seed, tol=tol, record_every=record_every, constraint=constraint,
                           optimizer=optimizer, engine=engine, checkpoint=checkpoint,
-                          checkpoint_every=checkpoint_every, resume=resume, devices=devices))
+                          checkpoint_every=checkpoint_every, resume=resume, devices=devices,
+                          noise_scale_every=noise_scale_every))
 
 
 def _check_problem(problem) -> None:
@@ -197,7 +205,7 @@ def _check_problem(problem) -> None:
 
 def validated(problem, sense, *, sampler=None, step=None, epochs=None, steps=None, params0=None, seed=0, tol=None,
               record_every=1, constraint=None, optimizer=None, engine="auto", checkpoint=None, checkpoint_every=1,
-              resume=False, devices=None) -> Settings:
+              resume=False, devices=None, noise_scale_every=None) -> Settings:
     """Check a run's arguments (those of :func:`minimize`) and fill in the defaults."""
     _check_problem(problem)
     problem = _constrained(problem, constraint)
@@ -218,7 +226,17 @@ def validated(problem, sense, *, sampler=None, step=None, epochs=None, steps=Non
     return Settings(problem, sampler, schedule, loops, params0, seed, tol, 1 if chunk else record_every, sense,
                     _step_note(problem, schedule), optimizer, chunk, iterations if chunk else None,
                     kernels.choose(engine, problem, sampler, optimizer, placement),
-                    *_checkpointing(checkpoint, checkpoint_every, resume), placement)
+                    *_checkpointing(checkpoint, checkpoint_every, resume), placement,
+                    _noise_scale_every(problem, noise_scale_every))
+
+
+def _noise_scale_every(problem, every) -> int | None:
+    if every is None:
+        return None
+    if problem.n is None:
+        _checks.fail("noise_scale_every", "left out for an expectation (its noise scale needs per-example "
+                     "gradients of a finite sum)", _checks.shown(every))
+    return _checks.integer("noise_scale_every", every)
 
 
 def _checkpointing(checkpoint, every, resume) -> tuple[Path | None, int, bool]:
@@ -349,6 +367,7 @@ def _run(s: Settings) -> Result:
     if saved is None:
         iterations, elapsed, epoch = 0, 0.0, 0
         log = RunLog(s, next(iter(programs.values())).evaluate(params))
+        _add_noise_scale(s, log, 0, params)
     else:
         params, opt_state, iterations, elapsed, epoch = (saved.params, saved.opt_state, saved.iterations,
                                                          saved.elapsed, saved.epoch)
@@ -361,10 +380,21 @@ def _run(s: Settings) -> Result:
                                                                schedule, log.measured(epoch))
         elapsed += time.perf_counter() - tic
         log.observe(epoch, iterations, metrics, elapsed)
+        _add_noise_scale(s, log, epoch, params)
         if run_identity is not None and (epoch % s.checkpoint_every == 0 or log.done or epoch == s.epochs):
             checkpoint.save(s.checkpoint, run_identity, params, opt_state, epoch, iterations, elapsed, log.loss0,
                             log.rows, log.verdict)
     return log.result(_pytree.to_numpy(params), compile_time)
+
+
+def _add_noise_scale(s: Settings, log: RunLog, epoch: int, params) -> None:
+    """Put the noise scale at θ in the row of ``epoch`` when one was recorded and it is due."""
+    row = log.rows[-1]
+    if s.noise_scale_every is None or row["epoch"] != epoch or epoch % s.noise_scale_every:
+        return
+    scale = theory.noise_scale(s.problem, _pytree.to_numpy(params))
+    row.update(grad_norm_squared=scale.grad_norm_squared, trace_covariance=scale.trace_covariance,
+               b_simple=scale.b_simple)
 
 
 def program_for(s: Settings, compiled: engine.CompiledRun):
@@ -466,7 +496,7 @@ def _row(epoch: int, iteration: int, metrics: engine.Metrics, elapsed: float) ->
 def _history(rows: list[dict], s: Settings) -> pd.DataFrame:
     """The history table, in the objective's own sign; gap = F − p* (p* − f when maximizing) where
     p* is known, else NaN; violation only for a constrained problem; then the problem's diagnostics."""
-    values = {column: np.array([row[column] for row in rows]) for column in rows[0]}
+    values = {column: np.array([row.get(column, np.nan) for row in rows]) for column in rows[0]}
     optimum = s.problem.optimal_value()
     with np.errstate(invalid="ignore"):   # inf − inf: an unbounded problem's gap is NaN
         values["gap"] = values["loss"] - optimum if optimum is not None else np.full(len(rows), np.nan)

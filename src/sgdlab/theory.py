@@ -31,6 +31,7 @@ from jax.flatten_util import ravel_pytree
 from sgdlab import _checks, _pytree
 from sgdlab.problems.base import FiniteSum, Problem
 from sgdlab.problems.linear import LinearModel
+from sgdlab.noise_scale import NoiseScale, noise_scale  # noqa: F401  (public here: sl.theory.noise_scale)
 from sgdlab.samplers import Sampler
 
 #: Power iteration stops when the estimate changes by less than this, relatively.

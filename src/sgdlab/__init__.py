@@ -62,11 +62,12 @@ _EXPORTS = {
     **dict.fromkeys(["box", "nonnegative", "ball", "simplex", "affine", "general_constraints"], "sgdlab.constraints"),
     **dict.fromkeys(["minimize", "maximize", "Result", "StepSizeWarning"], "sgdlab.optimize"),
     "check_step": "sgdlab.theory",
+    "probe_batch_sizes": "sgdlab.probe",
     "compare": "sgdlab.experiment",
     "Comparison": "sgdlab.experiment",
 }
 _SUBMODULES = {"problems", "samplers", "schedules", "constraints", "engine", "optimize", "theory", "experiment",
-               "distributed", "checkpoint", "kernels", "draws", "noise_scale",
+               "distributed", "checkpoint", "kernels", "draws", "noise_scale", "probe",
                "data", "report", "plots", "config"}
 
 __all__ = sorted(_EXPORTS) + sorted(_SUBMODULES)

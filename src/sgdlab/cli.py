@@ -1,4 +1,5 @@
-"""The sgdlab command: ``compare`` (the main job), ``run EXPERIMENT.toml`` and ``report FOLDER``.
+"""The sgdlab command: ``compare`` (the main job), ``run EXPERIMENT.toml``, ``report FOLDER`` and
+``batch-size``.
 
 Heavy modules (JAX, the engine, matplotlib) load inside the commands, so ``sgdlab --help`` answers
 at once. Bad input ends with one line naming what was wrong and what is allowed, and exit code 2.
@@ -7,6 +8,7 @@ at once. Bad input ends with one line naming what was wrong and what is allowed,
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
@@ -22,15 +24,32 @@ def cli():
     """Gradient descent and every sampling scheme of SGD, side by side, as the theory states them."""
 
 
+def _problem_options(command):
+    """The options that say which problem to build (shared by compare and batch-size)."""
+    options = [
+        click.option("--problem", "kind", type=click.Choice(config.PROBLEM_KINDS), default="least_squares",
+                     show_default=True, help="What to minimize."),
+        click.option("--data", default=None, help="diabetes, breast_cancer, digits, synthetic, or a file "
+                     "(.npy, .npz, .csv, .parquet, svmlight). Default: diabetes / breast_cancer / digits by problem."),
+        click.option("--target", default=None, help="The target column of a CSV or Parquet file (default: the last)."),
+        click.option("--standardize/--no-standardize", default=True, show_default=True,
+                     help="Center and scale features."),
+        click.option("--intercept/--no-intercept", default=True, show_default=True, help="Append a column of ones."),
+        click.option("--l2", type=float, default=0.0, show_default=True, help="ℓ2 weight (logistic and softmax)."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _problem_document(kind, data, target, standardize, intercept, l2) -> dict:
+    problem = {"kind": kind, "data": data, "target": target, "standardize": standardize, "intercept": intercept,
+               "l2": l2}
+    return {k: v for k, v in problem.items() if v is not None}
+
+
 @cli.command()
-@click.option("--problem", "kind", type=click.Choice(config.PROBLEM_KINDS), default="least_squares", show_default=True,
-              help="What to minimize.")
-@click.option("--data", default=None, help="diabetes, breast_cancer, digits, synthetic, or a file "
-              "(.npy, .npz, .csv, .parquet, svmlight). Default: diabetes / breast_cancer / digits by problem.")
-@click.option("--target", default=None, help="The target column of a CSV or Parquet file (default: the last).")
-@click.option("--standardize/--no-standardize", default=True, show_default=True, help="Center and scale features.")
-@click.option("--intercept/--no-intercept", default=True, show_default=True, help="Append a column of ones.")
-@click.option("--l2", type=float, default=0.0, show_default=True, help="ℓ2 weight (logistic and softmax).")
+@_problem_options
 @click.option("--schemes", default=None, help="Comma-separated samplers, e.g. full_batch,shuffled_cyclic. "
               "Default: GD, with replacement (B=1, 32), without replacement (32), cyclic (1), "
               "shuffled cyclic (1, 32), shuffle once (32).")
@@ -47,13 +66,37 @@ def compare(kind, data, target, standardize, intercept, l2, schemes, batch_sizes
     runs = _runs(schemes, batch_sizes)
     if step is not None:
         runs = {name: {**run, "step": step} for name, run in runs.items()}
-    document = {"problem": {"kind": kind, "data": data, "target": target, "standardize": standardize,
-                            "intercept": intercept, "l2": l2},
+    document = {"problem": _problem_document(kind, data, target, standardize, intercept, l2),
                 "compare": {"epochs": epochs, "seeds": seeds, "record_every": record_every, "out": out, "title": title},
                 "runs": runs}
-    document["problem"] = {k: v for k, v in document["problem"].items() if v is not None}
     document["compare"] = {k: v for k, v in document["compare"].items() if v is not None}
     _execute(config.validated(document, where="sgdlab compare"))
+
+
+@cli.command("batch-size")
+@_problem_options
+@click.option("--sizes", default="1,4,16,64,256", show_default=True, help="Comma-separated, increasing batch sizes.")
+@click.option("--sampler", type=SCHEMES, default="shuffled_cyclic", show_default=True)
+@click.option("--epochs", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--seeds", type=click.IntRange(min=1), default=5, show_default=True)
+@click.option("--out", default=None, help="Results folder (default: results/batch-size-<problem>-<data>).")
+def batch_size(kind, data, target, standardize, intercept, l2, sizes, sampler, epochs, seeds, out):
+    """Compare batch sizes per epoch and per second, with the noise scale B_simple and the throughput knee."""
+    from sgdlab import batch_size as study
+    from sgdlab.report import write_report
+
+    sizes = _split(sizes, "--sizes", int)
+    document = {"problem": _problem_document(kind, data, target, standardize, intercept, l2),
+                "compare": {"epochs": epochs, "seeds": seeds}, "runs": config.product_runs([sampler], sizes)}
+    experiment = config.validated(document, where="sgdlab batch-size")
+    problem, _, default_out, title = config.build(experiment)
+    out = out or str(Path(default_out).with_name("batch-size-" + Path(default_out).name))
+    with _ProgressBars() as on_epoch:
+        comparison, analysis = study.study(problem, sizes, sampler, seeds=seeds, epochs=epochs, out=out,
+                                           title=f"batch size: {title}", on_epoch=on_epoch)
+    _print_summary(comparison, title)
+    click.echo(f"B_simple at θ⁰ = {analysis['b_simple']:.4g}; throughput knee B = {analysis['knee']}")
+    click.echo(f"report: {write_report(out)}")
 
 
 @cli.command()

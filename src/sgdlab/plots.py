@@ -48,3 +48,26 @@ def _quartiles(run: pd.DataFrame, metric: str, x: str) -> pd.DataFrame:
     bands = pd.DataFrame({"x": grouped[x].median(), "median": grouped["value"].median(),
                           "q25": grouped["value"].quantile(0.25), "q75": grouped["value"].quantile(0.75)})
     return bands.replace([np.inf, -np.inf], np.nan).dropna(subset=["median"])
+
+
+def batch_size_figure(summary: pd.DataFrame, b_simple: float | None, knee: int | None):
+    """Epochs and seconds to the target against the batch size (log-log; median over seeds), with the
+    noise scale B_simple and the throughput knee marked."""
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(1, 2, figsize=(10, 3.6), constrained_layout=True)
+    for ax, column, label in zip(axes, ("epochs to target", "seconds to target"), ("epochs", "seconds"), strict=True):
+        reached = summary[np.isfinite(summary[column]) & (summary[column] > 0)]
+        ax.plot(reached.batch_size, reached[column], marker="o", color="C0")
+        ax.set(xscale="log", xlabel="batch size B", ylabel=f"{label} to target (median)",
+               xlim=(0.7 * summary.batch_size.min(), 1.4 * summary.batch_size.max()))
+        if reached.empty:
+            ax.text(0.5, 0.5, "no batch size reached the target", transform=ax.transAxes, ha="center")
+        else:
+            ax.set_yscale("log")
+        if b_simple is not None and np.isfinite(b_simple):
+            ax.axvline(b_simple, color="C1", linestyle="--", label=f"B_simple = {b_simple:.3g}")
+        if knee is not None:
+            ax.axvline(knee, color="C2", linestyle=":", label=f"throughput knee B = {knee}")
+        ax.legend(fontsize=8)
+    return figure

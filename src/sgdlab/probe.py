@@ -37,7 +37,7 @@ def probe_batch_sizes(problem: FiniteSum, sizes=None, device=None, knee_gain: fl
     ``device`` is a jax Device or a name such as "cpu" or "gpu:0" (default: JAX's first device)."""
     if not isinstance(problem, FiniteSum):
         _checks.fail("problem", "a finite sum such as sl.least_squares(X, y)", _checks.shown(problem), error=TypeError)
-    sizes = _sizes(sizes, problem.n)
+    sizes = checked_sizes(sizes, problem.n)
     device = _device(device)
     knee_gain = _checks.fraction("knee_gain", knee_gain)
     data, params = jax.device_put((problem.data, problem.params0), device)
@@ -104,7 +104,8 @@ def _free_memory(device) -> float:
     return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
 
 
-def _sizes(sizes, n: int) -> list[int]:
+def checked_sizes(sizes, n: int) -> list[int]:
+    """Batch sizes to try: the given ones (increasing integers in [1, N]), or the powers of two up to N."""
     if sizes is None:
         return [2**k for k in range(n.bit_length()) if 2**k <= n]
     try:

@@ -20,7 +20,7 @@ import pandas as pd
 from sgdlab import _checks
 from sgdlab._files import atomic_write
 from sgdlab.experiment import summarize
-from sgdlab.plots import convergence_figure
+from sgdlab.plots import batch_size_figure, convergence_figure
 
 METRICS = ("gap", "grad_norm", "dist")
 STYLE = """
@@ -62,6 +62,7 @@ def render(table: pd.DataFrame, experiment: dict) -> str:
         "<h2>Summary across seeds</h2>", _summary(table),
         "<h2>Convergence against epochs</h2>", _figures(table, "epoch"),
         "<h2>Convergence against time</h2>", _figures(table, "time"),
+        *(_batch_size_section(table, experiment["batch_size"]) if "batch_size" in experiment else []),
         "<h2>Environment</h2>", _key_values(_environment_rows(experiment.get("environment", {}))),
     ]
     body = "\n".join(sections)
@@ -115,6 +116,25 @@ def _figures(table: pd.DataFrame, x: str) -> str:
             images.append(f"<img alt='{metric} against {x}' src='data:image/png;base64,{_png(figure)}'>")
             plt.close(figure)
     return "<div class='figures'>" + "\n".join(images) + "</div>"
+
+
+def _batch_size_section(table: pd.DataFrame, analysis: dict) -> list[str]:
+    """Epochs and seconds to the target against B with B_simple and the knee marked; the probe's table."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure = batch_size_figure(summarize(table), analysis["b_simple"], analysis["knee"])
+    image = f"<img alt='epochs and seconds to target against B' src='data:image/png;base64,{_png(figure)}'>"
+    plt.close(figure)
+    note = (f"<p class='note'>B_simple = tr Σ / ‖∇F‖² = {analysis['b_simple']:.4g} at θ⁰ (gradient-noise scale, "
+            f"from {analysis['noise_scale']['examples']} examples): per iteration, batches well beyond it buy "
+            f"little. Throughput knee: B = {analysis['knee']}, the smallest batch within 10% of the best samples per "
+            "second measured: per second, batches beyond it buy little.</p>")
+    probe = pd.DataFrame(analysis["probe"])
+    return ["<h2>Batch size: per iteration and per second</h2>", note, image, "<h3>Throughput probe</h3>",
+            _html_table(probe)]
 
 
 def _png(figure) -> str:

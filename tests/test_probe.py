@@ -22,7 +22,8 @@ def test_the_probe_returns_one_row_per_size(problem):
     table = sl.probe_batch_sizes(problem)
     assert list(table.batch_size) == [1, 2, 4, 8, 16, 32, 64]
     assert list(table.columns) == ["batch_size", "seconds_per_step", "samples_per_second", "memory_bytes",
-                                   "scratch_bytes", "fits", "knee"]
+                                   "scratch_bytes", "memory_source", "fits", "knee"]
+    assert set(table.memory_source) == {"XLA memory analysis"}
     assert table.fits.all() and (table.seconds_per_step > 0).all() and table.knee.sum() == 1
     np.testing.assert_allclose(table.samples_per_second, table.batch_size / table.seconds_per_step)
     assert (table.memory_bytes >= problem.data[0].nbytes).all()   # the step's arguments include the data

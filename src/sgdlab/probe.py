@@ -30,9 +30,9 @@ MIN_STEPS, MIN_SECONDS = 5, 0.2
 
 def probe_batch_sizes(problem: FiniteSum, sizes=None, device=None, knee_gain: float = 0.1) -> pd.DataFrame:
     """A table with one row per batch size B: seconds_per_step, samples_per_second, memory_bytes (the
-    step's arguments, data included, outputs and scratch, from XLA's memory analysis), scratch_bytes
-    (what the step needs beyond the resident data), fits (whether that fits the device's free
-    memory) and knee (True on the knee's row). ``sizes`` defaults to the powers of two up to N;
+    step's arguments, data included, outputs and scratch), scratch_bytes (what the step needs beyond
+    the resident data), memory_source ("XLA memory analysis", or "estimate" on a backend without
+    one), fits (whether the scratch fits the device's free memory) and knee (True on the knee's row). ``sizes`` defaults to the powers of two up to N;
     probing stops at the first size that does not fit (its row has fits False and no time).
     ``device`` is a jax Device or a name such as "cpu" or "gpu:0" (default: JAX's first device)."""
     if not isinstance(problem, FiniteSum):
@@ -72,16 +72,27 @@ def _probe(problem, data, params, size: int, device) -> dict:
     step = jax.jit(lambda params, data, indices, mask: _pytree.sgd_update(
         params, jax.grad(problem.masked_loss)(params, data, indices, mask), 1e-3))
     compiled = step.lower(params, data, indices, mask).compile()
-    memory = compiled.memory_analysis()
-    total = memory.argument_size_in_bytes + memory.output_size_in_bytes + memory.temp_size_in_bytes \
-        - memory.alias_size_in_bytes
-    scratch = memory.output_size_in_bytes + memory.temp_size_in_bytes
+    total, scratch, source = _step_memory(compiled, problem, params, size)
     row = {"batch_size": size, "seconds_per_step": np.nan, "samples_per_second": np.nan, "memory_bytes": total,
-           "scratch_bytes": scratch, "fits": scratch <= _free_memory(device)}
+           "scratch_bytes": scratch, "memory_source": source, "fits": scratch <= _free_memory(device)}
     if row["fits"]:
         seconds = _step_seconds(compiled, params, data, indices, mask)
         row.update(seconds_per_step=seconds, samples_per_second=size / seconds)
     return row
+
+
+def _step_memory(compiled, problem, params, size: int) -> tuple[int, int, str]:
+    """(bytes of the whole step, bytes beyond its arguments, where the numbers come from): XLA's compiled
+    memory analysis where the backend gives one; else an estimate of the batch's rows, its gradient
+    terms and the new θ (4 copies of θ and of the batch's rows)."""
+    memory = compiled.memory_analysis()
+    if memory is not None:
+        scratch = memory.output_size_in_bytes + memory.temp_size_in_bytes
+        return memory.argument_size_in_bytes + scratch - memory.alias_size_in_bytes, scratch, "XLA memory analysis"
+    data_bytes = sum(leaf.nbytes for leaf in jax.tree.leaves(problem.data))
+    params_bytes = sum(leaf.nbytes for leaf in jax.tree.leaves(params))
+    scratch = 4 * (params_bytes + size * data_bytes // problem.n)
+    return data_bytes + params_bytes + scratch, scratch, "estimate"
 
 
 def _step_seconds(compiled, params, data, indices, mask) -> float:

@@ -234,11 +234,6 @@ def stacked_params(params, lanes: int):
     return jax.tree.map(lambda leaf: jnp.broadcast_to(leaf, (lanes, *jnp.shape(leaf))), params)
 
 
-def lane_params(params, i: int):
-    """Run i's parameters out of a batched θ, as NumPy arrays."""
-    return jax.tree.map(lambda leaf: np.asarray(leaf[i]), params)
-
-
 def compiled_run(problem: FiniteSum, sampler: Sampler, params, schedule: Schedule, solution,
                  lanes: int | None = None, optimizer=None, chunk: int | None = None, placement=None) -> CompiledRun:
     """The compiled programs for this problem, sampler, kind of schedule, optimizer, number of

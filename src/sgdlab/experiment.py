@@ -234,7 +234,6 @@ def _run_lanes(problem, lanes, epochs, record_every, tol, on_epoch, engine_name)
     settings = [dataclasses.replace(validated[spec.name], seed=_checks.integer("seed", seed, low=0, high=2**31 - 1))
                 for spec, seed in lanes]
     count = len(lanes)
-    started = time.perf_counter()
     schedule = engine.stacked_schedules([s.schedule for s in settings])
     params = engine.stacked_params(settings[0].params0, count)
     optimizer = lanes[0][0].optimizer
@@ -243,9 +242,7 @@ def _run_lanes(problem, lanes, epochs, record_every, tol, on_epoch, engine_name)
         problem, sampler, params, schedule, optimize.solution_of(problem), lanes=count, optimizer=optimizer))
     for record in optimize.record_variants(settings[0]):
         program.prepare(record)
-    compile_share = (time.perf_counter() - started) / count
     logs = [optimize.RunLog(s, program.evaluate(settings[0].params0)) for s in settings]
-    finals: list = [None] * count
     seeds = np.array([s.seed for s in settings])
     iterations, elapsed, epoch = 0, 0.0, 0
     label = repr(sampler)
@@ -258,23 +255,21 @@ def _run_lanes(problem, lanes, epochs, record_every, tol, on_epoch, engine_name)
         for i, log in enumerate(logs):
             if not log.done:
                 log.observe(epoch, iterations, metrics.lane(i), elapsed / count)
-                finals[i] = engine.lane_params(params, i) if log.done else None
         if on_epoch is not None:
             on_epoch(label, epoch, epochs)
-    results = [log.result(finals[i] if finals[i] is not None else engine.lane_params(params, i), compile_share)
-               for i, log in enumerate(logs)]
     L = problem.lipschitz()
-    return [_run_table(spec, result, L) for (spec, _), result in zip(lanes, results, strict=True)]
+    return [_run_table(spec, seed, log, L) for (spec, seed), log in zip(lanes, logs, strict=True)]
 
 
-def _run_table(spec: RunSpec, result: optimize.Result, L: float | None) -> pd.DataFrame:
+def _run_table(spec: RunSpec, seed: int, log: optimize.RunLog, L: float | None) -> pd.DataFrame:
     """One run's history with its name, seed, settings (α₀·L where L is known), status and message."""
+    history = log.columns()
+    status, message, _, _ = log.outcome(history)
     alpha0 = np.nan if spec.schedule is None else schedules.initial_alpha(spec.schedule)
-    columns = {"run": spec.name, "seed": result.seed, **{name: column.to_numpy() for name, column in result.history.items()},
-               "sampler": spec.sampler.name, "batch_size": getattr(spec.sampler, "batch_size", np.nan),
-               "step": spec.step_text, "alpha0": alpha0, "alpha_L": np.nan if L is None else alpha0 * L,
-               "status": result.status, "message": result.message}
-    return pd.DataFrame(columns, index=pd.RangeIndex(len(result.history)))
+    columns = {"run": spec.name, "seed": seed, **history, "sampler": spec.sampler.name,
+               "batch_size": getattr(spec.sampler, "batch_size", np.nan), "step": spec.step_text, "alpha0": alpha0,
+               "alpha_L": np.nan if L is None else alpha0 * L, "status": status, "message": message}
+    return pd.DataFrame(columns, index=pd.RangeIndex(len(history["loss"])))
 
 
 def _runs_info(problem: FiniteSum, specs: list[RunSpec]) -> dict:

@@ -471,12 +471,22 @@ class RunLog:
     def result(self, params, compile_time: float) -> Result:
         """The run's Result, with ``params`` its final θ."""
         s = self.settings
-        history = _history(self.rows, s)
-        last = history.iloc[-1]
+        columns = self.columns()
+        status, message, epochs, iterations = self.outcome(columns)
+        return Result(params, status, message, pd.DataFrame(columns), epochs, iterations, compile_time, s.sampler,
+                      s.schedule, s.seed, s.engine)
+
+    def columns(self) -> dict:
+        """The history as NumPy columns (see :func:`_history_columns`)."""
+        return _history_columns(self.rows, self.settings)
+
+    def outcome(self, columns: dict) -> tuple[str, str, int | None, int]:
+        """(status, message, epochs, iterations) of the run whose history ``columns`` are."""
+        s = self.settings
+        last = {name: values[-1] for name, values in columns.items()}
         status, message = self.verdict or ("max_epochs", _budget_message(s, last))
-        epochs = None if s.chunk else int(last.epoch)
-        return Result(params, status, s.sense.prefix + message + s.step_note, history, epochs,
-                      int(last.iteration), compile_time, s.sampler, s.schedule, s.seed, s.engine)
+        epochs = None if s.chunk else int(last["epoch"])
+        return status, s.sense.prefix + message + s.step_note, epochs, int(last["iteration"])
 
     def _verdict(self, when: str, metrics: engine.Metrics, measured: bool) -> tuple[str, str] | None:
         """(status, message) when a stopping rule fires at ``when`` ("epoch 3", "step 200"), else None."""
@@ -493,9 +503,10 @@ def _row(epoch: int, iteration: int, metrics: engine.Metrics, elapsed: float) ->
             "dist": metrics.dist, "time": elapsed, "violation": metrics.violation, **metrics.extras}
 
 
-def _history(rows: list[dict], s: Settings) -> pd.DataFrame:
-    """The history table, in the objective's own sign; gap = F − p* (p* − f when maximizing) where
-    p* is known, else NaN; violation only for a constrained problem; then the problem's diagnostics."""
+def _history_columns(rows: list[dict], s: Settings) -> dict:
+    """The history's columns, in the objective's own sign; gap = F − p* (p* − f when maximizing)
+    where p* is known, else NaN; violation only for a constrained problem; then the problem's
+    diagnostics (and the noise scale, where recorded)."""
     values = {column: np.array([row.get(column, np.nan) for row in rows]) for column in rows[0]}
     optimum = s.problem.optimal_value()
     with np.errstate(invalid="ignore"):   # inf − inf: an unbounded problem's gap is NaN
@@ -503,7 +514,7 @@ def _history(rows: list[dict], s: Settings) -> pd.DataFrame:
     values["loss"] = s.sense.sign * values["loss"]
     extras = [column for column in rows[0] if column not in (*HISTORY_COLUMNS, "violation")]
     columns = list(HISTORY_COLUMNS) + (["violation"] if s.problem.constraint is not None else []) + extras
-    return pd.DataFrame({column: values[column] for column in (columns[1:] if s.chunk else columns)})
+    return {column: values[column] for column in (columns[1:] if s.chunk else columns)}
 
 
 def _explosion_threshold(loss0: float) -> float:
@@ -538,12 +549,12 @@ def _step_versus_limit(s: Settings) -> str:
             "gradient descent is stable only for α < 2/L, and stochastic steps often need less.")
 
 
-def _budget_message(s: Settings, last) -> str:
+def _budget_message(s: Settings, last: dict) -> str:
     symbol = s.sense.symbol
-    budget = f"{s.steps} steps" if s.chunk else f"{s.epochs} epochs ({int(last.iteration)} iterations)"
-    text = f"stopped after {budget}: {symbol} = {last.loss:.6g}, ‖∇{symbol}‖ = {last.grad_norm:.3g}"
-    if not np.isnan(last.gap):
-        text += f", {s.sense.gap} = {last.gap:.3g}"
+    budget = f"{s.steps} steps" if s.chunk else f"{s.epochs} epochs ({int(last['iteration'])} iterations)"
+    text = f"stopped after {budget}: {symbol} = {last['loss']:.6g}, ‖∇{symbol}‖ = {last['grad_norm']:.3g}"
+    if not np.isnan(last["gap"]):
+        text += f", {s.sense.gap} = {last['gap']:.3g}"
     if "violation" in last:
-        text += f", violation = {last.violation:.3g}"
+        text += f", violation = {last['violation']:.3g}"
     return text + "."

@@ -29,10 +29,14 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 
 from sgdlab import _checks, _pytree
+from sgdlab.noise_scale import NoiseScale, noise_scale
 from sgdlab.problems.base import FiniteSum, Problem
 from sgdlab.problems.linear import LinearModel
-from sgdlab.noise_scale import NoiseScale, noise_scale  # noqa: F401  (public here: sl.theory.noise_scale)
 from sgdlab.samplers import Sampler
+
+__all__ = ["LipschitzConstant", "lipschitz", "hessian_norm", "lipschitz_max", "minibatch_lipschitz", "StepCheck",
+           "check_step", "Descent", "descent", "GradientBound", "gradient_bound", "Unbiasedness", "unbiasedness",
+           "NoiseScale", "noise_scale"]
 
 #: Power iteration stops when the estimate changes by less than this, relatively.
 POWER_TOL = 1e-12

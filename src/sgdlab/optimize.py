@@ -223,11 +223,13 @@ def validated(problem, sense, *, sampler=None, step=None, epochs=None, steps=Non
     if placement is not None and problem.n is None:
         _checks.fail("devices", "left out for an expectation (its draws are not split across devices)",
                      _checks.shown(devices))
+    checkpoint, checkpoint_every, resume = _checkpointing(checkpoint, checkpoint_every, resume)
     return Settings(problem, sampler, schedule, loops, params0, seed, tol, 1 if chunk else record_every, sense,
-                    _step_note(problem, schedule), optimizer, chunk, iterations if chunk else None,
-                    kernels.choose(engine, problem, sampler, optimizer, placement),
-                    *_checkpointing(checkpoint, checkpoint_every, resume), placement,
-                    _noise_scale_every(problem, noise_scale_every))
+                    step_note=_step_note(problem, schedule), optimizer=optimizer, chunk=chunk,
+                    steps=iterations if chunk else None,
+                    engine=kernels.choose(engine, problem, sampler, optimizer, placement),
+                    checkpoint=checkpoint, checkpoint_every=checkpoint_every, resume=resume, placement=placement,
+                    noise_scale_every=_noise_scale_every(problem, noise_scale_every))
 
 
 def _noise_scale_every(problem, every) -> int | None:

@@ -31,7 +31,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from sgdlab import _pytree
+from sgdlab import _checks, _pytree
 from sgdlab.problems.base import FiniteSum
 from sgdlab.samplers import Sampler
 from sgdlab.schedules import Schedule
@@ -240,8 +240,20 @@ def compiled_run(problem: FiniteSum, sampler: Sampler, params, schedule: Schedul
     lanes, (for an expectation) steps per chunk and placement on devices. They are kept on the
     problem, so they live as long as its data do; θ* is fixed per problem."""
     cache = problem.__dict__.setdefault("_compiled_runs", {})
+    if getattr(problem, "on_disk", False):
+        return _streamed_run(problem, sampler, schedule, solution, lanes, optimizer, placement)
     devices = None if placement is None else tuple(device.id for device in placement.mesh.devices.flat)
     key = (sampler, jax.tree.structure(schedule), solution is None, lanes, optimizer, chunk, devices)
     if key not in cache:
         cache[key] = CompiledRun(problem, sampler, params, schedule, solution, lanes, optimizer, chunk, placement)
     return cache[key]
+
+
+def _streamed_run(problem, sampler, schedule, solution, lanes, optimizer, placement):
+    """The run of a problem whose data are memory-mapped files (sgdlab.streamed): one lane, one device."""
+    from sgdlab.streamed import StreamedRun
+
+    if lanes is not None or placement is not None:
+        _checks.fail("problem", "data in memory for compare and for devices= (memory-mapped data run through "
+                     "minimize on one device)", repr(problem))
+    return StreamedRun(problem, sampler, schedule, solution, optimizer)

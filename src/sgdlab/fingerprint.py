@@ -15,9 +15,7 @@ def problem_fingerprint(problem) -> str:
     digest = hashlib.blake2b(digest_size=16)
     digest.update(type(problem).__qualname__.encode())
     for leaf in jax.tree.leaves((problem.data, problem.params0)):
-        array = np.ascontiguousarray(np.asarray(leaf))
-        digest.update(f"{array.dtype}{array.shape}".encode())
-        digest.update(array.tobytes())
+        _hash_array(digest, leaf)
     digest.update(repr(getattr(problem, "l2", None)).encode())
     if problem.constraint is not None:
         digest.update(repr(problem.constraint).encode())
@@ -39,9 +37,20 @@ def array_digest(tree) -> str:
     """A hash of the numbers (and their dtypes and shapes) in a pytree of arrays."""
     digest = hashlib.blake2b(digest_size=16)
     for leaf in jax.tree.leaves(tree):
-        array = np.ascontiguousarray(np.asarray(leaf))
-        digest.update(f"{array.dtype}{array.shape}".encode() + array.tobytes())
+        _hash_array(digest, leaf)
     return digest.hexdigest()
+
+
+def _hash_array(digest, leaf, rows: int = 65_536) -> None:
+    """Hash an array's dtype, shape and numbers, a block of rows at a time (a memory-mapped file is
+    never read whole)."""
+    array = leaf if isinstance(leaf, np.memmap) else np.asarray(leaf)
+    digest.update(f"{array.dtype}{array.shape}".encode())
+    if array.ndim == 0:
+        digest.update(array.tobytes())
+        return
+    for start in range(0, array.shape[0], rows):
+        digest.update(np.ascontiguousarray(array[start:start + rows]).tobytes())
 
 
 def _hash_function(digest, function) -> None:

@@ -166,13 +166,27 @@ class FiniteSum(Problem):
         return jax.grad(self.masked_loss)(params, data, idx, jnp.ones(idx.shape, dtype=bool))
 
     # the friendly layer
+    @property
+    def on_disk(self) -> bool:
+        """True when the data are memory-mapped files, read a block at a time (never whole)."""
+        return any(isinstance(leaf, np.memmap) for leaf in jax.tree.leaves(self.data))
+
     def loss(self, params) -> jax.Array:
         """F(θ) = (1/N) Σᵢ fᵢ(θ)."""
+        if self.on_disk:
+            return self._value_and_grad(params)[0]
         return self._loss_jit(self._conform(params), self.data)
 
     def grad(self, params):
         """∇F(θ) = (1/N) Σᵢ ∇fᵢ(θ)."""
-        return self._value_and_grad_jit(self._conform(params), self.data)[1]
+        return self._value_and_grad(params)[1]
+
+    def _value_and_grad(self, params):
+        if self.on_disk:
+            from sgdlab.streamed import value_and_grad   # the engine room; imported when used
+
+            return value_and_grad(self, self._conform(params))
+        return self._value_and_grad_jit(self._conform(params), self.data)
 
     def batch_grad(self, params, idx):
         """(1/B) Σ_b ∇f_{idx_b}(θ): the minibatch gradient; repeated indices count each time."""
@@ -251,11 +265,11 @@ def _validated_data(data):
         _checks.fail("data", "a pytree of arrays with a leading axis of length N", _checks.shown(data), error=TypeError)
     arrays = []
     for position, leaf in enumerate(leaves):
-        array = np.asarray(leaf)
+        array = leaf if isinstance(leaf, np.memmap) else np.asarray(leaf)
         if array.ndim == 0:
             _checks.fail("data", "arrays with a leading axis of length N", f"a scalar at leaf {position}")
         if np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.complexfloating):
-            array = _checks.finite_array("data", array)
+            array = _checked_in_chunks(array) if isinstance(array, np.memmap) else _checks.finite_array("data", array)
         arrays.append(array)
     lengths = {array.shape[0] for array in arrays}
     if len(lengths) > 1:
@@ -263,7 +277,15 @@ def _validated_data(data):
     (n,) = lengths
     if n == 0:
         _checks.fail("data", "non-empty (N >= 1)", "N = 0")
-    return jax.tree.unflatten(treedef, [jnp.asarray(a) for a in arrays]), n
+    on_disk = any(isinstance(array, np.memmap) for array in arrays)
+    return jax.tree.unflatten(treedef, [a if on_disk else jnp.asarray(a) for a in arrays]), n
+
+
+def _checked_in_chunks(array: np.memmap, rows: int = 65_536) -> np.memmap:
+    """A memory-mapped leaf checked finite a block of rows at a time (never read whole)."""
+    for start in range(0, array.shape[0], rows):
+        _checks.finite_array("data", array[start:start + rows])
+    return array
 
 
 def _validated_params0(params0):

@@ -140,7 +140,8 @@ def minimize(problem, sampler=None, step=None, epochs: int | None = None, params
     params0 : pytree, default the problem's ``params0``
         The starting point θ⁰.
     seed : int
-        Seeds the sampler's randomness; epoch e uses the key fold_in(key(seed), e).
+        Seeds the sampler's randomness: epoch e's plan is drawn from (seed, e) alone (``sgdlab.draws``);
+        an expectation's step k draws ω from the key fold_in(key(seed), k).
     tol : float, optional
         Stop with status "converged" once ‖∇F(θ)‖ ≤ tol (checked after every epoch).
     record_every : int

@@ -108,10 +108,12 @@ class LinearModel(FiniteSum):
 
     @cached_property
     def gram_max_eigenvalue(self) -> float:
-        """λ_max(XᵀX)/N, the largest eigenvalue of the (uncentered) second-moment matrix."""
+        """λ_max(XᵀX)/N, the largest eigenvalue of the (uncentered) second-moment matrix: from the small
+        Gram matrix's eigenvalues, or σ_max(X)² by an iterative SVD when both sides of X are large."""
         if self.gram_eigen is not None:
             return float(self.gram_eigen[0][-1]) / self.n
-        return largest_gram_eigenvalue(self.X) / self.n
+        sigma = scipy.sparse.linalg.svds(self.X.astype(np.float64, copy=False), k=1, return_singular_vectors=False)
+        return float(sigma[0] ** 2) / self.n
 
     def lipschitz(self) -> float:
         """L = c · λ_max(XᵀX)/N + λ (exact for least squares, and for logistic at θ = 0)."""
@@ -192,16 +194,6 @@ def class_labels(y, X: np.ndarray) -> np.ndarray:
     if np.issubdtype(y.dtype, np.number):
         _checks.finite_array("y", y)
     return y
-
-
-def largest_gram_eigenvalue(X) -> float:
-    """λ_max(XᵀX) = σ_max(X)²: dense eigvalsh of the smaller Gram matrix for few features or rows,
-    else an iterative SVD (X dense or sparse)."""
-    X64 = X.astype(np.float64, copy=False)
-    if min(X64.shape) <= DENSE_EIGEN_MAX_FEATURES:
-        return float(np.linalg.eigvalsh(small_gram(X64))[-1])
-    sigma = scipy.sparse.linalg.svds(X64, k=1, return_singular_vectors=False)
-    return float(sigma[0] ** 2)
 
 
 def small_gram(X) -> np.ndarray:

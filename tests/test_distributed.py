@@ -36,6 +36,31 @@ FOUR_DEVICES = textwrap.dedent("""
     adam = dict(sampler=sl.shuffled_cyclic(16), optimizer=optax.adam(0.01), epochs=3)
     np.testing.assert_allclose(sl.minimize(problems[0], devices=mesh, **adam).params,
                                sl.minimize(problems[0], **adam).params, rtol=0, atol=1e-10)
+    def squared_error(theta, example):
+        x, target = example
+        return 0.5 * (x @ theta - target) ** 2
+    X, y = X[:300], y[:300]   # 4 devices hold 75 rows each
+    whole = sl.finite_sum(squared_error, (X, y), np.zeros(7))
+    rows = sl.distributed.row_block(300)
+    sharded = sl.finite_sum(squared_error, sl.distributed.shard_rows((X[rows], y[rows])), np.zeros(7))
+    assert sharded.is_sharded and sharded.n == 300 and rows == slice(0, 300)
+    assert [shard.data.shape for shard in sharded.data[0].addressable_shards] == [(75, 7)] * 4
+    for sampler in samplers:
+        one = sl.minimize(whole, sampler, step=0.05, epochs=3, seed=1)
+        four = sl.minimize(sharded, sampler, step=0.05, epochs=3, seed=1)   # devices: those holding the rows
+        np.testing.assert_allclose(four.params, one.params, rtol=0, atol=1e-10)
+        np.testing.assert_allclose(four.history.loss, one.history.loss, rtol=0, atol=1e-10)
+    for call, text in [(lambda: sl.distributed.row_block(301), "n must be a multiple of the 4 devices"),
+                       (lambda: sl.distributed.shard_rows((X[:298], y[:298])), "local_data must be a positive "
+                        "multiple of this process's 4 devices in rows (each device holds as many); got 298 rows."),
+                       (lambda: sl.minimize(sharded, sl.cyclic(4), step=0.1, devices=jax.devices()[:2]),
+                        "devices must be the devices holding the problem's rows")]:
+        try:
+            call()
+        except ValueError as error:
+            assert text in str(error), error
+        else:
+            raise AssertionError(text)
     print("four devices = one device")
 """)
 
@@ -80,35 +105,63 @@ def test_an_expectation_refuses_devices():
 
 
 TWO_PROCESSES = textwrap.dedent("""
-    import sys
+    import os, sys
+    os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
     import jax, numpy as np, sgdlab as sl
     process, port, out = int(sys.argv[1]), sys.argv[2], sys.argv[3]
     sl.distributed.initialize(f"127.0.0.1:{port}", num_processes=2, process_id=process, timeout=60)
-    assert len(jax.devices()) == 2 and len(jax.local_devices()) == 1
+    assert len(jax.devices()) == 4 and len(jax.local_devices()) == 2
     rng = np.random.default_rng(0)
     X = rng.normal(size=(301, 7))
-    problem = sl.logistic_regression(X, X @ rng.normal(size=7) > 0, l2=0.01)
-    result = sl.minimize(problem, sl.shuffled_cyclic(8), step=0.5, epochs=3, seed=1, devices=jax.devices())
-    np.save(out, result.params)
+    labels = X @ rng.normal(size=7) > 0
+    problem = sl.logistic_regression(X, labels, l2=0.01)   # every process holds every row
+    replicated = sl.minimize(problem, sl.shuffled_cyclic(8), step=0.5, epochs=3, seed=1, devices=jax.devices())
+    rows = sl.distributed.row_block(300)                   # this process holds its 150 rows only
+    assert rows == slice(150 * process, 150 * (process + 1))
+    data = sl.distributed.shard_rows((X[:300][rows], labels[:300][rows].astype(float)))
+    sharded = [sl.minimize(sl.finite_sum(logistic, data, np.zeros(7)), sampler, step=0.5, epochs=3, seed=1).params
+               for sampler in (sl.without_replacement(8), sl.full_batch())]
+    try:
+        sl.least_squares(*data)
+    except TypeError as error:   # the built-in models need every row for L and θ*
+        assert "X must be held whole in this process" in str(error), error
+    else:
+        raise AssertionError("least squares took rows spread over processes")
+    np.save(out, np.stack([replicated.params, *sharded]))
+""")
+
+LOGISTIC = textwrap.dedent("""
+    def logistic(theta, example):
+        x, label = example
+        margin = x @ theta
+        return jax.numpy.logaddexp(0.0, margin) - label * margin + 0.005 * theta @ theta
 """)
 
 
 def test_two_processes_over_gloo_give_the_single_process_run(tmp_path):
+    """Two processes of two devices each: with the data replicated, and with each process holding only
+    its half of the rows."""
     with socket.socket() as probe:   # a free port for the coordinator
         probe.bind(("127.0.0.1", 0))
         port = str(probe.getsockname()[1])
     outs = [tmp_path / f"params{process}.npy" for process in (0, 1)]
-    workers = [subprocess.Popen([sys.executable, "-c", TWO_PROCESSES, str(process), port, str(out)],
+    workers = [subprocess.Popen([sys.executable, "-c", LOGISTIC + TWO_PROCESSES, str(process), port, str(out)],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE) for process, out in enumerate(outs)]
     for worker in workers:
         _, err = worker.communicate(timeout=300)
         assert worker.returncode == 0, err.decode()[-3000:]
     rng = np.random.default_rng(0)
     X = rng.normal(size=(301, 7))
-    problem = sl.logistic_regression(X, X @ rng.normal(size=7) > 0, l2=0.01)
-    single = sl.minimize(problem, sl.shuffled_cyclic(8), step=0.5, epochs=3, seed=1, engine="jax")
+    labels = X @ rng.normal(size=7) > 0
+    problem = sl.logistic_regression(X, labels, l2=0.01)
+    namespace = {"jax": jax}
+    exec(LOGISTIC, namespace)
+    whole = sl.finite_sum(namespace["logistic"], (X[:300], labels[:300].astype(float)), np.zeros(7))
+    single = [sl.minimize(problem, sl.shuffled_cyclic(8), step=0.5, epochs=3, seed=1, engine="jax").params,
+              *(sl.minimize(whole, sampler, step=0.5, epochs=3, seed=1).params
+                for sampler in (sl.without_replacement(8), sl.full_batch()))]
     for out in outs:
-        np.testing.assert_allclose(np.load(out), single.params, rtol=0, atol=1e-10)
+        np.testing.assert_allclose(np.load(out), np.stack(single), rtol=0, atol=1e-10)
 
 
 def test_a_missing_coordinator_is_a_timeout_naming_its_address():

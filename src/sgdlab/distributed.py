@@ -12,9 +12,19 @@ next multiple of D: the step is unchanged, and the padding is idle work. Gradien
 plan of all N indices, padded the same way, so its full gradient is split across devices too.
 
 Several hosts: every process runs the same program (one process per host, each with its local
-devices). Each process loads the data set and draws the same plans from the shared seed; its
-devices compute their share of every batch and the collectives sum the shares. On CPUs the
-collectives go over gloo. Holding only a shard of the rows in each process is not built yet.
+devices) and draws the same plans from the shared seed; its devices compute their share of every
+batch and the collectives sum the shares. On CPUs the collectives go over gloo. Each process may
+load the whole data set (replicated), or only its block of rows:
+
+    rows = sl.distributed.row_block(N)            # this process's rows of the N
+    data = sl.distributed.shard_rows((X[rows], y[rows]))
+    problem = sl.finite_sum(loss, data, params0)  # rows split over jax.devices()
+
+Device d of the D holds rows [d·N/D, (d+1)·N/D) (D must divide N: pad or drop rows yourself, since
+either changes F). A batch is then gathered from the devices that hold its rows: each device reads
+the batch rows it has, the others contribute zeros, and one all-reduce sums them (XLA's partitioned
+gather), so no device ever holds more than its N/D rows plus a batch. F and ∇F are sums over each
+device's rows, reduced across devices; gradient descent uses them directly.
 """
 
 from __future__ import annotations
@@ -55,8 +65,8 @@ class DataParallel:
         return jax.tree.map(self._replicated_leaf, tree)
 
     def _replicated_leaf(self, leaf):
-        if isinstance(leaf, jax.Array) and leaf.sharding == self.replicated_sharding:
-            return leaf
+        if isinstance(leaf, jax.Array) and (leaf.sharding == self.replicated_sharding or is_row_sharded(leaf)):
+            return leaf   # already in place (data sharded by rows stay sharded)
         return _global_array(_pytree.local_value(leaf), self.replicated_sharding)
 
     def split_plan(self, indices: np.ndarray, mask: np.ndarray):
@@ -66,6 +76,81 @@ class DataParallel:
         padding = [(0, 0)] * (indices.ndim - 1) + [(0, -width % self.size)]
         sharding = NamedSharding(self.mesh, PartitionSpec(*([None] * (indices.ndim - 1)), BATCH_AXIS))
         return tuple(_global_array(np.pad(part, padding), sharding) for part in (indices, mask))
+
+
+def row_block(n: int, devices=None) -> slice:
+    """The rows [a, b) of an N-row data set that this process holds when they are split over ``devices``
+    (default jax.devices()): device d of the D holds rows [d·N/D, (d+1)·N/D), and a process holds the
+    rows of its devices, which must be consecutive in ``devices`` (jax.devices() orders them so)."""
+    n = _checks.integer("n", n)
+    placement = data_parallel(jax.devices() if devices is None else devices)
+    size = placement.size
+    if n % size:
+        _checks.fail("n", f"a multiple of the {size} devices the rows are split over (each holds N/{size} rows; "
+                     "pad or drop rows first)", f"{n}")
+    first, count = _local_positions(placement)
+    rows = n // size
+    return slice(first * rows, (first + count) * rows)
+
+
+def shard_rows(local_data, devices=None):
+    """The data set as global arrays whose rows are split over ``devices`` (default jax.devices()), each
+    process passing only its block of rows (see :func:`row_block`), as NumPy arrays with a shared
+    leading length. Pass the result as the data of ``sl.finite_sum``; runs then go over these devices."""
+    placement = data_parallel(jax.devices() if devices is None else devices)
+    leaves, treedef = jax.tree.flatten(local_data)
+    arrays = [np.asarray(leaf) for leaf in leaves]
+    if not arrays or any(array.ndim == 0 for array in arrays):
+        _checks.fail("local_data", "a pytree of arrays with a leading axis of rows", _checks.shown(local_data),
+                     error=TypeError)
+    lengths = {array.shape[0] for array in arrays}
+    if len(lengths) > 1:
+        _checks.fail("local_data", "arrays sharing one leading length", f"leading lengths {sorted(lengths)}")
+    (local_rows,) = lengths
+    _, count = _local_positions(placement)
+    if local_rows == 0 or local_rows % count:
+        _checks.fail("local_data", f"a positive multiple of this process's {count} devices in rows (each device "
+                     "holds as many)", f"{local_rows} rows")
+    total = local_rows // count * placement.size
+    _check_equal_blocks(local_rows)
+    sharding = NamedSharding(placement.mesh, PartitionSpec(BATCH_AXIS))
+    return jax.tree.unflatten(treedef, [
+        jax.make_array_from_process_local_data(sharding, array, (total, *array.shape[1:])) for array in arrays])
+
+
+def is_row_sharded(leaf) -> bool:
+    """True for a global array split along its rows over several devices (see :func:`shard_rows`)."""
+    return isinstance(leaf, jax.Array) and len(leaf.sharding.device_set) > 1 and not leaf.sharding.is_fully_replicated
+
+
+def holding_devices(data) -> list | None:
+    """The devices, in mesh order, over which the rows of ``data`` are split (see :func:`shard_rows`), or
+    None when no leaf is sharded."""
+    for leaf in jax.tree.leaves(data):
+        if is_row_sharded(leaf):
+            return list(leaf.sharding.mesh.devices.flat)
+    return None
+
+
+def _local_positions(placement: DataParallel) -> tuple[int, int]:
+    """(first, count): this process's devices are positions first, …, first + count − 1 of the mesh."""
+    positions = [i for i, device in enumerate(placement.mesh.devices.flat) if device.process_index == jax.process_index()]
+    if not positions or positions != list(range(positions[0], positions[0] + len(positions))):
+        _checks.fail("devices", "a list in which this process's devices are consecutive (as in jax.devices())",
+                     f"this process's devices at positions {positions}")
+    return positions[0], len(positions)
+
+
+def _check_equal_blocks(local_rows: int) -> None:
+    """Every process must pass as many rows (the blocks of :func:`row_block`)."""
+    if jax.process_count() == 1:
+        return
+    from jax.experimental import multihost_utils
+
+    counts = np.asarray(multihost_utils.process_allgather(np.asarray(local_rows))).ravel()
+    if len(set(counts.tolist())) > 1:
+        _checks.fail("local_data", "as many rows in every process (sl.distributed.row_block gives each its block)",
+                     f"rows per process {counts.tolist()}")
 
 
 def _global_array(value, sharding: NamedSharding) -> jax.Array:

@@ -17,8 +17,9 @@ seed, epoch and step size.
 
 Runs that differ only in seed or step size can share one program: with ``lanes=R`` the epoch is
 ``jax.vmap``-ed over R stacked parameters, plans and schedules (each lane is one run). With a
-``placement`` (sgdlab.distributed) the data and θ are replicated over a mesh of devices and each
-batch is split across them.
+``placement`` (sgdlab.distributed) θ is replicated over a mesh of devices, the data are replicated
+or sharded by rows, and each batch is split across the devices (gradient descent on sharded rows
+sums each device's rows instead).
 """
 
 from __future__ import annotations
@@ -200,14 +201,17 @@ class CompiledRun:
         on the host (a 1 × 1 stand-in for gradient descent); for an expectation the run's seed. With
         lanes, one per lane (``seed`` then holds the lanes' seeds)."""
         seeds = np.atleast_1d(np.asarray(seed, dtype=np.int64))
+        stand_in = self.sampler.is_full_batch and (self.placement is None or self.problem.is_sharded)
         if self.chunk is not None:
             source = seeds
-        elif self.sampler.is_full_batch and self.placement is None:
+        elif stand_in:
             source = (np.zeros((len(seeds), 1, 1), dtype=np.int32), np.ones((len(seeds), 1, 1), dtype=bool))
         else:
             source = self.sampler.stacked_plans(self.problem.n, seeds, epoch)
         source = source if self.lanes is not None else jax.tree.map(lambda part: part[0], source)
-        return source if self.placement is None or self.chunk is not None else self.placement.split_plan(*source)
+        if self.placement is None or self.chunk is not None:
+            return source
+        return self.placement.replicated(source) if stand_in else self.placement.split_plan(*source)
 
     def _to_host(self, metrics: Metrics) -> Metrics:
         metrics = jax.tree.map(_pytree.local_value, metrics)

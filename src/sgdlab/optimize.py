@@ -220,7 +220,7 @@ def validated(problem, sense, *, sampler=None, step=None, epochs=None, steps=Non
         params0 = problem.constraint.project(params0)
     seed = _checks.integer("seed", seed, low=0, high=2**31 - 1)
     tol = None if tol is None else _checks.positive_float("tol", tol)
-    placement = distributed.data_parallel(devices)
+    placement = _placement(problem, devices)
     if getattr(problem, "on_disk", False) and problem.constraint is not None:
         _checks.fail("constraint", "left out for memory-mapped data (projected steps need the data in memory)",
                      repr(problem.constraint))
@@ -236,9 +236,24 @@ def validated(problem, sense, *, sampler=None, step=None, epochs=None, steps=Non
                     noise_scale_every=_noise_scale_every(problem, noise_scale_every))
 
 
+def _placement(problem, devices) -> distributed.DataParallel | None:
+    """The devices a run is split over: ``devices=``, or those holding the rows of sharded data."""
+    held = distributed.holding_devices(problem.data) if problem.n is not None else None
+    if held is None:
+        return distributed.data_parallel(devices)
+    placement = distributed.data_parallel(held if devices is None else devices)
+    if list(placement.mesh.devices.flat) != held:
+        _checks.fail("devices", f"the devices holding the problem's rows, {[str(d) for d in held]}, or None",
+                     f"{[str(d) for d in placement.mesh.devices.flat]}")
+    return placement
+
+
 def _noise_scale_every(problem, every) -> int | None:
     if every is None:
         return None
+    if getattr(problem, "is_sharded", False):
+        _checks.fail("noise_scale_every", "left out for data sharded over devices (it needs per-example gradients "
+                     "of all rows in one process)", _checks.shown(every))
     if problem.n is None:
         _checks.fail("noise_scale_every", "left out for an expectation (its noise scale needs per-example "
                      "gradients of a finite sum)", _checks.shown(every))

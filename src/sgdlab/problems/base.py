@@ -18,6 +18,7 @@ import numpy as np
 
 from sgdlab import _checks, _pytree
 from sgdlab.constraints import ConstraintSet
+from sgdlab.distributed import holding_devices, is_row_sharded
 
 
 class Problem:
@@ -167,6 +168,11 @@ class FiniteSum(Problem):
 
     # the friendly layer
     @property
+    def is_sharded(self) -> bool:
+        """True when the data are global arrays whose rows are split over devices (sl.distributed.shard_rows)."""
+        return holding_devices(self.data) is not None
+
+    @property
     def on_disk(self) -> bool:
         """True when the data are memory-mapped files, read a block at a time (never whole)."""
         return any(isinstance(leaf, np.memmap) for leaf in jax.tree.leaves(self.data))
@@ -265,6 +271,9 @@ def _validated_data(data):
         _checks.fail("data", "a pytree of arrays with a leading axis of length N", _checks.shown(data), error=TypeError)
     arrays = []
     for position, leaf in enumerate(leaves):
+        if is_row_sharded(leaf):
+            arrays.append(_checked_shards(leaf))
+            continue
         array = leaf if isinstance(leaf, np.memmap) else np.asarray(leaf)
         if array.ndim == 0:
             _checks.fail("data", "arrays with a leading axis of length N", f"a scalar at leaf {position}")
@@ -278,7 +287,17 @@ def _validated_data(data):
     if n == 0:
         _checks.fail("data", "non-empty (N >= 1)", "N = 0")
     on_disk = any(isinstance(array, np.memmap) for array in arrays)
-    return jax.tree.unflatten(treedef, [a if on_disk else jnp.asarray(a) for a in arrays]), n
+    if on_disk and any(is_row_sharded(array) for array in arrays):
+        _checks.fail("data", "either memory-mapped files or rows sharded over devices", "both")
+    return jax.tree.unflatten(treedef, [a if on_disk or is_row_sharded(a) else jnp.asarray(a) for a in arrays]), n
+
+
+def _checked_shards(array: jax.Array) -> jax.Array:
+    """A leaf sharded over devices, checked finite in the shards this process holds."""
+    if jnp.issubdtype(array.dtype, jnp.inexact):
+        for shard in array.addressable_shards:
+            _checks.finite_array("data", np.asarray(shard.data))
+    return array
 
 
 def _checked_in_chunks(array: np.memmap, rows: int = 65_536) -> np.memmap:
@@ -298,7 +317,7 @@ def _validated_params0(params0):
 
 def _check_scalar_loss(loss, params0, data):
     """The per-example loss must map (params, one example) to a scalar."""
-    example = jax.tree.map(lambda leaf: leaf[0], data)
+    example = jax.tree.map(lambda leaf: jax.ShapeDtypeStruct(leaf.shape[1:], leaf.dtype), data)
     shape = jax.eval_shape(loss, params0, example)
     if getattr(shape, "shape", None) != ():
         _checks.fail("loss", "a function returning a scalar for one example", f"output {shape}")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from functools import cached_property
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import scipy.sparse
@@ -152,6 +153,10 @@ def design_matrix(X):
     scipy.sparse matrix, which stays sparse (see :func:`sparse_design_matrix`)."""
     if scipy.sparse.issparse(X):
         return sparse_design_matrix(X)
+    if isinstance(X, jax.Array) and not X.is_fully_addressable:
+        _checks.fail("X", "held whole in this process (L and θ* need every row); for rows spread over processes "
+                     "use sl.finite_sum on sl.distributed.shard_rows(...)", "an array spread over processes",
+                     error=TypeError)
     return _checks.finite_array("X", X, ndim=2)
 
 

@@ -100,12 +100,40 @@ def test_stochastic_gradient_is_unbiased(regression_data, sampler):
 
 @settings(max_examples=60, deadline=None)
 @given(n=st.integers(1, 40), batch_size=st.integers(1, 45), epoch=st.integers(0, 5), seed=st.integers(0, 1000),
-       kind=st.sampled_from([sl.cyclic, sl.shuffled_cyclic, sl.shuffle_once]))
+       kind=st.sampled_from([sl.cyclic, sl.shuffled_cyclic, sl.shuffle_once, lambda b: sl.shuffled_chunks(b, 7)]))
 def test_block_schemes_use_every_example_once_per_epoch(n, batch_size, epoch, seed, kind):
     plan = kind(batch_size).batches(n, epoch=epoch, seed=seed)
     assert len(plan) == -(-n // batch_size)
     assert np.array_equal(np.sort(np.concatenate(plan)), np.arange(n))
     assert all(len(batch) == batch_size for batch in plan[:-1])
+
+
+def test_shuffled_chunks_keeps_each_chunk_together_in_a_new_order_each_epoch():
+    sampler = sl.shuffled_chunks(4, chunk=8)   # N = 40: five chunks of two batches each
+    orders = []
+    for epoch in range(3):
+        plan = sampler.batches(40, epoch=epoch, seed=5)
+        chunks = [set((batch // 8).tolist()) for batch in plan]
+        assert all(len(chunk) == 1 for chunk in chunks)            # a batch lies in one chunk
+        assert chunks[0::2] == chunks[1::2]                        # a chunk's two batches come together
+        orders.append(np.concatenate(plan))
+        assert np.array_equal(np.sort(orders[-1]), np.arange(40))
+    assert not np.array_equal(orders[0] // 8, orders[1] // 8)      # the chunk order changes between epochs
+    assert not np.array_equal(orders[0] % 8, orders[1] % 8)        # and so does the order inside chunks
+
+
+def test_shuffled_chunks_draws_chunks_and_rows_uniformly_by_chi_square():
+    sampler = sl.shuffled_chunks(1, chunk=5)   # N = 23: chunks of 5, 5, 5, 5 and 3 rows
+    firsts = np.array([sampler.order(N, 0, epoch)[0] for epoch in range(3000)])
+    # H0: the first chunk is uniform over the 5, and its first row uniform over that chunk's rows.
+    assert scipy.stats.chisquare(np.bincount(firsts // 5, minlength=5)).pvalue > 1e-3
+    assert scipy.stats.chisquare(np.bincount(firsts[firsts < 20] % 5, minlength=5)).pvalue > 1e-3
+    assert scipy.stats.chisquare(np.bincount(firsts[firsts >= 20] - 20, minlength=3)).pvalue > 1e-3
+
+
+def test_shuffled_chunks_refuses_a_bad_chunk():
+    with pytest.raises(ValueError, match=r"chunk must be an integer >= 1 for shuffled_chunks; got 0\."):
+        sl.shuffled_chunks(4, chunk=0)
 
 
 def test_repr_names_the_scheme():

@@ -57,17 +57,18 @@ _EXPORTS = {
                      "Expectation", "expectation"],
                     "sgdlab.problems"),
     **dict.fromkeys(["full_batch", "with_replacement", "without_replacement", "cyclic", "shuffled_cyclic",
-                     "shuffle_once", "iid"], "sgdlab.samplers"),
+                     "shuffle_once", "shuffled_chunks", "iid"], "sgdlab.samplers"),
     **dict.fromkeys(["constant", "inverse_time", "inverse_sqrt", "step_decay", "cosine"], "sgdlab.schedules"),
     **dict.fromkeys(["box", "nonnegative", "ball", "simplex", "affine", "general_constraints"], "sgdlab.constraints"),
     **dict.fromkeys(["minimize", "maximize", "Result", "StepSizeWarning"], "sgdlab.optimize"),
     "check_step": "sgdlab.theory",
+    "parquet_columns": "sgdlab.ondisk",
     "probe_batch_sizes": "sgdlab.probe",
     "compare": "sgdlab.experiment",
     "Comparison": "sgdlab.experiment",
 }
 _SUBMODULES = {"problems", "samplers", "schedules", "constraints", "engine", "optimize", "theory", "experiment",
-               "distributed", "checkpoint", "kernels", "draws", "noise_scale", "probe",
+               "distributed", "checkpoint", "kernels", "draws", "noise_scale", "probe", "ondisk",
                "data", "report", "plots", "config"}
 
 __all__ = sorted(_EXPORTS) + sorted(_SUBMODULES)

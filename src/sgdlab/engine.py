@@ -254,10 +254,10 @@ def compiled_run(problem: FiniteSum, sampler: Sampler, params, schedule: Schedul
 
 
 def _streamed_run(problem, sampler, schedule, solution, lanes, optimizer, placement):
-    """The run of a problem whose data are memory-mapped files (sgdlab.streamed): one lane, one device."""
+    """The run of a problem whose data are files read by rows (sgdlab.streamed): one lane, one device."""
     from sgdlab.streamed import StreamedRun
 
     if lanes is not None or placement is not None:
-        _checks.fail("problem", "data in memory for compare and for devices= (memory-mapped data run through "
+        _checks.fail("problem", "data in memory for compare and for devices= (data on disk run through "
                      "minimize on one device)", repr(problem))
     return StreamedRun(problem, sampler, schedule, solution, optimizer)

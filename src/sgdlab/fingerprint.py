@@ -8,6 +8,8 @@ import hashlib
 import jax
 import numpy as np
 
+from sgdlab.ondisk import is_on_disk
+
 
 def problem_fingerprint(problem) -> str:
     """A hash of what defines the problem: its class, data, parameters' shapes, ℓ2 weight, constraint,
@@ -43,14 +45,14 @@ def array_digest(tree) -> str:
 
 def _hash_array(digest, leaf, rows: int = 65_536) -> None:
     """Hash an array's dtype, shape and numbers, a block of rows at a time (a memory-mapped file is
-    never read whole; of an array spread over processes, the rows this process holds)."""
+    or Parquet file is never read whole; of an array spread over processes, the rows this process holds)."""
     if isinstance(leaf, jax.Array) and not leaf.is_fully_addressable:
         digest.update(f"{leaf.dtype}{leaf.shape}".encode())
         for shard in leaf.addressable_shards:
             digest.update(repr(shard.index).encode())
             _hash_array(digest, np.asarray(shard.data), rows)
         return
-    array = leaf if isinstance(leaf, np.memmap) else np.asarray(leaf)
+    array = leaf if is_on_disk(leaf) else np.asarray(leaf)
     digest.update(f"{array.dtype}{array.shape}".encode())
     if array.ndim == 0:
         digest.update(array.tobytes())

@@ -222,7 +222,7 @@ def validated(problem, sense, *, sampler=None, step=None, epochs=None, steps=Non
     tol = None if tol is None else _checks.positive_float("tol", tol)
     placement = _placement(problem, devices)
     if getattr(problem, "on_disk", False) and problem.constraint is not None:
-        _checks.fail("constraint", "left out for memory-mapped data (projected steps need the data in memory)",
+        _checks.fail("constraint", "left out for data on disk (projected steps need the data in memory)",
                      repr(problem.constraint))
     if placement is not None and problem.n is None:
         _checks.fail("devices", "left out for an expectation (its draws are not split across devices)",

@@ -12,9 +12,15 @@ uses the stochastic gradient gᵏ = (1/|Iₖ|) Σ_{i ∈ Iₖ} ∇fᵢ(θᵏ).
 | ``cyclic(B)`` | consecutive blocks of 0, 1, …, N−1 | ⌈N/B⌉ |
 | ``shuffled_cyclic(B)`` | blocks of a new random permutation each epoch | ⌈N/B⌉ |
 | ``shuffle_once(B)`` | blocks of one permutation drawn once, reused every epoch | ⌈N/B⌉ |
+| ``shuffled_chunks(B, C)`` | blocks of an order that visits chunks of C consecutive rows in random order, each chunk's rows shuffled | ⌈N/B⌉ |
 | ``iid(B)`` | for an expectation: B fresh draws of ω (no data, no epoch) | — |
 
-When B does not divide N, the last block of the three cyclic schemes holds the N mod B examples
+Shuffled chunks is shuffling as data read from disk affords it (as streaming loaders do): the rows
+a block of steps needs lie in few chunks, read whole, instead of all over the file. Each example is
+still used once per epoch, but it is not random reshuffling: rows of one chunk meet in the same and
+neighbouring batches (with C ≥ N it is random reshuffling; with C = 1, a random order of the rows).
+
+When B does not divide N, the last block of the four cyclic schemes holds the N mod B examples
 left and is averaged over its own size (``drop_last=True`` drops it, giving ⌊N/B⌋ steps).
 
 Randomness is explicit: the random indices of epoch e of a run with seed s are a pure function of
@@ -205,6 +211,26 @@ class ShuffleOnce(_Blocks):
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
+class ShuffledChunks(_Blocks):
+    """Blocks of an order that takes the chunks {0, …, C−1}, {C, …, 2C−1}, … (the last one shorter) in a
+    uniform random order and the rows of each chunk in a uniform random order, fresh each epoch."""
+
+    name = "shuffled_chunks"
+    chunk: int = 65_536
+
+    def __post_init__(self):
+        super().__post_init__()
+        object.__setattr__(self, "chunk", _checks.integer("chunk", self.chunk, context=self.name))
+
+    def order(self, n, seed, epoch):
+        """Chunk j of the epoch is chunk π(j) for π = permutation(⌈N/C⌉ | seed, epoch, 0); its rows come in
+        the order of permutation(its size | seed, epoch, π(j) + 1)."""
+        chunks = draws.permutation(math.ceil(n / self.chunk), seed, epoch, 0)
+        return np.concatenate([start + draws.permutation(min(self.chunk, n - start), seed, epoch, chunk + 1)
+                               for chunk, start in ((int(c), int(c) * self.chunk) for c in chunks)]).astype(np.int32)
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
 class IID(_Minibatch):
     """For an expectation: B fresh, independent draws of ω at every step (no index plan)."""
 
@@ -241,6 +267,12 @@ def shuffled_cyclic(batch_size: int = 1, drop_last: bool = False) -> ShuffledCyc
     return ShuffledCyclic(batch_size, drop_last)
 
 
+def shuffled_chunks(batch_size: int = 1, chunk: int = 65_536, drop_last: bool = False) -> ShuffledChunks:
+    """Chunks of ``chunk`` consecutive rows in a new random order each epoch, each chunk shuffled, cut into
+    blocks of B: for data read from disk (each block of steps reads few chunks)."""
+    return ShuffledChunks(batch_size, drop_last, chunk)
+
+
 def iid(batch_size: int = 1) -> IID:
     """For an expectation E_ω[f]: B fresh iid draws of ω per step."""
     return IID(batch_size)
@@ -259,5 +291,6 @@ SAMPLERS = {
     "cyclic": cyclic,
     "shuffled_cyclic": shuffled_cyclic,
     "shuffle_once": shuffle_once,
+    "shuffled_chunks": shuffled_chunks,
     "iid": iid,
 }

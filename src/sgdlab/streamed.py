@@ -1,7 +1,7 @@
 """Data larger than memory: epochs streamed through blocks of gathered rows.
 
-When a finite sum's data are memory-mapped files (``np.load(path, mmap_mode="r")``), no array is
-ever read whole. An epoch's plan (``sampler.plan``, the same indices as in memory) is cut into
+When a finite sum's data are files read by rows (``np.load(path, mmap_mode="r")`` or
+``sl.parquet_columns``, see :mod:`sgdlab.ondisk`), no array is ever read whole. An epoch's plan (``sampler.plan``, the same indices as in memory) is cut into
 blocks of K steps, K·B ≈ BLOCK_ROWS rows; for each block, a background thread reads the rows its
 steps use (each once, in file order) into a block of K·B rows, and the compiled epoch program runs
 the block's K steps on it with the indices renumbered into the block. While block j computes,
@@ -27,7 +27,7 @@ EVAL_ROWS = 65_536
 
 
 class StreamedRun:
-    """The epochs of one run on memory-mapped data, with CompiledRun's interface (one lane)."""
+    """The epochs of one run on data on disk, with CompiledRun's interface (one lane)."""
 
     def __init__(self, problem, sampler, schedule, solution, optimizer=None):
         self.problem, self.sampler, self.solution, self.optimizer = problem, sampler, solution, optimizer
@@ -93,7 +93,7 @@ class StreamedRun:
 
 
 def value_and_grad(problem, params):
-    """(F(θ), ∇F(θ)) of a finite sum over memory-mapped data: sums over chunks of EVAL_ROWS rows."""
+    """(F(θ), ∇F(θ)) of a finite sum over data on disk: sums over chunks of EVAL_ROWS rows."""
     total_loss, total_grad = 0.0, None
     for start in range(0, problem.n, EVAL_ROWS):
         chunk = jax.tree.map(lambda leaf: np.asarray(leaf[start:start + EVAL_ROWS]), problem.data)

@@ -19,6 +19,7 @@ import numpy as np
 from sgdlab import _checks, _pytree
 from sgdlab.constraints import ConstraintSet
 from sgdlab.distributed import holding_devices, is_row_sharded
+from sgdlab.ondisk import is_on_disk
 
 
 class Problem:
@@ -174,8 +175,8 @@ class FiniteSum(Problem):
 
     @property
     def on_disk(self) -> bool:
-        """True when the data are memory-mapped files, read a block at a time (never whole)."""
-        return any(isinstance(leaf, np.memmap) for leaf in jax.tree.leaves(self.data))
+        """True when the data are files read by rows (memory maps, Parquet columns), a block at a time."""
+        return any(is_on_disk(leaf) for leaf in jax.tree.leaves(self.data))
 
     def loss(self, params) -> jax.Array:
         """F(θ) = (1/N) Σᵢ fᵢ(θ)."""
@@ -274,11 +275,11 @@ def _validated_data(data):
         if is_row_sharded(leaf):
             arrays.append(_checked_shards(leaf))
             continue
-        array = leaf if isinstance(leaf, np.memmap) else np.asarray(leaf)
+        array = leaf if is_on_disk(leaf) else np.asarray(leaf)
         if array.ndim == 0:
             _checks.fail("data", "arrays with a leading axis of length N", f"a scalar at leaf {position}")
         if np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.complexfloating):
-            array = _checked_in_chunks(array) if isinstance(array, np.memmap) else _checks.finite_array("data", array)
+            array = _checked_in_chunks(array) if is_on_disk(array) else _checks.finite_array("data", array)
         arrays.append(array)
     lengths = {array.shape[0] for array in arrays}
     if len(lengths) > 1:
@@ -286,7 +287,7 @@ def _validated_data(data):
     (n,) = lengths
     if n == 0:
         _checks.fail("data", "non-empty (N >= 1)", "N = 0")
-    on_disk = any(isinstance(array, np.memmap) for array in arrays)
+    on_disk = any(is_on_disk(array) for array in arrays)
     if on_disk and any(is_row_sharded(array) for array in arrays):
         _checks.fail("data", "either memory-mapped files or rows sharded over devices", "both")
     return jax.tree.unflatten(treedef, [a if on_disk or is_row_sharded(a) else jnp.asarray(a) for a in arrays]), n
@@ -300,8 +301,8 @@ def _checked_shards(array: jax.Array) -> jax.Array:
     return array
 
 
-def _checked_in_chunks(array: np.memmap, rows: int = 65_536) -> np.memmap:
-    """A memory-mapped leaf checked finite a block of rows at a time (never read whole)."""
+def _checked_in_chunks(array, rows: int = 65_536):
+    """A leaf on disk checked finite a block of rows at a time (never read whole)."""
     for start in range(0, array.shape[0], rows):
         _checks.finite_array("data", array[start:start + rows])
     return array

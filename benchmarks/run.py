@@ -321,6 +321,93 @@ def case_ooc(size, repeats):
                          False)]
 
 
+def case_large(size, repeats):
+    """Least squares on a memory-mapped .npy file larger than this machine's memory (``size`` = its
+    multiple of the RAM, or rows for --quick), B = 256, one epoch each (a file this large comes from
+    disk every time, so there are no repeats): shuffled chunks of 65,536 rows and cyclic against one
+    read of the file; shuffled cyclic (uniform random rows) estimated from reading its first blocks."""
+    import jax.numpy as jnp
+
+    p = 100
+    n = size if isinstance(size, int) else int(size * _memory_bytes() / (8 * (p + 1)))
+    with tempfile.TemporaryDirectory(dir=os.environ.get("SGDLAB_BENCH_DIR")) as folder:
+        path = Path(folder) / "Xy.npy"
+        written = _timed(lambda: _write_regression_file(path, n, p))
+        data = np.load(path, mmap_mode="r")
+        read_once = _timed_from_disk(lambda: [float(data[i:i + 1_000_000].sum()) for i in range(0, n, 1_000_000)])
+        problem = sl.finite_sum(lambda theta, row: 0.5 * (jnp.dot(row[:-1], theta) - row[-1]) ** 2, data, np.zeros(p))
+        note = (f"file {path.stat().st_size / 2**30:.1f} GiB ({n:,} rows), RAM {_memory_bytes() / 2**30:.1f} GiB; "
+                f"writing it took {written:.0f} s; page cache dropped before each timing: {_can_drop_caches()}")
+        rows = [Row("large", "reading the file once (sum over blocks)", read_once, note)]
+        rows += [Row("large", f"sgdlab, {sampler!r}", _streamed_epoch(problem, sampler), "one epoch, streamed")
+                 for sampler in (sl.shuffled_chunks(256, chunk=65_536), sl.cyclic(256))]
+        rows.append(_shuffled_estimate(problem))
+    return rows, [Target("large", f"{row.system} / one read of the file", row.seconds / read_once, None, False)
+                  for row in rows[1:]]
+
+
+def _streamed_epoch(problem, sampler) -> float:
+    """Seconds of one streamed epoch without history (its block program compiles in the first block)."""
+    from sgdlab import streamed
+
+    schedule = engine.program_schedule(sl.constant(1e-3))
+    run = streamed.StreamedRun(problem, sampler, schedule, None)
+    return _timed_from_disk(lambda: jax_block(run.epoch(problem.params0, (), 0, 0, 0, schedule, False)[0]))
+
+
+def _shuffled_estimate(problem, blocks: int = 4) -> Row:
+    """A shuffled cyclic epoch's time estimated as (blocks an epoch) × (seconds to read one block's rows),
+    the reads being nearly all of its time on a file larger than memory."""
+    from sgdlab import streamed
+
+    sampler = sl.shuffled_cyclic(256)
+    run = streamed.StreamedRun(problem, sampler, engine.program_schedule(sl.constant(1e-3)), None)
+    indices, mask = sampler.plan(problem.n, 0, 0)
+    steps = streamed.BLOCK_ROWS // sampler.batch_size
+    per_block = _timed_from_disk(lambda: [run.read_block(indices[j * steps:(j + 1) * steps], mask[j * steps:(j + 1) * steps])
+                                for j in range(blocks)]) / blocks
+    return Row("large", f"sgdlab, {sampler!r}, estimated", per_block * -(-indices.shape[0] // steps),
+               f"reading the rows of its first {blocks} blocks: {per_block:.2f} s a block")
+
+
+def _timed_from_disk(work) -> float:
+    """Seconds of ``work`` after asking the kernel to drop its page cache (as root; otherwise whatever of
+    the file is cached stays so, and the note says which)."""
+    os.sync()
+    try:
+        Path("/proc/sys/vm/drop_caches").write_text("3\n")
+    except OSError:
+        pass
+    return _timed(work)
+
+
+def _can_drop_caches() -> bool:
+    return os.access("/proc/sys/vm/drop_caches", os.W_OK)
+
+
+def _timed(work) -> float:
+    started = time.perf_counter()
+    work()
+    return time.perf_counter() - started
+
+
+def _memory_bytes() -> int:
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def _write_regression_file(path: Path, n: int, p: int, rows: int = 1_000_000) -> None:
+    """An N × (p + 1) .npy file of rows (x, y), y = xᵀθ + noise, written a block of rows at a time."""
+    table = np.lib.format.open_memmap(path, mode="w+", dtype=np.float64, shape=(n, p + 1))
+    rng = np.random.default_rng(0)
+    theta = rng.normal(size=p)
+    for start in range(0, n, rows):
+        block = rng.standard_normal((min(rows, n - start), p + 1))
+        block[:, -1] = block[:, :-1] @ theta + 0.1 * block[:, -1]
+        table[start:start + len(block)] = block
+    table.flush()
+    del table
+
+
 SHARED_LIBSVM = Path(__file__).resolve().parents[2] / "shared" / "data" / "libsvm"
 
 
@@ -382,12 +469,14 @@ def case_news20(rows, repeats):
 ANALYSIS = "<!-- analysis: kept when the runner rewrites the table above -->"
 
 CASES = {"b1": case_b1, "b64": case_b64, "gd": case_gd, "mlp": case_mlp, "sweep": case_sweep, "f32": case_f32,
-         "startup": case_startup, "w8a": case_w8a, "news20": case_news20, "ooc": case_ooc}
+         "startup": case_startup, "w8a": case_w8a, "news20": case_news20, "ooc": case_ooc, "large": case_large}
+#: The cases a plain run runs; "large" (a file larger than memory: minutes, and disk space) only when named.
+DEFAULT_CASES = [case for case in CASES if case != "large"]
 SIZES = {  # case -> (full size, --quick size)
     "b1": ((200_000, 100), (2_000, 20)), "b64": ((200_000, 100), (2_000, 20)), "gd": ((200_000, 100), (2_000, 20)),
     "mlp": ((60_000, 64), (1_000, 64)), "sweep": ((10_000, 50), (500, 10)), "f32": ((10_000_000, 100), (20_000, 20)),
     "startup": ((200_000, 100), (2_000, 20)), "w8a": (None, 2_000), "news20": (None, 1_000),
-    "ooc": ((5_000_000, 50), (20_000, 10)),
+    "ooc": ((5_000_000, 50), (20_000, 10)), "large": (1.15, 20_000),
 }
 
 
@@ -411,7 +500,8 @@ def markdown(rows: list[Row], targets: list[Target], quick: bool) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run, not the targets")
-    parser.add_argument("--cases", default=",".join(CASES), help="comma-separated, from " + ", ".join(CASES))
+    parser.add_argument("--cases", default=",".join(DEFAULT_CASES),
+                        help="comma-separated, from " + ", ".join(CASES) + " (default: all but large)")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--out", default=str(Path(__file__).with_name("RESULTS.md")))
     args = parser.parse_args(argv)

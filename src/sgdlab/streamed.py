@@ -61,18 +61,18 @@ class StreamedRun:
         steps = self._block_steps()
         starts = range(0, indices.shape[0], steps)
         with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="sgdlab-reader") as reader:
-            pending = reader.submit(self._gather, indices[:steps], mask[:steps])
+            pending = reader.submit(self.read_block, indices[:steps], mask[:steps])
             for start in starts:
                 block, plan = pending.result()
                 if start + steps < indices.shape[0]:
-                    pending = reader.submit(self._gather, indices[start + steps:start + 2 * steps],
+                    pending = reader.submit(self.read_block, indices[start + steps:start + 2 * steps],
                                             mask[start + steps:start + 2 * steps])
                 params, opt_state, k, _ = self._program(plan[0].shape)(
                     params, opt_state, jnp.asarray(k, jnp.int64), plan, schedule, block, self.solution, None)
                 k = int(k)
         return params, opt_state, k
 
-    def _gather(self, indices: np.ndarray, mask: np.ndarray):
+    def read_block(self, indices: np.ndarray, mask: np.ndarray):
         """The rows the block's steps use, each read once in file order and padded to K·B rows (with
         row 0, masked or unused), and the plan renumbered into that block."""
         rows, renumbered = np.unique(indices, return_inverse=True)

@@ -108,7 +108,7 @@ TWO_PROCESSES = textwrap.dedent("""
     import os, sys
     os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
     import jax, numpy as np, sgdlab as sl
-    process, port, out = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+    process, port, out, checkpoint = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
     sl.distributed.initialize(f"127.0.0.1:{port}", num_processes=2, process_id=process, timeout=60)
     assert len(jax.devices()) == 4 and len(jax.local_devices()) == 2
     rng = np.random.default_rng(0)
@@ -121,6 +121,13 @@ TWO_PROCESSES = textwrap.dedent("""
     data = sl.distributed.shard_rows((X[:300][rows], labels[:300][rows].astype(float)))
     sharded = [sl.minimize(sl.finite_sum(logistic, data, np.zeros(7)), sampler, step=0.5, epochs=3, seed=1).params
                for sampler in (sl.without_replacement(8), sl.full_batch())]
+    sharded_problem = sl.finite_sum(logistic, data, np.zeros(7))   # checkpoints: both processes write one file
+    sl.minimize(sharded_problem, sl.shuffled_cyclic(8), step=0.5, epochs=2, seed=1, checkpoint=checkpoint)
+    resumed = sl.minimize(sharded_problem, sl.shuffled_cyclic(8), step=0.5, epochs=4, seed=1, checkpoint=checkpoint,
+                          resume=True)
+    assert resumed.history.epoch.tolist() == [0, 1, 2, 3, 4]
+    uninterrupted = sl.minimize(sharded_problem, sl.shuffled_cyclic(8), step=0.5, epochs=4, seed=1)
+    assert np.array_equal(resumed.params, uninterrupted.params)
     try:
         sl.least_squares(*data)
     except TypeError as error:   # the built-in models need every row for L and θ*
@@ -140,12 +147,13 @@ LOGISTIC = textwrap.dedent("""
 
 def test_two_processes_over_gloo_give_the_single_process_run(tmp_path):
     """Two processes of two devices each: with the data replicated, and with each process holding only
-    its half of the rows."""
+    its half of the rows (also checkpointed to one file and resumed)."""
     with socket.socket() as probe:   # a free port for the coordinator
         probe.bind(("127.0.0.1", 0))
         port = str(probe.getsockname()[1])
     outs = [tmp_path / f"params{process}.npy" for process in (0, 1)]
-    workers = [subprocess.Popen([sys.executable, "-c", LOGISTIC + TWO_PROCESSES, str(process), port, str(out)],
+    workers = [subprocess.Popen([sys.executable, "-c", LOGISTIC + TWO_PROCESSES, str(process), port, str(out),
+                                 str(tmp_path / "run.npz")],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE) for process, out in enumerate(outs)]
     for worker in workers:
         _, err = worker.communicate(timeout=300)

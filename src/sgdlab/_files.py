@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 
 
 def atomic_write(path: Path, write) -> None:
-    """Call ``write(temporary)`` then rename the temporary file to ``path`` (atomic on POSIX)."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    """Call ``write(temporary)`` then rename the temporary file to ``path`` (atomic on POSIX). The temporary
+    name is the writer's own (host and process), so processes writing one file on a shared disk do not mix."""
+    temporary = path.with_name(f".{path.name}.{socket.gethostname()}.{os.getpid()}.tmp")
     write(temporary)
     os.replace(temporary, path)

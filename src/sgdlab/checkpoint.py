@@ -25,6 +25,7 @@ import numpy as np
 
 from sgdlab import _checks
 from sgdlab._files import atomic_write
+from sgdlab._pytree import local_value
 from sgdlab.fingerprint import array_digest, function_digest, problem_fingerprint
 
 #: The version of the file layout; a checkpoint of another version is refused.
@@ -67,8 +68,8 @@ def identity(settings) -> dict:
 def save(path: Path, run_identity: dict, params, opt_state, epoch: int, iterations: int, elapsed: float,
          loss0: float, rows: list, verdict) -> None:
     """Write the checkpoint (atomically)."""
-    arrays = {f"params/{i}": np.asarray(leaf) for i, leaf in enumerate(jax.tree.leaves(params))}
-    arrays |= {f"opt_state/{i}": np.asarray(leaf) for i, leaf in enumerate(jax.tree.leaves(opt_state))}
+    arrays = {f"params/{i}": np.asarray(local_value(leaf)) for i, leaf in enumerate(jax.tree.leaves(params))}
+    arrays |= {f"opt_state/{i}": np.asarray(local_value(leaf)) for i, leaf in enumerate(jax.tree.leaves(opt_state))}
     state = {"identity": run_identity, "epoch": epoch, "iterations": iterations, "elapsed": elapsed,
              "loss0": loss0, "rows": rows, "verdict": verdict}
     arrays["state"] = np.array(json.dumps(state, default=float))

@@ -48,9 +48,7 @@ def _hash_array(digest, leaf, rows: int = 65_536) -> None:
     or Parquet file is never read whole; of an array spread over processes, the rows this process holds)."""
     if isinstance(leaf, jax.Array) and not leaf.is_fully_addressable:
         digest.update(f"{leaf.dtype}{leaf.shape}".encode())
-        for shard in leaf.addressable_shards:
-            digest.update(repr(shard.index).encode())
-            _hash_array(digest, np.asarray(shard.data), rows)
+        digest.update(_spread_array_digest(leaf, rows))
         return
     array = leaf if is_on_disk(leaf) else np.asarray(leaf)
     digest.update(f"{array.dtype}{array.shape}".encode())
@@ -59,6 +57,20 @@ def _hash_array(digest, leaf, rows: int = 65_536) -> None:
         return
     for start in range(0, array.shape[0], rows):
         digest.update(np.ascontiguousarray(array[start:start + rows]).tobytes())
+
+
+def _spread_array_digest(leaf: jax.Array, rows: int) -> bytes:
+    """The hash of an array spread over processes: every process hashes the shards it holds, and the
+    hashes of all processes are gathered (a collective: every process calls it), so each process gets
+    the same fingerprint of the whole array."""
+    from jax.experimental import multihost_utils
+
+    local = hashlib.blake2b(digest_size=16)
+    for shard in leaf.addressable_shards:
+        local.update(repr(shard.index).encode())
+        _hash_array(local, np.asarray(shard.data), rows)
+    gathered = multihost_utils.process_allgather(np.frombuffer(local.digest(), dtype=np.uint8))
+    return np.asarray(gathered).tobytes()
 
 
 def _hash_function(digest, function) -> None:

@@ -26,14 +26,15 @@ from sgdlab import _checks
 ENGINES = ("auto", "jax", "native")
 
 #: ``engine="auto"`` runs natively on dense X while a step's multiply-adds, B · p · K (K = 1 but for
-#: softmax), stay at most this. A JAX step costs about 3 µs plus 0.5 ns a multiply-add, a native one
-#: about 1.7 ns a multiply-add (least squares on a 2-core CPU): least squares 200,000 × 100 ran
-#: 0.034–0.055 s an epoch natively at every B from 1 to 64, on JAX 0.086 s at B = 1, 0.056 s at
-#: B = 16 and 0.030 s at B = 32, so the two cross near B · p = 2,500. The native loop also needs no
-#: compilation, which decides short runs. On CSR X the native loop was the faster at every B
-#: measured (logistic on w8a: 0.008–0.010 s against 0.035–0.18 s, B = 1 to 128), so sparse
-#: minibatch runs always go native.
-AUTO_MAX_WORK = 2500
+#: softmax), stay at most this. A JAX step costs a few µs of its own plus its arithmetic; a native step
+#: has almost no cost of its own, and prefetching the next batch's rows hides most of their memory
+#: latency. Least squares, one shuffled epoch on a 2-core CPU (one run, ms, native / JAX):
+#: 200,000 × 100 at B = 16: 16 / 57, B = 64: 16 / 21, B = 128: 16 / 21, B = 256: 18 / 15,
+#: B = 512: 19 / 15; 200,000 × 10 at B = 256: 4.4 / 6.6, B = 1,024: 5.1 / 4.5. The two cross
+#: between B · p = 10,000 and 25,000. The native loop also needs no compilation, which decides short
+#: runs. On CSR X the native loop was the faster at every B measured (logistic on w8a: 0.008–0.010 s
+#: against 0.035–0.18 s, B = 1 to 128), so sparse minibatch runs always go native.
+AUTO_MAX_WORK = 16_384
 
 
 def unsupported(problem, sampler, optimizer, placement=None) -> str | None:

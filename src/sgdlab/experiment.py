@@ -205,12 +205,19 @@ def compare(problem: FiniteSum, runs: dict, seeds=10, epochs: int = 20, out=None
             if (spec.name, seed) not in frames:
                 frames[spec.name, seed] = store.load(keys[spec.name, seed], spec.name)
         computed += len(todo)
-    table = pd.concat([frames[spec.name, seed] for spec in specs for seed in seed_list], ignore_index=True)
+    table = _stacked([frames[spec.name, seed] for spec in specs for seed in seed_list])
     reused = len(frames) - computed
     comparison = Comparison(table, describe_problem(problem), _runs_info(problem, specs), reused)
     if store is not None:
         store.finish(comparison, dict(seeds=seed_list, epochs=epochs, record_every=record_every, tol=tol, title=title))
     return comparison
+
+
+def _stacked(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """The runs' tables one under the other, built column by column (pd.concat of hundreds of small
+    tables spends most of its time planning the concatenation)."""
+    return pd.DataFrame({name: np.concatenate([frame[name].to_numpy() for frame in frames])
+                         for name in frames[0].columns})
 
 
 def _groups(specs: list[RunSpec]) -> list[list[RunSpec]]:

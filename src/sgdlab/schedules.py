@@ -10,6 +10,7 @@ in ``jax.numpy``.
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import jax
 import jax.numpy as jnp
@@ -194,13 +195,16 @@ def check_positive(schedule: Schedule, iterations: int) -> None:
                      f"{schedule.describe()} giving alpha_k = {alphas[np.argmax(bad)]:.3g} at k = {k}")
 
 
+@functools.lru_cache(maxsize=8)
 def _checked_iterations(iterations: int) -> np.ndarray:
-    """The k that check_positive evaluates: all below CHECK_EVERY_BELOW, then a log-spaced sample and the last."""
-    dense = np.arange(min(iterations, CHECK_EVERY_BELOW), dtype=np.int64)
-    if iterations <= CHECK_EVERY_BELOW:
-        return dense
-    spread = np.geomspace(CHECK_EVERY_BELOW, iterations - 1, CHECK_SPREAD).astype(np.int64)
-    return np.unique(np.concatenate([dense, spread, [iterations - 1]]))
+    """The k that check_positive evaluates: all below CHECK_EVERY_BELOW, then a log-spaced sample and the last
+    (kept for the last few budgets: a comparison checks every setting over the same one)."""
+    ks = np.arange(min(iterations, CHECK_EVERY_BELOW), dtype=np.int64)
+    if iterations > CHECK_EVERY_BELOW:
+        spread = np.geomspace(CHECK_EVERY_BELOW, iterations - 1, CHECK_SPREAD).astype(np.int64)
+        ks = np.unique(np.concatenate([ks, spread, [iterations - 1]]))
+    ks.setflags(write=False)   # shared by the callers that ask for the same budget
+    return ks
 
 
 def initial_alpha(schedule: Schedule) -> float:

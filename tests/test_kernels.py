@@ -98,6 +98,14 @@ def test_auto_picks_the_native_loop_for_small_steps(sampler, expected):
     assert sl.minimize(problem, sampler, step=0.01, epochs=1).engine == expected
 
 
+@pytest.mark.parametrize(("batch_size", "expected"), [(kernels.AUTO_MAX_WORK_CLASSES // 12, "native"),
+                                                      (kernels.AUTO_MAX_WORK_CLASSES // 12 + 1, "jax")])
+def test_auto_counts_every_class_of_softmax(batch_size, expected):
+    rng = np.random.default_rng(0)
+    problem = sl.softmax_regression(rng.normal(size=(2000, 4)), rng.integers(0, 3, size=2000))   # p·K = 12
+    assert sl.minimize(problem, sl.with_replacement(batch_size), step=0.01, epochs=1).engine == expected
+
+
 def test_auto_runs_what_the_native_loop_cannot_on_jax(regression_data):
     X, y = regression_data
     problem = sl.least_squares(X, y)

@@ -25,16 +25,20 @@ from sgdlab import _checks
 #: The engines a run may ask for.
 ENGINES = ("auto", "jax", "native")
 
-#: ``engine="auto"`` runs natively on dense X while a step's multiply-adds, B · p · K (K = 1 but for
-#: softmax), stay at most this. A JAX step costs a few µs of its own plus its arithmetic; a native step
-#: has almost no cost of its own, and prefetching the next batch's rows hides most of their memory
-#: latency. Least squares, one shuffled epoch on a 2-core CPU (one run, ms, native / JAX):
-#: 200,000 × 100 at B = 16: 16 / 57, B = 64: 16 / 21, B = 128: 16 / 21, B = 256: 18 / 15,
-#: B = 512: 19 / 15; 200,000 × 10 at B = 256: 4.4 / 6.6, B = 1,024: 5.1 / 4.5. The two cross
-#: between B · p = 10,000 and 25,000. The native loop also needs no compilation, which decides short
-#: runs. On CSR X the native loop was the faster at every B measured (logistic on w8a: 0.008–0.010 s
-#: against 0.035–0.18 s, B = 1 to 128), so sparse minibatch runs always go native.
-AUTO_MAX_WORK = 16_384
+#: ``engine="auto"`` runs natively on dense X while a step's multiply-adds, B · p · K, stay at most
+#: AUTO_MAX_WORK (one margin: least squares, logistic) or AUTO_MAX_WORK_CLASSES (softmax, K classes).
+#: A JAX step costs a few µs of its own plus its arithmetic; a native step has almost no cost of its
+#: own, and prefetching the rows (and targets) ahead hides most of their memory latency, but its
+#: softmax step does not batch the K classes as XLA's matrix products do. One shuffled epoch on a
+#: 2-core CPU (one run, ms, native / JAX): least squares 200,000 × 100 at B = 16: 16 / 57,
+#: B = 64: 14 / 22, B = 256: 13–15 / 15–21, B = 512: 15 / 15, B = 1,024: 17 / 14; 200,000 × 10 at
+#: B = 4,096: 3.2 / 3.6; 40,000 × 500 at B = 256: 12 / 16, B = 1,024: 14 / 12. Softmax 100,000 × 100,
+#: K = 10 at B = 8: 41 / 96, B = 32: 40 / 34, B = 128: 38 / 23. The native loop also needs no
+#: compilation, which decides short runs. On CSR X the native loop was the faster at every B measured
+#: (logistic on w8a: 0.008–0.010 s against 0.035–0.18 s, B = 1 to 128), so sparse minibatch runs
+#: always go native.
+AUTO_MAX_WORK = 65_536
+AUTO_MAX_WORK_CLASSES = 16_384
 
 
 def unsupported(problem, sampler, optimizer, placement=None) -> str | None:
@@ -58,7 +62,8 @@ def choose(engine: str, problem, sampler, optimizer, placement=None) -> str:
     """"jax" or "native" for a run asking for ``engine`` ("auto", "jax" or "native").
 
     "auto" runs natively when the native loop supports the run, JAX computes on the CPU, and the
-    run is a minibatch one (gradient descent never) on sparse X or with B · p · K ≤ AUTO_MAX_WORK.
+    run is a minibatch one (gradient descent never) on sparse X or with B · p · K at most
+    AUTO_MAX_WORK (one margin) or AUTO_MAX_WORK_CLASSES (softmax).
     """
     if engine not in ENGINES:
         _checks.fail("engine", f"one of {', '.join(map(repr, ENGINES))}", _checks.shown(engine))
@@ -69,5 +74,6 @@ def choose(engine: str, problem, sampler, optimizer, placement=None) -> str:
         return "native"
     if engine == "jax" or reason is not None or sampler.is_full_batch:
         return "jax"
-    fits = problem.is_sparse or sampler.batch_size * np.size(problem.params0) <= AUTO_MAX_WORK
+    limit = AUTO_MAX_WORK if np.ndim(problem.params0) == 1 else AUTO_MAX_WORK_CLASSES
+    fits = problem.is_sparse or sampler.batch_size * np.size(problem.params0) <= limit
     return "native" if fits and jax.default_backend() == "cpu" else "jax"

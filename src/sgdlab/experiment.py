@@ -249,7 +249,8 @@ def _run_lanes(problem, lanes, epochs, record_every, tol, on_epoch, engine_name)
         problem, sampler, params, schedule, optimize.solution_of(problem), lanes=count, optimizer=optimizer))
     for record in optimize.record_variants(settings[0]):
         program.prepare(record)
-    logs = [optimize.RunLog(s, program.evaluate(settings[0].params0)) for s in settings]
+    start = program.evaluate(settings[0].params0)   # every lane starts from the same θ⁰
+    logs = [optimize.RunLog(s, start) for s in settings]
     seeds = np.array([s.seed for s in settings])
     iterations, elapsed, epoch = 0, 0.0, 0
     label = repr(sampler)

@@ -25,6 +25,11 @@ from sgdlab import _checks
 #: The engines a run may ask for.
 ENGINES = ("auto", "jax", "native")
 
+#: The data types the native loop reads X in. It computes in float64 either way: a float32 run keeps
+#: its weights in float64 through an epoch and rounds θ to float32 at the epoch's end, where the JAX
+#: engine computes in float32 throughout (the two then differ by float32 rounding, not bit for bit).
+NATIVE_DTYPES = ("float64", "float32")
+
 #: ``engine="auto"`` runs natively on dense X while a step's multiply-adds, B · p · K, stay at most
 #: AUTO_MAX_WORK (one margin: least squares, logistic) or AUTO_MAX_WORK_CLASSES (softmax, K classes).
 #: A JAX step costs a few µs of its own plus its arithmetic; a native step has almost no cost of its
@@ -51,8 +56,8 @@ def unsupported(problem, sampler, optimizer, placement=None) -> str | None:
         return "an optax optimizer is given (its update runs on the JAX engine)"
     if placement is not None:
         return "devices are given (data-parallel runs are on the JAX engine)"
-    if problem.dtype != "float64":
-        return f"the data are {problem.dtype} (the native loop computes in float64)"
+    if problem.dtype not in NATIVE_DTYPES:
+        return f"the data are {problem.dtype} (the native loop reads {' or '.join(NATIVE_DTYPES)})"
     if importlib.util.find_spec("numba") is None:
         return "Numba is not installed"
     return None

@@ -41,6 +41,7 @@ class NativeRun:
         self.problem, self.sampler, self.lanes = problem, compiled.sampler, compiled.lanes
         self.loss = LOSSES[problem.native_loss]
         self.rows, self.targets = problem.native_data()
+        self.dtype = np.asarray(problem.params0).dtype   # θ's: the loop computes in float64, θ rounds to it
 
     def prepare(self, record: bool) -> float:
         """Compile the native loop for these rows (a one-step epoch); return the seconds spent."""
@@ -61,7 +62,7 @@ class NativeRun:
         weights = np.array(lanes.reshape(len(seeds), self.problem.n_features, -1).transpose(0, 2, 1), order="C")
         scales = np.ones(len(seeds))
         self._run_lanes(weights, scales, indices, masks, alphas)
-        final = (scales[:, None, None] * weights).transpose(0, 2, 1).reshape(lanes.shape)
+        final = (scales[:, None, None] * weights).transpose(0, 2, 1).reshape(lanes.shape).astype(self.dtype)
         metrics = self._metrics(final, record)
         if self.lanes is None:
             return final[0], opt_state, k + steps, metrics.lane(0)

@@ -84,16 +84,16 @@ class LinearModel(FiniteSum):
         return np.dtype(self.X.dtype).name
 
     def native_data(self) -> tuple:
-        """(rows, targets) as the native loop takes them: X in float64 (dense, or the CSR arrays
-        (data, indices, indptr)), y as float64 numbers."""
+        """(rows, targets) as the native loop takes them: X in its own float dtype, float32 or float64
+        (dense C-ordered, or the CSR arrays (data, indices, indptr)), y as float64 numbers."""
         return self._native_data
 
     @cached_property
     def _native_data(self) -> tuple:
         targets = np.asarray(self.y, dtype=np.float64)
         if self.is_sparse:
-            return (np.asarray(self.X.data, np.float64), self.X.indices, self.X.indptr), targets
-        return np.ascontiguousarray(self.X, dtype=np.float64), targets
+            return (self.X.data, self.X.indices, self.X.indptr), targets
+        return np.ascontiguousarray(self.X), targets
 
     @cached_property
     def gram_eigen(self) -> tuple[np.ndarray, np.ndarray | None] | None:

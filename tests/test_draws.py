@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import scipy.stats
 
+from sgdlab import draws
 from sgdlab.draws import permutation
 
 
@@ -30,6 +31,35 @@ def test_each_position_is_uniform_across_epochs():
     """Where element 0 lands, over 5,000 epochs of one seed, is uniform on the 10 positions."""
     positions = np.bincount([int(np.flatnonzero(permutation(10, 1, epoch) == 0)[0]) for epoch in range(5000)],
                             minlength=10)
+    assert scipy.stats.chisquare(positions).pvalue > 1e-3
+
+
+def _bucketed(n: int, bits: int, *entropy: int) -> np.ndarray:
+    out = np.empty(n, dtype=np.int32)
+    draws._bucketed_shuffle(out, bits, np.array(entropy, dtype=np.uint64))
+    return out
+
+
+@pytest.mark.parametrize(("n", "bits"), [(0, 1), (1, 3), (7, 3), (1000, 4), (draws.BUCKETED_ABOVE + 1, None)])
+def test_the_bucketed_shuffle_is_a_permutation(n, bits):
+    order = permutation(n, 9, 1) if bits is None else _bucketed(n, bits, 9, 1)   # None: as permutation picks it
+    np.testing.assert_array_equal(np.sort(order), np.arange(n))
+
+
+def test_the_bucketed_shuffle_makes_every_order_of_four_equally_likely():
+    """Rao–Sandelius with 2 and 4 buckets: 24,000 draws each over the 4! orders, chi-square at the 0.1% level."""
+    orders = {order: i for i, order in enumerate(itertools.permutations(range(4)))}
+    for bits in (1, 2):
+        counts = np.zeros(math.factorial(4))
+        for seed in range(24_000):
+            counts[orders[tuple(_bucketed(4, bits, seed, 0))]] += 1
+        assert scipy.stats.chisquare(counts).pvalue > 1e-3
+
+
+def test_the_bucketed_shuffle_puts_an_element_anywhere_uniformly():
+    """Where element 0 lands among 40 with 8 buckets, over 8,000 draws: uniform on the 40 positions."""
+    positions = np.bincount([int(np.flatnonzero(_bucketed(40, 3, seed) == 0)[0]) for seed in range(8000)],
+                            minlength=40)
     assert scipy.stats.chisquare(positions).pvalue > 1e-3
 
 

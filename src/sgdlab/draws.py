@@ -20,6 +20,8 @@ index.
 
 from __future__ import annotations
 
+import math
+
 import numba
 import numpy as np
 
@@ -30,14 +32,29 @@ GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 MIX1, MIX2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
 #: The largest N served: indices are int32.
 MAX_N = 2**31 - 1
+#: Above this N a permutation is drawn by the bucketed shuffle, whose buckets hold about BUCKET_ELEMENTS
+#: elements (they fit in a core's cache, where Fisher–Yates over all N misses it at every swap: N = 10⁷
+#: took 130 ms by Fisher–Yates here).
+BUCKETED_ABOVE = 2**20
+BUCKET_ELEMENTS = 2**16
 
 
 def permutation(n: int, *entropy: int) -> np.ndarray:
-    """A uniform random permutation of {0, …, N−1} (int32), fixed by ``entropy``."""
+    """A uniform random permutation of {0, …, N−1} (int32), fixed by ``entropy``: Fisher–Yates, or above
+    BUCKETED_ABOVE elements the bucketed shuffle (same law, fewer cache misses)."""
     n = _size("n", n)
     out = np.empty(n, dtype=np.int32)
-    _fisher_yates(out, _words(entropy))
+    if n <= BUCKETED_ABOVE:
+        _fisher_yates(out, _words(entropy))
+    else:
+        _bucketed_shuffle(out, bucket_bits(n), _words(entropy))
     return out
+
+
+def bucket_bits(n: int) -> int:
+    """log₂ K for the bucketed shuffle of N: the fewest buckets (a power of two, at most 2¹⁶) of about
+    BUCKET_ELEMENTS or fewer elements on average."""
+    return min(16, max(1, math.ceil(math.log2(n / BUCKET_ELEMENTS))))
 
 
 def with_replacement(n: int, shape: tuple[int, int], *entropy: int) -> np.ndarray:
@@ -106,6 +123,35 @@ def _fisher_yates(out, words):
     for i in range(out.size - 1, 0, -1):
         state, j = _below(state, i + 1)
         out[i], out[j] = out[j], out[i]
+
+
+@numba.njit(cache=True, nogil=True)
+def _bucketed_shuffle(out, bits, words):
+    """The Rao–Sandelius shuffle with K = 2^bits buckets: each element i of 0, …, N−1 gets a bucket drawn
+    uniformly (the top bits of a word), the buckets are laid out in order (a counting sort, stable), and
+    each bucket is shuffled by Fisher–Yates in place. Every order π has probability 1/N!: for bucket
+    sizes c₁ … c_K exactly one labelling puts π's elements in the positions π gives them, with
+    probability K⁻ᴺ, and the shuffles then give π with probability Π 1/c_k!; summed over all sizes,
+    K⁻ᴺ Σ Π 1/c_k! = K⁻ᴺ Kᴺ/N! (the multinomial theorem)."""
+    state = _starting_state(words)
+    n, buckets, shift = out.size, 1 << bits, np.uint64(64 - bits)
+    labels = np.empty(n, dtype=np.uint16)
+    ends = np.zeros(buckets + 1, dtype=np.int64)
+    for i in range(n):
+        state += GOLDEN
+        labels[i] = _mixed(state) >> shift
+        ends[labels[i] + 1] += 1
+    for k in range(buckets):
+        ends[k + 1] += ends[k]
+    cursor = ends[:-1].copy()
+    for i in range(n):
+        out[cursor[labels[i]]] = i
+        cursor[labels[i]] += 1
+    for k in range(buckets):
+        start = ends[k]
+        for i in range(ends[k + 1] - start - 1, 0, -1):
+            state, j = _below(state, i + 1)
+            out[start + i], out[start + j] = out[start + j], out[start + i]
 
 
 @numba.njit(cache=True, nogil=True)

@@ -61,6 +61,8 @@ class Sampler:
     def stacked_plans(self, n: int, seeds, epoch: int) -> tuple[np.ndarray, np.ndarray]:
         """The plans of several runs in one epoch, one per seed, stacked: indices and mask R × S × B."""
         plans = [self.plan(n, int(seed), epoch) for seed in seeds]
+        if len(plans) == 1:   # a view with a leading axis of one: no copy of a long plan
+            return plans[0][0][None], plans[0][1][None]
         return np.stack([plan[0] for plan in plans]), np.stack([plan[1] for plan in plans])
 
     def batches(self, n: int, epoch: int = 0, seed: int = 0) -> list[np.ndarray]:
@@ -174,10 +176,12 @@ class _Blocks(_Minibatch):
         """The ordering cut into the steps' blocks of B; the last block is padded with index 0 and masked
         out where N mod B leaves it short, or dropped with drop_last."""
         steps, b = self.steps_per_epoch(n), self.batch_size
-        padded = np.zeros(max(steps * b, n), dtype=np.int32)
-        padded[:n] = self.order(n, seed, epoch)
-        mask = np.arange(steps * b) < n
-        return padded[: steps * b].reshape(steps, b), mask.reshape(steps, b)
+        order = self.order(n, seed, epoch)
+        if steps * b > n:
+            order = np.concatenate([order, np.zeros(steps * b - n, dtype=np.int32)])
+        mask = np.ones(steps * b, dtype=bool)
+        mask[n:] = False
+        return order[: steps * b].reshape(steps, b), mask.reshape(steps, b)
 
 
 @dataclasses.dataclass(frozen=True, repr=False)

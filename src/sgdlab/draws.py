@@ -7,7 +7,8 @@ words, and each uniform integer in {0, …, m−1} comes from Lemire's multiply-
 (2019), which is exactly uniform. On top of it:
 
 * ``permutation``: Fisher–Yates, swapping position i with a uniform j ∈ {0, …, i} for i = N−1, …, 1,
-  so every order has probability 1/N!;
+  so every order has probability 1/N!; above a million elements, the Rao–Sandelius shuffle (uniform
+  buckets, then Fisher–Yates within each), which has the same law and stays in cache;
 * ``with_replacement``: independent uniform indices;
 * ``without_replacement``: per step, a uniform B-subset, the last B positions of a partial
   Fisher–Yates shuffle of a pool of {0, …, N−1}, whose swaps are then undone (O(B) a step).

@@ -44,12 +44,15 @@ class NativeRun:
         self.dtype = np.asarray(problem.params0).dtype   # θ's: the loop computes in float64, θ rounds to it
 
     def prepare(self, record: bool) -> float:
-        """Compile the native loop for these rows (a one-step epoch); return the seconds spent."""
+        """Compile the native loop for these rows (a one-step epoch) and, for lanes recording history, their
+        vmapped evaluation; return the seconds spent."""
         started = time.perf_counter()
         classes = 1 if self.loss != linear_sgd.SOFTMAX else self.problem.n_classes
         one = np.zeros((1, 1), dtype=np.int32)
         linear_sgd.sgd_epoch(self.loss, self.rows, self.targets, np.zeros((classes, self.problem.n_features)), 1.0,
                              one, np.ones((1, 1), dtype=bool), np.zeros(1), 0.0)
+        if record and self.lanes is not None:   # the lanes' evaluation is compiled here, not in an epoch
+            self.compiled.evaluate_lanes(np.zeros((self.lanes, *np.shape(self.problem.params0)), self.dtype))
         return time.perf_counter() - started
 
     def epoch(self, params, opt_state, k: int, seed, epoch: int, schedule: Schedule, record: bool):
@@ -88,8 +91,10 @@ class NativeRun:
     def _metrics(self, lanes: np.ndarray, record: bool) -> engine.Metrics:
         """The metrics of every lane (arrays with one entry a lane): evaluated when recording, else
         only whether each lane's θ is finite."""
+        if record and self.lanes is None:
+            return jax.tree.map(lambda value: np.asarray([value]), self.evaluate(lanes[0]))
         if record:
-            return jax.tree.map(lambda *values: np.asarray(values), *[self.evaluate(lane) for lane in lanes])
+            return self.compiled.evaluate_lanes(lanes)
         finite = np.isfinite(lanes).reshape(len(lanes), -1).all(axis=1)
         nan = np.full(len(lanes), np.nan)
         return engine.Metrics(finite, nan, nan, nan, nan, {})

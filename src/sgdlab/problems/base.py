@@ -289,7 +289,7 @@ def _validated_data(data):
         _checks.fail("data", "non-empty (N >= 1)", "N = 0")
     on_disk = any(is_on_disk(array) for array in arrays)
     if on_disk and any(is_row_sharded(array) for array in arrays):
-        _checks.fail("data", "either memory-mapped files or rows sharded over devices", "both")
+        _checks.fail("data", "either files on disk or rows sharded over devices", "both")
     return jax.tree.unflatten(treedef, [a if on_disk or is_row_sharded(a) else jnp.asarray(a) for a in arrays]), n
 
 

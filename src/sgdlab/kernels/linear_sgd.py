@@ -145,11 +145,10 @@ def sgd_epoch(loss, rows, y, Vt, scale, indices, mask, alphas, l2):
     """Run the plan's steps (``indices``/``mask``: S × B, ``alphas``: S) on Wᵀ = scale·Vt (K × p)
     in place; return the new scale.
 
-    The rows of a later step are prefetched (sgdlab.kernels.prefetch) while the current one computes,
-    since rows are visited in an order no hardware prefetcher guesses: the row (and its target) that
-    comes PREFETCH_AHEAD places later in the plan is asked for as each row is used. One example and one margin a step (B = 1, K = 1), the
-    common case, has a loop of its own without batch buffers: 1.4× faster on w8a.
-    """
+    Rows are visited in an order no hardware prefetcher guesses, so as each row is used the row (and
+    its target) PREFETCH_AHEAD places later in the plan is prefetched (sgdlab.kernels.prefetch). One
+    example and one margin a step (B = 1, K = 1), the common case, has a loop of its own without batch
+    buffers (1.4× faster on w8a), and one margin at any B another (no K loop)."""
     if indices.shape[1] == 1 and Vt.shape[0] == 1:
         return single_example_epoch(loss, rows, y, Vt[0], scale, indices[:, 0], alphas, l2)
     if Vt.shape[0] == 1:
@@ -171,9 +170,7 @@ def _single_example_steps(loss, rows, y, w, scale, order, alphas, l2):
     steps = order.shape[0]
     decays = l2 != 0.0
     for t in range(steps):
-        if t + PREFETCH_AHEAD < steps:
-            row_prefetch(rows, order[t + PREFETCH_AHEAD])
-            prefetch(y, order[t + PREFETCH_AHEAD])
+        _ask_ahead(rows, y, order, t)
         i = order[t]
         if decays:   # the next scale and its inverse need no margin: computed off the critical path
             shrunk = scale * (1.0 - alphas[t] * l2)
@@ -217,9 +214,7 @@ def _single_margin_batch_epoch(loss, rows, y, w, scale, indices, mask, alphas, l
     for t in range(steps):
         count = 0
         for b in range(width):
-            ahead = planned[min(t * width + b + PREFETCH_AHEAD, planned.size - 1)]
-            row_prefetch(rows, ahead)
-            prefetch(y, ahead)
+            _ask_ahead(rows, y, planned, t * width + b)
             if mask[t, b]:
                 i = indices[t, b]
                 derivatives[b] = scalar_derivative(loss, scale * row_dot(rows, i, w), y[i])
@@ -239,13 +234,11 @@ def _batch_epoch(loss, rows, y, Vt, scale, indices, mask, alphas, l2):
     K = Vt.shape[0]
     margins = np.empty(K)
     derivatives = np.empty((width, K))
-    planned = indices.reshape(-1)   # one row asked for per row used, PREFETCH_AHEAD places later
+    planned = indices.reshape(-1)
     for t in range(steps):
         count = 0
         for b in range(width):
-            ahead = planned[min(t * width + b + PREFETCH_AHEAD, planned.size - 1)]
-            row_prefetch(rows, ahead)
-            prefetch(y, ahead)
+            _ask_ahead(rows, y, planned, t * width + b)
             if mask[t, b]:
                 i = indices[t, b]
                 for k in range(K):
@@ -264,6 +257,15 @@ def _batch_epoch(loss, rows, y, Vt, scale, indices, mask, alphas, l2):
                     row_axpy(rows, indices[t, b], Vt[k], factor * derivatives[count, k])
                 count += 1
     return scale
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def _ask_ahead(rows, y, planned, position):
+    """Prefetch the row and the target that come PREFETCH_AHEAD places after ``position`` in the plan
+    ``planned`` (flattened; the last one near its end)."""
+    ahead = planned[min(position + PREFETCH_AHEAD, planned.size - 1)]
+    row_prefetch(rows, ahead)
+    prefetch(y, ahead)
 
 
 @numba.njit(cache=True, inline="always", error_model="numpy")

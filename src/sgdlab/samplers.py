@@ -229,9 +229,10 @@ class ShuffledChunks(_Blocks):
     def order(self, n, seed, epoch):
         """Chunk j of the epoch is chunk π(j) for π = permutation(⌈N/C⌉ | seed, epoch, 0); its rows come in
         the order of permutation(its size | seed, epoch, π(j) + 1)."""
-        chunks = draws.permutation(math.ceil(n / self.chunk), seed, epoch, 0)
-        return np.concatenate([start + draws.permutation(min(self.chunk, n - start), seed, epoch, chunk + 1)
-                               for chunk, start in ((int(c), int(c) * self.chunk) for c in chunks)]).astype(np.int32)
+        chunks = draws.permutation(math.ceil(n / self.chunk), seed, epoch, 0).tolist()
+        rows = [start + draws.permutation(min(self.chunk, n - start), seed, epoch, chunk + 1)
+                for chunk, start in ((chunk, chunk * self.chunk) for chunk in chunks)]
+        return np.concatenate(rows).astype(np.int32, copy=False)
 
 
 @dataclasses.dataclass(frozen=True, repr=False)

@@ -1,12 +1,13 @@
 """Data larger than memory: epochs streamed through blocks of gathered rows.
 
 When a finite sum's data are files read by rows (``np.load(path, mmap_mode="r")`` or
-``sl.parquet_columns``, see :mod:`sgdlab.ondisk`), no array is ever read whole. An epoch's plan (``sampler.plan``, the same indices as in memory) is cut into
-blocks of K steps, K·B ≈ BLOCK_ROWS rows; for each block, a background thread reads the rows its
-steps use (each once, in file order) into a block of K·B rows, and the compiled epoch program runs
-the block's K steps on it with the indices renumbered into the block. While block j computes,
-block j + 1 is read. Every sampler stays exact: a step uses exactly the rows of its plan. F and ∇F
-(the history, gradient descent's step) are sums over consecutive chunks of EVAL_ROWS rows.
+``sl.parquet_columns``, see :mod:`sgdlab.ondisk`), no array is ever read whole. An epoch's plan
+(``sampler.plan``, the same indices as in memory) is cut into blocks of K steps, K·B ≈ BLOCK_ROWS
+rows; for each block, a background thread reads the rows its steps use (each once, in file order)
+into a block of K·B rows, and the compiled epoch program runs the block's K steps on it with the
+indices renumbered into the block. While block j computes, block j + 1 is read. Every sampler stays
+exact: a step uses exactly the rows of its plan. F and ∇F (the history, gradient descent's step) are
+sums over consecutive chunks of EVAL_ROWS rows.
 """
 
 from __future__ import annotations

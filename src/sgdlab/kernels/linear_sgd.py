@@ -148,11 +148,9 @@ def sgd_epoch(loss, rows, y, Vt, scale, indices, mask, alphas, l2):
     Rows are visited in an order no hardware prefetcher guesses, so as each row is used the row (and
     its target) PREFETCH_AHEAD places later in the plan is prefetched (sgdlab.kernels.prefetch). One
     example and one margin a step (B = 1, K = 1), the common case, has a loop of its own without batch
-    buffers (1.4× faster on w8a), and one margin at any B another (no K loop)."""
+    buffers (1.4× faster on w8a)."""
     if indices.shape[1] == 1 and Vt.shape[0] == 1:
         return single_example_epoch(loss, rows, y, Vt[0], scale, indices[:, 0], alphas, l2)
-    if Vt.shape[0] == 1:
-        return _single_margin_batch_epoch(loss, rows, y, Vt[0], scale, indices, mask, alphas, l2)
     return _batch_epoch(loss, rows, y, Vt, scale, indices, mask, alphas, l2)
 
 
@@ -202,29 +200,6 @@ def single_example_epoch(loss, rows, y, w, scale, order, alphas, l2):
 def _single_example_epoch(loss, rows, y, w, scale, order, alphas, l2):
     kernel = _DENSE_SINGLE if _is_dense(rows) else _SPARSE_SINGLE
     return lambda loss, rows, y, w, scale, order, alphas, l2: kernel(loss, rows, y, w, scale, order, alphas, l2)
-
-
-@numba.njit(cache=True, fastmath=REORDER, nogil=True, error_model="numpy")
-def _single_margin_batch_epoch(loss, rows, y, w, scale, indices, mask, alphas, l2):
-    """K = 1, any B: the batch's derivatives dᵢ at the same w first, then w ← w − (αₜ/(b s)) Σᵢ dᵢ xᵢ.
-    (Gathering g = Σᵢ dᵢ xᵢ in the first pass instead, while each row is in cache, measured slower.)"""
-    steps, width = indices.shape
-    derivatives = np.empty(width)
-    planned = indices.reshape(-1)
-    for t in range(steps):
-        count = 0
-        for b in range(width):
-            _ask_ahead(rows, y, planned, t * width + b)
-            if mask[t, b]:
-                i = indices[t, b]
-                derivatives[b] = scalar_derivative(loss, scale * row_dot(rows, i, w), y[i])
-                count += 1
-        scale = _decayed(scale, alphas[t] * l2, w)
-        factor = -alphas[t] / (count * scale)
-        for b in range(width):
-            if mask[t, b]:
-                row_axpy(rows, indices[t, b], w, factor * derivatives[b])
-    return scale
 
 
 @numba.njit(cache=True, fastmath=REORDER, nogil=True, error_model="numpy")

@@ -151,6 +151,8 @@ class CompiledRun:
                  lanes: int | None = None, optimizer=None, chunk: int | None = None, placement=None):
         self.problem, self.sampler, self.lanes = problem, sampler, lanes
         self.optimizer, self.chunk, self.placement = optimizer, chunk, placement
+        #: Gradient descent takes a 1 × 1 stand-in plan (all the data) unless its N indices are split over devices.
+        self._stand_in = sampler.is_full_batch and (placement is None or problem.is_sharded)
         self.step_function = run_epoch if chunk is None else functools.partial(run_chunk, chunk)
         self.data, self.solution, self.constraint = self._placed((problem.data, solution, problem.constraint))
         params = self._placed(params)
@@ -211,17 +213,16 @@ class CompiledRun:
         on the host (a 1 × 1 stand-in for gradient descent); for an expectation the run's seed. With
         lanes, one per lane (``seed`` then holds the lanes' seeds)."""
         seeds = np.atleast_1d(np.asarray(seed, dtype=np.int64))
-        stand_in = self.sampler.is_full_batch and (self.placement is None or self.problem.is_sharded)
         if self.chunk is not None:
             source = seeds
-        elif stand_in:
+        elif self._stand_in:
             source = (np.zeros((len(seeds), 1, 1), dtype=np.int32), np.ones((len(seeds), 1, 1), dtype=bool))
         else:
             source = self.sampler.stacked_plans(self.problem.n, seeds, epoch)
         source = source if self.lanes is not None else jax.tree.map(lambda part: part[0], source)
         if self.placement is None or self.chunk is not None:
             return source
-        return self.placement.replicated(source) if stand_in else self.placement.split_plan(*source)
+        return self.placement.replicated(source) if self._stand_in else self.placement.split_plan(*source)
 
     def _to_host(self, metrics: Metrics) -> Metrics:
         metrics = jax.tree.map(_pytree.local_value, metrics)

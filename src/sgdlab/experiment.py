@@ -49,13 +49,15 @@ _STEP_TEXT = re.compile(r"^\s*(?P<c>\S+?)\s*/\s*(?P<constant>L_B|L_max|L)\s*$")
 
 @dataclasses.dataclass(frozen=True)
 class RunSpec:
-    """One named setting of a comparison: a sampler and a step schedule."""
+    """One named setting of a comparison: a sampler and a step schedule (with its α₀, None when an
+    optimizer sets the step)."""
 
     name: str
     sampler: _samplers.Sampler
     schedule: schedules.Schedule | None
     step_text: str
     optimizer: object = None
+    alpha0: float | None = None
 
 
 def parse_step(step, problem: FiniteSum, sampler: _samplers.Sampler) -> tuple[schedules.Schedule, str]:
@@ -134,7 +136,8 @@ def run_specs(problem: FiniteSum, runs: dict) -> list[RunSpec]:
             _checks.fail(f"runs[{name!r}]", "given a step or an optimizer, not both", "both")
         else:
             schedule, text = None, "optimizer"
-        specs.append(RunSpec(str(name), sampler, schedule, text, optimizer))
+        alpha0 = None if schedule is None else schedules.initial_alpha(schedule)
+        specs.append(RunSpec(str(name), sampler, schedule, text, optimizer, alpha0))
     return specs
 
 
@@ -191,33 +194,33 @@ def compare(problem: FiniteSum, runs: dict, seeds=10, epochs: int = 20, out=None
     seed_list = _seeds(seeds)
     store = ResultStore(out) if out is not None else None
     fingerprint = problem_fingerprint(problem)
-    frames, computed = {}, 0
+    histories, computed = {}, 0
     for group in _groups(specs):
         lanes = [(spec, seed) for spec in group for seed in seed_list]
         keys = {(spec.name, seed): run_key(fingerprint, spec, seed, epochs, record_every, tol) for spec, seed in lanes}
         todo = [(spec, seed) for spec, seed in lanes if store is None or not store.has(keys[spec.name, seed])]
         fresh = _run_lanes(problem, todo, epochs, record_every, tol, on_epoch, engine) if todo else []
-        for (spec, seed), frame in zip(todo, fresh, strict=True):
+        for (spec, seed), columns in zip(todo, fresh, strict=True):
             if store is not None:
-                store.save(keys[spec.name, seed], frame)
-            frames[spec.name, seed] = frame
+                store.save(keys[spec.name, seed], pd.DataFrame(columns))
+            histories[spec.name, seed] = columns
         for spec, seed in lanes:
-            if (spec.name, seed) not in frames:
-                frames[spec.name, seed] = store.load(keys[spec.name, seed], spec.name)
+            if (spec.name, seed) not in histories:
+                histories[spec.name, seed] = store.load(keys[spec.name, seed], spec.name)
         computed += len(todo)
-    table = _stacked([frames[spec.name, seed] for spec in specs for seed in seed_list])
-    reused = len(frames) - computed
+    table = _stacked([histories[spec.name, seed] for spec in specs for seed in seed_list])
+    reused = len(histories) - computed
     comparison = Comparison(table, describe_problem(problem), _runs_info(problem, specs), reused)
     if store is not None:
         store.finish(comparison, dict(seeds=seed_list, epochs=epochs, record_every=record_every, tol=tol, title=title))
     return comparison
 
 
-def _stacked(frames: list[pd.DataFrame]) -> pd.DataFrame:
-    """The runs' tables one under the other, built column by column (pd.concat of hundreds of small
-    tables spends most of its time planning the concatenation)."""
-    return pd.DataFrame({name: np.concatenate([frame[name].to_numpy() for frame in frames])
-                         for name in frames[0].columns})
+def _stacked(histories: list[dict]) -> pd.DataFrame:
+    """The runs' histories (column name → array) one under the other, as one table built column by
+    column: one DataFrame for the comparison, not one a run (pd.concat of hundreds of small tables
+    spends most of its time planning the concatenation)."""
+    return pd.DataFrame({name: np.concatenate([history[name] for history in histories]) for name in histories[0]})
 
 
 def _groups(specs: list[RunSpec]) -> list[list[RunSpec]]:
@@ -228,9 +231,9 @@ def _groups(specs: list[RunSpec]) -> list[list[RunSpec]]:
     return list(groups.values())
 
 
-def _run_lanes(problem, lanes, epochs, record_every, tol, on_epoch, engine_name) -> list[pd.DataFrame]:
+def _run_lanes(problem, lanes, epochs, record_every, tol, on_epoch, engine_name) -> list[dict]:
     """Run the lanes (spec, seed) of one group as one vmapped program (or natively, lane after lane);
-    one table per lane."""
+    one history (column name → array, see _run_columns) per lane."""
     sampler = lanes[0][0].sampler
     validated = {}   # one check per setting (its schedule over every iteration), then one copy per seed
     for spec, _ in lanes:
@@ -265,22 +268,16 @@ def _run_lanes(problem, lanes, epochs, record_every, tol, on_epoch, engine_name)
                 log.observe(epoch, iterations, metrics.lane(i), elapsed / count)
         if on_epoch is not None:
             on_epoch(label, epoch, epochs)
-    return _run_tables(lanes, logs, problem.lipschitz())
-
-
-def _run_tables(lanes, logs, L: float | None) -> list[pd.DataFrame]:
-    """Each run's history with its name, seed, settings (α₀·L where L is known), status and message:
-    built as one table for the group (cheaper than one construction a run), then cut by run."""
-    columns = [_run_columns(spec, seed, log, L) for (spec, seed), log in zip(lanes, logs, strict=True)]
-    group = pd.DataFrame({name: np.concatenate([run[name] for run in columns]) for name in columns[0]})
-    ends = np.cumsum([len(run["loss"]) for run in columns])
-    return [group.iloc[end - len(run["loss"]):end].reset_index(drop=True) for run, end in zip(columns, ends, strict=True)]
+    L = problem.lipschitz()
+    return [_run_columns(spec, seed, log, L) for (spec, seed), log in zip(lanes, logs, strict=True)]
 
 
 def _run_columns(spec: RunSpec, seed: int, log: optimize.RunLog, L: float | None) -> dict:
+    """One run's history with its name, seed, settings (α₀·L where L is known), status and message,
+    as columns (name → array of one entry an epoch recorded)."""
     history = log.columns()
     status, message, _, _ = log.outcome(history)
-    alpha0 = np.nan if spec.schedule is None else schedules.initial_alpha(spec.schedule)
+    alpha0 = np.nan if spec.alpha0 is None else spec.alpha0
     constants = {"sampler": spec.sampler.name, "batch_size": getattr(spec.sampler, "batch_size", np.nan),
                  "step": spec.step_text, "alpha0": alpha0, "alpha_L": np.nan if L is None else alpha0 * L,
                  "status": status, "message": message}
@@ -299,7 +296,7 @@ def _runs_info(problem: FiniteSum, specs: list[RunSpec]) -> dict:
     L = problem.lipschitz()
     info = {}
     for spec in specs:
-        alpha0 = None if spec.schedule is None else schedules.initial_alpha(spec.schedule)
+        alpha0 = spec.alpha0
         check = theory.check_step(problem, alpha0) if L is not None and alpha0 is not None else None
         info[spec.name] = {"sampler": repr(spec.sampler), "step": spec.step_text, "alpha0": alpha0,
                            "alpha_L": None if check is None else check.ratio,
@@ -398,10 +395,11 @@ class ResultStore:
     def save(self, key: str, frame: pd.DataFrame) -> None:
         atomic_write(self.runs / f"{key}.parquet", lambda path: frame.to_parquet(path, index=False))
 
-    def load(self, key: str, name: str) -> pd.DataFrame:
+    def load(self, key: str, name: str) -> dict:
+        """A saved run's history as columns (name → array), named ``name``."""
         frame = pd.read_parquet(self.runs / f"{key}.parquet")
         frame["run"] = name
-        return frame
+        return {column: frame[column].to_numpy() for column in frame.columns}
 
     def finish(self, comparison: Comparison, settings: dict) -> None:
         """Write table.parquet and experiment.json for the whole comparison."""

@@ -58,27 +58,29 @@ class NativeRun:
     def epoch(self, params, opt_state, k: int, seed, epoch: int, schedule: Schedule, record: bool):
         """One epoch from iteration k (of every lane); returns what CompiledRun.epoch returns."""
         seeds = np.atleast_1d(np.asarray(seed))
-        indices, masks = self.sampler.stacked_plans(self.problem.n, seeds, epoch)
-        steps = indices.shape[1]
+        steps = self.sampler.steps_per_epoch(self.problem.n)
         alphas = step_sizes(schedule if self.lanes is not None else _stacked(schedule), k, steps)
         lanes = np.asarray(params, dtype=np.float64).reshape(len(seeds), *np.shape(self.problem.params0))
         weights = np.array(lanes.reshape(len(seeds), self.problem.n_features, -1).transpose(0, 2, 1), order="C")
         scales = np.ones(len(seeds))
-        self._run_lanes(weights, scales, indices, masks, alphas)
+        self._run_lanes(weights, scales, seeds, epoch, alphas)
         final = (scales[:, None, None] * weights).transpose(0, 2, 1).reshape(lanes.shape).astype(self.dtype)
         metrics = self._metrics(final, record)
         if self.lanes is None:
             return final[0], opt_state, k + steps, metrics.lane(0)
         return final, opt_state, k + steps, metrics
 
-    def _run_lanes(self, weights, scales, indices, masks, alphas) -> None:
-        """The loop over every lane, in one group a core, each group on its own thread."""
+    def _run_lanes(self, weights, scales, seeds, epoch: int, alphas) -> None:
+        """The epoch of every lane, in one group of consecutive lanes a core, each group on its own
+        thread, which draws its lanes' plans (the draws release the GIL too) and runs the loop."""
 
-        def run(group):
-            linear_sgd.sgd_lanes(self.loss, self.rows, self.targets, weights, scales, indices, masks, alphas,
-                                 self.problem.l2, group)
+        def run(group: slice):
+            indices, masks = self.sampler.stacked_plans(self.problem.n, seeds[group], epoch)
+            linear_sgd.sgd_lanes(self.loss, self.rows, self.targets, weights[group], scales[group], indices, masks,
+                                 alphas[group], self.problem.l2, np.arange(len(indices)))
 
-        groups = np.array_split(np.arange(len(scales)), min(len(scales), CORES))
+        bounds = np.linspace(0, len(seeds), min(len(seeds), CORES) + 1).astype(int)
+        groups = [slice(start, stop) for start, stop in zip(bounds[:-1], bounds[1:])]
         if len(groups) == 1:
             run(groups[0])
         else:

@@ -242,7 +242,8 @@ def case_sweep(size, repeats):
     started = time.perf_counter()
     compare(problem, runs, seeds=10, epochs=20, record_every=20)   # compiles, then reuses the programs
     first_per_run = (time.perf_counter() - started) / (len(runs) * 10)
-    sgdlab_per_run = best_time(lambda: compare(problem, runs, seeds=10, epochs=20, record_every=20), 1) / (len(runs) * 10)
+    sgdlab_per_run = best_time(lambda: compare(problem, runs, seeds=10, epochs=20, record_every=20),
+                               max(1, repeats // 2)) / (len(runs) * 10)
 
     def sklearn_runs():
         with warnings.catch_warnings():
@@ -253,7 +254,7 @@ def case_sweep(size, repeats):
                         SGDRegressor(penalty=None, fit_intercept=False, learning_rate="constant", eta0=alpha,
                                      max_iter=20, tol=None, shuffle=shuffle, random_state=seed).fit(X, y)
 
-    sklearn_per_run = best_time(sklearn_runs, 1) / 80
+    sklearn_per_run = best_time(sklearn_runs, max(1, repeats // 2)) / 80
     rows = [Row("sweep", "sgdlab compare (per run)", sgdlab_per_run,
                 f"{len(runs) * 10} runs; first call, compilation included: {first_per_run:.4g} s a run"),
             Row("sweep", "scikit-learn one by one (per run)", sklearn_per_run, "80 runs")]

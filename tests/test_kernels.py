@@ -7,6 +7,7 @@ import scipy.sparse
 
 import sgdlab as sl
 from sgdlab import kernels
+from sgdlab.kernels.linear_sgd import LOOKAHEAD_MAX_FEATURES
 
 SCHEMES = [
     sl.with_replacement(1), sl.with_replacement(8),
@@ -46,6 +47,19 @@ def test_native_run_equals_jax_run(sampler, model, sparse):
     np.testing.assert_allclose(native.params, reference.params, rtol=0, atol=1e-10)
     for column in ("loss", "grad_norm"):
         np.testing.assert_allclose(native.history[column], reference.history[column], rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("features", [LOOKAHEAD_MAX_FEATURES, LOOKAHEAD_MAX_FEATURES + 1],
+                         ids=["lookahead", "plain"])
+@pytest.mark.parametrize("model", ["least_squares", "logistic"])
+def test_both_dense_single_example_loops_equal_the_jax_run(model, features):
+    """The dense B = 1 loop looks one step ahead up to LOOKAHEAD_MAX_FEATURES features, not above."""
+    X, y = _sparse_data(n=120, p=features, density=1.0)
+    problem = _problems(X / np.sqrt(features), y)[model]
+    runs = [sl.minimize(problem, sl.shuffled_cyclic(1), step=0.5, epochs=3, seed=5, engine=engine)
+            for engine in ("native", "jax")]
+    np.testing.assert_allclose(runs[0].params, runs[1].params, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(runs[0].history.loss, runs[1].history.loss, rtol=0, atol=1e-10)
 
 
 @pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])

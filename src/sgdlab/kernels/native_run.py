@@ -2,10 +2,12 @@
 
 Each epoch takes its plan from the sampler (``sampler.plan``, the plan the JAX engine runs too) and
 its step sizes αₖ from the schedule evaluated at the epoch's iterations, then calls
-:func:`~sgdlab.kernels.linear_sgd.sgd_lanes`. History rows (F, ‖∇F‖, ‖θ − θ*‖) come from
-the JAX engine's compiled evaluation, so both engines report the same numbers. With ``lanes`` = R
-the R runs are split into one group per core, each group one call of the loop on its own thread
-(the loop releases the GIL).
+:func:`~sgdlab.kernels.linear_sgd.sgd_lanes`, or for large dense batches
+:mod:`sgdlab.kernels.parted` (each step's gradient summed in parts). History rows (F, ‖∇F‖,
+‖θ − θ*‖) come from the JAX engine's compiled evaluation, so both engines report the same numbers.
+With ``lanes`` = R the R runs are split into one group per core, each group one call of the loop on
+its own thread (the loop releases the GIL); a single run of parted steps has its parts computed on
+threads of their own instead.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import concurrent.futures
 import functools
 import os
+import threading
 import time
 
 import jax
@@ -20,11 +23,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from sgdlab import engine
-from sgdlab.kernels import linear_sgd
+from sgdlab.kernels import linear_sgd, meeting, parted
 from sgdlab.schedules import Constant, Schedule
 
-#: Worker threads for the lanes of a comparison: one a core.
-CORES = os.cpu_count() or 1
+#: Worker threads for the lanes of a comparison, and whether one run's parts get threads of their
+#: own: the cores this process may run on.
+CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 #: The kernel's switch for each problem's ``native_loss``.
 LOSSES = {"squared": linear_sgd.SQUARED, "logistic": linear_sgd.LOGISTIC, "softmax": linear_sgd.SOFTMAX}
@@ -42,15 +46,18 @@ class NativeRun:
         self.loss = LOSSES[problem.native_loss]
         self.rows, self.targets = problem.native_data()
         self.dtype = np.asarray(problem.params0).dtype   # θ's: the loop computes in float64, θ rounds to it
+        self.classes = 1 if self.loss != linear_sgd.SOFTMAX else problem.n_classes
+        width = getattr(self.sampler, "batch_size", problem.n)   # gradient descent: one batch of all N
+        self.parted = parted.is_parted(self.rows, width, self.classes)
 
     def prepare(self, record: bool) -> float:
         """Compile the native loop for these rows (a one-step epoch) and, for lanes recording history, their
         vmapped evaluation; return the seconds spent."""
         started = time.perf_counter()
-        classes = 1 if self.loss != linear_sgd.SOFTMAX else self.problem.n_classes
-        one = np.zeros((1, 1), dtype=np.int32)
-        linear_sgd.sgd_epoch(self.loss, self.rows, self.targets, np.zeros((classes, self.problem.n_features)), 1.0,
-                             one, np.ones((1, 1), dtype=bool), np.zeros(1), 0.0)
+        kernel = parted.parted_lanes if self.parted else linear_sgd.sgd_lanes
+        one = np.zeros((1, 1, 1), dtype=np.int32)
+        kernel(self.loss, self.rows, self.targets, np.zeros((1, self.classes, self.problem.n_features)), np.ones(1), one,
+               np.ones((1, 1, 1), dtype=bool), np.zeros((1, 1)), 0.0, np.arange(1))
         if record and self.lanes is not None:   # the lanes' evaluation is compiled here, not in an epoch
             self.compiled.evaluate_lanes(np.zeros((self.lanes, *np.shape(self.problem.params0)), self.dtype))
         return time.perf_counter() - started
@@ -73,11 +80,14 @@ class NativeRun:
     def _run_lanes(self, weights, scales, seeds, epoch: int, alphas) -> None:
         """The epoch of every lane, in one group of consecutive lanes a core, each group on its own
         thread, which draws its lanes' plans (the draws release the GIL too) and runs the loop."""
+        if self.parted and len(seeds) == 1 and CORES >= parted.PARTS:
+            return self._run_parts(weights, scales, seeds, epoch, alphas)
+        kernel = parted.parted_lanes if self.parted else linear_sgd.sgd_lanes
 
         def run(group: slice):
             indices, masks = self.sampler.stacked_plans(self.problem.n, seeds[group], epoch)
-            linear_sgd.sgd_lanes(self.loss, self.rows, self.targets, weights[group], scales[group], indices, masks,
-                                 alphas[group], self.problem.l2, np.arange(len(indices)))
+            kernel(self.loss, self.rows, self.targets, weights[group], scales[group], indices, masks, alphas[group],
+                   self.problem.l2, np.arange(len(indices)))
 
         bounds = np.linspace(0, len(seeds), min(len(seeds), CORES) + 1).astype(int)
         groups = [slice(start, stop) for start, stop in zip(bounds[:-1], bounds[1:])]
@@ -85,6 +95,28 @@ class NativeRun:
             run(groups[0])
         else:
             list(_threads().map(run, groups))
+
+    def _run_parts(self, weights, scales, seeds, epoch: int, alphas) -> None:
+        """One run's epoch with each step's parts computed side by side: part 0 on this thread, the
+        others on threads of their own (started for the epoch), each with its own copy of the weights."""
+        indices, masks = self.sampler.stacked_plans(self.problem.n, seeds, epoch)
+        threads = parted.PARTS
+        flags, gradients = meeting.flags_for(threads), parted.gradients_for(*weights.shape[1:])
+        copies = [weights[0], *(weights[0].copy() for _ in range(threads - 1))]
+
+        def run(thread: int):
+            scale = parted.parted_epoch(self.loss, self.rows, self.targets, copies[thread], scales[0], indices[0],
+                                        masks[0], alphas[0], self.problem.l2, thread, threads, flags, gradients)
+            if thread == 0:
+                scales[0] = scale
+
+        helpers = [threading.Thread(target=run, args=(thread,), name=f"sgdlab-part-{thread}", daemon=True)
+                   for thread in range(1, threads)]
+        for helper in helpers:
+            helper.start()
+        run(0)
+        for helper in helpers:
+            helper.join()
 
     def evaluate(self, params) -> engine.Metrics:
         """F, ‖∇F‖ and ‖θ − θ*‖ at one run's θ, from the JAX engine's compiled evaluation."""

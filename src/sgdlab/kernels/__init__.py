@@ -33,17 +33,19 @@ NATIVE_DTYPES = ("float64", "float32")
 #: ``engine="auto"`` runs natively on dense X while a step's multiply-adds, B · p · K, stay at most
 #: AUTO_MAX_WORK (one margin: least squares, logistic) or AUTO_MAX_WORK_CLASSES (softmax, K classes).
 #: A JAX step costs a few µs of its own plus its arithmetic; a native step has almost no cost of its
-#: own, and prefetching the rows (and targets) ahead hides most of their memory latency, but its
-#: softmax step does not batch the K classes as XLA's matrix products do. One shuffled epoch on a
-#: 2-core CPU (one run, ms, native / JAX): least squares 200,000 × 100 at B = 16: 16 / 57,
-#: B = 64: 14 / 22, B = 256: 13–15 / 15–21, B = 512: 15 / 15, B = 1,024: 17 / 14; 200,000 × 10 at
-#: B = 4,096: 3.2 / 3.6; 40,000 × 500 at B = 256: 12 / 16, B = 1,024: 14 / 12. Softmax 100,000 × 100,
-#: K = 10 at B = 8: 41 / 96, B = 32: 40 / 34, B = 128: 38 / 23. The native loop also needs no
+#: own, prefetching the rows (and targets) ahead hides most of their memory latency, and from
+#: B · p · K = 4,096 each step's gradient is summed in two parts on two cores (sgdlab.kernels.parted),
+#: but its softmax step does not batch the K classes as XLA's matrix products do. One shuffled epoch
+#: on a 2-core CPU (one run, ms, native / JAX): least squares 200,000 × 100 at B = 256: 12.7 / 24,
+#: B = 512: 12.4 / 22, B = 1,024: 12.6 / 12.5, B = 2,048: 12.5 / 19; 200,000 × 10 at B = 4,096:
+#: 2.5 / 2.9; 40,000 × 500 at B = 256: 8.6 / 14, B = 1,024: 7.9 / 11. Softmax 100,000 × 100, K = 10
+#: at B = 8: 27 / 151, B = 32: 19 / 29, B = 128: 18 / 20. (With the loop on one thread, before the
+#: parts, the crossover was near B · p = 65,536 and B · p · K = 16,384.) The native loop also needs no
 #: compilation, which decides short runs. On CSR X the native loop was the faster at every B measured
 #: (logistic on w8a: 0.008–0.010 s against 0.035–0.18 s, B = 1 to 128), so sparse minibatch runs
 #: always go native.
-AUTO_MAX_WORK = 65_536
-AUTO_MAX_WORK_CLASSES = 16_384
+AUTO_MAX_WORK = 524_288
+AUTO_MAX_WORK_CLASSES = 131_072
 
 
 def unsupported(problem, sampler, optimizer, placement=None) -> str | None:

@@ -56,7 +56,8 @@ class NativeRun:
         started = time.perf_counter()
         kernel = parted.parted_lanes if self.parted else linear_sgd.sgd_lanes
         one = np.zeros((1, 1, 1), dtype=np.int32)
-        kernel(self.loss, self.rows, self.targets, np.zeros((1, self.classes, self.problem.n_features)), np.ones(1), one,
+        zeros = linear_sgd.weights_layout(self.rows, np.zeros((1, self.problem.n_features, self.classes)))
+        kernel(self.loss, self.rows, self.targets, zeros, np.ones(1), one,
                np.ones((1, 1, 1), dtype=bool), np.zeros((1, 1)), 0.0, np.arange(1))
         if record and self.lanes is not None:   # the lanes' evaluation is compiled here, not in an epoch
             self.compiled.evaluate_lanes(np.zeros((self.lanes, *np.shape(self.problem.params0)), self.dtype))
@@ -68,10 +69,11 @@ class NativeRun:
         steps = self.sampler.steps_per_epoch(self.problem.n)
         alphas = step_sizes(schedule if self.lanes is not None else _stacked(schedule), k, steps)
         lanes = np.asarray(params, dtype=np.float64).reshape(len(seeds), *np.shape(self.problem.params0))
-        weights = np.array(lanes.reshape(len(seeds), self.problem.n_features, -1).transpose(0, 2, 1), order="C")
+        weights = linear_sgd.weights_layout(self.rows, lanes.reshape(len(seeds), self.problem.n_features, -1))
         scales = np.ones(len(seeds))
         self._run_lanes(weights, scales, seeds, epoch, alphas)
-        final = (scales[:, None, None] * weights).transpose(0, 2, 1).reshape(lanes.shape).astype(self.dtype)
+        final = linear_sgd.weights_from_layout(self.rows, scales[:, None, None] * weights)
+        final = final.reshape(lanes.shape).astype(self.dtype)
         metrics = self._metrics(final, record)
         if self.lanes is None:
             return final[0], opt_state, k + steps, metrics.lane(0)

@@ -28,8 +28,8 @@ import numba
 import numpy as np
 
 from sgdlab.kernels import meeting
-from sgdlab.kernels.linear_sgd import (PREFETCH_AHEAD, REORDER, SOFTMAX, _decayed, row_axpy, row_dot, row_prefetch,
-                                       scalar_derivative, softmax_derivatives)
+from sgdlab.kernels.linear_sgd import (PREFETCH_AHEAD, REORDER, SOFTMAX, _decayed, is_dense_rows, row_axpy, row_dot,
+                                       row_prefetch, scalar_derivative, softmax_derivatives)
 from sgdlab.kernels.prefetch import prefetch
 
 #: Parts of each step's batch, the most threads a run uses.
@@ -43,7 +43,7 @@ PARTED_MIN_WORK = 4_096
 
 def is_parted(rows, batch_size: int, classes: int) -> bool:
     """Whether the steps of this run are summed in parts: dense rows and B · p · K ≥ PARTED_MIN_WORK."""
-    return isinstance(rows, np.ndarray) and batch_size * rows.shape[1] * classes >= PARTED_MIN_WORK
+    return is_dense_rows(rows) and batch_size * rows.shape[1] * classes >= PARTED_MIN_WORK
 
 
 def gradients_for(classes: int, features: int) -> np.ndarray:

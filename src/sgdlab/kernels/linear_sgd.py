@@ -8,8 +8,8 @@ the rows read best (see ``weights_layout``): transposed, K × p, for dense rows 
 weights contiguous, so xᵢᵀvₖ is a dense dot product), as W is, p × K, for CSR rows (each feature's
 K weights contiguous, so a nonzero reads and writes K consecutive numbers, not K scattered ones:
 news20's softmax epoch at B = 1 went from 0.081 to 0.019 s). With K = 1 the two are the same
-array. Step t of the plan,
-with batch I (the row's entries where the mask is True, b = |I| of them), is
+array. Step t of the plan, with batch I (the row's entries where the mask is True, b = |I| of
+them), is
 
     mᵢ = s · xᵢᵀV          (the margins of the batch, all at the same W)
     dᵢ = ∂ℓ(mᵢ, yᵢ)/∂m     (squared: m − y; logistic: −y σ(−y m); softmax: softmax(m) − e_y)

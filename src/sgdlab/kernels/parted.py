@@ -1,8 +1,8 @@
 """The dense minibatch loop with each step's gradient summed in PARTS parts, which threads compute side by side.
 
-Step t of the plan, with batch I split into PARTS consecutive blocks I₀, I₁ of its columns, is
+Step t of the plan, with batch I split into PARTS = 2 consecutive blocks I₀, I₁ of its columns, is
 
-    Gₚ = Σ_{i ∈ Iₚ} xᵢ dᵢᵀ,   dᵢ = ∂ℓ(mᵢ, yᵢ)/∂m,   mᵢ = s · xᵢᵀV      (p = 0, …, PARTS − 1)
+    G_q = Σ_{i ∈ I_q} xᵢ dᵢᵀ,   dᵢ = ∂ℓ(mᵢ, yᵢ)/∂m,   mᵢ = s · xᵢᵀV      (q = 0, 1)
     s ← (1 − αₜλ) s,   V ← V − (αₜ / (b s)) (G₀ + G₁),
 
 the step of :mod:`sgdlab.kernels.linear_sgd` (W = s·V, b real rows in the batch) with the gradient
@@ -14,12 +14,13 @@ thread writes step t + 1's part while a slower one may still read step t's.
 
 The arithmetic does not depend on T: one thread computing both parts gives the run two threads
 give, bit for bit (so a comparison's lanes, one thread each, equal the same runs made alone).
-Rows are dense only: Gₚ is K × p numbers to clear and add each step, the size of a dense row's
+Rows are dense only: G_q is K × p numbers to clear and add each step, the size of a dense row's
 update but far more than a sparse row's.
 
 Each thread prefetches its own rows ahead (the next ones of its parts, into the following steps),
 so both cores' memory requests overlap: on 10⁷ × 100 float32 rows at B = 256 an epoch took 0.62×
-the one-thread loop's time, 1.9× one pass over X.
+the one-thread loop's time, 1.8–2.0× one pass over X (prefetching along the whole plan instead left
+the first 32 rows of each step's part unfetched: 0.53 s against 0.41 s).
 """
 
 from __future__ import annotations

@@ -28,6 +28,7 @@ FLAG_STRIDE = 8
 SPINS_BEFORE_YIELD = 2_000
 
 
+@numba.njit(cache=True)
 def flags_for(threads: int) -> np.ndarray:
     """Zeroed flags for ``threads`` threads (one cache line each)."""
     return np.zeros(threads * FLAG_STRIDE, dtype=np.int64)

@@ -47,6 +47,7 @@ def is_parted(rows, batch_size: int, classes: int) -> bool:
     return is_dense_rows(rows) and batch_size * rows.shape[1] * classes >= PARTED_MIN_WORK
 
 
+@numba.njit(cache=True)
 def gradients_for(classes: int, features: int) -> np.ndarray:
     """The double-buffered part gradients: 2 × PARTS × K × p."""
     return np.zeros((2, PARTS, classes, features))
@@ -110,8 +111,7 @@ def _ask_ahead_in_part(rows, y, indices, t, b, start, stop):
 @numba.njit(cache=True, nogil=True, error_model="numpy")
 def parted_lanes(loss, rows, y, Vts, scales, indices, masks, alphas, l2, lanes):
     """:func:`parted_epoch` on one thread for each lane r in ``lanes`` (as linear_sgd.sgd_lanes)."""
-    flags = np.zeros(meeting.FLAG_STRIDE, dtype=np.int64)
-    gradients = np.zeros((2, PARTS, Vts.shape[1], Vts.shape[2]))
+    flags, gradients = meeting.flags_for(1), gradients_for(Vts.shape[1], Vts.shape[2])
     for r in lanes:
         scales[r] = parted_epoch(loss, rows, y, Vts[r], scales[r], indices[r], masks[r], alphas[r], l2, 0, 1, flags,
                                  gradients)

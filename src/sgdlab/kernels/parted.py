@@ -29,8 +29,8 @@ import numba
 import numpy as np
 
 from sgdlab.kernels import meeting
-from sgdlab.kernels.linear_sgd import (PREFETCH_AHEAD, REORDER, SOFTMAX, _decayed, is_dense_rows, row_axpy, row_dot,
-                                       row_prefetch, scalar_derivative, softmax_derivatives)
+from sgdlab.kernels.linear_sgd import (PREFETCH_AHEAD_ROWS, REORDER, SOFTMAX, _decayed, is_dense_rows, row_axpy,
+                                       row_dot, row_prefetch, scalar_derivative, softmax_derivatives)
 from sgdlab.kernels.prefetch import prefetch
 
 #: Parts of each step's batch, the most threads a run uses.
@@ -99,9 +99,9 @@ def parted_epoch(loss, rows, y, Vt, scale, indices, mask, alphas, l2, thread, th
 
 @numba.njit(cache=True, inline="always", error_model="numpy")
 def _ask_ahead_in_part(rows, y, indices, t, b, start, stop):
-    """Prefetch the row and target PREFETCH_AHEAD places after column b of step t, counting only the
+    """Prefetch the row and target PREFETCH_AHEAD_ROWS places after column b of step t, counting only the
     columns [start, stop) of each step (this thread's part), the last step's at the plan's end."""
-    ahead = b - start + PREFETCH_AHEAD
+    ahead = b - start + PREFETCH_AHEAD_ROWS
     step = min(t + ahead // (stop - start), indices.shape[0] - 1)
     i = indices[step, start + ahead % (stop - start)]
     row_prefetch(rows, i)

@@ -42,13 +42,14 @@ REORDER = {"reassoc", "contract"}
 #: Fused multiply-adds only: sums in the order written.
 IN_ORDER = {"contract"}
 
-#: How far ahead in the plan's order the loops ask for a row: rows ahead in the minibatch loops (a
-#: row's share of a step is a few ns; the float32 10⁷ × 100 epoch at B = 256 took 1.27–1.43× one
-#: pass over X at 16 rows, 1.7–2.0× at 32, 2.1× at 64), steps ahead in the B = 1 loops (a step is
-#: ~20–60 ns, so 8 steps cover a memory access; 32 measured 4–9% slower than 8: w8a 2.43 → 2.33 ms,
-#: 200,000 × 100 dense 12.65 → 11.75 ms, 2,000,000 CSR rows out of cache 372 → 349 ms). And the
-#: size of a cache line.
-PREFETCH_AHEAD_ROWS = 16
+#: How far ahead in the plan's order the loops ask for a row, and the size of a cache line. Rows
+#: ahead in the minibatch loops, where a row's share of a step is a few ns: the float32 10⁷ × 100
+#: epoch at B = 256 took 1.3–1.4× one pass over X at 16 rows when timed alone, but 2.8–3.5× inside
+#: the full benchmark run, where 32 rows gave 1.8–2.0× (64 rows: 2.1×). Steps ahead in the B = 1
+#: loops, where a step is ~20–60 ns, so 8 steps cover a memory access; 32 measured 4–9% slower than 8
+#: (w8a 2.43 → 2.33 ms, 200,000 × 100 dense 12.65 → 11.75 ms, 2,000,000 CSR rows out of cache
+#: 372 → 349 ms).
+PREFETCH_AHEAD_ROWS = 32
 PREFETCH_AHEAD_STEPS = 8
 CACHE_LINE_BYTES = 64
 #: A CSR row's first SHORT_ROW entries (and its last) are prefetched by a fixed number of requests,

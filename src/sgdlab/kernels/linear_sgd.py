@@ -248,9 +248,8 @@ def sgd_epoch(loss, rows, y, V, scale, indices, mask, alphas, l2):
 
     Rows are visited in an order no hardware prefetcher guesses, so as each row is used the row (and
     its target) PREFETCH_AHEAD_ROWS places later in the plan (PREFETCH_AHEAD_STEPS at B = 1) is
-    prefetched (sgdlab.kernels.prefetch). One
-    example and one margin a step (B = 1, K = 1), the common case, has a loop of its own without batch
-    buffers (1.4× faster on w8a)."""
+    prefetched (sgdlab.kernels.prefetch). One example and one margin a step (B = 1, K = 1), the
+    common case, has a loop of its own without batch buffers (1.4× faster on w8a)."""
     if indices.shape[1] == 1 and class_count(rows, V) == 1:
         return single_example_epoch(loss, rows, y, V.reshape(-1), scale, indices[:, 0], alphas, l2)
     return _batch_epoch(loss, rows, y, V, scale, indices, mask, alphas, l2)

@@ -29,8 +29,8 @@ import numba
 import numpy as np
 
 from sgdlab.kernels import meeting
-from sgdlab.kernels.linear_sgd import (PREFETCH_AHEAD_ROWS, REORDER, SOFTMAX, _decayed, is_dense_rows, row_axpy,
-                                       row_dot, row_prefetch, scalar_derivative, softmax_derivatives)
+from sgdlab.kernels.linear_sgd import (PREFETCH_AHEAD_ROWS, REORDER, SOFTMAX, _decayed, is_dense_rows, row_add_outer,
+                                       row_margins, row_prefetch, scalar_derivative, softmax_derivatives)
 from sgdlab.kernels.prefetch import prefetch
 
 #: Parts of each step's batch, the most threads a run uses.
@@ -73,14 +73,12 @@ def parted_epoch(loss, rows, y, Vt, scale, indices, mask, alphas, l2, thread, th
                 _ask_ahead_in_part(rows, y, indices, t, b, start, stop)
                 if mask[t, b]:
                     i = indices[t, b]
-                    for k in range(classes):
-                        margins[k] = scale * row_dot(rows, i, Vt[k])
+                    row_margins(rows, i, Vt, scale, margins)
                     if loss == SOFTMAX:
                         softmax_derivatives(margins, y[i], derivatives)
                     else:
                         derivatives[0] = scalar_derivative(loss, margins[0], y[i])
-                    for k in range(classes):
-                        row_axpy(rows, i, G[k], derivatives[k])
+                    row_add_outer(rows, i, G, 1.0, derivatives)
         meeting.arrive(flags, thread, t)
         meeting.wait_for_others(flags, threads, thread, t)
         count = 0

@@ -15,9 +15,12 @@ iterates essentially never hit a kink, and the column stays 0.
 
 from __future__ import annotations
 
+from functools import cached_property
+
 import jax
 import jax.numpy as jnp
 import numpy as np
+import scipy.sparse
 
 from sgdlab import _checks
 from sgdlab.problems.base import FiniteSum
@@ -68,7 +71,28 @@ class MLP(FiniteSum):
             width, loss = (1 if targets.ndim == 1 else targets.shape[1]), squared_loss
             targets = targets.reshape(len(targets), width)
         params0 = he_initialization((X.shape[1], *self.hidden, width), _checks.integer("seed", seed, low=0), X.dtype)
+        self.X, self.targets = X, targets
         super().__init__(loss, (X, targets), params0)
+
+    @property
+    def dtype(self) -> str:
+        """The dtype of X, which every run computes in."""
+        return np.dtype(self.X.dtype).name
+
+    @property
+    def is_sparse(self) -> bool:
+        """True when X is a scipy.sparse matrix."""
+        return scipy.sparse.issparse(self.X)
+
+    def native_data(self) -> tuple:
+        """(X, targets) as the native loop (sgdlab.kernels.network_sgd) takes them: X dense and C-ordered in
+        its own float dtype; targets as float64 N × 1 class indices (classification) or N × d outputs."""
+        return self._native_data
+
+    @cached_property
+    def _native_data(self) -> tuple:
+        targets = np.asarray(self.targets, dtype=np.float64)
+        return np.ascontiguousarray(np.asarray(self.X)), targets.reshape(len(targets), -1)
 
     def diagnostics(self, params, data) -> dict:
         """zero_preactivations: the number of hidden pre-activations exactly 0, over all examples."""

@@ -1,0 +1,132 @@
+"""The native loop of a one-hidden-layer ReLU network (sgdlab.kernels.network_sgd): the JAX engine's run,
+on one thread or two; and the small pieces it is built of, against NumPy."""
+
+import jax
+import numba
+import numpy as np
+import pytest
+
+import sgdlab as sl
+from sgdlab import engine, kernels
+from sgdlab.kernels import exponential, native_run, products
+
+N, P = 700, 12   # 700 = 21 · 32 + 28: a short last batch at B = 32
+
+
+def _network(task="classification", hidden=(9,), dtype=np.float64):
+    """Odd H (the second part padded with a unit of zero weights); K = 4 classes or 3 outputs."""
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(N, P)).astype(dtype)
+    y = rng.integers(0, 4, size=N) if task == "classification" else rng.normal(size=(N, 3))
+    return sl.mlp(X, y, hidden=hidden, task=task, seed=3)
+
+
+def _leaves(params):
+    return [np.asarray(leaf) for leaf in jax.tree.leaves(params)]
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+@pytest.mark.parametrize("sampler", [sl.shuffled_cyclic(32), sl.cyclic(5), sl.without_replacement(16),
+                                     sl.with_replacement(1), sl.shuffled_cyclic(32, drop_last=True),
+                                     sl.full_batch()], ids=repr)
+def test_native_network_run_equals_the_jax_run(task, sampler):
+    # B = 5 and 1 take the rank-B updates, 16 and 32 the sums over the batch (SUMMED_MIN_WIDTH = 16).
+    network = _network(task)
+    step = sl.inverse_time(0.05, 0.01)
+    runs = [sl.minimize(network, sampler, step=step, epochs=3, seed=4, engine=engine) for engine in ("native", "jax")]
+    assert [run.engine for run in runs] == ["native", "jax"]
+    for ours, theirs in zip(_leaves(runs[0].params), _leaves(runs[1].params), strict=True):
+        np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-10)
+    for column in ("loss", "grad_norm", "zero_preactivations"):
+        np.testing.assert_allclose(runs[0].history[column], runs[1].history[column], rtol=0, atol=1e-10)
+
+
+def test_one_thread_and_two_threads_give_the_same_run_bit_for_bit(monkeypatch):
+    if native_run.CORES < 2:
+        pytest.skip("one core: the parts cannot run side by side here")
+    network = _network(hidden=(40,))
+    assert native_run.NativeRun(_compiled(network, sl.shuffled_cyclic(32))).loop.parted
+    two = sl.minimize(network, sl.shuffled_cyclic(32), step=0.1, epochs=2, seed=2, engine="native")
+    monkeypatch.setattr(native_run, "CORES", 1)
+    one = sl.minimize(network, sl.shuffled_cyclic(32), step=0.1, epochs=2, seed=2, engine="native")
+    for a, b in zip(_leaves(one.params), _leaves(two.params), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def _compiled(problem, sampler):
+    return engine.compiled_run(problem, sampler, problem.params0, engine.program_schedule(sl.constant(0.1)), None)
+
+
+def test_a_comparison_lane_is_the_run_made_alone_bit_for_bit():
+    network = _network(hidden=(40,))
+    alone = [sl.minimize(network, sl.shuffled_cyclic(32), step=0.1, epochs=2, seed=seed, engine="native").history
+             for seed in (0, 1)]
+    table = sl.compare(network, {"rr": dict(sampler=sl.shuffled_cyclic(32), step=0.1)}, seeds=2, epochs=2,
+                       engine="native").table
+    for seed, history in enumerate(alone):
+        np.testing.assert_array_equal(table[table.seed == seed].loss.to_numpy(), history.loss.to_numpy())
+
+
+def test_float32_network_runs_natively_up_to_float32_rounding():
+    network = _network(dtype=np.float32)
+    runs = [sl.minimize(network, sl.shuffled_cyclic(8), step=0.05, epochs=2, seed=1, engine=engine)
+            for engine in ("native", "jax")]
+    assert [leaf.dtype for leaf in _leaves(runs[0].params)] == [np.float32] * 4
+    # The native loop computes in float64 and rounds θ at the epoch's end; JAX rounds every operation to
+    # float32 (relative 6e-8): over 176 steps of weights of size ~1 the two stay within 1e-4.
+    for ours, theirs in zip(_leaves(runs[0].params), _leaves(runs[1].params), strict=True):
+        np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-4)
+
+
+def test_native_network_diverges_like_the_jax_run():
+    runs = [sl.minimize(_network(), sl.shuffled_cyclic(4), step=1e6, epochs=3, engine=engine)
+            for engine in ("native", "jax")]
+    assert [run.status for run in runs] == ["diverged", "diverged"]
+
+
+def test_auto_runs_one_hidden_layer_natively_and_deeper_or_larger_work_on_jax():
+    network = _network()
+    assert sl.minimize(network, sl.shuffled_cyclic(32), step=0.01, epochs=1).engine == "native"
+    per_example = P * 9 + 9 * 4   # B · H · (p + K) at B = 1
+    too_large = sl.shuffled_cyclic(kernels.AUTO_MAX_WORK_NETWORK // per_example + 1)
+    assert kernels.choose("auto", network, too_large, None) == "jax"
+    assert sl.minimize(_network(hidden=(6, 5)), sl.shuffled_cyclic(32), step=0.01, epochs=1).engine == "jax"
+
+
+def test_native_engine_refuses_a_deeper_network():
+    with pytest.raises(ValueError, match="got 'native', but the network has 2 hidden layers"):
+        sl.minimize(_network(hidden=(6, 5)), sl.cyclic(8), step=0.01, epochs=1, engine="native")
+
+
+@pytest.mark.parametrize("shape", [(64, 32, 64), (13, 7, 5), (4, 4, 1), (1, 9, 3), (0, 3, 2), (6, 1, 10)])
+def test_products_equal_numpy(shape):
+    m, n, k = shape
+    rng = np.random.default_rng(0)
+    A, B, C = rng.normal(size=(m, k)), rng.normal(size=(n, k)), rng.normal(size=(m, n))
+    expected = C - 0.5 * A @ B.T
+    products.add_product_transposed(A, B, C, -0.5)
+    np.testing.assert_allclose(C, expected, rtol=1e-13, atol=1e-13)
+    B_rows = np.ascontiguousarray(B.T)
+    products.add_product(A, B_rows, C, 2.0)
+    np.testing.assert_allclose(C, expected + 2.0 * A @ B_rows, rtol=1e-13, atol=1e-13)
+    out = np.empty((k, m))
+    products.transpose_into(A, out)
+    np.testing.assert_array_equal(out, A.T)
+
+
+def test_exponential_is_numpys_to_the_last_places():
+    x = np.concatenate([np.linspace(-745, 709, 200_001), -np.abs(np.random.default_rng(0).normal(size=10_000)) * 30])
+    out = np.empty_like(x)
+    _exponentials(x, out)
+    reference = np.exp(x)
+    normal = reference > np.finfo(np.float64).tiny
+    assert np.max(np.abs(out[normal] / reference[normal] - 1)) <= 4.5e-16   # two units in the last place
+    special = np.array([0.0, -746.0, -1e4, -np.inf, np.nan])
+    _exponentials(special, out[:5])
+    np.testing.assert_array_equal(out[:5], [1.0, 0.0, 0.0, 0.0, np.nan])
+
+
+@numba.njit
+def _exponentials(x, out):
+    for i in range(x.size):
+        out[i] = exponential.exp(x[i])

@@ -11,6 +11,9 @@ ReLU is not differentiable at 0; JAX's ``jax.nn.relu`` takes relu'(0) = 0. The h
 column ``zero_preactivations``: how many pre-activations zˡᵢ (over all N examples and hidden units)
 are exactly 0 at each recorded iterate, the points where that choice matters. In practice the
 iterates essentially never hit a kink, and the column stays 0.
+
+With one hidden layer, plain SGD epochs can run on the native loop (sgdlab.kernels.network_sgd, the
+same run as the JAX engine's); :meth:`MLP.native_data` gives it the data.
 """
 
 from __future__ import annotations

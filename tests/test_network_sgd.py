@@ -98,17 +98,19 @@ def test_native_engine_refuses_a_deeper_network():
         sl.minimize(_network(hidden=(6, 5)), sl.cyclic(8), step=0.01, epochs=1, engine="native")
 
 
-@pytest.mark.parametrize("shape", [(64, 32, 64), (13, 7, 5), (4, 4, 1), (1, 9, 3), (0, 3, 2), (6, 1, 10)])
-def test_products_equal_numpy(shape):
+@pytest.mark.parametrize("shape", [(64, 32, 64), (64, 64, 32), (13, 37, 5), (4, 16, 1), (1, 9, 3), (0, 3, 2),
+                                   (6, 1, 10), (10, 32, 64), (6, 24, 7), (3, 8, 2)])
+@pytest.mark.parametrize("views", ["contiguous", "transposed"])
+def test_product_equals_numpy(shape, views):
+    # Tiles of 4 x 16 and 4 x 8, a last tile of fewer rows, columns left over; transposed views: no tiles.
     m, n, k = shape
     rng = np.random.default_rng(0)
-    A, B, C = rng.normal(size=(m, k)), rng.normal(size=(n, k)), rng.normal(size=(m, n))
-    expected = C - 0.5 * A @ B.T
-    products.add_product_transposed(A, B, C, -0.5)
+    A, B, C = rng.normal(size=(m, k)), rng.normal(size=(k, n)), rng.normal(size=(m, n))
+    if views == "transposed":
+        A, B, C = (np.ascontiguousarray(array.T).T for array in (A, B, C))
+    expected = C - 0.5 * A @ B
+    products.add_product(A, B, C, -0.5)
     np.testing.assert_allclose(C, expected, rtol=1e-13, atol=1e-13)
-    B_rows = np.ascontiguousarray(B.T)
-    products.add_product(A, B_rows, C, 2.0)
-    np.testing.assert_allclose(C, expected + 2.0 * A @ B_rows, rtol=1e-13, atol=1e-13)
     out = np.empty((k, m))
     products.transpose_into(A, out)
     np.testing.assert_array_equal(out, A.T)

@@ -51,10 +51,11 @@ AUTO_MAX_WORK = 524_288
 AUTO_MAX_WORK_CLASSES = 131_072
 #: A ReLU network of one hidden layer (sgdlab.kernels.network_sgd) runs natively while a step's
 #: multiply-adds forward, B · H · (p + K), stay at most this. One shuffled epoch (ms, native / JAX):
-#: 64-128-10 on 60,000 rows at B = 1: 180 / 206, B = 8: 37 / 143, B = 32: 26–33 / 63–77, B = 128: 29 / 67,
-#: B = 512: 35 / 59, B = 2,048 (19M): 45 / 47; 784-256-10 on 20,000 rows at B = 1: 350 / 1,201,
-#: B = 32: 138 / 270, B = 128 (26M): 114 / 173, B = 512 (104M): 143 / 140, B = 2,048: 213 / 132.
-AUTO_MAX_WORK_NETWORK = 33_554_432
+#: 64-128-10 on 60,000 rows at B = 1: 137 / 208, B = 8: 27 / 89, B = 32: 18 / 64, B = 128: 21 / 47,
+#: B = 512 (4.8M): 32 / 37, B = 2,048 (19M): 44 / 29; 784-256-10 on 20,000 rows at B = 1: 353 / 1,130,
+#: B = 32 (6.5M): 106 / 146, B = 128 (26M): 121 / 128, B = 512: 235 / 116. (Its products are not
+#: blocked for the caches: at large B a step's rows no longer stay in them.)
+AUTO_MAX_WORK_NETWORK = 8_388_608
 
 
 def unsupported(problem, sampler, optimizer, placement=None) -> str | None:

@@ -139,7 +139,7 @@ class NetworkLoop:
         U1, b1, U2, b2 = (array[0] for array in state)
         threads = network_sgd.PARTS
         flags = meeting.flags_for(threads)
-        outputs = np.zeros((2, network_sgd.PARTS, indices.shape[2], U2.shape[1]))
+        outputs = np.zeros((2, network_sgd.PARTS, U2.shape[1], indices.shape[2]))
 
         def run(thread: int):
             network_sgd.network_epoch(self.loss, self.X, self.targets, U1, b1, U2, b2, indices[0], masks[0], alphas[0],

@@ -31,15 +31,10 @@ import numpy as np
 from sgdlab.kernels import meeting
 from sgdlab.kernels.exponential import exp
 from sgdlab.kernels.linear_sgd import REORDER, SOFTMAX, row_prefetch
-from sgdlab.kernels.products import add_product, add_product_transposed, transpose_into
+from sgdlab.kernels.products import add_product, transpose_into
 
 #: Parts of the hidden layer, the most threads a run uses.
 PARTS = 2
-#: From this batch width on, the weight updates sum over the batch in registers (products A Bᵀ of
-#: :mod:`sgdlab.kernels.products`); below it they add B multiples of the rows of X and of the
-#: activations (A B). One epoch, ms, sums / rank-B: 64-128-10 at B = 1: 271 / 180, B = 8: 46 / 37,
-#: B = 16: 33 / 35, B = 32: 26 / 37; 784-256-10 at B = 1: 804 / 350, B = 8: 251 / 206, B = 16: 166 / 199.
-SUMMED_MIN_WIDTH = 16
 
 
 @numba.njit(cache=True, fastmath=REORDER, nogil=True, error_model="numpy")
@@ -47,31 +42,26 @@ def network_epoch(loss, X, y, U1, b1, U2, b2, indices, mask, alphas, thread, thr
     """Run the plan's steps (``indices``/``mask``: S × B, ``alphas``: S) in place on the parts of
     thread ``thread`` of ``threads`` (U1: PARTS × h × p, b1: PARTS × h, U2: PARTS × K × h) and on
     b2[thread] (PARTS × K, a copy a thread), meeting the others at ``flags`` and summing the parts'
-    outputs in ``outputs`` (2 × PARTS × B × K). ``y`` is N × 1 class indices (softmax) or N × K targets."""
+    outputs in ``outputs`` (2 × PARTS × K × B). ``y`` is N × 1 class indices (softmax) or N × K targets."""
     steps, width = indices.shape
     parts, units, features = U1.shape
-    classes = U2.shape[1]
     xs, xt = np.empty((2, width, features)), np.empty((2, features, width))
-    active, active_t = np.empty((parts, units, width)), np.empty((parts, width, units))
-    derivatives, derivatives_t = np.empty((classes, width)), np.empty((width, classes))
-    deltas, deltas_t = np.empty((units, width)), np.empty((width, units))
+    active, active_t = np.empty((parts, units, width)), np.empty((width, units))
+    derivatives, deltas = np.empty((U2.shape[1], width)), np.empty((units, width))
     mine = range(thread * parts // threads, (thread + 1) * parts // threads)
     _gather(X, indices, 0, xs[0], xt[0])
     for t in range(steps):
         buffer = t % 2
         for q in mine:
-            _part_outputs(U1[q], b1[q], U2[q], xs[buffer], active[q], active_t[q], outputs[buffer, q])
+            _part_outputs(U1[q], b1[q], U2[q], xt[buffer], active[q], outputs[buffer, q])
         meeting.arrive(flags, thread, t)
         if t + 1 < steps:   # while the others finish their parts
             _gather(X, indices, t + 1, xs[1 - buffer], xt[1 - buffer])
         meeting.wait_for_others(flags, threads, thread, t)
         _output_derivatives(loss, outputs[buffer], b2[thread], y, indices[t], mask[t], derivatives)
-        transpose_into(derivatives, derivatives_t)
         for q in mine:
-            _hidden_derivatives(U2[q], derivatives_t, active_t[q], deltas_t)
-            transpose_into(deltas_t, deltas)
-            _update_part(U1[q], b1[q], U2[q], alphas[t], xs[buffer], xt[buffer], active[q], active_t[q], derivatives,
-                         deltas)
+            _hidden_derivatives(U2[q], derivatives, active[q], deltas)
+            _update_part(U1[q], b1[q], U2[q], alphas[t], xs[buffer], active[q], active_t, derivatives, deltas)
         _subtract_row_sums(b2[thread], alphas[t], derivatives)
 
 
@@ -79,7 +69,7 @@ def network_epoch(loss, X, y, U1, b1, U2, b2, indices, mask, alphas, thread, thr
 def network_lanes(loss, X, y, U1s, b1s, U2s, b2s, indices, masks, alphas, lanes):
     """:func:`network_epoch` on one thread for each lane r in ``lanes`` (arrays with a leading lane axis)."""
     flags = meeting.flags_for(1)
-    outputs = np.empty((2, PARTS, indices.shape[2], U2s.shape[2]))
+    outputs = np.empty((2, PARTS, U2s.shape[2], indices.shape[2]))
     for r in lanes:
         network_epoch(loss, X, y, U1s[r], b1s[r], U2s[r], b2s[r], indices[r], masks[r], alphas[r], 0, 1, flags, outputs)
 
@@ -99,49 +89,37 @@ def _gather(X, indices, t, xs, xt):
 
 
 @numba.njit(cache=True, fastmath=REORDER, inline="always", error_model="numpy")
-def _activations(U1, b1, xs, active):
-    """active = relu(U1 Xᵀ + b1) (h × B)."""
+def _part_outputs(U1, b1, U2, xt, active, outputs):
+    """A part's activations A = relu(U1 Xᵀ + b1) (h × B) and its share of the outputs, U2 A (K × B)."""
     for j in range(active.shape[0]):
         active[j] = b1[j]
-    add_product_transposed(U1, xs, active, 1.0)
+    add_product(U1, xt, active, 1.0)
     for j in range(active.shape[0]):
         for b in range(active.shape[1]):
             active[j, b] = max(active[j, b], 0.0)
-
-
-@numba.njit(cache=True, fastmath=REORDER, inline="always", error_model="numpy")
-def _part_outputs(U1, b1, U2, xs, active, active_t, outputs):
-    """A part's activations A = relu(U1 Xᵀ + b1) (h × B, and Aᵀ) and its share of the outputs,
-    outputs = (U2 A)ᵀ (B × K)."""
-    _activations(U1, b1, xs, active)
-    transpose_into(active, active_t)
     outputs[:] = 0.0
-    add_product_transposed(active_t, U2, outputs, 1.0)
+    add_product(U2, active, outputs, 1.0)
 
 
 @numba.njit(cache=True, fastmath=REORDER, inline="always", error_model="numpy")
-def _update_part(U1, b1, U2, alpha, xs, xt, active, active_t, derivatives, deltas):
-    """U2 −= α D Aᵀ, U1 −= α Δ X, b1 −= α Σᵢ Δᵢ: for B < SUMMED_MIN_WIDTH as B multiples of the rows of
-    Aᵀ and X added to the rows of U2 and U1, else as sums over the batch in registers (from A and Xᵀ)."""
-    if xs.shape[0] < SUMMED_MIN_WIDTH:
-        add_product(derivatives, active_t, U2, -alpha)
-        add_product(deltas, xs, U1, -alpha)
-    else:
-        add_product_transposed(derivatives, active, U2, -alpha)
-        add_product_transposed(deltas, xt, U1, -alpha)
+def _update_part(U1, b1, U2, alpha, xs, active, active_t, derivatives, deltas):
+    """U2 −= α D Aᵀ, U1 −= α Δ X, b1 −= α Σᵢ Δᵢ."""
+    transpose_into(active, active_t)
+    add_product(derivatives, active_t, U2, -alpha)
+    add_product(deltas, xs, U1, -alpha)
     _subtract_row_sums(b1, alpha, deltas)
 
 
 @numba.njit(cache=True, fastmath=REORDER, inline="always", error_model="numpy")
 def _output_derivatives(loss, outputs, b2, y, rows, mask, derivatives):
-    """derivatives[:, i] = mᵢ ∂ℓ(fᵢ, yᵢ)/∂f / b for the batch's columns, fᵢ = b2 + Σ_q outputs[q, i]: each
-    loop runs along the batch (K × B), so the softmax's exponentials vectorize."""
+    """derivatives[:, i] = mᵢ ∂ℓ(fᵢ, yᵢ)/∂f / b for the batch's columns, fᵢ = b2 + Σ_q outputs[q, :, i]:
+    each loop runs along the batch (K × B), so the softmax's exponentials vectorize."""
     classes, width = derivatives.shape
     for c in range(classes):
         for b in range(width):
             derivatives[c, b] = b2[c]
             for q in range(outputs.shape[0]):
-                derivatives[c, b] += outputs[q, b, c]
+                derivatives[c, b] += outputs[q, c, b]
     if loss == SOFTMAX:
         _softmax_derivatives(derivatives, y, rows)
     else:
@@ -177,14 +155,14 @@ def _softmax_derivatives(F, y, rows):
 
 
 @numba.njit(cache=True, fastmath=REORDER, inline="always", error_model="numpy")
-def _hidden_derivatives(U2, derivatives_t, active_t, deltas_t):
-    """deltasᵀ = [activeᵀ > 0] ∘ (derivativesᵀ U2) (B × h), from derivativesᵀ (B × K) and activeᵀ (B × h)."""
-    deltas_t[:] = 0.0
-    add_product(derivatives_t, U2, deltas_t, 1.0)
-    for b in range(deltas_t.shape[0]):
-        for j in range(deltas_t.shape[1]):
-            if active_t[b, j] <= 0.0:
-                deltas_t[b, j] = 0.0
+def _hidden_derivatives(U2, derivatives, active, deltas):
+    """deltas = [active > 0] ∘ (U2ᵀ derivatives) (h × B)."""
+    deltas[:] = 0.0
+    add_product(U2.T, derivatives, deltas, 1.0)
+    for j in range(deltas.shape[0]):
+        for b in range(deltas.shape[1]):
+            if active[j, b] <= 0.0:
+                deltas[j, b] = 0.0
 
 
 @numba.njit(cache=True, fastmath=REORDER, inline="always", error_model="numpy")

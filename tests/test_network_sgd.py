@@ -41,6 +41,14 @@ def test_native_network_run_equals_the_jax_run(task, sampler):
         np.testing.assert_allclose(runs[0].history[column], runs[1].history[column], rtol=0, atol=1e-10)
 
 
+def test_history_rows_of_float64_networks_are_evaluated_natively():
+    # The equality test above then holds the native F, ‖∇F‖ and kink count (H = 9: the padded unit's
+    # pre-activations, all exactly 0, are not counted) to JAX's.
+    sampler = sl.shuffled_cyclic(32)
+    assert native_run.NativeRun(_compiled(_network(), sampler))._evaluates_natively
+    assert not native_run.NativeRun(_compiled(_network(dtype=np.float32), sampler))._evaluates_natively
+
+
 def test_one_thread_and_two_threads_give_the_same_run_bit_for_bit(monkeypatch):
     if native_run.CORES < 2:
         pytest.skip("one core: the parts cannot run side by side here")

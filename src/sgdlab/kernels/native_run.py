@@ -63,7 +63,7 @@ class NativeRun:
         state = self.loop.state(lanes)
         self._run_lanes(state, seeds, epoch, alphas)
         final = jax.tree.map(lambda leaf: leaf.astype(self.dtype), self.loop.params(state))
-        metrics = self._metrics(final, len(seeds), record)
+        metrics = self._metrics(final, state, len(seeds), record)
         if self.lanes is None:
             return jax.tree.map(lambda leaf: leaf[0], final), opt_state, k + steps, metrics.lane(0)
         return final, opt_state, k + steps, metrics
@@ -78,12 +78,7 @@ class NativeRun:
             indices, masks = self.sampler.stacked_plans(self.problem.n, seeds[group], epoch)
             self.loop.run_lanes(state, group, indices, masks, alphas[group])
 
-        bounds = np.linspace(0, len(seeds), min(len(seeds), CORES) + 1).astype(int)
-        groups = [slice(start, stop) for start, stop in zip(bounds[:-1], bounds[1:])]
-        if len(groups) == 1:
-            run(groups[0])
-        else:
-            list(_threads().map(run, groups))
+        self._map_groups(run, len(seeds))
 
     def _run_parts(self, state, seeds, epoch: int, alphas) -> None:
         """One run's epoch with each step's parts computed side by side: part 0 on this thread, the
@@ -102,17 +97,37 @@ class NativeRun:
         """F, ‖∇F‖ and ‖θ − θ*‖ at one run's θ, from the JAX engine's compiled evaluation."""
         return self.compiled.evaluate(params)
 
-    def _metrics(self, lanes, count: int, record: bool) -> engine.Metrics:
-        """The metrics of every lane (arrays with one entry a lane): evaluated when recording, else
-        only whether each lane's θ is finite."""
+    def _metrics(self, lanes, state, count: int, record: bool) -> engine.Metrics:
+        """The metrics of every lane (arrays with one entry a lane): evaluated when recording (natively
+        where the loop can), else only whether each lane's θ is finite."""
+        finite = np.logical_and.reduce([np.isfinite(leaf).reshape(count, -1).all(axis=1)
+                                        for leaf in jax.tree.leaves(lanes)])
+        nan = np.full(count, np.nan)
+        if record and self._evaluates_natively:
+            parts = self._map_groups(lambda group: self.loop.evaluate(state, group), count)
+            loss, grad_norm = (np.concatenate([part[index] for part in parts]) for index in (0, 1))
+            extras = {name: np.concatenate([part[2][name] for part in parts]) for name in parts[0][2]}
+            return engine.Metrics(finite, loss, grad_norm, nan, nan, extras)
         if record and self.lanes is None:
             return jax.tree.map(lambda value: np.asarray([value]), self.evaluate(jax.tree.map(lambda x: x[0], lanes)))
         if record:
             return self.compiled.evaluate_lanes(lanes)
-        finite = np.logical_and.reduce([np.isfinite(leaf).reshape(count, -1).all(axis=1)
-                                        for leaf in jax.tree.leaves(lanes)])
-        nan = np.full(count, np.nan)
         return engine.Metrics(finite, nan, nan, nan, nan, dict.fromkeys(self.extras, nan))
+
+    @property
+    def _evaluates_natively(self) -> bool:
+        """Whether history rows come from the loop's own evaluation: a loop that has one, in float64 (a
+        float32 run's rows keep JAX's float32 evaluation), with no θ* to measure the distance to."""
+        return hasattr(self.loop, "evaluate") and self.dtype == np.float64 and self.compiled.solution is None
+
+    @staticmethod
+    def _map_groups(work, count: int) -> list:
+        """``work(group)`` for one group of consecutive lanes a core, side by side on the lane threads."""
+        bounds = np.linspace(0, count, min(count, CORES) + 1).astype(int)
+        groups = [slice(start, stop) for start, stop in zip(bounds[:-1], bounds[1:])]
+        if len(groups) == 1:
+            return [work(groups[0])]
+        return list(_threads().map(work, groups))
 
 
 @functools.cache

@@ -35,6 +35,9 @@ from sgdlab.kernels.products import add_product, transpose_into
 
 #: Parts of the hidden layer, the most threads a run uses.
 PARTS = 2
+#: Rows a chunk of the evaluation over all the data (its activations, 64 units × 256 rows a part, stay
+#: in the core's cache).
+EVALUATION_ROWS = 256
 
 
 @numba.njit(cache=True, fastmath=REORDER, nogil=True, error_model="numpy")
@@ -74,6 +77,58 @@ def network_lanes(loss, X, y, U1s, b1s, U2s, b2s, indices, masks, alphas, lanes)
         network_epoch(loss, X, y, U1s[r], b1s[r], U2s[r], b2s[r], indices[r], masks[r], alphas[r], 0, 1, flags, outputs)
 
 
+@numba.njit(cache=True, fastmath=REORDER, nogil=True, error_model="numpy")
+def network_evaluation(loss, X, y, U1, b1, U2, b2, units, G1, g1, G2, g2):
+    """F(θ) = (1/N) Σᵢ ℓ(f(xᵢ), yᵢ) over all N rows and the number of hidden pre-activations exactly 0
+    among the first ``units`` units, returned; ∇F added to G1, g1, G2, g2 (zeros of the shapes of U1,
+    b1, U2 and b2[0]). The rows go in chunks of EVALUATION_ROWS, each a step's forward and backward
+    pass with every row real, its gradient weighted by its share of N."""
+    n, (parts, width, features) = X.shape[0], U1.shape
+    total, zeros = 0.0, 0
+    rows = np.arange(n).reshape(1, n)
+    for start in range(0, n, EVALUATION_ROWS):
+        chunk = rows[:, start:min(start + EVALUATION_ROWS, n)]
+        xs, xt = np.empty((chunk.size, features)), np.empty((features, chunk.size))
+        active, active_t = np.empty((parts, width, chunk.size)), np.empty((chunk.size, width))
+        outputs, derivatives = np.empty((parts, U2.shape[1], chunk.size)), np.empty((U2.shape[1], chunk.size))
+        deltas = np.empty((width, chunk.size))
+        _gather(X, chunk, 0, xs, xt)
+        for q in range(parts):
+            _pre_activations(U1[q], b1[q], xt, active[q])
+            for j in range(min(width, units - q * width)):
+                for b in range(chunk.size):
+                    zeros += active[q, j, b] == 0.0
+            _relu_and_outputs(U2[q], active[q], outputs[q])
+        total += _loss_sum(loss, outputs, b2[0], y, chunk[0])
+        _output_derivatives(loss, outputs, b2[0], y, chunk[0], np.ones(chunk.size, dtype=np.bool_), derivatives)
+        share = chunk.size / n
+        for q in range(parts):
+            _hidden_derivatives(U2[q], derivatives, active[q], deltas)
+            _update_part(G1[q], g1[q], G2[q], -share, xs, active[q], active_t, derivatives, deltas)
+        _subtract_row_sums(g2, -share, derivatives)
+    return total / n, zeros
+
+
+@numba.njit(cache=True, fastmath=REORDER, inline="always", error_model="numpy")
+def _loss_sum(loss, outputs, b2, y, rows):
+    """Σᵢ ℓ(fᵢ, yᵢ) over the batch's columns, fᵢ = b2 + Σ_q outputs[q, :, i]: logsumexp(fᵢ) − fᵢ,y
+    (softmax cross-entropy) or ½‖fᵢ − yᵢ‖²."""
+    classes, total = outputs.shape[1], 0.0
+    f = np.empty(classes)
+    for b in range(outputs.shape[2]):
+        for c in range(classes):
+            f[c] = b2[c]
+            for q in range(outputs.shape[0]):
+                f[c] += outputs[q, c, b]
+        if loss == SOFTMAX:
+            top = f.max()
+            total += top + np.log(np.exp(f - top).sum()) - f[int(y[rows[b], 0])]
+        else:
+            for c in range(classes):
+                total += 0.5 * (f[c] - y[rows[b], c]) ** 2
+    return total
+
+
 @numba.njit(cache=True, inline="always", error_model="numpy")
 def _gather(X, indices, t, xs, xt):
     """The rows of step t as rows of ``xs`` (B × p) and columns of ``xt`` (p × B), in float64; the rows
@@ -91,9 +146,21 @@ def _gather(X, indices, t, xs, xt):
 @numba.njit(cache=True, fastmath=REORDER, inline="always", error_model="numpy")
 def _part_outputs(U1, b1, U2, xt, active, outputs):
     """A part's activations A = relu(U1 Xᵀ + b1) (h × B) and its share of the outputs, U2 A (K × B)."""
+    _pre_activations(U1, b1, xt, active)
+    _relu_and_outputs(U2, active, outputs)
+
+
+@numba.njit(cache=True, fastmath=REORDER, inline="always", error_model="numpy")
+def _pre_activations(U1, b1, xt, active):
+    """active = U1 Xᵀ + b1 (h × B)."""
     for j in range(active.shape[0]):
         active[j] = b1[j]
     add_product(U1, xt, active, 1.0)
+
+
+@numba.njit(cache=True, fastmath=REORDER, inline="always", error_model="numpy")
+def _relu_and_outputs(U2, active, outputs):
+    """active ← relu(active); outputs = U2 active (K × B)."""
     for j in range(active.shape[0]):
         for b in range(active.shape[1]):
             active[j, b] = max(active[j, b], 0.0)

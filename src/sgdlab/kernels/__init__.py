@@ -93,13 +93,13 @@ def choose(engine: str, problem, sampler, optimizer, placement=None) -> str:
         return "native"
     if engine == "jax" or reason is not None or sampler.is_full_batch:
         return "jax"
-    fits = problem.is_sparse or _step_work(problem, sampler.batch_size) <= _work_limit(problem)
+    fits = problem.is_sparse or step_work(problem, sampler.batch_size) <= _work_limit(problem)
     return "native" if fits and jax.default_backend() == "cpu" else "jax"
 
 
 def _model_reason(problem) -> str | None:
     """Why the native loop has no model for ``problem``, or None when it has one."""
-    if not _is_network(problem):
+    if not is_network(problem):
         if getattr(problem, "native_loss", None) is None:
             return (f"{type(problem).__name__} is not a built-in linear model (least squares, logistic, softmax, "
                     "curve fit) or a ReLU network of one hidden layer")
@@ -111,18 +111,19 @@ def _model_reason(problem) -> str | None:
     return None
 
 
-def _step_work(problem, batch_size: int) -> int:
+def step_work(problem, batch_size: int) -> int:
     """Multiply-adds of a step's forward pass: B · p · K (linear models), B · H · (p + K) (a network)."""
-    if _is_network(problem):
+    if is_network(problem):
         return batch_size * sum(np.size(layer["W"]) for layer in problem.params0)
     return batch_size * np.size(problem.params0)
 
 
 def _work_limit(problem) -> int:
-    if _is_network(problem):
+    if is_network(problem):
         return AUTO_MAX_WORK_NETWORK
     return AUTO_MAX_WORK if np.ndim(problem.params0) == 1 else AUTO_MAX_WORK_CLASSES
 
 
-def _is_network(problem) -> bool:
+def is_network(problem) -> bool:
+    """Whether ``problem`` is a ReLU network (sgdlab.mlp), whose loop is sgdlab.kernels.network_sgd."""
     return getattr(problem, "hidden", None) is not None

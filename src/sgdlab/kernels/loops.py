@@ -22,6 +22,7 @@ import functools
 
 import numpy as np
 
+from sgdlab import kernels
 from sgdlab.kernels import linear_sgd, meeting, network_sgd, parted
 
 #: The linear loop's switch for each problem's ``native_loss``.
@@ -30,7 +31,7 @@ LOSSES = {"squared": linear_sgd.SQUARED, "logistic": linear_sgd.LOGISTIC, "softm
 
 def loop_for(problem, batch_size: int):
     """The loop object for ``problem`` at batch size ``batch_size``."""
-    if getattr(problem, "hidden", None) is not None:
+    if kernels.is_network(problem):
         return NetworkLoop(problem, batch_size)
     return LinearLoop(problem, batch_size)
 
@@ -100,8 +101,7 @@ class NetworkLoop:
         self.X, self.targets = problem.native_data()
         (width,) = problem.hidden
         self.width, self.part_width = width, -(-width // network_sgd.PARTS)
-        outputs = problem.params0[-1]["b"].size
-        self.parted = batch_size * width * (problem.params0[0]["W"].shape[0] + outputs) >= parted.PARTED_MIN_WORK
+        self.parted = kernels.step_work(problem, batch_size) >= parted.PARTED_MIN_WORK
 
     def state(self, lanes: list) -> tuple:
         """The parts of the lanes' layers [{"W": R × p × H, "b": R × H}, {"W": R × H × K, "b": R × K}]; a

@@ -19,8 +19,9 @@ its own numbers only, so with T threads (T divides PARTS) thread r runs the part
 threads meet once a step (:mod:`sgdlab.kernels.meeting`) after each has written its parts' U₂_q A_q
 (double-buffered by the step's parity, as in :mod:`sgdlab.kernels.parted`), and each then adds the
 parts in the same order to its own copy of b₂. One thread running both parts gives the same run bit
-for bit. The products are those of :mod:`sgdlab.kernels.products`, every factor laid out so that the
-innermost loop runs along contiguous rows.
+for bit. The products are those of :mod:`sgdlab.kernels.products` (C += c·A B in register tiles),
+every factor laid out with its rows contiguous. :func:`network_evaluation` runs the same forward and
+backward pass over all the rows for a history row: F, ∇F and the count of zero pre-activations.
 """
 
 from __future__ import annotations

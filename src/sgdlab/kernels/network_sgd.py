@@ -79,16 +79,17 @@ def network_lanes(loss, X, y, U1s, b1s, U2s, b2s, indices, masks, alphas, lanes)
 
 
 @numba.njit(cache=True, fastmath=REORDER, nogil=True, error_model="numpy")
-def network_evaluation(loss, X, y, U1, b1, U2, b2, units, G1, g1, G2, g2):
-    """F(θ) = (1/N) Σᵢ ℓ(f(xᵢ), yᵢ) over all N rows and the number of hidden pre-activations exactly 0
-    among the first ``units`` units, returned; ∇F added to G1, g1, G2, g2 (zeros of the shapes of U1,
-    b1, U2 and b2[0]). The rows go in chunks of EVALUATION_ROWS, each a step's forward and backward
-    pass with every row real, its gradient weighted by its share of N."""
+def network_evaluation(loss, X, y, U1, b1, U2, b2, units, first, last, G1, g1, G2, g2):
+    """Rows first, …, last − 1's share of F(θ) = (1/N) Σᵢ ℓ(f(xᵢ), yᵢ) and their number of hidden
+    pre-activations exactly 0 among the first ``units`` units, returned; their share of ∇F added to
+    G1, g1, G2, g2 (zeros of the shapes of U1, b1, U2 and b2[0]). The rows go in chunks of
+    EVALUATION_ROWS, each a step's forward and backward pass with every row real, its gradient
+    weighted by its share of N, so the shares of disjoint ranges add up to F and ∇F."""
     n, (parts, width, features) = X.shape[0], U1.shape
     total, zeros = 0.0, 0
-    rows = np.arange(n).reshape(1, n)
-    for start in range(0, n, EVALUATION_ROWS):
-        chunk = rows[:, start:min(start + EVALUATION_ROWS, n)]
+    rows = np.arange(first, last).reshape(1, last - first)
+    for start in range(0, rows.size, EVALUATION_ROWS):
+        chunk = rows[:, start:min(start + EVALUATION_ROWS, rows.size)]
         xs, xt = np.empty((chunk.size, features)), np.empty((features, chunk.size))
         active, active_t = np.empty((parts, width, chunk.size)), np.empty((chunk.size, width))
         outputs, derivatives = np.empty((parts, U2.shape[1], chunk.size)), np.empty((U2.shape[1], chunk.size))

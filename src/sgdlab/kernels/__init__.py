@@ -19,11 +19,15 @@ Numba loop over CSR rows beat scikit-learn's Cython SGD on w8a, which XLA's per-
 from __future__ import annotations
 
 import importlib.util
+from pathlib import Path
 
 import jax
 import numpy as np
 
 from sgdlab import _checks
+from sgdlab.kernels.stale_caches import clear_stale_caches
+
+clear_stale_caches(Path(__file__).parent)
 
 #: The engines a run may ask for.
 ENGINES = ("auto", "jax", "native")

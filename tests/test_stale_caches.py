@@ -1,0 +1,30 @@
+"""The native loops' Numba caches are dropped when any source file of the package changes."""
+
+from sgdlab.kernels.stale_caches import STAMP, clear_stale_caches
+
+
+def test_caches_are_dropped_when_a_source_changes_and_kept_otherwise(tmp_path):
+    (tmp_path / "loop.py").write_text("x = 1\n")
+    (tmp_path / "helper.py").write_text("y = 2\n")
+    caches = tmp_path / "__pycache__"
+    caches.mkdir()
+    (caches / "loop.epoch-10.py311.nbi").write_bytes(b"index")
+    (caches / "loop.epoch-10.py311.1.nbc").write_bytes(b"code")
+    (caches / "loop.cpython-311.pyc").write_bytes(b"bytecode")
+    assert clear_stale_caches(tmp_path)   # no stamp yet: whatever is cached may be stale
+    assert sorted(path.name for path in caches.iterdir()) == sorted(["loop.cpython-311.pyc", STAMP])
+
+    (caches / "loop.epoch-10.py311.nbi").write_bytes(b"index")
+    assert not clear_stale_caches(tmp_path)   # the same sources: kept
+    assert (caches / "loop.epoch-10.py311.nbi").exists()
+
+    (tmp_path / "helper.py").write_text("y = 3\n")   # a helper the loop inlines changed
+    assert clear_stale_caches(tmp_path)
+    assert not (caches / "loop.epoch-10.py311.nbi").exists()
+    assert not clear_stale_caches(tmp_path)
+
+
+def test_an_unwritable_directory_is_left_alone(tmp_path):
+    (tmp_path / "loop.py").write_text("x = 1\n")
+    (tmp_path / "__pycache__").write_text("not a directory")   # nothing can be created under it
+    assert not clear_stale_caches(tmp_path)

@@ -13,8 +13,8 @@ place by the loop:
   over the 60,000 × 64 rows of the benchmark 49 ms in one range, against 87 ms for the JAX
   engine's evaluation.
 
-``part_runs`` gives one callable a thread for a single run whose steps are computed on several
-threads; ``parted`` says whether a run's steps are split so at all.
+``part_runs`` gives one callable a thread (``parts`` of them) for a single run whose steps are computed
+on several threads; ``parted`` says whether a run's steps are split so at all.
 """
 
 from __future__ import annotations
@@ -44,6 +44,8 @@ def _one_step_plan():
 
 class LinearLoop:
     """The linear models' loop: state (V, scales), V: R × K × p (dense rows) or R × p × K (CSR)."""
+
+    parts = parted.PARTS
 
     def __init__(self, problem, batch_size: int):
         self.problem, self.loss = problem, LOSSES[problem.native_loss]
@@ -79,7 +81,7 @@ class LinearLoop:
         """One callable a thread for the epoch of a single run (lane 0) summed in parts, each thread with
         its own copy of V; thread 0's scale is kept."""
         weights, scales = state
-        threads = parted.PARTS
+        threads = self.parts
         flags, gradients = meeting.flags_for(threads), parted.gradients_for(*weights.shape[1:])
         copies = [weights[0], *(weights[0].copy() for _ in range(threads - 1))]
 
@@ -95,6 +97,8 @@ class LinearLoop:
 class NetworkLoop:
     """A one-hidden-layer ReLU network's loop: state (U₁, b₁, U₂, b₂) of shapes R × PARTS × h × p,
     R × PARTS × h, R × PARTS × K × h and R × PARTS × K (b₂: a copy a thread), h = ⌈H / PARTS⌉."""
+
+    parts = network_sgd.PARTS
 
     def __init__(self, problem, batch_size: int):
         self.problem = problem
@@ -150,7 +154,7 @@ class NetworkLoop:
     def part_runs(self, state: tuple, indices, masks, alphas) -> list:
         """One callable a thread for the epoch of a single run (lane 0): thread r computes part r."""
         U1, b1, U2, b2 = (array[0] for array in state)
-        threads = network_sgd.PARTS
+        threads = self.parts
         flags = meeting.flags_for(threads)
         outputs = np.zeros((2, network_sgd.PARTS, U2.shape[1], indices.shape[2]))
 

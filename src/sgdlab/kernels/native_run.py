@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from sgdlab import engine
-from sgdlab.kernels import loops, parted
+from sgdlab.kernels import loops
 from sgdlab.schedules import Constant, Schedule
 
 #: Worker threads for the lanes of a comparison, and whether one run's parts get threads of their
@@ -76,7 +76,7 @@ class NativeRun:
     def _run_lanes(self, state, seeds, epoch: int, alphas) -> None:
         """The epoch of every lane, in one group of consecutive lanes a core, each group on its own
         thread, which draws its lanes' plans (the draws release the GIL too) and runs the loop."""
-        if self.loop.parted and len(seeds) == 1 and CORES >= parted.PARTS:
+        if self.loop.parted and len(seeds) == 1 and CORES >= self.loop.parts:
             return self._run_parts(state, seeds, epoch, alphas)
 
         def run(group: slice):

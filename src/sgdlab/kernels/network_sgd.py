@@ -123,8 +123,10 @@ def _loss_sum(loss, outputs, b2, y, rows):
             for q in range(outputs.shape[0]):
                 f[c] += outputs[q, c, b]
         if loss == SOFTMAX:
-            top = f.max()
-            total += top + np.log(np.exp(f - top).sum()) - f[int(y[rows[b], 0])]
+            top, exponentials = f.max(), 0.0
+            for c in range(classes):
+                exponentials += exp(f[c] - top)
+            total += top + np.log(exponentials) - f[int(y[rows[b], 0])]
         else:
             for c in range(classes):
                 total += 0.5 * (f[c] - y[rows[b], c]) ** 2

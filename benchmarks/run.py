@@ -26,7 +26,8 @@ from pathlib import Path
 import numpy as np
 
 import sgdlab as sl
-from sgdlab import engine, optimize
+from sgdlab.engines import compiled as engine
+from sgdlab.run import api as optimize
 
 
 @dataclasses.dataclass
@@ -230,7 +231,7 @@ def case_sweep(size, repeats):
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import SGDRegressor
 
-    from sgdlab.experiment import compare
+    from sgdlab.experiments.compare import compare
 
     X, y, problem = least_squares_problem(size)
     base = 0.5 / problem.lipschitz_max()
@@ -272,7 +273,7 @@ def case_f32(size, repeats):
 
 def case_startup(size, repeats):
     """`sgdlab --help` wall time, and a fresh process's time to its first compiled epoch."""
-    help_seconds = best_time(lambda: subprocess.run([sys.executable, "-m", "sgdlab.cli", "--help"], check=True,
+    help_seconds = best_time(lambda: subprocess.run([sys.executable, "-m", "sgdlab.experiments.cli", "--help"], check=True,
                                                       capture_output=True), max(1, repeats // 2))
     n, p = size
     code = ("import time; t = time.perf_counter(); import numpy as np, sgdlab as sl; "
@@ -349,7 +350,7 @@ def case_large(size, repeats):
 
 def _streamed_epoch(problem, sampler) -> float:
     """Seconds of one streamed epoch without history (its block program compiles in the first block)."""
-    from sgdlab import streamed
+    from sgdlab.engines import streamed
 
     schedule = engine.program_schedule(sl.constant(1e-3))
     run = streamed.StreamedRun(problem, sampler, schedule, None)
@@ -359,7 +360,7 @@ def _streamed_epoch(problem, sampler) -> float:
 def _shuffled_estimate(problem, blocks: int = 4) -> Row:
     """A shuffled cyclic epoch's time estimated as (blocks an epoch) × (seconds to read one block's rows),
     the reads being nearly all of its time on a file larger than memory."""
-    from sgdlab import streamed
+    from sgdlab.engines import streamed
 
     sampler = sl.shuffled_cyclic(256)
     run = streamed.StreamedRun(problem, sampler, engine.program_schedule(sl.constant(1e-3)), None)

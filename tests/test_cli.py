@@ -10,17 +10,17 @@ import time
 import pandas as pd
 import pytest
 
-from sgdlab.cli import main
+from sgdlab.experiments.cli import main
 
 SMALL = ["--schemes", "full_batch,shuffled_cyclic", "--batch-sizes", "8", "--epochs", "3", "--seeds", "2"]
 
 
 def _sgdlab(*args, **kwargs):
-    return subprocess.run([sys.executable, "-m", "sgdlab.cli", *args], capture_output=True, text=True, **kwargs)
+    return subprocess.run([sys.executable, "-m", "sgdlab.experiments.cli", *args], capture_output=True, text=True, **kwargs)
 
 
 def test_help_does_not_import_jax():
-    code = "import sys; from sgdlab.cli import main; main(['--help']); print('jax' in sys.modules)"
+    code = "import sys; from sgdlab.experiments.cli import main; main(['--help']); print('jax' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "compare" in out and out.strip().endswith("False")
 
@@ -125,7 +125,7 @@ def test_killed_comparison_resumes_without_recomputing(tmp_path):
             "--epochs", "60", "--seeds", "3"]
     killed_out = tmp_path / "killed"
     runs = killed_out / "runs"
-    process = subprocess.Popen([sys.executable, "-m", "sgdlab.cli", *args, "--out", str(killed_out)],
+    process = subprocess.Popen([sys.executable, "-m", "sgdlab.experiments.cli", *args, "--out", str(killed_out)],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 180
     while not (runs.is_dir() and list(runs.glob("*.parquet"))) and time.monotonic() < deadline:

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import scipy.stats
 
-from sgdlab import draws
-from sgdlab.draws import permutation
+from sgdlab.samplers import draws
+from sgdlab.samplers.draws import permutation
 
 
 @pytest.mark.parametrize("n", [0, 1, 2, 7, 1000])
@@ -76,7 +76,7 @@ def test_bad_entropy_is_refused():
 
 
 def test_with_replacement_indices_are_uniform():
-    from sgdlab.draws import with_replacement
+    from sgdlab.samplers.draws import with_replacement
 
     counts = np.bincount(with_replacement(7, (7000, 3), 2, 9).ravel(), minlength=7)
     assert scipy.stats.chisquare(counts).pvalue > 1e-3
@@ -84,7 +84,7 @@ def test_with_replacement_indices_are_uniform():
 
 def test_without_replacement_rows_are_uniform_subsets():
     """Each of the C(5, 2) = 10 subsets of size 2 appears equally often over 10,000 rows."""
-    from sgdlab.draws import without_replacement
+    from sgdlab.samplers.draws import without_replacement
 
     rows = without_replacement(5, (10_000, 2), 4, 1)
     assert all(len(set(row)) == 2 for row in rows.tolist())
@@ -94,7 +94,7 @@ def test_without_replacement_rows_are_uniform_subsets():
 
 
 def test_a_subset_as_large_as_n_is_a_permutation():
-    from sgdlab.draws import without_replacement
+    from sgdlab.samplers.draws import without_replacement
 
     rows = without_replacement(6, (3, 6), 0, 0)
     assert all(sorted(row) == list(range(6)) for row in rows.tolist())

@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 import sgdlab as sl
-from sgdlab import experiment, theory
+from sgdlab.experiments import compare as experiment
+from sgdlab import theory
 
 METRICS = ["loss", "grad_norm", "gap", "dist"]
 

@@ -1,4 +1,4 @@
-"""The native loop (sgdlab.kernels): the same runs as the JAX engine, and how a run's engine is chosen."""
+"""The native loop (sgdlab.engines.select): the same runs as the JAX engine, and how a run's engine is chosen."""
 
 import numpy as np
 import optax
@@ -6,8 +6,8 @@ import pytest
 import scipy.sparse
 
 import sgdlab as sl
-from sgdlab import kernels
-from sgdlab.kernels.linear_sgd import LOOKAHEAD_MAX_FEATURES
+from sgdlab.engines import select as kernels
+from sgdlab.engines.native.linear_sgd import LOOKAHEAD_MAX_FEATURES
 
 SCHEMES = [
     sl.with_replacement(1), sl.with_replacement(8),

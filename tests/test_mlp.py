@@ -12,7 +12,7 @@ from sklearn.model_selection import train_test_split
 
 import sgdlab as sl
 from sgdlab import theory
-from sgdlab.experiment import compare
+from sgdlab.experiments.compare import compare
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""The native loop of a one-hidden-layer ReLU network (sgdlab.kernels.network_sgd): the JAX engine's run,
+"""The native loop of a one-hidden-layer ReLU network (sgdlab.engines.native.network_sgd): the JAX engine's run,
 on one thread or two; and the small pieces it is built of, against NumPy."""
 
 import jax
@@ -7,8 +7,10 @@ import numpy as np
 import pytest
 
 import sgdlab as sl
-from sgdlab import engine, kernels
-from sgdlab.kernels import exponential, native_run, products
+from sgdlab.engines import compiled as engine, select as kernels
+from sgdlab.engines.native import run as native_run
+from sgdlab.engines.native import exponential
+from sgdlab.engines.native._llvm import products
 
 N, P = 700, 12   # 700 = 21 · 32 + 28: a short last batch at B = 32
 

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import sgdlab as sl
+from sgdlab.theory.noise_scale import SUBSET
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +62,7 @@ def test_large_problems_default_to_a_subset():
     X = rng.normal(size=(20_000, 3))
     problem = sl.least_squares(X, X.sum(axis=1) + rng.normal(size=20_000))
     result = sl.theory.noise_scale(problem, exact_max=10_000)
-    assert not result.exact and result.examples == sl.noise_scale.SUBSET
+    assert not result.exact and result.examples == SUBSET
     assert "a random subset of 8192 examples" in str(result)
     exact = sl.theory.noise_scale(problem)
     assert abs(result.trace_covariance - exact.trace_covariance) <= 4 * result.trace_covariance_se

@@ -7,7 +7,7 @@ import optax
 import pytest
 
 import sgdlab as sl
-from sgdlab.experiment import compare
+from sgdlab.experiments.compare import compare
 
 
 @pytest.fixture(scope="module")

@@ -36,5 +36,5 @@ def test_unknown_name_raises_attribute_error():
 
 
 def test_minimize_is_the_function_whatever_was_imported_first():
-    code = "import sgdlab.optimize, sgdlab, types; print(isinstance(sgdlab.minimize, types.FunctionType))"
+    code = "import sgdlab.run.api, sgdlab, types; print(isinstance(sgdlab.minimize, types.FunctionType))"
     assert _python(code) == "True"

@@ -1,11 +1,11 @@
-"""Large dense minibatches summed in parts (sgdlab.kernels.parted): the JAX engine's run, whatever the
+"""Large dense minibatches summed in parts (sgdlab.engines.native.parted): the JAX engine's run, whatever the
 number of threads computing the parts."""
 
 import numpy as np
 import pytest
 
 import sgdlab as sl
-from sgdlab.kernels import native_run, parted
+from sgdlab.engines.native import parted, run as native_run
 
 N, P, B = 1_000, 64, 64   # B · p = 4,096 = PARTED_MIN_WORK; 1,000 = 15 · 64 + 40: a short last batch
 

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 import sgdlab as sl
-from sgdlab import probe
+from sgdlab.theory import probe
 
 
 @pytest.fixture(scope="module")

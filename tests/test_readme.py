@@ -28,8 +28,8 @@ def test_readme_first_lines_give_the_two_commands():
 def test_readme_experiment_file_is_valid_and_runs(tmp_path):
     import tomllib
 
-    from sgdlab import config
-    from sgdlab.experiment import compare
+    from sgdlab.experiments import config
+    from sgdlab.experiments.compare import compare
 
     (toml,) = re.findall(r"```toml\n(.*?)```", README.read_text(), flags=re.S)
     experiment = config.validated(tomllib.loads(toml))

@@ -10,6 +10,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
 import sgdlab as sl
+from sgdlab.experiments.report import write_report
 from conftest import SHARED_DATA
 from sgdlab import data
 
@@ -157,5 +158,5 @@ def test_compare_and_report_on_sparse_data(tmp_path):
     comparison = sl.compare(problem, {"rr": dict(sampler=sl.shuffled_cyclic(1)), "mb": dict(sampler=sl.shuffled_cyclic(32))},
                             seeds=2, epochs=3, out=tmp_path / "out")
     assert set(comparison.table.status) == {"max_epochs"}
-    page = sl.report.write_report(tmp_path / "out")
+    page = write_report(tmp_path / "out")
     assert page.exists() and "LogisticRegression" in page.read_text()

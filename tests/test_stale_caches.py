@@ -1,6 +1,6 @@
 """The native loops' Numba caches are dropped when any source file of the package changes."""
 
-from sgdlab.kernels.stale_caches import STAMP, clear_stale_caches
+from sgdlab.engines.native.stale_caches import STAMP, clear_stale_caches
 
 
 def test_caches_are_dropped_when_a_source_changes_and_kept_otherwise(tmp_path):
@@ -28,3 +28,20 @@ def test_an_unwritable_directory_is_left_alone(tmp_path):
     (tmp_path / "loop.py").write_text("x = 1\n")
     (tmp_path / "__pycache__").write_text("not a directory")   # nothing can be created under it
     assert not clear_stale_caches(tmp_path)
+
+
+def test_a_change_in_a_subfolder_drops_the_caches_of_every_folder(tmp_path):
+    (tmp_path / "loop.py").write_text("x = 1\n")
+    helpers = tmp_path / "_llvm"
+    helpers.mkdir()
+    (helpers / "tiles.py").write_text("t = 1\n")
+    for folder in (tmp_path, helpers):
+        (folder / "__pycache__").mkdir()
+    clear_stale_caches(tmp_path)
+    cached = [folder / "__pycache__" / "f-1.py311.nbi" for folder in (tmp_path, helpers)]
+    for path in cached:
+        path.write_bytes(b"index")
+    assert not clear_stale_caches(tmp_path)
+    (helpers / "tiles.py").write_text("t = 2\n")   # a helper in the subfolder changed
+    assert clear_stale_caches(tmp_path)
+    assert not any(path.exists() for path in cached)

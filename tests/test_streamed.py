@@ -10,7 +10,8 @@ import pyarrow.parquet as pq
 import pytest
 
 import sgdlab as sl
-from sgdlab import streamed
+from sgdlab.engines import streamed
+from sgdlab.problems import chunked
 
 
 def _loss(theta, example):
@@ -23,7 +24,7 @@ def problems(tmp_path, monkeypatch):
     """The same data in memory and as .npy files opened with mmap_mode="r"; blocks of 64 rows and
     chunks of 100 rows, so an epoch spans many blocks, the last ones short."""
     monkeypatch.setattr(streamed, "BLOCK_ROWS", 64)
-    monkeypatch.setattr(streamed, "EVAL_ROWS", 100)
+    monkeypatch.setattr(chunked, "EVAL_ROWS", 100)
     rng = np.random.default_rng(0)
     X = rng.normal(size=(500, 4))
     y = X.sum(axis=1) + 0.1 * rng.normal(size=500)

@@ -60,16 +60,17 @@ _EXPORTS = {
                      "shuffle_once", "shuffled_chunks", "iid"], "sgdlab.samplers"),
     **dict.fromkeys(["constant", "inverse_time", "inverse_sqrt", "step_decay", "cosine"], "sgdlab.schedules"),
     **dict.fromkeys(["box", "nonnegative", "ball", "simplex", "affine", "general_constraints"], "sgdlab.constraints"),
-    **dict.fromkeys(["minimize", "maximize", "Result", "StepSizeWarning"], "sgdlab.optimize"),
+    **dict.fromkeys(["minimize", "maximize", "Result", "StepSizeWarning"], "sgdlab.run.api"),
     "check_step": "sgdlab.theory",
-    "parquet_columns": "sgdlab.ondisk",
-    "probe_batch_sizes": "sgdlab.probe",
-    "compare": "sgdlab.experiment",
-    "Comparison": "sgdlab.experiment",
+    "parquet_columns": "sgdlab.data",
+    "probe_batch_sizes": "sgdlab.theory",
+    "compare": "sgdlab.experiments.compare",
+    "Comparison": "sgdlab.experiments.compare",
 }
-_SUBMODULES = {"problems", "samplers", "schedules", "constraints", "engine", "optimize", "theory", "experiment",
-               "distributed", "checkpoint", "kernels", "draws", "noise_scale", "probe", "ondisk",
-               "data", "report", "plots", "config"}
+#: Public submodule -> where it lives (``sl.distributed`` is the engine's data-parallel module).
+_SUBMODULES = {name: f"sgdlab.{name}" for name in ("problems", "samplers", "schedules", "constraints", "theory",
+                                                    "data", "engines", "run", "experiments")}
+_SUBMODULES["distributed"] = "sgdlab.engines.distributed"
 
 __all__ = sorted(_EXPORTS) + sorted(_SUBMODULES)
 
@@ -78,7 +79,7 @@ def __getattr__(name):
     if name in _EXPORTS:
         return getattr(importlib.import_module(_EXPORTS[name]), name)
     if name in _SUBMODULES:
-        return importlib.import_module(f"sgdlab.{name}")
+        return importlib.import_module(_SUBMODULES[name])
     raise AttributeError(f"module 'sgdlab' has no attribute {name!r}")
 
 

@@ -25,7 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from sgdlab import _checks
+from sgdlab._helpers import validation
 
 
 class ConstraintSet:
@@ -64,14 +64,14 @@ class ConstraintSet:
 
     def is_feasible(self, theta, tol: float = 1e-8) -> bool:
         """True when the violation at θ is at most ``tol``."""
-        tol = _checks.nonnegative_float("tol", tol)
+        tol = validation.nonnegative_float("tol", tol)
         return bool(self.violation(jnp.asarray(theta)) <= tol)
 
     def validate(self, params) -> None:
         """Raise a ValueError unless the set can constrain parameters shaped like ``params``."""
         leaves = jax.tree.leaves(params)
         if len(leaves) != 1 or not isinstance(params, (np.ndarray, jax.Array)):
-            _checks.fail("constraint", "applied to a single array of parameters", "a pytree of "
+            validation.fail("constraint", "applied to a single array of parameters", "a pytree of "
                          f"{len(leaves)} arrays", context=self.name)
 
     def __repr__(self) -> str:
@@ -106,7 +106,7 @@ class Box(ConstraintSet):
         for bound_name in ("lower", "upper"):
             bound = np.asarray(getattr(self, bound_name))
             if not _broadcasts_to(bound.shape, params.shape):
-                _checks.fail(bound_name, f"a scalar or an array broadcastable to the parameters' shape {params.shape}",
+                validation.fail(bound_name, f"a scalar or an array broadcastable to the parameters' shape {params.shape}",
                              f"shape {bound.shape}", context="box")
 
 
@@ -181,7 +181,7 @@ class Simplex(ConstraintSet):
     def validate(self, params):
         super().validate(params)
         if params.ndim != 1:
-            _checks.fail("constraint", "applied to a 1-D parameter vector", f"parameters of shape {params.shape}",
+            validation.fail("constraint", "applied to a 1-D parameter vector", f"parameters of shape {params.shape}",
                          context="simplex")
 
 
@@ -208,7 +208,7 @@ class Affine(ConstraintSet):
     def validate(self, params):
         super().validate(params)
         if params.shape != (self.A.shape[1],):
-            _checks.fail("A", f"of shape (m, {params.shape[0] if params.ndim == 1 else 'p'}) for parameters of "
+            validation.fail("A", f"of shape (m, {params.shape[0] if params.ndim == 1 else 'p'}) for parameters of "
                          f"shape {params.shape}", f"shape {self.A.shape}", context="affine")
 
 
@@ -241,10 +241,10 @@ def box(lower, upper) -> Box:
     lower, upper = (np.asarray(bound, dtype=np.float64) for bound in (lower, upper))
     for bound_name, bound in (("lower", lower), ("upper", upper)):
         if np.isnan(bound).any():
-            _checks.fail(bound_name, "numbers or ±inf (no NaN)", "NaN", context="box")
+            validation.fail(bound_name, "numbers or ±inf (no NaN)", "NaN", context="box")
     if np.any(lower > upper):
         where = np.argwhere(np.broadcast_to(lower > upper, np.broadcast_shapes(lower.shape, upper.shape)))[0]
-        _checks.fail("lower", "<= upper everywhere (an empty box has no feasible point)",
+        validation.fail("lower", "<= upper everywhere (an empty box has no feasible point)",
                      f"lower > upper at index {tuple(int(i) for i in where)}", context="box")
     return Box(jnp.asarray(lower), jnp.asarray(upper))
 
@@ -256,7 +256,7 @@ def nonnegative() -> Nonnegative:
 
 def ball(radius: float) -> Ball:
     """‖θ‖ ≤ radius, the Euclidean ball around 0."""
-    return Ball(_checks.nonnegative_float("radius", radius, context="ball"))
+    return Ball(validation.nonnegative_float("radius", radius, context="ball"))
 
 
 def simplex() -> Simplex:
@@ -266,9 +266,9 @@ def simplex() -> Simplex:
 
 def affine(A, b) -> Affine:
     """{θ : Aθ = b} for a matrix A (m × p) and a vector b (m,)."""
-    A = _checks.finite_array("A", A, ndim=2)
-    b = _checks.finite_array("b", b, ndim=1)
-    _checks.same_length(("A", "b"), (A.shape[0], b.shape[0]))
+    A = validation.finite_array("A", A, ndim=2)
+    b = validation.finite_array("b", b, ndim=1)
+    validation.same_length(("A", "b"), (A.shape[0], b.shape[0]))
     return Affine(jnp.asarray(A), jnp.asarray(b), jnp.asarray(np.linalg.pinv(A)))
 
 
@@ -277,5 +277,5 @@ def general_constraints(equalities=(), inequalities=()) -> Constraints:
     and gⱼ(θ) ≤ 0. Feasibility is checked; projected SGD needs one of the sets with a projection."""
     for name, functions in (("equalities", equalities), ("inequalities", inequalities)):
         if not all(callable(f) for f in functions):
-            _checks.fail(name, "a list of functions of θ", _checks.shown(functions), error=TypeError)
+            validation.fail(name, "a list of functions of θ", validation.shown(functions), error=TypeError)
     return Constraints(tuple(equalities), tuple(inequalities))

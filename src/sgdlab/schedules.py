@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from sgdlab import _checks
+from sgdlab._helpers import validation
 
 
 class Schedule:
@@ -127,34 +127,34 @@ class Custom(Schedule):
 
 def constant(alpha: float) -> Constant:
     """αₖ = α for every k."""
-    return Constant(_checks.positive_float("alpha", alpha, context="constant"))
+    return Constant(validation.positive_float("alpha", alpha, context="constant"))
 
 
 def inverse_time(alpha0: float, decay: float) -> InverseTime:
     """αₖ = α₀ / (1 + decay · k)."""
-    return InverseTime(_checks.positive_float("alpha0", alpha0, context="inverse_time"),
-                       _checks.nonnegative_float("decay", decay, context="inverse_time"))
+    return InverseTime(validation.positive_float("alpha0", alpha0, context="inverse_time"),
+                       validation.nonnegative_float("decay", decay, context="inverse_time"))
 
 
 def inverse_sqrt(alpha0: float) -> InverseSqrt:
     """αₖ = α₀ / √(k + 1)."""
-    return InverseSqrt(_checks.positive_float("alpha0", alpha0, context="inverse_sqrt"))
+    return InverseSqrt(validation.positive_float("alpha0", alpha0, context="inverse_sqrt"))
 
 
 def step_decay(alpha0: float, factor: float, every: int) -> StepDecay:
     """αₖ = α₀ · factor^⌊k / every⌋ with factor in (0, 1)."""
-    return StepDecay(_checks.positive_float("alpha0", alpha0, context="step_decay"),
-                     _checks.fraction("factor", factor, context="step_decay"),
-                     _checks.integer("every", every, context="step_decay"))
+    return StepDecay(validation.positive_float("alpha0", alpha0, context="step_decay"),
+                     validation.fraction("factor", factor, context="step_decay"),
+                     validation.integer("every", every, context="step_decay"))
 
 
 def cosine(alpha0: float, total: int, alpha_min: float = 0.0) -> Cosine:
     """Cosine annealing from α₀ (k = 0) to α_min (k ≥ total)."""
-    alpha0 = _checks.positive_float("alpha0", alpha0, context="cosine")
-    alpha_min = _checks.nonnegative_float("alpha_min", alpha_min, context="cosine")
+    alpha0 = validation.positive_float("alpha0", alpha0, context="cosine")
+    alpha_min = validation.nonnegative_float("alpha_min", alpha_min, context="cosine")
     if alpha_min > alpha0:
-        _checks.fail("alpha_min", f"at most alpha0={alpha0}", _checks.shown(alpha_min), context="cosine")
-    return Cosine(alpha0, _checks.integer("total", total, context="cosine"), alpha_min)
+        validation.fail("alpha_min", f"at most alpha0={alpha0}", validation.shown(alpha_min), context="cosine")
+    return Cosine(alpha0, validation.integer("total", total, context="cosine"), alpha_min)
 
 
 def as_schedule(step) -> Schedule:
@@ -164,9 +164,9 @@ def as_schedule(step) -> Schedule:
     if callable(step):
         return Custom(step)
     if isinstance(step, (int, float, np.floating, np.integer)) and not isinstance(step, bool):
-        return Constant(_checks.positive_float("step", step))
-    _checks.fail("step", "a positive number, a schedule such as sl.inverse_time(0.1, 0.01), "
-                 "or a callable k -> alpha_k", _checks.shown(step), error=TypeError)
+        return Constant(validation.positive_float("step", step))
+    validation.fail("step", "a positive number, a schedule such as sl.inverse_time(0.1, 0.01), "
+                 "or a callable k -> alpha_k", validation.shown(step), error=TypeError)
 
 
 @jax.jit
@@ -186,12 +186,12 @@ def check_positive(schedule: Schedule, iterations: int) -> None:
     ks = _checked_iterations(iterations)
     alphas = np.asarray(_evaluate(schedule, jnp.asarray(ks)))
     if alphas.shape != ks.shape:
-        _checks.fail("step", "a schedule returning one number per iteration",
+        validation.fail("step", "a schedule returning one number per iteration",
                      f"output of shape {alphas.shape}")
     bad = ~(np.isfinite(alphas) & (alphas > 0))
     if bad.any():
         k = int(ks[np.argmax(bad)])
-        _checks.fail("step", "a schedule with alpha_k > 0 and finite at every iteration",
+        validation.fail("step", "a schedule with alpha_k > 0 and finite at every iteration",
                      f"{schedule.describe()} giving alpha_k = {alphas[np.argmax(bad)]:.3g} at k = {k}")
 
 

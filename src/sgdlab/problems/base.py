@@ -16,10 +16,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from sgdlab import _checks, _pytree
+from sgdlab._helpers import pytrees, validation
 from sgdlab.constraints import ConstraintSet
-from sgdlab.distributed import holding_devices, is_row_sharded
-from sgdlab.ondisk import is_on_disk
+from sgdlab.problems import chunked
+from sgdlab.data.ondisk import is_on_disk
+from sgdlab.data.sharded import holding_devices, is_row_sharded
 
 
 class Problem:
@@ -103,8 +104,8 @@ class Problem:
     def subject_to(self, constraint: ConstraintSet) -> Problem:
         """The same objective restricted to θ ∈ C: a new problem sharing this one's data."""
         if not isinstance(constraint, ConstraintSet):
-            _checks.fail("constraint", "a set such as sl.box(0, 1), sl.ball(1.0) or sl.simplex()",
-                         _checks.shown(constraint), error=TypeError)
+            validation.fail("constraint", "a set such as sl.box(0, 1), sl.ball(1.0) or sl.simplex()",
+                         validation.shown(constraint), error=TypeError)
         constraint.validate(self.params0)
         constrained = copy.copy(self)
         constrained.constraint = constraint
@@ -114,7 +115,7 @@ class Problem:
 
     def is_feasible(self, params, tol: float = 1e-8) -> bool:
         """True when θ satisfies the problem's constraints to within ``tol`` (always, unconstrained)."""
-        params = _pytree.conform("params", params, self.params0)
+        params = pytrees.conform("params", params, self.params0)
         return True if self.constraint is None else self.constraint.is_feasible(params, tol)
 
 
@@ -134,7 +135,7 @@ class FiniteSum(Problem):
 
     def __init__(self, loss, data, params0):
         if not callable(loss):
-            _checks.fail("loss", "a callable loss(params, example) -> scalar", _checks.shown(loss), error=TypeError)
+            validation.fail("loss", "a callable loss(params, example) -> scalar", validation.shown(loss), error=TypeError)
         self._example_loss = loss
         self.params0 = _validated_params0(params0)
         self.data, self.n = self._validated_data(data)
@@ -190,23 +191,21 @@ class FiniteSum(Problem):
 
     def _value_and_grad(self, params):
         if self.on_disk:
-            from sgdlab.streamed import value_and_grad   # the engine room; imported when used
-
-            return value_and_grad(self, self._conform(params))
+            return chunked.value_and_grad(self, self._conform(params))
         return self._value_and_grad_jit(self._conform(params), self.data)
 
     def batch_grad(self, params, idx):
         """(1/B) Σ_b ∇f_{idx_b}(θ): the minibatch gradient; repeated indices count each time."""
         idx = np.asarray(idx)
         if idx.ndim != 1 or idx.size == 0 or not np.issubdtype(idx.dtype, np.integer):
-            _checks.fail("idx", "a non-empty 1-D array of integer indices", _checks.shown(idx))
+            validation.fail("idx", "a non-empty 1-D array of integer indices", validation.shown(idx))
         if idx.min() < 0 or idx.max() >= self.n:
-            _checks.fail("idx", f"indices in [0, {self.n - 1}]",
+            validation.fail("idx", f"indices in [0, {self.n - 1}]",
                          f"indices from {idx.min()} to {idx.max()}")
         return self._batch_grad_jit(self._conform(params), self.data, jnp.asarray(idx))
 
     def _conform(self, params):
-        return _pytree.conform("params", params, self.params0)
+        return pytrees.conform("params", params, self.params0)
 
     def defining_functions(self) -> tuple:
         """The per-example loss."""
@@ -269,7 +268,7 @@ def _validated_data(data):
     """Check that data is a non-empty pytree of finite arrays with one leading length N."""
     leaves, treedef = jax.tree.flatten(data)
     if not leaves:
-        _checks.fail("data", "a pytree of arrays with a leading axis of length N", _checks.shown(data), error=TypeError)
+        validation.fail("data", "a pytree of arrays with a leading axis of length N", validation.shown(data), error=TypeError)
     arrays = []
     for position, leaf in enumerate(leaves):
         if is_row_sharded(leaf):
@@ -277,19 +276,19 @@ def _validated_data(data):
             continue
         array = leaf if is_on_disk(leaf) else np.asarray(leaf)
         if array.ndim == 0:
-            _checks.fail("data", "arrays with a leading axis of length N", f"a scalar at leaf {position}")
+            validation.fail("data", "arrays with a leading axis of length N", f"a scalar at leaf {position}")
         if np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.complexfloating):
-            array = _checked_in_chunks(array) if is_on_disk(array) else _checks.finite_array("data", array)
+            array = _checked_in_chunks(array) if is_on_disk(array) else validation.finite_array("data", array)
         arrays.append(array)
     lengths = {array.shape[0] for array in arrays}
     if len(lengths) > 1:
-        _checks.fail("data", "arrays sharing one leading length N", f"leading lengths {sorted(lengths)}")
+        validation.fail("data", "arrays sharing one leading length N", f"leading lengths {sorted(lengths)}")
     (n,) = lengths
     if n == 0:
-        _checks.fail("data", "non-empty (N >= 1)", "N = 0")
+        validation.fail("data", "non-empty (N >= 1)", "N = 0")
     on_disk = any(is_on_disk(array) for array in arrays)
     if on_disk and any(is_row_sharded(array) for array in arrays):
-        _checks.fail("data", "either files on disk or rows sharded over devices", "both")
+        validation.fail("data", "either files on disk or rows sharded over devices", "both")
     return jax.tree.unflatten(treedef, [a if on_disk or is_row_sharded(a) else jnp.asarray(a) for a in arrays]), n
 
 
@@ -297,22 +296,22 @@ def _checked_shards(array: jax.Array) -> jax.Array:
     """A leaf sharded over devices, checked finite in the shards this process holds."""
     if jnp.issubdtype(array.dtype, jnp.inexact):
         for shard in array.addressable_shards:
-            _checks.finite_array("data", np.asarray(shard.data))
+            validation.finite_array("data", np.asarray(shard.data))
     return array
 
 
 def _checked_in_chunks(array, rows: int = 65_536):
     """A leaf on disk checked finite a block of rows at a time (never read whole)."""
     for start in range(0, array.shape[0], rows):
-        _checks.finite_array("data", array[start:start + rows])
+        validation.finite_array("data", array[start:start + rows])
     return array
 
 
 def _validated_params0(params0):
     leaves, treedef = jax.tree.flatten(params0)
     if not leaves:
-        _checks.fail("params0", "a pytree with at least one array", _checks.shown(params0), error=TypeError)
-    arrays = [_checks.finite_array("params0", leaf) for leaf in leaves]
+        validation.fail("params0", "a pytree with at least one array", validation.shown(params0), error=TypeError)
+    arrays = [validation.finite_array("params0", leaf) for leaf in leaves]
     return jax.tree.unflatten(treedef, [jnp.asarray(a) for a in arrays])
 
 
@@ -321,4 +320,4 @@ def _check_scalar_loss(loss, params0, data):
     example = jax.tree.map(lambda leaf: jax.ShapeDtypeStruct(leaf.shape[1:], leaf.dtype), data)
     shape = jax.eval_shape(loss, params0, example)
     if getattr(shape, "shape", None) != ():
-        _checks.fail("loss", "a function returning a scalar for one example", f"output {shape}")
+        validation.fail("loss", "a function returning a scalar for one example", f"output {shape}")

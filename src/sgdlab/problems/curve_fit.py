@@ -19,7 +19,7 @@ import dataclasses
 
 import numpy as np
 
-from sgdlab import _checks
+from sgdlab._helpers import validation
 from sgdlab.problems.least_squares import LeastSquares
 
 
@@ -60,7 +60,7 @@ class Fourier(Basis):
             return self
         span = float(np.ptp(x))
         if span == 0:
-            _checks.fail("x", "at least two distinct values (the default period is their span)", "all equal",
+            validation.fail("x", "at least two distinct values (the default period is their span)", "all equal",
                          context="fourier")
         return Fourier(self.n, span)
 
@@ -78,19 +78,19 @@ class GaussianRBF(Basis):
 
 def polynomial(degree: int) -> Polynomial:
     """The monomials 1, x, …, x^degree."""
-    return Polynomial(_checks.integer("degree", degree, low=0, context="polynomial"))
+    return Polynomial(validation.integer("degree", degree, low=0, context="polynomial"))
 
 
 def fourier(n: int, period: float | None = None) -> Fourier:
     """A constant and n harmonics of period P (default: the span of the training x)."""
-    n = _checks.integer("n", n, context="fourier")
-    return Fourier(n, None if period is None else _checks.positive_float("period", period, context="fourier"))
+    n = validation.integer("n", n, context="fourier")
+    return Fourier(n, None if period is None else validation.positive_float("period", period, context="fourier"))
 
 
 def gaussian_rbf(centers, width: float) -> GaussianRBF:
     """Gaussian bumps of a common ``width`` at each of ``centers``."""
-    centers = _checks.finite_array("centers", np.atleast_1d(np.asarray(centers, dtype=float)), ndim=1)
-    return GaussianRBF(tuple(centers.tolist()), _checks.positive_float("width", width, context="gaussian_rbf"))
+    centers = validation.finite_array("centers", np.atleast_1d(np.asarray(centers, dtype=float)), ndim=1)
+    return GaussianRBF(tuple(centers.tolist()), validation.positive_float("width", width, context="gaussian_rbf"))
 
 
 class CurveFit(LeastSquares):
@@ -98,15 +98,15 @@ class CurveFit(LeastSquares):
 
     def __init__(self, x, y, basis: Basis):
         if not isinstance(basis, Basis):
-            _checks.fail("basis", "a basis such as sl.polynomial(3), sl.fourier(5) or sl.gaussian_rbf(c, w)",
-                         _checks.shown(basis), error=TypeError)
-        x = _checks.finite_array("x", x, ndim=1)
+            validation.fail("basis", "a basis such as sl.polynomial(3), sl.fourier(5) or sl.gaussian_rbf(c, w)",
+                         validation.shown(basis), error=TypeError)
+        x = validation.finite_array("x", x, ndim=1)
         self.basis = basis.fitted(x)
         super().__init__(self.basis.features(x), y)
 
     def predict(self, params, x) -> np.ndarray:
         """The fitted curve Σⱼ θⱼ φⱼ(x) at new inputs x."""
-        return self.basis.features(_checks.finite_array("x", x, ndim=1)) @ np.asarray(params)
+        return self.basis.features(validation.finite_array("x", x, ndim=1)) @ np.asarray(params)
 
 
 def curve_fit(x, y, basis: Basis | None = None) -> CurveFit:

@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from sgdlab import _checks, _pytree
+from sgdlab._helpers import pytrees, validation
 from sgdlab.problems.base import Problem, _validated_params0
 
 
@@ -32,26 +32,26 @@ class Expectation(Problem):
                  lipschitz: float | None = None):
         for name, function in (("loss", loss), ("sample", sample)):
             if not callable(function):
-                _checks.fail(name, "a callable", _checks.shown(function), error=TypeError)
+                validation.fail(name, "a callable", validation.shown(function), error=TypeError)
         for name, function in (("exact_loss", exact_loss), ("exact_grad", exact_grad)):
             if function is not None and not callable(function):
-                _checks.fail(name, "a callable of θ", _checks.shown(function), error=TypeError)
+                validation.fail(name, "a callable of θ", validation.shown(function), error=TypeError)
         self._loss, self._sample = loss, sample
         self.params0 = _validated_params0(params0)
         _check_sample(sample)
         self.exact_loss, self.exact_grad = exact_loss, exact_grad
-        self.evaluation_size = _checks.integer("evaluation_size", evaluation_size, low=2)
-        self.evaluation_seed = _checks.integer("evaluation_seed", evaluation_seed, low=0)
+        self.evaluation_size = validation.integer("evaluation_size", evaluation_size, low=2)
+        self.evaluation_seed = validation.integer("evaluation_seed", evaluation_seed, low=0)
         keys = jax.random.split(jax.random.key(self.evaluation_seed), self.evaluation_size)
         try:
             self.data = jax.vmap(sample)(keys)
         except jax.errors.JAXTypeError as error:
-            _checks.fail("sample", "a function written in jax.numpy, so that it can be vmapped over keys",
+            validation.fail("sample", "a function written in jax.numpy, so that it can be vmapped over keys",
                          str(error).splitlines()[0])
         _check_scalar(loss, self.params0, jax.tree.map(lambda leaf: leaf[0], self.data))
-        self._solution = None if solution is None else _pytree.conform("solution", solution, self.params0)
+        self._solution = None if solution is None else pytrees.conform("solution", solution, self.params0)
         self._optimal_value = optimal_value
-        self._lipschitz = None if lipschitz is None else _checks.positive_float("lipschitz", lipschitz)
+        self._lipschitz = None if lipschitz is None else validation.positive_float("lipschitz", lipschitz)
         self._loss_jit = jax.jit(self.data_loss)
         self._grad_jit = jax.jit(jax.grad(self.data_loss))
 
@@ -85,10 +85,10 @@ class Expectation(Problem):
         return jax.grad(self.exact_loss)(params)
 
     def loss(self, params) -> jax.Array:
-        return self._loss_jit(_pytree.conform("params", params, self.params0), self.data)
+        return self._loss_jit(pytrees.conform("params", params, self.params0), self.data)
 
     def grad(self, params):
-        return self._grad_jit(_pytree.conform("params", params, self.params0), self.data)
+        return self._grad_jit(pytrees.conform("params", params, self.params0), self.data)
 
     def lipschitz(self) -> float | None:
         return self._lipschitz
@@ -127,11 +127,11 @@ def _check_sample(sample) -> None:
     first, second = (jax.tree.map(np.shape, sample(jax.random.key(seed))) for seed in (1, 2))
     kinds = [jax.tree.map(lambda leaf: np.asarray(leaf).dtype, sample(jax.random.key(seed))) for seed in (1, 2)]
     if jax.tree.structure(first) != jax.tree.structure(second) or first != second or kinds[0] != kinds[1]:
-        _checks.fail("sample", "a function whose draws have the same structure, shapes and dtypes for every key",
+        validation.fail("sample", "a function whose draws have the same structure, shapes and dtypes for every key",
                      f"{first} for one key and {second} for another")
 
 
 def _check_scalar(loss, params0, draw) -> None:
     shape = jax.eval_shape(loss, params0, draw)
     if getattr(shape, "shape", None) != ():
-        _checks.fail("loss", "a function returning a scalar for one draw ω", f"output {shape}")
+        validation.fail("loss", "a function returning a scalar for one draw ω", f"output {shape}")

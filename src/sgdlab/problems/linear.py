@@ -19,7 +19,7 @@ import numpy as np
 import scipy.sparse
 import scipy.sparse.linalg
 
-from sgdlab import _checks
+from sgdlab._helpers import validation
 from sgdlab.problems.base import FiniteSum
 from sgdlab.problems.rows import batch_products, engine_rows, products
 
@@ -37,7 +37,7 @@ class LinearModel(FiniteSum):
     """
 
     curvature = 1.0
-    #: The loss family the native loop (sgdlab.kernels) runs for this model, or None when it has none.
+    #: The loss family the native loop (sgdlab.engines.select) runs for this model, or None when it has none.
     native_loss: str | None = None
 
     def __init__(self, X, y, params0, l2: float = 0.0):
@@ -154,29 +154,29 @@ def design_matrix(X):
     if scipy.sparse.issparse(X):
         return sparse_design_matrix(X)
     if isinstance(X, jax.Array) and not X.is_fully_addressable:
-        _checks.fail("X", "held whole in this process (L and θ* need every row); for rows spread over processes "
+        validation.fail("X", "held whole in this process (L and θ* need every row); for rows spread over processes "
                      "use sl.finite_sum on sl.distributed.shard_rows(...)", "an array spread over processes",
                      error=TypeError)
-    return _checks.finite_array("X", X, ndim=2)
+    return validation.finite_array("X", X, ndim=2)
 
 
 def sparse_design_matrix(X) -> scipy.sparse.csr_matrix:
     """Validate a sparse X and return it as a canonical CSR matrix of floats (a copy; other formats are
     converted): sorted, summed duplicates, finite stored values, int32 indices where they fit."""
     if X.ndim != 2 or 0 in X.shape:
-        _checks.fail("X", "a non-empty 2-D sparse matrix", f"shape {X.shape}")
+        validation.fail("X", "a non-empty 2-D sparse matrix", f"shape {X.shape}")
     for name in ("indices", "indptr", "row", "col"):
         array = getattr(X, name, None)
         if array is not None and not np.issubdtype(np.asarray(array).dtype, np.integer):
-            _checks.fail(f"X.{name}", "an array of integers", f"dtype {np.asarray(array).dtype}", error=TypeError)
+            validation.fail(f"X.{name}", "an array of integers", f"dtype {np.asarray(array).dtype}", error=TypeError)
     if not (np.issubdtype(X.dtype, np.number) or X.dtype == bool):
-        _checks.fail("X", "a sparse matrix of numbers", f"dtype {X.dtype}", error=TypeError)
+        validation.fail("X", "a sparse matrix of numbers", f"dtype {X.dtype}", error=TypeError)
     X = scipy.sparse.csr_matrix(X, dtype=X.dtype if np.issubdtype(X.dtype, np.floating) else np.float64, copy=True)
     X.sum_duplicates()
     bad = np.flatnonzero(~np.isfinite(X.data))
     if bad.size:
         row = int(np.searchsorted(X.indptr, bad[0], side="right") - 1)
-        _checks.fail("X", "a sparse matrix of finite stored values (no NaN or inf)",
+        validation.fail("X", "a sparse matrix of finite stored values (no NaN or inf)",
                      f"{X.data[bad[0]]} at row {row}, column {X.indices[bad[0]]}")
     if max(X.nnz, X.shape[1]) < np.iinfo(np.int32).max:
         X.indices, X.indptr = X.indices.astype(np.int32), X.indptr.astype(np.int32)
@@ -185,8 +185,8 @@ def sparse_design_matrix(X) -> scipy.sparse.csr_matrix:
 
 def targets(y, X: np.ndarray, *, dtype=None) -> np.ndarray:
     """Validate y: a 1-D array of finite numbers, one per row of X."""
-    y = _checks.finite_array("y", y, ndim=1, dtype=dtype)
-    _checks.same_length(("X", "y"), (X.shape[0], y.shape[0]))
+    y = validation.finite_array("y", y, ndim=1, dtype=dtype)
+    validation.same_length(("X", "y"), (X.shape[0], y.shape[0]))
     return y
 
 
@@ -194,10 +194,10 @@ def class_labels(y, X: np.ndarray) -> np.ndarray:
     """Validate class labels: a 1-D array (numbers or strings), one per row of X, no NaN."""
     y = np.asarray(y)
     if y.ndim != 1:
-        _checks.fail("y", "a 1-D array of class labels", f"a {y.ndim}-D array of shape {y.shape}")
-    _checks.same_length(("X", "y"), (X.shape[0], y.shape[0]))
+        validation.fail("y", "a 1-D array of class labels", f"a {y.ndim}-D array of shape {y.shape}")
+    validation.same_length(("X", "y"), (X.shape[0], y.shape[0]))
     if np.issubdtype(y.dtype, np.number):
-        _checks.finite_array("y", y)
+        validation.finite_array("y", y)
     return y
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 
-from sgdlab import _checks
+from sgdlab._helpers import validation
 from sgdlab.problems.linear import LinearClassifier, design_matrix, targets
 
 
@@ -25,7 +25,7 @@ class LogisticRegression(LinearClassifier):
     def __init__(self, X, y, l2: float = 0.0):
         X = design_matrix(X)
         y, self.label_coding = _signed_labels(targets(y, X), X.dtype)
-        super().__init__(X, y, np.zeros(X.shape[1], dtype=X.dtype), l2=_checks.nonnegative_float("l2", l2))
+        super().__init__(X, y, np.zeros(X.shape[1], dtype=X.dtype), l2=validation.nonnegative_float("l2", l2))
 
     @staticmethod
     def margin_losses(margins, y):
@@ -46,7 +46,7 @@ def _signed_labels(y: np.ndarray, dtype) -> tuple[np.ndarray, str]:
         return np.where(y == 1, 1, -1).astype(dtype), "{0, 1}"
     if values <= {-1.0, 1.0}:
         return y.astype(dtype), "{-1, 1}"
-    _checks.fail("y", "labels coded {0, 1} or {-1, 1}", f"values {sorted(values)[:6]}",
+    validation.fail("y", "labels coded {0, 1} or {-1, 1}", f"values {sorted(values)[:6]}",
                  context="logistic_regression")
 
 

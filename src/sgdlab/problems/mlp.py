@@ -12,7 +12,7 @@ column ``zero_preactivations``: how many pre-activations zˡᵢ (over all N exam
 are exactly 0 at each recorded iterate, the points where that choice matters. In practice the
 iterates essentially never hit a kink, and the column stays 0.
 
-With one hidden layer, plain SGD epochs can run on the native loop (sgdlab.kernels.network_sgd, the
+With one hidden layer, plain SGD epochs can run on the native loop (sgdlab.engines.native.network_sgd, the
 same run as the JAX engine's); :meth:`MLP.native_data` gives it the data.
 """
 
@@ -25,7 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 import scipy.sparse
 
-from sgdlab import _checks
+from sgdlab._helpers import validation
 from sgdlab.problems.base import FiniteSum
 from sgdlab.problems.linear import class_labels, design_matrix
 
@@ -63,17 +63,17 @@ class MLP(FiniteSum):
     def __init__(self, X, y, hidden=(64,), task: str = "classification", seed: int = 0, classes=None):
         X = design_matrix(X)
         if task not in TASKS:
-            _checks.fail("task", "one of " + ", ".join(TASKS), _checks.shown(task))
+            validation.fail("task", "one of " + ", ".join(TASKS), validation.shown(task))
         self.task, self.hidden = task, _widths(hidden)
         if task == "classification":
             self.classes = _classes(class_labels(y, X), classes)
             targets, width, loss = np.searchsorted(self.classes, np.asarray(y)), self.classes.size, cross_entropy_loss
         else:
-            targets = _checks.finite_array("y", y, dtype=X.dtype)
-            _checks.same_length(("X", "y"), (X.shape[0], targets.shape[0]))
+            targets = validation.finite_array("y", y, dtype=X.dtype)
+            validation.same_length(("X", "y"), (X.shape[0], targets.shape[0]))
             width, loss = (1 if targets.ndim == 1 else targets.shape[1]), squared_loss
             targets = targets.reshape(len(targets), width)
-        params0 = he_initialization((X.shape[1], *self.hidden, width), _checks.integer("seed", seed, low=0), X.dtype)
+        params0 = he_initialization((X.shape[1], *self.hidden, width), validation.integer("seed", seed, low=0), X.dtype)
         self.X, self.targets = X, targets
         super().__init__(loss, (X, targets), params0)
 
@@ -88,7 +88,7 @@ class MLP(FiniteSum):
         return scipy.sparse.issparse(self.X)
 
     def native_data(self) -> tuple:
-        """(X, targets) as the native loop (sgdlab.kernels.network_sgd) takes them: X dense and C-ordered in
+        """(X, targets) as the native loop (sgdlab.engines.native.network_sgd) takes them: X dense and C-ordered in
         its own float dtype; targets as float64 N × 1 class indices (classification) or N × d outputs."""
         return self._native_data
 
@@ -112,7 +112,7 @@ class MLP(FiniteSum):
     def accuracy(self, params, X, y) -> float:
         """The fraction of rows of X whose predicted class equals y (classification only)."""
         if self.task != "classification":
-            _checks.fail("task", "classification for accuracy", _checks.shown(self.task))
+            validation.fail("task", "classification for accuracy", validation.shown(self.task))
         y = np.asarray(y)
         _classes(y, self.classes)
         return float(np.mean(self.predict(params, X) == y))
@@ -128,7 +128,7 @@ def he_initialization(widths: tuple[int, ...], seed: int, dtype) -> list[dict]:
 def _widths(hidden) -> tuple[int, ...]:
     widths = (hidden,) if isinstance(hidden, int) else tuple(hidden)
     if not all(isinstance(w, (int, np.integer)) and not isinstance(w, bool) and w >= 1 for w in widths):
-        _checks.fail("hidden", "a tuple of layer widths, each an integer >= 1", _checks.shown(hidden))
+        validation.fail("hidden", "a tuple of layer widths, each an integer >= 1", validation.shown(hidden))
     return tuple(int(w) for w in widths)
 
 
@@ -137,12 +137,12 @@ def _classes(labels: np.ndarray, classes) -> np.ndarray:
     found = np.unique(labels)
     if classes is None:
         if found.size < 2:
-            _checks.fail("y", "labels of at least 2 classes", f"only {found.tolist()}", context="classification")
+            validation.fail("y", "labels of at least 2 classes", f"only {found.tolist()}", context="classification")
         return found
     classes = np.unique(np.asarray(classes))
     outside = np.setdiff1d(found, classes)
     if outside.size:
-        _checks.fail("y", f"labels among the classes {classes.tolist()[:10]}", f"labels {outside.tolist()[:5]} outside them")
+        validation.fail("y", f"labels among the classes {classes.tolist()[:10]}", f"labels {outside.tolist()[:5]} outside them")
     return classes
 
 

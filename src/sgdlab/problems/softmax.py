@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from sgdlab import _checks
+from sgdlab._helpers import validation
 from sgdlab.problems.linear import LinearClassifier, class_labels, design_matrix
 
 
@@ -29,10 +29,10 @@ class SoftmaxRegression(LinearClassifier):
         y = class_labels(y, X)
         self.classes, labels = np.unique(y, return_inverse=True)
         if self.classes.size < 2:
-            _checks.fail("y", "labels of at least 2 classes", f"only {self.classes.tolist()}",
+            validation.fail("y", "labels of at least 2 classes", f"only {self.classes.tolist()}",
                          context="softmax_regression")
         W0 = np.zeros((X.shape[1], self.classes.size), dtype=X.dtype)
-        super().__init__(X, labels, W0, l2=_checks.nonnegative_float("l2", l2))
+        super().__init__(X, labels, W0, l2=validation.nonnegative_float("l2", l2))
 
     @staticmethod
     def margin_losses(margins, y):

@@ -11,18 +11,18 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from sgdlab import _checks
+from sgdlab._helpers import validation
 from sgdlab.problems.expectation import Expectation
 
 
 def streaming_least_squares(theta_star, variances, noise: float = 0.1) -> Expectation:
     """E over x ~ N(0, diag(variances)), y = xᵀθ* + noise·ε of ½(xᵀθ − y)²; F, θ*, p* and L exact."""
-    theta_star = _checks.finite_array("theta_star", theta_star, ndim=1)
-    variances = _checks.finite_array("variances", variances, ndim=1)
-    _checks.same_length(("theta_star", "variances"), (theta_star.size, variances.size))
+    theta_star = validation.finite_array("theta_star", theta_star, ndim=1)
+    variances = validation.finite_array("variances", variances, ndim=1)
+    validation.same_length(("theta_star", "variances"), (theta_star.size, variances.size))
     if np.any(variances <= 0):
-        _checks.fail("variances", "positive numbers", _checks.shown(variances))
-    noise = _checks.nonnegative_float("noise", noise)
+        validation.fail("variances", "positive numbers", validation.shown(variances))
+    noise = validation.nonnegative_float("noise", noise)
     scale, target = jnp.sqrt(variances), jnp.asarray(theta_star)
 
     def sample(key):

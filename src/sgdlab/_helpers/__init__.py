@@ -1,0 +1,1 @@
+"""Private helpers shared by every layer: argument validation (one message shape), pytrees, atomic files."""

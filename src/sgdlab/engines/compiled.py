@@ -1,0 +1,274 @@
+"""The compiled loop: one epoch is one ``jax.lax.scan`` over the epoch's index plan.
+
+Step k of an epoch takes the plan's k-th batch Iₖ (a padded row with a mask, so every step has
+the same shape) and updates
+
+    θᵏ⁺¹ = θᵏ − αₖ gᵏ,   gᵏ = Σ_b maskₖ_b ∇f_{Iₖ_b}(θᵏ) / Σ_b maskₖ_b,
+
+which is the plain minibatch mean on full batches and the mean over its own size on a shorter
+last batch. A constrained problem takes a projected step, θᵏ⁺¹ = P_C(θᵏ − αₖ gᵏ).
+
+The plan is drawn on the host from (seed, epoch) (``sampler.plan``, a few ns an index) and enters
+the compiled call as an argument, like the data: a program has no host callback, so JAX's
+persistent compilation cache can keep it, and the native loop runs from the very same plans. When
+a history row is due, the same call also returns F, ‖∇F‖ and ‖θ − θ*‖ at the epoch's end. The
+data are an argument, never a constant baked into the program, so one compiled epoch serves every
+seed, epoch and step size.
+
+Runs that differ only in seed or step size can share one program: with ``lanes=R`` the epoch is
+``jax.vmap``-ed over R stacked parameters, plans and schedules (each lane is one run). With a
+``placement`` (sgdlab.engines.distributed) θ is replicated over a mesh of devices, the data are replicated
+or sharded by rows, and each batch is split across the devices (gradient descent on sharded rows
+sums each device's rows instead).
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+import typing
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from sgdlab._helpers import pytrees, validation
+from sgdlab.problems.base import FiniteSum
+from sgdlab.samplers import Sampler
+from sgdlab.schedules import Schedule
+
+
+class Metrics(typing.NamedTuple):
+    """What an epoch reports: whether θ stayed finite and, when recorded, F, ‖∇F‖, ‖θ − θ*‖, the
+    constraint violation (NaN where θ* or the constraint is absent) and the problem's own
+    diagnostics (a dict of numbers, e.g. a ReLU network's count of zero pre-activations)."""
+
+    finite: jax.Array
+    loss: jax.Array
+    grad_norm: jax.Array
+    dist: jax.Array
+    violation: jax.Array
+    extras: dict
+
+    def lane(self, i: int) -> Metrics:
+        """The metrics of run i of a batched (vmapped) epoch."""
+        return jax.tree.map(lambda value: value[i].item(), self)
+
+    def host(self) -> Metrics:
+        """The metrics of an unbatched epoch as Python numbers."""
+        return jax.tree.map(lambda value: np.asarray(value).item(), self)
+
+
+def evaluate(problem: FiniteSum, params, data, solution, constraint) -> Metrics:
+    """F(θ), ‖∇F(θ)‖, ‖θ − θ*‖ and the violation of the constraint, over all the data."""
+    loss, grad = jax.value_and_grad(problem.data_loss)(params, data)
+    nan = jnp.asarray(jnp.nan, loss.dtype)
+    dist = nan if solution is None else pytrees.distance(params, solution)
+    violation = nan if constraint is None else constraint.violation(params)
+    extras = {name: jnp.asarray(value, loss.dtype) for name, value in problem.diagnostics(params, data).items()}
+    return Metrics(pytrees.all_finite(params), loss, pytrees.norm(grad), dist, jnp.asarray(violation, loss.dtype),
+                   extras)
+
+
+def run_epoch(problem: FiniteSum, sampler: Sampler, record: bool, optimizer,
+              params, opt_state, k0, plan, schedule: Schedule, data, solution, constraint):
+    """One epoch of (projected) (S)GD from θ = ``params`` at iteration k0 over ``plan`` = (indices,
+    mask), each S × B; for gradient descent a 1 × 1 plan stands for all the data. Returns (θ,
+    optimizer state, k0 + steps, Metrics). With an optax ``optimizer`` the update is θ + u with
+    (u, state) = optimizer.update(g, state, θ); without, θ − αₖ g."""
+    all_data = sampler.is_full_batch and plan[0].shape[-1] == 1
+
+    def batch_gradient(params, k, batch):
+        if all_data:
+            return jax.grad(problem.data_loss)(params, data)
+        return jax.grad(problem.masked_loss)(params, data, *batch)
+
+    return _scan_steps(problem, record, optimizer, batch_gradient, params, opt_state, k0, plan,
+                       schedule, data, solution, constraint)
+
+
+def run_chunk(length: int, problem, sampler: Sampler, record: bool, optimizer,
+              params, opt_state, k0, seed, schedule: Schedule, data, solution, constraint):
+    """``length`` steps of (S)GD on an expectation from iteration k0. Step k draws its ω from the
+    key fold_in(key(seed), k), or uses the exact gradient for gradient descent; returns what
+    :func:`run_epoch` returns."""
+
+    def batch_gradient(params, k, _):
+        return problem.step_gradient(params, sampler, seed, k)
+
+    return _scan_steps(problem, record, optimizer, batch_gradient, params, opt_state, k0, jnp.zeros(length),
+                       schedule, data, solution, constraint)
+
+
+def _scan_steps(problem, record, optimizer, batch_gradient, params, opt_state, k0, batches, schedule, data,
+                solution, constraint):
+    """Scan the updates over ``batches`` (one per step), projecting when constrained; then the metrics."""
+
+    def step(carry, batch):
+        params, opt_state, k = carry
+        params, opt_state = update(optimizer, params, opt_state, batch_gradient(params, k, batch), schedule, k)
+        return (params if constraint is None else constraint.project(params), opt_state, k + 1), None
+
+    (params, opt_state, k), _ = jax.lax.scan(step, (params, opt_state, k0), batches)
+    if record:
+        return params, opt_state, k, evaluate(problem, params, data, solution, constraint)
+    nan = jnp.asarray(jnp.nan, dtype=jax.tree.leaves(params)[0].dtype)
+    extras = {name: nan for name in jax.eval_shape(problem.diagnostics, params, data)}
+    return params, opt_state, k, Metrics(pytrees.all_finite(params), nan, nan, nan, nan, extras)
+
+
+def update(optimizer, params, opt_state, grads, schedule: Schedule, k):
+    """One update: θ − αₖ g (no optimizer), or θ + u from an optax GradientTransformation, with the
+    result kept in θ's dtype (as optax.apply_updates does)."""
+    if optimizer is None:
+        return pytrees.sgd_update(params, grads, schedule(k)), opt_state
+    updates, opt_state = optimizer.update(grads, opt_state, params)
+    return jax.tree.map(lambda p, u: (p + u).astype(p.dtype), params, updates), opt_state
+
+
+def initial_state(optimizer, params, lanes: int | None = None):
+    """The optimizer's state at θ⁰ (empty without an optimizer), one per lane when batched."""
+    if optimizer is None:
+        return ()
+    return optimizer.init(params) if lanes is None else jax.vmap(optimizer.init)(params)
+
+
+#: How the batched epoch maps over its arguments: params, optimizer state, k0, the plan (or an expectation's
+#: seed), schedule, data, solution, constraint; and over its results: params, optimizer state, the shared
+#: iteration counter, metrics.
+LANE_AXES = (0, 0, None, 0, 0, None, None, None)
+LANE_OUT_AXES = (0, 0, None, 0)
+
+
+class CompiledRun:
+    """The compiled programs of one (problem, sampler, schedule kind, lanes, placement): the
+    evaluation at the start and an epoch with and without history, each built ahead of time on
+    first need, so compilation is timed apart from the run. With ``lanes`` = R, the epoch runs R
+    runs at once: parameters, plans (or seeds) and schedule numbers carry a leading axis of length R.
+    """
+
+    def __init__(self, problem: FiniteSum, sampler: Sampler, params, schedule: Schedule, solution,
+                 lanes: int | None = None, optimizer=None, chunk: int | None = None, placement=None):
+        self.problem, self.sampler, self.lanes = problem, sampler, lanes
+        self.optimizer, self.chunk, self.placement = optimizer, chunk, placement
+        #: Gradient descent takes a 1 × 1 stand-in plan (all the data) unless its N indices are split over devices.
+        self._stand_in = sampler.is_full_batch and (placement is None or problem.is_sharded)
+        self.step_function = run_epoch if chunk is None else functools.partial(run_chunk, chunk)
+        self.data, self.solution, self.constraint = self._placed((problem.data, solution, problem.constraint))
+        params = self._placed(params)
+        self._example_args = (params, initial_state(optimizer, params, lanes), _counter(0),
+                              self._source(np.zeros(lanes or 1, dtype=np.int64), 0),
+                              schedule, self.data, self.solution, self.constraint)
+        self._epoch = {}
+        self._evaluate_lanes = None
+        start_params = params if lanes is None else jax.tree.map(lambda leaf: leaf[0], params)
+        self._evaluate = self._jit(evaluate, static_argnums=0).lower(
+            problem, start_params, self.data, self.solution, self.constraint).compile()
+
+    def _jit(self, function, **options):
+        """jax.jit, with every output replicated on the devices of a data-parallel run."""
+        if self.placement is not None:
+            options["out_shardings"] = self.placement.replicated_sharding
+        return jax.jit(function, **options)
+
+    def prepare(self, record: bool) -> float:
+        """Compile the epoch program (with history if ``record``) unless done; return the seconds spent."""
+        if record in self._epoch:
+            return 0.0
+        started = time.perf_counter()
+        program = functools.partial(self.step_function, self.problem, self.sampler, record, self.optimizer)
+        if self.lanes is not None:
+            program = jax.vmap(program, in_axes=LANE_AXES, out_axes=LANE_OUT_AXES)
+        self._epoch[record] = self._jit(program).lower(*self._example_args).compile()
+        return time.perf_counter() - started
+
+    def epoch(self, params, opt_state, k: int, seed, epoch: int, schedule: Schedule, record: bool):
+        """Run one epoch from iteration k; returns (θ, optimizer state, k + steps, Metrics) with the
+        counter and the metrics on the host (Python numbers, or NumPy arrays with one entry per lane)."""
+        params, opt_state, k, metrics = self._epoch[record](
+            self._placed(params), self._placed(opt_state), _counter(k), self._source(seed, epoch), schedule,
+            self.data, self.solution, self.constraint)
+        return params, opt_state, int(pytrees.local_value(k)), self._to_host(metrics)
+
+    def evaluate(self, params) -> Metrics:
+        """F, ‖∇F‖, ‖θ − θ*‖, the violation and the diagnostics at ``params`` (one run's), on the host."""
+        metrics = self._evaluate(self._placed(params), self.data, self.solution, self.constraint)
+        return jax.tree.map(pytrees.local_value, metrics).host()
+
+    def evaluate_lanes(self, params) -> Metrics:
+        """The metrics of R runs at once (θ stacked along a leading axis), on the host as NumPy arrays
+        with one entry a lane: one vmapped call instead of R."""
+        if self._evaluate_lanes is None:
+            self._evaluate_lanes = self._jit(jax.vmap(functools.partial(evaluate, self.problem),
+                                                      in_axes=(0, None, None, None)))
+        metrics = self._evaluate_lanes(self._placed(params), self.data, self.solution, self.constraint)
+        return jax.tree.map(lambda value: np.asarray(pytrees.local_value(value)), metrics)
+
+    def _placed(self, tree):
+        """The pytree replicated on the devices of a data-parallel run (as it is, on one device)."""
+        return tree if self.placement is None else self.placement.replicated(tree)
+
+    def _source(self, seed, epoch: int):
+        """Where an epoch's examples come from: for a finite sum the epoch's plan (indices, mask), drawn
+        on the host (a 1 × 1 stand-in for gradient descent); for an expectation the run's seed. With
+        lanes, one per lane (``seed`` then holds the lanes' seeds)."""
+        seeds = np.atleast_1d(np.asarray(seed, dtype=np.int64))
+        if self.chunk is not None:
+            source = seeds
+        elif self._stand_in:
+            source = (np.zeros((len(seeds), 1, 1), dtype=np.int32), np.ones((len(seeds), 1, 1), dtype=bool))
+        else:
+            source = self.sampler.stacked_plans(self.problem.n, seeds, epoch)
+        source = source if self.lanes is not None else jax.tree.map(lambda part: part[0], source)
+        if self.placement is None or self.chunk is not None:
+            return source
+        return self.placement.replicated(source) if self._stand_in else self.placement.split_plan(*source)
+
+    def _to_host(self, metrics: Metrics) -> Metrics:
+        metrics = jax.tree.map(pytrees.local_value, metrics)
+        return metrics.host() if self.lanes is None else jax.tree.map(np.asarray, metrics)
+
+
+def _counter(value) -> jax.Array:
+    """Iteration counters, seeds and epoch numbers enter the program as int64 scalars."""
+    return jnp.asarray(value, dtype=jnp.int64)
+
+
+def program_schedule(schedule: Schedule) -> Schedule:
+    """The schedule with every number as a float64 scalar, the form the compiled programs take."""
+    return jax.tree.map(lambda leaf: jnp.asarray(leaf, dtype=jnp.float64), schedule)
+
+
+def stacked_schedules(schedules: list[Schedule]) -> Schedule:
+    """Schedules of one kind stacked into one whose numbers have a leading axis (one per lane)."""
+    return jax.tree.map(lambda *leaves: jnp.asarray(leaves, dtype=jnp.float64), *schedules)
+
+
+def stacked_params(params, lanes: int):
+    """θ repeated along a new leading axis of length ``lanes``."""
+    return jax.tree.map(lambda leaf: jnp.broadcast_to(leaf, (lanes, *jnp.shape(leaf))), params)
+
+
+def compiled_run(problem: FiniteSum, sampler: Sampler, params, schedule: Schedule, solution,
+                 lanes: int | None = None, optimizer=None, chunk: int | None = None, placement=None) -> CompiledRun:
+    """The compiled programs for this problem, sampler, kind of schedule, optimizer, number of
+    lanes, (for an expectation) steps per chunk and placement on devices. They are kept on the
+    problem, so they live as long as its data do; θ* is fixed per problem."""
+    cache = problem.__dict__.setdefault("_compiled_runs", {})
+    if getattr(problem, "on_disk", False):
+        return _streamed_run(problem, sampler, schedule, solution, lanes, optimizer, placement)
+    devices = None if placement is None else tuple(device.id for device in placement.mesh.devices.flat)
+    key = (sampler, jax.tree.structure(schedule), solution is None, lanes, optimizer, chunk, devices)
+    if key not in cache:
+        cache[key] = CompiledRun(problem, sampler, params, schedule, solution, lanes, optimizer, chunk, placement)
+    return cache[key]
+
+
+def _streamed_run(problem, sampler, schedule, solution, lanes, optimizer, placement):
+    """The run of a problem whose data are files read by rows (sgdlab.engines.streamed): one lane, one device."""
+    from sgdlab.engines.streamed import StreamedRun
+
+    if lanes is not None or placement is not None:
+        validation.fail("problem", "data in memory for compare and for devices= (data on disk run through "
+                     "minimize on one device)", repr(problem))
+    return StreamedRun(problem, sampler, schedule, solution, optimizer)

@@ -1,0 +1,179 @@
+"""NativeRun: the epochs of one (problem, sampler) run by the native loop, with CompiledRun's interface.
+
+Each epoch takes its plan from the sampler (``sampler.plan``, the plan the JAX engine runs too) and
+its step sizes αₖ from the schedule evaluated at the epoch's iterations, then calls the model's loop
+(:mod:`sgdlab.engines.native.loops`: the linear models' or the ReLU network's). History rows (F, ‖∇F‖,
+‖θ − θ*‖) come from the JAX engine's compiled evaluation, so both engines report the same numbers,
+or, for a float64 network, from the loop's own evaluation of the same formulas (equal to 1e-10, tested).
+With ``lanes`` = R the R runs are split into one group per core, each group one call of the loop on
+its own thread (the loop releases the GIL); a single run whose steps are split in parts has its parts
+computed on threads of their own instead.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import functools
+import os
+import threading
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from sgdlab.engines import compiled as engine
+from sgdlab.engines.native import loops
+from sgdlab.engines.native.stale_caches import clear_this_package_once
+from sgdlab.schedules import Constant, Schedule
+
+#: Worker threads for the lanes of a comparison, and whether one run's parts get threads of their
+#: own: the cores this process may run on.
+CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+#: Row ranges a lane's native evaluation is split into, computed side by side: a fixed number, so the
+#: history of a run does not depend on the cores or on the lanes beside it (a single network run's
+#: history row over 60,000 rows: 49 ms in one range, 27 ms in two on two cores).
+EVALUATION_PIECES = 2
+
+
+class NativeRun:
+    """Runs epochs natively and evaluates with ``compiled`` (the JAX engine's CompiledRun)."""
+
+    engine = "native"
+
+    def __init__(self, compiled: engine.CompiledRun):
+        clear_this_package_once()
+        self.compiled = compiled
+        problem = compiled.problem
+        self.problem, self.sampler, self.lanes = problem, compiled.sampler, compiled.lanes
+        width = getattr(self.sampler, "batch_size", problem.n)   # gradient descent: one batch of all N
+        self.loop = loops.loop_for(problem, width)
+        self.dtype = jax.tree.leaves(problem.params0)[0].dtype   # θ's: the loop computes in float64
+        self.extras = tuple(jax.eval_shape(problem.diagnostics, problem.params0, problem.data))
+
+    def prepare(self, record: bool) -> float:
+        """Compile the native loop for this data (a one-step epoch) and, for lanes recording history, their
+        vmapped evaluation; return the seconds spent."""
+        started = time.perf_counter()
+        self.loop.compile()
+        if record and self.lanes is not None:   # the lanes' evaluation is compiled here, not in an epoch
+            zeros = jax.tree.map(lambda leaf: np.zeros((self.lanes, *np.shape(leaf)), self.dtype), self.problem.params0)
+            self.compiled.evaluate_lanes(zeros)
+        return time.perf_counter() - started
+
+    def epoch(self, params, opt_state, k: int, seed, epoch: int, schedule: Schedule, record: bool):
+        """One epoch from iteration k (of every lane); returns what CompiledRun.epoch returns."""
+        seeds = np.atleast_1d(np.asarray(seed))
+        steps = self.sampler.steps_per_epoch(self.problem.n)
+        alphas = step_sizes(schedule if self.lanes is not None else _stacked(schedule), k, steps)
+        lanes = params if self.lanes is not None else jax.tree.map(lambda leaf: np.asarray(leaf)[None], params)
+        state = self.loop.state(lanes)
+        self._run_lanes(state, seeds, epoch, alphas)
+        final = jax.tree.map(lambda leaf: leaf.astype(self.dtype), self.loop.params(state))
+        metrics = self._metrics(final, state, len(seeds), record)
+        if self.lanes is None:
+            return jax.tree.map(lambda leaf: leaf[0], final), opt_state, k + steps, metrics.lane(0)
+        return final, opt_state, k + steps, metrics
+
+    def _run_lanes(self, state, seeds, epoch: int, alphas) -> None:
+        """The epoch of every lane, in one group of consecutive lanes a core, each group on its own
+        thread, which draws its lanes' plans (the draws release the GIL too) and runs the loop."""
+        if self.loop.parted and len(seeds) == 1 and CORES >= self.loop.parts:
+            return self._run_parts(state, seeds, epoch, alphas)
+
+        def run(group: slice):
+            indices, masks = self.sampler.stacked_plans(self.problem.n, seeds[group], epoch)
+            self.loop.run_lanes(state, group, indices, masks, alphas[group])
+
+        self._map_groups(run, len(seeds))
+
+    def _run_parts(self, state, seeds, epoch: int, alphas) -> None:
+        """One run's epoch with each step's parts computed side by side: part 0 on this thread, the
+        others on threads of their own (started for the epoch)."""
+        indices, masks = self.sampler.stacked_plans(self.problem.n, seeds, epoch)
+        first, *others = self.loop.part_runs(state, indices, masks, alphas)
+        helpers = [threading.Thread(target=run, name=f"sgdlab-part-{number}", daemon=True)
+                   for number, run in enumerate(others, start=1)]
+        for helper in helpers:
+            helper.start()
+        first()
+        for helper in helpers:
+            helper.join()
+
+    def evaluate(self, params) -> engine.Metrics:
+        """F, ‖∇F‖ and ‖θ − θ*‖ at one run's θ, from the JAX engine's compiled evaluation."""
+        return self.compiled.evaluate(params)
+
+    def _metrics(self, lanes, state, count: int, record: bool) -> engine.Metrics:
+        """The metrics of every lane (arrays with one entry a lane): evaluated when recording (natively
+        where the loop can), else only whether each lane's θ is finite."""
+        finite = np.logical_and.reduce([np.isfinite(leaf).reshape(count, -1).all(axis=1)
+                                        for leaf in jax.tree.leaves(lanes)])
+        nan = np.full(count, np.nan)
+        if record and self._evaluates_natively:
+            return self._native_metrics(state, finite, count)
+        if record and self.lanes is None:
+            return jax.tree.map(lambda value: np.asarray([value]), self.evaluate(jax.tree.map(lambda x: x[0], lanes)))
+        if record:
+            return self.compiled.evaluate_lanes(lanes)
+        return engine.Metrics(finite, nan, nan, nan, nan, dict.fromkeys(self.extras, nan))
+
+    @property
+    def _evaluates_natively(self) -> bool:
+        """Whether history rows come from the loop's own evaluation: a loop that has one, in float64 (a
+        float32 run's rows keep JAX's float32 evaluation), with no θ* to measure the distance to."""
+        return hasattr(self.loop, "evaluate") and self.dtype == np.float64 and self.compiled.solution is None
+
+    def _native_metrics(self, state, finite, count: int) -> engine.Metrics:
+        """The loop's own evaluation of every lane, over all the rows in EVALUATION_PIECES ranges: the
+        (lane, range) shares computed side by side on the lane threads and added in order."""
+        pieces = EVALUATION_PIECES
+        bounds = np.linspace(0, self.problem.n, pieces + 1).astype(int)
+        shares = [(lane, slice(start, stop)) for lane in range(count) for start, stop in zip(bounds[:-1], bounds[1:])]
+        values = _side_by_side(lambda share: self.loop.evaluate(state, *share), shares)
+        by_lane = [values[lane * pieces:(lane + 1) * pieces] for lane in range(count)]
+        loss = np.array([sum(value[0] for value in lane) for lane in by_lane])
+        grad_norm = np.array([np.sqrt(sum(np.sum(sum(parts) ** 2) for parts in zip(*(value[1] for value in lane))))
+                              for lane in by_lane])
+        extras = {name: np.array([sum(value[2][name] for value in lane) for lane in by_lane]) for name in values[0][2]}
+        nan = np.full(count, np.nan)
+        return engine.Metrics(finite, loss, grad_norm, nan, nan, extras)
+
+    @staticmethod
+    def _map_groups(work, count: int) -> list:
+        """``work(group)`` for one group of consecutive lanes a core, side by side on the lane threads."""
+        bounds = np.linspace(0, count, min(count, CORES) + 1).astype(int)
+        return _side_by_side(work, [slice(start, stop) for start, stop in zip(bounds[:-1], bounds[1:])])
+
+
+def _side_by_side(work, items: list) -> list:
+    """[work(item) for item in items], on the lane threads when there are several."""
+    if len(items) == 1:
+        return [work(items[0])]
+    return list(_threads().map(work, items))
+
+
+@functools.cache
+def _threads() -> concurrent.futures.ThreadPoolExecutor:
+    """One worker per core: the native loop releases the GIL, so groups of lanes run side by side."""
+    return concurrent.futures.ThreadPoolExecutor(max_workers=CORES, thread_name_prefix="sgdlab-lane")
+
+
+def _stacked(schedule: Schedule) -> Schedule:
+    """One run's schedule as a batch of one lane (NumPy leaves: no JAX dispatch)."""
+    return jax.tree.map(lambda leaf: np.reshape(np.asarray(leaf), (1,)), schedule)
+
+
+def step_sizes(schedule: Schedule, k0: int, count: int) -> np.ndarray:
+    """α_{k0 + t} for t < count and every lane of a stacked ``schedule`` (lanes × count), as the JAX
+    engine computes each; a constant step needs no JAX call (a broadcast view)."""
+    if isinstance(schedule, Constant):
+        alpha = np.asarray(schedule.alpha, dtype=np.float64)
+        return np.broadcast_to(alpha[:, None], (alpha.size, count))
+    return np.asarray(_compiled_step_sizes(schedule, jnp.asarray(k0, jnp.int64), count))
+
+
+@functools.partial(jax.jit, static_argnums=2)
+def _compiled_step_sizes(schedule: Schedule, k0, count: int) -> jax.Array:
+    iterations = k0 + jnp.arange(count, dtype=jnp.int64)
+    return jax.vmap(lambda lane: jax.vmap(lane)(iterations))(schedule)

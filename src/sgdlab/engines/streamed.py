@@ -1,0 +1,98 @@
+"""Data larger than memory: epochs streamed through blocks of gathered rows.
+
+When a finite sum's data are files read by rows (``np.load(path, mmap_mode="r")`` or
+``sl.parquet_columns``, see :mod:`sgdlab.data.ondisk`), no array is ever read whole. An epoch's plan
+(``sampler.plan``, the same indices as in memory) is cut into blocks of K steps, K·B ≈ BLOCK_ROWS
+rows; for each block, a background thread reads the rows its steps use (each once, in file order)
+into a block of K·B rows, and the compiled epoch program runs the block's K steps on it with the
+indices renumbered into the block. While block j computes, block j + 1 is read. Every sampler stays
+exact: a step uses exactly the rows of its plan. F and ∇F (the history, gradient descent's step) are
+sums over consecutive chunks of rows (``sgdlab.problems.chunked``).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from sgdlab._helpers import pytrees
+from sgdlab.problems.chunked import value_and_grad
+from sgdlab.engines.compiled import Metrics, run_epoch, update
+
+#: Rows gathered per block of steps (K = max(1, BLOCK_ROWS // B)).
+BLOCK_ROWS = 65_536
+
+
+class StreamedRun:
+    """The epochs of one run on data on disk, with CompiledRun's interface (one lane)."""
+
+    def __init__(self, problem, sampler, schedule, solution, optimizer=None):
+        self.problem, self.sampler, self.solution, self.optimizer = problem, sampler, solution, optimizer
+        self.lanes = None
+        self._programs = {}
+
+    def prepare(self, record: bool) -> float:
+        """Nothing ahead of time: a block program compiles on its first block (its seconds count in the
+        first epoch's time)."""
+        return 0.0
+
+    def epoch(self, params, opt_state, k: int, seed, epoch: int, schedule, record: bool):
+        """One epoch from iteration k; returns (θ, optimizer state, k + steps, Metrics on the host)."""
+        if self.sampler.is_full_batch:
+            gradient = value_and_grad(self.problem, params)[1]
+            params, opt_state = update(self.optimizer, params, opt_state, gradient, schedule, jnp.asarray(k))
+            k += 1
+        else:
+            params, opt_state, k = self._minibatch_epoch(params, opt_state, k, int(seed), epoch, schedule)
+        return params, opt_state, k, (self.evaluate(params) if record else _finite_only(params))
+
+    def evaluate(self, params) -> Metrics:
+        """F, ‖∇F‖ and ‖θ − θ*‖ over all the data, a chunk of rows at a time."""
+        loss, gradient = value_and_grad(self.problem, params)
+        loss = float(loss)
+        dist = np.nan if self.solution is None else float(pytrees.distance(params, self.solution))
+        return Metrics(bool(pytrees.all_finite(params)), loss, float(pytrees.norm(gradient)), dist, np.nan, {})
+
+    def _minibatch_epoch(self, params, opt_state, k: int, seed: int, epoch: int, schedule):
+        indices, mask = self.sampler.plan(self.problem.n, seed, epoch)
+        steps = self._block_steps()
+        starts = range(0, indices.shape[0], steps)
+        with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="sgdlab-reader") as reader:
+            pending = reader.submit(self.read_block, indices[:steps], mask[:steps])
+            for start in starts:
+                block, plan = pending.result()
+                if start + steps < indices.shape[0]:
+                    pending = reader.submit(self.read_block, indices[start + steps:start + 2 * steps],
+                                            mask[start + steps:start + 2 * steps])
+                params, opt_state, k, _ = self._program(plan[0].shape)(
+                    params, opt_state, jnp.asarray(k, jnp.int64), plan, schedule, block, self.solution, None)
+                k = int(k)
+        return params, opt_state, k
+
+    def read_block(self, indices: np.ndarray, mask: np.ndarray):
+        """The rows the block's steps use, each read once in file order and padded to K·B rows (with
+        row 0, masked or unused), and the plan renumbered into that block."""
+        rows, renumbered = np.unique(indices, return_inverse=True)
+        padded = np.zeros(indices.size, dtype=rows.dtype)
+        padded[:rows.size] = rows
+        block = jax.tree.map(lambda leaf: np.asarray(leaf[padded]), self.problem.data)
+        return block, (renumbered.reshape(indices.shape).astype(np.int32), mask)
+
+    def _block_steps(self) -> int:
+        return max(1, BLOCK_ROWS // self.sampler.batch_size)
+
+    def _program(self, shape: tuple[int, int]):
+        """The epoch program (without history) for blocks of ``shape`` = (steps, B), jitted once."""
+        if shape not in self._programs:
+            self._programs[shape] = jax.jit(functools.partial(run_epoch, self.problem, self.sampler, False,
+                                                              self.optimizer))
+        return self._programs[shape]
+
+
+def _finite_only(params) -> Metrics:
+    nan = float("nan")
+    return Metrics(bool(pytrees.all_finite(params)), nan, nan, nan, nan, {})

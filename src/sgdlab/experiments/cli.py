@@ -1,0 +1,223 @@
+"""The sgdlab command: ``compare`` (the main job), ``run EXPERIMENT.toml``, ``report FOLDER`` and
+``batch-size``.
+
+Heavy modules (JAX, the engine, matplotlib) load inside the commands, so ``sgdlab --help`` answers
+at once. Bad input ends with one line naming what was wrong and what is allowed, and exit code 2.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+import sgdlab
+from sgdlab.experiments import config
+
+SCHEMES = click.Choice(config.SAMPLER_NAMES)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(sgdlab.__version__, prog_name="sgdlab")
+def cli():
+    """Gradient descent and every sampling scheme of SGD, side by side, as the theory states them."""
+
+
+def _problem_options(command):
+    """The options that say which problem to build (shared by compare and batch-size)."""
+    options = [
+        click.option("--problem", "kind", type=click.Choice(config.PROBLEM_KINDS), default="least_squares",
+                     show_default=True, help="What to minimize."),
+        click.option("--data", default=None, help="diabetes, breast_cancer, digits, synthetic, or a file "
+                     "(.npy, .npz, .csv, .parquet, svmlight). Default: diabetes / breast_cancer / digits by problem."),
+        click.option("--target", default=None, help="The target column of a CSV or Parquet file (default: the last)."),
+        click.option("--standardize/--no-standardize", default=True, show_default=True,
+                     help="Center and scale features."),
+        click.option("--intercept/--no-intercept", default=True, show_default=True, help="Append a column of ones."),
+        click.option("--l2", type=float, default=0.0, show_default=True, help="ℓ2 weight (logistic and softmax)."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _problem_document(kind, data, target, standardize, intercept, l2) -> dict:
+    problem = {"kind": kind, "data": data, "target": target, "standardize": standardize, "intercept": intercept,
+               "l2": l2}
+    return {k: v for k, v in problem.items() if v is not None}
+
+
+@cli.command()
+@_problem_options
+@click.option("--schemes", default=None, help="Comma-separated samplers, e.g. full_batch,shuffled_cyclic. "
+              "Default: GD, with replacement (B=1, 32), without replacement (32), cyclic (1), "
+              "shuffled cyclic (1, 32), shuffle once (32).")
+@click.option("--batch-sizes", default=None, help="Comma-separated batch sizes for --schemes (default 1,32).")
+@click.option("--step", default=None, help="A number, or c/L, c/L_B, c/L_max, e.g. 0.5/L. Default: 1/L_B per run.")
+@click.option("--epochs", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--seeds", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option("--record-every", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--out", default=None, help="Results folder (default: results/<problem>-<data>).")
+@click.option("--title", default=None, help="The report's title.")
+def compare(kind, data, target, standardize, intercept, l2, schemes, batch_sizes, step, epochs, seeds, record_every,
+            out, title):
+    """Run sampling schemes side by side over seeds and write an HTML report."""
+    runs = _runs(schemes, batch_sizes)
+    if step is not None:
+        runs = {name: {**run, "step": step} for name, run in runs.items()}
+    document = {"problem": _problem_document(kind, data, target, standardize, intercept, l2),
+                "compare": {"epochs": epochs, "seeds": seeds, "record_every": record_every, "out": out, "title": title},
+                "runs": runs}
+    document["compare"] = {k: v for k, v in document["compare"].items() if v is not None}
+    _execute(config.validated(document, where="sgdlab compare"))
+
+
+@cli.command("batch-size")
+@_problem_options
+@click.option("--sizes", default="1,4,16,64,256", show_default=True, help="Comma-separated, increasing batch sizes.")
+@click.option("--sampler", type=SCHEMES, default="shuffled_cyclic", show_default=True)
+@click.option("--epochs", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--seeds", type=click.IntRange(min=1), default=5, show_default=True)
+@click.option("--out", default=None, help="Results folder (default: results/batch-size-<problem>-<data>).")
+def batch_size(kind, data, target, standardize, intercept, l2, sizes, sampler, epochs, seeds, out):
+    """Compare batch sizes per epoch and per second, with the noise scale B_simple and the throughput knee."""
+    from sgdlab.experiments import batch_size as study
+    from sgdlab.experiments.report import write_report
+
+    sizes = _split(sizes, "--sizes", int)
+    document = {"problem": _problem_document(kind, data, target, standardize, intercept, l2),
+                "compare": {"epochs": epochs, "seeds": seeds}, "runs": config.product_runs([sampler], sizes)}
+    experiment = config.validated(document, where="sgdlab batch-size")
+    problem, _, default_out, title = config.build(experiment)
+    out = out or str(Path(default_out).with_name("batch-size-" + Path(default_out).name))
+    with _ProgressBars() as on_epoch:
+        comparison, analysis = study.study(problem, sizes, sampler, seeds=seeds, epochs=epochs, out=out,
+                                           title=f"batch size: {title}", on_epoch=on_epoch)
+    _print_summary(comparison, title)
+    click.echo(f"B_simple at θ⁰ = {analysis['b_simple']:.4g}; throughput knee B = {analysis['knee']}")
+    click.echo(f"report: {write_report(out)}")
+
+
+@cli.command()
+@click.argument("experiment", type=click.Path(dir_okay=False))
+def run(experiment):
+    """Run the comparison described by an EXPERIMENT TOML file (format: see the README)."""
+    _execute(config.read(experiment))
+
+
+@cli.command()
+@click.argument("folder", type=click.Path(file_okay=False))
+def report(folder):
+    """Rebuild FOLDER/report.html from the saved table of a comparison."""
+    from sgdlab.experiments.report import write_report
+
+    click.echo(f"report: {write_report(folder)}")
+
+
+def _runs(schemes: str | None, batch_sizes: str | None) -> dict:
+    if schemes is None and batch_sizes is None:
+        return config.default_runs()
+    names = _split(schemes, "--schemes", str) if schemes else list(config.SAMPLER_NAMES)
+    for name in names:
+        if name not in config.SAMPLER_NAMES:
+            raise click.BadParameter(f"{name!r} is not one of {', '.join(config.SAMPLER_NAMES)}.", param_hint="--schemes")
+    sizes = _split(batch_sizes, "--batch-sizes", int) if batch_sizes else [1, 32]
+    return config.product_runs(names, sizes)
+
+
+def _split(text: str, option: str, kind):
+    try:
+        values = [kind(part.strip()) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise click.BadParameter(f"expected comma-separated {'integers' if kind is int else 'names'}; got {text!r}.",
+                                 param_hint=option) from None
+    if not values or (kind is int and min(values) < 1):
+        raise click.BadParameter(f"expected a comma-separated list of values >= 1; got {text!r}.", param_hint=option)
+    return values
+
+
+def _execute(experiment: dict) -> None:
+    """Build the problem, run the comparison with a progress bar, print the summary, write the report."""
+    from sgdlab.experiments.compare import compare
+    from sgdlab.experiments.report import write_report
+
+    problem, runs, out, title = config.build(experiment)
+    settings = experiment["compare"]
+    with _ProgressBars() as on_epoch:
+        comparison = compare(problem, runs, seeds=settings["seeds"], epochs=settings["epochs"], out=out,
+                             record_every=settings["record_every"], title=title, on_epoch=on_epoch)
+    _print_summary(comparison, title)
+    total = len(comparison.table.groupby(["run", "seed"]))
+    click.echo(f"{total - comparison.reused} runs computed, {comparison.reused} reused from {out}")
+    click.echo(f"report: {write_report(out)}")
+
+
+class _ProgressBars:
+    """A rich progress bar per compiled program, advanced after every epoch."""
+
+    def __enter__(self):
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.bars = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("epochs"),
+                             TimeElapsedColumn(), transient=False)
+        self.tasks = {}
+        self.bars.__enter__()
+        return self.advance
+
+    def advance(self, label: str, epoch: int, epochs: int) -> None:
+        if label not in self.tasks:
+            self.tasks[label] = self.bars.add_task(label, total=epochs)
+        self.bars.update(self.tasks[label], completed=epoch)
+
+    def __exit__(self, *exc):
+        return self.bars.__exit__(*exc)
+
+
+def _print_summary(comparison, title: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    summary = comparison.summary()
+    metric = summary.attrs["metric"]
+    table = Table(title=f"{title}: final {metric} across seeds; target {metric} ≤ {summary.attrs['target']:.3g}")
+    for column in ("run", "α·L", f"median {metric}", "q25–q75", "reached", "epochs to target", "status"):
+        table.add_column(column, justify="left" if column in ("run", "status") else "right")
+    for _, row in summary.iterrows():
+        table.add_row(str(row["run"]), _fmt(row["α·L"]), _fmt(row[f"final {metric}"]),
+                      f"{_fmt(row[f'final {metric} q25'])}–{_fmt(row[f'final {metric} q75'])}",
+                      str(row["reached"]), _fmt(row["epochs to target"]), str(row["status"]))
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=130)
+    console.print(table)
+
+
+def _fmt(value) -> str:
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    return "—" if value != value else ("∞" if value == float("inf") else f"{value:.3g}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script: one line and exit code 2 for bad input."""
+    from sgdlab._helpers.validation import InvalidType, InvalidValue
+
+    try:
+        code = cli.main(argv, prog_name="sgdlab", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("sgdlab: aborted.", err=True)
+        return 130
+    except click.ClickException as error:
+        click.echo(f"sgdlab: error: {error.format_message()}", err=True)
+        return 2
+    except (InvalidValue, InvalidType) as error:
+        click.echo(f"sgdlab: error: {error}", err=True)
+        return 2
+    return code if isinstance(code, int) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

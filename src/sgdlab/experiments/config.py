@@ -1,0 +1,191 @@
+"""Experiment descriptions: the TOML file format of ``sgdlab run``, also built from ``sgdlab compare``'s options.
+
+An experiment file has three kinds of tables (every key optional unless marked)::
+
+    [problem]
+    kind = "least_squares"     # least_squares | logistic | softmax
+    data = "diabetes"          # diabetes | breast_cancer | digits | synthetic | a file path
+    target = "price"           # the target column of a CSV or Parquet file (default: the last)
+    standardize = true         # center and scale every feature column
+    intercept = true           # append a column of ones
+    l2 = 0.0                   # ℓ2 weight (logistic and softmax)
+
+    [compare]
+    epochs = 20
+    seeds = 10
+    record_every = 1
+    out = "results/diabetes"   # the results folder (default: results/<kind>-<data>)
+    title = "Sampling schemes on diabetes"
+
+    [runs.gd]                  # one table per run; the name is yours
+    sampler = "full_batch"     # required: full_batch | with_replacement | without_replacement |
+                               #           cyclic | shuffled_cyclic | shuffle_once | shuffled_chunks
+    batch_size = 1             # not for full_batch
+    step = "1/L_B"             # a number, "c/L", "c/L_B", "c/L_max", or a schedule table such as
+                               # { schedule = "inverse_time", alpha0 = "1/L_B", decay = 0.001 }
+
+A wrong key or a wrong type is an error that names the table, the key and what is allowed.
+Relative paths (data, out) are read from the file's folder.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from sgdlab._helpers import validation
+
+PROBLEM_KINDS = ("least_squares", "logistic", "softmax")
+NAMED_DATA = ("diabetes", "breast_cancer", "digits", "synthetic")
+DEFAULT_DATA = {"least_squares": "diabetes", "logistic": "breast_cancer", "softmax": "digits"}
+SAMPLER_NAMES = ("full_batch", "with_replacement", "without_replacement", "cyclic", "shuffled_cyclic", "shuffle_once",
+                 "shuffled_chunks")
+
+#: table -> key -> (allowed types, what to say)
+SCHEMA = {
+    "problem": {"kind": (str, "one of " + ", ".join(PROBLEM_KINDS)), "data": (str, "a bundled name or a path"),
+                "target": ((str, int), "a column name or index"), "standardize": (bool, "true or false"),
+                "intercept": (bool, "true or false"), "l2": ((int, float), "a number >= 0")},
+    "compare": {"epochs": (int, "an integer >= 1"), "seeds": (int, "an integer >= 1"),
+                "record_every": (int, "an integer >= 1"), "out": (str, "a folder path"), "title": (str, "text")},
+    "run": {"sampler": (str, "one of " + ", ".join(SAMPLER_NAMES)), "batch_size": (int, "an integer >= 1"),
+            "step": ((str, int, float, dict), "a number, 'c/L', 'c/L_B', 'c/L_max' or a schedule table")},
+}
+PROBLEM_DEFAULTS = {"kind": "least_squares", "data": None, "target": None, "standardize": True, "intercept": True,
+                    "l2": 0.0}
+COMPARE_DEFAULTS = {"epochs": 20, "seeds": 10, "record_every": 1, "out": None, "title": None}
+
+
+def default_runs(batch_size: int = 32) -> dict:
+    """The main job's schemes: GD, SGD with replacement (B = 1 and B), minibatch without replacement
+    (B), cyclic (1), shuffled cyclic (1 and B) and shuffle once (B), each with the step 1/L_B."""
+    plan = [("full_batch", None), ("with_replacement", 1), ("with_replacement", batch_size),
+            ("without_replacement", batch_size), ("cyclic", 1), ("shuffled_cyclic", 1),
+            ("shuffled_cyclic", batch_size), ("shuffle_once", batch_size)]
+    return {run_name(sampler, size): {"sampler": sampler, **({"batch_size": size} if size else {})}
+            for sampler, size in plan}
+
+
+def product_runs(schemes: list[str], batch_sizes: list[int]) -> dict:
+    """Every scheme with every batch size (gradient descent once)."""
+    runs = {}
+    for sampler in schemes:
+        for size in [None] if sampler == "full_batch" else batch_sizes:
+            runs[run_name(sampler, size)] = {"sampler": sampler, **({"batch_size": size} if size else {})}
+    return runs
+
+
+def run_name(sampler: str, batch_size: int | None) -> str:
+    """'GD' for full_batch, else e.g. 'shuffled_cyclic B=32'."""
+    return "GD" if sampler == "full_batch" else f"{sampler} B={batch_size}"
+
+
+def read(path) -> dict:
+    """Read and validate an experiment file; returns {"problem": ..., "compare": ..., "runs": ...}."""
+    path = Path(path)
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        validation.fail("EXPERIMENT", "an existing TOML file", str(path))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        validation.fail("EXPERIMENT", "a readable TOML file", f"{path}: {error}")
+    experiment = validated(document, where=path.name)
+    if experiment["problem"]["data"] not in NAMED_DATA:
+        experiment["problem"]["data"] = str(path.parent / experiment["problem"]["data"])
+    if experiment["compare"]["out"] is not None:
+        experiment["compare"]["out"] = str(path.parent / experiment["compare"]["out"])
+    return experiment
+
+
+def validated(document: dict, where: str = "experiment") -> dict:
+    """Check every table and key of an experiment description and fill in the defaults."""
+    unknown = set(document) - {"problem", "compare", "runs"}
+    if unknown:
+        validation.fail(f"{where}", "made of the tables [problem], [compare] and [runs.NAME]",
+                     f"unknown table(s) {sorted(unknown)}")
+    problem = {**PROBLEM_DEFAULTS, **_table(document.get("problem", {}), "problem", where)}
+    if problem["kind"] not in PROBLEM_KINDS:
+        validation.fail(f"{where} [problem] kind", "one of " + ", ".join(PROBLEM_KINDS), validation.shown(problem["kind"]))
+    problem["data"] = problem["data"] or DEFAULT_DATA[problem["kind"]]
+    compare = {**COMPARE_DEFAULTS, **_table(document.get("compare", {}), "compare", where)}
+    runs = document.get("runs") or default_runs()
+    if not isinstance(runs, dict):
+        validation.fail(f"{where} [runs]", "tables [runs.NAME]", validation.shown(runs), error=TypeError)
+    runs = {name: _run(settings, name, where) for name, settings in runs.items()}
+    return {"problem": problem, "compare": compare, "runs": runs}
+
+
+def _table(values, table: str, where: str) -> dict:
+    if not isinstance(values, dict):
+        validation.fail(f"{where} [{table}]", "a table", validation.shown(values), error=TypeError)
+    schema = SCHEMA["run" if table.startswith("runs.") else table]
+    for key, value in values.items():
+        if key not in schema:
+            validation.fail(f"{where} [{table}]", f"made of the keys {', '.join(schema)}", f"unknown key {key!r}")
+        types, allowed = schema[key]
+        if not isinstance(value, types) or (isinstance(value, bool) and bool not in _as_tuple(types)):
+            validation.fail(f"{where} [{table}] {key}", allowed, validation.shown(value), error=TypeError)
+    return dict(values)
+
+
+def _as_tuple(types) -> tuple:
+    return types if isinstance(types, tuple) else (types,)
+
+
+def _run(settings, name: str, where: str) -> dict:
+    run = _table(settings, f"runs.{name}", where)
+    if "sampler" not in run:
+        validation.fail(f"{where} [runs.{name}]", "a table with a sampler key", f"keys {sorted(run)}")
+    if run["sampler"] not in SAMPLER_NAMES:
+        validation.fail(f"{where} [runs.{name}] sampler", "one of " + ", ".join(SAMPLER_NAMES), validation.shown(run["sampler"]))
+    if run["sampler"] == "full_batch" and "batch_size" in run:
+        validation.fail(f"{where} [runs.{name}] batch_size", "absent for full_batch (it uses all N)",
+                     validation.shown(run["batch_size"]))
+    return run
+
+
+def build(experiment: dict):
+    """The problem, the runs for ``compare`` and the results folder of a validated description."""
+    from sgdlab import data
+
+    spec = experiment["problem"]
+    dataset = data.load(spec["data"], spec["target"])
+    X = data.standardize(dataset.X) if spec["standardize"] else dataset.X
+    X = data.with_intercept(X) if spec["intercept"] else X
+    problem = _problem(spec["kind"], X, dataset.y, spec["l2"])
+    runs = {name: {"sampler": _sampler(run), **({"step": run["step"]} if "step" in run else {})}
+            for name, run in experiment["runs"].items()}
+    out = experiment["compare"]["out"] or f"results/{spec['kind']}-{Path(str(spec['data'])).stem}"
+    title = experiment["compare"]["title"] or f"{spec['kind'].replace('_', ' ')} on {dataset.name}"
+    return problem, runs, out, title
+
+
+def _problem(kind: str, X, y, l2: float):
+    import numpy as np
+
+    from sgdlab import problems
+
+    if kind == "least_squares":
+        if l2:
+            validation.fail("l2", "0 for least_squares (an ℓ2 weight is for logistic and softmax)", validation.shown(l2))
+        return problems.least_squares(X, np.asarray(y, dtype=np.float64))
+    if kind == "logistic":
+        return problems.logistic_regression(X, _binary(y), l2)
+    return problems.softmax_regression(X, y, l2)
+
+
+def _binary(y):
+    """Two classes as {0, 1}: the smaller label becomes 0 (LIBSVM files code them 1/2 or −1/+1)."""
+    import numpy as np
+
+    classes = np.unique(y)
+    if classes.size != 2:
+        validation.fail("y", "two classes for logistic (softmax takes more)", f"{classes.size} classes")
+    return (y == classes[1]).astype(int)
+
+
+def _sampler(run: dict):
+    from sgdlab import samplers
+
+    constructor = samplers.SAMPLERS[run["sampler"]]
+    return constructor() if run["sampler"] == "full_batch" else constructor(run.get("batch_size", 1))

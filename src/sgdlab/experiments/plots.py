@@ -1,0 +1,73 @@
+"""Convergence figures from a comparison's tidy table (used by Comparison.plot and the report).
+
+For each run, the metric is summarized across seeds at each recorded epoch: the median as a line,
+the quartiles as a band. The y axis is logarithmic; values ≤ 0 (a gap that rounding made
+negative, a run that reached the optimum exactly) are left out of the picture.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from sgdlab._helpers import validation
+
+AXES = {"epoch": "epoch", "iteration": "iteration", "time": "seconds (compilation excluded)"}
+LABELS = {"gap": "F − p*", "grad_norm": "‖∇F(θ)‖", "dist": "‖θ − θ*‖", "loss": "F(θ)", "violation": "violation"}
+
+
+def convergence_figure(table: pd.DataFrame, metric: str = "gap", x: str = "epoch", ax=None):
+    """A matplotlib Figure of ``metric`` (gap, grad_norm, dist, loss, violation) against ``x``
+    (epoch, iteration or time): per run the median across seeds and the band between quartiles."""
+    import matplotlib.pyplot as plt
+
+    if metric not in LABELS or metric not in table.columns:
+        validation.fail("metric", f"one of {', '.join(m for m in LABELS if m in table.columns)}", validation.shown(metric))
+    if x not in AXES:
+        validation.fail("x", f"one of {', '.join(AXES)}", validation.shown(x))
+    if ax is None:
+        figure, ax = plt.subplots(figsize=(7.5, 5.2))
+    else:
+        figure = ax.figure
+    for name, run in table.groupby("run", sort=False):
+        bands = _quartiles(run, metric, x)
+        line, = ax.plot(bands["x"], bands["median"], label=name, linewidth=1.6)
+        ax.fill_between(bands["x"], bands["q25"], bands["q75"], color=line.get_color(), alpha=0.2, linewidth=0)
+    ax.set_yscale("log")
+    ax.set(xlabel=AXES[x], ylabel=LABELS[metric], title=f"{LABELS[metric]} against {x}: median and quartiles over seeds")
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(fontsize="small", ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.13), frameon=False)
+    figure.tight_layout()
+    return figure
+
+
+def _quartiles(run: pd.DataFrame, metric: str, x: str) -> pd.DataFrame:
+    """Per recorded epoch of one run: x (median over seeds), and the metric's median and quartiles."""
+    positive = run.assign(value=run[metric].where(run[metric] > 0))
+    grouped = positive.groupby("epoch")
+    bands = pd.DataFrame({"x": grouped[x].median(), "median": grouped["value"].median(),
+                          "q25": grouped["value"].quantile(0.25), "q75": grouped["value"].quantile(0.75)})
+    return bands.replace([np.inf, -np.inf], np.nan).dropna(subset=["median"])
+
+
+def batch_size_figure(summary: pd.DataFrame, b_simple: float | None, knee: int | None):
+    """Epochs and seconds to the target against the batch size (log-log; median over seeds), with the
+    noise scale B_simple and the throughput knee marked."""
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(1, 2, figsize=(10, 3.6), constrained_layout=True)
+    for ax, column, label in zip(axes, ("epochs to target", "seconds to target"), ("epochs", "seconds"), strict=True):
+        reached = summary[np.isfinite(summary[column]) & (summary[column] > 0)]
+        ax.plot(reached.batch_size, reached[column], marker="o", color="C0")
+        ax.set(xscale="log", xlabel="batch size B", ylabel=f"{label} to target (median)",
+               xlim=(0.7 * summary.batch_size.min(), 1.4 * summary.batch_size.max()))
+        if reached.empty:
+            ax.text(0.5, 0.5, "no batch size reached the target", transform=ax.transAxes, ha="center")
+        else:
+            ax.set_yscale("log")
+        if b_simple is not None and np.isfinite(b_simple):
+            ax.axvline(b_simple, color="C1", linestyle="--", label=f"B_simple = {b_simple:.3g}")
+        if knee is not None:
+            ax.axvline(knee, color="C2", linestyle=":", label=f"throughput knee B = {knee}")
+        ax.legend(fontsize=8)
+    return figure

@@ -1,0 +1,158 @@
+"""The HTML report of a comparison, rebuilt from its saved folder alone.
+
+``write_report(folder)`` reads folder/table.parquet and folder/experiment.json (what
+``compare(..., out=folder)`` saves) and writes folder/report.html: one self-contained file (figures
+embedded as PNG, no network needed) with the problem (N, parameters, L, μ and κ where known, p*),
+the runs and their step checks (α·L against 2), the summary across seeds, convergence plots of
+F − p*, ‖∇F‖ and ‖θ − θ*‖ against epochs and against time, and the versions and device.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from sgdlab._helpers import validation
+from sgdlab._helpers.files import atomic_write
+from sgdlab.experiments.compare import summarize
+from sgdlab.experiments.plots import batch_size_figure, convergence_figure
+
+METRICS = ("gap", "grad_norm", "dist")
+STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; padding: 0 1em; }
+h1 { font-size: 1.5em; } h2 { font-size: 1.2em; margin-top: 1.6em; border-bottom: 1px solid #ddd; }
+table { border-collapse: collapse; font-size: 0.85em; margin: 0.5em 0; }
+th, td { border: 1px solid #ddd; padding: 0.25em 0.6em; text-align: right; }
+th { background: #f3f3f3; } td:first-child, th:first-child { text-align: left; }
+.figures { display: grid; grid-template-columns: 1fr 1fr; gap: 0.8em; } .figures img { width: 100%; }
+.note { color: #666; font-size: 0.85em; }
+"""
+
+
+def write_report(folder) -> Path:
+    """Build folder/report.html from folder/table.parquet and folder/experiment.json."""
+    folder = Path(folder)
+    table_path, settings_path = folder / "table.parquet", folder / "experiment.json"
+    for path in (table_path, settings_path):
+        if not path.is_file():
+            validation.fail("folder", "a results folder written by compare(out=...) or sgdlab compare",
+                         f"{folder} without {path.name}")
+    table = pd.read_parquet(table_path)
+    experiment = json.loads(settings_path.read_text())
+    page = render(table, experiment)
+    target = folder / "report.html"
+    atomic_write(target, lambda path: path.write_text(page, encoding="utf-8"))
+    return target
+
+
+def render(table: pd.DataFrame, experiment: dict) -> str:
+    """The report's HTML."""
+    title = experiment.get("settings", {}).get("title") or f"sgdlab comparison: {experiment['problem']['kind']}"
+    sections = [
+        f"<h1>{html.escape(title)}</h1>",
+        f"<p class='note'>Created {html.escape(experiment.get('created', ''))}. Each run is repeated over "
+        f"{table.seed.nunique()} seeds; lines are medians across seeds, bands the quartiles.</p>",
+        "<h2>Problem</h2>", _key_values(_problem_rows(experiment["problem"])),
+        "<h2>Runs and step checks</h2>", _runs_table(table, experiment["runs"]),
+        "<h2>Summary across seeds</h2>", _summary(table),
+        "<h2>Convergence against epochs</h2>", _figures(table, "epoch"),
+        "<h2>Convergence against time</h2>", _figures(table, "time"),
+        *(_batch_size_section(table, experiment["batch_size"]) if "batch_size" in experiment else []),
+        "<h2>Environment</h2>", _key_values(_environment_rows(experiment.get("environment", {}))),
+    ]
+    body = "\n".join(sections)
+    return (f"<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+            f"<style>{STYLE}</style></head><body>\n{body}\n</body></html>\n")
+
+
+def _problem_rows(problem: dict) -> list[tuple[str, str]]:
+    names = [("kind", "problem"), ("n", "N (terms)"), ("parameters", "parameters"), ("L", "L (smoothness)"),
+             ("mu", "μ (strong convexity)"), ("kappa", "κ = L/μ"), ("p_star", "p* (optimal value)"),
+             ("constraint", "constraint")]
+    return [(label, _number(problem.get(key))) for key, label in names if problem.get(key) is not None]
+
+
+def _environment_rows(environment: dict) -> list[tuple[str, str]]:
+    rows = [(name, version) for name, version in environment.get("versions", {}).items()]
+    return rows + [(key, environment[key]) for key in ("device", "machine") if key in environment]
+
+
+def _runs_table(table: pd.DataFrame, runs: dict) -> str:
+    statuses = table.groupby(["run", "seed"], sort=False).status.first().groupby(level=0, sort=False)
+    rows = []
+    for name, counts in statuses:
+        info = runs.get(name, {})
+        rows.append({"run": name, "sampler": info.get("sampler", ""), "step": info.get("step", ""),
+                     "α₀": info.get("alpha0"), "α·L": info.get("alpha_L"),
+                     "step check": info.get("step_check", ""),
+                     "status over seeds": ", ".join(f"{n} {s}" for s, n in counts.value_counts().items())})
+    return _html_table(pd.DataFrame(rows))
+
+
+def _summary(table: pd.DataFrame) -> str:
+    summary = summarize(table)
+    columns = ["run", "seeds", "status", f"final {summary.attrs['metric']}", f"final {summary.attrs['metric']} q25",
+               f"final {summary.attrs['metric']} q75", "reached", "epochs to target", "seconds to target"]
+    note = (f"<p class='note'>Target: {summary.attrs['metric']} ≤ {summary.attrs['target']:.3g} (10⁻³ of its value "
+            "at the start); a seed that never reaches it counts as ∞.</p>")
+    return note + _html_table(summary[columns])
+
+
+def _figures(table: pd.DataFrame, x: str) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    images = []
+    for metric in METRICS:
+        if table[metric].notna().any():
+            figure = convergence_figure(table, metric, x)
+            images.append(f"<img alt='{metric} against {x}' src='data:image/png;base64,{_png(figure)}'>")
+            plt.close(figure)
+    return "<div class='figures'>" + "\n".join(images) + "</div>"
+
+
+def _batch_size_section(table: pd.DataFrame, analysis: dict) -> list[str]:
+    """Epochs and seconds to the target against B with B_simple and the knee marked; the probe's table."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure = batch_size_figure(summarize(table), analysis["b_simple"], analysis["knee"])
+    image = f"<img alt='epochs and seconds to target against B' src='data:image/png;base64,{_png(figure)}'>"
+    plt.close(figure)
+    note = (f"<p class='note'>B_simple = tr Σ / ‖∇F‖² = {analysis['b_simple']:.4g} at θ⁰ (gradient-noise scale, "
+            f"from {analysis['noise_scale']['examples']} examples): per iteration, batches well beyond it buy "
+            f"little. Throughput knee: B = {analysis['knee']}, the smallest batch within 10% of the best samples per "
+            "second measured: per second, batches beyond it buy little.</p>")
+    probe = pd.DataFrame(analysis["probe"])
+    return ["<h2>Batch size: per iteration and per second</h2>", note, image, "<h3>Throughput probe</h3>",
+            _html_table(probe)]
+
+
+def _png(figure) -> str:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=110)
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _html_table(frame: pd.DataFrame) -> str:
+    return frame.to_html(index=False, na_rep="—", float_format=_number, escape=True, border=0)
+
+
+def _key_values(rows: list[tuple[str, str]]) -> str:
+    cells = "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>" for k, v in rows)
+    return f"<table>{cells}</table>"
+
+
+def _number(value) -> str:
+    if isinstance(value, float):
+        return "∞" if value == float("inf") else f"{value:.4g}"
+    return str(value)

@@ -1,0 +1,30 @@
+"""F and ∇F of a finite sum whose data are files read by rows: sums over consecutive chunks of rows,
+so no array is ever read whole."""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+#: Rows per chunk of F and ∇F.
+EVAL_ROWS = 65_536
+
+
+def value_and_grad(problem, params):
+    """(F(θ), ∇F(θ)) of a finite sum over data on disk: sums over chunks of EVAL_ROWS rows."""
+    total_loss, total_grad = 0.0, None
+    for start in range(0, problem.n, EVAL_ROWS):
+        chunk = jax.tree.map(lambda leaf: np.asarray(leaf[start:start + EVAL_ROWS]), problem.data)
+        loss, grad = _chunk_sums(problem, params, chunk)
+        total_loss = total_loss + loss
+        total_grad = grad if total_grad is None else jax.tree.map(jnp.add, total_grad, grad)
+    return total_loss / problem.n, jax.tree.map(lambda leaf: leaf / problem.n, total_grad)
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _chunk_sums(problem, params, chunk):
+    """(Σ fᵢ(θ), Σ ∇fᵢ(θ)) over the chunk's examples."""
+    return jax.value_and_grad(lambda p: jnp.sum(problem.example_losses(p, chunk)))(params)

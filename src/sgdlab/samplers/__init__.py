@@ -1,0 +1,27 @@
+"""Samplers: which indices each step uses (:mod:`~sgdlab.samplers.schemes`), drawn by the exactly
+uniform, compiled random draws of :mod:`~sgdlab.samplers.draws`."""
+
+from sgdlab.samplers.schemes import (
+    IID,
+    SAMPLERS,
+    Cyclic,
+    FullBatch,
+    Sampler,
+    ShuffledChunks,
+    ShuffledCyclic,
+    ShuffleOnce,
+    WithoutReplacement,
+    WithReplacement,
+    cyclic,
+    full_batch,
+    iid,
+    shuffle_once,
+    shuffled_chunks,
+    shuffled_cyclic,
+    with_replacement,
+    without_replacement,
+)
+
+__all__ = ["IID", "SAMPLERS", "Cyclic", "FullBatch", "Sampler", "ShuffleOnce", "ShuffledChunks", "ShuffledCyclic",
+           "WithReplacement", "WithoutReplacement", "cyclic", "full_batch", "iid", "shuffle_once", "shuffled_chunks",
+           "shuffled_cyclic", "with_replacement", "without_replacement"]

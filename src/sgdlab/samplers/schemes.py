@@ -1,0 +1,303 @@
+"""Which indices each step uses: one small class per sampling scheme.
+
+A sampler turns (N, seed, epoch) into the epoch's *plan*: S index batches, where an epoch is N
+per-example gradients — one full-batch step, or ⌈N/B⌉ steps of batch size B. Step k of the epoch
+uses the stochastic gradient gᵏ = (1/|Iₖ|) Σ_{i ∈ Iₖ} ∇fᵢ(θᵏ).
+
+| scheme | Iₖ | per-epoch steps |
+| --- | --- | --- |
+| ``full_batch()`` | {0, …, N−1} (gradient descent) | 1 |
+| ``with_replacement(B)`` | B iid uniform draws (repeats possible) | ⌈N/B⌉ |
+| ``without_replacement(B)`` | a fresh uniform B-subset every step | ⌈N/B⌉ |
+| ``cyclic(B)`` | consecutive blocks of 0, 1, …, N−1 | ⌈N/B⌉ |
+| ``shuffled_cyclic(B)`` | blocks of a new random permutation each epoch | ⌈N/B⌉ |
+| ``shuffle_once(B)`` | blocks of one permutation drawn once, reused every epoch | ⌈N/B⌉ |
+| ``shuffled_chunks(B, C)`` | blocks of an order that visits chunks of C consecutive rows in random order, each chunk's rows shuffled | ⌈N/B⌉ |
+| ``iid(B)`` | for an expectation: B fresh draws of ω (no data, no epoch) | — |
+
+Shuffled chunks is shuffling as data read from disk affords it (as streaming loaders do): the rows
+a block of steps needs lie in few chunks, read whole, instead of all over the file. Each example is
+still used once per epoch, but it is not random reshuffling: rows of one chunk meet in the same and
+neighbouring batches (with C ≥ N it is random reshuffling; with C = 1, a random order of the rows).
+
+When B does not divide N, the last block of the four cyclic schemes holds the N mod B examples
+left and is averaged over its own size (``drop_last=True`` drops it, giving ⌊N/B⌋ steps).
+
+Randomness is explicit: the random indices of epoch e of a run with seed s are a pure function of
+(s, e) (of s alone for shuffle once), drawn by :mod:`sgdlab.samplers.draws` (SplitMix64, exactly uniform
+integers, compiled by Numba: a permutation of 200,000 takes 0.23 ms, against 88 ms for
+jax.random.permutation on the CPU), so any epoch's plan can be recomputed alone. ``plan`` gives
+the epoch's plan as NumPy arrays, which both engines run from; ``batches`` shows it as a list of
+index arrays.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+
+from sgdlab._helpers import validation
+
+from sgdlab.samplers import draws
+
+
+@dataclasses.dataclass(frozen=True)
+class Sampler:
+    """Base of all samplers. A plan is (indices, mask), both of shape (steps, padded batch size)."""
+
+    name = "sampler"
+
+    def steps_per_epoch(self, n: int) -> int:
+        """How many steps make one epoch of N per-example gradients."""
+        raise NotImplementedError
+
+    def plan(self, n: int, seed: int, epoch: int) -> tuple[np.ndarray, np.ndarray]:
+        """The epoch's indices (int32) and mask (True on real entries), both S × B NumPy arrays."""
+        raise NotImplementedError
+
+    def validate(self, n: int) -> None:
+        """Raise a ValueError when this sampler cannot serve a problem with N = n terms."""
+
+    def stacked_plans(self, n: int, seeds, epoch: int) -> tuple[np.ndarray, np.ndarray]:
+        """The plans of several runs in one epoch, one per seed, stacked: indices and mask R × S × B."""
+        plans = [self.plan(n, int(seed), epoch) for seed in seeds]
+        if len(plans) == 1:   # a view with a leading axis of one: no copy of a long plan
+            return plans[0][0][None], plans[0][1][None]
+        return np.stack([plan[0] for plan in plans]), np.stack([plan[1] for plan in plans])
+
+    def batches(self, n: int, epoch: int = 0, seed: int = 0) -> list[np.ndarray]:
+        """The plan of one epoch as a list of index arrays, one per step (inspectable, replayable)."""
+        n = validation.integer("n", n)
+        epoch = validation.integer("epoch", epoch, low=0)
+        seed = validation.integer("seed", seed, low=0)
+        self.validate(n)
+        indices, mask = self.plan(n, seed, epoch)
+        return [row[keep] for row, keep in zip(indices, mask, strict=True)]
+
+    @property
+    def is_full_batch(self) -> bool:
+        """True for gradient descent, whose every step uses all N terms."""
+        return False
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in dataclasses.fields(self))
+        return f"{self.name}({fields})"
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class FullBatch(Sampler):
+    """Gradient descent: every step uses all N terms, so one step is one epoch."""
+
+    name = "full_batch"
+
+    def steps_per_epoch(self, n: int) -> int:
+        return 1
+
+    def plan(self, n, seed, epoch):
+        return np.arange(n, dtype=np.int32)[None, :], np.ones((1, n), dtype=bool)
+
+    @property
+    def is_full_batch(self) -> bool:
+        return True
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class _Minibatch(Sampler):
+    """A sampler with a batch size B ≥ 1 and ⌈N/B⌉ steps per epoch."""
+
+    batch_size: int = 1
+
+    def __post_init__(self):
+        object.__setattr__(self, "batch_size", validation.integer("batch_size", self.batch_size, context=self.name))
+
+    def steps_per_epoch(self, n: int) -> int:
+        return math.ceil(n / self.batch_size)
+
+
+class _Drawn(_Minibatch):
+    """A scheme whose epoch plan is one draw of :mod:`sgdlab.samplers.draws` from (seed, epoch), with no padding."""
+
+    def draw(self, n: int, shape: tuple[int, int], seed: int, epoch: int) -> np.ndarray:
+        raise NotImplementedError
+
+    def plan(self, n, seed, epoch):
+        shape = (self.steps_per_epoch(n), self.batch_size)
+        return self.draw(n, shape, seed, epoch), np.ones(shape, dtype=bool)
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class WithReplacement(_Drawn):
+    """Each step draws B indices iid uniform on {0, …, N−1}; repeats count each time."""
+
+    name = "with_replacement"
+
+    def draw(self, n, shape, seed, epoch):
+        return draws.with_replacement(n, shape, seed, epoch)
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class WithoutReplacement(_Drawn):
+    """Each step draws a fresh uniform B-subset of {0, …, N−1}: no repeat inside a batch (O(B) a step,
+    by a partial Fisher–Yates shuffle; every B-subset has probability 1/C(N, B))."""
+
+    name = "without_replacement"
+
+    def validate(self, n: int) -> None:
+        validation.integer("batch_size", self.batch_size, high=n, context=f"{self.name} (N={n})")
+
+    def draw(self, n, shape, seed, epoch):
+        return draws.without_replacement(n, shape, seed, epoch)
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class _Blocks(_Minibatch):
+    """Schemes that cut an ordering of {0, …, N−1} into consecutive blocks of B."""
+
+    drop_last: bool = False
+
+    def __post_init__(self):
+        super().__post_init__()
+        if not isinstance(self.drop_last, bool):
+            validation.fail("drop_last", "True or False", validation.shown(self.drop_last), error=TypeError, context=self.name)
+
+    def steps_per_epoch(self, n: int) -> int:
+        return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
+
+    def validate(self, n: int) -> None:
+        if self.drop_last:
+            validation.integer("batch_size", self.batch_size, high=n,
+                            context=f"{self.name} with drop_last=True (N={n})")
+
+    def order(self, n: int, seed: int, epoch: int) -> np.ndarray:
+        """The epoch's ordering of {0, …, N−1} (int32)."""
+        raise NotImplementedError
+
+    def plan(self, n, seed, epoch):
+        """The ordering cut into the steps' blocks of B; the last block is padded with index 0 and masked
+        out where N mod B leaves it short, or dropped with drop_last."""
+        steps, b = self.steps_per_epoch(n), self.batch_size
+        order = self.order(n, seed, epoch)
+        if steps * b > n:
+            order = np.concatenate([order, np.zeros(steps * b - n, dtype=np.int32)])
+        mask = np.ones(steps * b, dtype=bool)
+        mask[n:] = False
+        return order[: steps * b].reshape(steps, b), mask.reshape(steps, b)
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class Cyclic(_Blocks):
+    """Blocks of 0, 1, …, N−1 in order, the same every epoch (deterministic)."""
+
+    name = "cyclic"
+
+    def order(self, n, seed, epoch):
+        return np.arange(n, dtype=np.int32)
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class ShuffledCyclic(_Blocks):
+    """Blocks of a fresh uniform permutation each epoch (random reshuffling; deep learning's default)."""
+
+    name = "shuffled_cyclic"
+
+    def order(self, n, seed, epoch):
+        return draws.permutation(n, seed, epoch)
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class ShuffleOnce(_Blocks):
+    """Blocks of one uniform permutation, drawn from the seed alone and reused every epoch."""
+
+    name = "shuffle_once"
+
+    def order(self, n, seed, epoch):
+        return draws.permutation(n, seed)
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class ShuffledChunks(_Blocks):
+    """Blocks of an order that takes the chunks {0, …, C−1}, {C, …, 2C−1}, … (the last one shorter) in a
+    uniform random order and the rows of each chunk in a uniform random order, fresh each epoch."""
+
+    name = "shuffled_chunks"
+    chunk: int = 65_536
+
+    def __post_init__(self):
+        super().__post_init__()
+        object.__setattr__(self, "chunk", validation.integer("chunk", self.chunk, context=self.name))
+
+    def order(self, n, seed, epoch):
+        """Chunk j of the epoch is chunk π(j) for π = permutation(⌈N/C⌉ | seed, epoch, 0); its rows come in
+        the order of permutation(its size | seed, epoch, π(j) + 1)."""
+        chunks = draws.permutation(math.ceil(n / self.chunk), seed, epoch, 0).tolist()
+        rows = [start + draws.permutation(min(self.chunk, n - start), seed, epoch, chunk + 1)
+                for chunk, start in ((chunk, chunk * self.chunk) for chunk in chunks)]
+        return np.concatenate(rows).astype(np.int32, copy=False)
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class IID(_Minibatch):
+    """For an expectation: B fresh, independent draws of ω at every step (no index plan)."""
+
+    name = "iid"
+
+    def validate(self, n) -> None:
+        if n is not None:
+            validation.fail("sampler", "a finite-sum sampler such as with_replacement(B) for a problem with N terms",
+                         f"iid(batch_size={self.batch_size})")
+
+
+def full_batch() -> FullBatch:
+    """Gradient descent: gᵏ = ∇F(θᵏ), one step per epoch."""
+    return FullBatch()
+
+
+def with_replacement(batch_size: int = 1) -> WithReplacement:
+    """SGD with B iid uniform indices per step (B = 1 is the textbook SGD)."""
+    return WithReplacement(batch_size)
+
+
+def without_replacement(batch_size: int = 1) -> WithoutReplacement:
+    """Minibatch SGD with a fresh uniform B-subset per step."""
+    return WithoutReplacement(batch_size)
+
+
+def cyclic(batch_size: int = 1, drop_last: bool = False) -> Cyclic:
+    """Incremental gradient: consecutive blocks of 0, …, N−1, in order."""
+    return Cyclic(batch_size, drop_last)
+
+
+def shuffled_cyclic(batch_size: int = 1, drop_last: bool = False) -> ShuffledCyclic:
+    """Random reshuffling: a new permutation each epoch, cut into blocks of B."""
+    return ShuffledCyclic(batch_size, drop_last)
+
+
+def shuffled_chunks(batch_size: int = 1, chunk: int = 65_536, drop_last: bool = False) -> ShuffledChunks:
+    """Chunks of ``chunk`` consecutive rows in a new random order each epoch, each chunk shuffled, cut into
+    blocks of B: for data read from disk (each block of steps reads few chunks)."""
+    return ShuffledChunks(batch_size, drop_last, chunk)
+
+
+def iid(batch_size: int = 1) -> IID:
+    """For an expectation E_ω[f]: B fresh iid draws of ω per step."""
+    return IID(batch_size)
+
+
+def shuffle_once(batch_size: int = 1, drop_last: bool = False) -> ShuffleOnce:
+    """One permutation for the whole run, cut into blocks of B."""
+    return ShuffleOnce(batch_size, drop_last)
+
+
+#: The public constructors by name, for messages and for configuration files.
+SAMPLERS = {
+    "full_batch": full_batch,
+    "with_replacement": with_replacement,
+    "without_replacement": without_replacement,
+    "cyclic": cyclic,
+    "shuffled_cyclic": shuffled_cyclic,
+    "shuffle_once": shuffle_once,
+    "shuffled_chunks": shuffled_chunks,
+    "iid": iid,
+}

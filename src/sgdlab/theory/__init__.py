@@ -1,0 +1,20 @@
+"""What the theory says, made checkable on your own problem and run.
+
+* :mod:`~sgdlab.theory.smoothness`: L, L_max and the minibatch constant L_B;
+* :mod:`~sgdlab.theory.step_check`: the step-size rule α < 2/L;
+* :mod:`~sgdlab.theory.descent`: gradient descent's guarantees checked on a run;
+* :mod:`~sgdlab.theory.unbiasedness`: whether a sampler's gradient is unbiased;
+* :mod:`~sgdlab.theory.noise_scale`: the gradient-noise scale B_simple;
+* :mod:`~sgdlab.theory.probe`: what each batch size costs per step on a device.
+"""
+
+from sgdlab.theory.descent import Descent, GradientBound, descent, gradient_bound
+from sgdlab.theory.noise_scale import NoiseScale, noise_scale
+from sgdlab.theory.probe import probe_batch_sizes
+from sgdlab.theory.smoothness import LipschitzConstant, hessian_norm, lipschitz, lipschitz_max, minibatch_lipschitz
+from sgdlab.theory.step_check import StepCheck, check_step
+from sgdlab.theory.unbiasedness import Unbiasedness, unbiasedness
+
+__all__ = ["Descent", "GradientBound", "LipschitzConstant", "NoiseScale", "StepCheck", "Unbiasedness", "check_step",
+           "descent", "gradient_bound", "hessian_norm", "lipschitz", "lipschitz_max", "minibatch_lipschitz",
+           "noise_scale", "probe_batch_sizes", "unbiasedness"]

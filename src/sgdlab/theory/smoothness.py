@@ -1,0 +1,106 @@
+"""Smoothness: L, a Lipschitz constant of ∇F, and the per-example and minibatch constants.
+
+L satisfies ‖∇F(θ) − ∇F(θ')‖ ≤ L‖θ − θ'‖. For the built-in linear models it is known in closed
+form; otherwise :func:`lipschitz` estimates the spectral norm of the Hessian ∇²F(θ) at a point by
+power iteration on Hessian-vector products (exact for a quadratic, a local value otherwise). For a
+finite sum, L_max = maxᵢ Lᵢ and the minibatch constant (uniform B-subsets) is
+L_B = N(B−1)/(B(N−1))·L + (N−B)/(B(N−1))·L_max.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.flatten_util import ravel_pytree
+
+from sgdlab._helpers import pytrees, validation
+from sgdlab.problems.base import FiniteSum, Problem
+from sgdlab.problems.linear import LinearModel
+
+#: Power iteration stops when the estimate changes by less than this, relatively.
+POWER_TOL = 1e-12
+POWER_MAX_ITERATIONS = 10_000
+
+
+class LipschitzConstant(float):
+    """A Lipschitz constant (a float) that says how it was obtained: ``method`` and ``exact``."""
+
+    def __new__(cls, value: float, method: str, exact: bool):
+        constant = super().__new__(cls, value)
+        constant.method, constant.exact = method, exact
+        return constant
+
+    def __repr__(self) -> str:
+        return f"LipschitzConstant({float(self)!r}, method={self.method!r})"
+
+
+def lipschitz(problem: Problem, params=None) -> LipschitzConstant:
+    """L of ∇F: the problem's own value where it knows one, else power iteration at ``params``
+    (default θ⁰) on Hessian-vector products."""
+    known = problem.lipschitz()
+    if known is not None:
+        exact = isinstance(problem, LinearModel) and problem.curvature == 1.0
+        return LipschitzConstant(known, "closed form" if exact else "closed-form bound", exact)
+    return hessian_norm(problem, params)
+
+
+def hessian_norm(problem: FiniteSum, params=None) -> LipschitzConstant:
+    """‖∇²F(θ)‖₂ by power iteration: v ← Hv/‖Hv‖ with Hv = d/dt ∇F(θ + tv) (``jax.jvp`` of
+    ``jax.grad``), until |vᵀHv| changes by less than POWER_TOL relatively."""
+    params = problem.params0 if params is None else pytrees.conform("params", params, problem.params0)
+    grad = problem.grad(params)
+    if not bool(pytrees.all_finite(grad)):
+        validation.fail("params", "a point where ∇F is finite (power iteration needs Hessian-vector products)",
+                     "a non-finite gradient", context="lipschitz")
+    value, iterations = _power_iteration(problem, params, problem.data)
+    if not np.isfinite(value):
+        validation.fail("params", "a point where the Hessian-vector products are finite", "non-finite values",
+                     context="lipschitz")
+    method = f"power iteration on Hessian-vector products at θ ({int(iterations)} iterations; a local value)"
+    return LipschitzConstant(float(value), method, exact=False)
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _power_iteration(problem: FiniteSum, params, data):
+    flat, unravel = ravel_pytree(params)
+
+    def hvp(v):
+        gradient = jax.grad(lambda p: problem.data_loss(p, data))
+        return ravel_pytree(jax.jvp(gradient, (params,), (unravel(v),))[1])[0]
+
+    def step(state):
+        v, estimate, _, i = state
+        hv = hvp(v)
+        return hv / jnp.linalg.norm(hv), jnp.abs(jnp.vdot(v, hv)), estimate, i + 1
+
+    def unsettled(state):
+        _, estimate, previous, i = state
+        return (jnp.abs(estimate - previous) > POWER_TOL * jnp.abs(estimate)) & (i < POWER_MAX_ITERATIONS)
+
+    start = jax.random.normal(jax.random.key(0), flat.shape, flat.dtype)
+    _, estimate, _, iterations = jax.lax.while_loop(
+        unsettled, step, (start / jnp.linalg.norm(start), jnp.asarray(0.0, flat.dtype),
+                          jnp.asarray(jnp.inf, flat.dtype), 0))
+    return estimate, iterations
+
+
+def lipschitz_max(problem: Problem) -> float:
+    """L_max = maxᵢ Lᵢ, the largest Lipschitz constant of the terms ∇fᵢ (known for linear models)."""
+    value = problem.lipschitz_max()
+    if value is None:
+        validation.fail("problem", "a problem that knows its per-example constants (the built-in linear models)",
+                     validation.shown(problem), context="lipschitz_max")
+    return value
+
+
+def minibatch_lipschitz(problem: Problem, batch_size: int) -> float:
+    """L_B = N(B−1)/(B(N−1))·L + (N−B)/(B(N−1))·L_max: L_1 = L_max and L_N = L."""
+    n = problem.n
+    batch_size = validation.integer("batch_size", batch_size, high=n, context="minibatch_lipschitz")
+    L, L_max = float(lipschitz(problem)), lipschitz_max(problem)
+    if n == 1:
+        return L
+    return n * (batch_size - 1) / (batch_size * (n - 1)) * L + (n - batch_size) / (batch_size * (n - 1)) * L_max

@@ -26,8 +26,10 @@ from pathlib import Path
 import numpy as np
 
 import sgdlab as sl
-from sgdlab.engines import compiled as engine
-from sgdlab.run import api as optimize
+from sgdlab.engines import compiled
+from sgdlab.engines.base import Carry
+from sgdlab.run.loop import Programs
+from sgdlab.run.options import MINIMIZE, validated
 
 
 @dataclasses.dataclass
@@ -78,24 +80,22 @@ def least_squares_data(n: int, p: int, dtype=np.float64, seed: int = 0):
 
 
 def sgdlab_epoch(problem, sampler, step: float, repeats: int, engine_name: str = "auto") -> tuple[float, float, float, str]:
-    """(thinned epoch, epoch with history, compile seconds, engine) of one sgdlab epoch, on the engine
-    ``minimize`` would choose (or the one named)."""
-    settings = optimize.validated(problem, optimize.MINIMIZE, sampler=sampler, step=step, epochs=1,
-                                  engine=engine_name)
-    schedule = engine.program_schedule(settings.schedule)
-    started = time.perf_counter()
-    program = optimize.program_for(settings, engine.compiled_run(problem, sampler, problem.params0, schedule, None))
-    program.prepare(False)
-    program.prepare(True)
-    compile_seconds = time.perf_counter() - started
+    """(thinned epoch, epoch with history, compile seconds, engine) of one sgdlab epoch, through the
+    programs ``minimize`` would build (on the engine it would choose, or the one named)."""
+    options = validated(problem, MINIMIZE, sampler, step, {"epochs": 1, "engine": engine_name})
+    schedule = compiled.program_schedule(options.schedule)
+    programs = Programs(options, options.params0, schedule)
+    program = programs.first
+    compile_seconds = programs.seconds + program.prepare(False)
+    start = Carry(options.params0, (), 0)
 
     def epoch(record: bool):
         def run():
-            params, _, _, metrics = program.epoch(problem.params0, (), 0, 0, 0, schedule, record)
-            jax_block(params)
+            carry, _ = program.epoch(start, 0, 0, schedule, record)
+            jax_block(carry.params)
         return run
 
-    return best_time(epoch(False), repeats), best_time(epoch(True), repeats), compile_seconds, settings.engine
+    return best_time(epoch(False), repeats), best_time(epoch(True), repeats), compile_seconds, options.engine
 
 
 def sgdlab_row(case: str, problem, sampler, step, repeats: int, engine_name: str = "auto") -> Row:
@@ -352,9 +352,10 @@ def _streamed_epoch(problem, sampler) -> float:
     """Seconds of one streamed epoch without history (its block program compiles in the first block)."""
     from sgdlab.engines import streamed
 
-    schedule = engine.program_schedule(sl.constant(1e-3))
-    run = streamed.StreamedRun(problem, sampler, schedule, None)
-    return _timed_from_disk(lambda: jax_block(run.epoch(problem.params0, (), 0, 0, 0, schedule, False)[0]))
+    schedule = compiled.program_schedule(sl.constant(1e-3))
+    run = streamed.StreamedRun(problem, sampler, None)
+    start = Carry(problem.params0, (), 0)
+    return _timed_from_disk(lambda: jax_block(run.epoch(start, 0, 0, schedule, False)[0].params))
 
 
 def _shuffled_estimate(problem, blocks: int = 4) -> Row:
@@ -363,7 +364,7 @@ def _shuffled_estimate(problem, blocks: int = 4) -> Row:
     from sgdlab.engines import streamed
 
     sampler = sl.shuffled_cyclic(256)
-    run = streamed.StreamedRun(problem, sampler, engine.program_schedule(sl.constant(1e-3)), None)
+    run = streamed.StreamedRun(problem, sampler, None)
     indices, mask = sampler.plan(problem.n, 0, 0)
     steps = streamed.BLOCK_ROWS // sampler.batch_size
     per_block = _timed_from_disk(lambda: [run.read_block(indices[j * steps:(j + 1) * steps], mask[j * steps:(j + 1) * steps])

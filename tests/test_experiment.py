@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 import sgdlab as sl
-from sgdlab.experiments import compare as experiment
+from sgdlab.experiments.steps import parse_step
+from sgdlab.experiments.summary import quantile
 from sgdlab import theory
 
 METRICS = ["loss", "grad_norm", "gap", "dist"]
@@ -30,10 +31,10 @@ RUNS = {
 
 
 def test_vmapped_runs_equal_minimize_one_at_a_time(problem):
-    comparison = experiment.compare(problem, RUNS, seeds=3, epochs=4)
+    comparison = sl.compare(problem, RUNS, seeds=3, epochs=4)
     table = comparison.table
     for name, settings in RUNS.items():
-        schedule = experiment.parse_step(settings.get("step", "1/L_B"), problem, settings["sampler"])[0]
+        schedule = parse_step(settings.get("step", "1/L_B"), problem, settings["sampler"])[0]
         for seed in range(3):
             alone = sl.minimize(problem, sampler=settings["sampler"], step=schedule, epochs=4, seed=seed)
             together = table[(table.run == name) & (table.seed == seed)]
@@ -46,7 +47,7 @@ def test_lanes_that_stop_early_keep_minimize_results(problem):
     L = problem.lipschitz()
     runs = {"stable": dict(sampler=sl.full_batch(), step=1.0 / L), "unstable": dict(sampler=sl.full_batch(), step=2.2 / L)}
     with pytest.warns(sl.StepSizeWarning):
-        table = experiment.compare(problem, runs, seeds=1, epochs=400, tol=1e-9).table
+        table = sl.compare(problem, runs, seeds=1, epochs=400, tol=1e-9).table
     with pytest.warns(sl.StepSizeWarning):
         unstable = sl.minimize(problem, step=2.2 / L, epochs=400, tol=1e-9)
     stable = sl.minimize(problem, step=1.0 / L, epochs=400, tol=1e-9)
@@ -58,20 +59,20 @@ def test_lanes_that_stop_early_keep_minimize_results(problem):
 
 
 def test_same_comparison_twice_gives_the_same_table_apart_from_time(problem):
-    first = experiment.compare(problem, RUNS, seeds=2, epochs=3).table
-    second = experiment.compare(problem, RUNS, seeds=2, epochs=3).table
+    first = sl.compare(problem, RUNS, seeds=2, epochs=3).table
+    second = sl.compare(problem, RUNS, seeds=2, epochs=3).table
     pd.testing.assert_frame_equal(first.drop(columns="time"), second.drop(columns="time"))
 
 
 def test_table_keeps_the_order_of_runs_whatever_the_programs(problem):
     runs = {"a": dict(sampler=sl.cyclic(4), step=0.01), "b": dict(sampler=sl.full_batch()), "c": dict(sampler=sl.cyclic(4), step=0.02)}
-    table = experiment.compare(problem, runs, seeds=2, epochs=1).table
+    table = sl.compare(problem, runs, seeds=2, epochs=1).table
     assert list(dict.fromkeys(table.run)) == ["a", "b", "c"]
-    assert list(experiment.compare(problem, runs, seeds=2, epochs=1).summary().run) == ["a", "b", "c"]
+    assert list(sl.compare(problem, runs, seeds=2, epochs=1).summary().run) == ["a", "b", "c"]
 
 
 def test_table_is_tidy_with_settings(problem):
-    table = experiment.compare(problem, RUNS, seeds=2, epochs=3, record_every=2).table
+    table = sl.compare(problem, RUNS, seeds=2, epochs=3, record_every=2).table
     assert {"run", "seed", "epoch", "iteration", "loss", "grad_norm", "gap", "dist", "time", "sampler",
             "batch_size", "step", "alpha0", "alpha_L", "status", "message"} <= set(table.columns)
     assert len(table) == len(RUNS) * 2 * 3   # epochs 0, 2, 3 recorded
@@ -82,19 +83,19 @@ def test_table_is_tidy_with_settings(problem):
 
 
 def test_saved_runs_are_reused_and_files_complete(problem, tmp_path):
-    first = experiment.compare(problem, RUNS, seeds=2, epochs=3, out=tmp_path)
+    first = sl.compare(problem, RUNS, seeds=2, epochs=3, out=tmp_path)
     assert first.reused == 0 and len(list((tmp_path / "runs").glob("*.parquet"))) == len(RUNS) * 2
-    again = experiment.compare(problem, RUNS, seeds=3, epochs=3, out=tmp_path)   # one more seed: only it is new
+    again = sl.compare(problem, RUNS, seeds=3, epochs=3, out=tmp_path)   # one more seed: only it is new
     assert again.reused == len(RUNS) * 2
     saved = pd.read_parquet(tmp_path / "table.parquet")
     pd.testing.assert_frame_equal(saved, again.table)
     assert (tmp_path / "experiment.json").is_file() and not list(tmp_path.rglob("*.tmp"))
-    renamed = experiment.compare(problem, {"GD again": RUNS["gd"]}, seeds=2, epochs=3, out=tmp_path)
+    renamed = sl.compare(problem, {"GD again": RUNS["gd"]}, seeds=2, epochs=3, out=tmp_path)
     assert renamed.reused == 2 and set(renamed.table.run) == {"GD again"}
 
 
 def test_summary_against_a_hand_count(problem):
-    comparison = experiment.compare(problem, RUNS, seeds=4, epochs=6)
+    comparison = sl.compare(problem, RUNS, seeds=4, epochs=6)
     table, target = comparison.table, 1e-2
     summary = comparison.summary(metric="gap", target=target).set_index("run")
     for name in RUNS:
@@ -110,41 +111,41 @@ def test_summary_against_a_hand_count(problem):
 
 
 def test_quantile_treats_never_reached_as_infinite():
-    assert experiment.quantile(np.array([1.0, 3.0]), 0.5) == 2.0
-    assert experiment.quantile(np.array([1.0, np.inf]), 0.5) == np.inf
-    assert experiment.quantile(np.array([1.0, 2.0, np.inf]), 0.5) == 2.0
+    assert quantile(np.array([1.0, 3.0]), 0.5) == 2.0
+    assert quantile(np.array([1.0, np.inf]), 0.5) == np.inf
+    assert quantile(np.array([1.0, 2.0, np.inf]), 0.5) == 2.0
 
 
 def test_plot_returns_a_figure_with_one_line_per_run(problem):
     import matplotlib
 
     matplotlib.use("Agg")
-    figure = experiment.compare(problem, RUNS, seeds=2, epochs=3).plot("dist", x="time")
+    figure = sl.compare(problem, RUNS, seeds=2, epochs=3).plot("dist", x="time")
     assert len(figure.axes[0].get_lines()) == len(RUNS) and figure.axes[0].get_yscale() == "log"
 
 
 @pytest.mark.parametrize("step, value", [("0.5/L", lambda p: 0.5 / p.lipschitz()), ("2/L_max", lambda p: 2 / theory.lipschitz_max(p)),
                                          (" 1 / L_B ", lambda p: 1 / theory.minibatch_lipschitz(p, 4)), (0.25, lambda p: 0.25)])
 def test_parse_step(problem, step, value):
-    schedule, _ = experiment.parse_step(step, problem, sl.shuffled_cyclic(4))
+    schedule, _ = parse_step(step, problem, sl.shuffled_cyclic(4))
     assert float(schedule(0)) == pytest.approx(value(problem))
 
 
 def test_parse_step_schedule_table(problem):
-    schedule, text = experiment.parse_step({"schedule": "inverse_time", "alpha0": "1/L", "decay": 0.5}, problem, sl.full_batch())
+    schedule, text = parse_step({"schedule": "inverse_time", "alpha0": "1/L", "decay": 0.5}, problem, sl.full_batch())
     assert float(schedule(2)) == pytest.approx(1 / problem.lipschitz() / 2) and "1 + 0.5 k" in text
 
 
 @pytest.mark.parametrize("call, error, text", [
-    (lambda p: experiment.compare(p, {"a": dict(sampler="cyclic", stepsize=0.1)}), ValueError, "runs['a'] must be a dict with keys among sampler, step, optimizer; got unknown keys ['stepsize']"),
-    (lambda p: experiment.compare(p, {"a": dict(sampler="cyclic", step="1/K")}), ValueError, "step must be a number, or text 'c/L', 'c/L_B' or 'c/L_max'"),
-    (lambda p: experiment.compare(p, {"a": dict(sampler="cyclic", step="-1/L")}), ValueError, "step must be a positive finite number; got -1.0"),
-    (lambda p: experiment.compare(p, {"a": dict(sampler="cyclic", step="1e/L")}), ValueError, "with c a positive number; got '1e/L'"),
-    (lambda p: experiment.compare(p, {"a": dict(sampler="cyclic", step={"schedule": "warm"})}), ValueError, "a dict with 'schedule' one of constant"),
-    (lambda p: experiment.compare(p, {"a": dict(sampler="zigzag")}), ValueError, "sampler must be one of full_batch"),
-    (lambda p: experiment.compare(p, {}), TypeError, "runs must be a non-empty dict"),
-    (lambda p: experiment.compare(p, {"a": dict(sampler="cyclic")}, seeds=0), ValueError, "seeds must be an integer >= 1; got 0"),
-    (lambda p: experiment.compare(p, {"a": dict(sampler="cyclic")}, seeds=[1, 1]), ValueError, "seeds must be a non-empty list of distinct seeds"),
+    (lambda p: sl.compare(p, {"a": dict(sampler="cyclic", stepsize=0.1)}), ValueError, "runs['a'] must be a dict with keys among sampler, step, optimizer; got unknown keys ['stepsize']"),
+    (lambda p: sl.compare(p, {"a": dict(sampler="cyclic", step="1/K")}), ValueError, "step must be a number, or text 'c/L', 'c/L_B' or 'c/L_max'"),
+    (lambda p: sl.compare(p, {"a": dict(sampler="cyclic", step="-1/L")}), ValueError, "step must be a positive finite number; got -1.0"),
+    (lambda p: sl.compare(p, {"a": dict(sampler="cyclic", step="1e/L")}), ValueError, "with c a positive number; got '1e/L'"),
+    (lambda p: sl.compare(p, {"a": dict(sampler="cyclic", step={"schedule": "warm"})}), ValueError, "a dict with 'schedule' one of constant"),
+    (lambda p: sl.compare(p, {"a": dict(sampler="zigzag")}), ValueError, "sampler must be one of full_batch"),
+    (lambda p: sl.compare(p, {}), TypeError, "runs must be a non-empty dict"),
+    (lambda p: sl.compare(p, {"a": dict(sampler="cyclic")}, seeds=0), ValueError, "seeds must be an integer >= 1; got 0"),
+    (lambda p: sl.compare(p, {"a": dict(sampler="cyclic")}, seeds=[1, 1]), ValueError, "seeds must be a non-empty list of distinct seeds"),
 ])
 def test_bad_comparisons_are_refused(problem, call, error, text):
     with pytest.raises(error, match=re.escape(text)):

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import sgdlab as sl
-from sgdlab.engines import compiled as engine, select as kernels
+from sgdlab.engines import compiled, select
 from sgdlab.engines.native import run as native_run
 from sgdlab.engines.native import exponential
 from sgdlab.engines.native._llvm import products
@@ -47,15 +47,15 @@ def test_history_rows_of_float64_networks_are_evaluated_natively():
     # The equality test above then holds the native F, ‖∇F‖ and kink count (H = 9: the padded unit's
     # pre-activations, all exactly 0, are not counted) to JAX's.
     sampler = sl.shuffled_cyclic(32)
-    assert native_run.NativeRun(_compiled(_network(), sampler))._evaluates_natively
-    assert not native_run.NativeRun(_compiled(_network(dtype=np.float32), sampler))._evaluates_natively
+    assert _native(_network(), sampler)._evaluates_natively
+    assert not _native(_network(dtype=np.float32), sampler)._evaluates_natively
 
 
 def test_one_thread_and_two_threads_give_the_same_run_bit_for_bit(monkeypatch):
     if native_run.CORES < 2:
         pytest.skip("one core: the parts cannot run side by side here")
     network = _network(hidden=(40,))
-    assert native_run.NativeRun(_compiled(network, sl.shuffled_cyclic(32))).loop.parted
+    assert _native(network, sl.shuffled_cyclic(32)).loop.parted
     two = sl.minimize(network, sl.shuffled_cyclic(32), step=0.1, epochs=2, seed=2, engine="native")
     monkeypatch.setattr(native_run, "CORES", 1)
     one = sl.minimize(network, sl.shuffled_cyclic(32), step=0.1, epochs=2, seed=2, engine="native")
@@ -63,8 +63,9 @@ def test_one_thread_and_two_threads_give_the_same_run_bit_for_bit(monkeypatch):
         np.testing.assert_array_equal(a, b)
 
 
-def _compiled(problem, sampler):
-    return engine.compiled_run(problem, sampler, problem.params0, engine.program_schedule(sl.constant(0.1)), None)
+def _native(problem, sampler):
+    return select.program("native", problem, sampler, problem.params0, compiled.program_schedule(sl.constant(0.1)),
+                          None)
 
 
 def test_a_comparison_lane_is_the_run_made_alone_bit_for_bit():
@@ -98,8 +99,8 @@ def test_auto_runs_one_hidden_layer_natively_and_deeper_or_larger_work_on_jax():
     network = _network()
     assert sl.minimize(network, sl.shuffled_cyclic(32), step=0.01, epochs=1).engine == "native"
     per_example = P * 9 + 9 * 4   # B · H · (p + K) at B = 1
-    too_large = sl.shuffled_cyclic(kernels.AUTO_MAX_WORK_NETWORK // per_example + 1)
-    assert kernels.choose("auto", network, too_large, None) == "jax"
+    too_large = sl.shuffled_cyclic(select.AUTO_MAX_WORK_NETWORK // per_example + 1)
+    assert select.choose("auto", network, too_large, None) == "jax"
     assert sl.minimize(_network(hidden=(6, 5)), sl.shuffled_cyclic(32), step=0.01, epochs=1).engine == "jax"
 
 

@@ -8,8 +8,15 @@ Every error says which parameter, what is allowed and what was given::
 from __future__ import annotations
 
 import numbers
+import sys
+import warnings
+from pathlib import Path
+from typing import Any, NoReturn
 
 import numpy as np
+
+#: The package's folder: a warning is attributed to the first frame outside it (the user's call).
+_PACKAGE = str(Path(__file__).resolve().parents[1])
 
 
 class InvalidValue(ValueError):
@@ -20,7 +27,7 @@ class InvalidType(TypeError):
     """A value the user gave is of a type that is not allowed (the message says both)."""
 
 
-def fail(name: str, allowed: str, got: str, *, error=ValueError, context: str = ""):
+def fail(name: str, allowed: str, got: str, *, error: type[Exception] = ValueError, context: str = "") -> NoReturn:
     """Raise the house message: '<name> must be <allowed>[ for <context>]; got <got>.'
 
     ``got`` is text: a description ("shape (4,)") or a value shown with :func:`shown`. ``error``
@@ -31,7 +38,15 @@ def fail(name: str, allowed: str, got: str, *, error=ValueError, context: str = 
     raise (InvalidType if error is TypeError else InvalidValue)(f"{name} must be {allowed}{where}; got {got}.")
 
 
-def shown(value) -> str:
+def warn(message: str, category: type[Warning]) -> None:
+    """Warn, attributing the warning to the user's line: the first caller outside the sgdlab package."""
+    level, frame = 2, sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+        level, frame = level + 1, frame.f_back
+    warnings.warn(message, category, stacklevel=level)
+
+
+def shown(value: Any) -> str:
     """A user's value as an error message shows it: repr, shortened; arrays by shape and dtype."""
     if isinstance(value, np.ndarray):
         return f"an array of shape {value.shape} and dtype {value.dtype}"

@@ -26,37 +26,16 @@ from __future__ import annotations
 
 import functools
 import time
-import typing
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from sgdlab._helpers import pytrees, validation
+from sgdlab._helpers import pytrees
+from sgdlab.engines.base import Carry, Metrics, Seeds
 from sgdlab.problems.base import FiniteSum
 from sgdlab.samplers import Sampler
 from sgdlab.schedules import Schedule
-
-
-class Metrics(typing.NamedTuple):
-    """What an epoch reports: whether θ stayed finite and, when recorded, F, ‖∇F‖, ‖θ − θ*‖, the
-    constraint violation (NaN where θ* or the constraint is absent) and the problem's own
-    diagnostics (a dict of numbers, e.g. a ReLU network's count of zero pre-activations)."""
-
-    finite: jax.Array
-    loss: jax.Array
-    grad_norm: jax.Array
-    dist: jax.Array
-    violation: jax.Array
-    extras: dict
-
-    def lane(self, i: int) -> Metrics:
-        """The metrics of run i of a batched (vmapped) epoch."""
-        return jax.tree.map(lambda value: value[i].item(), self)
-
-    def host(self) -> Metrics:
-        """The metrics of an unbatched epoch as Python numbers."""
-        return jax.tree.map(lambda value: np.asarray(value).item(), self)
 
 
 def evaluate(problem: FiniteSum, params, data, solution, constraint) -> Metrics:
@@ -141,11 +120,14 @@ LANE_OUT_AXES = (0, 0, None, 0)
 
 
 class CompiledRun:
-    """The compiled programs of one (problem, sampler, schedule kind, lanes, placement): the
+    """The JAX engine's epoch program (:class:`~sgdlab.engines.base.EpochProgram`) of one (problem,
+    sampler, schedule kind, optimizer, unit, lanes, placement): the
     evaluation at the start and an epoch with and without history, each built ahead of time on
     first need, so compilation is timed apart from the run. With ``lanes`` = R, the epoch runs R
     runs at once: parameters, plans (or seeds) and schedule numbers carry a leading axis of length R.
     """
+
+    engine = "jax"
 
     def __init__(self, problem: FiniteSum, sampler: Sampler, params, schedule: Schedule, solution,
                  lanes: int | None = None, optimizer=None, chunk: int | None = None, placement=None):
@@ -182,13 +164,13 @@ class CompiledRun:
         self._epoch[record] = self._jit(program).lower(*self._example_args).compile()
         return time.perf_counter() - started
 
-    def epoch(self, params, opt_state, k: int, seed, epoch: int, schedule: Schedule, record: bool):
-        """Run one epoch from iteration k; returns (θ, optimizer state, k + steps, Metrics) with the
-        counter and the metrics on the host (Python numbers, or NumPy arrays with one entry per lane)."""
+    def epoch(self, carry: Carry, seeds: Seeds, epoch: int, schedule: Schedule, record: bool) -> tuple[Carry, Metrics]:
+        """Run one epoch (a chunk, for an expectation) of every lane from ``carry``; the new carry's
+        counter and the metrics come back on the host."""
         params, opt_state, k, metrics = self._epoch[record](
-            self._placed(params), self._placed(opt_state), _counter(k), self._source(seed, epoch), schedule,
-            self.data, self.solution, self.constraint)
-        return params, opt_state, int(pytrees.local_value(k)), self._to_host(metrics)
+            self._placed(carry.params), self._placed(carry.opt_state), _counter(carry.iteration),
+            self._source(seeds, epoch), schedule, self.data, self.solution, self.constraint)
+        return Carry(params, opt_state, int(pytrees.local_value(k))), self._to_host(metrics)
 
     def evaluate(self, params) -> Metrics:
         """F, ‖∇F‖, ‖θ − θ*‖, the violation and the diagnostics at ``params`` (one run's), on the host."""
@@ -247,28 +229,3 @@ def stacked_schedules(schedules: list[Schedule]) -> Schedule:
 def stacked_params(params, lanes: int):
     """θ repeated along a new leading axis of length ``lanes``."""
     return jax.tree.map(lambda leaf: jnp.broadcast_to(leaf, (lanes, *jnp.shape(leaf))), params)
-
-
-def compiled_run(problem: FiniteSum, sampler: Sampler, params, schedule: Schedule, solution,
-                 lanes: int | None = None, optimizer=None, chunk: int | None = None, placement=None) -> CompiledRun:
-    """The compiled programs for this problem, sampler, kind of schedule, optimizer, number of
-    lanes, (for an expectation) steps per chunk and placement on devices. They are kept on the
-    problem, so they live as long as its data do; θ* is fixed per problem."""
-    cache = problem.__dict__.setdefault("_compiled_runs", {})
-    if getattr(problem, "on_disk", False):
-        return _streamed_run(problem, sampler, schedule, solution, lanes, optimizer, placement)
-    devices = None if placement is None else tuple(device.id for device in placement.mesh.devices.flat)
-    key = (sampler, jax.tree.structure(schedule), solution is None, lanes, optimizer, chunk, devices)
-    if key not in cache:
-        cache[key] = CompiledRun(problem, sampler, params, schedule, solution, lanes, optimizer, chunk, placement)
-    return cache[key]
-
-
-def _streamed_run(problem, sampler, schedule, solution, lanes, optimizer, placement):
-    """The run of a problem whose data are files read by rows (sgdlab.engines.streamed): one lane, one device."""
-    from sgdlab.engines.streamed import StreamedRun
-
-    if lanes is not None or placement is not None:
-        validation.fail("problem", "data in memory for compare and for devices= (data on disk run through "
-                     "minimize on one device)", repr(problem))
-    return StreamedRun(problem, sampler, schedule, solution, optimizer)

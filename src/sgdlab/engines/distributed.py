@@ -38,7 +38,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from sgdlab._helpers import pytrees, validation
-from sgdlab.data.sharded import holding_devices, is_row_sharded
+from sgdlab.data.sharded import is_row_sharded
 
 #: The name of the mesh axis a batch is split along.
 BATCH_AXIS = "batch"

@@ -16,8 +16,11 @@ import jax
 import numpy as np
 
 from sgdlab._helpers import validation
+from sgdlab.engines.base import EpochProgram
+from sgdlab.engines.compiled import CompiledRun
+from sgdlab.engines.native.work import is_network, step_work
 
-#: The engines a run may ask for.
+#: The engines a run may ask for ("streamed" is not asked for: data on disk are always streamed).
 ENGINES = ("auto", "jax", "native")
 
 #: The data types the native loop reads X in. It computes in float64 either way: a float32 run keeps
@@ -69,7 +72,8 @@ def unsupported(problem, sampler, optimizer, placement=None) -> str | None:
 
 
 def choose(engine: str, problem, sampler, optimizer, placement=None) -> str:
-    """"jax" or "native" for a run asking for ``engine`` ("auto", "jax" or "native").
+    """The engine that runs a run asking for ``engine`` ("auto", "jax" or "native"): "jax", "native" or,
+    for data on disk, "streamed".
 
     "auto" runs natively when the native loop supports the run, JAX computes on the CPU, and the
     run is a minibatch one (gradient descent never) on sparse X or with B · p · K at most
@@ -78,6 +82,8 @@ def choose(engine: str, problem, sampler, optimizer, placement=None) -> str:
     """
     if engine not in ENGINES:
         validation.fail("engine", f"one of {', '.join(map(repr, ENGINES))}", validation.shown(engine))
+    if getattr(problem, "on_disk", False):
+        return _streamed(engine, placement)
     reason = unsupported(problem, sampler, optimizer, placement)
     if engine == "native":
         if reason is not None:
@@ -87,6 +93,53 @@ def choose(engine: str, problem, sampler, optimizer, placement=None) -> str:
         return "jax"
     fits = problem.is_sparse or step_work(problem, sampler.batch_size) <= _work_limit(problem)
     return "native" if fits and jax.default_backend() == "cpu" else "jax"
+
+
+#: What the streamed engine cannot run.
+_IN_MEMORY = "data in memory for compare and for devices= (data on disk run through minimize on one device)"
+
+
+def _streamed(engine: str, placement) -> str:
+    """"streamed" for a run on data on disk, which runs on one device through JAX's programs."""
+    if engine == "native":
+        validation.fail("engine", "'auto' or 'jax' here", "'native', but the data are on disk (they are streamed "
+                        "through the JAX engine's programs)")
+    if placement is not None:
+        validation.fail("problem", _IN_MEMORY, "a problem whose data are on disk")
+    return "streamed"
+
+
+def program(engine: str, problem, sampler, params, schedule, solution, *, lanes: int | None = None, optimizer=None,
+            chunk: int | None = None, placement=None) -> EpochProgram:
+    """The epoch program of ``engine`` (as :func:`choose` names it) for this problem, sampler, kind of
+    schedule, optimizer, lanes (None: one run), chunk of steps (an expectation's loop unit; None: an
+    epoch) and placement on devices. ``params`` and ``schedule`` give the shapes the program is
+    compiled for (stacked along a leading axis when there are lanes); ``solution`` is θ* or None.
+
+    The JAX engine's programs are kept with the problem (in its ``memo``), so they live as long as its
+    data do and are reused by every run that needs the same program."""
+    if engine == "streamed":
+        if lanes is not None:
+            validation.fail("problem", _IN_MEMORY, repr(problem))
+        from sgdlab.engines.streamed import StreamedRun
+
+        return StreamedRun(problem, sampler, solution, optimizer)
+    compiled = _compiled(problem, sampler, params, schedule, solution, lanes, optimizer, chunk, placement)
+    if engine == "native":
+        from sgdlab.engines.native.run import NativeRun   # Numba loads with the first native run
+
+        return NativeRun(compiled)
+    return compiled
+
+
+def _compiled(problem, sampler, params, schedule, solution, lanes, optimizer, chunk, placement) -> CompiledRun:
+    """The JAX engine's program, built once per problem and key."""
+    cache = problem.memo.setdefault("compiled_runs", {})
+    devices = None if placement is None else tuple(device.id for device in placement.mesh.devices.flat)
+    key = (sampler, jax.tree.structure(schedule), solution is None, lanes, optimizer, chunk, devices)
+    if key not in cache:
+        cache[key] = CompiledRun(problem, sampler, params, schedule, solution, lanes, optimizer, chunk, placement)
+    return cache[key]
 
 
 def _model_reason(problem) -> str | None:
@@ -103,19 +156,7 @@ def _model_reason(problem) -> str | None:
     return None
 
 
-def step_work(problem, batch_size: int) -> int:
-    """Multiply-adds of a step's forward pass: B · p · K (linear models), B · H · (p + K) (a network)."""
-    if is_network(problem):
-        return batch_size * sum(np.size(layer["W"]) for layer in problem.params0)
-    return batch_size * np.size(problem.params0)
-
-
 def _work_limit(problem) -> int:
     if is_network(problem):
         return AUTO_MAX_WORK_NETWORK
     return AUTO_MAX_WORK if np.ndim(problem.params0) == 1 else AUTO_MAX_WORK_CLASSES
-
-
-def is_network(problem) -> bool:
-    """Whether ``problem`` is a ReLU network (sgdlab.mlp), whose loop is sgdlab.engines.native.network_sgd."""
-    return getattr(problem, "hidden", None) is not None

@@ -20,19 +20,23 @@ import jax.numpy as jnp
 import numpy as np
 
 from sgdlab._helpers import pytrees
+from sgdlab.engines.base import Carry, Metrics, Seeds
+from sgdlab.engines.compiled import run_epoch, update
 from sgdlab.problems.chunked import value_and_grad
-from sgdlab.engines.compiled import Metrics, run_epoch, update
+from sgdlab.schedules import Schedule
 
 #: Rows gathered per block of steps (K = max(1, BLOCK_ROWS // B)).
 BLOCK_ROWS = 65_536
 
 
 class StreamedRun:
-    """The epochs of one run on data on disk, with CompiledRun's interface (one lane)."""
+    """The epoch program (:class:`~sgdlab.engines.base.EpochProgram`) of one run on data on disk."""
 
-    def __init__(self, problem, sampler, schedule, solution, optimizer=None):
+    engine = "streamed"
+    lanes = None
+
+    def __init__(self, problem, sampler, solution, optimizer=None):
         self.problem, self.sampler, self.solution, self.optimizer = problem, sampler, solution, optimizer
-        self.lanes = None
         self._programs = {}
 
     def prepare(self, record: bool) -> float:
@@ -40,15 +44,16 @@ class StreamedRun:
         first epoch's time)."""
         return 0.0
 
-    def epoch(self, params, opt_state, k: int, seed, epoch: int, schedule, record: bool):
-        """One epoch from iteration k; returns (θ, optimizer state, k + steps, Metrics on the host)."""
+    def epoch(self, carry: Carry, seeds: Seeds, epoch: int, schedule: Schedule, record: bool) -> tuple[Carry, Metrics]:
+        """One epoch from ``carry``; the metrics on the host."""
+        params, opt_state, k = carry
         if self.sampler.is_full_batch:
             gradient = value_and_grad(self.problem, params)[1]
             params, opt_state = update(self.optimizer, params, opt_state, gradient, schedule, jnp.asarray(k))
             k += 1
         else:
-            params, opt_state, k = self._minibatch_epoch(params, opt_state, k, int(seed), epoch, schedule)
-        return params, opt_state, k, (self.evaluate(params) if record else _finite_only(params))
+            params, opt_state, k = self._minibatch_epoch(params, opt_state, k, int(seeds), epoch, schedule)
+        return Carry(params, opt_state, k), (self.evaluate(params) if record else _finite_only(params))
 
     def evaluate(self, params) -> Metrics:
         """F, ‖∇F‖ and ‖θ − θ*‖ over all the data, a chunk of rows at a time."""

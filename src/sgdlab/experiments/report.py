@@ -19,7 +19,7 @@ import pandas as pd
 
 from sgdlab._helpers import validation
 from sgdlab._helpers.files import atomic_write
-from sgdlab.experiments.compare import summarize
+from sgdlab.experiments.summary import summarize
 from sgdlab.experiments.plots import batch_size_figure, convergence_figure
 
 METRICS = ("gap", "grad_norm", "dist")

@@ -109,9 +109,15 @@ class Problem:
         constraint.validate(self.params0)
         constrained = copy.copy(self)
         constrained.constraint = constraint
-        for derived in ("_compiled_runs", "negation"):  # built for the unconstrained problem
+        for derived in ("_memo", "negation"):  # built for the unconstrained problem
             constrained.__dict__.pop(derived, None)
         return constrained
+
+    @property
+    def memo(self) -> dict:
+        """Objects derived from this problem by the rest of sgdlab (the engines' compiled programs),
+        kept as long as the problem lives; :meth:`subject_to` gives its new problem an empty one."""
+        return self.__dict__.setdefault("_memo", {})
 
     def is_feasible(self, params, tol: float = 1e-8) -> bool:
         """True when θ satisfies the problem's constraints to within ``tol`` (always, unconstrained)."""

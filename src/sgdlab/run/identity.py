@@ -1,19 +1,69 @@
-"""Fingerprints: short hashes of what defines a problem or a function, so saved results and
-checkpoints can tell whether they belong to the run at hand."""
+"""A run's identity: what determines its trajectory, so saved runs and checkpoints can tell whether
+they belong to the run at hand.
+
+:func:`run_identity` lists it (a JSON-ready dict): fingerprints of the problem (its data, loss and
+constraint) and of θ⁰, the sampler, the step schedule, the optimizer, the seed, record_every, tol,
+the sense (minimize or maximize), the engine, the loop unit and the devices. The epoch budget is not
+part of it, so a checkpointed run can be extended; :func:`run_key` adds the budget and hashes it all,
+naming a saved history (a comparison's runs/<key>.parquet).
+"""
 
 from __future__ import annotations
 
 import hashlib
+import json
+from typing import TYPE_CHECKING, Any
 
 import jax
 import numpy as np
 
 from sgdlab.data.ondisk import is_on_disk
 
+if TYPE_CHECKING:
+    from sgdlab.run.options import RunOptions
+
+#: The version of the identity's layout; saved runs and checkpoints of another version do not match.
+FORMAT = 1
+
+
+def run_identity(options: RunOptions) -> dict[str, Any]:
+    """What must be the same for a saved state to continue a run (the epoch budget may differ)."""
+    schedule = options.schedule
+    return {
+        "format": FORMAT,
+        "problem": problem_fingerprint(options.problem),
+        "params": [[list(np.shape(leaf)), str(np.asarray(leaf).dtype)] for leaf in jax.tree.leaves(options.params0)],
+        "start": array_digest(options.params0),
+        "sampler": repr(options.sampler),
+        "schedule": None if schedule is None else {
+            "kind": type(schedule).__name__, "static": repr(jax.tree.structure(schedule)),
+            "values": [float(np.asarray(leaf)) for leaf in jax.tree.leaves(schedule)]},
+        "optimizer": None if options.optimizer is None else function_digest(options.optimizer.update),
+        "seed": options.seed, "record_every": options.record_every, "tol": options.tol,
+        "sense": options.sense.symbol, "engine": options.engine, "chunk": options.budget.chunk,
+        "devices": None if options.placement is None else options.placement.size,
+    }
+
+
+def run_key(options: RunOptions) -> str:
+    """A hash of the run's identity and its budget: the name of its saved history."""
+    document = {"identity": run_identity(options), "units": options.budget.units}
+    return hashlib.blake2b(json.dumps(document, sort_keys=True).encode(), digest_size=16).hexdigest()
+
 
 def problem_fingerprint(problem) -> str:
     """A hash of what defines the problem: its class, data, parameters' shapes, ℓ2 weight, constraint,
-    and its defining functions (code and the numbers they close over)."""
+    and its defining functions (code and the numbers they close over). Kept in the problem's memo (its
+    arrays cannot change), except for data on disk, whose files are hashed every time."""
+    if getattr(problem, "on_disk", False):
+        return _fingerprint(problem)
+    memo = problem.memo
+    if "fingerprint" not in memo:
+        memo["fingerprint"] = _fingerprint(problem)
+    return memo["fingerprint"]
+
+
+def _fingerprint(problem) -> str:
     digest = hashlib.blake2b(digest_size=16)
     digest.update(type(problem).__qualname__.encode())
     for leaf in jax.tree.leaves((problem.data, problem.params0)):

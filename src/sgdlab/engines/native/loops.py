@@ -23,8 +23,8 @@ import functools
 
 import numpy as np
 
-from sgdlab.engines import select as kernels
 from sgdlab.engines.native import linear_sgd, network_sgd, parted
+from sgdlab.engines.native.work import is_network, step_work
 from sgdlab.engines.native._llvm import meeting
 
 #: The linear loop's switch for each problem's ``native_loss``.
@@ -33,7 +33,7 @@ LOSSES = {"squared": linear_sgd.SQUARED, "logistic": linear_sgd.LOGISTIC, "softm
 
 def loop_for(problem, batch_size: int):
     """The loop object for ``problem`` at batch size ``batch_size``."""
-    if kernels.is_network(problem):
+    if is_network(problem):
         return NetworkLoop(problem, batch_size)
     return LinearLoop(problem, batch_size)
 
@@ -107,7 +107,7 @@ class NetworkLoop:
         self.X, self.targets = problem.native_data()
         (width,) = problem.hidden
         self.width, self.part_width = width, -(-width // network_sgd.PARTS)
-        self.parted = kernels.step_work(problem, batch_size) >= parted.PARTED_MIN_WORK
+        self.parted = step_work(problem, batch_size) >= parted.PARTED_MIN_WORK
 
     def state(self, lanes: list) -> tuple:
         """The parts of the lanes' layers [{"W": R × p × H, "b": R × H}, {"W": R × H × K, "b": R × K}]; a

@@ -1,4 +1,4 @@
-"""NativeRun: the epochs of one (problem, sampler) run by the native loop, with CompiledRun's interface.
+"""NativeRun: the native engine's epoch program (:class:`~sgdlab.engines.base.EpochProgram`).
 
 Each epoch takes its plan from the sampler (``sampler.plan``, the plan the JAX engine runs too) and
 its step sizes αₖ from the schedule evaluated at the epoch's iterations, then calls the model's loop
@@ -22,7 +22,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from sgdlab.engines import compiled as engine
+from sgdlab.engines.base import Carry, Metrics, Seeds
+from sgdlab.engines.compiled import CompiledRun
 from sgdlab.engines.native import loops
 from sgdlab.engines.native.stale_caches import clear_this_package_once
 from sgdlab.schedules import Constant, Schedule
@@ -41,7 +42,7 @@ class NativeRun:
 
     engine = "native"
 
-    def __init__(self, compiled: engine.CompiledRun):
+    def __init__(self, compiled: CompiledRun):
         clear_this_package_once()
         self.compiled = compiled
         problem = compiled.problem
@@ -61,9 +62,10 @@ class NativeRun:
             self.compiled.evaluate_lanes(zeros)
         return time.perf_counter() - started
 
-    def epoch(self, params, opt_state, k: int, seed, epoch: int, schedule: Schedule, record: bool):
-        """One epoch from iteration k (of every lane); returns what CompiledRun.epoch returns."""
-        seeds = np.atleast_1d(np.asarray(seed))
+    def epoch(self, carry: Carry, seeds: Seeds, epoch: int, schedule: Schedule, record: bool) -> tuple[Carry, Metrics]:
+        """One epoch of every lane from ``carry``; the metrics on the host."""
+        params, opt_state, k = carry
+        seeds = np.atleast_1d(np.asarray(seeds))
         steps = self.sampler.steps_per_epoch(self.problem.n)
         alphas = step_sizes(schedule if self.lanes is not None else _stacked(schedule), k, steps)
         lanes = params if self.lanes is not None else jax.tree.map(lambda leaf: np.asarray(leaf)[None], params)
@@ -72,8 +74,8 @@ class NativeRun:
         final = jax.tree.map(lambda leaf: leaf.astype(self.dtype), self.loop.params(state))
         metrics = self._metrics(final, state, len(seeds), record)
         if self.lanes is None:
-            return jax.tree.map(lambda leaf: leaf[0], final), opt_state, k + steps, metrics.lane(0)
-        return final, opt_state, k + steps, metrics
+            return Carry(jax.tree.map(lambda leaf: leaf[0], final), opt_state, k + steps), metrics.lane(0)
+        return Carry(final, opt_state, k + steps), metrics
 
     def _run_lanes(self, state, seeds, epoch: int, alphas) -> None:
         """The epoch of every lane, in one group of consecutive lanes a core, each group on its own
@@ -100,11 +102,11 @@ class NativeRun:
         for helper in helpers:
             helper.join()
 
-    def evaluate(self, params) -> engine.Metrics:
+    def evaluate(self, params) -> Metrics:
         """F, ‖∇F‖ and ‖θ − θ*‖ at one run's θ, from the JAX engine's compiled evaluation."""
         return self.compiled.evaluate(params)
 
-    def _metrics(self, lanes, state, count: int, record: bool) -> engine.Metrics:
+    def _metrics(self, lanes, state, count: int, record: bool) -> Metrics:
         """The metrics of every lane (arrays with one entry a lane): evaluated when recording (natively
         where the loop can), else only whether each lane's θ is finite."""
         finite = np.logical_and.reduce([np.isfinite(leaf).reshape(count, -1).all(axis=1)
@@ -116,7 +118,7 @@ class NativeRun:
             return jax.tree.map(lambda value: np.asarray([value]), self.evaluate(jax.tree.map(lambda x: x[0], lanes)))
         if record:
             return self.compiled.evaluate_lanes(lanes)
-        return engine.Metrics(finite, nan, nan, nan, nan, dict.fromkeys(self.extras, nan))
+        return Metrics(finite, nan, nan, nan, nan, dict.fromkeys(self.extras, nan))
 
     @property
     def _evaluates_natively(self) -> bool:
@@ -124,7 +126,7 @@ class NativeRun:
         float32 run's rows keep JAX's float32 evaluation), with no θ* to measure the distance to."""
         return hasattr(self.loop, "evaluate") and self.dtype == np.float64 and self.compiled.solution is None
 
-    def _native_metrics(self, state, finite, count: int) -> engine.Metrics:
+    def _native_metrics(self, state, finite, count: int) -> Metrics:
         """The loop's own evaluation of every lane, over all the rows in EVALUATION_PIECES ranges: the
         (lane, range) shares computed side by side on the lane threads and added in order."""
         pieces = EVALUATION_PIECES
@@ -137,7 +139,7 @@ class NativeRun:
                               for lane in by_lane])
         extras = {name: np.array([sum(value[2][name] for value in lane) for lane in by_lane]) for name in values[0][2]}
         nan = np.full(count, np.nan)
-        return engine.Metrics(finite, loss, grad_norm, nan, nan, extras)
+        return Metrics(finite, loss, grad_norm, nan, nan, extras)
 
     @staticmethod
     def _map_groups(work, count: int) -> list:

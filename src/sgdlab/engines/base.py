@@ -1,0 +1,93 @@
+"""The interface every engine implements: an *epoch program*.
+
+An epoch program is compiled (or otherwise made ready) for one problem, sampler, kind of step
+schedule, optimizer, loop unit and placement, and for ``lanes`` runs at once (None: one run). The
+run loop (:mod:`sgdlab.run.loop`) drives any program the same way:
+
+1. ``prepare(record)`` compiles the program that records a history row (``record=True``) and, when
+   some units skip the row, the one that does not, so compilation is timed apart from the run;
+2. ``evaluate(params)`` gives the metrics of one run's θ (the history's first row);
+3. ``epoch(carry, seeds, epoch, schedule, record)`` advances every lane by one loop unit — an epoch
+   of a finite sum, a chunk of steps of an expectation — from ``carry`` = (θ, optimizer state, k)
+   and returns the new carry and the metrics at the unit's end (F, ‖∇F‖, … when ``record``, else
+   only whether θ stayed finite).
+
+Every program draws the indices of epoch e of the run with seed s from (s, e) alone
+(``sampler.plan``), so the same run gives the same indices on every engine.
+"""
+
+from __future__ import annotations
+
+import typing
+from typing import Any, Protocol, runtime_checkable
+
+import jax
+import numpy as np
+
+from sgdlab.schedules import Schedule
+
+#: A parameter pytree θ (arrays), or a stack of them with a leading lane axis.
+Params = Any
+#: The seed of one run (an int), or the seeds of a program's lanes (an array with one entry a lane).
+Seeds = int | np.ndarray
+
+
+class Metrics(typing.NamedTuple):
+    """What an epoch reports: whether θ stayed finite and, when recorded, F, ‖∇F‖, ‖θ − θ*‖, the
+    constraint violation (NaN where θ* or the constraint is absent) and the problem's own
+    diagnostics (a dict of numbers, e.g. a ReLU network's count of zero pre-activations).
+
+    On the host, each field is a Python number for one run and an array with one entry a lane for
+    a program of several lanes."""
+
+    finite: Any
+    loss: Any
+    grad_norm: Any
+    dist: Any
+    violation: Any
+    extras: dict
+
+    def lane(self, i: int) -> Metrics:
+        """The metrics of run i of a program of several lanes, as Python numbers."""
+        return jax.tree.map(lambda value: value[i].item(), self)
+
+    def host(self) -> Metrics:
+        """The metrics of one run as Python numbers."""
+        return jax.tree.map(lambda value: np.asarray(value).item(), self)
+
+
+class Carry(typing.NamedTuple):
+    """Where a program's runs stand between loop units: θ, the optimizer's state (``()`` without an
+    optimizer) and the iteration counter k (shared by the lanes, which advance in step)."""
+
+    params: Params
+    opt_state: Any
+    iteration: int
+
+
+@runtime_checkable
+class EpochProgram(Protocol):
+    """An engine's program for one (problem, sampler, schedule kind, optimizer, unit, lanes, placement)."""
+
+    #: The engine's name, as ``Result.engine`` reports it: "jax", "native" or "streamed".
+    engine: str
+    #: None for one run; R for R runs whose θ, plans and step sizes carry a leading axis of length R.
+    lanes: int | None
+
+    def prepare(self, record: bool) -> float:
+        """Make the program (with a history row if ``record``) ready to run; return the seconds spent."""
+        ...
+
+    def evaluate(self, params: Params) -> Metrics:
+        """F, ‖∇F‖, ‖θ − θ*‖, the violation and the diagnostics at one run's θ, on the host."""
+        ...
+
+    def epoch(self, carry: Carry, seeds: Seeds, epoch: int, schedule: Schedule, record: bool) -> tuple[Carry, Metrics]:
+        """Advance every lane by one loop unit (epoch ``epoch``, counted from 0); return the new carry
+        and the metrics at its end, on the host (see :class:`Metrics`)."""
+        ...
+
+
+def lane_metrics(metrics: Metrics, lane: int, lanes: int | None) -> Metrics:
+    """The metrics of run ``lane`` of a program of ``lanes`` lanes (the metrics themselves for one run)."""
+    return metrics if lanes is None else metrics.lane(lane)

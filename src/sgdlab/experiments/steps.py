@@ -1,0 +1,70 @@
+"""Steps as a comparison writes them: numbers, schedules, or text relative to the problem's constants.
+
+"0.5/L", "1/L_B" (the run's minibatch constant; L_N = L for gradient descent) or "1/L_max"; a dict
+``{"schedule": "inverse_time", "alpha0": "1/L_B", "decay": 0.01}`` builds a schedule whose α₀ may
+be such text.
+"""
+
+from __future__ import annotations
+
+import re
+
+from sgdlab import schedules, theory
+from sgdlab._helpers import validation
+from sgdlab.problems.base import FiniteSum
+from sgdlab.samplers import Sampler
+
+_STEP_TEXT = re.compile(r"^\s*(?P<c>\S+?)\s*/\s*(?P<constant>L_B|L_max|L)\s*$")
+
+
+def parse_step(step, problem: FiniteSum, sampler: Sampler) -> tuple[schedules.Schedule, str]:
+    """Read a step: a number, "c/L", "c/L_B", "c/L_max", a schedule or callable, or a dict naming a
+    schedule whose α₀ may be such text. Returns the schedule and how the step was written."""
+    if isinstance(step, dict):
+        return _schedule_from_dict(step, problem, sampler)
+    if isinstance(step, str):
+        return _relative_step(step, problem, sampler), step.strip()
+    schedule = schedules.as_schedule(step)
+    return schedule, step if isinstance(step, str) else schedule.describe()
+
+
+def _relative_step(text: str, problem: FiniteSum, sampler: Sampler) -> schedules.Constant:
+    """α = c / K for text "c/K", K one of L, L_B, L_max."""
+    match = _STEP_TEXT.match(text)
+    try:
+        c = float(match["c"]) if match else None
+    except ValueError:
+        c = None
+    if c is None:
+        validation.fail("step", "a number, or text 'c/L', 'c/L_B' or 'c/L_max' with c a positive number",
+                      validation.shown(text))
+    return schedules.constant(validation.positive_float("step", c) / _constant(match["constant"], problem, sampler))
+
+
+def _constant(name: str, problem: FiniteSum, sampler: Sampler) -> float:
+    """L, L_max or the run's L_B (B = N for gradient descent)."""
+    if name == "L":
+        return float(theory.lipschitz(problem))
+    if name == "L_max":
+        return theory.lipschitz_max(problem)
+    batch = problem.n if sampler.is_full_batch else min(sampler.batch_size, problem.n)
+    return theory.minibatch_lipschitz(problem, batch)
+
+
+SCHEDULES = {"constant": schedules.constant, "inverse_time": schedules.inverse_time,
+             "inverse_sqrt": schedules.inverse_sqrt, "step_decay": schedules.step_decay, "cosine": schedules.cosine}
+
+
+def _schedule_from_dict(spec: dict, problem, sampler) -> tuple[schedules.Schedule, str]:
+    spec = dict(spec)
+    kind = spec.pop("schedule", None)
+    if kind not in SCHEDULES:
+        validation.fail("step", f"a dict with 'schedule' one of {', '.join(SCHEDULES)}", validation.shown(kind))
+    first = "alpha" if kind == "constant" else "alpha0"
+    if first in spec and not isinstance(spec[first], (int, float)):
+        spec[first] = parse_step(spec[first], problem, sampler)[0].alpha
+    try:
+        schedule = SCHEDULES[kind](**spec)
+    except TypeError as error:
+        validation.fail("step", f"the arguments of {kind}", str(error).split("() ", 1)[-1])
+    return schedule, schedule.describe()

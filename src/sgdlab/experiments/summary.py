@@ -1,0 +1,58 @@
+"""Summaries of a comparison's table: per run, across seeds, the final value and the time to a target."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from sgdlab._helpers import validation
+
+
+def summarize(table: pd.DataFrame, metric: str | None = None, target: float | None = None) -> pd.DataFrame:
+    """Per run, across seeds: the median and quartiles of the final ``metric``, of the epochs and of
+    the time to reach ``target``, how many seeds reached it, their statuses, and α₀·L.
+
+    ``metric`` defaults to gap when p* is known, else grad_norm; ``target`` defaults to 10⁻³ times
+    the metric at the start (all runs start at the same θ⁰). A seed that never reaches the target
+    counts as +inf, so a median is finite only when at least half the seeds got there.
+    """
+    metric = metric or ("gap" if table["gap"].notna().any() else "grad_norm")
+    if metric not in table.columns:
+        validation.fail("metric", "a column of the table such as gap, grad_norm, dist or loss", validation.shown(metric))
+    if target is None:
+        target = 1e-3 * float(table.loc[table.epoch == 0, metric].median())
+    rows = []
+    for name, run in table.groupby("run", sort=False):
+        per_seed = [_seed_summary(history, metric, target) for _, history in run.groupby("seed")]
+        final, epochs_to, time_to = (np.array([s[i] for s in per_seed]) for i in range(3))
+        first = run.iloc[0]
+        rows.append({"run": name, "sampler": first.sampler, "batch_size": first.batch_size, "step": first.step,
+                     "alpha0": first.alpha0, "α·L": first.alpha_L, "α·L < 2": bool(first.alpha_L < 2)
+                     if np.isfinite(first.alpha_L) else None, "seeds": len(per_seed),
+                     "status": ", ".join(f"{n} {s}" for s, n in run.groupby("seed").status.first().value_counts().items()),
+                     f"final {metric}": quantile(final, 0.5), f"final {metric} q25": quantile(final, 0.25),
+                     f"final {metric} q75": quantile(final, 0.75),
+                     "reached": f"{int(np.isfinite(epochs_to).sum())}/{len(per_seed)}",
+                     "epochs to target": quantile(epochs_to, 0.5), "epochs q25": quantile(epochs_to, 0.25),
+                     "epochs q75": quantile(epochs_to, 0.75), "seconds to target": quantile(time_to, 0.5)})
+    summary = pd.DataFrame(rows)
+    summary.attrs.update(metric=metric, target=target)
+    return summary
+
+
+def quantile(values: np.ndarray, q: float) -> float:
+    """The q-quantile with linear interpolation (NumPy's default), where +inf (never reached) is a
+    value like any other: between a finite value and +inf the answer is +inf."""
+    ordered = np.sort(np.asarray(values, dtype=float))
+    position = q * (len(ordered) - 1)
+    low, high = ordered[int(np.floor(position))], ordered[int(np.ceil(position))]
+    if not np.isfinite(high) or low == high:
+        return float(high)
+    return float(low + (position - np.floor(position)) * (high - low))
+
+
+def _seed_summary(history: pd.DataFrame, metric: str, target: float) -> tuple[float, float, float]:
+    reached = history[history[metric] <= target]
+    if reached.empty:
+        return float(history[metric].iloc[-1]), np.inf, np.inf
+    return float(history[metric].iloc[-1]), float(reached.epoch.iloc[0]), float(reached.time.iloc[0])

@@ -1,0 +1,175 @@
+"""A run's history and stopping rules: :class:`RunLog`, one per run (a comparison keeps one per lane).
+
+After each loop unit (an epoch, or a chunk of steps of an expectation) the log applies the rules:
+
+* "converged" — ``tol`` is given and ‖∇F(θ)‖ ≤ tol;
+* "diverged" — θ or F(θ) is no longer finite, or F rose above F(θ⁰) + 10¹⁰ · max(|F(θ⁰)|, √eps).
+  The margin is relative to the start, so a run started at an optimum where F = 0 stops only
+  on a non-finite value;
+* "max_epochs" — the budget ran out;
+
+and records a row every ``record_every`` units (and at the start and the end): epoch, iteration,
+loss F(θ), grad_norm ‖∇F(θ)‖, gap F(θ) − p*, dist ‖θ − θ*‖ (NaN where p* or θ* is not known), time
+(seconds since the start, compilation excluded), violation (for a constrained problem), the
+problem's diagnostics and, where due, the gradient-noise scale. ``maximize`` reports f = −F itself:
+its loss is f and its gap p* − f.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sgdlab import schedules, theory
+from sgdlab._helpers import pytrees
+from sgdlab.engines.base import Metrics
+from sgdlab.run.options import MAXIMIZE, RunOptions
+from sgdlab.run.result import Result, Status
+
+#: F may rise to F(θ⁰) + EXPLOSION · max(|F(θ⁰)|, √eps) before a run counts as diverged.
+EXPLOSION = 1e10
+
+HISTORY_COLUMNS = ("epoch", "iteration", "loss", "grad_norm", "gap", "dist", "time")
+
+#: A stopping rule's (status, message), or None while the run goes on.
+Verdict = tuple[Status, str] | None
+
+
+class RunLog:
+    """One run's bookkeeping: which loop units it measures and records, its history rows, and its
+    stopping rules."""
+
+    def __init__(self, options: RunOptions, start: Metrics):
+        self.options = options
+        self.loss0 = start.loss
+        self.threshold = _explosion_threshold(start.loss)
+        self.rows = [_row(0, 0, start, 0.0)]
+        self.verdict = self._verdict("the start", start, measured=True)
+
+    @classmethod
+    def resumed(cls, options: RunOptions, loss0: float, rows: list, verdict: Verdict) -> RunLog:
+        """The log of a run resumed from a checkpoint: its F(θ⁰), rows so far and verdict."""
+        log = cls.__new__(cls)
+        log.options, log.loss0, log.threshold = options, loss0, _explosion_threshold(loss0)
+        log.rows, log.verdict = list(rows), verdict
+        return log
+
+    @property
+    def done(self) -> bool:
+        """True once a stopping rule has fired."""
+        return self.verdict is not None
+
+    def due(self, unit: int) -> bool:
+        """Whether loop unit ``unit`` gets a history row (every record_every units, and the last)."""
+        return unit % self.options.record_every == 0 or unit == self.options.budget.units
+
+    def measured(self, unit: int) -> bool:
+        """Whether loop unit ``unit`` needs F and ‖∇F‖ (for a row, or for the tol rule)."""
+        return self.due(unit) or self.options.tol is not None
+
+    def observe(self, unit: int, iterations: int, metrics: Metrics, elapsed: float) -> None:
+        """Take the metrics after loop unit ``unit``: apply the stopping rules and record a row when due."""
+        when = f"step {iterations}" if self.options.budget.chunk else f"epoch {unit}"
+        self.verdict = self._verdict(when, metrics, self.measured(unit))
+        if self.due(unit) or self.done:
+            self.rows.append(_row(unit, iterations, metrics, elapsed))
+
+    def add_noise_scale(self, unit: int, params: Any) -> None:
+        """Put the gradient-noise scale at θ in the row of ``unit`` when that row was recorded and it is due."""
+        row, every = self.rows[-1], self.options.noise_scale_every
+        if every is None or row["epoch"] != unit or unit % every:
+            return
+        scale = theory.noise_scale(self.options.problem, pytrees.to_numpy(params))
+        row.update(grad_norm_squared=scale.grad_norm_squared, trace_covariance=scale.trace_covariance,
+                   b_simple=scale.b_simple)
+
+    def result(self, params: Any, compile_time: float) -> Result:
+        """The run's Result, with ``params`` its final θ."""
+        options = self.options
+        columns = self.columns()
+        status, message, epochs, iterations = self.outcome(columns)
+        return Result(params, status, message, pd.DataFrame(columns), epochs, iterations, compile_time,
+                      options.sampler, options.schedule, options.seed, options.engine)
+
+    def columns(self) -> dict[str, np.ndarray]:
+        """The history as NumPy columns, in the objective's own sign; gap = F − p* (p* − f when
+        maximizing) where p* is known, else NaN; violation only for a constrained problem; then the
+        problem's diagnostics (and the noise scale, where recorded)."""
+        options, rows = self.options, self.rows
+        values = {column: np.array([row.get(column, np.nan) for row in rows]) for column in rows[0]}
+        optimum = options.problem.optimal_value()
+        with np.errstate(invalid="ignore"):   # inf − inf: an unbounded problem's gap is NaN
+            values["gap"] = values["loss"] - optimum if optimum is not None else np.full(len(rows), np.nan)
+        values["loss"] = options.sense.sign * values["loss"]
+        extras = [column for column in rows[0] if column not in (*HISTORY_COLUMNS, "violation")]
+        constrained = ["violation"] if options.problem.constraint is not None else []
+        columns = [*HISTORY_COLUMNS, *constrained, *extras]
+        return {column: values[column] for column in (columns[1:] if options.budget.chunk else columns)}
+
+    def outcome(self, columns: dict[str, np.ndarray]) -> tuple[Status, str, int | None, int]:
+        """(status, message, epochs, iterations) of the run whose history ``columns`` are."""
+        options = self.options
+        last = {name: values[-1] for name, values in columns.items()}
+        status, message = self.verdict or ("max_epochs", _budget_message(options, last))
+        epochs = None if options.budget.chunk else int(last["epoch"])
+        return status, options.sense.prefix + message + options.step_note, epochs, int(last["iteration"])
+
+    def _verdict(self, when: str, metrics: Metrics, measured: bool) -> Verdict:
+        """(status, message) when a stopping rule fires at ``when`` ("epoch 3", "step 200"), else None."""
+        options = self.options
+        if not metrics.finite or (measured and not (np.isfinite(metrics.loss) and metrics.loss <= self.threshold)):
+            return "diverged", _diverged_message(options, when, self.loss0, metrics)
+        if options.tol is not None and metrics.grad_norm <= options.tol:
+            symbol = options.sense.symbol
+            return "converged", f"converged at {when}: ‖∇{symbol}‖ = {metrics.grad_norm:.3g} ≤ tol = {options.tol:g}."
+        return None
+
+
+def _row(unit: int, iteration: int, metrics: Metrics, elapsed: float) -> dict:
+    return {"epoch": unit, "iteration": iteration, "loss": metrics.loss, "grad_norm": metrics.grad_norm,
+            "dist": metrics.dist, "time": elapsed, "violation": metrics.violation, **metrics.extras}
+
+
+def _explosion_threshold(loss0: float) -> float:
+    """F(θ⁰) + EXPLOSION · max(|F(θ⁰)|, √eps): beyond it the run counts as diverged."""
+    return loss0 + EXPLOSION * max(abs(loss0), np.sqrt(np.finfo(np.float64).eps))
+
+
+def _diverged_message(options: RunOptions, when: str, loss0: float, metrics: Metrics) -> str:
+    sense = options.sense
+    if not metrics.finite:
+        what = "the parameters became non-finite"
+    elif not np.isfinite(metrics.loss):
+        what = f"{sense.symbol} became {sense.sign * metrics.loss}"
+    else:
+        what = f"{sense.symbol} {sense.worse} from {sense.sign * loss0:.3g} to {sense.sign * metrics.loss:.3g}"
+    return f"diverged at {when}: {what}. " + _step_versus_limit(options)
+
+
+def _step_versus_limit(options: RunOptions) -> str:
+    """Why a run may diverge: an unbounded problem, or the initial step against 2/L when L is known."""
+    if options.problem.optimal_value() == -np.inf:
+        bound = "sup f = +∞" if options.sense is MAXIMIZE else "inf F = −∞"
+        return f"The problem is unbounded ({bound}), so the iterates run off to infinity whatever the step."
+    if options.schedule is None:
+        return "The optimizer sets the steps; try a smaller learning rate."
+    L = options.problem.lipschitz()
+    alpha = schedules.initial_alpha(options.schedule)
+    if L is None:
+        return f"L is not known here; try a step smaller than α₀ = {alpha:.3g}."
+    relation = "≥" if alpha * L >= 2 else "<"
+    return (f"The step α₀ = {alpha:.3g} has α·L = {alpha * L:.3g} {relation} 2 (L = {L:.3g}, 2/L = {2 / L:.3g}); "
+            "gradient descent is stable only for α < 2/L, and stochastic steps often need less.")
+
+
+def _budget_message(options: RunOptions, last: dict) -> str:
+    symbol, budget = options.sense.symbol, options.budget
+    spent = f"{budget.iterations} steps" if budget.chunk else f"{budget.units} epochs ({int(last['iteration'])} iterations)"
+    text = f"stopped after {spent}: {symbol} = {last['loss']:.6g}, ‖∇{symbol}‖ = {last['grad_norm']:.3g}"
+    if not np.isnan(last["gap"]):
+        text += f", {options.sense.gap} = {last['gap']:.3g}"
+    if "violation" in last:
+        text += f", violation = {last['violation']:.3g}"
+    return text + "."

@@ -1,0 +1,346 @@
+"""A run's options: the keywords of ``minimize`` / ``maximize``, validated once into :class:`RunOptions`.
+
+Every keyword is named, typed and given its default here, once (:class:`RunKeywords`,
+:data:`DEFAULTS`); ``minimize``, ``maximize`` and ``compare`` read them through :func:`validated`,
+whose result holds fields that mean one thing each: the budget says in what units the loop counts
+(epochs of a finite sum, chunks of steps of an expectation), the engine is already chosen, and the
+problem already carries its constraint.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import math
+import os
+from pathlib import Path
+from typing import Any, Literal, TypedDict
+
+from sgdlab import schedules as _schedules
+from sgdlab import theory
+from sgdlab._helpers import pytrees, validation
+from sgdlab.constraints import ConstraintSet
+from sgdlab.data.sharded import holding_devices
+from sgdlab.engines import distributed, select
+from sgdlab.problems.base import FiniteSum, Problem
+from sgdlab.problems.expectation import Expectation
+from sgdlab.samplers import IID, SAMPLERS, Sampler, full_batch
+from sgdlab.schedules import Schedule
+
+#: What ``sampler=`` takes: a sampler, a sampler's name ("cyclic", …) or None (gradient descent).
+SamplerLike = Sampler | str | None
+#: What ``step=`` takes: a number α, a schedule k ↦ αₖ, a callable k ↦ αₖ written in jax.numpy, or None (1/L).
+StepLike = float | Schedule | Any | None
+#: An optax ``GradientTransformation`` (anything with ``init`` and ``update``).
+Optimizer = Any
+
+
+class StepSizeWarning(UserWarning):
+    """A constant step with α·L ≥ 2: beyond the step-size rule of gradient descent."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Sense:
+    """How a run speaks of its objective: minimizing F, or maximizing f = −F."""
+
+    sign: float
+    prefix: str
+    symbol: str
+    worse: str
+    gap: str
+
+
+MINIMIZE = Sense(1.0, "", "F", "rose", "F − p*")
+MAXIMIZE = Sense(-1.0, "maximizing f: ", "f", "fell", "p* − f")
+
+
+class RunKeywords(TypedDict, total=False):
+    """The keywords of ``minimize`` and ``maximize`` after problem, sampler and step (see ``minimize``)."""
+
+    epochs: int | None
+    steps: int | None
+    params0: Any
+    seed: int
+    tol: float | None
+    record_every: int
+    constraint: ConstraintSet | None
+    optimizer: Optimizer | None
+    engine: Literal["auto", "jax", "native"]
+    checkpoint: str | os.PathLike | None
+    checkpoint_every: int
+    resume: bool
+    devices: Any
+    noise_scale_every: int | None
+
+
+#: Each keyword's default.
+DEFAULTS: dict[str, Any] = {"epochs": None, "steps": None, "params0": None, "seed": 0, "tol": None, "record_every": 1,
+                            "constraint": None, "optimizer": None, "engine": "auto", "checkpoint": None,
+                            "checkpoint_every": 1, "resume": False, "devices": None, "noise_scale_every": None}
+
+
+@dataclasses.dataclass(frozen=True)
+class Budget:
+    """How long a run goes, in the units its loop counts.
+
+    A finite sum's loop unit is an epoch (``chunk`` None); an expectation, which has no epochs, runs
+    in chunks of ``chunk`` steps (its ``record_every``), the last one possibly shorter.
+    """
+
+    #: Loop units to run: epochs, or chunks of steps.
+    units: int
+    #: Steps in all.
+    iterations: int
+    #: Steps per loop unit of an expectation; None for a finite sum.
+    chunk: int | None = None
+
+    def unit_length(self, unit: int) -> int | None:
+        """Steps in loop unit ``unit`` (counted from 1): None for an epoch; the chunk, or what is left."""
+        return None if self.chunk is None else min(self.chunk, self.iterations - (unit - 1) * self.chunk)
+
+    def unit_lengths(self) -> list[int | None]:
+        """The distinct unit lengths a run needs programs for (the first unit's, then the last's if it differs)."""
+        return list(dict.fromkeys(self.unit_length(unit) for unit in (1, self.units)))
+
+
+@dataclasses.dataclass(frozen=True)
+class Checkpointing:
+    """Where a run saves its state (one .npz file), every how many loop units, and whether to resume from it."""
+
+    path: Path
+    every: int
+    resume: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class RunOptions:
+    """A run's validated options (what ``minimize``, ``maximize`` and ``compare`` run)."""
+
+    #: What is minimized (−f when maximizing f), with its constraint attached.
+    problem: Problem
+    sense: Sense
+    sampler: Sampler
+    #: The step schedule, or None when an optax optimizer sets the steps.
+    schedule: Schedule | None
+    optimizer: Optimizer | None
+    params0: Any
+    seed: int
+    budget: Budget
+    #: A history row every this many loop units (and at the start and the end).
+    record_every: int
+    tol: float | None
+    #: The engine that runs the epochs: "jax", "native" or "streamed" (``sgdlab.engines.select.choose``).
+    engine: str
+    #: The devices a data-parallel run splits its batches over, or None for one device.
+    placement: distributed.DataParallel | None = None
+    checkpointing: Checkpointing | None = None
+    #: Record the gradient-noise scale at recorded epochs that are multiples of this (None: never).
+    noise_scale_every: int | None = None
+    #: A note for the run's message when a constant step is beyond 2/L.
+    step_note: str = ""
+
+    def with_seed(self, seed: int) -> RunOptions:
+        """The same run with another seed."""
+        return dataclasses.replace(self, seed=validation.integer("seed", seed, low=0, high=2**31 - 1))
+
+
+def validated(problem: Problem, sense: Sense, sampler: SamplerLike, step: StepLike, keywords: dict) -> RunOptions:
+    """Check a run's arguments (those of ``minimize``), fill in the defaults, and choose the engine."""
+    check_problem(problem)
+    options = {**DEFAULTS, **_known(keywords)}
+    problem = _constrained(problem, options["constraint"])
+    sampler = read_sampler(sampler)
+    _check_sampler(problem, sampler)
+    record_every = validation.integer("record_every", options["record_every"])
+    budget = _budget(problem, sampler, options["epochs"], options["steps"], record_every)
+    schedule = _schedule(problem, step, options["optimizer"], budget.iterations)
+    params0 = _params0(problem, options["params0"])
+    placement = _placement(problem, options["devices"])
+    if getattr(problem, "on_disk", False) and problem.constraint is not None:
+        validation.fail("constraint", "left out for data on disk (projected steps need the data in memory)",
+                        repr(problem.constraint))
+    return RunOptions(
+        problem=problem, sense=sense, sampler=sampler, schedule=schedule, optimizer=options["optimizer"],
+        params0=params0, seed=validation.integer("seed", options["seed"], low=0, high=2**31 - 1), budget=budget,
+        record_every=1 if budget.chunk else record_every,
+        tol=None if options["tol"] is None else validation.positive_float("tol", options["tol"]),
+        engine=select.choose(options["engine"], problem, sampler, options["optimizer"], placement),
+        placement=placement,
+        checkpointing=_checkpointing(options["checkpoint"], options["checkpoint_every"], options["resume"]),
+        noise_scale_every=_noise_scale_every(problem, options["noise_scale_every"]),
+        step_note=_step_note(problem, schedule))
+
+
+def _known(keywords: dict) -> dict:
+    """The keywords, each checked to be one of :class:`RunKeywords`."""
+    allowed = ["sampler", "step", *DEFAULTS]
+    for name in keywords:
+        if name not in DEFAULTS:
+            close = difflib.get_close_matches(name, allowed, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            validation.fail("keyword", f"one of {', '.join(allowed)}", f"an unexpected keyword argument {name!r}{hint}",
+                            error=TypeError)
+    return keywords
+
+
+def check_problem(problem: object) -> None:
+    """Refuse anything but a finite sum or an expectation."""
+    if not isinstance(problem, FiniteSum | Expectation):
+        validation.fail("problem", "a finite sum such as sl.least_squares(X, y) or an sl.expectation(...)",
+                        validation.shown(problem), error=TypeError)
+
+
+def read_sampler(sampler: SamplerLike) -> Sampler:
+    """Read ``sampler=``: None (gradient descent), a Sampler, or a sampler's name."""
+    if sampler is None:
+        return full_batch()
+    if isinstance(sampler, Sampler):
+        return sampler
+    names = ", ".join(SAMPLERS)
+    if isinstance(sampler, str):
+        if sampler not in SAMPLERS:
+            validation.fail("sampler", f"one of {names}", validation.shown(sampler))
+        return SAMPLERS[sampler]()
+    validation.fail("sampler", f"a sampler such as sl.shuffled_cyclic(32), or one of {names}",
+                    validation.shown(sampler), error=TypeError)
+
+
+def _params0(problem: Problem, params0: Any) -> Any:
+    """θ⁰: the problem's own, or the one given (same structure, shapes and dtypes), projected when constrained."""
+    params0 = problem.params0 if params0 is None else pytrees.conform("params0", params0, problem.params0)
+    return params0 if problem.constraint is None else problem.constraint.project(params0)
+
+
+def _placement(problem: Problem, devices: Any) -> distributed.DataParallel | None:
+    """The devices a run is split over: ``devices=``, or those holding the rows of sharded data."""
+    held = holding_devices(problem.data) if problem.n is not None else None
+    if held is None:
+        placement = distributed.data_parallel(devices)
+    else:
+        placement = distributed.data_parallel(held if devices is None else devices)
+        if list(placement.mesh.devices.flat) != held:
+            validation.fail("devices", f"the devices holding the problem's rows, {[str(d) for d in held]}, or None",
+                            f"{[str(d) for d in placement.mesh.devices.flat]}")
+    if placement is not None and problem.n is None:
+        validation.fail("devices", "left out for an expectation (its draws are not split across devices)",
+                        validation.shown(devices))
+    return placement
+
+
+def _noise_scale_every(problem: Problem, every: int | None) -> int | None:
+    if every is None:
+        return None
+    if getattr(problem, "is_sharded", False):
+        validation.fail("noise_scale_every", "left out for data sharded over devices (it needs per-example "
+                        "gradients of all rows in one process)", validation.shown(every))
+    if problem.n is None:
+        validation.fail("noise_scale_every", "left out for an expectation (its noise scale needs per-example "
+                        "gradients of a finite sum)", validation.shown(every))
+    return validation.integer("noise_scale_every", every)
+
+
+def _checkpointing(checkpoint: Any, every: Any, resume: Any) -> Checkpointing | None:
+    """Check checkpoint=, checkpoint_every= and resume=: a fresh run may not overwrite a saved file."""
+    every = validation.integer("checkpoint_every", every)
+    if not isinstance(resume, bool):
+        validation.fail("resume", "True or False", validation.shown(resume), error=TypeError)
+    if checkpoint is None:
+        if resume:
+            validation.fail("resume", "False when no checkpoint= path is given", "True")
+        return None
+    if not isinstance(checkpoint, str | os.PathLike):
+        validation.fail("checkpoint", "a file path", validation.shown(checkpoint), error=TypeError)
+    path = Path(checkpoint)
+    if path.exists() and not resume:
+        validation.fail("checkpoint", "a path with no file yet, or resume=True to continue from it",
+                        f"{str(path)!r}, which exists")
+    if not path.parent.is_dir():
+        validation.fail("checkpoint", "a path in an existing folder", validation.shown(str(path)))
+    return Checkpointing(path, every, resume)
+
+
+def _check_sampler(problem: Problem, sampler: Sampler) -> None:
+    if problem.n is not None:
+        sampler.validate(problem.n)
+    elif not (sampler.is_full_batch or isinstance(sampler, IID)):
+        validation.fail("sampler", "iid(B) (fresh draws) or full_batch() for an expectation", repr(sampler))
+    elif sampler.is_full_batch and not problem.exact:
+        validation.fail("sampler", "iid(B) for an expectation without exact_loss or exact_grad (gradient descent "
+                        "needs E[∇f] exactly)", repr(sampler))
+
+
+def _budget(problem: Problem, sampler: Sampler, epochs: Any, steps: Any, record_every: int) -> Budget:
+    """Epochs for a finite sum; for an expectation, chunks of record_every steps (the last may be shorter)."""
+    if problem.n is not None:
+        if steps is not None:
+            validation.fail("steps", "left out for a finite sum (its budget is epochs)", validation.shown(steps))
+        epochs = validation.integer("epochs", 10 if epochs is None else epochs)
+        return Budget(epochs, epochs * sampler.steps_per_epoch(problem.n))
+    if epochs is not None:
+        validation.fail("epochs", "left out for an expectation, which has no epochs (give steps)",
+                        validation.shown(epochs))
+    if steps is None:
+        validation.fail("steps", "given for an expectation (its budget is a number of steps)", "steps=None")
+    steps = validation.integer("steps", steps)
+    chunk = min(record_every, steps)
+    return Budget(math.ceil(steps / chunk), steps, chunk)
+
+
+def _schedule(problem: Problem, step: StepLike, optimizer: Optimizer | None, iterations: int) -> Schedule | None:
+    """The step schedule (1/L by default), or None when an optax optimizer sets the steps."""
+    if optimizer is None:
+        schedule = _schedules.as_schedule(_default_step(problem) if step is None else step)
+        _schedules.check_positive(schedule, iterations)
+        return schedule
+    if not (callable(getattr(optimizer, "init", None)) and callable(getattr(optimizer, "update", None))):
+        validation.fail("optimizer", "an optax GradientTransformation such as optax.sgd(0.1)",
+                        validation.shown(optimizer), error=TypeError)
+    if step is not None:
+        validation.fail("step", "left out when an optimizer is given (the optimizer sets the step size)",
+                        validation.shown(step))
+    return None
+
+
+def _constrained(problem: Problem, constraint: ConstraintSet | None) -> Problem:
+    """The problem with ``constraint`` attached, checked usable by projected (S)GD."""
+    if constraint is not None:
+        if problem.constraint is not None:
+            validation.fail("constraint", "given once (the problem already carries one)", repr(constraint))
+        problem = problem.subject_to(constraint)
+    constraint = problem.constraint
+    if constraint is not None and not constraint.has_projection:
+        validation.fail("constraint", "a set with a projection (box, nonnegative, ball, simplex, affine) for "
+                        "projected (S)GD", repr(constraint))
+    if constraint is not None and constraint.is_empty():
+        validation.fail("constraint", "a set with at least one point", f"{constraint!r}, which is empty "
+                        "(Aθ = b has no solution)")
+    return problem
+
+
+def _step_note(problem: Problem, schedule: Schedule | None) -> str:
+    """For a constant step beyond 2/L (L known): warn once and return a note for the message."""
+    if not isinstance(schedule, _schedules.Constant) or problem.lipschitz() is None:
+        return ""
+    check = theory.check_step(problem, schedule.alpha)
+    if check.ok:
+        return ""
+    validation.warn(check.verdict, StepSizeWarning)
+    return f" Note: {check.verdict}"
+
+
+def _default_step(problem: Problem) -> float:
+    L = problem.lipschitz()
+    if L is None or not L > 0:
+        validation.fail("step", "given for a problem whose L is not known (the default step is 1/L)", "step=None")
+    return 1.0 / L
+
+
+def solution_of(problem: Problem) -> Any:
+    """θ* shaped like the problem's parameters, or None when not known."""
+    solution = problem.solution()
+    return None if solution is None else pytrees.conform("solution", solution, problem.params0)
+
+
+def uses_thinned_units(options: RunOptions) -> bool:
+    """Whether some loop units skip the history row (so a program without it is needed too)."""
+    return options.tol is None and options.record_every > 1 and options.budget.units > 1

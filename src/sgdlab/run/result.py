@@ -1,0 +1,61 @@
+"""Result: the outcome of one run of ``minimize`` or ``maximize``."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Literal
+
+import pandas as pd
+
+from sgdlab.samplers import Sampler
+from sgdlab.schedules import Schedule
+
+Status = Literal["converged", "max_epochs", "diverged"]
+
+
+@dataclasses.dataclass
+class Result:
+    """The outcome of a run.
+
+    Attributes
+    ----------
+    params : pytree of NumPy arrays
+        The final θ.
+    status : {"converged", "max_epochs", "diverged"}
+        Which stopping rule ended the run.
+    message : str
+        What happened, in words (for a diverged run: when, and α against 2/L).
+    history : pandas.DataFrame
+        One row per recorded loop unit: epoch, iteration, loss, grad_norm, gap, dist, time (and
+        violation for a constrained problem, the problem's diagnostics, the noise scale where recorded).
+    epochs : int or None
+        Epochs run (None for an expectation, which has none).
+    iterations : int
+        Steps run.
+    compile_time : float
+        Seconds spent compiling for this run (near 0 when the programs were reused).
+    sampler : Sampler
+        The run's sampler.
+    step : Schedule or None
+        The run's step schedule (None when an optax optimizer set the steps).
+    seed : int
+        The run's seed.
+    engine : {"jax", "native", "streamed"}
+        The engine that ran the epochs.
+    """
+
+    params: Any
+    status: Status
+    message: str
+    history: pd.DataFrame
+    epochs: int | None
+    iterations: int
+    compile_time: float
+    sampler: Sampler
+    step: Schedule | None
+    seed: int
+    engine: str = "jax"
+
+    def __repr__(self) -> str:
+        return (f"Result(status={self.status!r}, epochs={self.epochs}, iterations={self.iterations}, "
+                f"message={self.message!r})")

@@ -13,6 +13,7 @@ Ratios come from one run; absolute times on a shared machine are noisy.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import os
 import platform
@@ -79,7 +80,8 @@ def least_squares_data(n: int, p: int, dtype=np.float64, seed: int = 0):
     return X, (X @ rng.normal(size=p).astype(dtype) + 0.1 * rng.standard_normal(n)).astype(dtype)
 
 
-def sgdlab_epoch(problem, sampler, step: float, repeats: int, engine_name: str = "auto") -> tuple[float, float, float, str]:
+def sgdlab_epoch(problem, sampler, step: float, repeats: int, engine_name: str = "auto") -> tuple[float, float, float,
+                                                                                                  str]:
     """(thinned epoch, epoch with history, compile seconds, engine) of one sgdlab epoch, through the
     programs ``minimize`` would build (on the engine it would choose, or the one named)."""
     options = validated(problem, MINIMIZE, sampler, step, {"epochs": 1, "engine": engine_name})
@@ -273,11 +275,13 @@ def case_f32(size, repeats):
 
 def case_startup(size, repeats):
     """`sgdlab --help` wall time, and a fresh process's time to its first compiled epoch."""
-    help_seconds = best_time(lambda: subprocess.run([sys.executable, "-m", "sgdlab.experiments.cli", "--help"], check=True,
+    help_seconds = best_time(lambda: subprocess.run([sys.executable, "-m", "sgdlab.experiments.cli", "--help"],
+                                                    check=True,
                                                       capture_output=True), max(1, repeats // 2))
     n, p = size
     code = ("import time; t = time.perf_counter(); import numpy as np, sgdlab as sl; "
-            "sl.minimize, sl.least_squares; imported = time.perf_counter() - t; "   # the lazy modules: JAX, Numba, pandas
+            # the lazy modules: JAX, Numba, pandas
+            "sl.minimize, sl.least_squares; imported = time.perf_counter() - t; "
             f"X = np.random.default_rng(0).normal(size=({n}, {p})); y = X.sum(1); "
             "t0 = time.perf_counter(); sl.minimize(sl.least_squares(X, y), sampler=sl.shuffled_cyclic(64), step=1e-3, "
             "epochs=1); print(imported, time.perf_counter() - t0)")
@@ -315,7 +319,8 @@ def case_ooc(size, repeats):
         data = np.load(path, mmap_mode="r")
         problem = sl.finite_sum(lambda theta, row: 0.5 * (jnp.dot(row[:-1], theta) - row[-1]) ** 2, data, np.zeros(p))
         ours = sgdlab_row("ooc", problem, sl.shuffled_cyclic(256), 1e-3, max(1, repeats // 5))
-        read_once = best_time(lambda: sum(float(data[start:start + 1_000_000].sum()) for start in range(0, n, 1_000_000)),
+        read_once = best_time(lambda: sum(float(data[start:start + 1_000_000].sum()) for start in range(0, n,
+                                                                                                        1_000_000)),
                               max(1, repeats // 5))
         note = f"file {path.stat().st_size / 2**30:.2f} GiB"
         rows = [ours, Row("ooc", "reading the file once (sum over blocks)", read_once, note)]
@@ -367,7 +372,8 @@ def _shuffled_estimate(problem, blocks: int = 4) -> Row:
     run = streamed.StreamedRun(problem, sampler, None)
     indices, mask = sampler.plan(problem.n, 0, 0)
     steps = streamed.BLOCK_ROWS // sampler.batch_size
-    per_block = _timed_from_disk(lambda: [run.read_block(indices[j * steps:(j + 1) * steps], mask[j * steps:(j + 1) * steps])
+    per_block = _timed_from_disk(lambda: [run.read_block(indices[j * steps:(j + 1) * steps],
+                                                         mask[j * steps:(j + 1) * steps])
                                 for j in range(blocks)]) / blocks
     return Row("large", f"sgdlab, {sampler!r}, estimated", per_block * -(-indices.shape[0] // steps),
                f"reading the rows of its first {blocks} blocks: {per_block:.2f} s a block")
@@ -377,10 +383,8 @@ def _timed_from_disk(work) -> float:
     """Seconds of ``work`` after asking the kernel to drop its page cache (as root; otherwise whatever of
     the file is cached stays so, and the note says which)."""
     os.sync()
-    try:
+    with contextlib.suppress(OSError):
         Path("/proc/sys/vm/drop_caches").write_text("3\n")
-    except OSError:
-        pass
     return _timed(work)
 
 
@@ -492,7 +496,8 @@ def machine() -> str:
 
 def markdown(rows: list[Row], targets: list[Target], quick: bool) -> str:
     lines = [f"# Benchmarks{' (--quick: tiny sizes, not the targets)' if quick else ''}", "",
-             f"Machine: {machine()}.", f"Run: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; the fastest of repeated runs.",
+             f"Machine: {machine()}.",
+             f"Run: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; the fastest of repeated runs.",
              "", "| case | system | seconds | note |", "| --- | --- | --- | --- |"]
     lines += [f"| {r.case} | {r.system} | {r.seconds:.4g} | {r.note} |" for r in rows]
     lines += ["", "| case | ratio | measured | target | met |", "| --- | --- | --- | --- | --- |"]

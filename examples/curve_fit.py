@@ -9,10 +9,10 @@ show how far shuffled SGD got in a few epochs.
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-import sgdlab as sl  # noqa: E402
+import sgdlab as sl
 
 
 def main(path="curve_fit.png"):

@@ -35,7 +35,8 @@ def main():
     result = sl.maximize(problem, sampler=sl.iid(16), step=sl.inverse_time(0.2, 0.01), steps=10_000, record_every=2_000)
     print(result.message)
     print(result.history[["iteration", "loss", "dist"]].to_string(index=False))
-    print(f"μ = {float(result.params['mean']):.4f} (true {MEAN}), σ = {float(np.exp(result.params['log_std'])):.4f} (true {STD})")
+    mean, std = float(result.params["mean"]), float(np.exp(result.params["log_std"]))
+    print(f"μ = {mean:.4f} (true {MEAN}), σ = {std:.4f} (true {STD})")
 
 
 if __name__ == "__main__":

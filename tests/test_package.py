@@ -32,7 +32,7 @@ def test_every_public_name_resolves(name):
 
 def test_unknown_name_raises_attribute_error():
     with pytest.raises(AttributeError, match="no attribute 'minimise'"):
-        sgdlab.minimise
+        _ = sgdlab.minimise
 
 
 def test_minimize_is_the_function_whatever_was_imported_first():

@@ -14,7 +14,6 @@ import importlib
 import os
 import sys
 
-
 #: The persistent cache's options: keep programs that took at least 0.1 s to compile, up to 1 GiB (JAX bounds
 #: the size with the filelock package, a dependency of sgdlab for that reason).
 _CACHE_OPTIONS = (("jax_persistent_cache_min_compile_time_secs", 0.1), ("jax_compilation_cache_max_size", 2**30))

@@ -20,6 +20,7 @@ parameters; they are JAX pytrees, so the compiled engine takes them as arguments
 from __future__ import annotations
 
 import dataclasses
+import typing
 
 import jax
 import jax.numpy as jnp
@@ -27,13 +28,18 @@ import numpy as np
 
 from sgdlab._helpers import validation
 
+C = typing.TypeVar("C", bound="ConstraintSet")
+
 
 class ConstraintSet:
     """Base of all feasible sets."""
 
     name = "constraint"
-    #: True when the set is known to be bounded (so no objective is unbounded on it).
-    bounded = False
+
+    @property
+    def bounded(self) -> bool:
+        """True when the set is known to be bounded (so no objective is unbounded on it)."""
+        return False
 
     def equalities(self, theta) -> jax.Array:
         """The vector h(θ) of equality constraints (empty when there are none)."""
@@ -72,13 +78,14 @@ class ConstraintSet:
         leaves = jax.tree.leaves(params)
         if len(leaves) != 1 or not isinstance(params, (np.ndarray, jax.Array)):
             validation.fail("constraint", "applied to a single array of parameters", "a pytree of "
-                         f"{len(leaves)} arrays", context=self.name)
+                            f"{len(leaves)} arrays", context=self.name)
 
     def __repr__(self) -> str:
         return f"{self.name}()"
 
 
-def _constraint_set(cls):
+@typing.dataclass_transform()
+def _constraint_set(cls: type[C]) -> type[C]:
     """Make ``cls`` a frozen dataclass and a pytree whose fields are leaves."""
     return jax.tree_util.register_dataclass(dataclasses.dataclass(frozen=True, repr=False)(cls))
 
@@ -106,8 +113,9 @@ class Box(ConstraintSet):
         for bound_name in ("lower", "upper"):
             bound = np.asarray(getattr(self, bound_name))
             if not _broadcasts_to(bound.shape, params.shape):
-                validation.fail(bound_name, f"a scalar or an array broadcastable to the parameters' shape {params.shape}",
-                             f"shape {bound.shape}", context="box")
+                validation.fail(bound_name,
+                                f"a scalar or an array broadcastable to the parameters' shape {params.shape}",
+                                f"shape {bound.shape}", context="box")
 
 
 def _broadcasts_to(shape: tuple, target: tuple) -> bool:
@@ -135,8 +143,11 @@ class Ball(ConstraintSet):
     """‖θ‖ ≤ radius (Euclidean norm of all entries)."""
 
     name = "ball"
-    bounded = True
     radius: float
+
+    @property
+    def bounded(self) -> bool:
+        return True
 
     def inequalities(self, theta):
         return jnp.reshape(jnp.linalg.norm(jnp.ravel(theta)) - self.radius, (1,))
@@ -154,7 +165,10 @@ class Simplex(ConstraintSet):
     """The probability simplex: θ ≥ 0 and Σθ = 1 (θ a vector)."""
 
     name = "simplex"
-    bounded = True
+
+    @property
+    def bounded(self) -> bool:
+        return True
 
     def equalities(self, theta):
         return jnp.reshape(jnp.sum(theta) - 1.0, (1,))
@@ -182,7 +196,7 @@ class Simplex(ConstraintSet):
         super().validate(params)
         if params.ndim != 1:
             validation.fail("constraint", "applied to a 1-D parameter vector", f"parameters of shape {params.shape}",
-                         context="simplex")
+                            context="simplex")
 
 
 @_constraint_set
@@ -209,7 +223,7 @@ class Affine(ConstraintSet):
         super().validate(params)
         if params.shape != (self.A.shape[1],):
             validation.fail("A", f"of shape (m, {params.shape[0] if params.ndim == 1 else 'p'}) for parameters of "
-                         f"shape {params.shape}", f"shape {self.A.shape}", context="affine")
+                            f"shape {params.shape}", f"shape {self.A.shape}", context="affine")
 
 
 @jax.tree_util.register_static
@@ -245,7 +259,7 @@ def box(lower, upper) -> Box:
     if np.any(lower > upper):
         where = np.argwhere(np.broadcast_to(lower > upper, np.broadcast_shapes(lower.shape, upper.shape)))[0]
         validation.fail("lower", "<= upper everywhere (an empty box has no feasible point)",
-                     f"lower > upper at index {tuple(int(i) for i in where)}", context="box")
+                        f"lower > upper at index {tuple(int(i) for i in where)}", context="box")
     return Box(jnp.asarray(lower), jnp.asarray(upper))
 
 

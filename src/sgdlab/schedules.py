@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import typing
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from sgdlab._helpers import validation
+
+S = typing.TypeVar("S", bound="Schedule")
 
 
 class Schedule:
@@ -32,10 +35,12 @@ class Schedule:
 
     def describe(self) -> str:
         """The formula with this schedule's numbers, e.g. 'αₖ = 0.1/(1 + 0.01 k)'."""
-        return self.formula.format(**{f.name: getattr(self, f.name) for f in dataclasses.fields(self)})
+        fields = dataclasses.fields(self)  # type: ignore[arg-type]   # every schedule is a dataclass
+        return self.formula.format(**{field.name: getattr(self, field.name) for field in fields})
 
 
-def _schedule(cls):
+@typing.dataclass_transform()
+def _schedule(cls: type[S]) -> type[S]:
     """Make ``cls`` a frozen dataclass and a pytree whose fields are all leaves."""
     return jax.tree_util.register_dataclass(dataclasses.dataclass(frozen=True)(cls))
 
@@ -166,7 +171,7 @@ def as_schedule(step) -> Schedule:
     if isinstance(step, (int, float, np.floating, np.integer)) and not isinstance(step, bool):
         return Constant(validation.positive_float("step", step))
     validation.fail("step", "a positive number, a schedule such as sl.inverse_time(0.1, 0.01), "
-                 "or a callable k -> alpha_k", validation.shown(step), error=TypeError)
+                    "or a callable k -> alpha_k", validation.shown(step), error=TypeError)
 
 
 @jax.jit
@@ -187,12 +192,12 @@ def check_positive(schedule: Schedule, iterations: int) -> None:
     alphas = np.asarray(_evaluate(schedule, jnp.asarray(ks)))
     if alphas.shape != ks.shape:
         validation.fail("step", "a schedule returning one number per iteration",
-                     f"output of shape {alphas.shape}")
+                        f"output of shape {alphas.shape}")
     bad = ~(np.isfinite(alphas) & (alphas > 0))
     if bad.any():
         k = int(ks[np.argmax(bad)])
         validation.fail("step", "a schedule with alpha_k > 0 and finite at every iteration",
-                     f"{schedule.describe()} giving alpha_k = {alphas[np.argmax(bad)]:.3g} at k = {k}")
+                        f"{schedule.describe()} giving alpha_k = {alphas[np.argmax(bad)]:.3g} at k = {k}")
 
 
 @functools.lru_cache(maxsize=8)

@@ -5,11 +5,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from reference import least_squares_gradients, reference_run
 
 import sgdlab as sl
 from sgdlab.engines import compiled, select
 from sgdlab.engines.base import Carry, EpochProgram
+
+from reference import least_squares_gradients, reference_run
 
 SAMPLER, STEP, EPOCHS, SEED = sl.shuffled_cyclic(5), 0.05, 3, 4   # N = 37: the last batch of an epoch holds 2
 

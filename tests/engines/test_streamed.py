@@ -117,10 +117,11 @@ def test_shuffled_chunks_reads_a_parquet_file_about_once_an_epoch(parquet_file, 
     reads = {}
     for sampler in (sl.shuffled_chunks(8, chunk=ROW_GROUP), sl.shuffled_cyclic(8)):
         problem = _parquet_problem(path)
+        name = repr(sampler)
         for leaf in problem.data:
             original = leaf._file.read_row_group
             monkeypatch.setattr(leaf._file, "read_row_group",
-                                lambda *a, _read=original, _name=repr(sampler), **k: (
+                                lambda *a, _read=original, _name=name, **k: (
                                     reads.__setitem__(_name, reads.get(_name, 0) + 1), _read(*a, **k))[1])
         sl.minimize(problem, sampler, step=0.05, epochs=1)
         reads[repr(sampler)] = reads[repr(sampler)] // 2 - 2 * 8   # per leaf (X, y); less F at the start and end

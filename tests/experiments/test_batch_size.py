@@ -7,8 +7,8 @@ import sys
 import pytest
 
 import sgdlab as sl
-from sgdlab.experiments.report import write_report
 from sgdlab.experiments import batch_size
+from sgdlab.experiments.report import write_report
 
 
 def test_study_compares_sizes_and_saves_both_views(tmp_path, regression_data):

@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 
 import sgdlab as sl
+from sgdlab import theory
 from sgdlab.experiments.steps import parse_step
 from sgdlab.experiments.summary import quantile
-from sgdlab import theory
 
 METRICS = ["loss", "grad_norm", "gap", "dist"]
 

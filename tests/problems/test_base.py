@@ -4,6 +4,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import sgdlab as sl
+
 from reference import least_squares_gradients
 
 

@@ -7,6 +7,7 @@ import pytest
 from sklearn.metrics import log_loss
 
 import sgdlab as sl
+
 from reference import logistic_gradients
 
 

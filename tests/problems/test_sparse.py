@@ -10,9 +10,10 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
 import sgdlab as sl
-from sgdlab.experiments.report import write_report
-from conftest import SHARED_DATA
 from sgdlab import data
+from sgdlab.experiments.report import write_report
+
+from conftest import SHARED_DATA
 
 
 def _design(seed=0, n=200, p=15, density=0.2):

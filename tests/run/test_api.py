@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import sgdlab as sl
+
 from reference import least_squares_gradients, logistic_gradients, reference_run, softmax_gradients
 
 SCHEMES = [

@@ -135,6 +135,6 @@ def test_a_fresh_run_does_not_overwrite_a_saved_checkpoint(problem, tmp_path):
     path.write_bytes(b"my saved work")
     with pytest.raises(ValueError, match="which exists"):
         sl.minimize(problem, sl.cyclic(4), step=0.01, epochs=1, checkpoint=path)
-    with pytest.raises(ValueError, match="which is not an .npz archive"):
+    with pytest.raises(ValueError, match=r"which is not an \.npz archive"):
         sl.minimize(problem, sl.cyclic(4), step=0.01, epochs=1, checkpoint=path, resume=True)
     assert path.read_bytes() == b"my saved work"

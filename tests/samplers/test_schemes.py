@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import sgdlab as sl
+
 from reference import least_squares_gradients
 
 N = 23
@@ -62,8 +63,8 @@ def test_epoch_plans_can_be_recomputed_alone():
         first = sampler.batches(N, epoch=5, seed=42)
         again = sampler.batches(N, epoch=5, seed=42)
         other = sampler.batches(N, epoch=6, seed=42)
-        assert all(np.array_equal(a, b) for a, b in zip(first, again))
-        assert not all(np.array_equal(a, b) for a, b in zip(first, other))
+        assert all(np.array_equal(a, b) for a, b in zip(first, again, strict=True))
+        assert not all(np.array_equal(a, b) for a, b in zip(first, other, strict=True))
 
 
 def _many_batches(sampler, n, epochs, seed=0):

@@ -18,7 +18,7 @@ def test_check_step_verdicts(regression_data, ratio, ok, words):
     problem = sl.least_squares(X, y)
     check = sl.check_step(problem, ratio / problem.lipschitz())
     assert check.ok is ok and check.verdict == words
-    assert check.L == pytest.approx(problem.lipschitz()) and check.limit == pytest.approx(2 / problem.lipschitz())
+    assert pytest.approx(problem.lipschitz()) == check.L and check.limit == pytest.approx(2 / problem.lipschitz())
     assert check.ratio == pytest.approx(ratio)
 
 

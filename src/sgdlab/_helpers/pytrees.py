@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -11,7 +13,7 @@ from sgdlab._helpers import validation
 
 def squared_norm(tree) -> jax.Array:
     """‖θ‖² = Σ over leaves of the sum of squared entries."""
-    return sum(jnp.vdot(leaf, leaf).real for leaf in jax.tree.leaves(tree))
+    return cast(jax.Array, sum(jnp.vdot(leaf, leaf).real for leaf in jax.tree.leaves(tree)))
 
 
 def norm(tree) -> jax.Array:
@@ -53,7 +55,7 @@ def conform(name: str, given, reference):
     """
     ref_leaves, ref_def = jax.tree.flatten(reference)
     try:
-        leaves = ref_def.flatten_up_to(given)
+        leaves = ref_def.flatten_up_to(given)  # type: ignore[attr-defined]
         arrays = [np.asarray(leaf) for leaf in leaves]
     except (ValueError, TypeError):
         arrays = [np.empty(0, dtype=object)]
@@ -63,7 +65,7 @@ def conform(name: str, given, reference):
     for array, ref in zip(arrays, ref_leaves, strict=True):
         if array.shape != ref.shape:
             validation.fail(name, f"of shape {ref.shape} (the problem's parameter shape)",
-                         f"shape {array.shape}")
+                            f"shape {array.shape}")
         if not np.all(np.isfinite(array)):
             validation.fail(name, "finite (no NaN or inf)", "non-finite values")
         out.append(jnp.asarray(array, dtype=ref.dtype))

@@ -11,6 +11,7 @@ import numbers
 import sys
 import warnings
 from pathlib import Path
+from types import FrameType
 from typing import Any, NoReturn
 
 import numpy as np
@@ -40,7 +41,8 @@ def fail(name: str, allowed: str, got: str, *, error: type[Exception] = ValueErr
 
 def warn(message: str, category: type[Warning]) -> None:
     """Warn, attributing the warning to the user's line: the first caller outside the sgdlab package."""
-    level, frame = 2, sys._getframe(1)
+    level = 2
+    frame: FrameType | None = sys._getframe(1)
     while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
         level, frame = level + 1, frame.f_back
     warnings.warn(message, category, stacklevel=level)
@@ -56,14 +58,15 @@ def shown(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def integer(name: str, value, *, low: int = 1, high: int | None = None, context: str = "") -> int:
+def integer(name: str, value: Any, *, low: int = 1, high: int | None = None, context: str = "") -> int:
     """Return ``value`` as an int in [low, high], else raise naming ``name``."""
     allowed = f"an integer in [{low}, {high}]" if high is not None else f"an integer >= {low}"
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         fail(name, allowed, shown(value), error=TypeError, context=context)
-    if value < low or (high is not None and value > high):
+    number = int(value)
+    if number < low or (high is not None and number > high):
         fail(name, allowed, shown(value), context=context)
-    return int(value)
+    return number
 
 
 def real(name: str, value, *, allowed: str, accept, context: str = "") -> float:

@@ -66,7 +66,7 @@ def synthetic(n: int = 1000, p: int = 20, condition_number: float = 100.0, noise
     n = validation.integer("n", n, low=2, context="synthetic")
     p = validation.integer("p", p, high=n, context="synthetic")
     kappa = validation.real("condition_number", condition_number, allowed="a number >= 1", accept=lambda v: v >= 1,
-                         context="synthetic")
+                            context="synthetic")
     noise = validation.nonnegative_float("noise", noise, context="synthetic")
     rng = np.random.default_rng(validation.integer("seed", seed, low=0, context="synthetic"))
     U, _ = np.linalg.qr(rng.normal(size=(n, p)))
@@ -82,7 +82,7 @@ def load_file(path, target: str | int | None = None) -> Dataset:
     path = Path(path)
     if not path.is_file():
         validation.fail("data", "a bundled name (" + ", ".join(BUNDLED) + ", synthetic) or an existing file",
-                     validation.shown(str(path)))
+                        validation.shown(str(path)))
     suffix = path.suffix.lower()
     try:
         if suffix == ".npy":
@@ -134,7 +134,7 @@ def _table(path: Path, target) -> tuple[np.ndarray, np.ndarray]:
     column = frame.columns[-1] if target is None else target
     if column not in frame.columns:
         validation.fail("target", f"a column of {path.name} ({', '.join(map(str, frame.columns[:10]))})",
-                     validation.shown(column))
+                        validation.shown(column))
     features = frame.drop(columns=[column])
     non_numeric = [name for name, dtype in features.dtypes.items() if not pd.api.types.is_numeric_dtype(dtype)]
     if non_numeric:

@@ -27,7 +27,7 @@ class ParquetColumns:
     names, N for one name. Indexing takes a slice of rows or an array of row numbers."""
 
     def __init__(self, path: Path, columns: list[str], squeeze: bool, dtype: np.dtype):
-        import pyarrow.parquet as pq   # the Parquet reader, imported when used
+        import pyarrow.parquet as pq  # the Parquet reader, imported when used
 
         self.path, self.columns, self.dtype = path, columns, dtype
         self._file = pq.ParquetFile(path)
@@ -50,7 +50,8 @@ class ParquetColumns:
         """The rows as a NumPy array, each row group holding some of them read once."""
         rows = np.arange(*rows.indices(len(self))) if isinstance(rows, slice) else np.asarray(rows, dtype=np.int64)
         if rows.ndim != 1 or (rows.size and (rows.min() < 0 or rows.max() >= len(self))):
-            validation.fail("rows", f"a slice or a 1-D array of row numbers in [0, {len(self) - 1}]", validation.shown(rows))
+            validation.fail("rows", f"a slice or a 1-D array of row numbers in [0, {len(self) - 1}]",
+                            validation.shown(rows))
         out = np.empty((rows.size, *self.shape[1:]), dtype=self.dtype)
         groups = np.searchsorted(self._starts, rows, side="right") - 1
         for group in np.unique(groups):
@@ -83,7 +84,7 @@ def parquet_columns(path, columns, dtype=np.float64) -> ParquetColumns:
     names = [columns] if squeeze else list(columns) if isinstance(columns, (list, tuple)) else None
     if not names or not all(isinstance(name, str) for name in names):
         validation.fail("columns", "a column name or a non-empty list of column names", validation.shown(columns),
-                     error=TypeError)
+                        error=TypeError)
     import pyarrow.parquet as pq
 
     schema = pq.read_schema(path)
@@ -93,7 +94,7 @@ def parquet_columns(path, columns, dtype=np.float64) -> ParquetColumns:
     numeric = [name for name in names if not _is_numeric(schema.field(name).type)]
     if numeric:
         validation.fail("columns", "columns of numbers or booleans", f"{numeric} of types "
-                     f"{[str(schema.field(name).type) for name in numeric]}", error=TypeError)
+                        f"{[str(schema.field(name).type) for name in numeric]}", error=TypeError)
     return ParquetColumns(path, names, squeeze, np.dtype(dtype))
 
 

@@ -82,9 +82,11 @@ class EpochProgram(Protocol):
         """F, ‖∇F‖, ‖θ − θ*‖, the violation and the diagnostics at one run's θ, on the host."""
         ...
 
-    def epoch(self, carry: Carry, seeds: Seeds, epoch: int, schedule: Schedule, record: bool) -> tuple[Carry, Metrics]:
-        """Advance every lane by one loop unit (epoch ``epoch``, counted from 0); return the new carry
-        and the metrics at its end, on the host (see :class:`Metrics`)."""
+    def epoch(self, carry: Carry, seeds: Seeds, epoch: int, schedule: Schedule | None,
+              record: bool) -> tuple[Carry, Metrics]:
+        """Advance every lane by one loop unit (epoch ``epoch``, counted from 0) with step sizes from
+        ``schedule`` (None when an optimizer sets the steps); return the new carry and the metrics at the
+        unit's end, on the host (see :class:`Metrics`)."""
         ...
 
 

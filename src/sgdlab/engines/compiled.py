@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import functools
 import time
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -92,14 +93,15 @@ def _scan_steps(problem, record, optimizer, batch_gradient, params, opt_state, k
     if record:
         return params, opt_state, k, evaluate(problem, params, data, solution, constraint)
     nan = jnp.asarray(jnp.nan, dtype=jax.tree.leaves(params)[0].dtype)
-    extras = {name: nan for name in jax.eval_shape(problem.diagnostics, params, data)}
+    extras = dict.fromkeys(jax.eval_shape(problem.diagnostics, params, data), nan)
     return params, opt_state, k, Metrics(pytrees.all_finite(params), nan, nan, nan, nan, extras)
 
 
-def update(optimizer, params, opt_state, grads, schedule: Schedule, k):
+def update(optimizer, params, opt_state, grads, schedule: Schedule | None, k):
     """One update: θ − αₖ g (no optimizer), or θ + u from an optax GradientTransformation, with the
     result kept in θ's dtype (as optax.apply_updates does)."""
     if optimizer is None:
+        assert schedule is not None   # a run without an optimizer always has a schedule (run.options)
         return pytrees.sgd_update(params, grads, schedule(k)), opt_state
     updates, opt_state = optimizer.update(grads, opt_state, params)
     return jax.tree.map(lambda p, u: (p + u).astype(p.dtype), params, updates), opt_state
@@ -141,8 +143,8 @@ class CompiledRun:
         self._example_args = (params, initial_state(optimizer, params, lanes), _counter(0),
                               self._source(np.zeros(lanes or 1, dtype=np.int64), 0),
                               schedule, self.data, self.solution, self.constraint)
-        self._epoch = {}
-        self._evaluate_lanes = None
+        self._epoch: dict[bool, Any] = {}
+        self._evaluate_lanes: Any = None
         start_params = params if lanes is None else jax.tree.map(lambda leaf: leaf[0], params)
         self._evaluate = self._jit(evaluate, static_argnums=0).lower(
             problem, start_params, self.data, self.solution, self.constraint).compile()
@@ -164,7 +166,8 @@ class CompiledRun:
         self._epoch[record] = self._jit(program).lower(*self._example_args).compile()
         return time.perf_counter() - started
 
-    def epoch(self, carry: Carry, seeds: Seeds, epoch: int, schedule: Schedule, record: bool) -> tuple[Carry, Metrics]:
+    def epoch(self, carry: Carry, seeds: Seeds, epoch: int, schedule: Schedule | None,
+              record: bool) -> tuple[Carry, Metrics]:
         """Run one epoch (a chunk, for an expectation) of every lane from ``carry``; the new carry's
         counter and the metrics come back on the host."""
         params, opt_state, k, metrics = self._epoch[record](
@@ -195,6 +198,7 @@ class CompiledRun:
         on the host (a 1 × 1 stand-in for gradient descent); for an expectation the run's seed. With
         lanes, one per lane (``seed`` then holds the lanes' seeds)."""
         seeds = np.atleast_1d(np.asarray(seed, dtype=np.int64))
+        source: Any
         if self.chunk is not None:
             source = seeds
         elif self._stand_in:
@@ -216,12 +220,13 @@ def _counter(value) -> jax.Array:
     return jnp.asarray(value, dtype=jnp.int64)
 
 
-def program_schedule(schedule: Schedule) -> Schedule:
-    """The schedule with every number as a float64 scalar, the form the compiled programs take."""
+def program_schedule(schedule: Schedule | None) -> Schedule | None:
+    """The schedule with every number as a float64 scalar, the form the compiled programs take (None when
+    an optimizer sets the steps)."""
     return jax.tree.map(lambda leaf: jnp.asarray(leaf, dtype=jnp.float64), schedule)
 
 
-def stacked_schedules(schedules: list[Schedule]) -> Schedule:
+def stacked_schedules(schedules: list[Schedule | None]) -> Schedule | None:
     """Schedules of one kind stacked into one whose numbers have a leading axis (one per lane)."""
     return jax.tree.map(lambda *leaves: jnp.asarray(leaves, dtype=jnp.float64), *schedules)
 

@@ -32,6 +32,8 @@ from __future__ import annotations
 import dataclasses
 import socket
 import time
+import typing
+from collections.abc import Sequence
 
 import jax
 import numpy as np
@@ -88,7 +90,7 @@ def row_block(n: int, devices=None) -> slice:
     size = placement.size
     if n % size:
         validation.fail("n", f"a multiple of the {size} devices the rows are split over (each holds N/{size} rows; "
-                     "pad or drop rows first)", f"{n}")
+                        "pad or drop rows first)", f"{n}")
     first, count = _local_positions(placement)
     rows = n // size
     return slice(first * rows, (first + count) * rows)
@@ -103,7 +105,7 @@ def shard_rows(local_data, devices=None):
     arrays = [np.asarray(leaf) for leaf in leaves]
     if not arrays or any(array.ndim == 0 for array in arrays):
         validation.fail("local_data", "a pytree of arrays with a leading axis of rows", validation.shown(local_data),
-                     error=TypeError)
+                        error=TypeError)
     lengths = {array.shape[0] for array in arrays}
     if len(lengths) > 1:
         validation.fail("local_data", "arrays sharing one leading length", f"leading lengths {sorted(lengths)}")
@@ -111,7 +113,7 @@ def shard_rows(local_data, devices=None):
     _, count = _local_positions(placement)
     if local_rows == 0 or local_rows % count:
         validation.fail("local_data", f"a positive multiple of this process's {count} devices in rows (each device "
-                     "holds as many)", f"{local_rows} rows")
+                        "holds as many)", f"{local_rows} rows")
     total = local_rows // count * placement.size
     _check_equal_blocks(local_rows)
     sharding = NamedSharding(placement.mesh, PartitionSpec(BATCH_AXIS))
@@ -121,10 +123,11 @@ def shard_rows(local_data, devices=None):
 
 def _local_positions(placement: DataParallel) -> tuple[int, int]:
     """(first, count): this process's devices are positions first, …, first + count − 1 of the mesh."""
-    positions = [i for i, device in enumerate(placement.mesh.devices.flat) if device.process_index == jax.process_index()]
+    positions = [i for i,
+                 device in enumerate(placement.mesh.devices.flat) if device.process_index == jax.process_index()]
     if not positions or positions != list(range(positions[0], positions[0] + len(positions))):
         validation.fail("devices", "a list in which this process's devices are consecutive (as in jax.devices())",
-                     f"this process's devices at positions {positions}")
+                        f"this process's devices at positions {positions}")
     return positions[0], len(positions)
 
 
@@ -137,7 +140,7 @@ def _check_equal_blocks(local_rows: int) -> None:
     counts = np.asarray(multihost_utils.process_allgather(np.asarray(local_rows))).ravel()
     if len(set(counts.tolist())) > 1:
         validation.fail("local_data", "as many rows in every process (sl.distributed.row_block gives each its block)",
-                     f"rows per process {counts.tolist()}")
+                        f"rows per process {counts.tolist()}")
 
 
 def _global_array(value, sharding: NamedSharding) -> jax.Array:
@@ -179,7 +182,11 @@ def _wait_for_coordinator(address: str, timeout: float, who: str) -> None:
             time.sleep(0.1)
 
 
-def data_parallel(devices) -> DataParallel | None:
+@typing.overload
+def data_parallel(devices: None) -> None: ...
+@typing.overload
+def data_parallel(devices: Mesh | Sequence[jax.Device]) -> DataParallel: ...
+def data_parallel(devices: Mesh | Sequence[jax.Device] | None) -> DataParallel | None:
     """Read ``devices=``: None (one device, no mesh), a sequence of JAX devices, or a 1-D Mesh."""
     if devices is None:
         return None
@@ -190,11 +197,11 @@ def data_parallel(devices) -> DataParallel | None:
     try:
         devices = list(devices)
     except TypeError:
-        validation.fail("devices", "a list of JAX devices such as jax.devices(), or a 1-D mesh", validation.shown(devices),
-                     error=TypeError)
+        validation.fail("devices", "a list of JAX devices such as jax.devices(), or a 1-D mesh",
+                        validation.shown(devices), error=TypeError)
     if not devices or not all(isinstance(device, jax.Device) for device in devices):
         validation.fail("devices", "a non-empty list of JAX devices such as jax.devices()", validation.shown(devices),
-                     error=TypeError)
+                        error=TypeError)
     if len({device.id for device in devices}) != len(devices):
         validation.fail("devices", "distinct devices", f"{[str(device) for device in devices]}")
     return DataParallel(Mesh(np.array(devices), (BATCH_AXIS,)))

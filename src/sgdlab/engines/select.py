@@ -126,7 +126,7 @@ def program(engine: str, problem, sampler, params, schedule, solution, *, lanes:
         return StreamedRun(problem, sampler, solution, optimizer)
     compiled = _compiled(problem, sampler, params, schedule, solution, lanes, optimizer, chunk, placement)
     if engine == "native":
-        from sgdlab.engines.native.run import NativeRun   # Numba loads with the first native run
+        from sgdlab.engines.native.run import NativeRun  # Numba loads with the first native run
 
         return NativeRun(compiled)
     return compiled

@@ -33,7 +33,7 @@ class StreamedRun:
     """The epoch program (:class:`~sgdlab.engines.base.EpochProgram`) of one run on data on disk."""
 
     engine = "streamed"
-    lanes = None
+    lanes: int | None = None
 
     def __init__(self, problem, sampler, solution, optimizer=None):
         self.problem, self.sampler, self.solution, self.optimizer = problem, sampler, solution, optimizer
@@ -44,7 +44,8 @@ class StreamedRun:
         first epoch's time)."""
         return 0.0
 
-    def epoch(self, carry: Carry, seeds: Seeds, epoch: int, schedule: Schedule, record: bool) -> tuple[Carry, Metrics]:
+    def epoch(self, carry: Carry, seeds: Seeds, epoch: int, schedule: Schedule | None,
+              record: bool) -> tuple[Carry, Metrics]:
         """One epoch from ``carry``; the metrics on the host."""
         params, opt_state, k = carry
         if self.sampler.is_full_batch:

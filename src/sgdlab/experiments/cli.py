@@ -121,7 +121,8 @@ def _runs(schemes: str | None, batch_sizes: str | None) -> dict:
     names = _split(schemes, "--schemes", str) if schemes else list(config.SAMPLER_NAMES)
     for name in names:
         if name not in config.SAMPLER_NAMES:
-            raise click.BadParameter(f"{name!r} is not one of {', '.join(config.SAMPLER_NAMES)}.", param_hint="--schemes")
+            raise click.BadParameter(f"{name!r} is not one of {', '.join(config.SAMPLER_NAMES)}.",
+                                     param_hint="--schemes")
     sizes = _split(batch_sizes, "--batch-sizes", int) if batch_sizes else [1, 32]
     return config.product_runs(names, sizes)
 

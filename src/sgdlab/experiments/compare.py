@@ -200,7 +200,8 @@ def compare(problem: FiniteSum, runs: dict, seeds: int | Iterable[int] = 10, epo
     table = _stacked([histories[spec.name, seed] for spec in specs for seed in seed_list])
     comparison = Comparison(table, describe_problem(problem), _runs_info(problem, specs), len(histories) - computed)
     if store is not None:
-        store.finish(comparison, dict(seeds=seed_list, epochs=epochs, record_every=record_every, tol=tol, title=title))
+        store.finish(table, comparison.problem, comparison.runs,
+                     dict(seeds=seed_list, epochs=epochs, record_every=record_every, tol=tol, title=title))
     return comparison
 
 

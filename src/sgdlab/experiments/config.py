@@ -42,7 +42,7 @@ SAMPLER_NAMES = ("full_batch", "with_replacement", "without_replacement", "cycli
                  "shuffled_chunks")
 
 #: table -> key -> (allowed types, what to say)
-SCHEMA = {
+SCHEMA: dict[str, dict[str, tuple[type | tuple[type, ...], str]]] = {
     "problem": {"kind": (str, "one of " + ", ".join(PROBLEM_KINDS)), "data": (str, "a bundled name or a path"),
                 "target": ((str, int), "a column name or index"), "standardize": (bool, "true or false"),
                 "intercept": (bool, "true or false"), "l2": ((int, float), "a number >= 0")},
@@ -102,10 +102,11 @@ def validated(document: dict, where: str = "experiment") -> dict:
     unknown = set(document) - {"problem", "compare", "runs"}
     if unknown:
         validation.fail(f"{where}", "made of the tables [problem], [compare] and [runs.NAME]",
-                     f"unknown table(s) {sorted(unknown)}")
+                        f"unknown table(s) {sorted(unknown)}")
     problem = {**PROBLEM_DEFAULTS, **_table(document.get("problem", {}), "problem", where)}
     if problem["kind"] not in PROBLEM_KINDS:
-        validation.fail(f"{where} [problem] kind", "one of " + ", ".join(PROBLEM_KINDS), validation.shown(problem["kind"]))
+        validation.fail(f"{where} [problem] kind", "one of " + ", ".join(PROBLEM_KINDS),
+                        validation.shown(problem["kind"]))
     problem["data"] = problem["data"] or DEFAULT_DATA[problem["kind"]]
     compare = {**COMPARE_DEFAULTS, **_table(document.get("compare", {}), "compare", where)}
     runs = document.get("runs") or default_runs()
@@ -137,10 +138,11 @@ def _run(settings, name: str, where: str) -> dict:
     if "sampler" not in run:
         validation.fail(f"{where} [runs.{name}]", "a table with a sampler key", f"keys {sorted(run)}")
     if run["sampler"] not in SAMPLER_NAMES:
-        validation.fail(f"{where} [runs.{name}] sampler", "one of " + ", ".join(SAMPLER_NAMES), validation.shown(run["sampler"]))
+        validation.fail(f"{where} [runs.{name}] sampler", "one of " + ", ".join(SAMPLER_NAMES),
+                        validation.shown(run["sampler"]))
     if run["sampler"] == "full_batch" and "batch_size" in run:
         validation.fail(f"{where} [runs.{name}] batch_size", "absent for full_batch (it uses all N)",
-                     validation.shown(run["batch_size"]))
+                        validation.shown(run["batch_size"]))
     return run
 
 
@@ -167,7 +169,8 @@ def _problem(kind: str, X, y, l2: float):
 
     if kind == "least_squares":
         if l2:
-            validation.fail("l2", "0 for least_squares (an ℓ2 weight is for logistic and softmax)", validation.shown(l2))
+            validation.fail("l2", "0 for least_squares (an ℓ2 weight is for logistic and softmax)",
+                            validation.shown(l2))
         return problems.least_squares(X, np.asarray(y, dtype=np.float64))
     if kind == "logistic":
         return problems.logistic_regression(X, _binary(y), l2)

@@ -22,7 +22,8 @@ def convergence_figure(table: pd.DataFrame, metric: str = "gap", x: str = "epoch
     import matplotlib.pyplot as plt
 
     if metric not in LABELS or metric not in table.columns:
-        validation.fail("metric", f"one of {', '.join(m for m in LABELS if m in table.columns)}", validation.shown(metric))
+        validation.fail("metric", f"one of {', '.join(m for m in LABELS if m in table.columns)}",
+                        validation.shown(metric))
     if x not in AXES:
         validation.fail("x", f"one of {', '.join(AXES)}", validation.shown(x))
     if ax is None:
@@ -34,7 +35,8 @@ def convergence_figure(table: pd.DataFrame, metric: str = "gap", x: str = "epoch
         line, = ax.plot(bands["x"], bands["median"], label=name, linewidth=1.6)
         ax.fill_between(bands["x"], bands["q25"], bands["q75"], color=line.get_color(), alpha=0.2, linewidth=0)
     ax.set_yscale("log")
-    ax.set(xlabel=AXES[x], ylabel=LABELS[metric], title=f"{LABELS[metric]} against {x}: median and quartiles over seeds")
+    ax.set(xlabel=AXES[x], ylabel=LABELS[metric],
+           title=f"{LABELS[metric]} against {x}: median and quartiles over seeds")
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize="small", ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.13), frameon=False)
     figure.tight_layout()

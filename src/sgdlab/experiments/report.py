@@ -19,8 +19,8 @@ import pandas as pd
 
 from sgdlab._helpers import validation
 from sgdlab._helpers.files import atomic_write
-from sgdlab.experiments.summary import summarize
 from sgdlab.experiments.plots import batch_size_figure, convergence_figure
+from sgdlab.experiments.summary import summarize
 
 METRICS = ("gap", "grad_norm", "dist")
 STYLE = """
@@ -41,7 +41,7 @@ def write_report(folder) -> Path:
     for path in (table_path, settings_path):
         if not path.is_file():
             validation.fail("folder", "a results folder written by compare(out=...) or sgdlab compare",
-                         f"{folder} without {path.name}")
+                            f"{folder} without {path.name}")
     table = pd.read_parquet(table_path)
     experiment = json.loads(settings_path.read_text())
     page = render(table, experiment)

@@ -8,6 +8,7 @@ be such text.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from sgdlab import schedules, theory
 from sgdlab._helpers import validation
@@ -35,9 +36,9 @@ def _relative_step(text: str, problem: FiniteSum, sampler: Sampler) -> schedules
         c = float(match["c"]) if match else None
     except ValueError:
         c = None
-    if c is None:
+    if match is None or c is None:
         validation.fail("step", "a number, or text 'c/L', 'c/L_B' or 'c/L_max' with c a positive number",
-                      validation.shown(text))
+                        validation.shown(text))
     return schedules.constant(validation.positive_float("step", c) / _constant(match["constant"], problem, sampler))
 
 
@@ -47,12 +48,13 @@ def _constant(name: str, problem: FiniteSum, sampler: Sampler) -> float:
         return float(theory.lipschitz(problem))
     if name == "L_max":
         return theory.lipschitz_max(problem)
-    batch = problem.n if sampler.is_full_batch else min(sampler.batch_size, problem.n)
+    batch = problem.n if sampler.is_full_batch else min(getattr(sampler, "batch_size", problem.n), problem.n)
     return theory.minibatch_lipschitz(problem, batch)
 
 
-SCHEDULES = {"constant": schedules.constant, "inverse_time": schedules.inverse_time,
-             "inverse_sqrt": schedules.inverse_sqrt, "step_decay": schedules.step_decay, "cosine": schedules.cosine}
+SCHEDULES: dict[str, Callable[..., schedules.Schedule]] = {
+    "constant": schedules.constant, "inverse_time": schedules.inverse_time, "inverse_sqrt": schedules.inverse_sqrt,
+    "step_decay": schedules.step_decay, "cosine": schedules.cosine}
 
 
 def _schedule_from_dict(spec: dict, problem, sampler) -> tuple[schedules.Schedule, str]:
@@ -62,7 +64,7 @@ def _schedule_from_dict(spec: dict, problem, sampler) -> tuple[schedules.Schedul
         validation.fail("step", f"a dict with 'schedule' one of {', '.join(SCHEDULES)}", validation.shown(kind))
     first = "alpha" if kind == "constant" else "alpha0"
     if first in spec and not isinstance(spec[first], (int, float)):
-        spec[first] = parse_step(spec[first], problem, sampler)[0].alpha
+        spec[first] = schedules.initial_alpha(parse_step(spec[first], problem, sampler)[0])
     try:
         schedule = SCHEDULES[kind](**spec)
     except TypeError as error:

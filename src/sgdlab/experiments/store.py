@@ -11,15 +11,11 @@ import json
 import os
 import platform
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import jax
 import pandas as pd
 
 from sgdlab._helpers.files import atomic_write
-
-if TYPE_CHECKING:
-    from sgdlab.experiments.compare import Comparison
 
 
 class ResultStore:
@@ -45,12 +41,12 @@ class ResultStore:
         frame["run"] = name
         return {column: frame[column].to_numpy() for column in frame.columns}
 
-    def finish(self, comparison: Comparison, settings: dict) -> None:
-        """Write table.parquet and experiment.json for the whole comparison."""
-        atomic_write(self.folder / "table.parquet", lambda path: comparison.table.to_parquet(path, index=False))
+    def finish(self, table: pd.DataFrame, problem: dict, runs: dict, settings: dict) -> None:
+        """Write table.parquet and experiment.json (the problem's constants, the runs' settings and the
+        comparison's, versions and device) for the whole comparison."""
+        atomic_write(self.folder / "table.parquet", lambda path: table.to_parquet(path, index=False))
         document = {"created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-                    "problem": comparison.problem, "runs": comparison.runs, "settings": settings,
-                    "environment": environment()}
+                    "problem": problem, "runs": runs, "settings": settings, "environment": environment()}
         atomic_write(self.folder / "experiment.json",
                      lambda path: path.write_text(json.dumps(document, indent=2, default=_plain) + "\n"))
 

@@ -18,7 +18,8 @@ def summarize(table: pd.DataFrame, metric: str | None = None, target: float | No
     """
     metric = metric or ("gap" if table["gap"].notna().any() else "grad_norm")
     if metric not in table.columns:
-        validation.fail("metric", "a column of the table such as gap, grad_norm, dist or loss", validation.shown(metric))
+        validation.fail("metric", "a column of the table such as gap, grad_norm, dist or loss",
+                        validation.shown(metric))
     if target is None:
         target = 1e-3 * float(table.loc[table.epoch == 0, metric].median())
     rows = []
@@ -29,7 +30,7 @@ def summarize(table: pd.DataFrame, metric: str | None = None, target: float | No
         rows.append({"run": name, "sampler": first.sampler, "batch_size": first.batch_size, "step": first.step,
                      "alpha0": first.alpha0, "α·L": first.alpha_L, "α·L < 2": bool(first.alpha_L < 2)
                      if np.isfinite(first.alpha_L) else None, "seeds": len(per_seed),
-                     "status": ", ".join(f"{n} {s}" for s, n in run.groupby("seed").status.first().value_counts().items()),
+                     "status": _statuses(run),
                      f"final {metric}": quantile(final, 0.5), f"final {metric} q25": quantile(final, 0.25),
                      f"final {metric} q75": quantile(final, 0.75),
                      "reached": f"{int(np.isfinite(epochs_to).sum())}/{len(per_seed)}",
@@ -38,6 +39,12 @@ def summarize(table: pd.DataFrame, metric: str | None = None, target: float | No
     summary = pd.DataFrame(rows)
     summary.attrs.update(metric=metric, target=target)
     return summary
+
+
+def _statuses(run: pd.DataFrame) -> str:
+    """How many seeds of a run ended with each status, e.g. "8 max_epochs, 2 diverged"."""
+    counts = run.groupby("seed").status.first().value_counts()
+    return ", ".join(f"{count} {status}" for status, count in counts.items())
 
 
 def quantile(values: np.ndarray, q: float) -> float:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import math
 from functools import cached_property
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -18,9 +19,9 @@ import numpy as np
 
 from sgdlab._helpers import pytrees, validation
 from sgdlab.constraints import ConstraintSet
-from sgdlab.problems import chunked
 from sgdlab.data.ondisk import is_on_disk
 from sgdlab.data.sharded import holding_devices, is_row_sharded
+from sgdlab.problems import chunked
 
 
 class Problem:
@@ -35,12 +36,18 @@ class Problem:
     """
 
     n: int | None = None
-    params0 = None
+    params0: Any = None
+    #: The arrays F is computed from (a finite sum's rows; an expectation's evaluation draws).
+    data: Any = None
     #: The feasible set C (a ConstraintSet), or None for an unconstrained problem.
     constraint: ConstraintSet | None = None
 
     def loss(self, params) -> jax.Array:
         """F(θ)."""
+        raise NotImplementedError
+
+    def data_loss(self, params, data) -> jax.Array:
+        """F(θ) computed from ``data`` (a pure JAX function the engines compile with the data as an argument)."""
         raise NotImplementedError
 
     def grad(self, params):
@@ -105,7 +112,7 @@ class Problem:
         """The same objective restricted to θ ∈ C: a new problem sharing this one's data."""
         if not isinstance(constraint, ConstraintSet):
             validation.fail("constraint", "a set such as sl.box(0, 1), sl.ball(1.0) or sl.simplex()",
-                         validation.shown(constraint), error=TypeError)
+                            validation.shown(constraint), error=TypeError)
         constraint.validate(self.params0)
         constrained = copy.copy(self)
         constrained.constraint = constraint
@@ -139,9 +146,12 @@ class FiniteSum(Problem):
         The default starting point; it fixes the parameters' structure, shapes and dtypes.
     """
 
+    n: int
+
     def __init__(self, loss, data, params0):
         if not callable(loss):
-            validation.fail("loss", "a callable loss(params, example) -> scalar", validation.shown(loss), error=TypeError)
+            validation.fail("loss", "a callable loss(params, example) -> scalar", validation.shown(loss),
+                            error=TypeError)
         self._example_loss = loss
         self.params0 = _validated_params0(params0)
         self.data, self.n = self._validated_data(data)
@@ -207,7 +217,7 @@ class FiniteSum(Problem):
             validation.fail("idx", "a non-empty 1-D array of integer indices", validation.shown(idx))
         if idx.min() < 0 or idx.max() >= self.n:
             validation.fail("idx", f"indices in [0, {self.n - 1}]",
-                         f"indices from {idx.min()} to {idx.max()}")
+                            f"indices from {idx.min()} to {idx.max()}")
         return self._batch_grad_jit(self._conform(params), self.data, jnp.asarray(idx))
 
     def _conform(self, params):
@@ -274,8 +284,9 @@ def _validated_data(data):
     """Check that data is a non-empty pytree of finite arrays with one leading length N."""
     leaves, treedef = jax.tree.flatten(data)
     if not leaves:
-        validation.fail("data", "a pytree of arrays with a leading axis of length N", validation.shown(data), error=TypeError)
-    arrays = []
+        validation.fail("data", "a pytree of arrays with a leading axis of length N", validation.shown(data),
+                        error=TypeError)
+    arrays: list[Any] = []
     for position, leaf in enumerate(leaves):
         if is_row_sharded(leaf):
             arrays.append(_checked_shards(leaf))

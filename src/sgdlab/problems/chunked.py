@@ -17,7 +17,8 @@ def value_and_grad(problem, params):
     """(F(θ), ∇F(θ)) of a finite sum over data on disk: sums over chunks of EVAL_ROWS rows."""
     total_loss, total_grad = 0.0, None
     for start in range(0, problem.n, EVAL_ROWS):
-        chunk = jax.tree.map(lambda leaf: np.asarray(leaf[start:start + EVAL_ROWS]), problem.data)
+        rows = slice(start, start + EVAL_ROWS)
+        chunk = jax.tree.map(lambda leaf, rows=rows: np.asarray(leaf[rows]), problem.data)
         loss, grad = _chunk_sums(problem, params, chunk)
         total_loss = total_loss + loss
         total_grad = grad if total_grad is None else jax.tree.map(jnp.add, total_grad, grad)

@@ -52,6 +52,8 @@ class Fourier(Basis):
     period: float | None = None
 
     def features(self, x):
+        if self.period is None:
+            raise ValueError("a Fourier basis has a period once fitted (basis.fitted(x)) or given")
         angles = 2 * np.pi * np.outer(x, np.arange(1, self.n + 1)) / self.period
         return np.column_stack([np.ones_like(x), np.cos(angles), np.sin(angles)])
 
@@ -61,7 +63,7 @@ class Fourier(Basis):
         span = float(np.ptp(x))
         if span == 0:
             validation.fail("x", "at least two distinct values (the default period is their span)", "all equal",
-                         context="fourier")
+                            context="fourier")
         return Fourier(self.n, span)
 
 
@@ -99,7 +101,7 @@ class CurveFit(LeastSquares):
     def __init__(self, x, y, basis: Basis):
         if not isinstance(basis, Basis):
             validation.fail("basis", "a basis such as sl.polynomial(3), sl.fourier(5) or sl.gaussian_rbf(c, w)",
-                         validation.shown(basis), error=TypeError)
+                            validation.shown(basis), error=TypeError)
         x = validation.finite_array("x", x, ndim=1)
         self.basis = basis.fitted(x)
         super().__init__(self.basis.features(x), y)

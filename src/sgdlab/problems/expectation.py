@@ -47,7 +47,7 @@ class Expectation(Problem):
             self.data = jax.vmap(sample)(keys)
         except jax.errors.JAXTypeError as error:
             validation.fail("sample", "a function written in jax.numpy, so that it can be vmapped over keys",
-                         str(error).splitlines()[0])
+                            str(error).splitlines()[0])
         _check_scalar(loss, self.params0, jax.tree.map(lambda leaf: leaf[0], self.data))
         self._solution = None if solution is None else pytrees.conform("solution", solution, self.params0)
         self._optimal_value = optimal_value
@@ -126,9 +126,10 @@ def _check_sample(sample) -> None:
     """sample(key) must give draws of one structure, shape and dtype whatever the key."""
     first, second = (jax.tree.map(np.shape, sample(jax.random.key(seed))) for seed in (1, 2))
     kinds = [jax.tree.map(lambda leaf: np.asarray(leaf).dtype, sample(jax.random.key(seed))) for seed in (1, 2)]
-    if jax.tree.structure(first) != jax.tree.structure(second) or first != second or kinds[0] != kinds[1]:
+    same_structure = jax.tree.structure(first) == jax.tree.structure(second)  # type: ignore[operator]
+    if not same_structure or first != second or kinds[0] != kinds[1]:
         validation.fail("sample", "a function whose draws have the same structure, shapes and dtypes for every key",
-                     f"{first} for one key and {second} for another")
+                        f"{first} for one key and {second} for another")
 
 
 def _check_scalar(loss, params0, draw) -> None:

@@ -9,6 +9,7 @@ Well-conditioned X: from the normal equations, refined; else a QR and a small SV
 from __future__ import annotations
 
 from functools import cached_property
+from typing import cast
 
 import numpy as np
 import scipy.sparse.linalg
@@ -47,7 +48,7 @@ class LeastSquares(LinearModel):
         X, y = np.asarray(self.X, dtype=np.float64), np.asarray(self.y, dtype=np.float64)
         p = X.shape[1]
         if X.shape[0] >= p:
-            R = np.linalg.qr(np.column_stack([X, y]), mode="r")
+            R = cast(np.ndarray, np.linalg.qr(np.column_stack([X, y]), mode="r"))   # mode "r": R alone
             U, s, Vt = np.linalg.svd(R[:p, :p])
             projected = U.T @ R[:p, p]
         else:
@@ -76,6 +77,22 @@ class LeastSquares(LinearModel):
         eigen = self.gram_eigen
         return eigen is not None and eigen[1] is not None and eigen[0][0] > GRAM_RCOND * eigen[0][-1]
 
+    @property
+    def _gram_eigenvalues(self) -> np.ndarray:
+        """The Gram matrix's eigenvalues, where they are computed (X well conditioned, or of known rank)."""
+        eigen = self.gram_eigen
+        if eigen is None:
+            raise RuntimeError("the Gram matrix's eigenvalues are not computed for this X")
+        return eigen[0]
+
+    @property
+    def _gram_with_vectors(self) -> tuple[np.ndarray, np.ndarray]:
+        """XᵀX's eigenvalues and eigenvectors, where they are computed (X well conditioned)."""
+        eigen = self.gram_eigen
+        if eigen is None or eigen[1] is None:
+            raise RuntimeError("the Gram matrix's eigenvectors are not computed for this X")
+        return eigen[0], eigen[1]
+
     def unconstrained_solution(self) -> np.ndarray:
         """θ* = X⁺y, the unique minimizer when X has full column rank.
 
@@ -97,7 +114,7 @@ class LeastSquares(LinearModel):
         """θ = (XᵀX)⁻¹Xᵀy from the Gram eigendecomposition V Λ Vᵀ, then REFINEMENTS steps of
         θ ← θ + (XᵀX)⁻¹Xᵀ(y − Xθ). Each step shrinks the error by about κ(XᵀX)·eps ≤ 1e-8, so θ ends
         as accurate as a QR solution at a fraction of its cost (two passes over X a step)."""
-        eigenvalues, V = self.gram_eigen
+        eigenvalues, V = self._gram_with_vectors
         X, y = self.X.astype(np.float64, copy=False), np.asarray(self.y, dtype=np.float64)
 
         def solve(target):
@@ -125,7 +142,7 @@ class LeastSquares(LinearModel):
         residual = X @ self.unconstrained_solution().astype(np.float64) - self.y
         return float(0.5 * np.mean(residual**2))
 
-    def strong_convexity(self) -> float:
+    def strong_convexity(self) -> float | None:
         """μ = λ_min(XᵀX)/N (0 when X has fewer rows than columns or is rank deficient; None when X is
         sparse with N and p both above DENSE_EIGEN_MAX_FEATURES)."""
         if self.rank is None:
@@ -133,7 +150,7 @@ class LeastSquares(LinearModel):
         if self.rank < self.n_features:
             return 0.0
         dense_route = not (self._well_conditioned or self.is_sparse)
-        smallest = self._decomposition[0][-1] ** 2 if dense_route else self.gram_eigen[0][0]
+        smallest = self._decomposition[0][-1] ** 2 if dense_route else self._gram_eigenvalues[0]
         return float(smallest / self.n)
 
 

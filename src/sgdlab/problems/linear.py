@@ -155,8 +155,8 @@ def design_matrix(X):
         return sparse_design_matrix(X)
     if isinstance(X, jax.Array) and not X.is_fully_addressable:
         validation.fail("X", "held whole in this process (L and θ* need every row); for rows spread over processes "
-                     "use sl.finite_sum on sl.distributed.shard_rows(...)", "an array spread over processes",
-                     error=TypeError)
+                        "use sl.finite_sum on sl.distributed.shard_rows(...)", "an array spread over processes",
+                        error=TypeError)
     return validation.finite_array("X", X, ndim=2)
 
 
@@ -177,7 +177,7 @@ def sparse_design_matrix(X) -> scipy.sparse.csr_matrix:
     if bad.size:
         row = int(np.searchsorted(X.indptr, bad[0], side="right") - 1)
         validation.fail("X", "a sparse matrix of finite stored values (no NaN or inf)",
-                     f"{X.data[bad[0]]} at row {row}, column {X.indices[bad[0]]}")
+                        f"{X.data[bad[0]]} at row {row}, column {X.indices[bad[0]]}")
     if max(X.nnz, X.shape[1]) < np.iinfo(np.int32).max:
         X.indices, X.indptr = X.indices.astype(np.int32), X.indptr.astype(np.int32)
     return X

@@ -47,7 +47,7 @@ def _signed_labels(y: np.ndarray, dtype) -> tuple[np.ndarray, str]:
     if values <= {-1.0, 1.0}:
         return y.astype(dtype), "{-1, 1}"
     validation.fail("y", "labels coded {0, 1} or {-1, 1}", f"values {sorted(values)[:6]}",
-                 context="logistic_regression")
+                    context="logistic_regression")
 
 
 def logistic_regression(X, y, l2: float = 0.0) -> LogisticRegression:

@@ -18,6 +18,7 @@ same run as the JAX engine's); :meth:`MLP.native_data` gives it the data.
 
 from __future__ import annotations
 
+import itertools
 from functools import cached_property
 
 import jax
@@ -122,7 +123,7 @@ def he_initialization(widths: tuple[int, ...], seed: int, dtype) -> list[dict]:
     """Layers {W: (fan_in, fan_out) ~ N(0, 2/fan_in), b: zeros} for consecutive ``widths``."""
     rng = np.random.default_rng(seed)
     return [{"W": (rng.normal(size=(fan_in, fan_out)) * np.sqrt(2.0 / fan_in)).astype(dtype),
-             "b": np.zeros(fan_out, dtype=dtype)} for fan_in, fan_out in zip(widths[:-1], widths[1:], strict=True)]
+             "b": np.zeros(fan_out, dtype=dtype)} for fan_in, fan_out in itertools.pairwise(widths)]
 
 
 def _widths(hidden) -> tuple[int, ...]:
@@ -142,7 +143,8 @@ def _classes(labels: np.ndarray, classes) -> np.ndarray:
     classes = np.unique(np.asarray(classes))
     outside = np.setdiff1d(found, classes)
     if outside.size:
-        validation.fail("y", f"labels among the classes {classes.tolist()[:10]}", f"labels {outside.tolist()[:5]} outside them")
+        validation.fail("y", f"labels among the classes {classes.tolist()[:10]}",
+                        f"labels {outside.tolist()[:5]} outside them")
     return classes
 
 

@@ -30,7 +30,7 @@ class SoftmaxRegression(LinearClassifier):
         self.classes, labels = np.unique(y, return_inverse=True)
         if self.classes.size < 2:
             validation.fail("y", "labels of at least 2 classes", f"only {self.classes.tolist()}",
-                         context="softmax_regression")
+                            context="softmax_regression")
         W0 = np.zeros((X.shape[1], self.classes.size), dtype=X.dtype)
         super().__init__(X, labels, W0, l2=validation.nonnegative_float("l2", l2))
 

@@ -19,7 +19,6 @@ import dataclasses
 import json
 import zipfile
 from pathlib import Path
-
 from typing import Any
 
 import jax
@@ -46,7 +45,8 @@ class Saved:
 
 def save(path: Path, identity: dict, carry: Carry, unit: int, elapsed: float, log: RunLog) -> None:
     """Write the checkpoint of the run ``log`` keeps, after loop unit ``unit`` (atomically)."""
-    arrays = {f"params/{i}": np.asarray(local_value(leaf)) for i, leaf in enumerate(jax.tree.leaves(carry.params))}
+    arrays: dict[str, Any] = {f"params/{i}": np.asarray(local_value(leaf))
+                              for i, leaf in enumerate(jax.tree.leaves(carry.params))}
     arrays |= {f"opt_state/{i}": np.asarray(local_value(leaf))
                for i, leaf in enumerate(jax.tree.leaves(carry.opt_state))}
     state = {"identity": identity, "epoch": unit, "iterations": carry.iteration, "elapsed": elapsed,
@@ -64,7 +64,8 @@ def load(path: Path, identity: dict, params0: Any, opt_state0: Any) -> Saved:
     """Read the checkpoint at ``path`` for the run of ``identity``; a clear error when it is not a
     checkpoint, or is one of another run."""
     if not zipfile.is_zipfile(path):
-        validation.fail("checkpoint", "a checkpoint written by sgdlab.minimize", f"{path}, which is not an .npz archive")
+        validation.fail("checkpoint", "a checkpoint written by sgdlab.minimize",
+                        f"{path}, which is not an .npz archive")
     try:
         with np.load(path, allow_pickle=False) as archive:
             state = json.loads(str(archive["state"]))
@@ -94,5 +95,6 @@ def _check_identity(path: Path, saved: dict, expected: dict) -> None:
         what = {"problem": "another problem (data or loss)", "params": "parameters of other shapes or dtypes",
                 "start": "another starting point params0"}
         named = ", ".join(what.get(key, f"another {key}") for key in differences)
-        validation.fail("checkpoint", "a checkpoint of this run (same problem, params0, sampler, step, optimizer, seed, "
-                     "record_every, tol and engine)", f"{path}, saved by a run with {named}")
+        validation.fail("checkpoint",
+                        "a checkpoint of this run (same problem, params0, sampler, step, optimizer, seed, "
+                        "record_every, tol and engine)", f"{path}, saved by a run with {named}")

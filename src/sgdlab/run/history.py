@@ -166,7 +166,8 @@ def _step_versus_limit(options: RunOptions) -> str:
 
 def _budget_message(options: RunOptions, last: dict) -> str:
     symbol, budget = options.sense.symbol, options.budget
-    spent = f"{budget.iterations} steps" if budget.chunk else f"{budget.units} epochs ({int(last['iteration'])} iterations)"
+    iterations = int(last["iteration"])
+    spent = f"{budget.iterations} steps" if budget.chunk else f"{budget.units} epochs ({iterations} iterations)"
     text = f"stopped after {spent}: {symbol} = {last['loss']:.6g}, ‖∇{symbol}‖ = {last['grad_norm']:.3g}"
     if not np.isnan(last["gap"]):
         text += f", {options.sense.gap} = {last['gap']:.3g}"

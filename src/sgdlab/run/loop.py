@@ -35,7 +35,7 @@ class Programs:
     expectation's last chunk may be shorter), each prepared with and, when some units skip the
     history row, without it. ``seconds`` is the time spent building and compiling them."""
 
-    def __init__(self, options: RunOptions, params: Any, schedule: Schedule, lanes: int | None = None):
+    def __init__(self, options: RunOptions, params: Any, schedule: Schedule | None, lanes: int | None = None):
         started = time.perf_counter()
         self.budget = options.budget
         self.by_length: dict[int | None, EpochProgram] = {
@@ -58,7 +58,7 @@ class Programs:
         return self.by_length[self.budget.unit_length(unit)]
 
 
-def advance(programs: Programs, logs: list[RunLog], carry: Carry, seeds: Seeds, schedule: Schedule, *,
+def advance(programs: Programs, logs: list[RunLog], carry: Carry, seeds: Seeds, schedule: Schedule | None, *,
             unit: int = 0, elapsed: float = 0.0, after_unit: AfterUnit | None = None) -> Carry:
     """Run loop units ``unit`` + 1, … of every lane until the budget is spent or every run has stopped.
 
@@ -86,7 +86,7 @@ def run_one(options: RunOptions) -> Result:
     programs = Programs(options, options.params0, schedule)
     carry = Carry(options.params0, compiled.initial_state(options.optimizer, options.params0), 0)
     saving = options.checkpointing
-    identity = run_identity(options) if saving is not None else None
+    identity = run_identity(options) if saving is not None else {}
     if saving is not None and saving.resume and saving.path.exists():
         saved = checkpoint.load(saving.path, identity, carry.params, carry.opt_state)
         log = RunLog.resumed(options, saved.loss0, saved.rows, saved.verdict)

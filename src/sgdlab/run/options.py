@@ -264,7 +264,7 @@ def _check_sampler(problem: Problem, sampler: Sampler) -> None:
         sampler.validate(problem.n)
     elif not (sampler.is_full_batch or isinstance(sampler, IID)):
         validation.fail("sampler", "iid(B) (fresh draws) or full_batch() for an expectation", repr(sampler))
-    elif sampler.is_full_batch and not problem.exact:
+    elif sampler.is_full_batch and isinstance(problem, Expectation) and not problem.exact:
         validation.fail("sampler", "iid(B) for an expectation without exact_loss or exact_grad (gradient descent "
                         "needs E[∇f] exactly)", repr(sampler))
 

@@ -12,7 +12,7 @@ uses the stochastic gradient gᵏ = (1/|Iₖ|) Σ_{i ∈ Iₖ} ∇fᵢ(θᵏ).
 | ``cyclic(B)`` | consecutive blocks of 0, 1, …, N−1 | ⌈N/B⌉ |
 | ``shuffled_cyclic(B)`` | blocks of a new random permutation each epoch | ⌈N/B⌉ |
 | ``shuffle_once(B)`` | blocks of one permutation drawn once, reused every epoch | ⌈N/B⌉ |
-| ``shuffled_chunks(B, C)`` | blocks of an order that visits chunks of C consecutive rows in random order, each chunk's rows shuffled | ⌈N/B⌉ |
+| ``shuffled_chunks(B, C)`` | blocks of chunks of C consecutive rows in random order, shuffled within | ⌈N/B⌉ |
 | ``iid(B)`` | for an expectation: B fresh draws of ω (no data, no epoch) | — |
 
 Shuffled chunks is shuffling as data read from disk affords it (as streaming loaders do): the rows
@@ -35,11 +35,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 
 import numpy as np
 
 from sgdlab._helpers import validation
-
 from sgdlab.samplers import draws
 
 
@@ -160,7 +160,8 @@ class _Blocks(_Minibatch):
     def __post_init__(self):
         super().__post_init__()
         if not isinstance(self.drop_last, bool):
-            validation.fail("drop_last", "True or False", validation.shown(self.drop_last), error=TypeError, context=self.name)
+            validation.fail("drop_last", "True or False", validation.shown(self.drop_last), error=TypeError,
+                            context=self.name)
 
     def steps_per_epoch(self, n: int) -> int:
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
@@ -168,7 +169,7 @@ class _Blocks(_Minibatch):
     def validate(self, n: int) -> None:
         if self.drop_last:
             validation.integer("batch_size", self.batch_size, high=n,
-                            context=f"{self.name} with drop_last=True (N={n})")
+                               context=f"{self.name} with drop_last=True (N={n})")
 
     def order(self, n: int, seed: int, epoch: int) -> np.ndarray:
         """The epoch's ordering of {0, …, N−1} (int32)."""
@@ -246,7 +247,7 @@ class IID(_Minibatch):
     def validate(self, n) -> None:
         if n is not None:
             validation.fail("sampler", "a finite-sum sampler such as with_replacement(B) for a problem with N terms",
-                         f"iid(batch_size={self.batch_size})")
+                            f"iid(batch_size={self.batch_size})")
 
 
 def full_batch() -> FullBatch:
@@ -291,7 +292,7 @@ def shuffle_once(batch_size: int = 1, drop_last: bool = False) -> ShuffleOnce:
 
 
 #: The public constructors by name, for messages and for configuration files.
-SAMPLERS = {
+SAMPLERS: dict[str, Callable[..., Sampler]] = {
     "full_batch": full_batch,
     "with_replacement": with_replacement,
     "without_replacement": without_replacement,

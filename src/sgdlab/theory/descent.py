@@ -61,7 +61,7 @@ def gradient_bound(problem: Problem, result, lower_bound: float | None = None) -
     L = float(lipschitz(problem))
     if alpha * L >= 2:
         validation.fail("result", "a run with α·L < 2 (the bound holds only there)", f"α·L = {alpha * L:.3g}",
-                     context="gradient_bound")
+                        context="gradient_bound")
     inf_value = _infimum(problem, lower_bound)
     K = int(history.iteration.iloc[-1])
     observed = float(np.min(history.grad_norm.to_numpy()[:-1] ** 2))
@@ -72,19 +72,20 @@ def gradient_bound(problem: Problem, result, lower_bound: float | None = None) -
 def _infimum(problem: Problem, lower_bound: float | None) -> float:
     if lower_bound is not None:
         return float(lower_bound)
-    if problem.optimal_value() is not None:
-        return problem.optimal_value()
+    optimum = problem.optimal_value()
+    if optimum is not None:
+        return optimum
     if isinstance(problem, LinearModel):
         return 0.0
     validation.fail("lower_bound", "given (a number ≤ inf F) for a problem whose p* is not known", "None",
-                 context="gradient_bound")
+                    context="gradient_bound")
 
 
 def _per_step_history(result, check: str):
     history = result.history
     if not result.sampler.is_full_batch or not np.all(np.diff(history.iteration.to_numpy()) == 1):
-        validation.fail("result", "a gradient-descent run recorded at every step (sampler=full_batch(), record_every=1)",
-                     f"{result.sampler!r} with iterations {history.iteration.tolist()[:4]}...", context=check)
+        validation.fail("result", "a gradient-descent run recorded at every step (full_batch(), record_every=1)",
+                        f"{result.sampler!r} with iterations {history.iteration.tolist()[:4]}...", context=check)
     if len(history) < 2:
         validation.fail("result", "a run of at least one step", "a run with no step", context=check)
     return history

@@ -31,9 +31,8 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 
 from sgdlab._helpers import pytrees, validation
-
+from sgdlab.problems.base import FiniteSum, Problem
 from sgdlab.samplers import draws
-from sgdlab.problems.base import FiniteSum
 
 #: Per-example gradients are computed this many examples at a time (bounds the memory to chunk × parameters).
 CHUNK = 2048
@@ -62,21 +61,21 @@ class NoiseScale:
                 f"B_simple = {self.b_simple:.4g} (from {source})")
 
 
-def noise_scale(problem: FiniteSum, params=None, subset: int | None = None, seed: int = 0,
+def noise_scale(problem: Problem, params=None, subset: int | None = None, seed: int = 0,
                 exact_max: int = EXACT_MAX) -> NoiseScale:
     """The gradient-noise scale at θ = ``params`` (default θ⁰): exact over all N examples when no
     ``subset`` is asked for and N ≤ max(``exact_max``, SUBSET); else from a uniform subset of
     ``subset`` examples (default SUBSET) drawn with ``seed``."""
     if not isinstance(problem, FiniteSum):
         validation.fail("problem", "a finite sum (its per-example gradients define Σ)", validation.shown(problem),
-                     error=TypeError)
+                        error=TypeError)
     params = problem.params0 if params is None else pytrees.conform("params", params, problem.params0)
     n = problem.n
     exact_max = validation.integer("exact_max", exact_max, low=0)
     if subset is None and (n <= exact_max or n <= SUBSET):
         return _exact(problem, params)
     size = validation.integer("subset", SUBSET if subset is None else subset, low=2, high=n,
-                           context=f"noise_scale (N={n})")
+                              context=f"noise_scale (N={n})")
     chosen = draws.without_replacement(n, (1, size), validation.integer("seed", seed, low=0), 0)[0]
     return _from_subset(problem, params, np.sort(chosen))
 

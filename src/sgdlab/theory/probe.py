@@ -11,6 +11,7 @@ measured: beyond it, larger batches mostly cost time per step.
 
 from __future__ import annotations
 
+import itertools
 import os
 import statistics
 import time
@@ -22,9 +23,8 @@ import numpy as np
 import pandas as pd
 
 from sgdlab._helpers import pytrees, validation
-
-from sgdlab.samplers import draws
 from sgdlab.problems.base import FiniteSum
+from sgdlab.samplers import draws
 
 #: Each size is timed over at least this many steps and this many seconds (whichever is longer).
 MIN_STEPS, MIN_SECONDS = 5, 0.2
@@ -34,11 +34,13 @@ def probe_batch_sizes(problem: FiniteSum, sizes=None, device=None, knee_gain: fl
     """A table with one row per batch size B: seconds_per_step, samples_per_second, memory_bytes (the
     step's arguments, data included, outputs and scratch), scratch_bytes (what the step needs beyond
     the resident data), memory_source ("XLA memory analysis", or "estimate" on a backend without
-    one), fits (whether the scratch fits the device's free memory) and knee (True on the knee's row). ``sizes`` defaults to the powers of two up to N;
-    probing stops at the first size that does not fit (its row has fits False and no time).
+    one), fits (whether the scratch fits the device's free memory) and knee (True on the knee's row).
+    ``sizes`` defaults to the powers of two up to N; probing stops at the first size that does not fit
+    (its row has fits False and no time).
     ``device`` is a jax Device or a name such as "cpu" or "gpu:0" (default: JAX's first device)."""
     if not isinstance(problem, FiniteSum):
-        validation.fail("problem", "a finite sum such as sl.least_squares(X, y)", validation.shown(problem), error=TypeError)
+        validation.fail("problem", "a finite sum such as sl.least_squares(X, y)", validation.shown(problem),
+                        error=TypeError)
     sizes = checked_sizes(sizes, problem.n)
     device = _device(device)
     knee_gain = validation.fraction("knee_gain", knee_gain)
@@ -128,7 +130,7 @@ def checked_sizes(sizes, n: int) -> list[int]:
     if not sizes:
         validation.fail("sizes", "a non-empty list of batch sizes", "[]")
     checked = [validation.integer("sizes", size, high=n, context=f"N={n}") for size in sizes]
-    if any(later <= earlier for earlier, later in zip(checked, checked[1:])):
+    if any(later <= earlier for earlier, later in itertools.pairwise(checked)):
         validation.fail("sizes", "increasing batch sizes", validation.shown(sizes))
     return checked
 

@@ -28,6 +28,9 @@ POWER_MAX_ITERATIONS = 10_000
 class LipschitzConstant(float):
     """A Lipschitz constant (a float) that says how it was obtained: ``method`` and ``exact``."""
 
+    method: str
+    exact: bool
+
     def __new__(cls, value: float, method: str, exact: bool):
         constant = super().__new__(cls, value)
         constant.method, constant.exact = method, exact
@@ -47,24 +50,24 @@ def lipschitz(problem: Problem, params=None) -> LipschitzConstant:
     return hessian_norm(problem, params)
 
 
-def hessian_norm(problem: FiniteSum, params=None) -> LipschitzConstant:
+def hessian_norm(problem: Problem, params=None) -> LipschitzConstant:
     """‖∇²F(θ)‖₂ by power iteration: v ← Hv/‖Hv‖ with Hv = d/dt ∇F(θ + tv) (``jax.jvp`` of
     ``jax.grad``), until |vᵀHv| changes by less than POWER_TOL relatively."""
     params = problem.params0 if params is None else pytrees.conform("params", params, problem.params0)
     grad = problem.grad(params)
     if not bool(pytrees.all_finite(grad)):
         validation.fail("params", "a point where ∇F is finite (power iteration needs Hessian-vector products)",
-                     "a non-finite gradient", context="lipschitz")
+                        "a non-finite gradient", context="lipschitz")
     value, iterations = _power_iteration(problem, params, problem.data)
     if not np.isfinite(value):
         validation.fail("params", "a point where the Hessian-vector products are finite", "non-finite values",
-                     context="lipschitz")
+                        context="lipschitz")
     method = f"power iteration on Hessian-vector products at θ ({int(iterations)} iterations; a local value)"
     return LipschitzConstant(float(value), method, exact=False)
 
 
 @functools.partial(jax.jit, static_argnums=0)
-def _power_iteration(problem: FiniteSum, params, data):
+def _power_iteration(problem: Problem, params, data):
     flat, unravel = ravel_pytree(params)
 
     def hvp(v):
@@ -92,11 +95,11 @@ def lipschitz_max(problem: Problem) -> float:
     value = problem.lipschitz_max()
     if value is None:
         validation.fail("problem", "a problem that knows its per-example constants (the built-in linear models)",
-                     validation.shown(problem), context="lipschitz_max")
+                        validation.shown(problem), context="lipschitz_max")
     return value
 
 
-def minibatch_lipschitz(problem: Problem, batch_size: int) -> float:
+def minibatch_lipschitz(problem: FiniteSum, batch_size: int) -> float:
     """L_B = N(B−1)/(B(N−1))·L + (N−B)/(B(N−1))·L_max: L_1 = L_max and L_N = L."""
     n = problem.n
     batch_size = validation.integer("batch_size", batch_size, high=n, context="minibatch_lipschitz")

@@ -68,7 +68,7 @@ def unbiasedness(problem: FiniteSum, sampler: Sampler, params=None, draws: int =
     exact = np.asarray(ravel_pytree(problem.grad(params))[0])
     basis, directions = _test_directions(exact.size)
     z = _z_scores(samples @ basis.T, basis @ exact)
-    import scipy.stats   # imported here: it takes longer to import than most runs take to start
+    import scipy.stats  # imported here: it takes longer to import than most runs take to start
 
     threshold = float(scipy.stats.norm.isf(UNBIASED_LEVEL / (2 * len(basis))))
     max_abs_z = float(np.max(np.abs(z)))

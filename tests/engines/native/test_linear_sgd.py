@@ -7,7 +7,6 @@ import scipy.sparse
 import sgdlab as sl
 from sgdlab.engines.native.linear_sgd import LOOKAHEAD_MAX_FEATURES
 
-
 SCHEMES = [
     sl.with_replacement(1), sl.with_replacement(8),
     sl.without_replacement(1), sl.without_replacement(8),

@@ -8,8 +8,8 @@ import pytest
 
 import sgdlab as sl
 from sgdlab.engines import compiled, select
-from sgdlab.engines.native import run as native_run
 from sgdlab.engines.native import exponential
+from sgdlab.engines.native import run as native_run
 from sgdlab.engines.native._llvm import products
 
 N, P = 700, 12   # 700 = 21 · 32 + 28: a short last batch at B = 32

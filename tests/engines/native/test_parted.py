@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 import sgdlab as sl
-from sgdlab.engines.native import parted, run as native_run
+from sgdlab.engines.native import parted
+from sgdlab.engines.native import run as native_run
 
 N, P, B = 1_000, 64, 64   # B · p = 4,096 = PARTED_MIN_WORK; 1,000 = 15 · 64 + 40: a short last batch
 

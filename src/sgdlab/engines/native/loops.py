@@ -24,8 +24,8 @@ import functools
 import numpy as np
 
 from sgdlab.engines.native import linear_sgd, network_sgd, parted
-from sgdlab.engines.native.work import is_network, step_work
 from sgdlab.engines.native._llvm import meeting
+from sgdlab.engines.native.work import is_network, step_work
 
 #: The linear loop's switch for each problem's ``native_loss``.
 LOSSES = {"squared": linear_sgd.SQUARED, "logistic": linear_sgd.LOGISTIC, "softmax": linear_sgd.SOFTMAX}

@@ -29,9 +29,19 @@ import numba
 import numpy as np
 
 from sgdlab.engines.native._llvm import meeting
-from sgdlab.engines.native.linear_sgd import (PREFETCH_AHEAD_ROWS, REORDER, SOFTMAX, _decayed, is_dense_rows, row_add_outer,
-                                       row_margins, row_prefetch, scalar_derivative, softmax_derivatives)
 from sgdlab.engines.native._llvm.prefetch import prefetch
+from sgdlab.engines.native.linear_sgd import (
+    PREFETCH_AHEAD_ROWS,
+    REORDER,
+    SOFTMAX,
+    _decayed,
+    is_dense_rows,
+    row_add_outer,
+    row_margins,
+    row_prefetch,
+    scalar_derivative,
+    softmax_derivatives,
+)
 
 #: Parts of each step's batch, the most threads a run uses.
 PARTS = 2

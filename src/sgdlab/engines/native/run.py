@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import functools
+import itertools
 import os
 import threading
 import time
@@ -62,8 +63,11 @@ class NativeRun:
             self.compiled.evaluate_lanes(zeros)
         return time.perf_counter() - started
 
-    def epoch(self, carry: Carry, seeds: Seeds, epoch: int, schedule: Schedule, record: bool) -> tuple[Carry, Metrics]:
+    def epoch(self, carry: Carry, seeds: Seeds, epoch: int, schedule: Schedule | None,
+              record: bool) -> tuple[Carry, Metrics]:
         """One epoch of every lane from ``carry``; the metrics on the host."""
+        if schedule is None:
+            raise ValueError("the native engine runs step schedules; an optax optimizer runs on the JAX engine")
         params, opt_state, k = carry
         seeds = np.atleast_1d(np.asarray(seeds))
         steps = self.sampler.steps_per_epoch(self.problem.n)
@@ -80,7 +84,7 @@ class NativeRun:
     def _run_lanes(self, state, seeds, epoch: int, alphas) -> None:
         """The epoch of every lane, in one group of consecutive lanes a core, each group on its own
         thread, which draws its lanes' plans (the draws release the GIL too) and runs the loop."""
-        if self.loop.parted and len(seeds) == 1 and CORES >= self.loop.parts:
+        if self.loop.parted and len(seeds) == 1 and self.loop.parts <= CORES:
             return self._run_parts(state, seeds, epoch, alphas)
 
         def run(group: slice):
@@ -131,11 +135,12 @@ class NativeRun:
         (lane, range) shares computed side by side on the lane threads and added in order."""
         pieces = EVALUATION_PIECES
         bounds = np.linspace(0, self.problem.n, pieces + 1).astype(int)
-        shares = [(lane, slice(start, stop)) for lane in range(count) for start, stop in zip(bounds[:-1], bounds[1:])]
+        shares = [(lane, slice(start, stop)) for lane in range(count) for start, stop in itertools.pairwise(bounds)]
         values = _side_by_side(lambda share: self.loop.evaluate(state, *share), shares)
         by_lane = [values[lane * pieces:(lane + 1) * pieces] for lane in range(count)]
         loss = np.array([sum(value[0] for value in lane) for lane in by_lane])
-        grad_norm = np.array([np.sqrt(sum(np.sum(sum(parts) ** 2) for parts in zip(*(value[1] for value in lane))))
+        grad_norm = np.array([np.sqrt(sum(np.sum(sum(parts) ** 2)
+                                          for parts in zip(*(value[1] for value in lane), strict=True)))
                               for lane in by_lane])
         extras = {name: np.array([sum(value[2][name] for value in lane) for lane in by_lane]) for name in values[0][2]}
         nan = np.full(count, np.nan)
@@ -145,7 +150,7 @@ class NativeRun:
     def _map_groups(work, count: int) -> list:
         """``work(group)`` for one group of consecutive lanes a core, side by side on the lane threads."""
         bounds = np.linspace(0, count, min(count, CORES) + 1).astype(int)
-        return _side_by_side(work, [slice(start, stop) for start, stop in zip(bounds[:-1], bounds[1:])])
+        return _side_by_side(work, [slice(start, stop) for start, stop in itertools.pairwise(bounds)])
 
 
 def _side_by_side(work, items: list) -> list:

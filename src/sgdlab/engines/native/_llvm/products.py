@@ -85,8 +85,9 @@ def _add_tile(context, builder, signature, args, vectors: int):
     written as copies of the last: all of a tile's new values are computed before any is stored, so
     the copies store the same numbers."""
     a, b, c = ((context.make_array(kind)(context, builder, value), kind)
-               for kind, value in zip(signature.args[:3], args[:3]))
-    first, column = (context.cast(builder, value, kind, types.intp) for value, kind in zip(args[3:5], signature.args[3:5]))
+               for kind, value in zip(signature.args[:3], args[:3], strict=True))
+    first, column = (context.cast(builder, value, kind, types.intp)
+                     for value, kind in zip(args[3:5], signature.args[3:5], strict=True))
     last = builder.sub(cgutils.unpack_tuple(builder, c[0].shape, 2)[0], ir.Constant(first.type, 1))
     rows = [builder.select(builder.icmp_signed("<", _plus(builder, first, r), last), _plus(builder, first, r), last)
             for r in range(TILE_ROWS)]
@@ -96,16 +97,17 @@ def _add_tile(context, builder, signature, args, vectors: int):
     sums = [[cgutils.alloca_once_value(builder, ir.Constant(vector, [0.0] * LANES)) for _ in columns] for _ in rows]
     with cgutils.for_range(builder, cgutils.unpack_tuple(builder, a[0].shape, 2)[1]) as loop:
         rows_of_b = [_load(builder, _address(context, builder, b, loop.index, j), vector) for j in columns]
-        for row, row_sums in zip(rows, sums):
+        for row, row_sums in zip(rows, sums, strict=True):
             entry = _splat(builder, builder.load(_address(context, builder, a, row, loop.index)), vector)
-            for row_of_b, total in zip(rows_of_b, row_sums):
+            for row_of_b, total in zip(rows_of_b, row_sums, strict=True):
                 builder.store(builder.call(fma, [entry, row_of_b, builder.load(total)]), total)
     scale = _splat(builder, args[5], vector)
     addresses = [[_address(context, builder, c, row, j) for j in columns] for row in rows]
     updated = [[builder.call(fma, [scale, builder.load(total), _load(builder, address, vector)])
-                for total, address in zip(row_sums, row_addresses)] for row_sums, row_addresses in zip(sums, addresses)]
-    for row_values, row_addresses in zip(updated, addresses):
-        for value, address in zip(row_values, row_addresses):
+                for total, address in zip(row_sums, row_addresses, strict=True)]
+               for row_sums, row_addresses in zip(sums, addresses, strict=True)]
+    for row_values, row_addresses in zip(updated, addresses, strict=True):
+        for value, address in zip(row_values, row_addresses, strict=True):
             builder.store(value, builder.bitcast(address, vector.as_pointer()), align=8)
 
 

@@ -29,27 +29,17 @@ ENGINES = ("auto", "jax", "native")
 NATIVE_DTYPES = ("float64", "float32")
 
 #: ``engine="auto"`` runs natively on dense X while a step's multiply-adds, B · p · K, stay at most
-#: AUTO_MAX_WORK (one margin: least squares, logistic) or AUTO_MAX_WORK_CLASSES (softmax, K classes).
-#: A JAX step costs a few µs of its own plus its arithmetic; a native step has almost no cost of its
-#: own, prefetching the rows (and targets) ahead hides most of their memory latency, and from
-#: B · p · K = 4,096 each step's gradient is summed in two parts on two cores (sgdlab.engines.native.parted),
-#: but its softmax step does not batch the K classes as XLA's matrix products do. One shuffled epoch
-#: on a 2-core CPU (one run, ms, native / JAX): least squares 200,000 × 100 at B = 256: 12.7 / 24,
-#: B = 512: 12.4 / 22, B = 1,024: 12.6 / 12.5, B = 2,048: 12.5 / 19; 200,000 × 10 at B = 4,096:
-#: 2.5 / 2.9; 40,000 × 500 at B = 256: 8.6 / 14, B = 1,024: 7.9 / 11. Softmax 100,000 × 100, K = 10
-#: at B = 8: 27 / 151, B = 32: 19 / 29, B = 128: 18 / 20. (With the loop on one thread, before the
-#: parts, the crossover was near B · p = 65,536 and B · p · K = 16,384.) The native loop also needs no
-#: compilation, which decides short runs. On CSR X the native loop was the faster at every B measured
-#: (logistic on w8a: 0.008–0.010 s against 0.035–0.18 s, B = 1 to 128), so sparse minibatch runs
-#: always go native.
+#: AUTO_MAX_WORK (one margin: least squares, logistic) or AUTO_MAX_WORK_CLASSES (softmax, K classes),
+#: where the two engines' epochs cross on a 2-core CPU. A JAX step has a cost of its own (a few µs)
+#: besides its arithmetic and a native step almost none, but the native softmax step does not batch
+#: the K classes as XLA's matrix products do, hence its lower limit. On CSR X the native loop is the
+#: faster at every B, so sparse minibatch runs always go native. (The timings behind each limit:
+#: benchmarks/NOTES.md, "Engine choice".)
 AUTO_MAX_WORK = 524_288
 AUTO_MAX_WORK_CLASSES = 131_072
-#: A ReLU network of one hidden layer (sgdlab.engines.native.network_sgd) runs natively while a step's
-#: multiply-adds forward, B · H · (p + K), stay at most this. One shuffled epoch (ms, native / JAX):
-#: 64-128-10 on 60,000 rows at B = 1: 137 / 208, B = 8: 27 / 89, B = 32: 18 / 64, B = 128: 21 / 47,
-#: B = 512 (4.8M): 32 / 37, B = 2,048 (19M): 44 / 29; 784-256-10 on 20,000 rows at B = 1: 353 / 1,130,
-#: B = 32 (6.5M): 106 / 146, B = 128 (26M): 121 / 128, B = 512: 235 / 116. (Its products are not
-#: blocked for the caches: at large B a step's rows no longer stay in them.)
+#: A ReLU network of one hidden layer runs natively while a step's multiply-adds forward,
+#: B · H · (p + K), stay at most this: beyond it a step's rows no longer stay in the caches, for which
+#: the native products are not blocked.
 AUTO_MAX_WORK_NETWORK = 8_388_608
 
 

@@ -13,8 +13,8 @@ words, and each uniform integer in {0, …, m−1} comes from Lemire's multiply-
 * ``without_replacement``: per step, a uniform B-subset, the last B positions of a partial
   Fisher–Yates shuffle of a pool of {0, …, N−1}, whose swaps are then undone (O(B) a step).
 
-Compiled by Numba they take a few ns an index (a permutation of 50,000: 0.06 ms, against 0.36 ms for
-NumPy's PCG64 and 20 ms for jax.random.permutation). Both engines take their plans from these
+Compiled by Numba they take a few ns an index, several times faster than NumPy's generator and far
+faster than jax.random on the CPU (benchmarks/NOTES.md, "Random draws"). Both engines take their plans from these
 functions (drawn on the host, passed to the compiled epoch as data), so their runs agree index for
 index.
 """
@@ -34,8 +34,7 @@ MIX1, MIX2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
 #: The largest N served: indices are int32.
 MAX_N = 2**31 - 1
 #: Above this N a permutation is drawn by the bucketed shuffle, whose buckets hold about BUCKET_ELEMENTS
-#: elements (they fit in a core's cache, where Fisher–Yates over all N misses it at every swap: N = 10⁷
-#: took 130 ms by Fisher–Yates here).
+#: elements (they fit in a core's cache, where Fisher–Yates over all N misses it at every swap).
 BUCKETED_ABOVE = 2**20
 BUCKET_ELEMENTS = 2**16
 

@@ -4,9 +4,8 @@ A call of the C library's ``exp`` is opaque to the compiler: a loop over a batch
 call per number. Here eˣ = 2ⁿ · eʳ with n = round(x / ln 2) and r = x − n ln 2 (ln 2 split in a
 high and a low part, so r is exact to rounding), |r| ≤ ln(2)/2, and eʳ by its Taylor polynomial of
 degree 13 (the remainder r¹⁴/14! < 4·10⁻¹⁸ relative), in Horner's form. 2ⁿ is built from its
-exponent bits in two halves, so results down to the smallest subnormal come out right. Measured
-against NumPy's exp over x ∈ [−800, 0]: at most 2.3·10⁻¹⁶ relative error; over 320 numbers 7×
-faster than the library's exp in a loop (0.13 µs against 0.95). NaN gives NaN; x < −745.2 gives 0.
+exponent bits in two halves, so results down to the smallest subnormal come out right (within a few
+10⁻¹⁶ of NumPy's exp, tested). NaN gives NaN; x < −745.2 gives 0.
 """
 
 from __future__ import annotations

@@ -6,10 +6,9 @@ s instead of a pass over all p·K weights; a step then touches only the features
 batch, which makes its cost proportional to the nonzeros on CSR data. V is stored in the layout
 the rows read best (see ``weights_layout``): transposed, K × p, for dense rows (each class's
 weights contiguous, so xᵢᵀvₖ is a dense dot product), as W is, p × K, for CSR rows (each feature's
-K weights contiguous, so a nonzero reads and writes K consecutive numbers, not K scattered ones:
-news20's softmax epoch at B = 1 went from 0.081 to 0.019 s). With K = 1 the two are the same
-array. Step t of the plan, with batch I (the row's entries where the mask is True, b = |I| of
-them), is
+K weights contiguous, so a nonzero reads and writes K consecutive numbers, not K scattered ones).
+With K = 1 the two are the same array. Step t of the plan, with batch I (the row's entries where the
+mask is True, b = |I| of them), is
 
     mᵢ = s · xᵢᵀV          (the margins of the batch, all at the same W)
     dᵢ = ∂ℓ(mᵢ, yᵢ)/∂m     (squared: m − y; logistic: −y σ(−y m); softmax: softmax(m) − e_y)
@@ -37,25 +36,21 @@ from sgdlab.engines.native._llvm.prefetch import prefetch
 SQUARED, LOGISTIC, SOFTMAX = 0, 1, 2
 
 
-#: How far ahead in the plan's order the loops ask for a row, and the size of a cache line. Rows
-#: ahead in the minibatch loops, where a row's share of a step is a few ns: the float32 10⁷ × 100
-#: epoch at B = 256 took 1.3–1.4× one pass over X at 16 rows when timed alone, but 2.8–3.5× inside
-#: the full benchmark run, where 32 rows gave 1.8–2.0× (64 rows: 2.1×). Steps ahead in the B = 1
-#: loops, where a step is ~20–60 ns, so 8 steps cover a memory access; 32 measured 4–9% slower than 8
-#: (w8a 2.43 → 2.33 ms, 200,000 × 100 dense 12.65 → 11.75 ms, 2,000,000 CSR rows out of cache
-#: 372 → 349 ms).
+#: How far ahead in the plan's order the loops ask for a row, and the size of a cache line: rows ahead
+#: in the minibatch loops, where a row's share of a step is a few ns; steps ahead in the B = 1 loops,
+#: where a step is tens of ns, so a few steps cover a memory access. Each distance is the best of
+#: those measured inside the full benchmark run (benchmarks/NOTES.md, "Prefetch distance").
 PREFETCH_AHEAD_ROWS = 32
 PREFETCH_AHEAD_STEPS = 8
 CACHE_LINE_BYTES = 64
 #: A CSR row's first SHORT_ROW entries (and its last) are prefetched by a fixed number of requests,
 #: clamped to the row, rather than by a loop over its lines: a loop whose length changes from row to
-#: row mispredicts its exit every step (the w8a epoch 3.2 ms with the loop, 2.45 ms without).
+#: row mispredicts its exit every step.
 SHORT_ROW = 32
 
 #: The dense B = 1 loop looks one step ahead (see _single_example_loop) up to this many features:
-#: its epoch on 10,000 rows was 0.70× the plain loop's at p = 20 and 50 and 1.05× at p = 100
-#: (squared loss; logistic 0.61× at p = 50, 0.86× at p = 100), 1.05–1.09× on 200,000 × 100 rows
-#: read from memory.
+#: with few features the dependency through the update dominates a step, with many the extra dot
+#: product costs more than it hides.
 LOOKAHEAD_MAX_FEATURES = 64
 
 #: When the scale s of W = s·V falls below this in magnitude, it is folded into V.
@@ -244,7 +239,7 @@ def sgd_epoch(loss, rows, y, V, scale, indices, mask, alphas, l2):
     Rows are visited in an order no hardware prefetcher guesses, so as each row is used the row (and
     its target) PREFETCH_AHEAD_ROWS places later in the plan (PREFETCH_AHEAD_STEPS at B = 1) is
     prefetched (sgdlab.engines.native._llvm.prefetch). One example and one margin a step (B = 1, K = 1), the
-    common case, has a loop of its own without batch buffers (1.4× faster on w8a)."""
+    common case, has a loop of its own without batch buffers."""
     if indices.shape[1] == 1 and class_count(rows, V) == 1:
         return single_example_epoch(loss, rows, y, V.reshape(-1), scale, indices[:, 0], alphas, l2)
     return _batch_epoch(loss, rows, y, V, scale, indices, mask, alphas, l2)
@@ -306,9 +301,8 @@ def _single_example_loop(lookahead: bool, fastmath: set):
 
 #: The B = 1 loop compiled three times: on dense rows with reassociation (the dot products
 #: vectorize), with and without the lookahead; on CSR rows in order, where LLVM would vectorize the
-#: ~12-term sparse dot with gather instructions, slower than the scalar loop on this AMD CPU (the w8a
-#: epoch 3.4–3.6 ms against 3.7–4.1 ms). The lookahead on CSR rows (xⱼᵀxᵢ through a scattered copy
-#: of xᵢ) measured slower: 4.8 against 3.1 ms on w8a.
+#: short sparse dot with gather instructions, slower than the scalar loop. (No lookahead on CSR rows:
+#: computing xⱼᵀxᵢ there costs more than it hides.)
 _DENSE_SINGLE = _single_example_loop(False, REORDER)
 _DENSE_LOOKAHEAD = _single_example_loop(True, REORDER)
 _SPARSE_SINGLE = _single_example_loop(False, IN_ORDER)

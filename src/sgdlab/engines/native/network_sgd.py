@@ -30,9 +30,10 @@ import numba
 import numpy as np
 
 from sgdlab.engines.native._llvm import meeting
+from sgdlab.engines.native._llvm.flags import REORDER
 from sgdlab.engines.native._llvm.products import add_product, transpose_into
 from sgdlab.engines.native.exponential import exp
-from sgdlab.engines.native.linear_sgd import REORDER, SOFTMAX, row_prefetch
+from sgdlab.engines.native.linear_sgd import SOFTMAX, row_prefetch
 
 #: Parts of the hidden layer, the most threads a run uses.
 PARTS = 2

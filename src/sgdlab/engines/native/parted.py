@@ -18,9 +18,8 @@ Rows are dense only: G_q is K × p numbers to clear and add each step, the size 
 update but far more than a sparse row's.
 
 Each thread prefetches its own rows ahead (the next ones of its parts, into the following steps),
-so both cores' memory requests overlap: on 10⁷ × 100 float32 rows at B = 256 an epoch took 0.62×
-the one-thread loop's time, 1.8–2.0× one pass over X (prefetching along the whole plan instead left
-the first 32 rows of each step's part unfetched: 0.53 s against 0.41 s).
+so both cores' memory requests overlap; prefetching along the whole plan instead would leave the
+first rows of each step's part unfetched.
 """
 
 from __future__ import annotations
@@ -29,10 +28,10 @@ import numba
 import numpy as np
 
 from sgdlab.engines.native._llvm import meeting
+from sgdlab.engines.native._llvm.flags import REORDER
 from sgdlab.engines.native._llvm.prefetch import prefetch
 from sgdlab.engines.native.linear_sgd import (
     PREFETCH_AHEAD_ROWS,
-    REORDER,
     SOFTMAX,
     _decayed,
     is_dense_rows,
@@ -47,8 +46,8 @@ from sgdlab.engines.native.linear_sgd import (
 PARTS = 2
 
 #: Dense batches with B · p · K at least this many multiply-adds a step are summed in parts (and one
-#: run's parts computed on two threads). Least squares 200,000 × 100, B = 64 (6,400): an epoch took
-#: 0.75× the one-thread loop's time; at B · p = 1,600 the meeting costs about what it saves.
+#: run's parts computed on two threads): below it the threads' meeting costs about what the second
+#: core saves (benchmarks/NOTES.md, "The parted loop").
 PARTED_MIN_WORK = 4_096
 
 

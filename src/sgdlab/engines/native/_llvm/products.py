@@ -8,11 +8,8 @@ vector's lanes, so the time does not depend on how short k is. The tile is writt
 vector instructions (:func:`_add_tile`): a compiler given the scalar loops vectorizes along k
 instead and spends as long on the final horizontal sums as on the products when k is 32. Columns
 left over take a tile of 4 × 8 when 8 or more remain, else dot products; a last tile of fewer than 4
-rows repeats C's last row.
-
-Measured on one core at the network's shapes (m, n, k among 8–64, float64): 113–117 GFLOP/s with
-the tiles, 57–81 with 4 × 4 blocks of dot products (vectorized along k), 45–49 for NumPy's BLAS
-(np.dot from Numba) and 33 for one dot product at a time.
+rows repeats C's last row. At the network's shapes the tiles run at about twice the speed of blocks
+of dot products and of NumPy's BLAS called from Numba (benchmarks/NOTES.md, "The network loop").
 """
 
 from __future__ import annotations
@@ -55,7 +52,7 @@ def add_product(A, B, C, factor):
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
 def transpose_into(A, out):
-    """out[j, i] = A[i, j]: written along out's rows (0.29 µs for 64 × 32 here; along A's rows, 0.61)."""
+    """out[j, i] = A[i, j], written along out's rows (the stores, not the loads, are what must stay in order)."""
     for j in range(out.shape[0]):
         for i in range(out.shape[1]):
             out[j, i] = A[i, j]

@@ -21,10 +21,13 @@ from __future__ import annotations
 
 import dataclasses
 import typing
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from numpy.typing import ArrayLike
 
 from sgdlab._helpers import validation
 
@@ -116,6 +119,14 @@ class Box(ConstraintSet):
                 validation.fail(bound_name,
                                 f"a scalar or an array broadcastable to the parameters' shape {params.shape}",
                                 f"shape {bound.shape}", context="box")
+
+    def __repr__(self) -> str:
+        return f"box(lower={_bound_text(self.lower)}, upper={_bound_text(self.upper)})"
+
+
+def _bound_text(bound: jax.Array) -> str:
+    """A box's bound as its repr shows it: the number, or the array's shape."""
+    return repr(float(bound)) if np.ndim(bound) == 0 else f"<array of shape {np.shape(bound)}>"
 
 
 def _broadcasts_to(shape: tuple, target: tuple) -> bool:
@@ -250,8 +261,29 @@ def _stacked(functions, theta) -> jax.Array:
     return jnp.concatenate(values) if values else jnp.zeros(0)
 
 
-def box(lower, upper) -> Box:
-    """lower ≤ θ ≤ upper elementwise; bounds are scalars or arrays, ±inf allowed."""
+def box(lower: ArrayLike, upper: ArrayLike) -> Box:
+    """lower ≤ θ ≤ upper elementwise; bounds are scalars or arrays broadcast to θ's shape, ±inf allowed.
+
+    Parameters
+    ----------
+    lower, upper : float or array
+        The bounds (no NaN; lower ≤ upper everywhere).
+
+    Returns
+    -------
+    Box
+        The set; its projection clips θ to the bounds.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import sgdlab as sl
+    >>> unit = sl.box(0.0, 1.0)
+    >>> unit
+    box(lower=0.0, upper=1.0)
+    >>> np.asarray(unit.project(np.array([-0.5, 0.3, 2.0]))).tolist()
+    [0.0, 0.3, 1.0]
+    """
     lower, upper = (np.asarray(bound, dtype=np.float64) for bound in (lower, upper))
     for bound_name, bound in (("lower", lower), ("upper", upper)):
         if np.isnan(bound).any():
@@ -264,31 +296,118 @@ def box(lower, upper) -> Box:
 
 
 def nonnegative() -> Nonnegative:
-    """θ ≥ 0 elementwise."""
+    """θ ≥ 0 elementwise.
+
+    Returns
+    -------
+    Nonnegative
+        The set; its projection is max(θ, 0).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import sgdlab as sl
+    >>> np.asarray(sl.nonnegative().project(np.array([-1.0, 2.0]))).tolist()
+    [0.0, 2.0]
+    """
     return Nonnegative()
 
 
 def ball(radius: float) -> Ball:
-    """‖θ‖ ≤ radius, the Euclidean ball around 0."""
+    """‖θ‖ ≤ radius, the Euclidean ball around 0.
+
+    Parameters
+    ----------
+    radius : float
+        The radius, ≥ 0.
+
+    Returns
+    -------
+    Ball
+        The set; its projection rescales θ onto the sphere when outside.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import sgdlab as sl
+    >>> np.round(np.asarray(sl.ball(1.0).project(np.array([3.0, 4.0]))), 12).tolist()
+    [0.6, 0.8]
+    """
     return Ball(validation.nonnegative_float("radius", radius, context="ball"))
 
 
 def simplex() -> Simplex:
-    """{θ : θ ≥ 0, Σθ = 1}, the probability simplex."""
+    """{θ : θ ≥ 0, Σθ = 1}, the probability simplex (θ a vector).
+
+    Returns
+    -------
+    Simplex
+        The set; its projection is the sort-based Euclidean projection (Held, Wolfe and Crowder 1974).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import sgdlab as sl
+    >>> np.asarray(sl.simplex().project(np.array([0.5, 1.0, -1.0]))).tolist()
+    [0.25, 0.75, 0.0]
+    """
     return Simplex()
 
 
-def affine(A, b) -> Affine:
-    """{θ : Aθ = b} for a matrix A (m × p) and a vector b (m,)."""
+def affine(A: ArrayLike, b: ArrayLike) -> Affine:
+    """{θ : Aθ = b} for a matrix A (m × p) and a vector b (m,).
+
+    Parameters
+    ----------
+    A : array, m × p
+        The constraint matrix (finite).
+    b : array, m
+        The right-hand side.
+
+    Returns
+    -------
+    Affine
+        The set; its projection is v − A⁺(Av − b), A⁺ computed once. When Aθ = b has no solution the
+        set is empty and a run on it is refused.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import sgdlab as sl
+    >>> np.round(np.asarray(sl.affine([[1.0, 1.0]], [1.0]).project(np.array([1.0, 1.0]))), 12).tolist()
+    [0.5, 0.5]
+    """
     A = validation.finite_array("A", A, ndim=2)
     b = validation.finite_array("b", b, ndim=1)
     validation.same_length(("A", "b"), (A.shape[0], b.shape[0]))
     return Affine(jnp.asarray(A), jnp.asarray(b), jnp.asarray(np.linalg.pinv(A)))
 
 
-def general_constraints(equalities=(), inequalities=()) -> Constraints:
-    """General constraints: each function maps θ to a number or an array, feasible where hᵢ(θ) = 0
-    and gⱼ(θ) ≤ 0. Feasibility is checked; projected SGD needs one of the sets with a projection."""
+def general_constraints(equalities: Sequence[Callable[[Any], ArrayLike]] = (),
+                        inequalities: Sequence[Callable[[Any], ArrayLike]] = ()) -> Constraints:
+    """General constraints hᵢ(θ) = 0 and gⱼ(θ) ≤ 0, for checking feasibility and measuring violation.
+
+    Parameters
+    ----------
+    equalities, inequalities : sequence of callables
+        Functions of θ (written in ``jax.numpy``) giving a number or an array each.
+
+    Returns
+    -------
+    Constraints
+        The set: ``is_feasible(θ)`` and ``violation(θ)`` work; it has no projection, so projected SGD
+        needs one of the sets that have one (box, nonnegative, ball, simplex, affine).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import sgdlab as sl
+    >>> below = sl.general_constraints(inequalities=[lambda t: t[0] + t[1] - 1])
+    >>> below.is_feasible(np.array([0.2, 0.3])), below.is_feasible(np.array([1.0, 1.0]))
+    (True, False)
+    >>> float(below.violation(np.array([1.0, 1.0])))
+    1.0
+    """
     for name, functions in (("equalities", equalities), ("inequalities", inequalities)):
         if not all(callable(f) for f in functions):
             validation.fail(name, "a list of functions of θ", validation.shown(functions), error=TypeError)

@@ -131,30 +131,133 @@ class Custom(Schedule):
 
 
 def constant(alpha: float) -> Constant:
-    """αₖ = α for every k."""
+    """αₖ = α for every k.
+
+    Parameters
+    ----------
+    alpha : float
+        The step, > 0 (gradient descent's guarantee needs α < 2/L).
+
+    Returns
+    -------
+    Constant
+        The schedule, a pytree whose leaf is α (runs of several α share one compiled program).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import sgdlab as sl
+    >>> step = sl.constant(0.1)
+    >>> step.describe(), np.asarray(step(np.arange(3))).tolist()
+    ('α = 0.1', [0.1, 0.1, 0.1])
+    """
     return Constant(validation.positive_float("alpha", alpha, context="constant"))
 
 
 def inverse_time(alpha0: float, decay: float) -> InverseTime:
-    """αₖ = α₀ / (1 + decay · k)."""
+    """αₖ = α₀ / (1 + decay · k): Σαₖ = ∞ and Σαₖ² < ∞ (Robbins–Monro), so SGD converges to θ*.
+
+    Parameters
+    ----------
+    alpha0 : float
+        α₀ > 0, the first step.
+    decay : float
+        The rate ≥ 0 (0 gives a constant step).
+
+    Returns
+    -------
+    InverseTime
+        The schedule.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import sgdlab as sl
+    >>> step = sl.inverse_time(0.1, 0.5)
+    >>> step.describe(), np.round(np.asarray(step(np.arange(3))), 4).tolist()
+    ('αₖ = 0.1/(1 + 0.5 k)', [0.1, 0.0667, 0.05])
+    """
     return InverseTime(validation.positive_float("alpha0", alpha0, context="inverse_time"),
                        validation.nonnegative_float("decay", decay, context="inverse_time"))
 
 
 def inverse_sqrt(alpha0: float) -> InverseSqrt:
-    """αₖ = α₀ / √(k + 1)."""
+    """αₖ = α₀ / √(k + 1).
+
+    Parameters
+    ----------
+    alpha0 : float
+        α₀ > 0, the first step.
+
+    Returns
+    -------
+    InverseSqrt
+        The schedule.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import sgdlab as sl
+    >>> np.round(np.asarray(sl.inverse_sqrt(0.1)(np.arange(4))), 4).tolist()
+    [0.1, 0.0707, 0.0577, 0.05]
+    """
     return InverseSqrt(validation.positive_float("alpha0", alpha0, context="inverse_sqrt"))
 
 
 def step_decay(alpha0: float, factor: float, every: int) -> StepDecay:
-    """αₖ = α₀ · factor^⌊k / every⌋ with factor in (0, 1)."""
+    """αₖ = α₀ · factor^⌊k / every⌋: multiply the step by ``factor`` every ``every`` iterations.
+
+    Parameters
+    ----------
+    alpha0 : float
+        α₀ > 0, the first step.
+    factor : float
+        The factor, in (0, 1).
+    every : int
+        Iterations between decays, ≥ 1.
+
+    Returns
+    -------
+    StepDecay
+        The schedule.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import sgdlab as sl
+    >>> np.asarray(sl.step_decay(0.1, 0.5, 2)(np.arange(5))).tolist()
+    [0.1, 0.1, 0.05, 0.05, 0.025]
+    """
     return StepDecay(validation.positive_float("alpha0", alpha0, context="step_decay"),
                      validation.fraction("factor", factor, context="step_decay"),
                      validation.integer("every", every, context="step_decay"))
 
 
 def cosine(alpha0: float, total: int, alpha_min: float = 0.0) -> Cosine:
-    """Cosine annealing from α₀ (k = 0) to α_min (k ≥ total)."""
+    """Cosine annealing, αₖ = α_min + (α₀ − α_min)(1 + cos(π min(k, total)/total))/2.
+
+    Parameters
+    ----------
+    alpha0 : float
+        α₀ > 0, the first step.
+    total : int
+        The iteration at which the step reaches α_min (and stays).
+    alpha_min : float, default 0
+        The last step, in [0, α₀]. With 0 the step reaches 0, which a run refuses: keep ``total``
+        beyond the run's iterations or give α_min > 0.
+
+    Returns
+    -------
+    Cosine
+        The schedule.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import sgdlab as sl
+    >>> np.round(np.asarray(sl.cosine(0.1, 4, alpha_min=0.01)(np.arange(6))), 4).tolist()
+    [0.1, 0.0868, 0.055, 0.0232, 0.01, 0.01]
+    """
     alpha0 = validation.positive_float("alpha0", alpha0, context="cosine")
     alpha_min = validation.nonnegative_float("alpha_min", alpha_min, context="cosine")
     if alpha_min > alpha0:

@@ -15,11 +15,14 @@ with chunks about a row group long keeps an epoch to about one read of the file.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from sgdlab._helpers import validation
+from sgdlab._helpers.aliases import PathLike
 
 
 class ParquetColumns:
@@ -73,16 +76,43 @@ class ParquetColumns:
         return f"parquet_columns({str(self.path)!r}, {len(self.columns)} columns, shape {self.shape})"
 
 
-def parquet_columns(path, columns, dtype=np.float64) -> ParquetColumns:
-    """Columns of the Parquet file at ``path`` as an array read a row group at a time: ``columns`` a list of
-    names gives N × k (e.g. the features), one name gives N (e.g. the target). Numbers only; a column with
-    missing values is refused when the problem checks its data."""
+def parquet_columns(path: PathLike, columns: str | Sequence[str], dtype: DTypeLike = np.float64) -> ParquetColumns:
+    """Columns of the Parquet file at ``path`` as an array read a row group at a time, for the data of
+    ``sl.finite_sum`` larger than memory (runs then stream them).
+
+    Parameters
+    ----------
+    path : str or path
+        An existing Parquet file.
+    columns : str or sequence of str
+        A list of names gives an N × k array (e.g. the features), one name an N array (e.g. the target).
+        Numbers or booleans only; a column with missing values is refused when the problem checks its data.
+    dtype : dtype, default float64
+        The array's dtype.
+
+    Returns
+    -------
+    ParquetColumns
+        An array-like of the columns, indexed by a slice or an array of row numbers.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> import pandas as pd
+    >>> import sgdlab as sl
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "rows.parquet"
+    >>> pd.DataFrame({"x": [1.0, 2.0, 3.0], "y": [0.5, 1.0, 1.5]}).to_parquet(path)
+    >>> features = sl.parquet_columns(path, ["x"])
+    >>> features.shape, features[[2, 0]].tolist()
+    ((3, 1), [[3.0], [1.0]])
+    """
     path = Path(path)
     if not path.is_file():
         validation.fail("path", "an existing Parquet file", validation.shown(str(path)))
     squeeze = isinstance(columns, str)
-    names = [columns] if squeeze else list(columns) if isinstance(columns, (list, tuple)) else None
-    if not names or not all(isinstance(name, str) for name in names):
+    given = [columns] if squeeze else list(columns) if isinstance(columns, list | tuple) else []
+    names = [name for name in given if isinstance(name, str)]
+    if not names or len(names) != len(given):
         validation.fail("columns", "a column name or a non-empty list of column names", validation.shown(columns),
                         error=TypeError)
     import pyarrow.parquet as pq

@@ -116,6 +116,20 @@ class Comparison:
         Per run: its sampler, step, α₀, α·L and step check in words.
     reused : int
         How many (run, seed) pairs were read back from ``out`` instead of computed.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import sgdlab as sl
+    >>> X = np.random.default_rng(0).normal(size=(100, 3))
+    >>> comparison = sl.compare(sl.least_squares(X, X @ np.ones(3)), seeds=3, epochs=4,
+    ...                         runs={"GD": dict(sampler="full_batch", step="1/L"),
+    ...                               "SGD": dict(sampler=sl.with_replacement(1), step="0.5/L_max")})
+    >>> summary = comparison.summary()
+    >>> summary.run.tolist(), summary.seeds.tolist(), summary.attrs["metric"]
+    (['GD', 'SGD'], [3, 3], 'gap')
+    >>> comparison.runs["GD"]["step_check"].startswith("α·L = 1 < 2")
+    True
     """
 
     table: pd.DataFrame

@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from sgdlab._helpers import pytrees, validation
+from sgdlab._helpers.aliases import Data, ExampleLoss, Params
 from sgdlab.constraints import ConstraintSet
 from sgdlab.data.ondisk import is_on_disk
 from sgdlab.data.sharded import holding_devices, is_row_sharded
@@ -33,6 +34,14 @@ class Problem:
     ``unconstrained_optimal_value()`` (p* = inf F, −inf when F is known unbounded below) and
     ``supremum()`` (sup F, +inf when known unbounded above). Each returns None when not known.
     ``solution()`` and ``optimal_value()`` answer for the problem as constrained.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import sgdlab as sl
+    >>> problem = sl.least_squares(np.eye(2), np.array([2.0, -1.0])).subject_to(sl.box(0.0, 1.0))
+    >>> problem.is_feasible(np.array([0.5, 0.5])), problem.solution() is None
+    (True, True)
     """
 
     n: int | None = None
@@ -48,6 +57,11 @@ class Problem:
 
     def data_loss(self, params, data) -> jax.Array:
         """F(θ) computed from ``data`` (a pure JAX function the engines compile with the data as an argument)."""
+        raise NotImplementedError
+
+    @property
+    def negation(self) -> Problem:
+        """−F, the problem that maximizing F minimizes."""
         raise NotImplementedError
 
     def grad(self, params):
@@ -144,6 +158,19 @@ class FiniteSum(Problem):
         Every leaf has the same leading length N ≥ 1.
     params0 : pytree of arrays
         The default starting point; it fixes the parameters' structure, shapes and dtypes.
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> import numpy as np
+    >>> import sgdlab as sl
+    >>> def squared_error(theta, example):
+    ...     x, y = example
+    ...     return 0.5 * (jnp.dot(x, theta) - y) ** 2
+    >>> X = np.array([[1.0, 0.0], [0.0, 2.0], [1.0, 1.0]])
+    >>> problem = sl.FiniteSum(squared_error, (X, np.array([1.0, 2.0, 2.0])), np.zeros(2))
+    >>> bool(np.isclose(problem.loss(np.ones(2)), 0.0)), np.asarray(problem.batch_grad(np.zeros(2), [0, 0])).tolist()
+    (True, [-1.0, -0.0])
     """
 
     n: int
@@ -275,8 +302,34 @@ class Negation(FiniteSum):
         return self.original.diagnostics(params, data)
 
 
-def finite_sum(loss, data, params0) -> FiniteSum:
-    """F(θ) = (1/N) Σᵢ loss(θ, exampleᵢ) for your own per-example loss; see :class:`FiniteSum`."""
+def finite_sum(loss: ExampleLoss, data: Data, params0: Params) -> FiniteSum:
+    """F(θ) = (1/N) Σᵢ loss(θ, exampleᵢ) for your own per-example loss.
+
+    Parameters
+    ----------
+    loss : callable
+        ``loss(params, example) -> scalar``, written in ``jax.numpy`` (JAX differentiates it).
+    data : pytree of arrays
+        Every leaf has the same leading length N; example i is row i of every leaf. Leaves may be
+        memory-mapped files or Parquet columns (``sl.parquet_columns``): runs then stream them.
+    params0 : pytree of arrays
+        θ⁰; it fixes the parameters' structure, shapes and dtypes.
+
+    Returns
+    -------
+    FiniteSum
+        The problem, with ``loss``, ``grad`` and ``batch_grad``; L, θ* and p* unknown (give a step).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import sgdlab as sl
+    >>> problem = sl.finite_sum(lambda theta, c: 0.5 * (theta - c) ** 2, np.array([1.0, 2.0, 6.0]), 0.0)
+    >>> problem.n, float(problem.loss(3.0)), float(problem.grad(0.0))
+    (3, 2.333333333333333, -3.0)
+    >>> round(float(sl.minimize(problem, step=0.5, epochs=60).params), 6)   # gradient descent: θ* = mean(c)
+    3.0
+    """
     return FiniteSum(loss, data, params0)
 
 

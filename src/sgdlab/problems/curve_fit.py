@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from sgdlab._helpers import validation
 from sgdlab.problems.least_squares import LeastSquares
@@ -79,18 +80,82 @@ class GaussianRBF(Basis):
 
 
 def polynomial(degree: int) -> Polynomial:
-    """The monomials 1, x, …, x^degree."""
+    """The monomials 1, x, …, x^degree, a basis for :func:`curve_fit`.
+
+    Parameters
+    ----------
+    degree : int
+        The highest power, ≥ 0.
+
+    Returns
+    -------
+    Polynomial
+        The basis (degree + 1 features).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import sgdlab as sl
+    >>> x = np.linspace(0.0, 1.0, 20)
+    >>> fit = sl.curve_fit(x, 1 + 2 * x - x**2, sl.polynomial(2))
+    >>> np.round(fit.solution(), 6).tolist()
+    [1.0, 2.0, -1.0]
+    """
     return Polynomial(validation.integer("degree", degree, low=0, context="polynomial"))
 
 
 def fourier(n: int, period: float | None = None) -> Fourier:
-    """A constant and n harmonics of period P (default: the span of the training x)."""
+    """A constant and n harmonics, 1, cos(2πkx/P), sin(2πkx/P) for k = 1, …, n, a basis for :func:`curve_fit`.
+
+    Parameters
+    ----------
+    n : int
+        The number of harmonics, ≥ 1.
+    period : float, optional
+        P > 0; by default the span of the training x.
+
+    Returns
+    -------
+    Fourier
+        The basis (2n + 1 features).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import sgdlab as sl
+    >>> x = np.linspace(0.0, 1.0, 20)
+    >>> fit = sl.curve_fit(x, np.sin(2 * np.pi * x), sl.fourier(1))
+    >>> fit.basis.period, (np.round(fit.solution(), 6) + 0.0).tolist()   # + 0.0: no negative zeros
+    (1.0, [0.0, 0.0, 1.0])
+    """
     n = validation.integer("n", n, context="fourier")
     return Fourier(n, None if period is None else validation.positive_float("period", period, context="fourier"))
 
 
-def gaussian_rbf(centers, width: float) -> GaussianRBF:
-    """Gaussian bumps of a common ``width`` at each of ``centers``."""
+def gaussian_rbf(centers: ArrayLike, width: float) -> GaussianRBF:
+    """Gaussian bumps exp(−(x − c)²/(2w²)) of a common width w at each center c, a basis for :func:`curve_fit`.
+
+    Parameters
+    ----------
+    centers : array
+        The centers c (finite).
+    width : float
+        w > 0.
+
+    Returns
+    -------
+    GaussianRBF
+        The basis (one feature a center).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import sgdlab as sl
+    >>> x = np.linspace(0.0, 1.0, 20)
+    >>> fit = sl.curve_fit(x, np.exp(-(x - 0.5) ** 2 / 0.02), sl.gaussian_rbf([0.5], 0.1))
+    >>> np.round(fit.solution(), 6).tolist()
+    [1.0]
+    """
     centers = validation.finite_array("centers", np.atleast_1d(np.asarray(centers, dtype=float)), ndim=1)
     return GaussianRBF(tuple(centers.tolist()), validation.positive_float("width", width, context="gaussian_rbf"))
 
@@ -111,6 +176,30 @@ class CurveFit(LeastSquares):
         return self.basis.features(validation.finite_array("x", x, ndim=1)) @ np.asarray(params)
 
 
-def curve_fit(x, y, basis: Basis | None = None) -> CurveFit:
-    """Fit y ≈ Σⱼ θⱼ φⱼ(x) by least squares; ``basis`` defaults to a straight line, polynomial(1)."""
+def curve_fit(x: ArrayLike, y: ArrayLike, basis: Basis | None = None) -> CurveFit:
+    """Fit y ≈ Σⱼ θⱼ φⱼ(x) by least squares: F(θ) = (1/2N) Σᵢ (Σⱼ θⱼ φⱼ(xᵢ) − yᵢ)².
+
+    Parameters
+    ----------
+    x : array, N
+        The inputs (one-dimensional).
+    y : array, N
+        The values to fit.
+    basis : Basis, default ``polynomial(1)``
+        The features φⱼ: :func:`polynomial`, :func:`fourier` or :func:`gaussian_rbf`.
+
+    Returns
+    -------
+    CurveFit
+        A least-squares problem on the features, with ``predict(params, x)`` the fitted curve.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import sgdlab as sl
+    >>> x = np.linspace(0.0, 1.0, 20)
+    >>> line = sl.curve_fit(x, 3 * x + 1)
+    >>> np.round(line.predict(line.solution(), [2.0]), 6).tolist()
+    [7.0]
+    """
     return CurveFit(x, y, polynomial(1) if basis is None else basis)

@@ -12,18 +12,35 @@ of ``evaluation_size`` draws from the key ``evaluation_seed`` (the same for ever
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cached_property
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from sgdlab._helpers import pytrees, validation
+from sgdlab._helpers.aliases import ExampleLoss, Params
 from sgdlab.problems.base import Problem, _validated_params0
 
 
 class Expectation(Problem):
-    """F(θ) = E_ω[loss(θ, ω)] with ω = sample(key); see the module docstring."""
+    """F(θ) = E_ω[loss(θ, ω)] with ω = sample(key); see the module docstring.
+
+    Parameters
+    ----------
+    loss, sample, params0, exact_loss, exact_grad, evaluation_size, evaluation_seed, solution, optimal_value, lipschitz
+        As in :func:`expectation`, which builds one.
+
+    Examples
+    --------
+    >>> import jax
+    >>> import sgdlab as sl
+    >>> problem = sl.Expectation(lambda theta, omega: (theta - omega) ** 2, jax.random.normal, 0.0)
+    >>> problem
+    Expectation(F on 4096 evaluation draws)
+    """
 
     n = None
 
@@ -116,10 +133,52 @@ class Expectation(Problem):
         return f"Expectation({measured})"
 
 
-def expectation(loss, sample, params0, **known) -> Expectation:
-    """F(θ) = E_ω[loss(θ, ω)] with ω = sample(key); optional keywords exact_loss, exact_grad,
-    evaluation_size, evaluation_seed, solution, optimal_value, lipschitz (see :class:`Expectation`)."""
-    return Expectation(loss, sample, params0, **known)
+def expectation(loss: ExampleLoss, sample: Callable[[jax.Array], Any], params0: Params, *,
+                exact_loss: Callable[[Params], Any] | None = None, exact_grad: Callable[[Params], Params] | None = None,
+                evaluation_size: int = 4096, evaluation_seed: int = 0, solution: Params | None = None,
+                optimal_value: float | None = None, lipschitz: float | None = None) -> Expectation:
+    """F(θ) = E_ω[loss(θ, ω)] with ω = sample(key): a problem with no finite data set (see the module
+    docstring). Runs take ``steps=`` and ``sampler=sl.iid(B)`` (or gradient descent with the exact F).
+
+    Parameters
+    ----------
+    loss : callable
+        ``loss(params, omega) -> scalar``, in ``jax.numpy``.
+    sample : callable
+        ``sample(key) -> omega``, one draw from a JAX PRNG key (in ``jax.numpy``, so draws can be vmapped).
+    params0 : pytree of arrays
+        θ⁰.
+    exact_loss, exact_grad : callable, optional
+        F(θ) or ∇F(θ) in closed form: the history then measures F exactly, and gradient descent can run.
+    evaluation_size : int, default 4096
+        Draws of the fixed evaluation sample the history measures F on, without ``exact_loss``.
+    evaluation_seed : int, default 0
+        The key of that sample (the same for every run).
+    solution, optimal_value, lipschitz : optional
+        θ*, p* and L where known (the history then has dist and gap, and the default step is 1/L).
+
+    Returns
+    -------
+    Expectation
+        The problem (``n`` is None: it has no epochs).
+
+    Examples
+    --------
+    The mean of ω ~ N(3, 1), as the minimizer of E[½(θ − ω)²] = ½(θ − 3)² + ½:
+
+    >>> import jax
+    >>> import sgdlab as sl
+    >>> mean = sl.expectation(lambda theta, omega: 0.5 * (theta - omega) ** 2,
+    ...                       lambda key: 3.0 + jax.random.normal(key), 0.0,
+    ...                       exact_loss=lambda theta: 0.5 * (theta - 3.0) ** 2 + 0.5,
+    ...                       solution=3.0, optimal_value=0.5, lipschitz=1.0)
+    >>> result = sl.minimize(mean, sl.iid(8), step=sl.inverse_time(0.5, 0.01), steps=2000, record_every=500)
+    >>> result.history.iteration.tolist(), round(float(result.params), 1)
+    ([0, 500, 1000, 1500, 2000], 3.0)
+    """
+    return Expectation(loss, sample, params0, exact_loss=exact_loss, exact_grad=exact_grad,
+                       evaluation_size=evaluation_size, evaluation_seed=evaluation_seed, solution=solution,
+                       optimal_value=optimal_value, lipschitz=lipschitz)
 
 
 def _check_sample(sample) -> None:

@@ -13,7 +13,9 @@ from typing import cast
 
 import numpy as np
 import scipy.sparse.linalg
+from numpy.typing import ArrayLike
 
+from sgdlab._helpers.aliases import Features
 from sgdlab.problems.linear import LinearModel, design_matrix, targets
 
 #: The normal equations solve for θ* only when λ_min(XᵀX) > GRAM_RCOND · λ_max(XᵀX) (κ(X) < 10⁴).
@@ -154,6 +156,33 @@ class LeastSquares(LinearModel):
         return float(smallest / self.n)
 
 
-def least_squares(X, y) -> LeastSquares:
-    """F(θ) = (1/2N) ‖Xθ − y‖² on a design matrix X (N × p) and targets y (N,)."""
+def least_squares(X: Features, y: ArrayLike) -> LeastSquares:
+    """F(θ) = (1/2N) ‖Xθ − y‖² = (1/N) Σᵢ ½(xᵢᵀθ − yᵢ)², least squares in its mean form.
+
+    Its minimizers are those of ½‖Xθ − y‖²; L = λ_max(XᵀX)/N and μ = λ_min(XᵀX)/N.
+
+    Parameters
+    ----------
+    X : array or sparse matrix, N × p
+        The design matrix (finite; a SciPy sparse matrix is kept as CSR, and runs cost its nonzeros).
+    y : array, N
+        The targets.
+
+    Returns
+    -------
+    LeastSquares
+        The problem, with ``solution()`` θ* = X⁺y, ``optimal_value()`` p*, ``lipschitz()`` L,
+        ``strong_convexity()`` μ and ``lipschitz_max()`` maxᵢ ‖xᵢ‖².
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import sgdlab as sl
+    >>> X = np.array([[1.0, 0.0], [0.0, 2.0], [1.0, 1.0]])
+    >>> problem = sl.least_squares(X, np.array([1.0, 2.0, 2.0]))
+    >>> problem.solution(), problem.optimal_value()
+    (array([1., 1.]), 0.0)
+    >>> round(problem.lipschitz(), 6) == round(float(np.linalg.eigvalsh(X.T @ X / 3).max()), 6)
+    True
+    """
     return LeastSquares(X, y)

@@ -19,14 +19,17 @@ same run as the JAX engine's); :meth:`MLP.native_data` gives it the data.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from functools import cached_property
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import scipy.sparse
+from numpy.typing import ArrayLike
 
 from sgdlab._helpers import validation
+from sgdlab._helpers.aliases import Features
 from sgdlab.problems.base import FiniteSum
 from sgdlab.problems.linear import class_labels, design_matrix
 
@@ -148,6 +151,42 @@ def _classes(labels: np.ndarray, classes) -> np.ndarray:
     return classes
 
 
-def mlp(X, y, hidden=(64,), task: str = "classification", seed: int = 0, classes=None) -> MLP:
-    """A ReLU network with hidden layer widths ``hidden``; see :class:`MLP`."""
+def mlp(X: Features, y: ArrayLike, hidden: int | Sequence[int] = (64,), task: str = "classification", seed: int = 0,
+        classes: ArrayLike | None = None) -> MLP:
+    """A ReLU network f(x) = W_Lᵀ relu(… relu(W₁ᵀx + b₁) …) + b_L, trained on (X, y): the finite sum of its
+    per-example losses (cross-entropy for classification, ½‖f(x) − y‖² for regression).
+
+    Parameters
+    ----------
+    X : array or sparse matrix, N × p
+        The inputs.
+    y : array
+        Class labels (classification) or targets, N or N × d (regression).
+    hidden : int or sequence of int, default (64,)
+        The hidden layers' widths.
+    task : {"classification", "regression"}, default "classification"
+        The loss.
+    seed : int, default 0
+        Seeds the He initialization of θ⁰ (W ~ N(0, 2/fan_in), b = 0).
+    classes : array, optional
+        Every class label (default: those found in y), so held-out data may lack some.
+
+    Returns
+    -------
+    MLP
+        The problem (θ a list of layers {"W", "b"}), with ``predict(params, X)`` and ``accuracy``; its
+        history records ``zero_preactivations`` (hidden units exactly at 0). L is not known, so give a step.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import sgdlab as sl
+    >>> X = np.random.default_rng(0).normal(size=(60, 4))
+    >>> net = sl.mlp(X, np.arange(60) % 3, hidden=(8,))
+    >>> [{name: leaf.shape for name, leaf in layer.items()} for layer in net.params0]
+    [{'W': (4, 8), 'b': (8,)}, {'W': (8, 3), 'b': (3,)}]
+    >>> result = sl.minimize(net, sl.shuffled_cyclic(10), step=0.05, epochs=5)
+    >>> result.status, "zero_preactivations" in result.history
+    ('max_epochs', True)
+    """
     return MLP(X, y, hidden, task, seed, classes)

@@ -12,8 +12,10 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
+from numpy.typing import ArrayLike
 
 from sgdlab._helpers import validation
+from sgdlab._helpers.aliases import Features
 from sgdlab.problems.linear import LinearClassifier, class_labels, design_matrix
 
 
@@ -50,6 +52,32 @@ class SoftmaxRegression(LinearClassifier):
         return self.classes[np.argmax(design_matrix(X) @ np.asarray(params), axis=1)]
 
 
-def softmax_regression(X, y, l2: float = 0.0) -> SoftmaxRegression:
-    """Softmax regression on X (N × p) and labels y (any K ≥ 2 distinct values), ℓ2 weight ``l2``."""
+def softmax_regression(X: Features, y: ArrayLike, l2: float = 0.0) -> SoftmaxRegression:
+    """Softmax (multinomial logistic) regression, fᵢ(W) = log Σₖ exp(xᵢᵀWₖ) − xᵢᵀW_{yᵢ} + (λ/2) ‖W‖²_F.
+
+    Parameters
+    ----------
+    X : array or sparse matrix, N × p
+        The features (a SciPy sparse matrix is kept as CSR).
+    y : array, N
+        The labels: any K ≥ 2 distinct values; ``classes`` lists them sorted, class k is column k of W.
+    l2 : float, default 0
+        λ ≥ 0, the ℓ2 weight.
+
+    Returns
+    -------
+    SoftmaxRegression
+        The problem (W is p × K), with L = λ_max(XᵀX)/(2N) + λ, ``predict`` and ``accuracy``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import sgdlab as sl
+    >>> X = np.array([[0.0, 1.0], [1.0, 0.0], [1.0, 1.0], [0.0, 0.0]])
+    >>> problem = sl.softmax_regression(X, np.array(["a", "b", "c", "a"]))
+    >>> problem.classes.tolist(), problem.params0.shape
+    (['a', 'b', 'c'], (2, 3))
+    >>> bool(np.isclose(problem.loss(np.zeros((2, 3))), np.log(3)))
+    True
+    """
     return SoftmaxRegression(X, y, l2)

@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Unpack
 
 from sgdlab._helpers.signatures import with_keywords
+from sgdlab.problems.base import Problem
 from sgdlab.run.loop import run_one
 from sgdlab.run.options import (
     DEFAULTS,
@@ -34,7 +35,8 @@ __all__ = ["Result", "StepSizeWarning", "maximize", "minimize"]
 
 
 @with_keywords(RunKeywords, DEFAULTS)
-def minimize(problem, sampler: SamplerLike = None, step: StepLike = None, **options: Unpack[RunKeywords]) -> Result:
+def minimize(problem: Problem, sampler: SamplerLike = None, step: StepLike = None,
+             **options: Unpack[RunKeywords]) -> Result:
     """Minimize ``problem`` with θᵏ⁺¹ = θᵏ − αₖ gᵏ, gᵏ the mean gradient over the sampler's batch.
 
     Parameters
@@ -121,11 +123,18 @@ def minimize(problem, sampler: SamplerLike = None, step: StepLike = None, **opti
 
 
 @with_keywords(RunKeywords, DEFAULTS)
-def maximize(problem, sampler: SamplerLike = None, step: StepLike = None, **options: Unpack[RunKeywords]) -> Result:
+def maximize(problem: Problem, sampler: SamplerLike = None, step: StepLike = None,
+             **options: Unpack[RunKeywords]) -> Result:
     """Maximize ``problem`` (its F is the f to maximize) by minimizing −f.
 
-    The arguments are those of :func:`minimize`. The history reports f itself; gap is p* − f with
-    p* = sup f where known.
+    The history reports f itself; gap is p* − f with p* = sup f where known.
+
+    Parameters
+    ----------
+    problem : FiniteSum or Expectation
+        The f to maximize.
+    sampler, step, **options
+        As in :func:`minimize`.
 
     Returns
     -------

@@ -36,7 +36,24 @@ Optimizer = Any
 
 
 class StepSizeWarning(UserWarning):
-    """A constant step with α·L ≥ 2: beyond the step-size rule of gradient descent."""
+    """A constant step with α·L ≥ 2: beyond the step-size rule of gradient descent.
+
+    ``minimize`` warns once a run (attributed to the caller's line) and adds the verdict to the run's message.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> import numpy as np
+    >>> import sgdlab as sl
+    >>> problem = sl.least_squares(np.eye(2), np.ones(2))   # L = 1/2
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     result = sl.minimize(problem, step=5.0, epochs=3)
+    >>> [warning.category.__name__ for warning in caught], result.status
+    (['StepSizeWarning'], 'max_epochs')
+    >>> result.message.split("Note: ")[1]
+    'α·L = 2.5 ≥ 2: no guarantee; on quadratics gradient descent diverges.'
+    """
 
 
 @dataclasses.dataclass(frozen=True)

@@ -42,6 +42,18 @@ class Result:
         The run's seed.
     engine : {"jax", "native", "streamed"}
         The engine that ran the epochs.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import sgdlab as sl
+    >>> result = sl.minimize(sl.least_squares(np.eye(2), np.ones(2)), step=1.0, epochs=3)   # F = ¼‖θ − 1‖²
+    >>> result.status, result.epochs, result.iterations
+    ('max_epochs', 3, 3)
+    >>> print(result.message)
+    stopped after 3 epochs (3 iterations): F = 0.0078125, ‖∇F‖ = 0.0884, F − p* = 0.00781.
+    >>> result.history[["epoch", "loss"]].to_dict("list")
+    {'epoch': [0, 1, 2, 3], 'loss': [0.5, 0.125, 0.03125, 0.0078125]}
     """
 
     params: Any

@@ -250,43 +250,193 @@ class IID(_Minibatch):
 
 
 def full_batch() -> FullBatch:
-    """Gradient descent: gᵏ = ∇F(θᵏ), one step per epoch."""
+    """Gradient descent: gᵏ = ∇F(θᵏ), one step per epoch.
+
+    Returns
+    -------
+    FullBatch
+        The sampler whose one batch an epoch is all N indices.
+
+    Examples
+    --------
+    >>> import sgdlab as sl
+    >>> sl.full_batch().batches(4)
+    [array([0, 1, 2, 3], dtype=int32)]
+    """
     return FullBatch()
 
 
 def with_replacement(batch_size: int = 1) -> WithReplacement:
-    """SGD with B iid uniform indices per step (B = 1 is the textbook SGD)."""
+    """SGD with B iid uniform indices per step (B = 1 is the textbook SGD); repeats are possible.
+
+    Parameters
+    ----------
+    batch_size : int, default 1
+        B, the indices a step draws.
+
+    Returns
+    -------
+    WithReplacement
+        The sampler; an epoch is ⌈N/B⌉ steps.
+
+    Examples
+    --------
+    >>> import sgdlab as sl
+    >>> sl.with_replacement(2).batches(5, epoch=0, seed=0)
+    [array([4, 3], dtype=int32), array([4, 0], dtype=int32), array([3, 2], dtype=int32)]
+    """
     return WithReplacement(batch_size)
 
 
 def without_replacement(batch_size: int = 1) -> WithoutReplacement:
-    """Minibatch SGD with a fresh uniform B-subset per step."""
+    """Minibatch SGD with a fresh uniform B-subset per step (no repeats within a step, any across steps).
+
+    Parameters
+    ----------
+    batch_size : int, default 1
+        B, the size of each step's subset (at most N).
+
+    Returns
+    -------
+    WithoutReplacement
+        The sampler; an epoch is ⌈N/B⌉ steps.
+
+    Examples
+    --------
+    >>> import sgdlab as sl
+    >>> sl.without_replacement(2).batches(5, epoch=0, seed=0)
+    [array([4, 2], dtype=int32), array([4, 0], dtype=int32), array([3, 2], dtype=int32)]
+    """
     return WithoutReplacement(batch_size)
 
 
 def cyclic(batch_size: int = 1, drop_last: bool = False) -> Cyclic:
-    """Incremental gradient: consecutive blocks of 0, …, N−1, in order."""
+    """Incremental gradient: consecutive blocks of 0, …, N−1, in order, every epoch.
+
+    Parameters
+    ----------
+    batch_size : int, default 1
+        B, the indices a step uses.
+    drop_last : bool, default False
+        Drop the last, shorter block when B does not divide N (else it is averaged over its own size).
+
+    Returns
+    -------
+    Cyclic
+        The sampler; an epoch is ⌈N/B⌉ steps (⌊N/B⌋ with ``drop_last``).
+
+    Examples
+    --------
+    >>> import sgdlab as sl
+    >>> sl.cyclic(2).batches(5)
+    [array([0, 1], dtype=int32), array([2, 3], dtype=int32), array([4], dtype=int32)]
+    >>> sl.cyclic(2, drop_last=True).batches(5)
+    [array([0, 1], dtype=int32), array([2, 3], dtype=int32)]
+    """
     return Cyclic(batch_size, drop_last)
 
 
 def shuffled_cyclic(batch_size: int = 1, drop_last: bool = False) -> ShuffledCyclic:
-    """Random reshuffling: a new permutation each epoch, cut into blocks of B."""
+    """Random reshuffling: a new permutation each epoch, cut into blocks of B.
+
+    Parameters
+    ----------
+    batch_size : int, default 1
+        B, the indices a step uses.
+    drop_last : bool, default False
+        Drop the last, shorter block when B does not divide N (else it is averaged over its own size).
+
+    Returns
+    -------
+    ShuffledCyclic
+        The sampler; every example is used once an epoch.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import sgdlab as sl
+    >>> plan = sl.shuffled_cyclic(2).batches(5, epoch=0, seed=0)
+    >>> plan
+    [array([1, 0], dtype=int32), array([3, 2], dtype=int32), array([4], dtype=int32)]
+    >>> sorted(np.concatenate(plan).tolist())
+    [0, 1, 2, 3, 4]
+    """
     return ShuffledCyclic(batch_size, drop_last)
 
 
 def shuffled_chunks(batch_size: int = 1, chunk: int = 65_536, drop_last: bool = False) -> ShuffledChunks:
     """Chunks of ``chunk`` consecutive rows in a new random order each epoch, each chunk shuffled, cut into
-    blocks of B: for data read from disk (each block of steps reads few chunks)."""
+    blocks of B: for data read from disk (each block of steps reads few chunks).
+
+    Parameters
+    ----------
+    batch_size : int, default 1
+        B, the indices a step uses.
+    chunk : int, default 65,536
+        C, the consecutive rows read together (about a Parquet row group).
+    drop_last : bool, default False
+        Drop the last, shorter block when B does not divide N.
+
+    Returns
+    -------
+    ShuffledChunks
+        The sampler (random reshuffling when C ≥ N).
+
+    Examples
+    --------
+    >>> import sgdlab as sl
+    >>> sl.shuffled_chunks(2, chunk=2).batches(6, epoch=0, seed=1)
+    [array([0, 1], dtype=int32), array([3, 2], dtype=int32), array([4, 5], dtype=int32)]
+    """
     return ShuffledChunks(batch_size, drop_last, chunk)
 
 
 def iid(batch_size: int = 1) -> IID:
-    """For an expectation E_ω[f]: B fresh iid draws of ω per step."""
+    """For an expectation E_ω[f]: B fresh iid draws of ω per step.
+
+    Parameters
+    ----------
+    batch_size : int, default 1
+        B, the draws of ω a step averages.
+
+    Returns
+    -------
+    IID
+        The sampler of an :func:`~sgdlab.expectation` (which has no epochs: give ``steps=``).
+
+    Examples
+    --------
+    >>> import sgdlab as sl
+    >>> sl.iid(8)
+    iid(batch_size=8)
+    """
     return IID(batch_size)
 
 
 def shuffle_once(batch_size: int = 1, drop_last: bool = False) -> ShuffleOnce:
-    """One permutation for the whole run, cut into blocks of B."""
+    """One permutation for the whole run, drawn from the seed alone, cut into blocks of B.
+
+    Parameters
+    ----------
+    batch_size : int, default 1
+        B, the indices a step uses.
+    drop_last : bool, default False
+        Drop the last, shorter block when B does not divide N.
+
+    Returns
+    -------
+    ShuffleOnce
+        The sampler; every epoch repeats the same order.
+
+    Examples
+    --------
+    >>> import sgdlab as sl
+    >>> sampler = sl.shuffle_once(2)
+    >>> sampler.batches(5, epoch=0, seed=0)
+    [array([1, 0], dtype=int32), array([3, 4], dtype=int32), array([2], dtype=int32)]
+    >>> sampler.batches(5, epoch=3, seed=0)
+    [array([1, 0], dtype=int32), array([3, 4], dtype=int32), array([2], dtype=int32)]
+    """
     return ShuffleOnce(batch_size, drop_last)
 
 

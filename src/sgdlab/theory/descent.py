@@ -4,13 +4,26 @@ min_{k<K} ‖∇F(θᵏ)‖² ≤ 2(F(θ⁰) − inf F) / (α(2 − αL)K) for a
 from __future__ import annotations
 
 import dataclasses
+from typing import Protocol
 
 import numpy as np
+import pandas as pd
 
 from sgdlab._helpers import validation
 from sgdlab.problems.base import Problem
 from sgdlab.problems.linear import LinearModel
+from sgdlab.samplers import Sampler
+from sgdlab.schedules import Schedule
 from sgdlab.theory.smoothness import lipschitz
+
+
+class Run(Protocol):
+    """What the checks read of a run: a :class:`~sgdlab.run.result.Result` of ``minimize``."""
+
+    history: pd.DataFrame
+    sampler: Sampler
+    step: Schedule | None
+    iterations: int
 
 
 @dataclasses.dataclass(frozen=True)
@@ -24,9 +37,37 @@ class Descent:
     steps: int
 
 
-def descent(result, rtol: float = 1e-12) -> Descent:
+def descent(result: Run, rtol: float = 1e-12) -> Descent:
     """Check F(θᵏ⁺¹) ≤ F(θᵏ) at every step of a gradient-descent run recorded at every step
-    (``sampler=full_batch()``, ``record_every=1``); rises below ``rtol``·|F| count as rounding."""
+    (``sampler=full_batch()``, ``record_every=1``); rises below ``rtol``·|F| count as rounding.
+
+    Parameters
+    ----------
+    result : Result
+        A gradient-descent run recorded at every step.
+    rtol : float, default 1e-12
+        Relative rises ignored as rounding.
+
+    Returns
+    -------
+    Descent
+        Whether F fell at every step, the first step where it rose, how many rises, of how many steps.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import sgdlab as sl
+    >>> X = np.array([[1.0, 0.0], [0.0, 2.0], [1.0, 1.0]])
+    >>> problem = sl.least_squares(X, np.array([1.0, 2.0, 2.0]))
+    >>> sl.theory.descent(sl.minimize(problem, step=1.0 / problem.lipschitz(), epochs=20)).holds
+    True
+    >>> import warnings
+    >>> with warnings.catch_warnings():   # a step beyond 2/L also warns (StepSizeWarning)
+    ...     warnings.simplefilter("ignore")
+    ...     beyond = sl.minimize(problem, step=2.5 / problem.lipschitz(), epochs=5)
+    >>> sl.theory.descent(beyond).first_increase
+    1
+    """
     history = _per_step_history(result, "descent")
     loss = history.loss.to_numpy()
     rises = loss[1:] > loss[:-1] + rtol * np.maximum(np.abs(loss[:-1]), np.finfo(float).tiny)
@@ -48,16 +89,44 @@ class GradientBound:
     inf_value: float
 
 
-def gradient_bound(problem: Problem, result, lower_bound: float | None = None) -> GradientBound:
-    """Check gradient descent's guarantee on a run with a constant step α < 2/L.
+def gradient_bound(problem: Problem, result: Run, lower_bound: float | None = None) -> GradientBound:
+    """Check gradient descent's guarantee min_{k<K} ‖∇F(θᵏ)‖² ≤ 2(F(θ⁰) − inf F)/(α(2 − αL)K) on a run
+    with a constant step α < 2/L.
 
-    inf F is p* where known; else ``lower_bound`` (0 is valid for the built-in losses, which are
-    nonnegative, and is used by default for them: a lower bound only loosens the bound).
+    Parameters
+    ----------
+    problem : Problem
+        The problem the run minimized.
+    result : Result
+        A gradient-descent run with a constant step, recorded at every step.
+    lower_bound : float, optional
+        A number ≤ inf F, when p* is not known (0 is used for the built-in losses, which are nonnegative:
+        a lower bound only loosens the bound).
+
+    Returns
+    -------
+    GradientBound
+        Both sides of the inequality, whether it holds, and the K, α, L and inf F used.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import sgdlab as sl
+    >>> X = np.array([[1.0, 0.0], [0.0, 2.0], [1.0, 1.0]])
+    >>> problem = sl.least_squares(X, np.array([1.0, 2.0, 2.0]))
+    >>> run = sl.minimize(problem, step=1.0 / problem.lipschitz(), epochs=20)
+    >>> check = sl.theory.gradient_bound(problem, run)
+    >>> check.holds, check.K
+    (True, 20)
     """
     history = _per_step_history(result, "gradient_bound")
-    alpha = float(result.step(0))
-    if not np.allclose(np.asarray(result.step(np.arange(result.iterations))), alpha, rtol=0, atol=0):
-        validation.fail("result", "a run with a constant step", result.step.describe(), context="gradient_bound")
+    step = result.step
+    if step is None:
+        validation.fail("result", "a run with a constant step", "a run whose steps an optimizer set",
+                        context="gradient_bound")
+    alpha = float(step(0))
+    if not np.allclose(np.asarray(step(np.arange(result.iterations))), alpha, rtol=0, atol=0):
+        validation.fail("result", "a run with a constant step", step.describe(), context="gradient_bound")
     L = float(lipschitz(problem))
     if alpha * L >= 2:
         validation.fail("result", "a run with α·L < 2 (the bound holds only there)", f"α·L = {alpha * L:.3g}",

@@ -31,6 +31,7 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 
 from sgdlab._helpers import pytrees, validation
+from sgdlab._helpers.aliases import Params
 from sgdlab.problems.base import FiniteSum, Problem
 from sgdlab.samplers import draws
 
@@ -61,11 +62,40 @@ class NoiseScale:
                 f"B_simple = {self.b_simple:.4g} (from {source})")
 
 
-def noise_scale(problem: Problem, params=None, subset: int | None = None, seed: int = 0,
+def noise_scale(problem: Problem, params: Params | None = None, subset: int | None = None, seed: int = 0,
                 exact_max: int = EXACT_MAX) -> NoiseScale:
     """The gradient-noise scale at θ = ``params`` (default θ⁰): exact over all N examples when no
     ``subset`` is asked for and N ≤ max(``exact_max``, SUBSET); else from a uniform subset of
-    ``subset`` examples (default SUBSET) drawn with ``seed``."""
+    ``subset`` examples (default SUBSET) drawn with ``seed``.
+
+    Parameters
+    ----------
+    problem : FiniteSum
+        The problem (its per-example gradients define Σ).
+    params : pytree, optional
+        θ (default θ⁰).
+    subset : int, optional
+        Estimate from this many examples drawn without replacement.
+    seed : int, default 0
+        Seeds the subset.
+    exact_max : int, default EXACT_MAX
+        Up to this N (or SUBSET) every example is used.
+
+    Returns
+    -------
+    NoiseScale
+        ‖∇F‖², tr Σ = (1/N) Σᵢ ‖∇fᵢ − ∇F‖² and B_simple = tr Σ/‖∇F‖², with standard errors for a subset.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import sgdlab as sl
+    >>> X = np.array([[1.0, 0.0], [0.0, 2.0], [1.0, 1.0]])
+    >>> problem = sl.least_squares(X, np.array([1.0, 2.0, 2.0]))
+    >>> scale = sl.theory.noise_scale(problem)   # ∇fᵢ(0) = −yᵢxᵢ: (−1, 0), (0, −4), (−2, −2)
+    >>> round(scale.grad_norm_squared, 9), round(scale.trace_covariance, 9), round(scale.b_simple, 9)
+    (5.0, 3.333333333, 0.666666667)
+    """
     if not isinstance(problem, FiniteSum):
         validation.fail("problem", "a finite sum (its per-example gradients define Σ)", validation.shown(problem),
                         error=TypeError)
@@ -83,7 +113,7 @@ def noise_scale(problem: Problem, params=None, subset: int | None = None, seed: 
 def _exact(problem: FiniteSum, params) -> NoiseScale:
     n = problem.n
     mean = sum(_chunk_sums(problem, params, chunk)[0] for chunk in _chunks(np.arange(n))) / n
-    spread = sum(_spread(problem, params, chunk, mean)[0] for chunk in _chunks(np.arange(n))) / n
+    spread = float(sum(_spread(problem, params, chunk, mean)[0] for chunk in _chunks(np.arange(n)))) / n
     signal = float(mean @ mean)
     return NoiseScale(signal, spread, _ratio(spread, signal), n, True, 0.0, 0.0)
 
@@ -94,7 +124,7 @@ def _from_subset(problem: FiniteSum, params, chosen: np.ndarray) -> NoiseScale:
     parts = [_spread(problem, params, chunk, mean) for chunk in _chunks(chosen)]
     deviations = np.concatenate([part[1] for part in parts])            # ‖gᵢ − ḡ‖² for i in S
     along_mean = np.concatenate([part[2] for part in parts])            # (gᵢ − ḡ)·ḡ for i in S
-    trace_s2 = deviations.sum() / (m - 1)
+    trace_s2 = float(deviations.sum()) / (m - 1)
     finite = (1 - m / n) / m
     trace = (n - 1) / n * trace_s2
     signal = float(mean @ mean) - (1 / m - 1 / n) * trace_s2

@@ -16,6 +16,7 @@ import os
 import statistics
 import time
 import warnings
+from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp
@@ -30,14 +31,38 @@ from sgdlab.samplers import draws
 MIN_STEPS, MIN_SECONDS = 5, 0.2
 
 
-def probe_batch_sizes(problem: FiniteSum, sizes=None, device=None, knee_gain: float = 0.1) -> pd.DataFrame:
-    """A table with one row per batch size B: seconds_per_step, samples_per_second, memory_bytes (the
-    step's arguments, data included, outputs and scratch), scratch_bytes (what the step needs beyond
-    the resident data), memory_source ("XLA memory analysis", or "estimate" on a backend without
-    one), fits (whether the scratch fits the device's free memory) and knee (True on the knee's row).
-    ``sizes`` defaults to the powers of two up to N; probing stops at the first size that does not fit
-    (its row has fits False and no time).
-    ``device`` is a jax Device or a name such as "cpu" or "gpu:0" (default: JAX's first device)."""
+def probe_batch_sizes(problem: FiniteSum, sizes: Sequence[int] | None = None, device: jax.Device | str | None = None,
+                      knee_gain: float = 0.1) -> pd.DataFrame:
+    """Time one SGD step per batch size B on a device, up to what fits in its memory.
+
+    Parameters
+    ----------
+    problem : FiniteSum
+        The problem.
+    sizes : sequence of int, optional
+        Increasing batch sizes (default: the powers of two up to N). Probing stops at the first size
+        that does not fit (its row has fits False and no time).
+    device : jax.Device or str, optional
+        A device or a name such as "cpu" or "gpu:0" (default: JAX's first device).
+    knee_gain : float, default 0.1
+        The knee is the smallest B whose samples per second come within this fraction of the best.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row a batch size: seconds_per_step, samples_per_second, memory_bytes (the step's arguments,
+        data included, outputs and scratch), scratch_bytes (beyond the resident data), memory_source
+        ("XLA memory analysis", or "estimate" on a backend without one), fits and knee.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import sgdlab as sl
+    >>> X = np.random.default_rng(0).normal(size=(256, 4))
+    >>> table = sl.probe_batch_sizes(sl.least_squares(X, X.sum(axis=1)), sizes=[1, 16, 64])
+    >>> table.batch_size.tolist(), bool(table.fits.all()), int(table.knee.sum())
+    ([1, 16, 64], True, 1)
+    """
     if not isinstance(problem, FiniteSum):
         validation.fail("problem", "a finite sum such as sl.least_squares(X, y)", validation.shown(problem),
                         error=TypeError)

@@ -17,6 +17,7 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 
 from sgdlab._helpers import pytrees, validation
+from sgdlab._helpers.aliases import Params
 from sgdlab.problems.base import FiniteSum, Problem
 from sgdlab.problems.linear import LinearModel
 
@@ -40,9 +41,32 @@ class LipschitzConstant(float):
         return f"LipschitzConstant({float(self)!r}, method={self.method!r})"
 
 
-def lipschitz(problem: Problem, params=None) -> LipschitzConstant:
+def lipschitz(problem: Problem, params: Params | None = None) -> LipschitzConstant:
     """L of ∇F: the problem's own value where it knows one, else power iteration at ``params``
-    (default θ⁰) on Hessian-vector products."""
+    (default θ⁰) on Hessian-vector products (:func:`hessian_norm`).
+
+    Parameters
+    ----------
+    problem : Problem
+        The problem.
+    params : pytree, optional
+        Where to estimate the Hessian's norm when L is not known (default θ⁰).
+
+    Returns
+    -------
+    LipschitzConstant
+        L, a float that also says how it was obtained (``method``) and whether it is ``exact``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import sgdlab as sl
+    >>> X = np.array([[1.0, 0.0], [0.0, 2.0], [1.0, 1.0]])
+    >>> problem = sl.least_squares(X, np.array([1.0, 2.0, 2.0]))
+    >>> L = sl.theory.lipschitz(problem)
+    >>> L.method, bool(np.isclose(L, np.linalg.eigvalsh(X.T @ X / 3).max()))
+    ('closed form', True)
+    """
     known = problem.lipschitz()
     if known is not None:
         exact = isinstance(problem, LinearModel) and problem.curvature == 1.0
@@ -50,9 +74,31 @@ def lipschitz(problem: Problem, params=None) -> LipschitzConstant:
     return hessian_norm(problem, params)
 
 
-def hessian_norm(problem: Problem, params=None) -> LipschitzConstant:
+def hessian_norm(problem: Problem, params: Params | None = None) -> LipschitzConstant:
     """‖∇²F(θ)‖₂ by power iteration: v ← Hv/‖Hv‖ with Hv = d/dt ∇F(θ + tv) (``jax.jvp`` of
-    ``jax.grad``), until |vᵀHv| changes by less than POWER_TOL relatively."""
+    ``jax.grad``), until |vᵀHv| changes by less than POWER_TOL relatively.
+
+    Parameters
+    ----------
+    problem : Problem
+        The problem (its F differentiable twice by JAX).
+    params : pytree, optional
+        θ, where the Hessian is taken (default θ⁰): exact L for a quadratic, a local value otherwise.
+
+    Returns
+    -------
+    LipschitzConstant
+        The estimate, its ``method`` naming the iterations it took.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import sgdlab as sl
+    >>> H = np.diag([1.0, 4.0])
+    >>> quadratic = sl.finite_sum(lambda t, c: 0.5 * t @ (H @ t) - c @ t, np.ones((2, 2)), np.zeros(2))
+    >>> round(float(sl.theory.hessian_norm(quadratic)), 9)
+    4.0
+    """
     params = problem.params0 if params is None else pytrees.conform("params", params, problem.params0)
     grad = problem.grad(params)
     if not bool(pytrees.all_finite(grad)):
@@ -91,7 +137,27 @@ def _power_iteration(problem: Problem, params, data):
 
 
 def lipschitz_max(problem: Problem) -> float:
-    """L_max = maxᵢ Lᵢ, the largest Lipschitz constant of the terms ∇fᵢ (known for linear models)."""
+    """L_max = maxᵢ Lᵢ, the largest Lipschitz constant of the terms ∇fᵢ (known for the linear models).
+
+    Parameters
+    ----------
+    problem : Problem
+        A problem that knows its per-example constants (least squares: Lᵢ = ‖xᵢ‖²).
+
+    Returns
+    -------
+    float
+        L_max, the step bound 1/L_max of SGD at B = 1.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import sgdlab as sl
+    >>> X = np.array([[1.0, 0.0], [0.0, 2.0], [1.0, 1.0]])
+    >>> problem = sl.least_squares(X, np.array([1.0, 2.0, 2.0]))
+    >>> sl.theory.lipschitz_max(problem), float(np.max(np.sum(X**2, axis=1)))
+    (4.0, 4.0)
+    """
     value = problem.lipschitz_max()
     if value is None:
         validation.fail("problem", "a problem that knows its per-example constants (the built-in linear models)",
@@ -100,7 +166,32 @@ def lipschitz_max(problem: Problem) -> float:
 
 
 def minibatch_lipschitz(problem: FiniteSum, batch_size: int) -> float:
-    """L_B = N(B−1)/(B(N−1))·L + (N−B)/(B(N−1))·L_max: L_1 = L_max and L_N = L."""
+    """L_B = N(B−1)/(B(N−1))·L + (N−B)/(B(N−1))·L_max, the smoothness of minibatches of B uniform
+    indices without replacement (Gower et al. 2019): L_1 = L_max and L_N = L.
+
+    Parameters
+    ----------
+    problem : FiniteSum
+        A problem that knows L and L_max.
+    batch_size : int
+        B, in [1, N].
+
+    Returns
+    -------
+    float
+        L_B.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import sgdlab as sl
+    >>> X = np.array([[1.0, 0.0], [0.0, 2.0], [1.0, 1.0]])
+    >>> problem = sl.least_squares(X, np.array([1.0, 2.0, 2.0]))
+    >>> sl.theory.minibatch_lipschitz(problem, 1) == sl.theory.lipschitz_max(problem)
+    True
+    >>> bool(np.isclose(sl.theory.minibatch_lipschitz(problem, 3), problem.lipschitz()))
+    True
+    """
     n = problem.n
     batch_size = validation.integer("batch_size", batch_size, high=n, context="minibatch_lipschitz")
     L, L_max = float(lipschitz(problem)), lipschitz_max(problem)

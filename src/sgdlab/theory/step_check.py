@@ -27,7 +27,32 @@ class StepCheck:
 
 
 def check_step(problem: Problem, alpha: float) -> StepCheck:
-    """Compare a constant step α with 2/L, the limit of gradient descent's guarantee."""
+    """Compare a constant step α with 2/L, the limit of gradient descent's guarantee.
+
+    Parameters
+    ----------
+    problem : Problem
+        The problem; L is its own where known, else estimated by power iteration at θ⁰.
+    alpha : float
+        The step α > 0.
+
+    Returns
+    -------
+    StepCheck
+        L, the limit 2/L, the ratio α·L, whether α·L < 2, and the verdict in words.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import sgdlab as sl
+    >>> X = np.array([[1.0, 0.0], [0.0, 2.0], [1.0, 1.0]])
+    >>> problem = sl.least_squares(X, np.array([1.0, 2.0, 2.0]))
+    >>> check = sl.check_step(problem, 1.0 / problem.lipschitz())
+    >>> check.ok, round(check.ratio, 6)
+    (True, 1.0)
+    >>> sl.check_step(problem, 2.5 / problem.lipschitz()).verdict
+    'α·L = 2.5 ≥ 2: no guarantee; on quadratics gradient descent diverges.'
+    """
     alpha = validation.positive_float("alpha", alpha, context="check_step")
     L = lipschitz(problem)
     ratio = alpha * L

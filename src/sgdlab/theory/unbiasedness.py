@@ -19,6 +19,7 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 
 from sgdlab._helpers import pytrees, validation
+from sgdlab._helpers.aliases import Params
 from sgdlab.problems.base import FiniteSum
 from sgdlab.samplers import Sampler
 
@@ -47,13 +48,45 @@ class Unbiasedness:
     verdict: str
 
 
-def unbiasedness(problem: FiniteSum, sampler: Sampler, params=None, draws: int = 2000, step: int = 0,
-                 epoch: int = 0, seed: int = 0) -> Unbiasedness:
+def unbiasedness(problem: FiniteSum, sampler: Sampler, params: Params | None = None, draws: int = 2000,
+                 step: int = 0, epoch: int = 0, seed: int = 0) -> Unbiasedness:
     """Test whether the sampler's stochastic gradient at step ``step`` of epoch ``epoch`` is unbiased
     at θ = ``params`` (default θ⁰), from ``draws`` runs with seeds seed, seed + 1, …
 
     A coordinate whose draws all agree has sd 0: its z is 0 when the mean equals ∇F to rounding,
     else infinite (a deterministic, biased gradient, as cyclic's).
+
+    Parameters
+    ----------
+    problem : FiniteSum
+        The problem.
+    sampler : Sampler
+        The sampler whose batches are tested.
+    params : pytree, optional
+        θ (default θ⁰).
+    draws : int, default 2000
+        Independent runs (seeds) drawn.
+    step, epoch : int, default 0
+        Which step of which epoch is tested.
+    seed : int, default 0
+        The first seed.
+
+    Returns
+    -------
+    Unbiasedness
+        The z-scores, their largest magnitude against the Bonferroni threshold at level UNBIASED_LEVEL,
+        and the verdict.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import sgdlab as sl
+    >>> X = np.array([[1.0, 0.0], [0.0, 2.0], [1.0, 1.0]])
+    >>> problem = sl.least_squares(X, np.array([1.0, 2.0, 2.0]))
+    >>> sl.theory.unbiasedness(problem, sl.with_replacement(1), draws=500).unbiased
+    True
+    >>> sl.theory.unbiasedness(problem, sl.cyclic(1), draws=500).unbiased   # the first step always uses x₀
+    False
     """
     params = problem.params0 if params is None else pytrees.conform("params", params, problem.params0)
     draws = validation.integer("draws", draws, low=2, context="unbiasedness")

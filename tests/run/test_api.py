@@ -1,10 +1,14 @@
 """minimize: both engines (JAX and the native loop) against the slow reference loop, the textbook GD results, history and status."""
 
+import inspect
+import re
+
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 import sgdlab as sl
+from sgdlab.run.options import RunKeywords
 
 from reference import least_squares_gradients, logistic_gradients, reference_run, softmax_gradients
 
@@ -167,3 +171,30 @@ def test_tol_met_at_the_start_converges_without_steps(regression_data):
     problem = sl.least_squares(X, y)
     result = sl.minimize(problem, tol=1e-6, params0=problem.solution())
     assert result.status == "converged" and result.epochs == 0 and result.iterations == 0
+
+
+def test_options_past_the_first_three_are_keyword_only_and_shown_with_their_defaults():
+    for function in (sl.minimize, sl.maximize):
+        parameters = inspect.signature(function).parameters
+        assert list(parameters)[:3] == ["problem", "sampler", "step"]
+        keywords = {name: p for name, p in parameters.items() if p.kind is inspect.Parameter.KEYWORD_ONLY}
+        assert set(keywords) == set(RunKeywords.__annotations__) and keywords["epochs"].default is None
+        assert keywords["engine"].default == "auto" and keywords["seed"].default == 0
+    with pytest.raises(TypeError, match="positional"):
+        sl.minimize(sl.least_squares(np.eye(2), np.ones(2)), None, 0.1, 5)
+
+
+def test_a_misspelt_keyword_names_the_keywords_and_the_closest_one(regression_data):
+    problem = sl.least_squares(*regression_data)
+    with pytest.raises(TypeError, match=re.escape("got an unexpected keyword argument 'epoch' (did you mean "
+                                                  "'epochs'?)")) as error:
+        sl.minimize(problem, step=0.1, epoch=3)
+    assert "keyword must be one of sampler, step, epochs, steps, params0, seed" in str(error.value)
+
+
+def test_the_step_size_warning_points_at_the_callers_line(regression_data):
+    problem = sl.least_squares(*regression_data)
+    line = inspect.currentframe().f_lineno + 2   # the line of the call below
+    with pytest.warns(sl.StepSizeWarning) as caught:
+        sl.minimize(problem, step=3.0 / problem.lipschitz(), epochs=1)
+    assert caught[0].filename == __file__ and caught[0].lineno == line

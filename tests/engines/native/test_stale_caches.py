@@ -1,4 +1,8 @@
-"""The native loops' Numba caches are dropped when any source file of the package changes."""
+"""The native loops' Numba caches are dropped when any source file of the package changes, and only when
+the native engine is used."""
+
+import subprocess
+import sys
 
 from sgdlab.engines.native.stale_caches import STAMP, clear_stale_caches
 
@@ -45,3 +49,11 @@ def test_a_change_in_a_subfolder_drops_the_caches_of_every_folder(tmp_path):
     (helpers / "tiles.py").write_text("t = 2\n")   # a helper in the subfolder changed
     assert clear_stale_caches(tmp_path)
     assert not any(path.exists() for path in cached)
+
+
+def test_a_jax_only_run_neither_loads_the_native_loops_nor_touches_their_caches():
+    code = ("import sys, numpy as np, sgdlab as sl; "
+            "sl.minimize(sl.least_squares(np.eye(3), np.ones(3)), sl.cyclic(1), step=0.1, epochs=1, engine='jax'); "
+            "print(sorted(m for m in sys.modules if m.startswith('sgdlab.engines.native.')))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert loaded == "['sgdlab.engines.native.work']"   # the engine choice's step size, no Numba loop

@@ -37,11 +37,6 @@ def loop_for(problem, batch_size: int):
     return LinearLoop(problem, batch_size)
 
 
-def _one_step_plan():
-    """A plan of one step of one example, for a lane: indices, mask and step sizes (compilation calls)."""
-    return np.zeros((1, 1, 1), dtype=np.int32), np.ones((1, 1, 1), dtype=bool), np.zeros((1, 1))
-
-
 class LinearLoop:
     """The linear models' loop: state (V, scales), V: R × K × p (dense rows) or R × p × K (CSR)."""
 
@@ -65,11 +60,6 @@ class LinearLoop:
         weights, scales = state
         return linear_sgd.weights_from_layout(self.rows, scales[:, None, None] * weights).reshape(len(scales),
                                                                                                    *self.shape)
-
-    def compile(self) -> None:
-        """Compile the loop for these rows: one step from zero weights."""
-        weights, scales = self.state(np.zeros((1, *self.shape)))
-        self.run_lanes((weights, scales), slice(0, 1), *_one_step_plan())
 
     def run_lanes(self, state: tuple, group: slice, indices, masks, alphas) -> None:
         """The epoch of the lanes ``group`` on this thread (plans and step sizes: theirs alone)."""
@@ -129,11 +119,6 @@ class NetworkLoop:
         W1 = U1.transpose(0, 3, 1, 2).reshape(lanes_count, features, -1)[:, :, :self.width]
         W2 = U2.transpose(0, 1, 3, 2).reshape(lanes_count, -1, U2.shape[2])[:, :self.width]
         return [{"W": W1, "b": b1.reshape(lanes_count, -1)[:, :self.width]}, {"W": W2, "b": b2[:, 0].copy()}]
-
-    def compile(self) -> None:
-        """Compile the loop for this data: one step from the starting point."""
-        lanes = [{name: np.asarray(leaf)[None] for name, leaf in layer.items()} for layer in self.problem.params0]
-        self.run_lanes(self.state(lanes), slice(0, 1), *_one_step_plan())
 
     def run_lanes(self, state: tuple, group: slice, indices, masks, alphas) -> None:
         """The epoch of the lanes ``group`` on this thread, each lane's parts one after the other."""

@@ -32,6 +32,9 @@ from sgdlab.schedules import Constant, Schedule
 #: Worker threads for the lanes of a comparison, and whether one run's parts get threads of their
 #: own: the cores this process may run on.
 CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+#: Steps of the scratch epoch that prepares a program: two, so that a constant step's step sizes are a
+#: broadcast view (stride 0) as in a real epoch, which Numba compiles apart from a contiguous array.
+WARM_UP_STEPS = 2
 #: Row ranges a lane's native evaluation is split into, computed side by side: a fixed number, so the
 #: history of a run does not depend on the cores or on the lanes beside it, and two so that one run's
 #: history row uses both cores of a 2-core machine.
@@ -54,13 +57,17 @@ class NativeRun:
         self.extras = tuple(jax.eval_shape(problem.diagnostics, problem.params0, problem.data))
 
     def prepare(self, record: bool) -> float:
-        """Compile the native loop for this data (a one-step epoch) and, for lanes recording history, their
-        vmapped evaluation; return the seconds spent."""
+        """Run the first steps of a scratch epoch through the code of :meth:`epoch`, with a constant
+        step's step sizes (a broadcast view) and a schedule's (an array), which Numba compiles apart: so
+        every loop, draw and evaluation an epoch calls is compiled, or loaded from Numba's cache, here
+        and not in the first epoch's time. Returns the seconds spent."""
         started = time.perf_counter()
-        self.loop.compile()
-        if record and self.lanes is not None:   # the lanes' evaluation is compiled here, not in an epoch
-            zeros = jax.tree.map(lambda leaf: np.zeros((self.lanes, *np.shape(leaf)), self.dtype), self.problem.params0)
-            self.compiled.evaluate_lanes(zeros)
+        count = self.lanes or 1
+        steps = min(WARM_UP_STEPS, self.sampler.steps_per_epoch(self.problem.n))
+        zeros = jax.tree.map(lambda leaf: np.zeros((count, *np.shape(leaf)), self.dtype), self.problem.params0)
+        seeds = np.zeros(count, dtype=np.int64)
+        for alphas in _warm_up_step_sizes(count, steps):
+            self._advance(zeros, seeds, 0, alphas, record, steps)
         return time.perf_counter() - started
 
     def epoch(self, carry: Carry, seeds: Seeds, epoch: int, schedule: Schedule | None,
@@ -73,30 +80,42 @@ class NativeRun:
         steps = self.sampler.steps_per_epoch(self.problem.n)
         alphas = step_sizes(schedule if self.lanes is not None else _stacked(schedule), k, steps)
         lanes = params if self.lanes is not None else jax.tree.map(lambda leaf: np.asarray(leaf)[None], params)
-        state = self.loop.state(lanes)
-        self._run_lanes(state, seeds, epoch, alphas)
-        final = jax.tree.map(lambda leaf: leaf.astype(self.dtype), self.loop.params(state))
-        metrics = self._metrics(final, state, len(seeds), record)
+        final, metrics = self._advance(lanes, seeds, epoch, alphas, record)
         if self.lanes is None:
             return Carry(jax.tree.map(lambda leaf: leaf[0], final), opt_state, k + steps), metrics.lane(0)
         return Carry(final, opt_state, k + steps), metrics
 
-    def _run_lanes(self, state, seeds, epoch: int, alphas) -> None:
+    def _advance(self, lanes, seeds: np.ndarray, epoch: int, alphas: np.ndarray, record: bool,
+                 steps: int | None = None) -> tuple:
+        """The lanes' θ after epoch ``epoch`` (its first ``steps`` steps, or all), in θ's dtype, and their
+        metrics (one entry a lane)."""
+        state = self.loop.state(lanes)
+        self._run_lanes(state, seeds, epoch, alphas, steps)
+        final = jax.tree.map(lambda leaf: leaf.astype(self.dtype), self.loop.params(state))
+        return final, self._metrics(final, state, len(seeds), record)
+
+    def _plans(self, seeds: np.ndarray, epoch: int, steps: int | None) -> tuple[np.ndarray, np.ndarray]:
+        """The lanes' plans of epoch ``epoch`` (lanes × S × B), or their first ``steps`` steps."""
+        indices, masks = self.sampler.stacked_plans(self.problem.n, seeds, epoch)
+        if steps is None:
+            return indices, masks
+        return np.ascontiguousarray(indices[:, :steps]), np.ascontiguousarray(masks[:, :steps])
+
+    def _run_lanes(self, state, seeds, epoch: int, alphas, steps: int | None) -> None:
         """The epoch of every lane, in one group of consecutive lanes a core, each group on its own
         thread, which draws its lanes' plans (the draws release the GIL too) and runs the loop."""
         if self.loop.parted and len(seeds) == 1 and self.loop.parts <= CORES:
-            return self._run_parts(state, seeds, epoch, alphas)
+            return self._run_parts(state, seeds, epoch, alphas, steps)
 
         def run(group: slice):
-            indices, masks = self.sampler.stacked_plans(self.problem.n, seeds[group], epoch)
-            self.loop.run_lanes(state, group, indices, masks, alphas[group])
+            self.loop.run_lanes(state, group, *self._plans(seeds[group], epoch, steps), alphas[group])
 
         self._map_groups(run, len(seeds))
 
-    def _run_parts(self, state, seeds, epoch: int, alphas) -> None:
+    def _run_parts(self, state, seeds, epoch: int, alphas, steps: int | None) -> None:
         """One run's epoch with each step's parts computed side by side: part 0 on this thread, the
         others on threads of their own (started for the epoch)."""
-        indices, masks = self.sampler.stacked_plans(self.problem.n, seeds, epoch)
+        indices, masks = self._plans(seeds, epoch, steps)
         first, *others = self.loop.part_runs(state, indices, masks, alphas)
         helpers = [threading.Thread(target=run, name=f"sgdlab-part-{number}", daemon=True)
                    for number, run in enumerate(others, start=1)]
@@ -169,6 +188,14 @@ def _threads() -> concurrent.futures.ThreadPoolExecutor:
 def _stacked(schedule: Schedule) -> Schedule:
     """One run's schedule as a batch of one lane (NumPy leaves: no JAX dispatch)."""
     return jax.tree.map(lambda leaf: np.reshape(np.asarray(leaf), (1,)), schedule)
+
+
+def _warm_up_step_sizes(lanes: int, steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """Zero step sizes of both kinds :func:`step_sizes` gives (lanes × steps): a constant step's read-only
+    broadcast view, and a schedule's read-only array."""
+    schedule = np.zeros((lanes, steps))
+    schedule.flags.writeable = False
+    return np.broadcast_to(np.zeros((lanes, 1)), (lanes, steps)), schedule
 
 
 def step_sizes(schedule: Schedule, k0: int, count: int) -> np.ndarray:

@@ -43,13 +43,14 @@ def _relative_step(text: str, problem: FiniteSum, sampler: Sampler) -> schedules
 
 
 def _constant(name: str, problem: FiniteSum, sampler: Sampler) -> float:
-    """L, L_max or the run's L_B (B = N for gradient descent)."""
+    """L, L_max or the run's L_B, the expected smoothness of its sampler's batches (L for gradient descent)."""
     if name == "L":
         return float(theory.lipschitz(problem))
     if name == "L_max":
         return theory.lipschitz_max(problem)
-    batch = problem.n if sampler.is_full_batch else min(getattr(sampler, "batch_size", problem.n), problem.n)
-    return theory.minibatch_lipschitz(problem, batch)
+    if sampler.is_full_batch:
+        return float(theory.lipschitz(problem))
+    return theory.minibatch_lipschitz(problem, getattr(sampler, "batch_size", problem.n), sampler)
 
 
 SCHEDULES: dict[str, Callable[..., schedules.Schedule]] = {

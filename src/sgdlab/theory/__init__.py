@@ -1,6 +1,7 @@
 """What the theory says, made checkable on your own problem and run.
 
-* :mod:`~sgdlab.theory.smoothness`: L, L_max and the minibatch constant L_B;
+* :mod:`~sgdlab.theory.smoothness`: L and L_max;
+* :mod:`~sgdlab.theory.minibatch`: a sampler's minibatch constant L_B and noise at the optimum σ*²;
 * :mod:`~sgdlab.theory.step_check`: the step-size rule α < 2/L;
 * :mod:`~sgdlab.theory.descent`: gradient descent's guarantees checked on a run;
 * :mod:`~sgdlab.theory.unbiasedness`: whether a sampler's gradient is unbiased;
@@ -11,10 +12,11 @@
 from sgdlab.theory.descent import Descent, GradientBound, descent, gradient_bound
 from sgdlab.theory.noise_scale import NoiseScale, noise_scale
 from sgdlab.theory.probe import probe_batch_sizes
-from sgdlab.theory.smoothness import LipschitzConstant, hessian_norm, lipschitz, lipschitz_max, minibatch_lipschitz
+from sgdlab.theory.minibatch import gradient_noise_at_optimum, minibatch_lipschitz, variance_factor
+from sgdlab.theory.smoothness import LipschitzConstant, hessian_norm, lipschitz, lipschitz_max
 from sgdlab.theory.step_check import StepCheck, check_step
 from sgdlab.theory.unbiasedness import Unbiasedness, unbiasedness
 
 __all__ = ["Descent", "GradientBound", "LipschitzConstant", "NoiseScale", "StepCheck", "Unbiasedness", "check_step",
-           "descent", "gradient_bound", "hessian_norm", "lipschitz", "lipschitz_max", "minibatch_lipschitz",
-           "noise_scale", "probe_batch_sizes", "unbiasedness"]
+           "descent", "gradient_bound", "gradient_noise_at_optimum", "hessian_norm", "lipschitz", "lipschitz_max",
+           "minibatch_lipschitz", "noise_scale", "probe_batch_sizes", "unbiasedness", "variance_factor"]

@@ -3,8 +3,8 @@
 L satisfies ‖∇F(θ) − ∇F(θ')‖ ≤ L‖θ − θ'‖. For the built-in linear models it is known in closed
 form; otherwise :func:`lipschitz` estimates the spectral norm of the Hessian ∇²F(θ) at a point by
 power iteration on Hessian-vector products (exact for a quadratic, a local value otherwise). For a
-finite sum, L_max = maxᵢ Lᵢ and the minibatch constant (uniform B-subsets) is
-L_B = N(B−1)/(B(N−1))·L + (N−B)/(B(N−1))·L_max.
+finite sum, L_max = maxᵢ Lᵢ; the constant of a sampler's minibatches, between the two, is in
+:mod:`sgdlab.theory.minibatch`.
 """
 
 from __future__ import annotations
@@ -163,38 +163,3 @@ def lipschitz_max(problem: Problem) -> float:
         validation.fail("problem", "a problem that knows its per-example constants (the built-in linear models)",
                         validation.shown(problem), context="lipschitz_max")
     return value
-
-
-def minibatch_lipschitz(problem: FiniteSum, batch_size: int) -> float:
-    """L_B = N(B−1)/(B(N−1))·L + (N−B)/(B(N−1))·L_max, the smoothness of minibatches of B uniform
-    indices without replacement (Gower et al. 2019): L_1 = L_max and L_N = L.
-
-    Parameters
-    ----------
-    problem : FiniteSum
-        A problem that knows L and L_max.
-    batch_size : int
-        B, in [1, N].
-
-    Returns
-    -------
-    float
-        L_B.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> import sgdlab as sl
-    >>> X = np.array([[1.0, 0.0], [0.0, 2.0], [1.0, 1.0]])
-    >>> problem = sl.least_squares(X, np.array([1.0, 2.0, 2.0]))
-    >>> sl.theory.minibatch_lipschitz(problem, 1) == sl.theory.lipschitz_max(problem)
-    True
-    >>> bool(np.isclose(sl.theory.minibatch_lipschitz(problem, 3), problem.lipschitz()))
-    True
-    """
-    n = problem.n
-    batch_size = validation.integer("batch_size", batch_size, high=n, context="minibatch_lipschitz")
-    L, L_max = float(lipschitz(problem)), lipschitz_max(problem)
-    if n == 1:
-        return L
-    return n * (batch_size - 1) / (batch_size * (n - 1)) * L + (n - batch_size) / (batch_size * (n - 1)) * L_max

@@ -10,9 +10,9 @@
 """
 
 from sgdlab.theory.descent import Descent, GradientBound, descent, gradient_bound
+from sgdlab.theory.minibatch import gradient_noise_at_optimum, minibatch_lipschitz, variance_factor
 from sgdlab.theory.noise_scale import NoiseScale, noise_scale
 from sgdlab.theory.probe import probe_batch_sizes
-from sgdlab.theory.minibatch import gradient_noise_at_optimum, minibatch_lipschitz, variance_factor
 from sgdlab.theory.smoothness import LipschitzConstant, hessian_norm, lipschitz, lipschitz_max
 from sgdlab.theory.step_check import StepCheck, check_step
 from sgdlab.theory.unbiasedness import Unbiasedness, unbiasedness

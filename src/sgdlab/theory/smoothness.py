@@ -18,7 +18,7 @@ from jax.flatten_util import ravel_pytree
 
 from sgdlab._helpers import pytrees, validation
 from sgdlab._helpers.aliases import Params
-from sgdlab.problems.base import FiniteSum, Problem
+from sgdlab.problems.base import Problem
 from sgdlab.problems.linear import LinearModel
 
 #: Power iteration stops when the estimate changes by less than this, relatively.

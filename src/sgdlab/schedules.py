@@ -12,6 +12,8 @@ from __future__ import annotations
 import dataclasses
 import functools
 import typing
+from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -128,6 +130,10 @@ class Custom(Schedule):
 
     def describe(self) -> str:
         return f"αₖ = {getattr(self.fn, '__name__', 'fn')}(k)"
+
+
+#: What a ``step=`` argument may be: a number α > 0, a schedule, or a callable k ↦ αₖ in ``jax.numpy``.
+StepLike = float | Schedule | Callable[[Any], Any]
 
 
 def constant(alpha: float) -> Constant:

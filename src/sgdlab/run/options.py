@@ -30,7 +30,7 @@ from sgdlab.schedules import Schedule
 #: What ``sampler=`` takes: a sampler, a sampler's name ("cyclic", …) or None (gradient descent).
 SamplerLike = Sampler | str | None
 #: What ``step=`` takes: a number α, a schedule k ↦ αₖ, a callable k ↦ αₖ written in jax.numpy, or None (1/L).
-StepLike = float | Schedule | Any | None
+StepLike = _schedules.StepLike | None
 #: An optax ``GradientTransformation`` (anything with ``init`` and ``update``).
 Optimizer = Any
 

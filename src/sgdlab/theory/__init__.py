@@ -5,11 +5,13 @@
 * :mod:`~sgdlab.theory.step_check`: the step-size rule α < 2/L;
 * :mod:`~sgdlab.theory.descent`: gradient descent's guarantees checked on a run;
 * :mod:`~sgdlab.theory.unbiasedness`: whether a sampler's gradient is unbiased;
+* :mod:`~sgdlab.theory.expected`: the exact expected curves of SGD on least squares;
 * :mod:`~sgdlab.theory.noise_scale`: the gradient-noise scale B_simple;
 * :mod:`~sgdlab.theory.probe`: what each batch size costs per step on a device.
 """
 
 from sgdlab.theory.descent import Descent, GradientBound, descent, gradient_bound
+from sgdlab.theory.expected import expected_history
 from sgdlab.theory.minibatch import gradient_noise_at_optimum, minibatch_lipschitz, variance_factor
 from sgdlab.theory.noise_scale import NoiseScale, noise_scale
 from sgdlab.theory.probe import probe_batch_sizes
@@ -18,5 +20,6 @@ from sgdlab.theory.step_check import StepCheck, check_step
 from sgdlab.theory.unbiasedness import Unbiasedness, unbiasedness
 
 __all__ = ["Descent", "GradientBound", "LipschitzConstant", "NoiseScale", "StepCheck", "Unbiasedness", "check_step",
-           "descent", "gradient_bound", "gradient_noise_at_optimum", "hessian_norm", "lipschitz", "lipschitz_max",
-           "minibatch_lipschitz", "noise_scale", "probe_batch_sizes", "unbiasedness", "variance_factor"]
+           "descent", "expected_history", "gradient_bound", "gradient_noise_at_optimum", "hessian_norm", "lipschitz",
+           "lipschitz_max", "minibatch_lipschitz", "noise_scale", "probe_batch_sizes", "unbiasedness",
+           "variance_factor"]

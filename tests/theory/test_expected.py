@@ -19,17 +19,16 @@ def _one_dimensional(n=9, seed=0):
     return sl.least_squares(np.ones((n, 1)), y), np.var(y)
 
 
-@pytest.mark.parametrize(("sampler", "factor"), [
-    (sl.with_replacement(1), lambda n, b: 1 / b), (sl.with_replacement(3), lambda n, b: 1 / b),
-    (sl.without_replacement(1), lambda n, b: (n - b) / (b * (n - 1))),
-    (sl.without_replacement(4), lambda n, b: (n - b) / (b * (n - 1)))], ids=repr)
-def test_the_stationary_variance_matches_the_one_dimensional_closed_form(sampler, factor):
+@pytest.mark.parametrize("sampler", [sl.with_replacement(1), sl.with_replacement(3), sl.without_replacement(1),
+                                     sl.without_replacement(4)], ids=repr)
+def test_the_stationary_variance_matches_the_one_dimensional_closed_form(sampler):
     # e' = (1 − γ) e − γ ḡ with ḡ the batch mean of ∇fᵢ(θ*), of mean 0 and variance c_B σ², independent of e:
     # at stationarity v = (1 − γ)² v + γ² c_B σ², so v = γ c_B σ² / (2 − γ) and E[F] − p* = v / 2.
     problem, variance = _one_dimensional()
     gamma, n, b = 0.3, problem.n, sampler.batch_size
     curve = theory.expected_history(problem, sampler, gamma, epochs=200, params0=np.array([5.0]))
-    stationary = gamma * factor(n, b) * variance / (2 - gamma)
+    factor = 1 / b if isinstance(sampler, sl.samplers.WithReplacement) else (n - b) / (b * (n - 1))
+    stationary = gamma * factor * variance / (2 - gamma)
     assert curve.dist_sq.iloc[-1] == pytest.approx(stationary, rel=1e-9)
     assert curve.gap.iloc[-1] == pytest.approx(stationary / 2, rel=1e-9)
 

@@ -37,5 +37,5 @@ def test_minimize_warns_once_and_notes_a_step_beyond_two_over_L(regression_data)
 @pytest.mark.parametrize("alpha, error", [(0.0, ValueError), (-0.1, ValueError), (float("nan"), ValueError), ("big", TypeError)])
 def test_check_step_refuses_non_positive_steps(regression_data, alpha, error):
     problem = sl.least_squares(*regression_data)
-    with pytest.raises(error, match=re.escape("alpha must be a positive finite number for check_step")):
+    with pytest.raises(error, match=re.escape("step must be a positive")):
         sl.check_step(problem, alpha)

@@ -275,17 +275,19 @@ def _repeated(value: Any, rows: int) -> np.ndarray:
 
 
 def _runs_info(problem: FiniteSum, specs: list[RunSpec]) -> dict:
-    """Per run: its settings and the step check α₀·L against 2."""
-    L = problem.lipschitz()
-    info = {}
-    for spec in specs:
-        alpha0 = spec.alpha0
-        check = theory.check_step(problem, alpha0) if L is not None and alpha0 is not None else None
-        info[spec.name] = {"sampler": repr(spec.sampler), "step": spec.step_text, "alpha0": alpha0,
-                           "alpha_L": None if check is None else check.ratio,
-                           "step_check": check.verdict if check else ("set by the optimizer" if alpha0 is None
-                                                                      else "L unknown")}
-    return info
+    """Per run: its settings, α₀·L, and the step check of the theorem that applies to its sampler."""
+    return {spec.name: {"sampler": repr(spec.sampler), "step": spec.step_text, "alpha0": spec.alpha0,
+                        **_step_check(problem, spec)} for spec in specs}
+
+
+def _step_check(problem: FiniteSum, spec: RunSpec) -> dict:
+    """α₀·L and the verdict in words of a run (its theorem's, where a step and L are known)."""
+    if spec.schedule is None:
+        return {"alpha_L": None, "step_check": "set by the optimizer"}
+    if problem.lipschitz() is None:
+        return {"alpha_L": None, "step_check": "L unknown"}
+    check = theory.check_step(problem, spec.schedule, spec.sampler)
+    return {"alpha_L": check.ratio, "step_check": check.verdict}
 
 
 def describe_problem(problem: FiniteSum) -> dict:

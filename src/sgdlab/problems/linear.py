@@ -140,6 +140,11 @@ class LinearModel(FiniteSum):
 class LinearClassifier(LinearModel):
     """A linear model whose ``predict(params, X)`` returns class labels."""
 
+    def strong_convexity(self) -> float | None:
+        """μ = λ, the ℓ2 weight, when positive: the loss is convex and the penalty λ-strongly convex, so F is
+        at least λ-strongly convex (None without a penalty: F need not be strongly convex)."""
+        return self.l2 if self.l2 > 0 else None
+
     def predict(self, params, X) -> np.ndarray:
         raise NotImplementedError
 

@@ -1,45 +1,55 @@
-"""The step-size rule of gradient descent: a constant step α ∈ (0, 2/L).
+"""The step check of a run: its step against the limits of the theorem that applies to its sampler.
 
-With such a step gradient descent decreases F at every step,
+For gradient descent the rule is α ∈ (0, 2/L): F then decreases at every step,
 F(θᵏ⁺¹) ≤ F(θᵏ) − α(1 − αL/2)‖∇F(θᵏ)‖², and summing over k < K gives
-min_{k<K} ‖∇F(θᵏ)‖² ≤ 2(F(θ⁰) − inf F) / (α(2 − αL)K), so ∇F(θᵏ) → 0.
+min_{k<K} ‖∇F(θᵏ)‖² ≤ 2(F(θ⁰) − inf F) / (α(2 − αL)K), so ∇F(θᵏ) → 0. Stochastic samplers have
+theorems of their own (:mod:`sgdlab.theory.theorems`), with other limits.
 """
 
 from __future__ import annotations
 
 import dataclasses
 
+from sgdlab import schedules
 from sgdlab._helpers import validation
 from sgdlab.problems.base import Problem
+from sgdlab.samplers import Sampler, full_batch
 from sgdlab.theory.smoothness import lipschitz
+from sgdlab.theory.theorems import descent_rule, guarantee
 
 
 @dataclasses.dataclass(frozen=True)
 class StepCheck:
-    """The 2/L rule for a constant step α: ``L``, ``limit`` = 2/L, ``ratio`` = α·L, ``ok`` = ratio < 2,
-    and a ``verdict`` in words."""
+    """A step checked on a problem: ``L``, ``limit`` = 2/L (gradient descent's), ``ratio`` = α·L,
+    ``ok`` = ratio < 2, the ``verdict`` of the theorem that applies to the run's sampler, in words, and
+    that ``theorem``'s name and reference (None when none applies)."""
 
     L: float
     limit: float
     ratio: float
     ok: bool
     verdict: str
+    theorem: str | None = None
 
 
-def check_step(problem: Problem, alpha: float) -> StepCheck:
-    """Compare a constant step α with 2/L, the limit of gradient descent's guarantee.
+def check_step(problem: Problem, step: schedules.StepLike, sampler: Sampler | None = None) -> StepCheck:
+    """The theorem that applies to a run of ``sampler`` with ``step`` on ``problem``, and the step against
+    its limits.
 
     Parameters
     ----------
     problem : Problem
         The problem; L is its own where known, else estimated by power iteration at θ⁰.
-    alpha : float
-        The step α > 0.
+    step : float or Schedule
+        The step α > 0, or a schedule (judged by its first step α₀).
+    sampler : Sampler, default ``full_batch()``
+        The run's sampler: gradient descent's α < 2/L, SGD's α ≤ 1/(2 L_B) with batches drawn afresh, and
+        no theorem quoted where none applies (see :mod:`sgdlab.theory.theorems`).
 
     Returns
     -------
     StepCheck
-        L, the limit 2/L, the ratio α·L, whether α·L < 2, and the verdict in words.
+        L, the limit 2/L, the ratio α·L, whether α·L < 2, the verdict in words and the theorem's name.
 
     Examples
     --------
@@ -48,20 +58,26 @@ def check_step(problem: Problem, alpha: float) -> StepCheck:
     >>> X = np.array([[1.0, 0.0], [0.0, 2.0], [1.0, 1.0]])
     >>> problem = sl.least_squares(X, np.array([1.0, 2.0, 2.0]))
     >>> check = sl.check_step(problem, 1.0 / problem.lipschitz())
-    >>> check.ok, round(check.ratio, 6)
-    (True, 1.0)
+    >>> check.ok, round(check.ratio, 6), check.theorem
+    (True, 1.0, 'the descent lemma of gradient descent')
     >>> sl.check_step(problem, 2.5 / problem.lipschitz()).verdict
     'α·L = 2.5 ≥ 2: no guarantee; on quadratics gradient descent diverges.'
+    >>> noisy = sl.least_squares(X, np.array([1.0, 2.0, 3.0]))
+    >>> alpha = 0.25 / sl.theory.minibatch_lipschitz(noisy, 1, sl.with_replacement(1))
+    >>> sl.check_step(noisy, alpha, sl.with_replacement(1)).theorem
+    'SGD with batches drawn afresh (Gower et al. 2019, Theorem 3.1)'
+    >>> sl.check_step(noisy, 4 * alpha, sl.with_replacement(1)).verdict.split(":")[0]
+    'α·L_B = 1 > 1/2'
+    >>> sl.check_step(noisy, alpha, sl.shuffled_cyclic(1)).theorem is None   # none implemented for it yet
+    True
     """
-    alpha = validation.positive_float("alpha", alpha, context="check_step")
+    schedule = schedules.as_schedule(step)
+    alpha = validation.positive_float("step", schedules.initial_alpha(schedule), context="check_step")
+    sampler = full_batch() if sampler is None else sampler
     L = lipschitz(problem)
     ratio = alpha * L
-    if ratio < 2:
-        verdict = (f"α·L = {ratio:.3g} < 2: gradient descent with this constant step decreases F at every step "
-                   "and makes ∇F(θᵏ) → 0")
-    else:
-        verdict = (f"α·L = {ratio:.3g} ≥ 2: no guarantee; on quadratics gradient descent "
-                   + ("diverges" if ratio > 2 else "oscillates without converging"))
-    if not L.exact:
-        verdict += f" (L from {L.method})"
-    return StepCheck(float(L), 2 / float(L), ratio, ratio < 2, verdict + ".")
+    verdict = guarantee(problem, sampler, alpha)
+    text, theorem = verdict.verdict, verdict.theorem
+    if problem.lipschitz() is None and sampler.is_full_batch:   # gradient descent's rule with L estimated at θ⁰
+        text, theorem = f"{descent_rule(ratio)} (L from {L.method}).", None
+    return StepCheck(float(L), 2 / float(L), ratio, ratio < 2, text, theorem)

@@ -1,0 +1,213 @@
+"""The theorem behind a run: which result applies to a sampler and a step on a problem, and its bound.
+
+Each case names its assumptions and checks them on the problem; where one fails, the verdict says
+which, and no bound is quoted. With e = θ − θ*, rₖ = E‖θᵏ − θ*‖² and F(θ) − p* ≤ (L/2)‖θ − θ*‖²:
+
+* **Gradient descent**, α < 2/L: F decreases at every step (the descent lemma,
+  F(θᵏ⁺¹) ≤ F(θᵏ) − α(1 − αL/2)‖∇F(θᵏ)‖²). If F is also μ-strongly convex, twice differentiable with
+  μI ⪯ ∇²F ⪯ LI, then θᵏ⁺¹ − θ* = (I − αH̄)(θᵏ − θ*) with H̄ an average Hessian, so
+  ‖θᵏ⁺¹ − θ*‖ ≤ qₖ‖θᵏ − θ*‖, qₖ = max(|1 − αₖμ|, |1 − αₖL|) < 1 (Polyak 1987, §1.4).
+* **SGD with batches drawn afresh** (with or without replacement), convex terms, F μ-strongly convex,
+  every αₖ ≤ 1/(2L_B): rₖ₊₁ ≤ (1 − αₖμ) rₖ + 2αₖ²σ*² (Gower et al. 2019, "SGD: General Analysis and
+  Improved Rates", Theorem 3.1, whose proof holds step by step for any such schedule), with L_B the
+  sampler's expected smoothness and σ*² its gradient noise at θ* (:mod:`sgdlab.theory.minibatch`).
+  A constant α gives rₖ ≤ (1 − αμ)ᵏ r₀ + (2ασ*²/μ)(1 − (1 − αμ)ᵏ): linear convergence to a noise floor
+  proportional to α; αₖ of order 1/k gives rₖ = O(1/k).
+* **Cyclic, shuffled cyclic, shuffle once, shuffled chunks**: their batches are not independent, and
+  no theorem for them is implemented here yet; the verdict says so rather than quote one that does
+  not apply.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+
+from sgdlab import schedules
+from sgdlab._helpers import pytrees
+from sgdlab._helpers.aliases import Params
+from sgdlab.problems.base import FiniteSum, Problem
+from sgdlab.problems.linear import LinearModel
+from sgdlab.samplers import Sampler, WithoutReplacement, WithReplacement
+from sgdlab.theory.minibatch import gradient_noise_at_optimum, minibatch_lipschitz
+
+DESCENT = "the descent lemma of gradient descent"
+CONTRACTION = "contraction of gradient descent on a strongly convex F (Polyak 1987, §1.4)"
+SGD = "SGD with batches drawn afresh (Gower et al. 2019, Theorem 3.1)"
+
+
+@dataclasses.dataclass(frozen=True)
+class Guarantee:
+    """What the theory says of a run: the ``theorem`` that applies (its name and reference; None when
+    none does) and its ``verdict`` in words, with the run's numbers."""
+
+    theorem: str | None
+    verdict: str
+
+
+def guarantee(problem: Problem, sampler: Sampler, alpha: float) -> Guarantee:
+    """The theorem for a run of ``sampler`` whose largest step is ``alpha``, its assumptions checked on ``problem``.
+
+    Parameters
+    ----------
+    problem : Problem
+        The problem.
+    sampler : Sampler
+        The run's sampler.
+    alpha : float
+        The run's largest step.
+
+    Returns
+    -------
+    Guarantee
+        The theorem's name and reference (None when none applies) and the verdict in words.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import sgdlab as sl
+    >>> problem = sl.least_squares(np.array([[1.0, 0.0], [0.0, 2.0], [1.0, 1.0]]), np.array([1.0, 2.0, 3.0]))
+    >>> sl.theory.guarantee(problem, sl.full_batch(), 0.5).theorem
+    'the descent lemma of gradient descent'
+    >>> sl.theory.guarantee(problem, sl.cyclic(1), 0.1).theorem is None
+    True
+    """
+    L = problem.lipschitz()
+    if L is None:
+        return Guarantee(None, "L is not known for this problem, so no step-size theorem applies; the step is "
+                               "judged by the run alone.")
+    if sampler.is_full_batch:
+        return _gradient_descent(alpha, L)
+    if isinstance(sampler, WithReplacement | WithoutReplacement):
+        return _fresh_batches(problem, sampler, alpha)
+    batch = getattr(sampler, "batch_size", None)
+    ratio = alpha * minibatch_lipschitz(problem, batch) if isinstance(problem, FiniteSum) and batch else np.nan
+    return Guarantee(None, f"α·L_B = {ratio:.3g}: no theorem for {sampler.name} is implemented here yet (its "
+                           "batches are not independent, so SGD's theorem does not apply); judge the run by its "
+                           "curves.")
+
+
+def _gradient_descent(alpha: float, L: float) -> Guarantee:
+    ratio = alpha * L
+    return Guarantee(DESCENT if ratio < 2 else None, descent_rule(ratio) + ".")
+
+
+def descent_rule(ratio: float) -> str:
+    """Gradient descent's rule α·L < 2 in words, for ``ratio`` = α·L (without a full stop)."""
+    if ratio < 2:
+        return (f"α·L = {ratio:.3g} < 2: gradient descent with this constant step decreases F at every step and "
+                "makes ∇F(θᵏ) → 0")
+    behaviour = "diverges" if ratio > 2 else "oscillates without converging"
+    return f"α·L = {ratio:.3g} ≥ 2: no guarantee; on quadratics gradient descent {behaviour}"
+
+
+def _fresh_batches(problem: Problem, sampler: Sampler, alpha: float) -> Guarantee:
+    batch = sampler.batch_size   # type: ignore[attr-defined]   # with and without replacement have one
+    L_B = minibatch_lipschitz(problem, batch, sampler)   # type: ignore[arg-type]
+    ratio = alpha * L_B
+    missing = _sgd_assumptions(problem)
+    if missing:
+        return Guarantee(None, f"α·L_B = {ratio:.3g}: SGD's theorem (Gower et al. 2019) needs {missing}; no bound is "
+                               "quoted.")
+    if ratio > 0.5:
+        return Guarantee(None, f"α·L_B = {ratio:.3g} > 1/2: beyond the steps of SGD's theorem (α ≤ 1/(2 L_B), "
+                               "Gower et al. 2019); no bound is quoted. (Gradient descent's α < 2/L does not apply "
+                               "to stochastic steps.)")
+    mu = _strong_convexity(problem)
+    floor = 2 * alpha * gradient_noise_at_optimum(problem, batch, sampler) / mu   # type: ignore[arg-type]
+    return Guarantee(SGD, f"α·L_B = {ratio:.3g} ≤ 1/2: E‖θᵏ − θ*‖² ≤ (1 − αμ)ᵏ ‖θ⁰ − θ*‖² + 2ασ*²/μ, linear "
+                          f"convergence (μ = {mu:.3g}) to a noise floor 2ασ*²/μ = {floor:.3g} "
+                          "(Gower et al. 2019, Theorem 3.1).")
+
+
+def _sgd_assumptions(problem: Problem) -> str:
+    """What SGD's theorem needs that the problem does not give, in words ('' when all holds)."""
+    if not isinstance(problem, LinearModel) or problem.constraint is not None:
+        return "convex terms and no constraint (known for the built-in linear models)"
+    if not _strong_convexity(problem):
+        return "F μ-strongly convex with μ known and > 0"
+    if problem.solution() is None:
+        return "θ* (to measure the noise σ*² there), not known for this problem"
+    return ""
+
+
+def _strong_convexity(problem: Problem) -> float:
+    """μ where the problem knows it, else 0."""
+    mu = problem.strong_convexity() if hasattr(problem, "strong_convexity") else None
+    return float(mu) if mu else 0.0
+
+
+def bound(problem: Problem, sampler: Sampler, step: schedules.StepLike, epochs: int,
+          params0: Params | None = None) -> pd.DataFrame:
+    """The bound the run's theorem gives at the end of each epoch, on E‖θ − θ*‖² and on E[F(θ)] − p*.
+
+    Parameters
+    ----------
+    problem : Problem
+        The problem.
+    sampler : Sampler
+        The run's sampler.
+    step : float, Schedule or callable
+        The step sizes αₖ.
+    epochs : int
+        Epochs to bound.
+    params0 : pytree, optional
+        θ⁰ (default the problem's).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns epoch, quantity ("dist_sq" or "gap"), bound and theorem; no rows when no theorem with a
+        curve applies (the reason is in ``attrs["verdict"]``, as :func:`sgdlab.check_step` says it).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import sgdlab as sl
+    >>> X = np.random.default_rng(0).normal(size=(100, 3))
+    >>> problem = sl.least_squares(X, X @ np.ones(3) + np.random.default_rng(1).normal(size=100))
+    >>> alpha = 0.25 / sl.theory.minibatch_lipschitz(problem, 1)
+    >>> curve = sl.theory.bound(problem, sl.with_replacement(1), alpha, epochs=3)
+    >>> curve[curve.quantity == "dist_sq"].epoch.tolist(), curve.theorem.iloc[0]
+    ([0, 1, 2, 3], 'SGD with batches drawn afresh (Gower et al. 2019, Theorem 3.1)')
+    >>> sl.theory.bound(problem, sl.shuffled_cyclic(1), alpha, epochs=3).empty
+    True
+    """
+    schedule = schedules.as_schedule(step)
+    steps = sampler.steps_per_epoch(problem.n) if problem.n is not None else 1
+    alphas = np.asarray(schedule(np.arange(max(epochs, 0) * steps)), dtype=np.float64)
+    verdict = guarantee(problem, sampler, float(alphas.max()) if alphas.size else schedules.initial_alpha(schedule))
+    theorem, curve = _distance_curve(problem, sampler, verdict, alphas, params0)
+    if curve is None:
+        frame = pd.DataFrame(columns=["epoch", "quantity", "bound", "theorem"])
+    else:
+        at_epochs = curve[np.arange(epochs + 1) * steps]
+        L = float(problem.lipschitz())   # type: ignore[arg-type]   # every theorem with a curve knows L
+        frame = pd.DataFrame({"epoch": np.tile(np.arange(epochs + 1), 2),
+                              "quantity": np.repeat(["dist_sq", "gap"], epochs + 1),
+                              "bound": np.concatenate([at_epochs, 0.5 * L * at_epochs]), "theorem": theorem})
+    frame.attrs["verdict"] = verdict.verdict
+    return frame
+
+
+def _distance_curve(problem: Problem, sampler: Sampler, verdict: Guarantee, alphas: np.ndarray,
+                    params0: Params | None) -> tuple[str | None, np.ndarray | None]:
+    """(the theorem, its bound on E‖θᵏ − θ*‖² after each step k = 0, 1, …), or (None, None) when the run's
+    theorem gives no curve: gradient descent's contraction needs a strongly convex linear model."""
+    mu = _strong_convexity(problem)
+    contracts = verdict.theorem == DESCENT and mu > 0 and isinstance(problem, LinearModel)
+    if not (verdict.theorem == SGD or contracts) or problem.solution() is None:
+        return None, None
+    start = problem.params0 if params0 is None else pytrees.conform("params0", params0, problem.params0)
+    distance = float(pytrees.distance(start, pytrees.conform("solution", problem.solution(), problem.params0))) ** 2
+    if contracts:
+        L = float(problem.lipschitz())   # type: ignore[arg-type]
+        factors = np.maximum(np.abs(1 - alphas * mu), np.abs(1 - alphas * L)) ** 2
+        return CONTRACTION, distance * np.concatenate([[1.0], np.cumprod(factors)])
+    noise = gradient_noise_at_optimum(problem, sampler.batch_size, sampler)   # type: ignore[arg-type, attr-defined]
+    curve = [distance]
+    for alpha in alphas:
+        curve.append((1 - alpha * mu) * curve[-1] + 2 * alpha * alpha * noise)
+    return SGD, np.array(curve)

@@ -32,7 +32,7 @@ def test_compare_prints_the_summary_and_writes_the_report(tmp_path, capsys):
     assert f"report: {tmp_path / 'report.html'}" in out
     page = (tmp_path / "report.html").read_text()
     assert page.count("<img ") == 6 and page.count("data:image/png;base64,") == 6   # gap, ‖∇F‖, ‖θ − θ*‖ × epoch, time
-    for text in ("Runs and step checks", "shuffled_cyclic B=8", "L (smoothness)", "κ = L/μ", "p* (optimal value)",
+    for text in ("Runs and the theorem for each", "Theory beside the runs", "shuffled_cyclic B=8", "L (smoothness)", "κ = L/μ", "p* (optimal value)",
                  "Environment", "jaxlib", "Summary across seeds"):
         assert text in page
     assert not re.search(r"""(src|href)=['"]?(https?:|//)""", page), "the report must not load anything from the network"

@@ -31,6 +31,7 @@ import pandas as pd
 
 from sgdlab import schedules, theory
 from sgdlab._helpers import validation
+from sgdlab.experiments.predictions import COLUMNS, flags, predictions
 from sgdlab.experiments.steps import parse_step
 from sgdlab.experiments.store import ResultStore
 from sgdlab.experiments.summary import summarize
@@ -116,6 +117,10 @@ class Comparison:
         Per run: its sampler, step, α₀, α·L and step check in words.
     reused : int
         How many (run, seed) pairs were read back from ``out`` instead of computed.
+    predictions : pandas.DataFrame
+        What the theory predicts for each run (:mod:`sgdlab.experiments.predictions`): its theorem's
+        bound and, on least squares, its exact expected curve (columns run, epoch, quantity, curve,
+        value, theorem).
 
     Examples
     --------
@@ -136,18 +141,25 @@ class Comparison:
     problem: dict
     runs: dict
     reused: int = 0
+    predictions: pd.DataFrame = dataclasses.field(default_factory=lambda: pd.DataFrame(columns=COLUMNS))
 
     def summary(self, metric: str | None = None, target: float | None = None) -> pd.DataFrame:
         """Per run, across seeds: the final value of ``metric`` and the epochs and time to ``target``;
         see :func:`sgdlab.experiments.summary.summarize`."""
         return summarize(self.table, metric, target)
 
-    def plot(self, metric: str = "gap", x: str = "epoch") -> Any:
-        """A matplotlib Figure of ``metric`` against ``x`` (epoch, iteration or time): log scale,
-        the median across seeds as a line and the quartiles as a band."""
+    def plot(self, metric: str = "gap", x: str = "epoch", bounds: bool = True) -> Any:
+        """A matplotlib Figure of ``metric`` against ``x`` (epoch, iteration or time): log scale, the
+        median across seeds as a line and the quartiles as a band; with ``bounds``, each run's theorem's
+        bound dashed in its colour and its exact expected curve as a thin black line, where known."""
         from sgdlab.experiments.plots import convergence_figure
 
-        return convergence_figure(self.table, metric, x)
+        return convergence_figure(self.table, metric, x, predictions=self.predictions if bounds else None)
+
+    def flags(self) -> pd.DataFrame:
+        """Per run and bounded quantity, the epochs whose mean over seeds exceeds the bound by more than
+        three standard errors (see :func:`sgdlab.experiments.predictions.flags`)."""
+        return flags(self.table, self.predictions)
 
 
 def compare(problem: FiniteSum, runs: dict, seeds: int | Iterable[int] = 10, epochs: int = 20, out: Any = None,
@@ -212,10 +224,12 @@ def compare(problem: FiniteSum, runs: dict, seeds: int | Iterable[int] = 10, epo
                 histories[lane] = store.load(keys[lane], lane[0])   # type: ignore[union-attr]
         computed += len(todo)
     table = _stacked([histories[spec.name, seed] for spec in specs for seed in seed_list])
-    comparison = Comparison(table, describe_problem(problem), _runs_info(problem, specs), len(histories) - computed)
+    predicted = predictions(problem, [(spec.name, spec.sampler, spec.schedule) for spec in specs], epochs)
+    comparison = Comparison(table, describe_problem(problem), _runs_info(problem, specs), len(histories) - computed,
+                            predicted)
     if store is not None:
         store.finish(table, comparison.problem, comparison.runs,
-                     dict(seeds=seed_list, epochs=epochs, record_every=record_every, tol=tol, title=title))
+                     dict(seeds=seed_list, epochs=epochs, record_every=record_every, tol=tol, title=title), predicted)
     return comparison
 
 

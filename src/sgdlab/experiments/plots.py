@@ -2,10 +2,15 @@
 
 For each run, the metric is summarized across seeds at each recorded epoch: the median as a line,
 the quartiles as a band. The y axis is logarithmic; values ≤ 0 (a gap that rounding made
-negative, a run that reached the optimum exactly) are left out of the picture.
+negative, a run that reached the optimum exactly) are left out of the picture. Beside them, where
+the theory gives them (:mod:`sgdlab.experiments.predictions`), each run's bound is drawn dashed in
+the run's colour and its exact expected curve as a thin black line: on F − p* they are E[F] − p*,
+on ‖θ − θ*‖ the square roots of E‖θ − θ*‖² (which bounds E‖θ − θ*‖).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -16,9 +21,17 @@ AXES = {"epoch": "epoch", "iteration": "iteration", "time": "seconds (compilatio
 LABELS = {"gap": "F − p*", "grad_norm": "‖∇F(θ)‖", "dist": "‖θ − θ*‖", "loss": "F(θ)", "violation": "violation"}
 
 
-def convergence_figure(table: pd.DataFrame, metric: str = "gap", x: str = "epoch", ax=None):
+#: The predicted quantity drawn on each metric's plot, and how it becomes the metric.
+PREDICTED: dict[str, tuple[str, Callable[[np.ndarray], np.ndarray]]] = {"gap": ("gap", np.asarray),
+                                                                        "dist": ("dist_sq", np.sqrt)}
+
+
+def convergence_figure(table: pd.DataFrame, metric: str = "gap", x: str = "epoch", ax=None,
+                       predictions: pd.DataFrame | None = None):
     """A matplotlib Figure of ``metric`` (gap, grad_norm, dist, loss, violation) against ``x``
-    (epoch, iteration or time): per run the median across seeds and the band between quartiles."""
+    (epoch, iteration or time): per run the median across seeds and the band between quartiles, and,
+    given ``predictions`` and x an epoch or iteration, each run's bound (dashed) and exact expected
+    curve (thin black) where known."""
     import matplotlib.pyplot as plt
 
     if metric not in LABELS or metric not in table.columns:
@@ -34,6 +47,8 @@ def convergence_figure(table: pd.DataFrame, metric: str = "gap", x: str = "epoch
         bands = _quartiles(run, metric, x)
         line, = ax.plot(bands["x"], bands["median"], label=name, linewidth=1.6)
         ax.fill_between(bands["x"], bands["q25"], bands["q75"], color=line.get_color(), alpha=0.2, linewidth=0)
+        if predictions is not None and metric in PREDICTED and x != "time":
+            _draw_predictions(ax, predictions[predictions.run == name], run, metric, x, line.get_color())
     ax.set_yscale("log")
     ax.set(xlabel=AXES[x], ylabel=LABELS[metric],
            title=f"{LABELS[metric]} against {x}: median and quartiles over seeds")
@@ -41,6 +56,18 @@ def convergence_figure(table: pd.DataFrame, metric: str = "gap", x: str = "epoch
     ax.legend(fontsize="small", ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.13), frameon=False)
     figure.tight_layout()
     return figure
+
+
+def _draw_predictions(ax, predicted: pd.DataFrame, run: pd.DataFrame, metric: str, x: str, colour) -> None:
+    """One run's bound (dashed, its colour) and exact expected curve (thin black) on ``metric``'s plot."""
+    quantity, transform = PREDICTED[metric]
+    positions = run.groupby("epoch")[x].median()
+    for curve, style in (("bound", dict(color=colour, linestyle="--", linewidth=1.2)),
+                         ("expected", dict(color="black", linewidth=0.8))):
+        rows = predicted[(predicted.curve == curve) & (predicted.quantity == quantity)].set_index("epoch")
+        rows = rows[rows.index.isin(positions.index) & (rows.value > 0)]
+        if not rows.empty:
+            ax.plot(positions.loc[rows.index], transform(rows.value.to_numpy(dtype=float)), **style)
 
 
 def _quartiles(run: pd.DataFrame, metric: str, x: str) -> pd.DataFrame:

@@ -3,8 +3,10 @@
 ``write_report(folder)`` reads folder/table.parquet and folder/experiment.json (what
 ``compare(..., out=folder)`` saves) and writes folder/report.html: one self-contained file (figures
 embedded as PNG, no network needed) with the problem (N, parameters, L, μ and κ where known, p*),
-the runs and their step checks (α·L against 2), the summary across seeds, convergence plots of
-F − p*, ‖∇F‖ and ‖θ − θ*‖ against epochs and against time, and the versions and device.
+the runs and the theorem that applies to each (its step check), the summary across seeds, the
+theory beside the runs (each theorem's bound checked against the mean over seeds, epoch by epoch),
+convergence plots of F − p*, ‖∇F‖ and ‖θ − θ*‖ against epochs (with the bounds and the exact expected
+curves drawn) and against time, and the versions and device.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import pandas as pd
 from sgdlab._helpers import validation
 from sgdlab._helpers.files import atomic_write
 from sgdlab.experiments.plots import batch_size_figure, convergence_figure
+from sgdlab.experiments.predictions import COLUMNS, FLAG_ERRORS, flags
 from sgdlab.experiments.summary import summarize
 
 METRICS = ("gap", "grad_norm", "dist")
@@ -44,13 +47,15 @@ def write_report(folder) -> Path:
                             f"{folder} without {path.name}")
     table = pd.read_parquet(table_path)
     experiment = json.loads(settings_path.read_text())
-    page = render(table, experiment)
+    predicted_path = folder / "predictions.parquet"
+    predicted = pd.read_parquet(predicted_path) if predicted_path.is_file() else pd.DataFrame(columns=COLUMNS)
+    page = render(table, experiment, predicted)
     target = folder / "report.html"
     atomic_write(target, lambda path: path.write_text(page, encoding="utf-8"))
     return target
 
 
-def render(table: pd.DataFrame, experiment: dict) -> str:
+def render(table: pd.DataFrame, experiment: dict, predicted: pd.DataFrame) -> str:
     """The report's HTML."""
     title = experiment.get("settings", {}).get("title") or f"sgdlab comparison: {experiment['problem']['kind']}"
     sections = [
@@ -58,10 +63,11 @@ def render(table: pd.DataFrame, experiment: dict) -> str:
         f"<p class='note'>Created {html.escape(experiment.get('created', ''))}. Each run is repeated over "
         f"{table.seed.nunique()} seeds; lines are medians across seeds, bands the quartiles.</p>",
         "<h2>Problem</h2>", _key_values(_problem_rows(experiment["problem"])),
-        "<h2>Runs and step checks</h2>", _runs_table(table, experiment["runs"]),
+        "<h2>Runs and the theorem for each</h2>", _runs_table(table, experiment["runs"]),
         "<h2>Summary across seeds</h2>", _summary(table),
-        "<h2>Convergence against epochs</h2>", _figures(table, "epoch"),
-        "<h2>Convergence against time</h2>", _figures(table, "time"),
+        "<h2>Theory beside the runs</h2>", _theory_section(table, predicted),
+        "<h2>Convergence against epochs</h2>", _figures(table, "epoch", predicted),
+        "<h2>Convergence against time</h2>", _figures(table, "time", predicted),
         *(_batch_size_section(table, experiment["batch_size"]) if "batch_size" in experiment else []),
         "<h2>Environment</h2>", _key_values(_environment_rows(experiment.get("environment", {}))),
     ]
@@ -103,7 +109,21 @@ def _summary(table: pd.DataFrame) -> str:
     return note + _html_table(summary[columns])
 
 
-def _figures(table: pd.DataFrame, x: str) -> str:
+def _theory_section(table: pd.DataFrame, predicted: pd.DataFrame) -> str:
+    """Each bounded run's theorem and the epochs whose mean over seeds exceeds the bound (none expected)."""
+    checked = flags(table, predicted)
+    exact = sorted(predicted[predicted.curve == "expected"].run.unique())
+    note = ("<p class='note'>Bounds are on expectations: on the plots against epochs each run's bound is dashed in "
+            "its colour, and, on least squares, its exact expected curve (no sampling) is a thin black line inside "
+            f"its band. An epoch is flagged when the mean over seeds exceeds the bound by more than {FLAG_ERRORS:g} "
+            "standard errors, which would mean a bug in the code or in the stated theorem. Runs with an exact "
+            f"expected curve: {html.escape(', '.join(exact)) or 'none'}.</p>")
+    if checked.empty:
+        return note + "<p>No run here has a theorem with a bound (see each run's step check above).</p>"
+    return note + _html_table(checked)
+
+
+def _figures(table: pd.DataFrame, x: str, predicted: pd.DataFrame) -> str:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -112,7 +132,7 @@ def _figures(table: pd.DataFrame, x: str) -> str:
     images = []
     for metric in METRICS:
         if table[metric].notna().any():
-            figure = convergence_figure(table, metric, x)
+            figure = convergence_figure(table, metric, x, predictions=predicted)
             images.append(f"<img alt='{metric} against {x}' src='data:image/png;base64,{_png(figure)}'>")
             plt.close(figure)
     return "<div class='figures'>" + "\n".join(images) + "</div>"

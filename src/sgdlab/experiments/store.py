@@ -41,10 +41,11 @@ class ResultStore:
         frame["run"] = name
         return {column: frame[column].to_numpy() for column in frame.columns}
 
-    def finish(self, table: pd.DataFrame, problem: dict, runs: dict, settings: dict) -> None:
-        """Write table.parquet and experiment.json (the problem's constants, the runs' settings and the
-        comparison's, versions and device) for the whole comparison."""
+    def finish(self, table: pd.DataFrame, problem: dict, runs: dict, settings: dict, predictions: pd.DataFrame) -> None:
+        """Write table.parquet, predictions.parquet (the theory's curves) and experiment.json (the problem's
+        constants, the runs' settings and the comparison's, versions and device) for the whole comparison."""
         atomic_write(self.folder / "table.parquet", lambda path: table.to_parquet(path, index=False))
+        atomic_write(self.folder / "predictions.parquet", lambda path: predictions.to_parquet(path, index=False))
         document = {"created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
                     "problem": problem, "runs": runs, "settings": settings, "environment": environment()}
         atomic_write(self.folder / "experiment.json",

@@ -12,7 +12,7 @@
 """
 
 from sgdlab.theory.descent import Descent, GradientBound, descent, gradient_bound
-from sgdlab.theory.expected import expected_history
+from sgdlab.theory.expected import exact_cost, expected_history
 from sgdlab.theory.minibatch import gradient_noise_at_optimum, minibatch_lipschitz, variance_factor
 from sgdlab.theory.noise_scale import NoiseScale, noise_scale
 from sgdlab.theory.probe import probe_batch_sizes
@@ -21,27 +21,7 @@ from sgdlab.theory.step_check import StepCheck, check_step
 from sgdlab.theory.theorems import Guarantee, bound, guarantee
 from sgdlab.theory.unbiasedness import Unbiasedness, unbiasedness
 
-__all__ = [
-           "Descent",
-           "GradientBound",
-           "Guarantee",
-           "LipschitzConstant",
-           "NoiseScale",
-           "StepCheck",
-           "Unbiasedness",
-           "bound",
-           "check_step",
-           "descent",
-           "expected_history",
-           "gradient_bound",
-           "gradient_noise_at_optimum",
-           "guarantee",
-           "hessian_norm",
-           "lipschitz",
-           "lipschitz_max",
-           "minibatch_lipschitz",
-           "noise_scale",
-           "probe_batch_sizes",
-           "unbiasedness",
-           "variance_factor",
-]
+__all__ = ["Descent", "GradientBound", "Guarantee", "LipschitzConstant", "NoiseScale", "StepCheck", "Unbiasedness",
+           "bound", "check_step", "descent", "exact_cost", "expected_history", "gradient_bound",
+           "gradient_noise_at_optimum", "guarantee", "hessian_norm", "lipschitz", "lipschitz_max",
+           "minibatch_lipschitz", "noise_scale", "probe_batch_sizes", "unbiasedness", "variance_factor"]

@@ -89,7 +89,11 @@ def expected_history(problem: Problem, sampler: Sampler, step: schedules.StepLik
     epochs = validation.integer("epochs", epochs, low=0, context="expected_history")
     sampler.validate(quadratic.n)
     steps = sampler.steps_per_epoch(quadratic.n)
-    _check_work(quadratic, sampler, epochs * steps)
+    cost = exact_cost(problem, sampler, epochs)
+    if cost is not None and cost > MAX_WORK:
+        validation.fail("epochs", f"at most {MAX_WORK:.0e} multiply-adds of the exact recursion",
+                        f"{cost:.2g} for {epochs * steps} steps on {problem.n} × {quadratic.X.shape[1]}",
+                        context="expected_history")
     schedule = schedules.as_schedule(step)
     alphas = np.asarray(schedule(np.arange(epochs * steps)), dtype=np.float64).reshape(epochs, steps)
     params0 = problem.params0 if params0 is None else pytrees.conform("params0", params0, problem.params0)
@@ -129,17 +133,44 @@ class _Quadratic:
                 np.einsum("...b,...bi->...i", self.residuals[batches], rows) / batches.shape[-1])
 
 
-def _check_work(quadratic: _Quadratic, sampler: Sampler, steps: int) -> None:
-    """Refuse a curve whose recursion would take more than MAX_WORK multiply-adds: steps × N × p² for
-    fresh batches, steps × N! × p³ for the averages over orders."""
-    n, p = quadratic.X.shape
-    if isinstance(sampler, ShuffledCyclic | ShuffleOnce) and n <= MAX_ENUMERATED:
-        work, what = steps * math.factorial(n) * p**3, "steps × N! × p³"
-    else:
-        work, what = steps * n * p * p, "steps × N × p²"
-    if work > MAX_WORK:
-        validation.fail("epochs", f"at most {MAX_WORK:.0e} multiply-adds of the exact recursion ({what})",
-                        f"{work:.2g} for {steps} steps on {n} × {p}", context="expected_history")
+def exact_cost(problem: Problem, sampler: Sampler, epochs: int) -> int | None:
+    """The multiply-adds :func:`expected_history` spends on ``epochs`` of this run: steps × N × p² for
+    batches drawn afresh and cyclic runs, steps × N! × p³ for the averages over orders; None where there is
+    no exact curve (not least squares, a constraint, another sampler, the shuffled schemes beyond N = 8).
+
+    Parameters
+    ----------
+    problem : Problem
+        The problem.
+    sampler : Sampler
+        The run's sampler.
+    epochs : int
+        The epochs of the curve.
+
+    Returns
+    -------
+    int or None
+        The cost, or None.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import sgdlab as sl
+    >>> problem = sl.least_squares(np.ones((10, 2)), np.arange(10.0))
+    >>> sl.theory.exact_cost(problem, sl.with_replacement(1), epochs=2)   # 20 steps × 10 × 2²
+    800
+    >>> sl.theory.exact_cost(problem, sl.shuffled_cyclic(1), epochs=2) is None   # 10! orders: too many
+    True
+    """
+    if not isinstance(problem, LeastSquares) or problem.constraint is not None:
+        return None
+    n, p = problem.n, problem.n_features
+    steps = epochs * sampler.steps_per_epoch(n)
+    if isinstance(sampler, ShuffledCyclic | ShuffleOnce):
+        return steps * math.factorial(n) * p**3 if n <= MAX_ENUMERATED else None
+    if isinstance(sampler, FullBatch | WithReplacement | WithoutReplacement | Cyclic):
+        return steps * n * p * p
+    return None
 
 
 def _curve(quadratic: _Quadratic, sampler: Sampler, error: np.ndarray, alphas: np.ndarray) -> list:

@@ -1,0 +1,62 @@
+"""What the theory predicts for each run of a comparison, beside what was measured.
+
+For every run with a step schedule: the bound of the theorem that applies to its sampler and step
+(:func:`sgdlab.theory.bound`), and, on least squares, the exact expected curve
+(:func:`sgdlab.theory.expected_history`) where it costs at most EXPECTED_WORK multiply-adds. Both
+are on expectations, so they are compared with the mean over seeds: an epoch is *flagged* when
+the mean exceeds the bound by more than FLAG_ERRORS standard errors — a bug in the code or in the
+stated theorem, which the tests keep from happening on the built-in problems.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from sgdlab import theory
+from sgdlab.problems.base import FiniteSum
+from sgdlab.samplers import Sampler
+from sgdlab.schedules import Schedule
+
+#: The exact expected curve is drawn when its recursion costs at most this (steps × N × p²).
+EXPECTED_WORK = 2 * 10**9
+#: An epoch is flagged when the mean over seeds exceeds the bound by more than this many standard errors.
+FLAG_ERRORS = 3.0
+COLUMNS = ["run", "epoch", "quantity", "curve", "value", "theorem"]
+
+
+def predictions(problem: FiniteSum, runs: list[tuple[str, Sampler, Schedule | None]], epochs: int) -> pd.DataFrame:
+    """One row per (run, epoch, quantity, curve): ``curve`` "bound" (with its theorem) or "expected", and
+    ``quantity`` "gap" (E[F] − p*) or "dist_sq" (E‖θ − θ*‖²)."""
+    frames = [_run_predictions(problem, name, sampler, schedule, epochs) for name, sampler, schedule in runs
+              if schedule is not None]
+    frames = [frame for frame in frames if not frame.empty]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
+
+
+def _run_predictions(problem: FiniteSum, name: str, sampler: Sampler, schedule: Schedule, epochs: int) -> pd.DataFrame:
+    bound = theory.bound(problem, sampler, schedule, epochs)
+    frames = [] if bound.empty else [bound.rename(columns={"bound": "value"}).assign(curve="bound")]
+    cost = theory.exact_cost(problem, sampler, epochs)
+    if cost is not None and cost <= EXPECTED_WORK:
+        exact = theory.expected_history(problem, sampler, schedule, epochs)
+        long = exact.melt(id_vars="epoch", value_vars=["gap", "dist_sq"], var_name="quantity")
+        frames.append(long.assign(curve="expected", theorem="exact expectation (least squares)"))
+    return pd.concat(frames, ignore_index=True).assign(run=name)[COLUMNS] if frames else pd.DataFrame(columns=COLUMNS)
+
+
+def flags(table: pd.DataFrame, predicted: pd.DataFrame) -> pd.DataFrame:
+    """Per run and quantity with a bound: the recorded epochs whose mean over seeds exceeds the bound by
+    more than FLAG_ERRORS standard errors (columns run, quantity, theorem, epochs checked, flagged)."""
+    bounds = predicted[predicted.curve == "bound"]
+    measured = table.assign(dist_sq=table["dist"] ** 2)
+    rows = []
+    for (name, quantity), bound in bounds.groupby(["run", "quantity"], sort=False):
+        runs_of = measured[measured.run == name].groupby("epoch")[quantity].agg(["mean", "std", "count"])
+        limit = bound.set_index("epoch").value.reindex(runs_of.index)
+        error = (runs_of["std"].fillna(0.0) / np.sqrt(runs_of["count"])).to_numpy()
+        over = (runs_of["mean"] - limit).to_numpy() > FLAG_ERRORS * error + 1e-12 * np.abs(limit.to_numpy())
+        rows.append({"run": name, "quantity": quantity, "theorem": bound.theorem.iloc[0],
+                     "epochs checked": int(limit.notna().sum()),
+                     "flagged": ", ".join(str(epoch) for epoch in runs_of.index[over]) or "none"})
+    return pd.DataFrame(rows, columns=["run", "quantity", "theorem", "epochs checked", "flagged"])

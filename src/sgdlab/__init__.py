@@ -65,6 +65,8 @@ _EXPORTS = {
     "probe_batch_sizes": "sgdlab.theory",
     "compare": "sgdlab.experiments.compare",
     "Comparison": "sgdlab.experiments.compare",
+    "step_sweep": "sgdlab.experiments.step_sweep",
+    "StepSweep": "sgdlab.experiments.step_sweep",
 }
 #: Public submodule -> where it lives (``sl.distributed`` is the engine's data-parallel module).
 _SUBMODULES = {name: f"sgdlab.{name}" for name in ("problems", "samplers", "schedules", "constraints", "theory",

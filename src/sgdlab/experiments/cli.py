@@ -1,5 +1,5 @@
-"""The sgdlab command: ``compare`` (the main job), ``run EXPERIMENT.toml``, ``report FOLDER`` and
-``batch-size``.
+"""The sgdlab command: ``compare`` (the main job), ``run EXPERIMENT.toml``, ``report FOLDER``,
+``batch-size`` and ``step-sweep``.
 
 Heavy modules (JAX, the engine, matplotlib) load inside the commands, so ``sgdlab --help`` answers
 at once. Bad input ends with one line naming what was wrong and what is allowed, and exit code 2.
@@ -99,6 +99,30 @@ def batch_size(kind, data, target, standardize, intercept, l2, sizes, sampler, e
     click.echo(f"report: {write_report(out)}")
 
 
+@cli.command("step-sweep")
+@_problem_options
+@click.option("--schemes", default="full_batch,with_replacement,shuffled_cyclic", show_default=True,
+              help="Comma-separated samplers.")
+@click.option("--batch-sizes", default="1", show_default=True, help="Comma-separated batch sizes for --schemes.")
+@click.option("--epochs", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--seeds", type=click.IntRange(min=1), default=5, show_default=True)
+@click.option("--out", default=None, help="Results folder (default: results/step-sweep-<problem>-<data>).")
+def step_sweep(kind, data, target, standardize, intercept, l2, schemes, batch_sizes, epochs, seeds, out):
+    """Sweep constant steps over α·L in [0.05, 4] and find where each sampler's runs start to diverge."""
+    from sgdlab.experiments import step_sweep as sweep
+
+    document = {"problem": _problem_document(kind, data, target, standardize, intercept, l2),
+                "runs": _runs(schemes, batch_sizes)}
+    experiment = config.validated(document, where="sgdlab step-sweep")
+    problem, runs, default_out, title = config.build(experiment)
+    out = out or str(Path(default_out).with_name("step-sweep-" + Path(default_out).name))
+    with _ProgressBars() as on_epoch:
+        result = sweep.step_sweep(problem, [run["sampler"] for run in runs.values()], seeds=seeds, epochs=epochs,
+                                  on_epoch=on_epoch)
+    _print_table(result.edges_table(), f"step sweep: {title}")
+    click.echo(f"report: {result.save(out, f'step sweep: {title}')}")
+
+
 @cli.command()
 @click.argument("experiment", type=click.Path(dir_okay=False))
 def run(experiment):
@@ -176,7 +200,6 @@ class _ProgressBars:
 
 
 def _print_summary(comparison, title: str) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     summary = comparison.summary()
@@ -188,10 +211,29 @@ def _print_summary(comparison, title: str) -> None:
         table.add_row(str(row["run"]), _fmt(row["α·L"]), _fmt(row[f"final {metric}"]),
                       f"{_fmt(row[f'final {metric} q25'])}–{_fmt(row[f'final {metric} q75'])}",
                       str(row["reached"]), _fmt(row["epochs to target"]), str(row["status"]))
+    _console().print(table)
+
+
+def _print_table(frame, title: str) -> None:
+    """A DataFrame as a rich table, text left and numbers right."""
+    from rich.table import Table
+
+    table = Table(title=title)
+    from pandas.api.types import is_numeric_dtype
+
+    for column in frame.columns:
+        table.add_column(str(column), justify="right" if is_numeric_dtype(frame[column]) else "left")
+    for row in frame.itertuples(index=False):
+        table.add_row(*(_fmt(value) for value in row))
+    _console().print(table)
+
+
+def _console():
+    """A rich console, 130 columns wide when the output is not a terminal."""
+    from rich.console import Console
+
     console = Console()
-    if not console.is_terminal:
-        console = Console(width=130)
-    console.print(table)
+    return console if console.is_terminal else Console(width=130)
 
 
 def _fmt(value) -> str:

@@ -164,7 +164,7 @@ class Comparison:
 
 def compare(problem: FiniteSum, runs: dict, seeds: int | Iterable[int] = 10, epochs: int = 20, out: Any = None,
             record_every: int = 1, tol: float | None = None, title: str | None = None, on_epoch: OnEpoch | None = None,
-            engine: str = "auto") -> Comparison:
+            engine: str = "auto", predict: bool = True) -> Comparison:
     """Run every setting in ``runs`` with every seed; see the module docstring.
 
     Parameters
@@ -184,6 +184,9 @@ def compare(problem: FiniteSum, runs: dict, seeds: int | Iterable[int] = 10, epo
         Names the comparison in its saved settings (the report's heading).
     on_epoch : callable, optional
         ``on_epoch(label, epoch, epochs)`` after every epoch of every program (a progress bar).
+    predict : bool, default True
+        Compute what the theory predicts beside the runs (``Comparison.predictions``: each run's bound and,
+        on least squares, its exact expected curve).
 
     Returns
     -------
@@ -224,7 +227,8 @@ def compare(problem: FiniteSum, runs: dict, seeds: int | Iterable[int] = 10, epo
                 histories[lane] = store.load(keys[lane], lane[0])   # type: ignore[union-attr]
         computed += len(todo)
     table = _stacked([histories[spec.name, seed] for spec in specs for seed in seed_list])
-    predicted = predictions(problem, [(spec.name, spec.sampler, spec.schedule) for spec in specs], epochs)
+    predicted = (predictions(problem, [(spec.name, spec.sampler, spec.schedule) for spec in specs], epochs)
+                 if predict else pd.DataFrame(columns=COLUMNS))
     comparison = Comparison(table, describe_problem(problem), _runs_info(problem, specs), len(histories) - computed,
                             predicted)
     if store is not None:

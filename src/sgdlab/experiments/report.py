@@ -71,6 +71,11 @@ def render(table: pd.DataFrame, experiment: dict, predicted: pd.DataFrame) -> st
         *(_batch_size_section(table, experiment["batch_size"]) if "batch_size" in experiment else []),
         "<h2>Environment</h2>", _key_values(_environment_rows(experiment.get("environment", {}))),
     ]
+    return html_page(title, sections)
+
+
+def html_page(title: str, sections: list[str]) -> str:
+    """A self-contained page of the house style around ``sections`` (HTML fragments)."""
     body = "\n".join(sections)
     return (f"<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
             f"<style>{STYLE}</style></head><body>\n{body}\n</body></html>\n")
@@ -97,7 +102,7 @@ def _runs_table(table: pd.DataFrame, runs: dict) -> str:
                      "α₀": info.get("alpha0"), "α·L": info.get("alpha_L"),
                      "step check": info.get("step_check", ""),
                      "status over seeds": ", ".join(f"{n} {s}" for s, n in counts.value_counts().items())})
-    return _html_table(pd.DataFrame(rows))
+    return html_table(pd.DataFrame(rows))
 
 
 def _summary(table: pd.DataFrame) -> str:
@@ -106,7 +111,7 @@ def _summary(table: pd.DataFrame) -> str:
                f"final {summary.attrs['metric']} q75", "reached", "epochs to target", "seconds to target"]
     note = (f"<p class='note'>Target: {summary.attrs['metric']} ≤ {summary.attrs['target']:.3g} (10⁻³ of its value "
             "at the start); a seed that never reaches it counts as ∞.</p>")
-    return note + _html_table(summary[columns])
+    return note + html_table(summary[columns])
 
 
 def _theory_section(table: pd.DataFrame, predicted: pd.DataFrame) -> str:
@@ -120,7 +125,7 @@ def _theory_section(table: pd.DataFrame, predicted: pd.DataFrame) -> str:
             f"expected curve: {html.escape(', '.join(exact)) or 'none'}.</p>")
     if checked.empty:
         return note + "<p>No run here has a theorem with a bound (see each run's step check above).</p>"
-    return note + _html_table(checked)
+    return note + html_table(checked)
 
 
 def _figures(table: pd.DataFrame, x: str, predicted: pd.DataFrame) -> str:
@@ -133,7 +138,7 @@ def _figures(table: pd.DataFrame, x: str, predicted: pd.DataFrame) -> str:
     for metric in METRICS:
         if table[metric].notna().any():
             figure = convergence_figure(table, metric, x, predictions=predicted)
-            images.append(f"<img alt='{metric} against {x}' src='data:image/png;base64,{_png(figure)}'>")
+            images.append(f"<img alt='{metric} against {x}' src='data:image/png;base64,{figure_png(figure)}'>")
             plt.close(figure)
     return "<div class='figures'>" + "\n".join(images) + "</div>"
 
@@ -146,7 +151,7 @@ def _batch_size_section(table: pd.DataFrame, analysis: dict) -> list[str]:
     import matplotlib.pyplot as plt
 
     figure = batch_size_figure(summarize(table), analysis["b_simple"], analysis["knee"])
-    image = f"<img alt='epochs and seconds to target against B' src='data:image/png;base64,{_png(figure)}'>"
+    image = f"<img alt='epochs and seconds to target against B' src='data:image/png;base64,{figure_png(figure)}'>"
     plt.close(figure)
     note = (f"<p class='note'>B_simple = tr Σ / ‖∇F‖² = {analysis['b_simple']:.4g} at θ⁰ (gradient-noise scale, "
             f"from {analysis['noise_scale']['examples']} examples): per iteration, batches well beyond it buy "
@@ -154,16 +159,18 @@ def _batch_size_section(table: pd.DataFrame, analysis: dict) -> list[str]:
             "second measured: per second, batches beyond it buy little.</p>")
     probe = pd.DataFrame(analysis["probe"])
     return ["<h2>Batch size: per iteration and per second</h2>", note, image, "<h3>Throughput probe</h3>",
-            _html_table(probe)]
+            html_table(probe)]
 
 
-def _png(figure) -> str:
+def figure_png(figure) -> str:
+    """A matplotlib figure as base64 PNG, for an <img src="data:image/png;base64,…">."""
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=110)
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def _html_table(frame: pd.DataFrame) -> str:
+def html_table(frame: pd.DataFrame) -> str:
+    """A table of the house style (numbers to four digits, ∞ and — for missing)."""
     return frame.to_html(index=False, na_rep="—", float_format=_number, escape=True, border=0)
 
 

@@ -48,6 +48,15 @@ class StepSweep:
         Sampler label → its measured edge in α·L (inf when no ratio swept made half its seeds diverge).
     limits : dict
         Sampler label → α·L at α = 2/L_B, the stochastic counterpart of gradient descent's 2/L.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import sgdlab as sl
+    >>> X = np.random.default_rng(0).normal(size=(40, 3))
+    >>> sweep = sl.step_sweep(sl.least_squares(X, X @ np.ones(3)), [sl.full_batch()], ratios=[1.0, 3.0], seeds=1)
+    >>> sweep.edges_table().to_dict("records")
+    [{'sampler': 'GD', 'measured edge (α·L)': 1.7320508075688772, 'α·L at α = 2/L_B': 2.0}]
     """
 
     table: pd.DataFrame

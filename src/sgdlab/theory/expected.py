@@ -206,6 +206,7 @@ def _fresh_batches(quadratic: _Quadratic, factor: float, error: np.ndarray, alph
                 weights = np.sum((X @ second) * X, axis=1) + 2 * r * (X @ mean) + r * r
                 noise += factor * ((X.T * weights) @ X) / quadratic.n
             second = second - alpha * (HS + HS.T) + alpha * alpha * noise
+            second = 0.5 * (second + second.T)   # rounding leaves an antisymmetric part the map would amplify
             mean = mean - alpha * (H @ mean)
         curve.append(quadratic.gap_and_distance(second))
     return curve
@@ -245,4 +246,4 @@ def _reshuffled_epoch(terms: list, alphas: np.ndarray, mean: np.ndarray, second:
     cross = np.einsum("ki,kj->ij", moved, shifts) / orders
     new_second = (np.einsum("kia,ab,kjb->ij", maps, second, maps) / orders + cross + cross.T
                   + shifts.T @ shifts / orders)
-    return np.mean(moved + shifts, axis=0), new_second
+    return np.mean(moved + shifts, axis=0), 0.5 * (new_second + new_second.T)

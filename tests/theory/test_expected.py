@@ -97,3 +97,17 @@ def test_the_recursion_stays_stable_over_many_steps():
     bound = theory.bound(problem, sampler, alpha, epochs=15)
     assert np.all(exact.gap.to_numpy() <= bound[bound.quantity == "gap"].bound.to_numpy())
     assert exact.gap.iloc[-1] == pytest.approx(exact.gap.iloc[5], rel=1e-3)   # settled at its floor
+
+
+def test_the_two_forms_of_the_terms_moments_agree():
+    # With p² ≤ N the recursion uses precomputed linear maps (O(p⁴) a step), else the rows (O(N p²)).
+    from sgdlab.theory.expected import _Quadratic, _TermMoments
+
+    rng = np.random.default_rng(8)
+    X = rng.normal(size=(30, 4))
+    quadratic = _Quadratic.of(sl.least_squares(X, rng.normal(size=30)))
+    mean, root = rng.normal(size=4), rng.normal(size=(4, 4))
+    precomputed, from_rows = _TermMoments(quadratic), _TermMoments(quadratic)
+    from_rows.precomputed = False
+    assert precomputed.precomputed
+    np.testing.assert_allclose(precomputed(mean, root @ root.T), from_rows(mean, root @ root.T), rtol=1e-12)

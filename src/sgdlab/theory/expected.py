@@ -135,9 +135,10 @@ class _Quadratic:
 
 
 def exact_cost(problem: Problem, sampler: Sampler, epochs: int) -> int | None:
-    """The multiply-adds :func:`expected_history` spends on ``epochs`` of this run: steps × N × p² for
-    batches drawn afresh and cyclic runs, steps × N! × p³ for the averages over orders; None where there is
-    no exact curve (not least squares, a constraint, another sampler, the shuffled schemes beyond N = 8).
+    """The multiply-adds :func:`expected_history` spends on ``epochs`` of this run: for stochastic batches
+    drawn afresh, steps × N × p², or N p⁴ + steps × p⁴ when p² ≤ N; steps × p³ for gradient descent;
+    steps × B × p² for a cyclic run; steps × N! × p³ for the averages over orders. None where there is no
+    exact curve (not least squares, a constraint, another sampler, the shuffled schemes beyond N = 8).
 
     Parameters
     ----------
@@ -158,8 +159,8 @@ def exact_cost(problem: Problem, sampler: Sampler, epochs: int) -> int | None:
     >>> import numpy as np
     >>> import sgdlab as sl
     >>> problem = sl.least_squares(np.ones((10, 2)), np.arange(10.0))
-    >>> sl.theory.exact_cost(problem, sl.with_replacement(1), epochs=2)   # 20 steps × 10 × 2²
-    800
+    >>> sl.theory.exact_cost(problem, sl.with_replacement(1), epochs=2)   # 10 × 2⁴ + 20 steps × 2⁴
+    480
     >>> sl.theory.exact_cost(problem, sl.shuffled_cyclic(1), epochs=2) is None   # 10! orders: too many
     True
     """
@@ -169,8 +170,12 @@ def exact_cost(problem: Problem, sampler: Sampler, epochs: int) -> int | None:
     steps = epochs * sampler.steps_per_epoch(n)
     if isinstance(sampler, ShuffledCyclic | ShuffleOnce):
         return steps * math.factorial(n) * p**3 if n <= MAX_ENUMERATED else None
-    if isinstance(sampler, FullBatch | WithReplacement | WithoutReplacement | Cyclic):
-        return steps * n * p * p
+    if isinstance(sampler, FullBatch):
+        return steps * p**3
+    if isinstance(sampler, Cyclic):
+        return steps * sampler.batch_size * p * p
+    if isinstance(sampler, WithReplacement | WithoutReplacement):
+        return min(steps * n * p * p, (n + steps) * p**4) if p * p <= n else steps * n * p * p
     return None
 
 
@@ -193,18 +198,42 @@ def _curve(quadratic: _Quadratic, sampler: Sampler, error: np.ndarray, alphas: n
                     context="expected_history")
 
 
+class _TermMoments:
+    """M(m, S) = (1/N) Σᵢ (xᵢᵀSxᵢ + 2rᵢ xᵢᵀm + rᵢ²) xᵢxᵢᵀ, the mean of ∇fᵢ∇fᵢᵀ over θ and i, taken from the
+    rows (O(N p²)) or, when p² ≤ N, from its linear maps precomputed once: vec M = K vec S + 2 J m + g with
+    K = (1/N) Σ vec(xᵢxᵢᵀ) vec(xᵢxᵢᵀ)ᵀ (p² × p²), J = (1/N) Σ rᵢ vec(xᵢxᵢᵀ) xᵢᵀ, g = (1/N) Σ rᵢ² vec(xᵢxᵢᵀ)
+    (O(p⁴) a step)."""
+
+    def __init__(self, quadratic: _Quadratic):
+        self.quadratic = quadratic
+        n, p = quadratic.X.shape
+        self.precomputed = p * p <= n
+        if self.precomputed:
+            X, r = quadratic.X, quadratic.residuals
+            outer = np.einsum("ni,nj->nij", X, X).reshape(n, p * p)
+            self.K, self.J, self.g = outer.T @ outer / n, (outer.T * r) @ X / n, outer.T @ (r * r) / n
+
+    def __call__(self, mean: np.ndarray, second: np.ndarray) -> np.ndarray:
+        p = mean.size
+        if self.precomputed:
+            return (self.K @ second.reshape(-1) + 2 * self.J @ mean + self.g).reshape(p, p)
+        X, r = self.quadratic.X, self.quadratic.residuals
+        weights = np.sum((X @ second) * X, axis=1) + 2 * r * (X @ mean) + r * r
+        return ((X.T * weights) @ X) / self.quadratic.n
+
+
 def _fresh_batches(quadratic: _Quadratic, factor: float, error: np.ndarray, alphas: np.ndarray) -> list:
     """The moment recursion of the module docstring, a step at a time."""
-    X, r, H = quadratic.X, quadratic.residuals, quadratic.hessian
+    H = quadratic.hessian
+    moments = _TermMoments(quadratic) if factor > 0 else None
     mean, second = error.copy(), np.outer(error, error)
     curve = [quadratic.gap_and_distance(second)]
     for epoch_alphas in alphas:
         for alpha in epoch_alphas:
             HS = H @ second
             noise = (1 - factor) * (HS @ H)
-            if factor > 0:
-                weights = np.sum((X @ second) * X, axis=1) + 2 * r * (X @ mean) + r * r
-                noise += factor * ((X.T * weights) @ X) / quadratic.n
+            if moments is not None:
+                noise += factor * moments(mean, second)
             second = second - alpha * (HS + HS.T) + alpha * alpha * noise
             second = 0.5 * (second + second.T)   # rounding leaves an antisymmetric part the map would amplify
             mean = mean - alpha * (H @ mean)

@@ -1,0 +1,39 @@
+"""The main job tells the lecture's story, over seeds: per epoch SGD is ahead of gradient descent early,
+shuffled cyclic is at or below SGD with replacement at the same step, every bound lies above its
+measured mean, and the least-squares runs carry their exact expected curves."""
+
+import pytest
+
+import sgdlab as sl
+from sgdlab.experiments import config
+
+
+@pytest.fixture(scope="module")
+def main_job():
+    problem, runs, _, _ = config.build(config.validated({}, where="sgdlab compare"))
+    return sl.compare(problem, runs, seeds=10, epochs=20)
+
+
+def _mean_gap(comparison, run, epochs):
+    table = comparison.table
+    return table[(table.run == run) & table.epoch.isin(epochs)].groupby("epoch").gap.mean()
+
+
+def test_sgd_is_ahead_of_gradient_descent_in_the_first_epochs(main_job):
+    for stochastic in ("with_replacement B=1", "shuffled_cyclic B=1", "with_replacement B=32"):
+        assert (_mean_gap(main_job, stochastic, [1, 2, 3]) < _mean_gap(main_job, "GD", [1, 2, 3])).all()
+
+
+@pytest.mark.parametrize("batch_size", [1, 32])
+def test_shuffled_cyclic_is_at_or_below_with_replacement_at_the_same_step(main_job, batch_size):
+    late = range(5, 21)
+    shuffled = _mean_gap(main_job, f"shuffled_cyclic B={batch_size}", late).mean()
+    assert shuffled <= _mean_gap(main_job, f"with_replacement B={batch_size}", late).mean()
+
+
+def test_every_bound_is_above_its_mean_and_the_exact_curves_are_drawn(main_job):
+    flags = main_job.flags()
+    assert set(flags.run) == {"GD", "with_replacement B=1", "with_replacement B=32", "without_replacement B=32"}
+    assert (flags.flagged == "none").all()
+    exact = set(main_job.predictions[main_job.predictions.curve == "expected"].run)
+    assert exact == {"GD", "with_replacement B=1", "with_replacement B=32", "without_replacement B=32", "cyclic B=1"}

@@ -142,5 +142,7 @@ def gradient_noise_at_optimum(problem: FiniteSum, batch_size: int, sampler: Samp
         validation.fail("problem", "a problem whose solution θ* is known", validation.shown(problem),
                         context="gradient_noise_at_optimum")
     c = variance_factor(problem.n, batch_size, sampler)
-    spread = noise_scale(problem, solution, exact_max=np.iinfo(np.int64).max).trace_covariance
-    return c * spread
+    if "gradient_spread_at_optimum" not in problem.memo:   # (1/N) Σ ‖∇fᵢ(θ*)‖²: one pass over the data
+        problem.memo["gradient_spread_at_optimum"] = noise_scale(problem, solution,
+                                                                 exact_max=np.iinfo(np.int64).max).trace_covariance
+    return c * problem.memo["gradient_spread_at_optimum"]

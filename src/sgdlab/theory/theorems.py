@@ -179,11 +179,10 @@ def bound(problem: Problem, sampler: Sampler, step: schedules.StepLike, epochs: 
     steps = sampler.steps_per_epoch(problem.n) if problem.n is not None else 1
     alphas = np.asarray(schedule(np.arange(max(epochs, 0) * steps)), dtype=np.float64)
     verdict = guarantee(problem, sampler, float(alphas.max()) if alphas.size else schedules.initial_alpha(schedule))
-    theorem, curve = _distance_curve(problem, sampler, verdict, alphas, params0)
-    if curve is None:
+    theorem, at_epochs = _distance_curve(problem, sampler, verdict, alphas.reshape(max(epochs, 0), steps), params0)
+    if at_epochs is None:
         frame = pd.DataFrame(columns=["epoch", "quantity", "bound", "theorem"])
     else:
-        at_epochs = curve[np.arange(epochs + 1) * steps]
         L = float(problem.lipschitz())   # type: ignore[arg-type]   # every theorem with a curve knows L
         frame = pd.DataFrame({"epoch": np.tile(np.arange(epochs + 1), 2),
                               "quantity": np.repeat(["dist_sq", "gap"], epochs + 1),
@@ -194,8 +193,9 @@ def bound(problem: Problem, sampler: Sampler, step: schedules.StepLike, epochs: 
 
 def _distance_curve(problem: Problem, sampler: Sampler, verdict: Guarantee, alphas: np.ndarray,
                     params0: Params | None) -> tuple[str | None, np.ndarray | None]:
-    """(the theorem, its bound on E‖θᵏ − θ*‖² after each step k = 0, 1, …), or (None, None) when the run's
-    theorem gives no curve: gradient descent's contraction needs a strongly convex linear model."""
+    """(the theorem, its bound on E‖θ − θ*‖² at the start and after each epoch, a row of ``alphas``), or
+    (None, None) when the run's theorem gives no curve: gradient descent's contraction needs a strongly
+    convex linear model."""
     mu = _strong_convexity(problem)
     contracts = verdict.theorem == DESCENT and mu > 0 and isinstance(problem, LinearModel)
     if not (verdict.theorem == SGD or contracts) or problem.solution() is None:
@@ -204,10 +204,19 @@ def _distance_curve(problem: Problem, sampler: Sampler, verdict: Guarantee, alph
     distance = float(pytrees.distance(start, pytrees.conform("solution", problem.solution(), problem.params0))) ** 2
     if contracts:
         L = float(problem.lipschitz())   # type: ignore[arg-type]
-        factors = np.maximum(np.abs(1 - alphas * mu), np.abs(1 - alphas * L)) ** 2
-        return CONTRACTION, distance * np.concatenate([[1.0], np.cumprod(factors)])
+        logs = 2 * np.log(np.maximum(np.abs(1 - alphas * mu), np.abs(1 - alphas * L)))
+        return CONTRACTION, distance * np.exp(np.concatenate([[0.0], np.cumsum(logs.sum(axis=1))]))
     noise = gradient_noise_at_optimum(problem, sampler.batch_size, sampler)   # type: ignore[arg-type, attr-defined]
-    curve = [distance]
-    for alpha in alphas:
-        curve.append((1 - alpha * mu) * curve[-1] + 2 * alpha * alpha * noise)
-    return SGD, np.array(curve)
+    return SGD, _linear_recursion(distance, 1 - alphas * mu, 2 * alphas**2 * noise)
+
+
+def _linear_recursion(start: float, factors: np.ndarray, shifts: np.ndarray) -> np.ndarray:
+    """r at the start and at the end of each row of r ← a r + b (``factors`` a > 0 and ``shifts`` b, one row
+    an epoch): r_end = (Π a) r_start + Σⱼ bⱼ Π_{i>j} aᵢ, the products taken as sums of logarithms (no
+    underflow however long the epoch)."""
+    logs = np.log(factors)
+    after = np.cumsum(logs[:, ::-1], axis=1)[:, ::-1] - logs   # Σ_{i>j} log aᵢ within each epoch
+    values = [start]
+    for total, shift, tail in zip(logs.sum(axis=1), shifts, after, strict=True):
+        values.append(np.exp(total) * values[-1] + float(np.sum(shift * np.exp(tail))))
+    return np.array(values)

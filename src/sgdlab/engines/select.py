@@ -106,8 +106,8 @@ def program(engine: str, problem, sampler, params, schedule, solution, *, lanes:
     epoch) and placement on devices. ``params`` and ``schedule`` give the shapes the program is
     compiled for (stacked along a leading axis when there are lanes); ``solution`` is θ* or None.
 
-    The JAX engine's programs are kept with the problem (in its ``memo``), so they live as long as its
-    data do and are reused by every run that needs the same program."""
+    Programs are kept with the problem (in its ``memo``), so they live as long as its data do and are
+    reused, prepared, by every run that needs the same program."""
     if engine == "streamed":
         if lanes is not None:
             validation.fail("problem", _IN_MEMORY, repr(problem))
@@ -118,7 +118,10 @@ def program(engine: str, problem, sampler, params, schedule, solution, *, lanes:
     if engine == "native":
         from sgdlab.engines.native.run import NativeRun  # Numba loads with the first native run
 
-        return NativeRun(compiled)
+        native = problem.memo.setdefault("native_runs", {})
+        if compiled not in native:
+            native[compiled] = NativeRun(compiled)
+        return native[compiled]
     return compiled
 
 

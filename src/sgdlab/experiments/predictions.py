@@ -28,21 +28,31 @@ COLUMNS = ["run", "epoch", "quantity", "curve", "value", "theorem"]
 def predictions(problem: FiniteSum, runs: list[tuple[str, Sampler, Schedule | None]], epochs: int) -> pd.DataFrame:
     """One row per (run, epoch, quantity, curve): ``curve`` "bound" (with its theorem) or "expected", and
     ``quantity`` "gap" (E[F] − p*) or "dist_sq" (E‖θ − θ*‖²)."""
-    frames = [_run_predictions(problem, name, sampler, schedule, epochs) for name, sampler, schedule in runs
-              if schedule is not None]
-    frames = [frame for frame in frames if not frame.empty]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
+    columns: dict[str, list] = {column: [] for column in COLUMNS}
+    for name, sampler, schedule in runs:
+        if schedule is not None:
+            for curve in _run_predictions(problem, sampler, schedule, epochs):
+                for column, values in zip(COLUMNS, (name, *curve), strict=True):
+                    columns[column].append(np.broadcast_to(values, np.shape(curve[0])))
+    if not columns["epoch"]:
+        return pd.DataFrame(columns=COLUMNS)
+    return pd.DataFrame({column: np.concatenate(values) for column, values in columns.items()})
 
 
-def _run_predictions(problem: FiniteSum, name: str, sampler: Sampler, schedule: Schedule, epochs: int) -> pd.DataFrame:
+def _run_predictions(problem: FiniteSum, sampler: Sampler, schedule: Schedule, epochs: int) -> list[tuple]:
+    """One run's curves as (epochs, quantity, curve, values, theorem) tuples of arrays or scalars."""
+    curves = []
     bound = theory.bound(problem, sampler, schedule, epochs)
-    frames = [] if bound.empty else [bound.rename(columns={"bound": "value"}).assign(curve="bound")]
+    if not bound.empty:
+        curves.append((bound.epoch.to_numpy(), bound.quantity.to_numpy(), "bound", bound.bound.to_numpy(),
+                       bound.theorem.iloc[0]))
     cost = theory.exact_cost(problem, sampler, epochs)
     if cost is not None and cost <= EXPECTED_WORK:
         exact = theory.expected_history(problem, sampler, schedule, epochs)
-        long = exact.melt(id_vars="epoch", value_vars=["gap", "dist_sq"], var_name="quantity")
-        frames.append(long.assign(curve="expected", theorem="exact expectation (least squares)"))
-    return pd.concat(frames, ignore_index=True).assign(run=name)[COLUMNS] if frames else pd.DataFrame(columns=COLUMNS)
+        for quantity in ("gap", "dist_sq"):
+            curves.append((exact.epoch.to_numpy(), quantity, "expected", exact[quantity].to_numpy(),
+                           "exact expectation (least squares)"))
+    return curves
 
 
 def flags(table: pd.DataFrame, predicted: pd.DataFrame) -> pd.DataFrame:

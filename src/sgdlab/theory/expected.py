@@ -41,6 +41,8 @@ from sgdlab.theory.minibatch import variance_factor
 MAX_WORK = 3 * 10**10
 #: The largest N whose N! orders the shuffled schemes' expectation enumerates.
 MAX_ENUMERATED = 8
+#: What a step of the recursion costs beyond its arithmetic (NumPy calls from Python), in multiply-adds.
+STEP_OVERHEAD = 10**5
 
 
 def expected_history(problem: Problem, sampler: Sampler, step: schedules.StepLike, epochs: int,
@@ -135,10 +137,11 @@ class _Quadratic:
 
 
 def exact_cost(problem: Problem, sampler: Sampler, epochs: int) -> int | None:
-    """The multiply-adds :func:`expected_history` spends on ``epochs`` of this run: for stochastic batches
-    drawn afresh, steps × N × p², or N p⁴ + steps × p⁴ when p² ≤ N; steps × p³ for gradient descent;
-    steps × B × p² for a cyclic run; steps × N! × p³ for the averages over orders. None where there is no
-    exact curve (not least squares, a constraint, another sampler, the shuffled schemes beyond N = 8).
+    """The multiply-adds :func:`expected_history` spends on ``epochs`` of this run: STEP_OVERHEAD a step
+    (the recursion's Python loop) plus its arithmetic: for stochastic batches drawn afresh, steps × N × p²,
+    or N p⁴ + steps × p⁴ when p² ≤ N; steps × p³ for gradient descent; steps × B × p² for a cyclic run;
+    steps × N! × p³ for the averages over orders. None where there is no exact curve (not least squares,
+    a constraint, another sampler, the shuffled schemes beyond N = 8).
 
     Parameters
     ----------
@@ -159,8 +162,8 @@ def exact_cost(problem: Problem, sampler: Sampler, epochs: int) -> int | None:
     >>> import numpy as np
     >>> import sgdlab as sl
     >>> problem = sl.least_squares(np.ones((10, 2)), np.arange(10.0))
-    >>> sl.theory.exact_cost(problem, sl.with_replacement(1), epochs=2)   # 10 × 2⁴ + 20 steps × 2⁴
-    480
+    >>> sl.theory.exact_cost(problem, sl.with_replacement(1), epochs=2)   # 20 steps + 10 × 2⁴ + 20 × 2⁴
+    2000480
     >>> sl.theory.exact_cost(problem, sl.shuffled_cyclic(1), epochs=2) is None   # 10! orders: too many
     True
     """
@@ -168,6 +171,11 @@ def exact_cost(problem: Problem, sampler: Sampler, epochs: int) -> int | None:
         return None
     n, p = problem.n, problem.n_features
     steps = epochs * sampler.steps_per_epoch(n)
+    arithmetic = _arithmetic(sampler, n, p, steps)
+    return None if arithmetic is None else steps * STEP_OVERHEAD + arithmetic
+
+
+def _arithmetic(sampler: Sampler, n: int, p: int, steps: int) -> int | None:
     if isinstance(sampler, ShuffledCyclic | ShuffleOnce):
         return steps * math.factorial(n) * p**3 if n <= MAX_ENUMERATED else None
     if isinstance(sampler, FullBatch):

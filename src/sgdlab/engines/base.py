@@ -93,3 +93,8 @@ class EpochProgram(Protocol):
 def lane_metrics(metrics: Metrics, lane: int, lanes: int | None) -> Metrics:
     """The metrics of run ``lane`` of a program of ``lanes`` lanes (the metrics themselves for one run)."""
     return metrics if lanes is None else metrics.lane(lane)
+
+
+def lane_params(params: Params, lane: int, lanes: int | None) -> Params:
+    """θ of run ``lane`` of a program of ``lanes`` lanes (θ itself for one run)."""
+    return params if lanes is None else jax.tree.map(lambda leaf: leaf[lane], params)

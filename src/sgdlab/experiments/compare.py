@@ -121,6 +121,10 @@ class Comparison:
         What the theory predicts for each run (:mod:`sgdlab.experiments.predictions`): its theorem's
         bound and, on least squares, its exact expected curve (columns run, epoch, quantity, curve,
         value, theorem).
+    paths : dict
+        (run, seed) → θ at each history row, when ``compare(..., record_params=True)`` kept them.
+    objective : FiniteSum or None
+        The problem the runs minimized (for :meth:`plot_paths`).
 
     Examples
     --------
@@ -142,6 +146,8 @@ class Comparison:
     runs: dict
     reused: int = 0
     predictions: pd.DataFrame = dataclasses.field(default_factory=lambda: pd.DataFrame(columns=COLUMNS))
+    paths: dict = dataclasses.field(default_factory=dict)
+    objective: FiniteSum | None = dataclasses.field(default=None, repr=False)
 
     def summary(self, metric: str | None = None, target: float | None = None) -> pd.DataFrame:
         """Per run, across seeds: the final value of ``metric`` and the epochs and time to ``target``;
@@ -156,6 +162,18 @@ class Comparison:
 
         return convergence_figure(self.table, metric, x, predictions=self.predictions if bounds else None)
 
+    def plot_paths(self, seed: int = 0, runs: list[str] | None = None, since: int = 0, ax: Any = None) -> Any:
+        """A matplotlib Figure of the level sets of F and each run's path for ``seed`` (kept by
+        ``compare(..., record_params=True)``), from history row ``since`` on (all runs when ``runs`` is
+        None): in the plane of θ when it has two entries, else on the top two eigenvectors of the
+        Hessian at θ*; drawn in ``ax`` when given."""
+        from sgdlab.experiments.plots import paths_figure
+
+        if not self.paths or self.objective is None:
+            validation.fail("comparison", "one run with record_params=True (its paths are kept)", "no paths",
+                            context="plot_paths")
+        return paths_figure(self.objective, self.paths, seed, runs, since, ax)
+
     def flags(self) -> pd.DataFrame:
         """Per run and bounded quantity, the epochs whose mean over seeds exceeds the bound by more than
         three standard errors (see :func:`sgdlab.experiments.predictions.flags`)."""
@@ -164,7 +182,7 @@ class Comparison:
 
 def compare(problem: FiniteSum, runs: dict, seeds: int | Iterable[int] = 10, epochs: int = 20, out: Any = None,
             record_every: int = 1, tol: float | None = None, title: str | None = None, on_epoch: OnEpoch | None = None,
-            engine: str = "auto", predict: bool = True) -> Comparison:
+            engine: str = "auto", predict: bool = True, record_params: bool = False) -> Comparison:
     """Run every setting in ``runs`` with every seed; see the module docstring.
 
     Parameters
@@ -184,6 +202,9 @@ def compare(problem: FiniteSum, runs: dict, seeds: int | Iterable[int] = 10, epo
         Names the comparison in its saved settings (the report's heading).
     on_epoch : callable, optional
         ``on_epoch(label, epoch, epochs)`` after every epoch of every program (a progress bar).
+    record_params : bool, default False
+        Keep every run's θ at each recorded epoch (``Comparison.paths``, :meth:`Comparison.plot_paths`); for
+        a comparison in memory (``out=None``: the paths are not saved).
     predict : bool, default True
         Compute what the theory predicts beside the runs (``Comparison.predictions``: each run's bound and,
         on least squares, its exact expected curve).
@@ -209,15 +230,19 @@ def compare(problem: FiniteSum, runs: dict, seeds: int | Iterable[int] = 10, epo
                         validation.shown(problem), error=TypeError)
     specs = run_specs(problem, runs)
     seed_list = _seeds(seeds)
+    if record_params is True and out is not None:
+        validation.fail("record_params", "False with out= (the paths are kept in memory, not saved)", "True")
     store = ResultStore(out) if out is not None else None
-    keywords = {"epochs": epochs, "tol": tol, "record_every": record_every, "engine": engine}
+    keywords = {"epochs": epochs, "tol": tol, "record_every": record_every, "engine": engine,
+                "record_params": record_params}
     histories: dict[tuple[str, int], dict] = {}
+    paths: dict[tuple[str, int], list] = {}
     computed = 0
     for group in _groups(specs):
         lanes = _lanes(problem, group, seed_list, keywords)
         keys = {lane: run_key(options) for lane, options in lanes.items()}
         todo = [lane for lane in lanes if store is None or not store.has(keys[lane])]
-        fresh = _run_group(problem, {lane: lanes[lane] for lane in todo}, group, on_epoch) if todo else {}
+        fresh = _run_group(problem, {lane: lanes[lane] for lane in todo}, group, on_epoch, paths) if todo else {}
         for lane, columns in fresh.items():
             if store is not None:
                 store.save(keys[lane], pd.DataFrame(columns))
@@ -230,7 +255,7 @@ def compare(problem: FiniteSum, runs: dict, seeds: int | Iterable[int] = 10, epo
     predicted = (predictions(problem, [(spec.name, spec.sampler, spec.schedule) for spec in specs], epochs)
                  if predict else pd.DataFrame(columns=COLUMNS))
     comparison = Comparison(table, describe_problem(problem), _runs_info(problem, specs), len(histories) - computed,
-                            predicted)
+                            predicted, paths, problem)
     if store is not None:
         store.finish(table, comparison.problem, comparison.runs,
                      dict(seeds=seed_list, epochs=epochs, record_every=record_every, tol=tol, title=title), predicted)
@@ -247,13 +272,15 @@ def _lanes(problem: FiniteSum, group: list[RunSpec], seeds: list[int], keywords:
 
 
 def _run_group(problem: FiniteSum, lanes: dict[tuple[str, int], RunOptions], group: list[RunSpec],
-               on_epoch: OnEpoch | None) -> dict[tuple[str, int], dict]:
-    """Run the lanes of one group as one program; each lane's history as columns (see :func:`_run_columns`)."""
+               on_epoch: OnEpoch | None, paths: dict) -> dict[tuple[str, int], dict]:
+    """Run the lanes of one group as one program; each lane's history as columns (see :func:`_run_columns`),
+    and its path into ``paths`` when kept."""
     first = next(iter(lanes.values()))
     label, epochs = repr(first.sampler), first.budget.units
     logs = run_lanes(list(lanes.values()),
                      on_unit=None if on_epoch is None else lambda epoch: on_epoch(label, epoch, epochs))
     specs, L = {spec.name: spec for spec in group}, problem.lipschitz()
+    paths.update({lane: log.path for lane, log in zip(lanes, logs, strict=True) if log.path is not None})
     return {(name, seed): _run_columns(specs[name], seed, log, L)
             for (name, seed), log in zip(lanes, logs, strict=True)}
 

@@ -11,12 +11,15 @@ on ‖θ − θ*‖ the square roots of E‖θ − θ*‖² (which bounds E‖θ
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from sgdlab._helpers import validation
 
+#: The most parameters whose Hessian the paths' plane is computed from.
+MAX_HESSIAN = 2000
 AXES = {"epoch": "epoch", "iteration": "iteration", "time": "seconds (compilation excluded)"}
 LABELS = {"gap": "F − p*", "grad_norm": "‖∇F(θ)‖", "dist": "‖θ − θ*‖", "loss": "F(θ)", "violation": "violation"}
 
@@ -100,3 +103,91 @@ def batch_size_figure(summary: pd.DataFrame, b_simple: float | None, knee: int |
             ax.axvline(knee, color="C2", linestyle=":", label=f"throughput knee B = {knee}")
         ax.legend(fontsize=8)
     return figure
+
+
+def paths_figure(problem: Any, paths: dict, seed: int = 0, runs: list[str] | None = None, since: int = 0, ax=None):
+    """Level sets of F and each run's path θ⁰, θ¹, … (its history rows, from row ``since``) for one seed:
+    in the plane of θ itself when θ has two entries, else projected on the top two eigenvectors of the
+    Hessian at θ* (at the mean of the paths' ends when θ* is not known), with F drawn on that plane
+    through the centre."""
+    import matplotlib.pyplot as plt
+
+    since = validation.integer("since", since, low=0)
+    chosen = {run: path[since:] for (run, path_seed), path in paths.items() if path_seed == seed
+              and (runs is None or run in runs) and len(path) > since}
+    if not chosen:
+        validation.fail("seed, runs and since", f"a seed whose paths were kept ({sorted({s for _, s in paths})}), "
+                        f"runs among {sorted({run for run, _ in paths})} and rows before their ends",
+                        f"seed={seed!r}, runs={runs!r}, since={since!r}")
+    if problem.on_disk:
+        validation.fail("problem", "data in memory (F is drawn on a grid of the plane)", "data on disk",
+                        context="plot_paths")
+    plane = _PathPlane(problem, chosen)
+    if ax is None:
+        figure, ax = plt.subplots(figsize=(6.5, 5.5))
+    else:
+        figure = ax.figure
+    plane.draw_level_sets(ax)
+    colours = {run: f"C{index}" for index, run in enumerate(dict.fromkeys(run for run, _ in paths))}
+    for run, xy in plane.coordinates.items():
+        ax.plot(xy[:, 0], xy[:, 1], marker=".", markersize=3, linewidth=1.0, color=colours[run], label=run)
+    ax.plot([0.0], [0.0], marker="*", color="black", markersize=10, linestyle="none", label=plane.centre_name)
+    if plane.size == 2:
+        ax.set(xlabel=f"θ₁ − {plane.centre_name}₁", ylabel=f"θ₂ − {plane.centre_name}₂", aspect="equal")
+    else:
+        ax.set(xlabel=f"along the Hessian's top eigenvector (from {plane.centre_name})", ylabel="along its second")
+    ax.set_title(f"paths of seed {seed} on the level sets of F" + (f", from history row {since}" if since else ""))
+    ax.legend(fontsize="small")
+    figure.tight_layout()
+    return figure
+
+
+class _PathPlane:
+    """The plane the paths are drawn in: its centre (θ*, or the mean of the paths' ends), two orthonormal
+    directions, and each path's coordinates on them."""
+
+    def __init__(self, problem: Any, paths: dict):
+        from jax.flatten_util import ravel_pytree
+
+        flat0, self.unravel = ravel_pytree(problem.params0)
+        self.problem, self.size = problem, flat0.size
+        points = {run: np.array([np.asarray(ravel_pytree(theta)[0]) for theta in path]) for run, path in paths.items()}
+        solution = problem.solution()
+        self.centre_name = "θ*" if solution is not None else "centre"
+        self.centre = (np.asarray(ravel_pytree(solution)[0]) if solution is not None
+                       else np.mean([path[-1] for path in points.values()], axis=0))
+        self.basis = self._directions()
+        self.coordinates = {run: (path - self.centre) @ self.basis.T for run, path in points.items()}
+
+    def _directions(self) -> np.ndarray:
+        """Two orthonormal rows: the coordinates when θ has two entries, else the top two eigenvectors of
+        ∇²F at the centre."""
+        import jax
+        import jax.numpy as jnp
+
+        if self.size == 2:
+            return np.eye(2)
+        if self.size > MAX_HESSIAN:
+            validation.fail("problem", f"parameters of at most {MAX_HESSIAN} entries (the plane of the paths comes "
+                            "from the Hessian)", f"{self.size} entries", context="plot_paths")
+        hessian = np.asarray(jax.hessian(self._flat_loss)(jnp.asarray(self.centre)))
+        _, vectors = np.linalg.eigh(0.5 * (hessian + hessian.T))
+        return vectors[:, ::-1][:, :2].T
+
+    def _flat_loss(self, flat):
+        return self.problem.data_loss(self.unravel(flat), self.problem.data)
+
+    def draw_level_sets(self, ax, points: int = 80, levels: int = 14) -> None:
+        """Contours of F − min over the grid, at geometrically spaced levels, on a grid covering the paths."""
+        import jax
+        import jax.numpy as jnp
+
+        everything = np.concatenate(list(self.coordinates.values()))
+        low, high = everything.min(axis=0), everything.max(axis=0)
+        margin = 0.1 * np.maximum(high - low, 1e-12)
+        a, b = np.meshgrid(*(np.linspace(low[i] - margin[i], high[i] + margin[i], points) for i in range(2)))
+        grid = self.centre + np.stack([a.ravel(), b.ravel()], axis=1) @ self.basis
+        losses = np.asarray(jax.vmap(self._flat_loss)(jnp.asarray(grid)))
+        values = losses.reshape(a.shape) - losses.min()
+        heights = np.geomspace(max(values[values > 0].min(), 1e-12 * values.max()), values.max(), levels)
+        ax.contour(a, b, np.maximum(values, heights[0]), levels=heights, colors="0.75", linewidths=0.7)

@@ -17,6 +17,7 @@ its loss is f and its gap p* − f.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -47,13 +48,15 @@ class RunLog:
         self.threshold = _explosion_threshold(start.loss)
         self.rows = [_row(0, 0, start, 0.0)]
         self.verdict = self._verdict("the start", start, measured=True)
+        #: θ at each history row, when the options ask for it (θ⁰ first).
+        self.path: list | None = [pytrees.to_numpy(options.params0)] if options.record_params else None
 
     @classmethod
     def resumed(cls, options: RunOptions, loss0: float, rows: list, verdict: Verdict) -> RunLog:
         """The log of a run resumed from a checkpoint: its F(θ⁰), rows so far and verdict."""
         log = cls.__new__(cls)
         log.options, log.loss0, log.threshold = options, loss0, _explosion_threshold(loss0)
-        log.rows, log.verdict = list(rows), verdict
+        log.rows, log.verdict, log.path = list(rows), verdict, None
         return log
 
     @property
@@ -69,12 +72,16 @@ class RunLog:
         """Whether loop unit ``unit`` needs F and ‖∇F‖ (for a row, or for the tol rule)."""
         return self.due(unit) or self.options.tol is not None
 
-    def observe(self, unit: int, iterations: int, metrics: Metrics, elapsed: float) -> None:
-        """Take the metrics after loop unit ``unit``: apply the stopping rules and record a row when due."""
+    def observe(self, unit: int, iterations: int, metrics: Metrics, elapsed: float,
+                params: Callable[[], Any] | None = None) -> None:
+        """Take the metrics after loop unit ``unit``: apply the stopping rules and record a row when due
+        (with θ, from ``params()``, when the path is kept)."""
         when = f"step {iterations}" if self.options.budget.chunk else f"epoch {unit}"
         self.verdict = self._verdict(when, metrics, self.measured(unit))
         if self.due(unit) or self.done:
             self.rows.append(_row(unit, iterations, metrics, elapsed))
+            if self.path is not None and params is not None:
+                self.path.append(pytrees.to_numpy(params()))
 
     def add_noise_scale(self, unit: int, params: Any) -> None:
         """Put the gradient-noise scale at θ in the row of ``unit`` when that row was recorded and it is due."""
@@ -91,7 +98,7 @@ class RunLog:
         columns = self.columns()
         status, message, epochs, iterations = self.outcome(columns)
         return Result(params, status, message, pd.DataFrame(columns), epochs, iterations, compile_time,
-                      options.sampler, options.schedule, options.seed, options.engine)
+                      options.sampler, options.schedule, options.seed, options.engine, self.path)
 
     def columns(self) -> dict[str, np.ndarray]:
         """The history as NumPy columns, in the objective's own sign; gap = F − p* (p* − f when

@@ -10,6 +10,7 @@ checkpoint and record the gradient-noise scale after a unit.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from typing import Any
@@ -18,7 +19,7 @@ import numpy as np
 
 from sgdlab._helpers import pytrees
 from sgdlab.engines import compiled, select
-from sgdlab.engines.base import Carry, EpochProgram, Seeds, lane_metrics
+from sgdlab.engines.base import Carry, EpochProgram, Seeds, lane_metrics, lane_params
 from sgdlab.run import checkpoint
 from sgdlab.run.history import RunLog
 from sgdlab.run.identity import run_identity
@@ -74,7 +75,8 @@ def advance(programs: Programs, logs: list[RunLog], carry: Carry, seeds: Seeds, 
         elapsed += time.perf_counter() - tic
         for lane, log in enumerate(logs):
             if not log.done:
-                log.observe(unit, carry.iteration, lane_metrics(metrics, lane, program.lanes), elapsed / len(logs))
+                log.observe(unit, carry.iteration, lane_metrics(metrics, lane, program.lanes), elapsed / len(logs),
+                            params=functools.partial(lane_params, carry.params, lane, program.lanes))
         if after_unit is not None:
             after_unit(unit, carry, elapsed)
     return carry

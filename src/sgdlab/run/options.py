@@ -88,12 +88,14 @@ class RunKeywords(TypedDict, total=False):
     resume: bool
     devices: Any
     noise_scale_every: int | None
+    record_params: bool
 
 
 #: Each keyword's default.
 DEFAULTS: dict[str, Any] = {"epochs": None, "steps": None, "params0": None, "seed": 0, "tol": None, "record_every": 1,
                             "constraint": None, "optimizer": None, "engine": "auto", "checkpoint": None,
-                            "checkpoint_every": 1, "resume": False, "devices": None, "noise_scale_every": None}
+                            "checkpoint_every": 1, "resume": False, "devices": None, "noise_scale_every": None,
+                            "record_params": False}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -155,6 +157,8 @@ class RunOptions:
     noise_scale_every: int | None = None
     #: A note for the run's message when a constant step is beyond 2/L.
     step_note: str = ""
+    #: Keep θ at every history row (``Result.path``).
+    record_params: bool = False
 
     def with_seed(self, seed: int) -> RunOptions:
         """The same run with another seed."""
@@ -185,7 +189,8 @@ def validated(problem: Problem, sense: Sense, sampler: SamplerLike, step: StepLi
         placement=placement,
         checkpointing=_checkpointing(options["checkpoint"], options["checkpoint_every"], options["resume"]),
         noise_scale_every=_noise_scale_every(problem, options["noise_scale_every"]),
-        step_note=_step_note(problem, schedule))
+        step_note=_step_note(problem, schedule),
+        record_params=_record_params(options["record_params"], options["checkpoint"]))
 
 
 def _known(keywords: dict) -> dict:
@@ -254,6 +259,14 @@ def _noise_scale_every(problem: Problem, every: int | None) -> int | None:
         validation.fail("noise_scale_every", "left out for an expectation (its noise scale needs per-example "
                         "gradients of a finite sum)", validation.shown(every))
     return validation.integer("noise_scale_every", every)
+
+
+def _record_params(record: Any, checkpoint: Any) -> bool:
+    if not isinstance(record, bool):
+        validation.fail("record_params", "True or False", validation.shown(record), error=TypeError)
+    if record and checkpoint is not None:
+        validation.fail("record_params", "False with checkpoint= (a checkpoint does not keep the path)", "True")
+    return record
 
 
 def _checkpointing(checkpoint: Any, every: Any, resume: Any) -> Checkpointing | None:

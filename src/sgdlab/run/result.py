@@ -42,6 +42,8 @@ class Result:
         The run's seed.
     engine : {"jax", "native", "streamed"}
         The engine that ran the epochs.
+    path : list of pytrees, or None
+        θ at each history row (θ⁰ first), when the run was asked to keep it (``record_params=True``).
 
     Examples
     --------
@@ -67,6 +69,7 @@ class Result:
     step: Schedule | None
     seed: int
     engine: str = "jax"
+    path: list | None = None
 
     def __repr__(self) -> str:
         return (f"Result(status={self.status!r}, epochs={self.epochs}, iterations={self.iterations}, "

@@ -45,3 +45,14 @@ def mushrooms():
         pytest.skip(f"shared data not found at {path}")
     X, y = load_svmlight_file(str(path))
     return X.toarray(), (y == 2).astype(int)
+
+
+@pytest.fixture(scope="session")
+def w8a():
+    """LIBSVM w8a (49,749 × 300, sparse CSR, labels ±1)."""
+    from sklearn.datasets import load_svmlight_file
+
+    path = SHARED_DATA / "w8a"
+    if not path.exists():
+        pytest.skip(f"shared data not found at {path}")
+    return load_svmlight_file(str(path))

@@ -4,17 +4,35 @@ Labels may be given coded {0, 1} or {−1, +1}; 0 is read as −1. The Hessian i
 (1/N) Σᵢ σ(mᵢ)(1 − σ(mᵢ)) xᵢxᵢᵀ + λI with σ(m)(1 − σ(m)) ≤ 1/4 (equality at θ = 0), so
 L = λ_max(XᵀX)/(4N) + λ. With λ > 0 the minimizer is unique; with λ = 0 and separable data
 there is none (F decreases towards 0 along a separating direction).
+
+With λ > 0 and at most MAX_NEWTON_FEATURES features, θ* is found by damped Newton's method in
+float64: θ ← θ − t H⁻¹∇F(θ), t halved from 1 until F decreases by at least t·|∇Fᵀ H⁻¹∇F|/4, until
+‖∇F(θ)‖ ≤ NEWTON_TOL · max(1, ‖∇F(0)‖). F is λ-strongly convex, so then F(θ) − p* ≤ ‖∇F(θ)‖²/(2λ)
+and ‖θ − θ*‖ ≤ ‖∇F(θ)‖/λ: far below what a run can resolve.
 """
 
 from __future__ import annotations
 
+from functools import cached_property
+from typing import Any
+
 import jax.numpy as jnp
 import numpy as np
+import scipy.linalg
+import scipy.sparse
+import scipy.special
 from numpy.typing import ArrayLike
 
 from sgdlab._helpers import validation
 from sgdlab._helpers.aliases import Features
 from sgdlab.problems.linear import LinearClassifier, design_matrix, targets
+
+#: The most features whose p × p Hessian Newton's method forms to find θ* (beyond it θ* is not known here).
+MAX_NEWTON_FEATURES = 4000
+#: Newton stops when ‖∇F(θ)‖ ≤ NEWTON_TOL · max(1, ‖∇F(0)‖).
+NEWTON_TOL = 1e-11
+#: Newton steps before giving up (θ* then stays unknown).
+MAX_NEWTON_STEPS = 100
 
 
 class LogisticRegression(LinearClassifier):
@@ -33,6 +51,33 @@ class LogisticRegression(LinearClassifier):
     def margin_losses(margins, y):
         """ℓ(m, y) = log(1 + exp(−y m)), computed without overflow."""
         return jnp.logaddexp(0.0, -y * margins)
+
+    def unconstrained_solution(self) -> np.ndarray | None:
+        """θ*, the unique minimizer when λ > 0 (by Newton's method, see the module docstring); None when
+        λ = 0 (separable data have none), when p > MAX_NEWTON_FEATURES or if Newton did not converge."""
+        return None if self._newton_solution is None else self._newton_solution.astype(self.X.dtype)
+
+    def unconstrained_optimal_value(self) -> float | None:
+        """p* = F(θ*) when θ* is known (computed in float64), else None."""
+        return self._optimal_value
+
+    @cached_property
+    def _optimal_value(self) -> float | None:
+        if self._newton_solution is None:
+            return None
+        X, y = self._float64_data
+        return _value_and_gradient(X, y, self.l2, self._newton_solution)[0]
+
+    @cached_property
+    def _float64_data(self) -> tuple[Any, np.ndarray]:
+        return self.X.astype(np.float64, copy=False), np.asarray(self.y, dtype=np.float64)
+
+    @cached_property
+    def _newton_solution(self) -> np.ndarray | None:
+        if self.l2 == 0 or self.n_features > MAX_NEWTON_FEATURES:
+            return None
+        X, y = self._float64_data
+        return _newton(X, y, self.l2)
 
     def predict(self, params, X) -> np.ndarray:
         """The label (in the coding of the training labels) of sign(xᵀθ) for each row of X."""
@@ -81,3 +126,46 @@ def logistic_regression(X: Features, y: ArrayLike, l2: float = 0.0) -> LogisticR
     0.2875
     """
     return LogisticRegression(X, y, l2)
+
+
+def _value_and_gradient(X, y: np.ndarray, l2: float, theta: np.ndarray) -> tuple[float, np.ndarray]:
+    """F(θ) and ∇F(θ) = −(1/N) Xᵀ(y ⊙ σ(−y ⊙ Xθ)) + λθ, in float64."""
+    margins = y * (X @ theta)
+    value = float(np.mean(np.logaddexp(0.0, -margins)) + 0.5 * l2 * theta @ theta)
+    return value, -(X.T @ (y * scipy.special.expit(-margins))) / len(y) + l2 * theta
+
+
+def _hessian(X, y: np.ndarray, l2: float, theta: np.ndarray) -> np.ndarray:
+    """∇²F(θ) = (1/N) Xᵀ diag(σ(mᵢ)σ(−mᵢ)) X + λI, mᵢ = yᵢxᵢᵀθ, as a dense p × p array."""
+    margins = y * (X @ theta)
+    weights = scipy.special.expit(margins) * scipy.special.expit(-margins) / len(y)
+    if scipy.sparse.issparse(X):
+        curvature = (X.T @ scipy.sparse.diags(weights) @ X).toarray()
+    else:
+        curvature = X.T @ (weights[:, None] * X)
+    return curvature + l2 * np.eye(X.shape[1])
+
+
+def _newton(X, y: np.ndarray, l2: float) -> np.ndarray | None:
+    """θ* by damped Newton's method from θ = 0 (see the module docstring), or None if it did not converge."""
+    theta = np.zeros(X.shape[1])
+    value, gradient = _value_and_gradient(X, y, l2, theta)
+    tolerance = NEWTON_TOL * max(1.0, float(np.linalg.norm(gradient)))
+    for _ in range(MAX_NEWTON_STEPS):
+        if np.linalg.norm(gradient) <= tolerance:
+            return theta
+        direction = -scipy.linalg.solve(_hessian(X, y, l2, theta), gradient, assume_a="pos")
+        theta, value, gradient = _backtrack(X, y, l2, theta, value, gradient, direction)
+    return None
+
+
+def _backtrack(X, y, l2, theta, value, gradient, direction):
+    """The step θ + t·d with the largest t in {1, 1/2, …} that decreases F by t·|∇Fᵀd|/4 (up to rounding
+    of F), with F and ∇F there."""
+    decrease, t = float(gradient @ direction), 1.0
+    while True:
+        candidate = theta + t * direction
+        new_value, new_gradient = _value_and_gradient(X, y, l2, candidate)
+        if new_value <= value + 0.25 * t * decrease + 1e-14 * abs(value) or t < 1e-12:
+            return candidate, new_value, new_gradient
+        t /= 2

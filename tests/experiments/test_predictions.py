@@ -8,7 +8,7 @@ import pytest
 
 import sgdlab as sl
 from sgdlab import theory
-from sgdlab.experiments.predictions import flags
+from sgdlab.experiments.predictions import bounded_quantities, flags
 from sgdlab.experiments.report import write_report
 
 matplotlib.use("Agg")
@@ -41,7 +41,7 @@ def test_runs_with_a_theorem_get_its_bound_and_least_squares_its_exact_curve(com
 
 def test_a_run_above_its_bound_is_flagged():
     table = pd.DataFrame({"run": ["a"] * 4, "seed": [0, 1, 0, 1], "epoch": [0, 0, 1, 1],
-                          "gap": [1.0, 1.0, 5.0, 5.2], "dist": [1.0, 1.0, 1.0, 1.0]})
+                          "gap": [1.0, 1.0, 5.0, 5.2], "dist": [1.0, 1.0, 1.0, 1.0], "grad_norm": [1.0] * 4})
     predicted = pd.DataFrame({"run": ["a", "a"], "epoch": [0, 1], "quantity": ["gap", "gap"], "curve": ["bound"] * 2,
                               "value": [1.0, 2.0], "theorem": ["t", "t"]})
     checked = flags(table, predicted)
@@ -62,3 +62,22 @@ def test_the_plot_draws_each_bound_and_exact_curve(comparison):
     with_theory, without = (len(result.plot("gap", bounds=shown).axes[0].lines) for shown in (True, False))
     assert (with_theory, without) == (3 + 4, 3)   # a median a run; a bound and an exact curve for GD and SGD
     assert len(result.plot("gap", x="time").axes[0].lines) == 3   # the theory has no time axis
+
+
+def test_bounded_quantities_take_the_smallest_gradient_before_each_recorded_epoch():
+    table = pd.DataFrame({"run": ["a"] * 4 + ["b"] * 3, "seed": 0, "epoch": [0, 1, 2, 3, 0, 2, 4],
+                          "grad_norm": [3.0, 1.0, 2.0, 0.5, 1.0, 1.0, 1.0], "dist": 1.0})
+    measured = bounded_quantities(table).set_index(["run", "epoch"]).min_grad_sq
+    np.testing.assert_array_equal(measured.loc["a"].to_numpy(), [np.nan, 9.0, 1.0, 1.0])
+    assert measured.loc["b"].iloc[1:].isna().all()   # epochs 1 and 3 were not recorded: no minimum claimed
+
+
+def test_gradient_descent_on_logistic_without_l2_is_checked_on_the_gradient(mushrooms):
+    X, y = mushrooms
+    problem = sl.logistic_regression(X, y)   # not strongly convex: the summed descent lemma applies
+    result = sl.compare(problem, {"GD": dict(sampler=sl.full_batch(), step="1/L")}, seeds=1, epochs=8)
+    bounds = result.predictions[result.predictions.curve == "bound"]
+    assert set(bounds.quantity) == {"min_grad_sq"} and list(bounds.epoch) == list(range(1, 9))
+    checked = result.flags()
+    assert checked["epochs checked"].tolist() == [8] and checked.flagged.tolist() == ["none"]
+    assert len(result.plot("grad_norm").axes[0].lines) == 2   # the median and the bound

@@ -8,7 +8,9 @@ import pytest
 
 import sgdlab as sl
 from sgdlab import theory
-from sgdlab.theory.theorems import CONTRACTION, SGD
+from sgdlab.theory.theorems import CONTRACTION, GRADIENT_SUM, SGD
+
+from reference import logistic_gradients
 
 
 def _noisy(n=40, p=3, seed=0):
@@ -114,3 +116,23 @@ def test_a_comparison_reports_each_runs_own_theorem():
     assert runs["GD"]["step_check"].startswith("α·L = 1 < 2: gradient descent")
     assert "Gower et al. 2019, Theorem 3.1" in runs["SGD"]["step_check"]
     assert "no theorem for shuffled_cyclic" in runs["RR"]["step_check"]
+
+
+def test_gradient_descent_without_strong_convexity_bounds_the_smallest_gradient(mushrooms):
+    """min_{k<K} ‖∇F(θᵏ)‖² ≤ (F(θ⁰) − F_low)/Σ_{k<K} αₖ(1 − αₖL/2): F(0) = log 2 and F_low = 0 for logistic
+    regression from θ⁰ = 0; the gradients come from an independent NumPy loop of gradient descent."""
+    X, y = mushrooms
+    problem = sl.logistic_regression(X, y)
+    L, signs = problem.lipschitz(), np.where(y == 1, 1.0, -1.0)
+    for ratio in (0.5, 1.0, 1.9):
+        alpha = ratio / L
+        bound = theory.bound(problem, sl.full_batch(), alpha, epochs=30)
+        assert set(bound.theorem) == {GRADIENT_SUM}
+        np.testing.assert_allclose(bound.bound, np.log(2) / (np.arange(1, 31) * alpha * (1 - ratio / 2)), rtol=1e-12)
+        theta, smallest = np.zeros(X.shape[1]), []
+        for _ in range(30):
+            gradient = logistic_gradients(theta, X, signs).mean(axis=0)
+            smallest.append(min(smallest[-1] if smallest else np.inf, gradient @ gradient))
+            theta = theta - alpha * gradient
+        assert np.all(np.array(smallest) <= bound.bound.to_numpy()), ratio
+    assert theory.bound(problem, sl.full_batch(), 2.1 / L, epochs=3).empty   # beyond 2/L: no theorem

@@ -27,7 +27,7 @@ COLUMNS = ["run", "epoch", "quantity", "curve", "value", "theorem"]
 
 def predictions(problem: FiniteSum, runs: list[tuple[str, Sampler, Schedule | None]], epochs: int) -> pd.DataFrame:
     """One row per (run, epoch, quantity, curve): ``curve`` "bound" (with its theorem) or "expected", and
-    ``quantity`` "gap" (E[F] − p*) or "dist_sq" (E‖θ − θ*‖²)."""
+    ``quantity`` "gap" (E[F] − p*), "dist_sq" (E‖θ − θ*‖²) or "min_grad_sq" (min_{k<K} ‖∇F(θᵏ)‖²)."""
     columns: dict[str, list] = {column: [] for column in COLUMNS}
     for name, sampler, schedule in runs:
         if schedule is not None:
@@ -59,14 +59,27 @@ def flags(table: pd.DataFrame, predicted: pd.DataFrame) -> pd.DataFrame:
     """Per run and quantity with a bound: the recorded epochs whose mean over seeds exceeds the bound by
     more than FLAG_ERRORS standard errors (columns run, quantity, theorem, epochs checked, flagged)."""
     bounds = predicted[predicted.curve == "bound"]
-    measured = table.assign(dist_sq=table["dist"] ** 2)
+    measured = bounded_quantities(table)
     rows = []
     for (name, quantity), bound in bounds.groupby(["run", "quantity"], sort=False):
         runs_of = measured[measured.run == name].groupby("epoch")[quantity].agg(["mean", "std", "count"])
         limit = bound.set_index("epoch").value.reindex(runs_of.index)
+        checked = limit.notna() & runs_of["mean"].notna()
         error = (runs_of["std"].fillna(0.0) / np.sqrt(runs_of["count"])).to_numpy()
-        over = (runs_of["mean"] - limit).to_numpy() > FLAG_ERRORS * error + 1e-12 * np.abs(limit.to_numpy())
+        over = checked & ((runs_of["mean"] - limit).to_numpy() > FLAG_ERRORS * error + 1e-12 * np.abs(limit.to_numpy()))
         rows.append({"run": name, "quantity": quantity, "theorem": bound.theorem.iloc[0],
-                     "epochs checked": int(limit.notna().sum()),
+                     "epochs checked": int(checked.sum()),
                      "flagged": ", ".join(str(epoch) for epoch in runs_of.index[over]) or "none"})
     return pd.DataFrame(rows, columns=["run", "quantity", "theorem", "epochs checked", "flagged"])
+
+
+def bounded_quantities(table: pd.DataFrame) -> pd.DataFrame:
+    """The comparison's table with the quantities the bounds are on: dist_sq = ‖θ − θ*‖² and
+    min_grad_sq = min_{k<K} ‖∇F(θᵏ)‖² at epoch K, the latter only where every earlier epoch of the
+    run was recorded (a minimum over fewer points could exceed the bound without contradicting it)."""
+    table = table.sort_values(["run", "seed", "epoch"])
+    runs = table.groupby(["run", "seed"], sort=False)
+    squared = (table["grad_norm"] ** 2).groupby([table.run, table.seed], sort=False)
+    earlier_min = squared.transform(lambda values: values.cummin().shift(1))
+    complete = (table.epoch == runs.cumcount()).groupby([table.run, table.seed], sort=False).cummin()
+    return table.assign(dist_sq=table["dist"] ** 2, min_grad_sq=earlier_min.where(complete.astype(bool)))

@@ -120,9 +120,10 @@ def _theory_section(table: pd.DataFrame, predicted: pd.DataFrame) -> str:
     exact = sorted(predicted[predicted.curve == "expected"].run.unique())
     note = ("<p class='note'>Bounds are on expectations: on the plots against epochs each run's bound is dashed in "
             "its colour, and, on least squares, its exact expected curve (no sampling) is a thin black line inside "
-            f"its band. An epoch is flagged when the mean over seeds exceeds the bound by more than {FLAG_ERRORS:g} "
-            "standard errors, which would mean a bug in the code or in the stated theorem. Runs with an exact "
-            f"expected curve: {html.escape(', '.join(exact)) or 'none'}.</p>")
+            "its band (on ‖∇F‖, gradient descent's bound is on the smallest ‖∇F(θᵏ)‖ of the steps before the "
+            "epoch's end, which needs no convexity). An epoch is flagged when the mean over seeds exceeds the bound "
+            f"by more than {FLAG_ERRORS:g} standard errors, which would mean a bug in the code or in the stated "
+            f"theorem. Runs with an exact expected curve: {html.escape(', '.join(exact)) or 'none'}.</p>")
     if checked.empty:
         return note + "<p>No run here has a theorem with a bound (see each run's step check above).</p>"
     return note + html_table(checked)

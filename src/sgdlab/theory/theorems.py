@@ -7,6 +7,11 @@ which, and no bound is quoted. With e = θ − θ*, rₖ = E‖θᵏ − θ*‖�
   F(θᵏ⁺¹) ≤ F(θᵏ) − α(1 − αL/2)‖∇F(θᵏ)‖²). If F is also μ-strongly convex, twice differentiable with
   μI ⪯ ∇²F ⪯ LI, then θᵏ⁺¹ − θ* = (I − αH̄)(θᵏ − θ*) with H̄ an average Hessian, so
   ‖θᵏ⁺¹ − θ*‖ ≤ qₖ‖θᵏ − θ*‖, qₖ = max(|1 − αₖμ|, |1 − αₖL|) < 1 (Polyak 1987, §1.4).
+* **Gradient descent on any L-smooth F bounded below** (no convexity needed), αₖ < 2/L: summing the
+  descent lemma over the steps, Σ_{k<K} αₖ(1 − αₖL/2)‖∇F(θᵏ)‖² ≤ F(θ⁰) − F_low, so
+  min_{k<K} ‖∇F(θᵏ)‖² ≤ (F(θ⁰) − F_low) / Σ_{k<K} αₖ(1 − αₖL/2) (Nesterov 2004, §1.2.3), with F_low = p*
+  where known, else 0 for the linear models (whose losses are nonnegative). This is the curve drawn
+  for gradient descent when the contraction does not apply (F not strongly convex).
 * **SGD with batches drawn afresh** (with or without replacement), convex terms, F μ-strongly convex,
   every αₖ ≤ 1/(2L_B): rₖ₊₁ ≤ (1 − αₖμ) rₖ + 2αₖ²σ*² (Gower et al. 2019, "SGD: General Analysis and
   Improved Rates", Theorem 3.1, whose proof holds step by step for any such schedule), with L_B the
@@ -36,6 +41,7 @@ from sgdlab.theory.minibatch import gradient_noise_at_optimum, minibatch_lipschi
 DESCENT = "the descent lemma of gradient descent"
 CONTRACTION = "contraction of gradient descent on a strongly convex F (Polyak 1987, §1.4)"
 SGD = "SGD with batches drawn afresh (Gower et al. 2019, Theorem 3.1)"
+GRADIENT_SUM = "the descent lemma summed over gradient descent's steps (Nesterov 2004, §1.2.3)"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -159,8 +165,10 @@ def bound(problem: Problem, sampler: Sampler, step: schedules.StepLike, epochs: 
     Returns
     -------
     pandas.DataFrame
-        Columns epoch, quantity ("dist_sq" or "gap"), bound and theorem; no rows when no theorem with a
-        curve applies (the reason is in ``attrs["verdict"]``, as :func:`sgdlab.check_step` says it).
+        Columns epoch, quantity ("dist_sq" = E‖θ − θ*‖², "gap" = E[F] − p*, or, for gradient descent on a
+        problem that is not strongly convex, "min_grad_sq" = min_{k<K} ‖∇F(θᵏ)‖² from epoch 1), bound and
+        theorem; no rows when no theorem with a curve applies (the reason is in ``attrs["verdict"]``, as
+        :func:`sgdlab.check_step` says it).
 
     Examples
     --------
@@ -179,16 +187,39 @@ def bound(problem: Problem, sampler: Sampler, step: schedules.StepLike, epochs: 
     steps = sampler.steps_per_epoch(problem.n) if problem.n is not None else 1
     alphas = np.asarray(schedule(np.arange(max(epochs, 0) * steps)), dtype=np.float64)
     verdict = guarantee(problem, sampler, float(alphas.max()) if alphas.size else schedules.initial_alpha(schedule))
-    theorem, at_epochs = _distance_curve(problem, sampler, verdict, alphas.reshape(max(epochs, 0), steps), params0)
-    if at_epochs is None:
-        frame = pd.DataFrame(columns=["epoch", "quantity", "bound", "theorem"])
-    else:
+    by_epoch = alphas.reshape(max(epochs, 0), steps)
+    theorem, at_epochs = _distance_curve(problem, sampler, verdict, by_epoch, params0)
+    if at_epochs is not None:
         L = float(problem.lipschitz())   # type: ignore[arg-type]   # every theorem with a curve knows L
         frame = pd.DataFrame({"epoch": np.tile(np.arange(epochs + 1), 2),
                               "quantity": np.repeat(["dist_sq", "gap"], epochs + 1),
                               "bound": np.concatenate([at_epochs, 0.5 * L * at_epochs]), "theorem": theorem})
+    else:
+        frame = _gradient_curve(problem, verdict, by_epoch, params0)
     frame.attrs["verdict"] = verdict.verdict
     return frame
+
+
+def _gradient_curve(problem: Problem, verdict: Guarantee, alphas: np.ndarray, params0: Params | None) -> pd.DataFrame:
+    """Gradient descent's bound on min_{k<K} ‖∇F(θᵏ)‖² after each epoch K ≥ 1 (see the module docstring); no
+    rows for other runs, under a constraint, or when no lower bound on F is known."""
+    low = _lower_bound(problem)
+    if verdict.theorem != DESCENT or problem.constraint is not None or low is None:
+        return pd.DataFrame(columns=["epoch", "quantity", "bound", "theorem"])
+    start = problem.params0 if params0 is None else pytrees.conform("params0", params0, problem.params0)
+    L = float(problem.lipschitz())   # type: ignore[arg-type]   # the descent verdict knows L
+    progress = np.cumsum((alphas * (1 - alphas * L / 2)).sum(axis=1))
+    epochs = np.arange(1, len(alphas) + 1)
+    return pd.DataFrame({"epoch": epochs, "quantity": "min_grad_sq",
+                         "bound": max(float(problem.loss(start)) - low, 0.0) / progress, "theorem": GRADIENT_SUM})
+
+
+def _lower_bound(problem: Problem) -> float | None:
+    """F_low ≤ inf F: p* where known and finite, else 0 for a linear model (its losses are nonnegative)."""
+    optimal = problem.optimal_value()
+    if optimal is not None and np.isfinite(optimal):
+        return float(optimal)
+    return 0.0 if isinstance(problem, LinearModel) else None
 
 
 def _distance_curve(problem: Problem, sampler: Sampler, verdict: Guarantee, alphas: np.ndarray,

@@ -4,6 +4,7 @@
 * :mod:`~sgdlab.theory.minibatch`: a sampler's minibatch constant L_B and noise at the optimum σ*²;
 * :mod:`~sgdlab.theory.step_check`: a run's step against its theorem's limits;
 * :mod:`~sgdlab.theory.theorems`: the theorem behind each sampler and step, and its bound;
+* :mod:`~sgdlab.theory.shuffling`: the drift of shuffled and cyclic orders at θ* that their bound needs;
 * :mod:`~sgdlab.theory.descent`: gradient descent's guarantees checked on a run;
 * :mod:`~sgdlab.theory.unbiasedness`: whether a sampler's gradient is unbiased;
 * :mod:`~sgdlab.theory.expected`: the exact expected curves of SGD on least squares;

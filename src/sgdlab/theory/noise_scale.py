@@ -141,6 +141,12 @@ def _chunks(indices: np.ndarray):
     return [indices[start:start + CHUNK] for start in range(0, indices.size, CHUNK)]
 
 
+def example_gradients(problem: FiniteSum, params, indices: np.ndarray):
+    """The flattened ∇fᵢ(θ) of ``indices``, in order: one NumPy block of rows per CHUNK indices."""
+    for chunk in _chunks(indices):
+        yield np.asarray(_per_example_gradients(problem, params, problem.data, chunk))
+
+
 def _chunk_sums(problem, params, chunk):
     gradients = np.asarray(_per_example_gradients(problem, params, problem.data, chunk))
     return gradients.sum(axis=0), gradients

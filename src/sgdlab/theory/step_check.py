@@ -68,7 +68,7 @@ def check_step(problem: Problem, step: schedules.StepLike, sampler: Sampler | No
     'SGD with batches drawn afresh (Gower et al. 2019, Theorem 3.1)'
     >>> sl.check_step(noisy, 4 * alpha, sl.with_replacement(1)).verdict.split(":")[0]
     'α·L_B = 1 > 1/2'
-    >>> sl.check_step(noisy, alpha, sl.shuffled_cyclic(1)).theorem is None   # none implemented for it yet
+    >>> sl.check_step(noisy, alpha, sl.shuffled_cyclic(1)).theorem is None   # its terms are not strongly convex
     True
     """
     schedule = schedules.as_schedule(step)
@@ -76,7 +76,7 @@ def check_step(problem: Problem, step: schedules.StepLike, sampler: Sampler | No
     sampler = full_batch() if sampler is None else sampler
     L = lipschitz(problem)
     ratio = alpha * L
-    verdict = guarantee(problem, sampler, alpha)
+    verdict = guarantee(problem, sampler, alpha, constant=isinstance(schedule, schedules.Constant))
     text, theorem = verdict.verdict, verdict.theorem
     if problem.lipschitz() is None and sampler.is_full_batch:   # gradient descent's rule with L estimated at θ⁰
         text, theorem = f"{descent_rule(ratio)} (L from {L.method}).", None

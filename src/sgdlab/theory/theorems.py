@@ -18,9 +18,13 @@ which, and no bound is quoted. With e = θ − θ*, rₖ = E‖θᵏ − θ*‖�
   sampler's expected smoothness and σ*² its gradient noise at θ* (:mod:`sgdlab.theory.minibatch`).
   A constant α gives rₖ ≤ (1 − αμ)ᵏ r₀ + (2ασ*²/μ)(1 − (1 − αμ)ᵏ): linear convergence to a noise floor
   proportional to α; αₖ of order 1/k gives rₖ = O(1/k).
-* **Cyclic, shuffled cyclic, shuffle once, shuffled chunks**: their batches are not independent, and
-  no theorem for them is implemented here yet; the verdict says so rather than quote one that does
-  not apply.
+* **Cyclic, shuffled cyclic and shuffle once** with every term fᵢ μ-strongly convex (an ℓ2 weight
+  λ > 0 gives μ = λ), blocks of B dividing N and a constant α ≤ 1/L_max: rₜ₊₁ ≤ qᵐ rₜ + α³ L_max D
+  per epoch of m = N/B steps, q = 1 − αμ, D the drift of the epoch's shadow sequence at θ*
+  (Mishchenko, Khaled and Richtárik 2020, Theorem 1, with D computed exactly for each order; see
+  :mod:`sgdlab.theory.shuffling`): a neighbourhood of order α² rather than SGD's α. Their Theorem 2,
+  which needs only F strongly convex, and the shuffled chunks are not implemented; the verdict says
+  so rather than quote a theorem that does not apply.
 """
 
 from __future__ import annotations
@@ -35,13 +39,15 @@ from sgdlab._helpers import pytrees
 from sgdlab._helpers.aliases import Params
 from sgdlab.problems.base import FiniteSum, Problem
 from sgdlab.problems.linear import LinearModel
-from sgdlab.samplers import Sampler, WithoutReplacement, WithReplacement
+from sgdlab.samplers import Cyclic, Sampler, ShuffledCyclic, ShuffleOnce, WithoutReplacement, WithReplacement
 from sgdlab.theory.minibatch import gradient_noise_at_optimum, minibatch_lipschitz
+from sgdlab.theory.shuffling import shadow_drift, term_strong_convexity
 
 DESCENT = "the descent lemma of gradient descent"
 CONTRACTION = "contraction of gradient descent on a strongly convex F (Polyak 1987, §1.4)"
 SGD = "SGD with batches drawn afresh (Gower et al. 2019, Theorem 3.1)"
 GRADIENT_SUM = "the descent lemma summed over gradient descent's steps (Nesterov 2004, §1.2.3)"
+SHUFFLED = "shuffled and cyclic orders with strongly convex terms (Mishchenko, Khaled and Richtárik 2020, Theorem 1)"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,7 +59,7 @@ class Guarantee:
     verdict: str
 
 
-def guarantee(problem: Problem, sampler: Sampler, alpha: float) -> Guarantee:
+def guarantee(problem: Problem, sampler: Sampler, alpha: float, constant: bool = True) -> Guarantee:
     """The theorem for a run of ``sampler`` whose largest step is ``alpha``, its assumptions checked on ``problem``.
 
     Parameters
@@ -64,6 +70,8 @@ def guarantee(problem: Problem, sampler: Sampler, alpha: float) -> Guarantee:
         The run's sampler.
     alpha : float
         The run's largest step.
+    constant : bool, default True
+        Whether every step is α (the shuffled orders' theorem needs it).
 
     Returns
     -------
@@ -77,8 +85,12 @@ def guarantee(problem: Problem, sampler: Sampler, alpha: float) -> Guarantee:
     >>> problem = sl.least_squares(np.array([[1.0, 0.0], [0.0, 2.0], [1.0, 1.0]]), np.array([1.0, 2.0, 3.0]))
     >>> sl.theory.guarantee(problem, sl.full_batch(), 0.5).theorem
     'the descent lemma of gradient descent'
-    >>> sl.theory.guarantee(problem, sl.cyclic(1), 0.1).theorem is None
+    >>> sl.theory.guarantee(problem, sl.cyclic(1), 0.1).theorem is None   # its terms are not strongly convex
     True
+    >>> ridge = sl.logistic_regression(problem.X, np.array([0, 1, 1]), l2=0.1)
+    >>> sl.theory.guarantee(ridge, sl.cyclic(1), 0.1).theorem
+    'shuffled and cyclic orders with strongly convex terms (Mishchenko, Khaled and Richtárik 2020, Theorem 1)'
+
     """
     L = problem.lipschitz()
     if L is None:
@@ -88,6 +100,8 @@ def guarantee(problem: Problem, sampler: Sampler, alpha: float) -> Guarantee:
         return _gradient_descent(alpha, L)
     if isinstance(sampler, WithReplacement | WithoutReplacement):
         return _fresh_batches(problem, sampler, alpha)
+    if isinstance(sampler, Cyclic | ShuffledCyclic | ShuffleOnce) and isinstance(problem, FiniteSum):
+        return _shuffled_orders(problem, sampler, alpha, constant)
     batch = getattr(sampler, "batch_size", None)
     ratio = alpha * minibatch_lipschitz(problem, batch) if isinstance(problem, FiniteSum) and batch else np.nan
     return Guarantee(None, f"α·L_B = {ratio:.3g}: no theorem for {sampler.name} is implemented here yet (its "
@@ -126,6 +140,41 @@ def _fresh_batches(problem: Problem, sampler: Sampler, alpha: float) -> Guarante
     return Guarantee(SGD, f"α·L_B = {ratio:.3g} ≤ 1/2: E‖θᵏ − θ*‖² ≤ (1 − αμ)ᵏ ‖θ⁰ − θ*‖² + 2ασ*²/μ, linear "
                           f"convergence (μ = {mu:.3g}) to a noise floor 2ασ*²/μ = {floor:.3g} "
                           "(Gower et al. 2019, Theorem 3.1).")
+
+
+def _shuffled_orders(problem: FiniteSum, sampler: Sampler, alpha: float, constant: bool) -> Guarantee:
+    L_max = float(problem.lipschitz_max())   # type: ignore[arg-type]   # the linear models know it
+    ratio = alpha * L_max if problem.lipschitz_max() is not None else np.nan
+    missing = _shuffled_assumptions(problem, sampler, constant)
+    if missing:
+        return Guarantee(None, f"α·L_max = {ratio:.3g}: the shuffled orders' theorem (Mishchenko et al. 2020) needs "
+                               f"{missing}; no bound is quoted.")
+    if ratio > 1:
+        return Guarantee(None, f"α·L_max = {ratio:.3g} > 1: beyond the steps of the shuffled orders' theorem "
+                               "(α ≤ 1/L_max, Mishchenko et al. 2020); no bound is quoted.")
+    mu, steps = term_strong_convexity(problem), sampler.steps_per_epoch(problem.n)
+    q = 1 - alpha * mu
+    floor = alpha**3 * L_max * shadow_drift(problem, sampler, q) / (1 - q**steps)
+    return Guarantee(SHUFFLED, f"α·L_max = {ratio:.3g} ≤ 1: E‖θ − θ*‖² contracts by (1 − αμ)^{steps} an epoch "
+                               f"(μ = {mu:.3g}) to a neighbourhood {floor:.3g} of order α² (Mishchenko, Khaled and "
+                               "Richtárik 2020, Theorem 1).")
+
+
+def _shuffled_assumptions(problem: FiniteSum, sampler: Sampler, constant: bool) -> str:
+    """What the shuffled orders' theorem needs that the run does not give, in words ('' when all holds)."""
+    if not isinstance(problem, LinearModel) or problem.constraint is not None:
+        return "convex terms and no constraint (known for the built-in linear models)"
+    if term_strong_convexity(problem) <= 0:
+        return ("every term fᵢ μ-strongly convex (an ℓ2 weight λ > 0 gives μ = λ); the version that needs only F "
+                "strongly convex (their Theorem 2) is not implemented here")
+    batch = sampler.batch_size   # type: ignore[attr-defined]
+    if problem.n % batch:
+        return f"blocks that cover every term once an epoch (B dividing N; N = {problem.n}, B = {batch})"
+    if problem.solution() is None:
+        return "θ* (to measure the drift there), not known for this problem"
+    if not constant:
+        return "a constant step"
+    return ""
 
 
 def _sgd_assumptions(problem: Problem) -> str:
@@ -186,7 +235,8 @@ def bound(problem: Problem, sampler: Sampler, step: schedules.StepLike, epochs: 
     schedule = schedules.as_schedule(step)
     steps = sampler.steps_per_epoch(problem.n) if problem.n is not None else 1
     alphas = np.asarray(schedule(np.arange(max(epochs, 0) * steps)), dtype=np.float64)
-    verdict = guarantee(problem, sampler, float(alphas.max()) if alphas.size else schedules.initial_alpha(schedule))
+    verdict = guarantee(problem, sampler, float(alphas.max()) if alphas.size else schedules.initial_alpha(schedule),
+                        constant=bool(np.all(alphas == alphas.flat[0])) if alphas.size else True)
     by_epoch = alphas.reshape(max(epochs, 0), steps)
     theorem, at_epochs = _distance_curve(problem, sampler, verdict, by_epoch, params0)
     if at_epochs is not None:
@@ -229,16 +279,25 @@ def _distance_curve(problem: Problem, sampler: Sampler, verdict: Guarantee, alph
     convex linear model."""
     mu = _strong_convexity(problem)
     contracts = verdict.theorem == DESCENT and mu > 0 and isinstance(problem, LinearModel)
-    if not (verdict.theorem == SGD or contracts) or problem.solution() is None:
+    if not (verdict.theorem in (SGD, SHUFFLED) or contracts) or problem.solution() is None:
         return None, None
     start = problem.params0 if params0 is None else pytrees.conform("params0", params0, problem.params0)
     distance = float(pytrees.distance(start, pytrees.conform("solution", problem.solution(), problem.params0))) ** 2
+    if verdict.theorem == SHUFFLED:
+        return SHUFFLED, _shuffled_curve(problem, sampler, float(alphas.flat[0]), len(alphas), distance)   # type: ignore[arg-type]
     if contracts:
         L = float(problem.lipschitz())   # type: ignore[arg-type]
         logs = 2 * np.log(np.maximum(np.abs(1 - alphas * mu), np.abs(1 - alphas * L)))
         return CONTRACTION, distance * np.exp(np.concatenate([[0.0], np.cumsum(logs.sum(axis=1))]))
     noise = gradient_noise_at_optimum(problem, sampler.batch_size, sampler)   # type: ignore[arg-type, attr-defined]
     return SGD, _linear_recursion(distance, 1 - alphas * mu, 2 * alphas**2 * noise)
+
+
+def _shuffled_curve(problem: FiniteSum, sampler: Sampler, alpha: float, epochs: int, distance: float) -> np.ndarray:
+    """rₜ₊₁ ≤ qᵐ rₜ + α³ L_max D at the start and after each epoch (see :mod:`sgdlab.theory.shuffling`)."""
+    q, steps = 1 - alpha * term_strong_convexity(problem), sampler.steps_per_epoch(problem.n)
+    shift = alpha**3 * float(problem.lipschitz_max()) * shadow_drift(problem, sampler, q)   # type: ignore[arg-type]
+    return _linear_recursion(distance, np.full((epochs, 1), q**steps), np.full((epochs, 1), shift))
 
 
 def _linear_recursion(start: float, factors: np.ndarray, shifts: np.ndarray) -> np.ndarray:

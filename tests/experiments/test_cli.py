@@ -153,3 +153,12 @@ def test_killed_comparison_resumes_without_recomputing(tmp_path):
         if path.suffix == ".parquet":
             pd.read_parquet(path)
     json.loads((killed_out / "experiment.json").read_text())
+
+
+def test_chosen_schemes_take_the_same_default_steps_as_the_main_job():
+    """GD at 1/L and every stochastic run at 0.5/L_B, whether the schemes are the defaults or chosen."""
+    from sgdlab.experiments import config
+
+    for runs in (config.default_runs(), config.product_runs(["full_batch", "cyclic", "with_replacement"], [1, 8])):
+        steps = {name: run["step"] for name, run in runs.items()}
+        assert steps.pop("GD") == "1/L" and set(steps.values()) == {"0.5/L_B"}

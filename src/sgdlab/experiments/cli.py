@@ -54,7 +54,8 @@ def _problem_document(kind, data, target, standardize, intercept, l2) -> dict:
               "Default: GD, with replacement (B=1, 32), without replacement (32), cyclic (1), "
               "shuffled cyclic (1, 32), shuffle once (32).")
 @click.option("--batch-sizes", default=None, help="Comma-separated batch sizes for --schemes (default 1,32).")
-@click.option("--step", default=None, help="A number, or c/L, c/L_B, c/L_max, e.g. 0.5/L. Default: 1/L_B per run.")
+@click.option("--step", default=None, help="A number, or c/L, c/L_B, c/L_max, e.g. 0.5/L. Default: 1/L for gradient "
+              "descent, 0.5/L_B (the largest step of SGD's theorem) for the others.")
 @click.option("--epochs", type=click.IntRange(min=1), default=20, show_default=True)
 @click.option("--seeds", type=click.IntRange(min=1), default=10, show_default=True)
 @click.option("--record-every", type=click.IntRange(min=1), default=1, show_default=True)

@@ -68,18 +68,19 @@ def default_runs(batch_size: int = 32) -> dict:
     plan = [("full_batch", None), ("with_replacement", 1), ("with_replacement", batch_size),
             ("without_replacement", batch_size), ("cyclic", 1), ("shuffled_cyclic", 1),
             ("shuffled_cyclic", batch_size), ("shuffle_once", batch_size)]
-    return {run_name(sampler, size): {"sampler": sampler, **({"batch_size": size} if size else {}),
-                                      "step": DEFAULT_STEPS["full_batch" if size is None else "stochastic"]}
-            for sampler, size in plan}
+    return {run_name(sampler, size): _default_run(sampler, size) for sampler, size in plan}
 
 
 def product_runs(schemes: list[str], batch_sizes: list[int]) -> dict:
-    """Every scheme with every batch size (gradient descent once)."""
-    runs = {}
-    for sampler in schemes:
-        for size in [None] if sampler == "full_batch" else batch_sizes:
-            runs[run_name(sampler, size)] = {"sampler": sampler, **({"batch_size": size} if size else {})}
-    return runs
+    """Every scheme with every batch size (gradient descent once), with the steps of DEFAULT_STEPS."""
+    return {run_name(sampler, size): _default_run(sampler, size)
+            for sampler in schemes for size in ([None] if sampler == "full_batch" else batch_sizes)}
+
+
+def _default_run(sampler: str, batch_size: int | None) -> dict:
+    """A run's settings: its sampler, batch size (None for gradient descent) and default step."""
+    return {"sampler": sampler, **({"batch_size": batch_size} if batch_size else {}),
+            "step": DEFAULT_STEPS["full_batch" if batch_size is None else "stochastic"]}
 
 
 def run_name(sampler: str, batch_size: int | None) -> str:

@@ -4,6 +4,7 @@ import re
 
 import numpy as np
 import pytest
+import scipy.sparse
 
 import sgdlab as sl
 
@@ -23,6 +24,14 @@ CASES = [
     ("empty X", lambda: sl.least_squares(np.empty((0, 3)), np.empty(0)), ValueError, "X must be non-empty"),
     ("1-D X", lambda: sl.least_squares(y, y), ValueError, "X must be a 2-D array; got a 1-D array"),
     ("text X", lambda: sl.least_squares(np.array([["a"]]), [1.0]), TypeError, "X must be an array of numbers"),
+    ("complex X", lambda: sl.least_squares(X + 1j, y), TypeError,
+     "X must be an array of real numbers; got complex values (dtype complex128)"),
+    ("complex y", lambda: sl.least_squares(X, y + 0j), TypeError,
+     "y must be an array of real numbers; got complex values (dtype complex128)"),
+    ("complex sparse X", lambda: sl.logistic_regression(scipy.sparse.csr_matrix(X + 1j), y > 0), TypeError,
+     "X must be a sparse matrix of real numbers; got dtype complex128"),
+    ("complex data", lambda: sl.finite_sum(lambda p, e: p * e, np.ones(3) * 1j, 0.0), TypeError,
+     "data must be an array of real numbers; got complex values"),
     ("empty finite sum", lambda: sl.finite_sum(lambda p, e: p * e, np.empty(0), 0.0), ValueError, "data must be non-empty"),
     ("ragged finite sum", lambda: sl.finite_sum(lambda p, e: p, (np.ones(3), np.ones(4)), 0.0), ValueError,
      "data must be arrays sharing one leading length N; got leading lengths [3, 4]"),

@@ -198,3 +198,19 @@ def test_the_step_size_warning_points_at_the_callers_line(regression_data):
     with pytest.warns(sl.StepSizeWarning) as caught:
         sl.minimize(problem, step=3.0 / problem.lipschitz(), epochs=1)
     assert caught[0].filename == __file__ and caught[0].lineno == line
+
+
+@pytest.mark.parametrize("sampler", [sl.shuffled_cyclic(1), sl.with_replacement(4)], ids=repr)
+def test_a_callable_step_runs_on_both_engines_alike(regression_data, sampler):
+    """A step given as a function k ↦ αₖ in jax.numpy: the native loop computes it as the JAX engine does."""
+    X, y = regression_data
+    problem = sl.least_squares(X, y)
+
+    def step(k):
+        return 0.05 / (1.0 + 0.01 * k)
+
+    runs = {engine: sl.minimize(problem, sampler=sampler, step=step, epochs=2, seed=1, engine=engine)
+            for engine in ENGINES}
+    np.testing.assert_allclose(runs["native"].params, runs["jax"].params, rtol=0, atol=1e-12)
+    lanes = sl.compare(problem, {"f": dict(sampler=sampler, step=step)}, seeds=2, epochs=2, engine="native")
+    assert set(lanes.table.status) == {"max_epochs"}

@@ -99,6 +99,8 @@ def finite_array(name: str, value, *, ndim: int | None = None, dtype=None) -> np
 
     Integer and boolean input becomes float64; float32 and float64 keep their precision.
     """
+    if np.iscomplexobj(value):
+        fail(name, "an array of real numbers", f"complex values (dtype {np.asarray(value).dtype})", error=TypeError)
     array = np.asarray(value) if dtype is None else np.asarray(value, dtype=dtype)
     if array.dtype == object or not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
         fail(name, "an array of numbers", shown(value), error=TypeError)

@@ -30,16 +30,24 @@ def parse_step(step, problem: FiniteSum, sampler: Sampler) -> tuple[schedules.Sc
 
 
 def _relative_step(text: str, problem: FiniteSum, sampler: Sampler) -> schedules.Constant:
-    """α = c / K for text "c/K", K one of L, L_B, L_max."""
+    """α = c / K for text "c/K", K one of L, L_B, L_max; α = c for text that is a number "c"."""
+    number = _number(text)
+    if number is not None:
+        return schedules.constant(validation.positive_float("step", number))
     match = _STEP_TEXT.match(text)
-    try:
-        c = float(match["c"]) if match else None
-    except ValueError:
-        c = None
+    c = _number(match["c"]) if match else None
     if match is None or c is None:
         validation.fail("step", "a number, or text 'c/L', 'c/L_B' or 'c/L_max' with c a positive number",
                         validation.shown(text))
     return schedules.constant(validation.positive_float("step", c) / _constant(match["constant"], problem, sampler))
+
+
+def _number(text: str) -> float | None:
+    """The number ``text`` spells, or None."""
+    try:
+        return float(text)
+    except ValueError:
+        return None
 
 
 def _constant(name: str, problem: FiniteSum, sampler: Sampler) -> float:

@@ -82,7 +82,7 @@ class NativeRun:
         params, opt_state, k = carry
         seeds = np.atleast_1d(np.asarray(seeds))
         steps = self.sampler.steps_per_epoch(self.problem.n)
-        alphas = step_sizes(schedule if self.lanes is not None else _stacked(schedule), k, steps)
+        alphas = step_sizes(schedule if self.lanes is not None else _stacked(schedule), k, steps, seeds.size)
         lanes = params if self.lanes is not None else jax.tree.map(lambda leaf: np.asarray(leaf)[None], params)
         final, metrics = self._advance(lanes, seeds, epoch, alphas, record)
         if self.lanes is None:
@@ -202,12 +202,15 @@ def _warm_up_step_sizes(lanes: int, steps: int) -> tuple[np.ndarray, np.ndarray]
     return np.broadcast_to(np.zeros((lanes, 1)), (lanes, steps)), schedule
 
 
-def step_sizes(schedule: Schedule, k0: int, count: int) -> np.ndarray:
+def step_sizes(schedule: Schedule, k0: int, count: int, lanes: int) -> np.ndarray:
     """α_{k0 + t} for t < count and every lane of a stacked ``schedule`` (lanes × count), as the JAX
-    engine computes each; a constant step needs no JAX call (a broadcast view)."""
+    engine computes each; a constant step needs no JAX call (a broadcast view), and a schedule without
+    numbers of its own (a user's function k ↦ αₖ) is computed once for every lane."""
     if isinstance(schedule, Constant):
         alpha = np.asarray(schedule.alpha, dtype=np.float64)
         return np.broadcast_to(alpha[:, None], (alpha.size, count))
+    if not jax.tree.leaves(schedule):
+        return np.broadcast_to(np.asarray(_compiled_row(schedule, jnp.asarray(k0, jnp.int64), count)), (lanes, count))
     return np.asarray(_compiled_step_sizes(schedule, jnp.asarray(k0, jnp.int64), count))
 
 
@@ -215,3 +218,8 @@ def step_sizes(schedule: Schedule, k0: int, count: int) -> np.ndarray:
 def _compiled_step_sizes(schedule: Schedule, k0, count: int) -> jax.Array:
     iterations = k0 + jnp.arange(count, dtype=jnp.int64)
     return jax.vmap(lambda lane: jax.vmap(lane)(iterations))(schedule)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 2))
+def _compiled_row(schedule: Schedule, k0, count: int) -> jax.Array:
+    return jax.vmap(schedule)(k0 + jnp.arange(count, dtype=jnp.int64))

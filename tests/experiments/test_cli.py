@@ -162,3 +162,28 @@ def test_chosen_schemes_take_the_same_default_steps_as_the_main_job():
     for runs in (config.default_runs(), config.product_runs(["full_batch", "cyclic", "with_replacement"], [1, 8])):
         steps = {name: run["step"] for name, run in runs.items()}
         assert steps.pop("GD") == "1/L" and set(steps.values()) == {"0.5/L_B"}
+
+
+def test_a_plain_number_is_a_step_on_the_command_line_and_in_a_file(tmp_path, capsys):
+    """`--step 0.1` and `step = "0.1"` are the constant step 0.1, as --help and the README offer."""
+    assert main(["compare", "--schemes", "cyclic", "--batch-sizes", "8", "--epochs", "1", "--seeds", "1",
+                 "--step", "0.1", "--out", str(tmp_path / "cli")]) == 0
+    assert pd.read_parquet(tmp_path / "cli" / "table.parquet").alpha0.unique().tolist() == [0.1]
+    (tmp_path / "exp.toml").write_text('[compare]\nepochs = 1\nseeds = 1\nout = "file"\n\n'
+                                       '[runs.a]\nsampler = "cyclic"\nbatch_size = 8\nstep = "0.25"\n')
+    assert main(["run", str(tmp_path / "exp.toml")]) == 0
+    assert pd.read_parquet(tmp_path / "file" / "table.parquet").alpha0.unique().tolist() == [0.25]
+
+
+def test_diverged_runs_say_why_in_the_terminal_and_the_report(tmp_path, capsys):
+    assert main(["compare", "--schemes", "full_batch,with_replacement", "--batch-sizes", "1", "--step", "5/L",
+                 "--epochs", "5", "--seeds", "2", "--out", str(tmp_path)]) == 0
+    out, err = capsys.readouterr()
+    assert err.count("StepSizeWarning") == 1 and ".py" not in err   # once, as one line, no source code
+    for seed in (0, 1):
+        assert re.search(rf"with_replacement B=1, seed {seed}: diverged at epoch 1: F became nan\. .*α·L_B = 61\.9",
+                         out)
+        assert re.search(rf"GD, seed {seed}: diverged at epoch 5: F rose from 1\.45e\+04 to 9\.59e\+08, past the "
+                         r"divergence threshold 1\.31e\+08\. .*α·L = 5 ≥ 2", out)
+    page = (tmp_path / "report.html").read_text()
+    assert "Runs that stopped early" in page and page.count("diverged at epoch") == 4

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import sgdlab as sl
+from sgdlab.run.history import divergence_threshold
 
 from reference import least_squares_gradients, reference_run
 
@@ -69,3 +70,38 @@ def test_record_params_is_refused_with_a_checkpoint(regression_data, tmp_path):
     with pytest.raises(ValueError, match=r"record_params must be False with checkpoint="):
         sl.minimize(sl.least_squares(X, y), sampler=sl.full_batch(), step=0.1, epochs=2, record_params=True,
                     checkpoint=tmp_path / "run.npz")
+
+
+def _diabetes():
+    data = sl.data.load("diabetes")
+    return sl.least_squares(sl.data.with_intercept(sl.data.standardize(data.X)), data.y)
+
+
+def test_gradient_descent_beyond_the_edge_diverges_within_a_few_steps():
+    """At α·L = 5 the error along the top eigenvector grows 4× a step (16× in F − p*), so F − p* passes
+    10⁴ times its start after four steps; the run stops there with the threshold in its message."""
+    problem = _diabetes()
+    with pytest.warns(sl.StepSizeWarning):
+        result = sl.minimize(problem, sampler=sl.full_batch(), step=5 / problem.lipschitz(), epochs=20)
+    assert result.status == "diverged" and result.epochs <= 6
+    start, end = result.history.gap.iloc[0], result.history.gap.iloc[-1]
+    assert end > 1e4 * start and result.history.gap.iloc[-2] <= 1e4 * start
+    assert "past the divergence threshold" in result.message and "α·L = 5 ≥ 2" in result.message
+
+
+def test_sgd_started_at_the_solution_is_not_called_diverged():
+    """From θ⁰ = θ* the gap starts at 0; SGD's noise lifts it to its floor, far below the threshold's
+    allowance of 10⁻³ |F(θ⁰)| × 10⁴ = 10 p*."""
+    problem = _diabetes()
+    alpha = 0.5 / sl.theory.minibatch_lipschitz(problem, 1, sl.with_replacement(1))
+    result = sl.minimize(problem, sampler=sl.with_replacement(1), step=alpha, epochs=20, params0=problem.solution())
+    assert result.status == "max_epochs" and result.history.gap.max() > 0
+
+
+def test_divergence_threshold_follows_the_rule():
+    problem = _diabetes()
+    low = problem.optimal_value()
+    assert divergence_threshold(problem, low + 2.0) == pytest.approx(low + 1e4 * 2.0)
+    assert divergence_threshold(problem, low) == pytest.approx(low + 1e4 * 1e-3 * low)
+    unbounded = sl.finite_sum(lambda p, e: p * e, np.ones(3), 1.0)       # no lower bound known
+    assert divergence_threshold(unbounded, 2.0) == pytest.approx(2.0 + 1e10 * 2.0)

@@ -8,6 +8,7 @@ at once. Bad input ends with one line naming what was wrong and what is allowed,
 from __future__ import annotations
 
 import sys
+import warnings
 from pathlib import Path
 
 import click
@@ -213,6 +214,22 @@ def _print_summary(comparison, title: str) -> None:
                       f"{_fmt(row[f'final {metric} q25'])}–{_fmt(row[f'final {metric} q75'])}",
                       str(row["reached"]), _fmt(row["epochs to target"]), str(row["status"]))
     _console().print(table)
+    _print_stops(comparison.table)
+
+
+#: The most early stops printed in the terminal (the report lists them all).
+PRINTED_STOPS = 12
+
+
+def _print_stops(table) -> None:
+    """The message of every run and seed that diverged or converged before its budget (the first PRINTED_STOPS)."""
+    from sgdlab.experiments.summary import stops
+
+    early = stops(table)
+    for row in early.head(PRINTED_STOPS).itertuples(index=False):
+        click.echo(f"{row.run}, seed {row.seed}: {row.message}")
+    if len(early) > PRINTED_STOPS:
+        click.echo(f"… and {len(early) - PRINTED_STOPS} more runs that stopped early (listed in the report).")
 
 
 def _print_table(frame, title: str) -> None:
@@ -250,7 +267,9 @@ def main(argv: list[str] | None = None) -> int:
     from sgdlab._helpers.validation import InvalidType, InvalidValue
 
     try:
-        code = cli.main(argv, prog_name="sgdlab", standalone_mode=False)
+        with warnings.catch_warnings():
+            warnings.showwarning = _warn_once()
+            code = cli.main(argv, prog_name="sgdlab", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("sgdlab: aborted.", err=True)
         return 130
@@ -261,6 +280,19 @@ def main(argv: list[str] | None = None) -> int:
         click.echo(f"sgdlab: error: {error}", err=True)
         return 2
     return code if isinstance(code, int) else 0
+
+
+def _warn_once():
+    """A ``warnings.showwarning`` that prints each distinct message once, as one line without source code."""
+    shown: set[str] = set()
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        text = f"sgdlab: {category.__name__}: {message}"
+        if text not in shown:
+            shown.add(text)
+            click.echo(text, err=True)
+
+    return show
 
 
 if __name__ == "__main__":

@@ -18,6 +18,8 @@ import pandas as pd
 
 from sgdlab._helpers import validation
 
+#: Values above this are drawn at it (a diverged run's F reaches 1e300, where a log axis cannot place ticks).
+CEILING = 1e100
 #: The most parameters whose Hessian the paths' plane is computed from.
 MAX_HESSIAN = 2000
 AXES = {"epoch": "epoch", "iteration": "iteration", "time": "seconds (compilation excluded)"}
@@ -76,8 +78,9 @@ def _draw_predictions(ax, predicted: pd.DataFrame, run: pd.DataFrame, metric: st
 
 
 def _quartiles(run: pd.DataFrame, metric: str, x: str) -> pd.DataFrame:
-    """Per recorded epoch of one run: x (median over seeds), and the metric's median and quartiles."""
-    positive = run.assign(value=run[metric].where(run[metric] > 0))
+    """Per recorded epoch of one run: x (median over seeds), and the metric's median and quartiles (values
+    of a diverged run above CEILING drawn at it)."""
+    positive = run.assign(value=run[metric].where(run[metric] > 0).clip(upper=CEILING))
     grouped = positive.groupby("epoch")
     bands = pd.DataFrame({"x": grouped[x].median(), "median": grouped["value"].median(),
                           "q25": grouped["value"].quantile(0.25), "q75": grouped["value"].quantile(0.75)})

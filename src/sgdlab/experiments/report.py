@@ -23,7 +23,7 @@ from sgdlab._helpers import validation
 from sgdlab._helpers.files import atomic_write
 from sgdlab.experiments.plots import batch_size_figure, convergence_figure
 from sgdlab.experiments.predictions import COLUMNS, FLAG_ERRORS, flags
-from sgdlab.experiments.summary import summarize
+from sgdlab.experiments.summary import stops, summarize
 
 METRICS = ("gap", "grad_norm", "dist")
 STYLE = """
@@ -64,7 +64,7 @@ def render(table: pd.DataFrame, experiment: dict, predicted: pd.DataFrame) -> st
         f"{table.seed.nunique()} seeds; lines are medians across seeds, bands the quartiles.</p>",
         "<h2>Problem</h2>", _key_values(_problem_rows(experiment["problem"])),
         "<h2>Runs and the theorem for each</h2>", _runs_table(table, experiment["runs"]),
-        "<h2>Summary across seeds</h2>", _summary(table),
+        "<h2>Summary across seeds</h2>", _summary(table), *_stops_section(table),
         "<h2>Theory beside the runs</h2>", _theory_section(table, predicted),
         "<h2>Convergence against epochs</h2>", _figures(table, "epoch", predicted),
         "<h2>Convergence against time</h2>", _figures(table, "time", predicted),
@@ -112,6 +112,14 @@ def _summary(table: pd.DataFrame) -> str:
     note = (f"<p class='note'>Target: {summary.attrs['metric']} ≤ {summary.attrs['target']:.3g} (10⁻³ of its value "
             "at the start); a seed that never reaches it counts as ∞.</p>")
     return note + html_table(summary[columns])
+
+
+def _stops_section(table: pd.DataFrame) -> list[str]:
+    """Each run and seed that diverged or converged before its budget, with its message (none: no section)."""
+    early = stops(table)
+    if early.empty:
+        return []
+    return ["<h3>Runs that stopped early</h3>", html_table(early)]
 
 
 def _theory_section(table: pd.DataFrame, predicted: pd.DataFrame) -> str:

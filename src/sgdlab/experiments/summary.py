@@ -41,6 +41,14 @@ def summarize(table: pd.DataFrame, metric: str | None = None, target: float | No
     return summary
 
 
+def stops(table: pd.DataFrame) -> pd.DataFrame:
+    """Every (run, seed) that ended before its budget — diverged or converged — with its status and the
+    message that says when and why (columns run, seed, status, message)."""
+    ends = table.sort_values("epoch").groupby(["run", "seed"], sort=False).tail(1)
+    early = ends[ends.status != "max_epochs"]
+    return early[["run", "seed", "status", "message"]].reset_index(drop=True)
+
+
 def _statuses(run: pd.DataFrame) -> str:
     """How many seeds of a run ended with each status, e.g. "8 max_epochs, 2 diverged"."""
     counts = run.groupby("seed").status.first().value_counts()

@@ -122,6 +122,12 @@ class Problem:
             return self.unconstrained_optimal_value()
         return self.unconstrained_optimal_value() if self.solution() is not None else None
 
+    def lower_bound(self) -> float | None:
+        """A number F_low ≤ F(θ) for every feasible θ: p* where known and finite, else None (the linear
+        models know 0: their losses and penalty are nonnegative)."""
+        optimal = self.optimal_value()
+        return float(optimal) if optimal is not None and math.isfinite(optimal) else None
+
     def subject_to(self, constraint: ConstraintSet) -> Problem:
         """The same objective restricted to θ ∈ C: a new problem sharing this one's data."""
         if not isinstance(constraint, ConstraintSet):

@@ -129,6 +129,11 @@ class LinearModel(FiniteSum):
         nonzero = self.X.count_nonzero() > 0 if self.is_sparse else np.any(self.X != 0)
         return math.inf if self.l2 > 0 or nonzero else None
 
+    def lower_bound(self) -> float:
+        """p* where known, else 0: every loss ℓ and the penalty (λ/2)‖θ‖² are nonnegative."""
+        known = super().lower_bound()
+        return 0.0 if known is None else known
+
     @cached_property
     def row_max_squared_norm(self) -> float:
         """maxᵢ ‖xᵢ‖², which bounds the per-example curvature."""
@@ -174,8 +179,8 @@ def sparse_design_matrix(X) -> scipy.sparse.csr_matrix:
         array = getattr(X, name, None)
         if array is not None and not np.issubdtype(np.asarray(array).dtype, np.integer):
             validation.fail(f"X.{name}", "an array of integers", f"dtype {np.asarray(array).dtype}", error=TypeError)
-    if not (np.issubdtype(X.dtype, np.number) or X.dtype == bool):
-        validation.fail("X", "a sparse matrix of numbers", f"dtype {X.dtype}", error=TypeError)
+    if np.issubdtype(X.dtype, np.complexfloating) or not (np.issubdtype(X.dtype, np.number) or X.dtype == bool):
+        validation.fail("X", "a sparse matrix of real numbers", f"dtype {X.dtype}", error=TypeError)
     X = scipy.sparse.csr_matrix(X, dtype=X.dtype if np.issubdtype(X.dtype, np.floating) else np.float64, copy=True)
     X.sum_duplicates()
     bad = np.flatnonzero(~np.isfinite(X.data))

@@ -3,9 +3,14 @@
 After each loop unit (an epoch, or a chunk of steps of an expectation) the log applies the rules:
 
 * "converged" — ``tol`` is given and ‖∇F(θ)‖ ≤ tol;
-* "diverged" — θ or F(θ) is no longer finite, or F rose above F(θ⁰) + 10¹⁰ · max(|F(θ⁰)|, √eps).
-  The margin is relative to the start, so a run started at an optimum where F = 0 stops only
-  on a non-finite value;
+* "diverged" — θ or F(θ) is no longer finite, or F rose too far above where it started. When a lower
+  bound F_low ≤ F is known (p*, or 0 for the linear models, whose losses are nonnegative), too far is
+  F(θ) − F_low > DIVERGENCE · s with s = max(F(θ⁰) − F_low, 10⁻³ |F(θ⁰)|, √eps): the distance to the
+  bottom grew ten-thousandfold. No convergent run of a theorem here comes near it — gradient descent
+  below 2/L decreases F at every step, and SGD's noise floor is a fraction of the starting gap unless
+  the run starts next to θ*, which the 10⁻³ |F(θ⁰)| term allows for — while a step beyond the edge
+  multiplies the gap by (αL − 1)² every step and crosses it within a few. Without a known lower bound
+  the rule is F(θ) > F(θ⁰) + UNBOUNDED_DIVERGENCE · max(|F(θ⁰)|, √eps), which only a blow-up reaches;
 * "max_epochs" — the budget ran out;
 
 and records a row every ``record_every`` units (and at the start and the end): epoch, iteration,
@@ -26,11 +31,14 @@ import pandas as pd
 from sgdlab import schedules, theory
 from sgdlab._helpers import pytrees
 from sgdlab.engines.base import Metrics
+from sgdlab.problems.base import FiniteSum
 from sgdlab.run.options import MAXIMIZE, RunOptions
 from sgdlab.run.result import Result, Status
 
-#: F may rise to F(θ⁰) + EXPLOSION · max(|F(θ⁰)|, √eps) before a run counts as diverged.
-EXPLOSION = 1e10
+#: How many times its starting distance to the bottom F − F_low may grow before a run counts as diverged.
+DIVERGENCE = 1e4
+#: Without a known lower bound, F may rise to F(θ⁰) + this · max(|F(θ⁰)|, √eps).
+UNBOUNDED_DIVERGENCE = 1e10
 
 HISTORY_COLUMNS = ("epoch", "iteration", "loss", "grad_norm", "gap", "dist", "time")
 
@@ -45,7 +53,7 @@ class RunLog:
     def __init__(self, options: RunOptions, start: Metrics):
         self.options = options
         self.loss0 = start.loss
-        self.threshold = _explosion_threshold(start.loss)
+        self.threshold = divergence_threshold(options.problem, start.loss)
         self.rows = [_row(0, 0, start, 0.0)]
         self.verdict = self._verdict("the start", start, measured=True)
         #: θ at each history row, when the options ask for it (θ⁰ first).
@@ -55,7 +63,7 @@ class RunLog:
     def resumed(cls, options: RunOptions, loss0: float, rows: list, verdict: Verdict) -> RunLog:
         """The log of a run resumed from a checkpoint: its F(θ⁰), rows so far and verdict."""
         log = cls.__new__(cls)
-        log.options, log.loss0, log.threshold = options, loss0, _explosion_threshold(loss0)
+        log.options, log.loss0, log.threshold = options, loss0, divergence_threshold(options.problem, loss0)
         log.rows, log.verdict, log.path = list(rows), verdict, None
         return log
 
@@ -127,7 +135,7 @@ class RunLog:
         """(status, message) when a stopping rule fires at ``when`` ("epoch 3", "step 200"), else None."""
         options = self.options
         if not metrics.finite or (measured and not (np.isfinite(metrics.loss) and metrics.loss <= self.threshold)):
-            return "diverged", _diverged_message(options, when, self.loss0, metrics)
+            return "diverged", _diverged_message(options, when, self.loss0, metrics, self.threshold)
         if options.tol is not None and metrics.grad_norm <= options.tol:
             symbol = options.sense.symbol
             return "converged", f"converged at {when}: ‖∇{symbol}‖ = {metrics.grad_norm:.3g} ≤ tol = {options.tol:g}."
@@ -139,19 +147,24 @@ def _row(unit: int, iteration: int, metrics: Metrics, elapsed: float) -> dict:
             "dist": metrics.dist, "time": elapsed, "violation": metrics.violation, **metrics.extras}
 
 
-def _explosion_threshold(loss0: float) -> float:
-    """F(θ⁰) + EXPLOSION · max(|F(θ⁰)|, √eps): beyond it the run counts as diverged."""
-    return loss0 + EXPLOSION * max(abs(loss0), np.sqrt(np.finfo(np.float64).eps))
+def divergence_threshold(problem: Any, loss0: float) -> float:
+    """The F beyond which a run started at F(θ⁰) = ``loss0`` counts as diverged (the module docstring's rule)."""
+    tiny = float(np.sqrt(np.finfo(np.float64).eps))
+    low = problem.lower_bound()
+    if low is None or not loss0 >= low:
+        return loss0 + UNBOUNDED_DIVERGENCE * max(abs(loss0), tiny)
+    return low + DIVERGENCE * max(loss0 - low, 1e-3 * abs(loss0), tiny)
 
 
-def _diverged_message(options: RunOptions, when: str, loss0: float, metrics: Metrics) -> str:
+def _diverged_message(options: RunOptions, when: str, loss0: float, metrics: Metrics, threshold: float) -> str:
     sense = options.sense
     if not metrics.finite:
         what = "the parameters became non-finite"
     elif not np.isfinite(metrics.loss):
         what = f"{sense.symbol} became {sense.sign * metrics.loss}"
     else:
-        what = f"{sense.symbol} {sense.worse} from {sense.sign * loss0:.3g} to {sense.sign * metrics.loss:.3g}"
+        what = (f"{sense.symbol} {sense.worse} from {sense.sign * loss0:.3g} to {sense.sign * metrics.loss:.3g}, past "
+                f"the divergence threshold {sense.sign * threshold:.3g}")
     return f"diverged at {when}: {what}. " + _step_versus_limit(options)
 
 
@@ -167,8 +180,14 @@ def _step_versus_limit(options: RunOptions) -> str:
     if L is None:
         return f"L is not known here; try a step smaller than α₀ = {alpha:.3g}."
     relation = "≥" if alpha * L >= 2 else "<"
-    return (f"The step α₀ = {alpha:.3g} has α·L = {alpha * L:.3g} {relation} 2 (L = {L:.3g}, 2/L = {2 / L:.3g}); "
-            "gradient descent is stable only for α < 2/L, and stochastic steps often need less.")
+    text = (f"The step α₀ = {alpha:.3g} has α·L = {alpha * L:.3g} {relation} 2 (L = {L:.3g}, 2/L = {2 / L:.3g}); "
+            "gradient descent is stable only for α < 2/L")
+    batch = getattr(options.sampler, "batch_size", None)
+    if batch is None or options.sampler.is_full_batch or not isinstance(options.problem, FiniteSum):
+        return text + "."
+    L_B = theory.minibatch_lipschitz(options.problem, batch, options.sampler)
+    return (text + f", and a stochastic run's steps are judged against L_B = {L_B:.3g} instead (α·L_B = "
+            f"{alpha * L_B:.3g}; SGD's theorem asks for α ≤ 1/(2 L_B) = {0.5 / L_B:.3g}).")
 
 
 def _budget_message(options: RunOptions, last: dict) -> str:

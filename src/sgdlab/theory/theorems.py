@@ -253,7 +253,7 @@ def bound(problem: Problem, sampler: Sampler, step: schedules.StepLike, epochs: 
 def _gradient_curve(problem: Problem, verdict: Guarantee, alphas: np.ndarray, params0: Params | None) -> pd.DataFrame:
     """Gradient descent's bound on min_{k<K} ‖∇F(θᵏ)‖² after each epoch K ≥ 1 (see the module docstring); no
     rows for other runs, under a constraint, or when no lower bound on F is known."""
-    low = _lower_bound(problem)
+    low = problem.lower_bound()
     if verdict.theorem != DESCENT or problem.constraint is not None or low is None:
         return pd.DataFrame(columns=["epoch", "quantity", "bound", "theorem"])
     start = problem.params0 if params0 is None else pytrees.conform("params0", params0, problem.params0)
@@ -262,14 +262,6 @@ def _gradient_curve(problem: Problem, verdict: Guarantee, alphas: np.ndarray, pa
     epochs = np.arange(1, len(alphas) + 1)
     return pd.DataFrame({"epoch": epochs, "quantity": "min_grad_sq",
                          "bound": max(float(problem.loss(start)) - low, 0.0) / progress, "theorem": GRADIENT_SUM})
-
-
-def _lower_bound(problem: Problem) -> float | None:
-    """F_low ≤ inf F: p* where known and finite, else 0 for a linear model (its losses are nonnegative)."""
-    optimal = problem.optimal_value()
-    if optimal is not None and np.isfinite(optimal):
-        return float(optimal)
-    return 0.0 if isinstance(problem, LinearModel) else None
 
 
 def _distance_curve(problem: Problem, sampler: Sampler, verdict: Guarantee, alphas: np.ndarray,

@@ -97,6 +97,37 @@ def _scan_steps(problem, record, optimizer, batch_gradient, params, opt_state, k
     return params, opt_state, k, Metrics(pytrees.all_finite(params), nan, nan, nan, nan, extras)
 
 
+def evaluate_each(problem: FiniteSum, params, data, solution, constraint) -> Metrics:
+    """:func:`evaluate` of every lane of ``params`` (a leading axis), one lane after the other
+    (``jax.lax.map``, not ``jax.vmap``): a batched evaluation multiplies X by all the lanes' θ at once, a
+    product whose rounding depends on how many there are, so a run's history would change in its last bits
+    with the size of its group; evaluated lane by lane it is the same bits as a run on its own."""
+    return jax.lax.map(lambda lane: evaluate(problem, lane, data, solution, constraint), params)
+
+
+def lanes_epoch(problem: FiniteSum, record: bool, steps, params, opt_state, k0, source, schedule, data, solution,
+                constraint):
+    """One epoch of R lanes: ``steps`` (the epoch vmapped over the lanes, without history), then, when
+    recording, every lane's metrics by :func:`evaluate_each`."""
+    params, opt_state, k, metrics = steps(params, opt_state, k0, source, schedule, data, solution, constraint)
+    if record:
+        metrics = evaluate_each(problem, params, data, solution, constraint)
+    return params, opt_state, k, metrics
+
+
+def lane_after_lane(epoch, params, opt_state, k0, source, schedule, data, solution, constraint):
+    """The single-run ``epoch`` of every lane, one after the other (``jax.lax.map``), for gradient descent:
+    its step multiplies X by θ, and vmapped over the lanes that product's rounding would depend on their
+    number (see :func:`evaluate_each`). A minibatch step's small products keep their bits under vmap."""
+
+    def one(lane):
+        params, opt_state, source, schedule = lane
+        return epoch(params, opt_state, k0, source, schedule, data, solution, constraint)
+
+    params, opt_state, k, metrics = jax.lax.map(one, (params, opt_state, source, schedule))
+    return params, opt_state, k[0], metrics
+
+
 def update(optimizer, params, opt_state, grads, schedule: Schedule | None, k):
     """One update: θ − αₖ g (no optimizer), or θ + u from an optax GradientTransformation, with the
     result kept in θ's dtype (as optax.apply_updates does)."""
@@ -161,8 +192,12 @@ class CompiledRun:
             return 0.0
         started = time.perf_counter()
         program = functools.partial(self.step_function, self.problem, self.sampler, record, self.optimizer)
-        if self.lanes is not None:
-            program = jax.vmap(program, in_axes=LANE_AXES, out_axes=LANE_OUT_AXES)
+        if self.lanes is not None and self._stand_in:
+            program = functools.partial(lane_after_lane, program)
+        elif self.lanes is not None:
+            program = functools.partial(lanes_epoch, self.problem, record, jax.vmap(
+                functools.partial(self.step_function, self.problem, self.sampler, False, self.optimizer),
+                in_axes=LANE_AXES, out_axes=LANE_OUT_AXES))
         self._epoch[record] = self._jit(program).lower(*self._example_args).compile()
         return time.perf_counter() - started
 
@@ -181,11 +216,10 @@ class CompiledRun:
         return jax.tree.map(pytrees.local_value, metrics).host()
 
     def evaluate_lanes(self, params) -> Metrics:
-        """The metrics of R runs at once (θ stacked along a leading axis), on the host as NumPy arrays
-        with one entry a lane: one vmapped call instead of R."""
+        """The metrics of R runs (θ stacked along a leading axis), on the host as NumPy arrays with one
+        entry a lane: one call instead of R, each lane evaluated as :meth:`evaluate` evaluates one run."""
         if self._evaluate_lanes is None:
-            self._evaluate_lanes = self._jit(jax.vmap(functools.partial(evaluate, self.problem),
-                                                      in_axes=(0, None, None, None)))
+            self._evaluate_lanes = self._jit(functools.partial(evaluate_each, self.problem))
         metrics = self._evaluate_lanes(self._placed(params), self.data, self.solution, self.constraint)
         return jax.tree.map(lambda value: np.asarray(pytrees.local_value(value)), metrics)
 

@@ -187,3 +187,34 @@ def test_diverged_runs_say_why_in_the_terminal_and_the_report(tmp_path, capsys):
                          r"divergence threshold 1\.31e\+08\. .*α·L = 5 ≥ 2", out)
     page = (tmp_path / "report.html").read_text()
     assert "Runs that stopped early" in page and page.count("diverged at epoch") == 4
+
+
+def test_a_results_folder_keeps_its_experiment_and_how_to_rebuild_it(tmp_path, capsys):
+    """experiment.json records the data file and its hash, the target, the preprocessing, each run's engine
+    and the versions; another experiment is refused there unless --overwrite."""
+    import hashlib
+
+    from sklearn.datasets import load_diabetes
+
+    frame = load_diabetes(as_frame=True).frame.rename(columns={"target": "progression"})
+    data = tmp_path / "diabetes.csv"
+    frame.to_csv(data, index=False)
+    args = ["compare", "--data", str(data), "--target", "progression", "--no-intercept", *SMALL, "--out",
+            str(tmp_path / "out")]
+    assert main(args) == 0
+    saved = json.loads((tmp_path / "out" / "experiment.json").read_text())
+    assert saved["source"] == {"kind": "least_squares", "data": str(data), "target": "progression",
+                               "standardize": True, "intercept": False, "l2": 0.0,
+                               "data_sha256": hashlib.sha256(data.read_bytes()).hexdigest()}
+    assert {run["engine"] for run in saved["runs"].values()} <= {"native", "jax"}
+    assert {"numba", "jax", "numpy", "scipy", "pyarrow"} <= set(saved["environment"]["versions"])
+    assert saved["finished"] is True
+    page = (tmp_path / "out" / "report.html").read_text()
+    assert "data SHA-256" in page and saved["source"]["data_sha256"] in page and "numba" in page
+    capsys.readouterr()
+
+    assert main([*args, "--seeds", "3"]) == 2
+    err = capsys.readouterr().err
+    assert "holds another experiment" in err and "--overwrite" in err and err.count("\n") == 1
+    assert main([*args, "--seeds", "3", "--overwrite"]) == 0
+    assert "2 runs computed, 4 reused" in capsys.readouterr().out

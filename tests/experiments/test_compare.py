@@ -99,13 +99,15 @@ def test_table_is_tidy_with_settings(problem):
 def test_saved_runs_are_reused_and_files_complete(problem, tmp_path):
     first = sl.compare(problem, RUNS, seeds=2, epochs=3, out=tmp_path)
     assert first.reused == 0 and len(list((tmp_path / "runs").glob("*.parquet"))) == len(RUNS) * 2
-    again = sl.compare(problem, RUNS, seeds=3, epochs=3, out=tmp_path)   # one more seed: only it is new
+    # one more seed is another experiment: taken over when asked, its first two seeds reused
+    again = sl.compare(problem, RUNS, seeds=3, epochs=3, out=tmp_path, overwrite=True)
     assert again.reused == len(RUNS) * 2
     saved = pd.read_parquet(tmp_path / "table.parquet")
     pd.testing.assert_frame_equal(saved, again.table)
     assert (tmp_path / "experiment.json").is_file() and not list(tmp_path.rglob("*.tmp"))
-    renamed = sl.compare(problem, {"GD again": RUNS["gd"]}, seeds=2, epochs=3, out=tmp_path)
+    renamed = sl.compare(problem, {"GD again": RUNS["gd"]}, seeds=2, epochs=3, out=tmp_path, overwrite=True)
     assert renamed.reused == 2 and set(renamed.table.run) == {"GD again"}
+    assert len(list((tmp_path / "runs").glob("*.parquet"))) == 2   # the folder holds this experiment's runs only
 
 
 def test_summary_against_a_hand_count(problem):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 from pathlib import Path
@@ -9,7 +10,13 @@ from pathlib import Path
 
 def atomic_write(path: Path, write) -> None:
     """Call ``write(temporary)`` then rename the temporary file to ``path`` (atomic on POSIX). The temporary
-    name is the writer's own (host and process), so processes writing one file on a shared disk do not mix."""
+    name is the writer's own (host and process), so processes writing one file on a shared disk do not mix;
+    a write that fails removes it."""
     temporary = path.with_name(f".{path.name}.{socket.gethostname()}.{os.getpid()}.tmp")
-    write(temporary)
-    os.replace(temporary, path)
+    try:
+        write(temporary)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            temporary.unlink(missing_ok=True)
+        raise

@@ -21,12 +21,15 @@ from sgdlab.theory.probe import checked_sizes, probe_batch_sizes
 
 
 def study(problem, sizes: list[int], sampler: str = "shuffled_cyclic", seeds=5, epochs: int = 20, out=None,
-          title: str | None = None, on_epoch=None) -> tuple[Comparison, dict]:
-    """(the comparison over ``sizes``, the analysis: B_simple at θ⁰, the probe's table and knee)."""
+          title: str | None = None, on_epoch=None, overwrite: bool = False,
+          source: dict | None = None) -> tuple[Comparison, dict]:
+    """(the comparison over ``sizes``, the analysis: B_simple at θ⁰, the probe's table and knee); ``out``,
+    ``overwrite`` and ``source`` as in :func:`~sgdlab.experiments.compare.compare`."""
     sizes = checked_sizes(sizes, problem.n)
     make = samplers.SAMPLERS[sampler]
     runs = {run_name(sampler, size): {"sampler": make(size)} for size in sizes}
-    comparison = compare(problem, runs, seeds=seeds, epochs=epochs, out=out, title=title, on_epoch=on_epoch)
+    comparison = compare(problem, runs, seeds=seeds, epochs=epochs, out=out, title=title, on_epoch=on_epoch,
+                         overwrite=overwrite, source=source)
     scale = theory.noise_scale(problem)
     probe = probe_batch_sizes(problem, sizes)
     analysis = {"sizes": list(sizes), "sampler": sampler, "b_simple": scale.b_simple,

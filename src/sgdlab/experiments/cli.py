@@ -49,6 +49,10 @@ def _problem_document(kind, data, target, standardize, intercept, l2) -> dict:
     return {k: v for k, v in problem.items() if v is not None}
 
 
+_overwrite_option = click.option("--overwrite", is_flag=True, help="Let this experiment take over a results folder "
+                                 "that holds another one (its table and report are replaced).")
+
+
 @cli.command()
 @_problem_options
 @click.option("--schemes", default=None, help="Comma-separated samplers, e.g. full_batch,shuffled_cyclic. "
@@ -62,8 +66,9 @@ def _problem_document(kind, data, target, standardize, intercept, l2) -> dict:
 @click.option("--record-every", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--out", default=None, help="Results folder (default: results/<problem>-<data>).")
 @click.option("--title", default=None, help="The report's title.")
+@_overwrite_option
 def compare(kind, data, target, standardize, intercept, l2, schemes, batch_sizes, step, epochs, seeds, record_every,
-            out, title):
+            out, title, overwrite):
     """Run sampling schemes side by side over seeds and write an HTML report."""
     runs = _runs(schemes, batch_sizes)
     if step is not None:
@@ -72,7 +77,7 @@ def compare(kind, data, target, standardize, intercept, l2, schemes, batch_sizes
                 "compare": {"epochs": epochs, "seeds": seeds, "record_every": record_every, "out": out, "title": title},
                 "runs": runs}
     document["compare"] = {k: v for k, v in document["compare"].items() if v is not None}
-    _execute(config.validated(document, where="sgdlab compare"))
+    _execute(config.validated(document, where="sgdlab compare"), overwrite)
 
 
 @cli.command("batch-size")
@@ -82,7 +87,8 @@ def compare(kind, data, target, standardize, intercept, l2, schemes, batch_sizes
 @click.option("--epochs", type=click.IntRange(min=1), default=20, show_default=True)
 @click.option("--seeds", type=click.IntRange(min=1), default=5, show_default=True)
 @click.option("--out", default=None, help="Results folder (default: results/batch-size-<problem>-<data>).")
-def batch_size(kind, data, target, standardize, intercept, l2, sizes, sampler, epochs, seeds, out):
+@_overwrite_option
+def batch_size(kind, data, target, standardize, intercept, l2, sizes, sampler, epochs, seeds, out, overwrite):
     """Compare batch sizes per epoch and per second, with the noise scale B_simple and the throughput knee."""
     from sgdlab.experiments import batch_size as study
     from sgdlab.experiments.report import write_report
@@ -95,7 +101,8 @@ def batch_size(kind, data, target, standardize, intercept, l2, sizes, sampler, e
     out = out or str(Path(default_out).with_name("batch-size-" + Path(default_out).name))
     with _ProgressBars() as on_epoch:
         comparison, analysis = study.study(problem, sizes, sampler, seeds=seeds, epochs=epochs, out=out,
-                                           title=f"batch size: {title}", on_epoch=on_epoch)
+                                           title=f"batch size: {title}", on_epoch=on_epoch, overwrite=overwrite,
+                                           source=config.source(experiment))
     _print_summary(comparison, title)
     click.echo(f"B_simple at θ⁰ = {analysis['b_simple']:.4g}; throughput knee B = {analysis['knee']}")
     click.echo(f"report: {write_report(out)}")
@@ -127,9 +134,10 @@ def step_sweep(kind, data, target, standardize, intercept, l2, schemes, batch_si
 
 @cli.command()
 @click.argument("experiment", type=click.Path(dir_okay=False))
-def run(experiment):
+@_overwrite_option
+def run(experiment, overwrite):
     """Run the comparison described by an EXPERIMENT TOML file (format: see the README)."""
-    _execute(config.read(experiment))
+    _execute(config.read(experiment), overwrite)
 
 
 @cli.command()
@@ -164,7 +172,7 @@ def _split(text: str, option: str, kind):
     return values
 
 
-def _execute(experiment: dict) -> None:
+def _execute(experiment: dict, overwrite: bool) -> None:
     """Build the problem, run the comparison with a progress bar, print the summary, write the report."""
     from sgdlab.experiments.compare import compare
     from sgdlab.experiments.report import write_report
@@ -173,10 +181,13 @@ def _execute(experiment: dict) -> None:
     settings = experiment["compare"]
     with _ProgressBars() as on_epoch:
         comparison = compare(problem, runs, seeds=settings["seeds"], epochs=settings["epochs"], out=out,
-                             record_every=settings["record_every"], title=title, on_epoch=on_epoch)
+                             record_every=settings["record_every"], title=title, on_epoch=on_epoch,
+                             overwrite=overwrite, source=config.source(experiment))
     _print_summary(comparison, title)
     total = len(comparison.table.groupby(["run", "seed"]))
-    click.echo(f"{total - comparison.reused} runs computed, {comparison.reused} reused from {out}")
+    recomputed = f" ({comparison.recomputed} of them recomputed: their saved file did not verify)"
+    click.echo(f"{total - comparison.reused} runs computed{recomputed if comparison.recomputed else ''}, "
+               f"{comparison.reused} reused from {out}")
     click.echo(f"report: {write_report(out)}")
 
 
@@ -276,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
     except click.ClickException as error:
         click.echo(f"sgdlab: error: {error.format_message()}", err=True)
         return 2
-    except (InvalidValue, InvalidType) as error:
+    except (InvalidValue, InvalidType, OSError) as error:
         click.echo(f"sgdlab: error: {error}", err=True)
         return 2
     return code if isinstance(code, int) else 0

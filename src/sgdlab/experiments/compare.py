@@ -15,14 +15,18 @@ Steps may be numbers, schedules, or text relative to the problem's constants
 
 With ``out=DIR`` each finished run is saved as DIR/runs/<key>.parquet, the key a hash of the run's
 identity and budget (:func:`sgdlab.run.identity.run_key`), and the whole table as DIR/table.parquet
-plus DIR/experiment.json (settings, the problem's constants, versions, device)
-(:mod:`sgdlab.experiments.store`). Running the same comparison again reuses saved runs.
+plus DIR/experiment.json (settings, the data's source, the problem's constants, each run's engine,
+versions, device) (:mod:`sgdlab.experiments.store`). Running the same comparison again reuses the saved
+runs that verify; a folder holds one experiment, written by one process at a time.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import warnings
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 import jax
@@ -33,7 +37,7 @@ from sgdlab import schedules, theory
 from sgdlab._helpers import validation
 from sgdlab.experiments.predictions import COLUMNS, flags, predictions
 from sgdlab.experiments.steps import parse_step
-from sgdlab.experiments.store import ResultStore
+from sgdlab.experiments.store import ResultStore, experiment_fingerprint
 from sgdlab.experiments.summary import summarize
 from sgdlab.problems.base import FiniteSum
 from sgdlab.run.history import RunLog
@@ -117,6 +121,9 @@ class Comparison:
         Per run: its sampler, step, α₀, α·L and step check in words.
     reused : int
         How many (run, seed) pairs were read back from ``out`` instead of computed.
+    recomputed : int
+        How many saved (run, seed) files in ``out`` did not verify (cut, altered or another run's)
+        and were computed again.
     predictions : pandas.DataFrame
         What the theory predicts for each run (:mod:`sgdlab.experiments.predictions`): its theorem's
         bound and, on least squares, its exact expected curve (columns run, epoch, quantity, curve,
@@ -148,6 +155,7 @@ class Comparison:
     predictions: pd.DataFrame = dataclasses.field(default_factory=lambda: pd.DataFrame(columns=COLUMNS))
     paths: dict = dataclasses.field(default_factory=dict)
     objective: FiniteSum | None = dataclasses.field(default=None, repr=False)
+    recomputed: int = 0
 
     def summary(self, metric: str | None = None, target: float | None = None) -> pd.DataFrame:
         """Per run, across seeds: the final value of ``metric`` and the epochs and time to ``target``;
@@ -182,7 +190,8 @@ class Comparison:
 
 def compare(problem: FiniteSum, runs: dict, seeds: int | Iterable[int] = 10, epochs: int = 20, out: Any = None,
             record_every: int = 1, tol: float | None = None, title: str | None = None, on_epoch: OnEpoch | None = None,
-            engine: str = "auto", predict: bool = True, record_params: bool = False) -> Comparison:
+            engine: str = "auto", predict: bool = True, record_params: bool = False, overwrite: bool = False,
+            source: dict | None = None) -> Comparison:
     """Run every setting in ``runs`` with every seed; see the module docstring.
 
     Parameters
@@ -197,7 +206,14 @@ def compare(problem: FiniteSum, runs: dict, seeds: int | Iterable[int] = 10, epo
     epochs, record_every, tol, engine
         As in :func:`sgdlab.minimize`; the engine is chosen per group of runs sharing a sampler.
     out : path, optional
-        A results folder: finished runs are saved there and reused by a later call.
+        A results folder: finished runs are saved there and reused by a later call of the same
+        experiment (a saved run that does not verify is recomputed, with a warning); one process at a
+        time, one experiment per folder.
+    overwrite : bool, default False
+        Let this experiment take over an ``out`` that holds another one (else refused).
+    source : dict, optional
+        What the problem was built from (data file and its hash, target, preprocessing), recorded in
+        ``out``/experiment.json so the experiment can be rerun.
     title : str, optional
         Names the comparison in its saved settings (the report's heading).
     on_epoch : callable, optional
@@ -232,34 +248,55 @@ def compare(problem: FiniteSum, runs: dict, seeds: int | Iterable[int] = 10, epo
     seed_list = _seeds(seeds)
     if record_params is True and out is not None:
         validation.fail("record_params", "False with out= (the paths are kept in memory, not saved)", "True")
-    store = ResultStore(out) if out is not None else None
     keywords = {"epochs": epochs, "tol": tol, "record_every": record_every, "engine": engine,
                 "record_params": record_params}
+    plan = [(group, _lanes(problem, group, seed_list, keywords)) for group in _groups(specs)]
+    keys = {lane: run_key(options) for _, lanes in plan for lane, options in lanes.items()}
+    settings = dict(seeds=seed_list, epochs=epochs, record_every=record_every, tol=tol, title=title)
+    with _opened(out, keys, overwrite, {"settings": settings, "source": source}) as store:
+        histories, paths, computed = _histories(problem, plan, keys, store, on_epoch)
+        table = _stacked([histories[spec.name, seed] for spec in specs for seed in seed_list])
+        predicted = (predictions(problem, [(spec.name, spec.sampler, spec.schedule) for spec in specs], epochs)
+                     if predict else pd.DataFrame(columns=COLUMNS))
+        engines = {name: options.engine for _, lanes in plan for (name, _), options in lanes.items()}
+        comparison = Comparison(table, describe_problem(problem), _runs_info(problem, specs, engines),
+                                len(histories) - computed, predicted, paths, problem)
+        if store is not None:
+            store.finish(table, predicted, {"settings": settings, "source": source, "problem": comparison.problem,
+                                            "runs": comparison.runs}, set(keys.values()))
+            comparison.recomputed = store.rejected
+    if comparison.recomputed:
+        warnings.warn(f"{comparison.recomputed} saved run(s) in {Path(out) / 'runs'} did not verify (cut, altered "
+                      "or another run's file) and were recomputed", stacklevel=2)
+    return comparison
+
+
+def _opened(out: Any, keys: dict, overwrite: bool, about: dict) -> contextlib.AbstractContextManager:
+    """The results folder ``out`` opened for this experiment (nothing to open without ``out``)."""
+    if out is None:
+        return contextlib.nullcontext()
+    return ResultStore(out, experiment_fingerprint(keys), overwrite, about)
+
+
+def _histories(problem: FiniteSum, plan: list, keys: dict, store: ResultStore | None,
+               on_epoch: OnEpoch | None) -> tuple[dict, dict, int]:
+    """Every (run, seed)'s history as columns: read from the store when saved and verified, else run
+    (group by group) and saved; with the paths kept and how many were run."""
     histories: dict[tuple[str, int], dict] = {}
     paths: dict[tuple[str, int], list] = {}
     computed = 0
-    for group in _groups(specs):
-        lanes = _lanes(problem, group, seed_list, keywords)
-        keys = {lane: run_key(options) for lane, options in lanes.items()}
-        todo = [lane for lane in lanes if store is None or not store.has(keys[lane])]
-        fresh = _run_group(problem, {lane: lanes[lane] for lane in todo}, group, on_epoch, paths) if todo else {}
+    for group, lanes in plan:
+        if store is not None:
+            saved = {lane: store.load(keys[lane], lane[0]) for lane in lanes}
+            histories.update({lane: columns for lane, columns in saved.items() if columns is not None})
+        todo = {lane: options for lane, options in lanes.items() if lane not in histories}
+        fresh = _run_group(problem, todo, group, on_epoch, paths) if todo else {}
         for lane, columns in fresh.items():
             if store is not None:
                 store.save(keys[lane], pd.DataFrame(columns))
             histories[lane] = columns
-        for lane in lanes:
-            if lane not in histories:
-                histories[lane] = store.load(keys[lane], lane[0])   # type: ignore[union-attr]
         computed += len(todo)
-    table = _stacked([histories[spec.name, seed] for spec in specs for seed in seed_list])
-    predicted = (predictions(problem, [(spec.name, spec.sampler, spec.schedule) for spec in specs], epochs)
-                 if predict else pd.DataFrame(columns=COLUMNS))
-    comparison = Comparison(table, describe_problem(problem), _runs_info(problem, specs), len(histories) - computed,
-                            predicted, paths, problem)
-    if store is not None:
-        store.finish(table, comparison.problem, comparison.runs,
-                     dict(seeds=seed_list, epochs=epochs, record_every=record_every, tol=tol, title=title), predicted)
-    return comparison
+    return histories, paths, computed
 
 
 def _lanes(problem: FiniteSum, group: list[RunSpec], seeds: list[int], keywords: dict) -> dict:
@@ -319,10 +356,11 @@ def _repeated(value: Any, rows: int) -> np.ndarray:
     return np.full(rows, value, dtype=object if isinstance(value, str) else None)
 
 
-def _runs_info(problem: FiniteSum, specs: list[RunSpec]) -> dict:
-    """Per run: its settings, α₀·L, and the step check of the theorem that applies to its sampler."""
+def _runs_info(problem: FiniteSum, specs: list[RunSpec], engines: dict[str, str]) -> dict:
+    """Per run: its settings, the engine that ran it, α₀·L, and the step check of the theorem that applies
+    to its sampler."""
     return {spec.name: {"sampler": repr(spec.sampler), "step": spec.step_text, "alpha0": spec.alpha0,
-                        **_step_check(problem, spec)} for spec in specs}
+                        "engine": engines[spec.name], **_step_check(problem, spec)} for spec in specs}
 
 
 def _step_check(problem: FiniteSum, spec: RunSpec) -> dict:

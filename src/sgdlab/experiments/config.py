@@ -170,6 +170,19 @@ def build(experiment: dict):
     return problem, runs, out, title
 
 
+def source(experiment: dict) -> dict:
+    """What a validated description builds its problem from, for experiment.json: its [problem] table,
+    with a data file's absolute path and SHA-256 (a bundled set is named; its version is scikit-learn's)."""
+    import hashlib
+
+    spec = dict(experiment["problem"])
+    if spec["data"] not in NAMED_DATA:
+        path = Path(spec["data"]).resolve()
+        with path.open("rb") as file:
+            spec.update(data=str(path), data_sha256=hashlib.file_digest(file, "sha256").hexdigest())
+    return spec
+
+
 def _problem(kind: str, X, y, l2: float):
     import numpy as np
 

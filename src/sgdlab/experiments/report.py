@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import html
 import io
-import json
 from pathlib import Path
 
 import pandas as pd
@@ -23,6 +22,7 @@ from sgdlab._helpers import validation
 from sgdlab._helpers.files import atomic_write
 from sgdlab.experiments.plots import batch_size_figure, convergence_figure
 from sgdlab.experiments.predictions import COLUMNS, FLAG_ERRORS, flags
+from sgdlab.experiments.store import read_experiment, read_frame
 from sgdlab.experiments.summary import stops, summarize
 
 METRICS = ("gap", "grad_norm", "dist")
@@ -40,19 +40,37 @@ th { background: #f3f3f3; } td:first-child, th:first-child { text-align: left; }
 def write_report(folder) -> Path:
     """Build folder/report.html from folder/table.parquet and folder/experiment.json."""
     folder = Path(folder)
-    table_path, settings_path = folder / "table.parquet", folder / "experiment.json"
-    for path in (table_path, settings_path):
-        if not path.is_file():
-            validation.fail("folder", "a results folder written by compare(out=...) or sgdlab compare",
-                            f"{folder} without {path.name}")
-    table = pd.read_parquet(table_path)
-    experiment = json.loads(settings_path.read_text())
+    experiment = read_experiment(folder)
+    if experiment is None or not (folder / "table.parquet").is_file():
+        validation.fail("folder", "a results folder written by compare(out=...) or sgdlab compare",
+                        f"{folder} without {'experiment.json' if experiment is None else 'table.parquet'}")
+    if experiment.get("finished") is False:
+        validation.fail("folder", "the folder of a finished comparison",
+                        f"{folder}, whose comparison has not finished (run it again: its saved runs are reused)")
+    table = _saved_frame(folder / "table.parquet", experiment)
     predicted_path = folder / "predictions.parquet"
-    predicted = pd.read_parquet(predicted_path) if predicted_path.is_file() else pd.DataFrame(columns=COLUMNS)
+    predicted = (_saved_frame(predicted_path, experiment) if predicted_path.is_file()
+                 else pd.DataFrame(columns=COLUMNS))
     page = render(table, experiment, predicted)
     target = folder / "report.html"
     atomic_write(target, lambda path: path.write_text(page, encoding="utf-8"))
     return target
+
+
+def _saved_frame(path: Path, experiment: dict) -> pd.DataFrame:
+    """A table of the folder, verified against the experiment's fingerprint and its digest (a folder of an
+    sgdlab before they were recorded: read as it is), or an error naming the file."""
+    fingerprint = experiment.get("fingerprint")
+    try:
+        frame = pd.read_parquet(path) if fingerprint is None else read_frame(path, fingerprint)
+    except (OSError, ValueError) as error:
+        frame, why = None, str(error)
+    else:
+        why = "it does not verify (cut, altered or another experiment's)"
+    if frame is None:
+        validation.fail("folder", f"a results folder whose {path.name} reads",
+                        f"{path}: {why}; run the comparison again to rebuild it (its saved runs are reused)")
+    return frame
 
 
 def render(table: pd.DataFrame, experiment: dict, predicted: pd.DataFrame) -> str:
@@ -62,7 +80,7 @@ def render(table: pd.DataFrame, experiment: dict, predicted: pd.DataFrame) -> st
         f"<h1>{html.escape(title)}</h1>",
         f"<p class='note'>Created {html.escape(experiment.get('created', ''))}. Each run is repeated over "
         f"{table.seed.nunique()} seeds; lines are medians across seeds, bands the quartiles.</p>",
-        "<h2>Problem</h2>", _key_values(_problem_rows(experiment["problem"])),
+        "<h2>Problem</h2>", _key_values(_problem_rows(experiment["problem"]) + _source_rows(experiment.get("source"))),
         "<h2>Runs and the theorem for each</h2>", _runs_table(table, experiment["runs"]),
         "<h2>Summary across seeds</h2>", _summary(table), *_stops_section(table),
         "<h2>Theory beside the runs</h2>", _theory_section(table, predicted),
@@ -88,6 +106,13 @@ def _problem_rows(problem: dict) -> list[tuple[str, str]]:
     return [(label, _number(problem.get(key))) for key, label in names if problem.get(key) is not None]
 
 
+def _source_rows(source: dict | None) -> list[tuple[str, str]]:
+    """What the problem was built from (the data, its hash, target and preprocessing), where recorded."""
+    names = [("data", "data"), ("data_sha256", "data SHA-256"), ("target", "target column"),
+             ("standardize", "standardized"), ("intercept", "intercept column"), ("l2", "ℓ2 weight")]
+    return [(label, str(source[key])) for key, label in names if source and source.get(key) is not None]
+
+
 def _environment_rows(environment: dict) -> list[tuple[str, str]]:
     rows = [(name, version) for name, version in environment.get("versions", {}).items()]
     return rows + [(key, environment[key]) for key in ("device", "machine") if key in environment]
@@ -98,7 +123,8 @@ def _runs_table(table: pd.DataFrame, runs: dict) -> str:
     rows = []
     for name, counts in statuses:
         info = runs.get(name, {})
-        rows.append({"run": name, "sampler": info.get("sampler", ""), "step": info.get("step", ""),
+        rows.append({"run": name, "sampler": info.get("sampler", ""), "engine": info.get("engine", ""),
+                     "step": info.get("step", ""),
                      "α₀": info.get("alpha0"), "α·L": info.get("alpha_L"),
                      "step check": info.get("step_check", ""),
                      "status over seeds": ", ".join(f"{n} {s}" for s, n in counts.value_counts().items())})

@@ -1,55 +1,258 @@
-"""A results folder: saved runs (runs/<key>.parquet), the comparison's table and its settings.
+"""A results folder: one experiment's saved runs (runs/<key>.parquet), its table and its settings.
 
-Every file is written to a temporary name and renamed, so a killed run leaves no partial file; a
-run's key (:func:`sgdlab.run.identity.run_key`) is a hash of everything that determines its history.
+Trust after faults:
+
+- every file is written to a temporary name of its own (host and process) and renamed, so a killed
+  run leaves no partial file, and a failed write removes its temporary file;
+- each run file carries the key of the run it belongs to (:func:`sgdlab.run.identity.run_key`, a hash
+  of everything that determines its history) and a SHA-256 of its content, in the Parquet metadata: a
+  file that is cut, flipped, emptied or another run's is never trusted, but recomputed;
+- one process writes a folder at a time (an ``flock`` on .sgdlab.lock, released when the process ends,
+  however it ends); a second is refused with a message;
+- the folder belongs to one experiment: experiment.json records its fingerprint (the keys of all its
+  runs) from the start, and a different experiment is refused unless asked to overwrite it;
+- a write that fails (disk full, read-only) ends with :class:`ResultsFolderError` naming the file;
+  the runs saved before it stay intact.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime
+import fcntl
+import hashlib
+import importlib.metadata
 import json
 import os
 import platform
+import socket
+import warnings
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import jax
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
+from sgdlab._helpers import validation
 from sgdlab._helpers.files import atomic_write
+
+LOCK = ".sgdlab.lock"
+EXPERIMENT = "experiment.json"
+#: The files that describe a whole experiment (removed when another experiment takes the folder over).
+EXPERIMENT_FILES = ("table.parquet", "predictions.parquet", "report.html", EXPERIMENT)
+KEY_FIELD, DIGEST_FIELD = b"sgdlab.run_key", b"sgdlab.sha256"
+VERSIONS = ("sgdlab", "jax", "jaxlib", "numpy", "scipy", "pandas", "pyarrow", "numba", "optax", "scikit-learn")
+
+
+class ResultsFolderError(OSError):
+    """A results folder cannot be used: in use by another process, or a write failed (the message
+    names the folder or file and says what to do)."""
 
 
 class ResultStore:
-    """A folder of saved runs (runs/<key>.parquet) and the comparison's table and settings, every
-    file written to a temporary name and renamed, so a killed run leaves no partial file."""
+    """An open results folder (a context manager: ``with ResultStore(...) as store``).
 
-    def __init__(self, folder):
+    Parameters
+    ----------
+    folder : path
+        The results folder (created when missing).
+    fingerprint : str
+        The experiment's identity (:func:`experiment_fingerprint`); a folder holding another one is
+        refused unless ``overwrite``.
+    overwrite : bool
+        Take over a folder that holds another experiment: its table, predictions, settings and report
+        are removed at once, its runs when this experiment finishes.
+    about : dict
+        Recorded in experiment.json from the start (title, settings, data source).
+    """
+
+    def __init__(self, folder: Any, fingerprint: str, overwrite: bool = False, about: dict | None = None):
         self.folder = Path(folder)
         self.runs = self.folder / "runs"
-        self.runs.mkdir(parents=True, exist_ok=True)
-        for stale in [*self.folder.glob(".*.tmp"), *self.runs.glob(".*.tmp")]:
-            stale.unlink(missing_ok=True)
+        self.fingerprint = fingerprint
+        self.rejected = 0
+        self._lock = self._locked()
+        try:
+            self._remove_stale_temporaries()
+            self._claim(overwrite, about or {})
+        except BaseException:
+            self.close()
+            raise
 
-    def has(self, key: str) -> bool:
-        return (self.runs / f"{key}.parquet").is_file()
+    def __enter__(self) -> ResultStore:
+        return self
 
-    def save(self, key: str, frame: pd.DataFrame) -> None:
-        atomic_write(self.runs / f"{key}.parquet", lambda path: frame.to_parquet(path, index=False))
+    def __exit__(self, *exc) -> None:
+        self.close()
 
-    def load(self, key: str, name: str) -> dict:
-        """A saved run's history as columns (name → array), named ``name``."""
-        frame = pd.read_parquet(self.runs / f"{key}.parquet")
+    def close(self) -> None:
+        """Release the folder to other processes."""
+        if not self._lock.closed:
+            self._lock.close()
+
+    def load(self, key: str, name: str) -> dict | None:
+        """A saved run's history as columns (name → array) named ``name``, or None when there is no file
+        or it does not verify (then counted in ``rejected``)."""
+        path = self.runs / f"{key}.parquet"
+        if not path.is_file():
+            return None
+        frame = read_frame(path, key)
+        if frame is None:
+            self.rejected += 1
+            return None
         frame["run"] = name
         return {column: frame[column].to_numpy() for column in frame.columns}
 
-    def finish(self, table: pd.DataFrame, problem: dict, runs: dict, settings: dict, predictions: pd.DataFrame) -> None:
-        """Write table.parquet, predictions.parquet (the theory's curves) and experiment.json (the problem's
-        constants, the runs' settings and the comparison's, versions and device) for the whole comparison."""
-        atomic_write(self.folder / "table.parquet", lambda path: table.to_parquet(path, index=False))
-        atomic_write(self.folder / "predictions.parquet", lambda path: predictions.to_parquet(path, index=False))
-        document = {"created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-                    "problem": problem, "runs": runs, "settings": settings, "environment": environment()}
-        atomic_write(self.folder / "experiment.json",
-                     lambda path: path.write_text(json.dumps(document, indent=2, default=_plain) + "\n"))
+    def save(self, key: str, frame: pd.DataFrame) -> None:
+        """Save a run's history with its key and the SHA-256 of its content."""
+        self._write(self.runs / f"{key}.parquet", lambda path: write_frame(path, frame, key))
+
+    def finish(self, table: pd.DataFrame, predictions: pd.DataFrame, document: dict, keys: set[str]) -> None:
+        """Write table.parquet and predictions.parquet (each with the experiment's fingerprint and its
+        digest) and the finished experiment.json, and remove the run files of no run of this experiment
+        (a previous experiment's, when overwritten)."""
+        self._write(self.folder / "table.parquet", lambda path: write_frame(path, table, self.fingerprint))
+        self._write(self.folder / "predictions.parquet",
+                    lambda path: write_frame(path, predictions, self.fingerprint))
+        self._write_experiment({**document, "finished": True})
+        for path in self.runs.glob("*.parquet"):
+            if path.stem not in keys:
+                path.unlink(missing_ok=True)
+
+    def _locked(self):
+        """The folder created and locked for this process, or ResultsFolderError."""
+        try:
+            self.runs.mkdir(parents=True, exist_ok=True)
+            lock = open(self.folder / LOCK, "a+")   # noqa: SIM115 (held until close())
+        except OSError as error:
+            raise ResultsFolderError(f"cannot write the results folder {self.folder}: {_reason(error)}; "
+                                     "choose another folder (--out)") from error
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as error:
+            lock.seek(0)
+            owner = lock.read().strip() or "another process"
+            lock.close()
+            raise ResultsFolderError(f"the results folder {self.folder} is in use by {owner}; wait for it to "
+                                     "finish or choose another folder (--out)") from error
+        lock.seek(0)
+        lock.truncate()
+        lock.write(f"sgdlab process {os.getpid()} on {socket.gethostname()}\n")
+        lock.flush()
+        return lock
+
+    def _remove_stale_temporaries(self) -> None:
+        """Remove the temporary files this host's processes left when killed (the lock is held, so no
+        process is writing here now)."""
+        host = socket.gethostname()
+        for path in [*self.folder.glob(".*.tmp"), *self.runs.glob(".*.tmp")]:
+            *_, writer_host, pid, _ = path.name.rsplit(".", 3)
+            if writer_host == host and pid.isdigit() and not _alive(int(pid)):
+                path.unlink(missing_ok=True)
+
+    def _claim(self, overwrite: bool, about: dict) -> None:
+        """Refuse a folder of another experiment unless ``overwrite``; then record this one's fingerprint."""
+        saved = read_experiment(self.folder, strict=False)
+        previous = saved.get("fingerprint") if saved else None
+        if previous is not None and previous != self.fingerprint:
+            if not overwrite:
+                title = saved.get("settings", {}).get("title") or "untitled"   # type: ignore[union-attr]
+                validation.fail("out", "a new folder, this experiment's folder, or overwrite=True (--overwrite)",
+                                f"{self.folder}, which holds another experiment ({title!r}, created "
+                                f"{saved.get('created', '?')})")   # type: ignore[union-attr]
+            for name in EXPERIMENT_FILES:
+                (self.folder / name).unlink(missing_ok=True)
+        self._write_experiment({**about, "finished": False})
+
+    def _write_experiment(self, document: dict) -> None:
+        document = {"created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"), **document,
+                    "fingerprint": self.fingerprint, "environment": environment()}
+        self._write(self.folder / EXPERIMENT,
+                    lambda path: path.write_text(json.dumps(document, indent=2, default=_plain) + "\n"))
+
+    def _write(self, path: Path, write: Callable[[Path], Any]) -> None:
+        try:
+            atomic_write(path, write)
+        except OSError as error:
+            raise ResultsFolderError(f"cannot write {path}: {_reason(error)}; the runs saved before it are intact "
+                                     "(make room, or choose another folder, and run again to finish)") from error
+
+
+def experiment_fingerprint(runs: dict[tuple[str, int], str]) -> str:
+    """The identity of an experiment: a hash of every (run name, seed, run key)."""
+    lines = sorted(f"{name}\t{seed}\t{key}" for (name, seed), key in runs.items())
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+
+
+def content_digest(frame: pd.DataFrame) -> bytes:
+    """SHA-256 (hex) of a history's columns: names, dtypes and values (text joined by a unit separator;
+    every NaN as NumPy's: Parquet stores a float NaN as missing, which reads back as that one)."""
+    digest = hashlib.sha256()
+    for name in frame.columns:
+        values = frame[name].to_numpy()
+        if values.dtype.kind == "f":
+            values = np.where(np.isnan(values), np.nan, values)
+        digest.update(f"\x1e{name}\x1f".encode())
+        if values.dtype.kind in "biufc":
+            digest.update(f"{values.dtype.str}\x1f".encode() + np.ascontiguousarray(values).tobytes())
+        else:
+            digest.update("\x1f".join(map(str, values)).encode())
+    return digest.hexdigest().encode()
+
+
+def write_frame(path: Path, frame: pd.DataFrame, key: str) -> None:
+    """Write ``frame`` as Parquet with ``key`` (whose it is) and the SHA-256 of its content in its metadata."""
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    metadata = {**(table.schema.metadata or {}), KEY_FIELD: key.encode(), DIGEST_FIELD: content_digest(frame)}
+    pq.write_table(table.replace_schema_metadata(metadata), path)
+
+
+def read_frame(path: Path, key: str) -> pd.DataFrame | None:
+    """The frame :func:`write_frame` wrote at ``path`` for ``key``: None when the file does not read,
+    is another key's, or its content does not match its digest."""
+    try:
+        table = pq.read_table(path)
+        metadata = table.schema.metadata or {}
+        if metadata.get(KEY_FIELD) != key.encode():
+            return None
+        frame = table.to_pandas()
+    except Exception:   # a damaged file fails in many ways; any of them means "not verified"
+        return None
+    return frame if metadata.get(DIGEST_FIELD) == content_digest(frame) else None
+
+
+def read_experiment(folder: Path, strict: bool = True) -> dict | None:
+    """folder/experiment.json as a dict (None when absent). A file that does not parse is an error
+    naming it when ``strict``, else a warning and None."""
+    path = Path(folder) / EXPERIMENT
+    if not path.is_file():
+        return None
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(document, dict):
+            raise ValueError("not a JSON object")
+    except (OSError, ValueError) as error:
+        if strict:
+            validation.fail("folder", f"a results folder with a readable {EXPERIMENT}", f"{path}: {error}")
+        warnings.warn(f"{path} does not read ({error}); it is replaced", stacklevel=3)
+        return None
+    return document
+
+
+def environment() -> dict:
+    """Versions (Python and the libraries a run depends on), the device and the machine."""
+    versions = {}
+    for name in VERSIONS:
+        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+            versions[name] = importlib.metadata.version(name)
+    device = jax.devices()[0]
+    return {"versions": {"python": platform.python_version(), **versions},
+            "device": f"{device.platform}: {device.device_kind} ({jax.device_count()} device(s))",
+            "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores"}
 
 
 def _plain(value):
@@ -57,12 +260,19 @@ def _plain(value):
     return value.item() if hasattr(value, "item") else str(value)
 
 
-def environment() -> dict:
-    """Versions and the device, for the report."""
-    import importlib.metadata
+def _alive(pid: int) -> bool:
+    """Whether a process of this host has ``pid``."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
-    versions = {name: importlib.metadata.version(name) for name in ("sgdlab", "jax", "jaxlib", "numpy", "pandas")}
-    device = jax.devices()[0]
-    return {"versions": {"python": platform.python_version(), **versions},
-            "device": f"{device.platform}: {device.device_kind} ({jax.device_count()} device(s))",
-            "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores"}
+
+def _reason(error: OSError) -> str:
+    """An OSError's reason in words ('no space left on device', 'read-only file system', …)."""
+    if error.errno is not None:
+        return os.strerror(error.errno).lower()
+    return str(error)

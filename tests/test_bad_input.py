@@ -32,6 +32,13 @@ CASES = [
      "X must be a sparse matrix of real numbers; got dtype complex128"),
     ("complex data", lambda: sl.finite_sum(lambda p, e: p * e, np.ones(3) * 1j, 0.0), TypeError,
      "data must be an array of real numbers; got complex values"),
+    ("X whose squares overflow", lambda: sl.least_squares(X * 1e155, y), ValueError,
+     "X must be scaled to entries of at most 3.87e+151 in magnitude for 12 rows in float64 (so that sums of their "
+     "squares stay finite); got max |X| = 2.33e+155"),
+    ("sparse X whose squares overflow", lambda: sl.logistic_regression(scipy.sparse.csr_matrix(X * 1e155), y > 0),
+     ValueError, "X must be scaled to entries of at most 3.87e+151"),
+    ("y whose squares overflow", lambda: sl.least_squares(X, y * 1e160), ValueError,
+     "y must be scaled to entries of at most 3.87e+151"),
     ("empty finite sum", lambda: sl.finite_sum(lambda p, e: p * e, np.empty(0), 0.0), ValueError, "data must be non-empty"),
     ("ragged finite sum", lambda: sl.finite_sum(lambda p, e: p, (np.ones(3), np.ones(4)), 0.0), ValueError,
      "data must be arrays sharing one leading length N; got leading lengths [3, 4]"),

@@ -75,6 +75,15 @@ def test_shared_libsvm_file_loads(mushrooms):
     (lambda d: (d / "x.csv").write_bytes(b"\xff\xfe\x00garbage"), None, "data must be a readable .csv file"),
     (lambda d: np.savez(d / "x.npz", A=np.ones(3)), None, "data must be an .npz file with arrays named X and y; got arrays ['A']"),
     (lambda d: np.save(d / "x.npy", np.ones((4, 3))), "7", "target must be an integer in [-3, 2] for an .npy file; got 7"),
+    (lambda d: pd.DataFrame({"a": [1.0, 2.0], "price": [3.0, 4.0]}).to_csv(d / "x.csv", index=False), "Price",
+     "target must be a column of x.csv (a, price); got 'Price' (did you mean 'price'?)"),
+    (lambda d: (d / "x.csv").write_text("a,b,y\n"), None, "data must be a table with at least one row of data; got "
+     "x.csv with no rows (only the header: a, b, y)"),
+    (lambda d: pd.DataFrame({"a": np.arange(30.0), "b": np.where(np.arange(30) == 17, np.nan, 1.0),
+                             "y": np.ones(30)}).to_csv(d / "x.csv", index=False), None,
+     "data must be finite feature values (no NaN or infinity); got nan at row 17, feature column 1 of x.csv"),
+    (lambda d: np.save(d / "x.npy", np.column_stack([np.ones((5, 2)), [1.0, 2.0, np.inf, 4.0, 5.0]])), None,
+     "data must be finite target values; got inf at row 2 of x.npy"),
 ])
 def test_bad_files_are_refused(tmp_path, setup, target, text):
     setup(tmp_path)

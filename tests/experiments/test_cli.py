@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -218,3 +219,15 @@ def test_a_results_folder_keeps_its_experiment_and_how_to_rebuild_it(tmp_path, c
     assert "holds another experiment" in err and "--overwrite" in err and err.count("\n") == 1
     assert main([*args, "--seeds", "3", "--overwrite"]) == 0
     assert "2 runs computed, 4 reused" in capsys.readouterr().out
+
+
+def test_a_text_target_is_refused_for_least_squares_and_labels_for_classifiers(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.normal(size=40), "b": rng.normal(size=40),
+                          "grade": np.where(np.arange(40) % 2 == 0, "low", "high")})
+    frame.to_csv(tmp_path / "grades.csv", index=False)
+    common = ["--data", str(tmp_path / "grades.csv"), "--epochs", "1", "--seeds", "1", "--schemes", "full_batch"]
+    assert main(["compare", *common, "--out", str(tmp_path / "ls")]) == 2
+    assert ("target must be a numeric column for least_squares (text labels are for logistic or softmax); got text "
+            "values such as 'low'") in capsys.readouterr().err
+    assert main(["compare", "--problem", "logistic", *common, "--out", str(tmp_path / "logistic")]) == 0

@@ -97,7 +97,23 @@ def load_file(path, target: str | int | None = None) -> Dataset:
         raise
     except (OSError, ValueError, KeyError, EOFError) as error:
         validation.fail("data", f"a readable {suffix or 'svmlight'} file", f"{path}: {error}".replace("\n", " "))
+    _check_finite(X, y, path)
     return Dataset(path.name, X, y)
+
+
+def _check_finite(X, y, path: Path) -> None:
+    """Refuse a NaN or infinity where the file has it (before any preprocessing spreads it over a column)."""
+    dense = X.toarray() if scipy.sparse.issparse(X) else np.asarray(X)
+    if np.issubdtype(dense.dtype, np.number) and not np.isfinite(dense).all():
+        row, column = np.argwhere(~np.isfinite(dense))[0]
+        validation.fail("data", "finite feature values (no NaN or infinity)",
+                        f"{dense[row, column]} at row {row}, feature column {column} of {path.name} (rows and "
+                        "columns counted from 0, the target left out)")
+    labels = np.asarray(y)
+    if np.issubdtype(labels.dtype, np.number) and not np.isfinite(labels).all():
+        row = int(np.flatnonzero(~np.isfinite(labels))[0])
+        validation.fail("data", "finite target values", f"{labels[row]} at row {row} of {path.name} (rows counted "
+                        "from 0)")
 
 
 def _split_columns(array: np.ndarray, target) -> tuple[np.ndarray, np.ndarray]:
@@ -131,15 +147,27 @@ def _table(path: Path, target) -> tuple[np.ndarray, np.ndarray]:
     import pandas as pd
 
     frame = pd.read_csv(path) if path.suffix.lower() == ".csv" else pd.read_parquet(path)
+    if frame.empty:
+        header = f" (only the header: {', '.join(map(str, frame.columns[:10]))})" if len(frame.columns) else ""
+        validation.fail("data", "a table with at least one row of data", f"{path.name} with no rows{header}")
     column = frame.columns[-1] if target is None else target
     if column not in frame.columns:
         validation.fail("target", f"a column of {path.name} ({', '.join(map(str, frame.columns[:10]))})",
-                        validation.shown(column))
+                        validation.shown(column) + _near_match(str(column), list(map(str, frame.columns))))
     features = frame.drop(columns=[column])
     non_numeric = [name for name, dtype in features.dtypes.items() if not pd.api.types.is_numeric_dtype(dtype)]
     if non_numeric:
         validation.fail("data", "numeric feature columns", f"non-numeric columns {non_numeric[:5]} in {path.name}")
     return features.to_numpy(dtype=np.float64), frame[column].to_numpy()
+
+
+def _near_match(name: str, columns: list[str]) -> str:
+    """'; did you mean …?' for the column whose name is closest to ``name`` (case aside), else ''."""
+    import difflib
+
+    by_lower = {column.lower(): column for column in columns}
+    close = difflib.get_close_matches(name.lower(), list(by_lower), n=1, cutoff=0.75)
+    return f" (did you mean {by_lower[close[0]]!r}?)" if close else ""
 
 
 def _svmlight(path: Path) -> tuple[scipy.sparse.csr_matrix, np.ndarray]:

@@ -192,6 +192,9 @@ def _problem(kind: str, X, y, l2: float):
         if l2:
             validation.fail("l2", "0 for least_squares (an ℓ2 weight is for logistic and softmax)",
                             validation.shown(l2))
+        if not np.issubdtype(np.asarray(y).dtype, np.number):
+            validation.fail("target", "a numeric column for least_squares (text labels are for logistic or softmax)",
+                            f"text values such as {np.asarray(y)[0]!r}")
         return problems.least_squares(X, np.asarray(y, dtype=np.float64))
     if kind == "logistic":
         return problems.logistic_regression(X, _binary(y), l2)

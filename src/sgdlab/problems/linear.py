@@ -167,7 +167,19 @@ def design_matrix(X):
         validation.fail("X", "held whole in this process (L and θ* need every row); for rows spread over processes "
                         "use sl.finite_sum on sl.distributed.shard_rows(...)", "an array spread over processes",
                         error=TypeError)
-    return validation.finite_array("X", X, ndim=2)
+    X = validation.finite_array("X", X, ndim=2)
+    return moderate("X", X, np.max(np.abs(X)))
+
+
+def moderate(name: str, values, largest: float):
+    """``values`` when its largest magnitude keeps N·x² (a sum of squares over the N rows: XᵀX, whose largest
+    eigenvalue gives L, or Σ yᵢ²) 10⁴ times below the largest number of its dtype, else an error that says so."""
+    rows = values.shape[0]
+    limit = float(np.sqrt(np.finfo(values.dtype).max / (1e4 * rows)))
+    if largest > limit:
+        validation.fail(name, f"scaled to entries of at most {limit:.3g} in magnitude for {rows} rows in "
+                        f"{values.dtype} (so that sums of their squares stay finite)", f"max |{name}| = {largest:.3g}")
+    return values
 
 
 def sparse_design_matrix(X) -> scipy.sparse.csr_matrix:
@@ -190,14 +202,14 @@ def sparse_design_matrix(X) -> scipy.sparse.csr_matrix:
                         f"{X.data[bad[0]]} at row {row}, column {X.indices[bad[0]]}")
     if max(X.nnz, X.shape[1]) < np.iinfo(np.int32).max:
         X.indices, X.indptr = X.indices.astype(np.int32), X.indptr.astype(np.int32)
-    return X
+    return moderate("X", X, np.max(np.abs(X.data), initial=0.0))
 
 
 def targets(y, X: np.ndarray, *, dtype=None) -> np.ndarray:
     """Validate y: a 1-D array of finite numbers, one per row of X."""
     y = validation.finite_array("y", y, ndim=1, dtype=dtype)
     validation.same_length(("X", "y"), (X.shape[0], y.shape[0]))
-    return y
+    return moderate("y", y, np.max(np.abs(y)))
 
 
 def class_labels(y, X: np.ndarray) -> np.ndarray:

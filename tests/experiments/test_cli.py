@@ -99,7 +99,7 @@ def test_bad_input_is_one_line_and_exit_code_2(args, text, tmp_path):
 
 @pytest.mark.parametrize("toml, text", [
     ('[compare]\nepochs = "ten"\n', "exp.toml [compare] epochs must be an integer >= 1; got 'ten'."),
-    ('[compare]\nepoch = 3\n', "exp.toml [compare] must be made of the keys epochs, seeds, record_every, out, title; got unknown key 'epoch'."),
+    ('[compare]\nepoch = 3\n', "exp.toml [compare] must be made of the keys epochs, seeds, record_every, out, title, goal; got unknown key 'epoch'."),
     ('[runs.a]\nsampler = "cyclic"\nbatchsize = 4\n', "exp.toml [runs.a] must be made of the keys sampler, batch_size, step; got unknown key 'batchsize'."),
     ('[runs.a]\nbatch_size = 4\n', "exp.toml [runs.a] must be a table with a sampler key"),
     ('[problem]\nkind = "ridge"\n', "exp.toml [problem] kind must be one of least_squares, logistic, softmax; got 'ridge'."),
@@ -231,3 +231,17 @@ def test_a_text_target_is_refused_for_least_squares_and_labels_for_classifiers(t
     assert ("target must be a numeric column for least_squares (text labels are for logistic or softmax); got text "
             "values such as 'low'") in capsys.readouterr().err
     assert main(["compare", "--problem", "logistic", *common, "--out", str(tmp_path / "logistic")]) == 0
+
+
+def test_the_goal_sets_the_summary_target_in_the_terminal_and_the_report(tmp_path, capsys):
+    assert main(["compare", *SMALL, "--goal", "1e-6", "--out", str(tmp_path)]) == 0
+    table = pd.read_parquet(tmp_path / "table.parquet")
+    target = 1e-6 * table[table.epoch == 0].gap.median()
+    assert f"target gap ≤ {target:.3g}" in capsys.readouterr().out
+    assert json.loads((tmp_path / "experiment.json").read_text())["settings"]["goal"] == 1e-6
+    page = (tmp_path / "report.html").read_text()
+    assert f"gap ≤ {target:.3g} (1e-06 of its value at the start, dotted on the plots)" in page
+    assert "<meta name='viewport' content='width=device-width, initial-scale=1'>" in page
+    assert page.count("<div class='scroll'><table") >= 4 and "@media (max-width: 700px)" in page
+    assert main(["compare", *SMALL, "--goal", "2", "--out", str(tmp_path / "bad")]) == 2
+    assert "--goal" in capsys.readouterr().err

@@ -137,7 +137,7 @@ def test_plot_returns_a_figure_with_one_line_per_run(problem):
 
     matplotlib.use("Agg")
     figure = sl.compare(problem, RUNS, seeds=2, epochs=3).plot("dist", x="time")
-    assert len(figure.axes[0].get_lines()) == len(RUNS) and figure.axes[0].get_yscale() == "log"
+    assert len(figure.axes[0].get_lines()) == len(RUNS) + 1 and figure.axes[0].get_yscale() == "log"   # + target
 
 
 @pytest.mark.parametrize("step, value", [("0.5/L", lambda p: 0.5 / p.lipschitz()), ("2/L_max", lambda p: 2 / theory.lipschitz_max(p)),

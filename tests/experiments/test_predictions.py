@@ -60,8 +60,9 @@ def test_predictions_are_saved_and_the_report_shows_them(comparison):
 def test_the_plot_draws_each_bound_and_exact_curve(comparison):
     _, result, _ = comparison
     with_theory, without = (len(result.plot("gap", bounds=shown).axes[0].lines) for shown in (True, False))
-    assert (with_theory, without) == (3 + 4, 3)   # a median a run; a bound and an exact curve for GD and SGD
-    assert len(result.plot("gap", x="time").axes[0].lines) == 3   # the theory has no time axis
+    # a median a run, a bound and an exact curve for GD and SGD, and the target line
+    assert (with_theory, without) == (3 + 4 + 1, 3 + 1)
+    assert len(result.plot("gap", x="time").axes[0].lines) == 3 + 1   # the theory has no time axis
 
 
 def test_bounded_quantities_take_the_smallest_gradient_before_each_recorded_epoch():
@@ -80,4 +81,4 @@ def test_gradient_descent_on_logistic_without_l2_is_checked_on_the_gradient(mush
     assert set(bounds.quantity) == {"min_grad_sq"} and list(bounds.epoch) == list(range(1, 9))
     checked = result.flags()
     assert checked["epochs checked"].tolist() == [8] and checked.flagged.tolist() == ["none"]
-    assert len(result.plot("grad_norm").axes[0].lines) == 2   # the median and the bound
+    assert len(result.plot("grad_norm").axes[0].lines) == 3   # the median, the bound and the target

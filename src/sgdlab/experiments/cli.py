@@ -49,6 +49,8 @@ def _problem_document(kind, data, target, standardize, intercept, l2) -> dict:
     return {k: v for k, v in problem.items() if v is not None}
 
 
+_goal_option = click.option("--goal", type=click.FloatRange(min=0, max=1, min_open=True, max_open=True), default=None,
+                            help="The summary's target as a fraction of the starting F − p* (or ‖∇F‖). [default: 1e-3]")
 _overwrite_option = click.option("--overwrite", is_flag=True, help="Let this experiment take over a results folder "
                                  "that holds another one (its table and report are replaced).")
 
@@ -66,15 +68,17 @@ _overwrite_option = click.option("--overwrite", is_flag=True, help="Let this exp
 @click.option("--record-every", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--out", default=None, help="Results folder (default: results/<problem>-<data>).")
 @click.option("--title", default=None, help="The report's title.")
+@_goal_option
 @_overwrite_option
 def compare(kind, data, target, standardize, intercept, l2, schemes, batch_sizes, step, epochs, seeds, record_every,
-            out, title, overwrite):
+            out, title, goal, overwrite):
     """Run sampling schemes side by side over seeds and write an HTML report."""
     runs = _runs(schemes, batch_sizes)
     if step is not None:
         runs = {name: {**run, "step": step} for name, run in runs.items()}
     document = {"problem": _problem_document(kind, data, target, standardize, intercept, l2),
-                "compare": {"epochs": epochs, "seeds": seeds, "record_every": record_every, "out": out, "title": title},
+                "compare": {"epochs": epochs, "seeds": seeds, "record_every": record_every, "out": out, "title": title,
+                            "goal": goal},
                 "runs": runs}
     document["compare"] = {k: v for k, v in document["compare"].items() if v is not None}
     _execute(config.validated(document, where="sgdlab compare"), overwrite)
@@ -182,7 +186,7 @@ def _execute(experiment: dict, overwrite: bool) -> None:
     with _ProgressBars() as on_epoch:
         comparison = compare(problem, runs, seeds=settings["seeds"], epochs=settings["epochs"], out=out,
                              record_every=settings["record_every"], title=title, on_epoch=on_epoch,
-                             overwrite=overwrite, source=config.source(experiment))
+                             overwrite=overwrite, source=config.source(experiment), goal=settings["goal"])
     _print_summary(comparison, title)
     total = len(comparison.table.groupby(["run", "seed"]))
     recomputed = f" ({comparison.recomputed} of them recomputed: their saved file did not verify)"

@@ -38,7 +38,7 @@ from sgdlab._helpers import validation
 from sgdlab.experiments.predictions import COLUMNS, flags, predictions
 from sgdlab.experiments.steps import parse_step
 from sgdlab.experiments.store import ResultStore, experiment_fingerprint
-from sgdlab.experiments.summary import summarize
+from sgdlab.experiments.summary import GOAL, checked_goal, goal_value, summarize
 from sgdlab.problems.base import FiniteSum
 from sgdlab.run.history import RunLog
 from sgdlab.run.identity import run_key
@@ -124,6 +124,8 @@ class Comparison:
     recomputed : int
         How many saved (run, seed) files in ``out`` did not verify (cut, altered or another run's)
         and were computed again.
+    goal : float
+        The summary's target as a fraction of its metric's value at the start (the report's too).
     predictions : pandas.DataFrame
         What the theory predicts for each run (:mod:`sgdlab.experiments.predictions`): its theorem's
         bound and, on least squares, its exact expected curve (columns run, epoch, quantity, curve,
@@ -156,19 +158,24 @@ class Comparison:
     paths: dict = dataclasses.field(default_factory=dict)
     objective: FiniteSum | None = dataclasses.field(default=None, repr=False)
     recomputed: int = 0
+    goal: float = GOAL
 
-    def summary(self, metric: str | None = None, target: float | None = None) -> pd.DataFrame:
-        """Per run, across seeds: the final value of ``metric`` and the epochs and time to ``target``;
-        see :func:`sgdlab.experiments.summary.summarize`."""
-        return summarize(self.table, metric, target)
+    def summary(self, metric: str | None = None, target: float | None = None,
+                goal: float | None = None) -> pd.DataFrame:
+        """Per run, across seeds: the final value of ``metric`` and the epochs and time to ``target``
+        (by default ``goal``, else the comparison's, times the metric's value at the start); see
+        :func:`sgdlab.experiments.summary.summarize`."""
+        return summarize(self.table, metric, target, self.goal if goal is None else goal)
 
     def plot(self, metric: str = "gap", x: str = "epoch", bounds: bool = True) -> Any:
         """A matplotlib Figure of ``metric`` against ``x`` (epoch, iteration or time): log scale, the
         median across seeds as a line and the quartiles as a band; with ``bounds``, each run's theorem's
-        bound dashed in its colour and its exact expected curve as a thin black line, where known."""
+        bound dashed in its colour and its exact expected curve as a thin black line, where known; the
+        summary's target (``goal`` × the start) dotted."""
         from sgdlab.experiments.plots import convergence_figure
 
-        return convergence_figure(self.table, metric, x, predictions=self.predictions if bounds else None)
+        return convergence_figure(self.table, metric, x, predictions=self.predictions if bounds else None,
+                                  target=goal_value(self.table, metric, self.goal))
 
     def plot_paths(self, seed: int = 0, runs: list[str] | None = None, since: int = 0, ax: Any = None) -> Any:
         """A matplotlib Figure of the level sets of F and each run's path for ``seed`` (kept by
@@ -191,7 +198,7 @@ class Comparison:
 def compare(problem: FiniteSum, runs: dict, seeds: int | Iterable[int] = 10, epochs: int = 20, out: Any = None,
             record_every: int = 1, tol: float | None = None, title: str | None = None, on_epoch: OnEpoch | None = None,
             engine: str = "auto", predict: bool = True, record_params: bool = False, overwrite: bool = False,
-            source: dict | None = None) -> Comparison:
+            source: dict | None = None, goal: float = GOAL) -> Comparison:
     """Run every setting in ``runs`` with every seed; see the module docstring.
 
     Parameters
@@ -211,6 +218,9 @@ def compare(problem: FiniteSum, runs: dict, seeds: int | Iterable[int] = 10, epo
         time, one experiment per folder.
     overwrite : bool, default False
         Let this experiment take over an ``out`` that holds another one (else refused).
+    goal : float, default 1e-3
+        The summary's target (its epochs and seconds to it, in the report too) as a fraction of its
+        metric's value at the start.
     source : dict, optional
         What the problem was built from (data file and its hash, target, preprocessing), recorded in
         ``out``/experiment.json so the experiment can be rerun.
@@ -252,7 +262,8 @@ def compare(problem: FiniteSum, runs: dict, seeds: int | Iterable[int] = 10, epo
                 "record_params": record_params}
     plan = [(group, _lanes(problem, group, seed_list, keywords)) for group in _groups(specs)]
     keys = {lane: run_key(options) for _, lanes in plan for lane, options in lanes.items()}
-    settings = dict(seeds=seed_list, epochs=epochs, record_every=record_every, tol=tol, title=title)
+    settings = dict(seeds=seed_list, epochs=epochs, record_every=record_every, tol=tol, title=title,
+                    goal=checked_goal(goal))
     with _opened(out, keys, overwrite, {"settings": settings, "source": source}) as store:
         histories, paths, computed = _histories(problem, plan, keys, store, on_epoch)
         table = _stacked([histories[spec.name, seed] for spec in specs for seed in seed_list])
@@ -260,7 +271,7 @@ def compare(problem: FiniteSum, runs: dict, seeds: int | Iterable[int] = 10, epo
                      if predict else pd.DataFrame(columns=COLUMNS))
         engines = {name: options.engine for _, lanes in plan for (name, _), options in lanes.items()}
         comparison = Comparison(table, describe_problem(problem), _runs_info(problem, specs, engines),
-                                len(histories) - computed, predicted, paths, problem)
+                                len(histories) - computed, predicted, paths, problem, goal=goal)
         if store is not None:
             store.finish(table, predicted, {"settings": settings, "source": source, "problem": comparison.problem,
                                             "runs": comparison.runs}, set(keys.values()))

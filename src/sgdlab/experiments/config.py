@@ -16,6 +16,7 @@ An experiment file has three kinds of tables (every key optional unless marked):
     record_every = 1
     out = "results/diabetes"   # the results folder (default: results/<kind>-<data>)
     title = "Sampling schemes on diabetes"
+    goal = 1e-3                # the summary's target: this fraction of the starting F − p* (or ‖∇F‖)
 
     [runs.gd]                  # one table per run; the name is yours
     sampler = "full_batch"     # required: full_batch | with_replacement | without_replacement |
@@ -47,13 +48,14 @@ SCHEMA: dict[str, dict[str, tuple[type | tuple[type, ...], str]]] = {
                 "target": ((str, int), "a column name or index"), "standardize": (bool, "true or false"),
                 "intercept": (bool, "true or false"), "l2": ((int, float), "a number >= 0")},
     "compare": {"epochs": (int, "an integer >= 1"), "seeds": (int, "an integer >= 1"),
-                "record_every": (int, "an integer >= 1"), "out": (str, "a folder path"), "title": (str, "text")},
+                "record_every": (int, "an integer >= 1"), "out": (str, "a folder path"), "title": (str, "text"),
+                "goal": ((int, float), "a fraction in (0, 1) of the starting value")},
     "run": {"sampler": (str, "one of " + ", ".join(SAMPLER_NAMES)), "batch_size": (int, "an integer >= 1"),
             "step": ((str, int, float, dict), "a number, 'c/L', 'c/L_B', 'c/L_max' or a schedule table")},
 }
 PROBLEM_DEFAULTS = {"kind": "least_squares", "data": None, "target": None, "standardize": True, "intercept": True,
                     "l2": 0.0}
-COMPARE_DEFAULTS = {"epochs": 20, "seeds": 10, "record_every": 1, "out": None, "title": None}
+COMPARE_DEFAULTS = {"epochs": 20, "seeds": 10, "record_every": 1, "out": None, "title": None, "goal": 1e-3}
 
 
 #: The main job's steps: gradient descent's 1/L (inside its α < 2/L), and for the stochastic schemes

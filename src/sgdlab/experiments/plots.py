@@ -34,11 +34,12 @@ PREDICTED: dict[str, tuple[str, Callable[[np.ndarray], np.ndarray]]] = {"gap": (
 
 
 def convergence_figure(table: pd.DataFrame, metric: str = "gap", x: str = "epoch", ax=None,
-                       predictions: pd.DataFrame | None = None):
+                       predictions: pd.DataFrame | None = None, target: float | None = None):
     """A matplotlib Figure of ``metric`` (gap, grad_norm, dist, loss, violation) against ``x``
-    (epoch, iteration or time): per run the median across seeds and the band between quartiles, and,
-    given ``predictions`` and x an epoch or iteration, each run's bound (dashed) and exact expected
-    curve (thin black) where known."""
+    (epoch, iteration or time): per run the median across seeds and the band between quartiles (the runs
+    of one sampler in shades of one colour, see :func:`run_colours`), and, given ``predictions`` and x an
+    epoch or iteration, each run's bound (dashed) and exact expected curve (thin black) where known; a
+    dotted grey line at ``target`` when given."""
     import matplotlib.pyplot as plt
 
     if metric not in LABELS or metric not in table.columns:
@@ -50,12 +51,15 @@ def convergence_figure(table: pd.DataFrame, metric: str = "gap", x: str = "epoch
         figure, ax = plt.subplots(figsize=(7.5, 5.2))
     else:
         figure = ax.figure
+    colours = run_colours(table)
     for name, run in table.groupby("run", sort=False):
         bands = _quartiles(run, metric, x)
-        line, = ax.plot(bands["x"], bands["median"], label=name, linewidth=1.6)
-        ax.fill_between(bands["x"], bands["q25"], bands["q75"], color=line.get_color(), alpha=0.2, linewidth=0)
+        ax.plot(bands["x"], bands["median"], label=name, linewidth=1.6, color=colours[name])
+        ax.fill_between(bands["x"], bands["q25"], bands["q75"], color=colours[name], alpha=0.2, linewidth=0)
         if predictions is not None and metric in PREDICTED and x != "time":
-            _draw_predictions(ax, predictions[predictions.run == name], run, metric, x, line.get_color())
+            _draw_predictions(ax, predictions[predictions.run == name], run, metric, x, colours[name])
+    if target is not None and target > 0:
+        ax.axhline(target, color="0.35", linestyle=":", linewidth=1.2, label=f"target {target:.3g}")
     ax.set_yscale("log")
     ax.set(xlabel=AXES[x], ylabel=LABELS[metric],
            title=f"{LABELS[metric]} against {x}: median and quartiles over seeds")
@@ -63,6 +67,28 @@ def convergence_figure(table: pd.DataFrame, metric: str = "gap", x: str = "epoch
     ax.legend(fontsize="small", ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.13), frameon=False)
     figure.tight_layout()
     return figure
+
+
+def run_colours(table: pd.DataFrame) -> dict[str, tuple[float, float, float]]:
+    """A colour per run: each sampler its own hue (matplotlib's cycle, in order of first appearance), its
+    runs (batch sizes, steps) shades of it from dark to light in order of appearance (without a sampler
+    column, a hue per run)."""
+    from matplotlib.colors import to_rgb
+
+    runs = table.drop_duplicates("run")
+    runs = pd.DataFrame({"run": runs.run, "sampler": runs.get("sampler", runs.run)})
+    hues = {sampler: np.array(to_rgb(f"C{index % 10}")) for index, sampler in enumerate(runs.sampler.unique())}
+    colours = {}
+    for sampler, names in runs.groupby("sampler", sort=False).run:
+        shades = [hues[sampler]] if len(names) == 1 else _shades(hues[sampler], len(names))
+        colours.update({name: tuple(shade) for name, shade in zip(names, shades, strict=True)})
+    return colours
+
+
+def _shades(colour: np.ndarray, count: int) -> list[np.ndarray]:
+    """``count`` shades of ``colour`` from dark (60% of it) to light (half way to white)."""
+    dark, light = colour * 0.6, colour + 0.5 * (1.0 - colour)
+    return [dark + position * (light - dark) for position in np.linspace(0.0, 1.0, count)]
 
 
 def _draw_predictions(ax, predicted: pd.DataFrame, run: pd.DataFrame, metric: str, x: str, colour) -> None:

@@ -23,7 +23,7 @@ from sgdlab._helpers.files import atomic_write
 from sgdlab.experiments.plots import batch_size_figure, convergence_figure
 from sgdlab.experiments.predictions import COLUMNS, FLAG_ERRORS, flags
 from sgdlab.experiments.store import read_experiment, read_frame
-from sgdlab.experiments.summary import stops, summarize
+from sgdlab.experiments.summary import GOAL, goal_value, stops, summarize
 
 METRICS = ("gap", "grad_norm", "dist")
 STYLE = """
@@ -33,7 +33,9 @@ table { border-collapse: collapse; font-size: 0.85em; margin: 0.5em 0; }
 th, td { border: 1px solid #ddd; padding: 0.25em 0.6em; text-align: right; }
 th { background: #f3f3f3; } td:first-child, th:first-child { text-align: left; }
 .figures { display: grid; grid-template-columns: 1fr 1fr; gap: 0.8em; } .figures img { width: 100%; }
-.note { color: #666; font-size: 0.85em; }
+.note { color: #666; font-size: 0.85em; } img { max-width: 100%; height: auto; }
+.scroll { overflow-x: auto; } .scroll > table { width: max-content; } td { max-width: 26em; }
+@media (max-width: 700px) { body { margin: 0.5em auto; } .figures { grid-template-columns: 1fr; } }
 """
 
 
@@ -76,16 +78,17 @@ def _saved_frame(path: Path, experiment: dict) -> pd.DataFrame:
 def render(table: pd.DataFrame, experiment: dict, predicted: pd.DataFrame) -> str:
     """The report's HTML."""
     title = experiment.get("settings", {}).get("title") or f"sgdlab comparison: {experiment['problem']['kind']}"
+    goal = experiment.get("settings", {}).get("goal", GOAL)
     sections = [
         f"<h1>{html.escape(title)}</h1>",
         f"<p class='note'>Created {html.escape(experiment.get('created', ''))}. Each run is repeated over "
         f"{table.seed.nunique()} seeds; lines are medians across seeds, bands the quartiles.</p>",
         "<h2>Problem</h2>", _key_values(_problem_rows(experiment["problem"]) + _source_rows(experiment.get("source"))),
         "<h2>Runs and the theorem for each</h2>", _runs_table(table, experiment["runs"]),
-        "<h2>Summary across seeds</h2>", _summary(table), *_stops_section(table),
+        "<h2>Summary across seeds</h2>", _summary(table, goal), *_stops_section(table),
         "<h2>Theory beside the runs</h2>", _theory_section(table, predicted),
-        "<h2>Convergence against epochs</h2>", _figures(table, "epoch", predicted),
-        "<h2>Convergence against time</h2>", _figures(table, "time", predicted),
+        "<h2>Convergence against epochs</h2>", _figures(table, "epoch", predicted, goal),
+        "<h2>Convergence against time</h2>", _figures(table, "time", predicted, goal),
         *(_batch_size_section(table, experiment["batch_size"]) if "batch_size" in experiment else []),
         "<h2>Environment</h2>", _key_values(_environment_rows(experiment.get("environment", {}))),
     ]
@@ -95,7 +98,8 @@ def render(table: pd.DataFrame, experiment: dict, predicted: pd.DataFrame) -> st
 def html_page(title: str, sections: list[str]) -> str:
     """A self-contained page of the house style around ``sections`` (HTML fragments)."""
     body = "\n".join(sections)
-    return (f"<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+    return (f"<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
+            "<meta name='viewport' content='width=device-width, initial-scale=1'><title>{html.escape(title)}</title>"
             f"<style>{STYLE}</style></head><body>\n{body}\n</body></html>\n")
 
 
@@ -131,12 +135,12 @@ def _runs_table(table: pd.DataFrame, runs: dict) -> str:
     return html_table(pd.DataFrame(rows))
 
 
-def _summary(table: pd.DataFrame) -> str:
-    summary = summarize(table)
+def _summary(table: pd.DataFrame, goal: float) -> str:
+    summary = summarize(table, goal=goal)
     columns = ["run", "seeds", "status", f"final {summary.attrs['metric']}", f"final {summary.attrs['metric']} q25",
                f"final {summary.attrs['metric']} q75", "reached", "epochs to target", "seconds to target"]
-    note = (f"<p class='note'>Target: {summary.attrs['metric']} ≤ {summary.attrs['target']:.3g} (10⁻³ of its value "
-            "at the start); a seed that never reaches it counts as ∞.</p>")
+    note = (f"<p class='note'>Target: {summary.attrs['metric']} ≤ {summary.attrs['target']:.3g} ({goal:.3g} of its "
+            "value at the start, dotted on the plots); a seed that never reaches it counts as ∞.</p>")
     return note + html_table(summary[columns])
 
 
@@ -163,7 +167,7 @@ def _theory_section(table: pd.DataFrame, predicted: pd.DataFrame) -> str:
     return note + html_table(checked)
 
 
-def _figures(table: pd.DataFrame, x: str, predicted: pd.DataFrame) -> str:
+def _figures(table: pd.DataFrame, x: str, predicted: pd.DataFrame, goal: float) -> str:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -172,7 +176,7 @@ def _figures(table: pd.DataFrame, x: str, predicted: pd.DataFrame) -> str:
     images = []
     for metric in METRICS:
         if table[metric].notna().any():
-            figure = convergence_figure(table, metric, x, predictions=predicted)
+            figure = convergence_figure(table, metric, x, predictions=predicted, target=goal_value(table, metric, goal))
             images.append(f"<img alt='{metric} against {x}' src='data:image/png;base64,{figure_png(figure)}'>")
             plt.close(figure)
     return "<div class='figures'>" + "\n".join(images) + "</div>"
@@ -206,12 +210,13 @@ def figure_png(figure) -> str:
 
 def html_table(frame: pd.DataFrame) -> str:
     """A table of the house style (numbers to four digits, ∞ and — for missing)."""
-    return frame.to_html(index=False, na_rep="—", float_format=_number, escape=True, border=0)
+    table = frame.to_html(index=False, na_rep="—", float_format=_number, escape=True, border=0)
+    return f"<div class='scroll'>{table}</div>"
 
 
 def _key_values(rows: list[tuple[str, str]]) -> str:
     cells = "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>" for k, v in rows)
-    return f"<table>{cells}</table>"
+    return f"<div class='scroll'><table>{cells}</table></div>"
 
 
 def _number(value) -> str:

@@ -7,13 +7,17 @@ import pandas as pd
 
 from sgdlab._helpers import validation
 
+#: The summary's default target: this fraction of the metric's value at the start.
+GOAL = 1e-3
 
-def summarize(table: pd.DataFrame, metric: str | None = None, target: float | None = None) -> pd.DataFrame:
+
+def summarize(table: pd.DataFrame, metric: str | None = None, target: float | None = None,
+              goal: float = GOAL) -> pd.DataFrame:
     """Per run, across seeds: the median and quartiles of the final ``metric``, of the epochs and of
     the time to reach ``target``, how many seeds reached it, their statuses, and α₀·L.
 
-    ``metric`` defaults to gap when p* is known, else grad_norm; ``target`` defaults to 10⁻³ times
-    the metric at the start (all runs start at the same θ⁰). A seed that never reaches the target
+    ``metric`` defaults to gap when p* is known, else grad_norm; ``target`` defaults to ``goal`` (10⁻³)
+    times the metric at the start (all runs start at the same θ⁰). A seed that never reaches the target
     counts as +inf, so a median is finite only when at least half the seeds got there.
     """
     metric = metric or ("gap" if table["gap"].notna().any() else "grad_norm")
@@ -21,7 +25,7 @@ def summarize(table: pd.DataFrame, metric: str | None = None, target: float | No
         validation.fail("metric", "a column of the table such as gap, grad_norm, dist or loss",
                         validation.shown(metric))
     if target is None:
-        target = 1e-3 * float(table.loc[table.epoch == 0, metric].median())
+        target = goal_value(table, metric, goal)
     rows = []
     for name, run in table.groupby("run", sort=False):
         per_seed = [_seed_summary(history, metric, target) for _, history in run.groupby("seed")]
@@ -37,8 +41,18 @@ def summarize(table: pd.DataFrame, metric: str | None = None, target: float | No
                      "epochs to target": quantile(epochs_to, 0.5), "epochs q25": quantile(epochs_to, 0.25),
                      "epochs q75": quantile(epochs_to, 0.75), "seconds to target": quantile(time_to, 0.5)})
     summary = pd.DataFrame(rows)
-    summary.attrs.update(metric=metric, target=target)
+    summary.attrs.update(metric=metric, target=target, goal=goal)
     return summary
+
+
+def goal_value(table: pd.DataFrame, metric: str, goal: float) -> float:
+    """The target ``goal`` × the median over runs and seeds of ``metric`` at the start (epoch 0)."""
+    return checked_goal(goal) * float(table.loc[table.epoch == 0, metric].median())
+
+
+def checked_goal(goal: float) -> float:
+    """``goal`` when it is a fraction in (0, 1), else an error naming it."""
+    return validation.fraction("goal", goal, context="the summary's target (a fraction of the starting value)")
 
 
 def stops(table: pd.DataFrame) -> pd.DataFrame:

@@ -1,10 +1,14 @@
 """Curve fitting: noisy samples of a smooth function, fitted by SGD on polynomial and RBF features.
 
-Run:  python examples/curve_fit.py  (writes curve_fit.png)
+Run:  python examples/curve_fit.py [FOLDER]  (writes curve_fit.png there; by default into a new temporary folder)
 
 Curve fitting is least squares on features φⱼ(x), so the closed-form fit is known and the plot can
 show how far shuffled SGD got in a few epochs.
 """
+
+import sys
+import tempfile
+from pathlib import Path
 
 import matplotlib
 
@@ -15,7 +19,8 @@ import numpy as np
 import sgdlab as sl
 
 
-def main(path="curve_fit.png"):
+def main(folder: str | None = None):
+    path = Path(folder or tempfile.mkdtemp(prefix="sgdlab-curve-fit-")) / "curve_fit.png"
     rng = np.random.default_rng(0)
     x = np.sort(rng.uniform(-1, 1, size=80))
     y = np.sin(3 * x) + 0.3 * x + 0.1 * rng.normal(size=80)
@@ -36,4 +41,4 @@ def main(path="curve_fit.png"):
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1] if len(sys.argv) > 1 else None)

@@ -1,6 +1,6 @@
 """Paths in the plane: what gradient descent, SGD and the cyclic schemes do to θ, seen on F's level sets.
 
-Run:  python examples/paths.py
+Run:  python examples/paths.py [FOLDER]  (writes paths.png there; by default into a new temporary folder)
 
 A two-parameter least-squares problem (N = 24 noisy points, condition number ≈ 9) is small enough to
 draw. Four runs start from θ⁰ = 0 and keep θ at the end of every epoch (``record_params=True``):
@@ -16,6 +16,10 @@ draw. Four runs start from θ⁰ = 0 and keep θ at the end of every epoch (``re
 The figure (paths.png) shows the whole paths, then the stochastic runs' epochs 30–60 close up.
 """
 
+import sys
+import tempfile
+from pathlib import Path
+
 import matplotlib.pyplot as plt
 import numpy as np
 
@@ -25,7 +29,7 @@ EPOCHS = 60
 SETTLED = 30          # epochs after which the runs are taken to be in their stationary regime
 
 
-def main():
+def main(folder: str | None = None):
     rng = np.random.default_rng(3)
     X = rng.normal(size=(24, 2)) @ np.array([[3.0, 0.0], [1.0, 1.0]])
     y = X @ np.array([2.0, -3.0]) + rng.normal(size=24)
@@ -56,9 +60,10 @@ def main():
     figure, (whole, settled) = plt.subplots(1, 2, figsize=(13, 5.5))
     comparison.plot_paths(seed=0, ax=whole)
     comparison.plot_paths(seed=0, runs=list(runs)[1:], since=SETTLED, ax=settled)   # the noise balls, close up
-    figure.savefig("paths.png", dpi=110)
-    print("\nwrote paths.png")
+    path = Path(folder or tempfile.mkdtemp(prefix="sgdlab-paths-")) / "paths.png"
+    figure.savefig(path, dpi=110)
+    print(f"\nwrote {path}")
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1] if len(sys.argv) > 1 else None)

@@ -12,6 +12,10 @@ EXAMPLES = sorted((Path(__file__).resolve().parents[1] / "examples").glob("*.py"
 
 @pytest.mark.parametrize("script", EXAMPLES, ids=lambda path: path.name)
 def test_example_runs(script, tmp_path, monkeypatch, capsys):
-    monkeypatch.chdir(tmp_path)   # examples that write files write them here
+    """Each runs as `python examples/NAME.py` and writes nothing into the current folder (a figure goes into
+    a new temporary folder, whose path it prints)."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("sys.argv", [str(script)])
     runpy.run_path(str(script), run_name="__main__")
     assert capsys.readouterr().out
+    assert not list(tmp_path.iterdir())

@@ -15,8 +15,12 @@ def test_readme_has_examples():
 
 @pytest.mark.parametrize("number", range(len(EXAMPLES)))
 def test_readme_example_runs(number, capsys):
+    """Each Python block runs as written (from the project's folder, as its data paths say) and writes
+    nothing into the current folder."""
+    before = set(Path.cwd().iterdir())
     exec(compile(EXAMPLES[number], f"README example {number + 1}", "exec"), {})
     assert capsys.readouterr().out
+    assert set(Path.cwd().iterdir()) <= before
 
 
 def test_readme_first_lines_give_the_two_commands():

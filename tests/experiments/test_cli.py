@@ -102,7 +102,7 @@ def test_bad_input_is_one_line_and_exit_code_2(args, text, tmp_path):
     ('[compare]\nepoch = 3\n', "exp.toml [compare] must be made of the keys epochs, seeds, record_every, out, title, goal; got unknown key 'epoch'."),
     ('[runs.a]\nsampler = "cyclic"\nbatchsize = 4\n', "exp.toml [runs.a] must be made of the keys sampler, batch_size, step; got unknown key 'batchsize'."),
     ('[runs.a]\nbatch_size = 4\n', "exp.toml [runs.a] must be a table with a sampler key"),
-    ('[problem]\nkind = "ridge"\n', "exp.toml [problem] kind must be one of least_squares, logistic, softmax; got 'ridge'."),
+    ('[problem]\nkind = "ridge"\n', "exp.toml [problem] kind must be one of least_squares, logistic, softmax, mlp; got 'ridge'."),
     ('[compare]\nseeds = 0\n', "seeds must be an integer >= 1; got 0."),
     ('[problem]\ndata = "prices.csv"\ntarget = "price"\n', "target must be a column of prices.csv (a, b); got 'price'."),
     ('[oops]\n', "exp.toml must be made of the tables [problem], [compare] and [runs.NAME]; got unknown table(s) ['oops']."),
@@ -245,3 +245,17 @@ def test_the_goal_sets_the_summary_target_in_the_terminal_and_the_report(tmp_pat
     assert page.count("<div class='scroll'><table") >= 4 and "@media (max-width: 700px)" in page
     assert main(["compare", *SMALL, "--goal", "2", "--out", str(tmp_path / "bad")]) == 2
     assert "--goal" in capsys.readouterr().err
+
+
+def test_a_network_from_the_command_line_asks_for_a_step_then_runs(tmp_path, capsys):
+    common = ["compare", "--problem", "mlp", "--hidden", "16,8", "--epochs", "2", "--seeds", "1",
+              "--schemes", "full_batch,shuffled_cyclic", "--batch-sizes", "32"]
+    assert main([*common, "--out", str(tmp_path / "default")]) == 2
+    err = capsys.readouterr().err
+    assert "step must be given as a number or a schedule for MLP, whose L_B and L_max are not known" in err
+    assert "--step 0.05" in err and err.count("\n") == 1
+    assert main([*common, "--step", "0.05", "--out", str(tmp_path / "net")]) == 0
+    saved = json.loads((tmp_path / "net" / "experiment.json").read_text())
+    assert saved["problem"]["kind"] == "MLP" and saved["source"]["hidden"] == [16, 8]
+    # digits: 64 pixels and the intercept column in, 10 classes out; a bias a unit
+    assert saved["problem"]["parameters"] == (65 + 1) * 16 + (16 + 1) * 8 + (8 + 1) * 10

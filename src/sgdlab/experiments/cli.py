@@ -37,15 +37,17 @@ def _problem_options(command):
                      help="Center and scale features."),
         click.option("--intercept/--no-intercept", default=True, show_default=True, help="Append a column of ones."),
         click.option("--l2", type=float, default=0.0, show_default=True, help="ℓ2 weight (logistic and softmax)."),
+        click.option("--hidden", default=None, help="The hidden layers' widths of --problem mlp, e.g. 64 or 128,64 "
+                     "[default: 64]. A network's L_B is not known: give --step."),
     ]
     for option in reversed(options):
         command = option(command)
     return command
 
 
-def _problem_document(kind, data, target, standardize, intercept, l2) -> dict:
+def _problem_document(kind, data, target, standardize, intercept, l2, hidden) -> dict:
     problem = {"kind": kind, "data": data, "target": target, "standardize": standardize, "intercept": intercept,
-               "l2": l2}
+               "l2": l2, "hidden": None if hidden is None else _split(hidden, "--hidden", int)}
     return {k: v for k, v in problem.items() if v is not None}
 
 
@@ -70,13 +72,13 @@ _overwrite_option = click.option("--overwrite", is_flag=True, help="Let this exp
 @click.option("--title", default=None, help="The report's title.")
 @_goal_option
 @_overwrite_option
-def compare(kind, data, target, standardize, intercept, l2, schemes, batch_sizes, step, epochs, seeds, record_every,
-            out, title, goal, overwrite):
+def compare(kind, data, target, standardize, intercept, l2, hidden, schemes, batch_sizes, step, epochs, seeds,
+            record_every, out, title, goal, overwrite):
     """Run sampling schemes side by side over seeds and write an HTML report."""
     runs = _runs(schemes, batch_sizes)
     if step is not None:
         runs = {name: {**run, "step": step} for name, run in runs.items()}
-    document = {"problem": _problem_document(kind, data, target, standardize, intercept, l2),
+    document = {"problem": _problem_document(kind, data, target, standardize, intercept, l2, hidden),
                 "compare": {"epochs": epochs, "seeds": seeds, "record_every": record_every, "out": out, "title": title,
                             "goal": goal},
                 "runs": runs}
@@ -92,13 +94,13 @@ def compare(kind, data, target, standardize, intercept, l2, schemes, batch_sizes
 @click.option("--seeds", type=click.IntRange(min=1), default=5, show_default=True)
 @click.option("--out", default=None, help="Results folder (default: results/batch-size-<problem>-<data>).")
 @_overwrite_option
-def batch_size(kind, data, target, standardize, intercept, l2, sizes, sampler, epochs, seeds, out, overwrite):
+def batch_size(kind, data, target, standardize, intercept, l2, hidden, sizes, sampler, epochs, seeds, out, overwrite):
     """Compare batch sizes per epoch and per second, with the noise scale B_simple and the throughput knee."""
     from sgdlab.experiments import batch_size as study
     from sgdlab.experiments.report import write_report
 
     sizes = _split(sizes, "--sizes", int)
-    document = {"problem": _problem_document(kind, data, target, standardize, intercept, l2),
+    document = {"problem": _problem_document(kind, data, target, standardize, intercept, l2, hidden),
                 "compare": {"epochs": epochs, "seeds": seeds}, "runs": config.product_runs([sampler], sizes)}
     experiment = config.validated(document, where="sgdlab batch-size")
     problem, _, default_out, title = config.build(experiment)
@@ -120,11 +122,11 @@ def batch_size(kind, data, target, standardize, intercept, l2, sizes, sampler, e
 @click.option("--epochs", type=click.IntRange(min=1), default=20, show_default=True)
 @click.option("--seeds", type=click.IntRange(min=1), default=5, show_default=True)
 @click.option("--out", default=None, help="Results folder (default: results/step-sweep-<problem>-<data>).")
-def step_sweep(kind, data, target, standardize, intercept, l2, schemes, batch_sizes, epochs, seeds, out):
+def step_sweep(kind, data, target, standardize, intercept, l2, hidden, schemes, batch_sizes, epochs, seeds, out):
     """Sweep constant steps over α·L in [0.05, 4] and find where each sampler's runs start to diverge."""
     from sgdlab.experiments import step_sweep as sweep
 
-    document = {"problem": _problem_document(kind, data, target, standardize, intercept, l2),
+    document = {"problem": _problem_document(kind, data, target, standardize, intercept, l2, hidden),
                 "runs": _runs(schemes, batch_sizes)}
     experiment = config.validated(document, where="sgdlab step-sweep")
     problem, runs, default_out, title = config.build(experiment)

@@ -3,12 +3,13 @@
 An experiment file has three kinds of tables (every key optional unless marked)::
 
     [problem]
-    kind = "least_squares"     # least_squares | logistic | softmax
+    kind = "least_squares"     # least_squares | logistic | softmax | mlp (a ReLU network classifier)
     data = "diabetes"          # diabetes | breast_cancer | digits | synthetic | a file path
     target = "price"           # the target column of a CSV or Parquet file (default: the last)
     standardize = true         # center and scale every feature column
     intercept = true           # append a column of ones
     l2 = 0.0                   # ℓ2 weight (logistic and softmax)
+    hidden = [64]              # the hidden layers' widths (mlp; its L_B is not known: give each run a step)
 
     [compare]
     epochs = 20
@@ -36,9 +37,9 @@ from pathlib import Path
 
 from sgdlab._helpers import validation
 
-PROBLEM_KINDS = ("least_squares", "logistic", "softmax")
+PROBLEM_KINDS = ("least_squares", "logistic", "softmax", "mlp")
 NAMED_DATA = ("diabetes", "breast_cancer", "digits", "synthetic")
-DEFAULT_DATA = {"least_squares": "diabetes", "logistic": "breast_cancer", "softmax": "digits"}
+DEFAULT_DATA = {"least_squares": "diabetes", "logistic": "breast_cancer", "softmax": "digits", "mlp": "digits"}
 SAMPLER_NAMES = ("full_batch", "with_replacement", "without_replacement", "cyclic", "shuffled_cyclic", "shuffle_once",
                  "shuffled_chunks")
 
@@ -46,7 +47,8 @@ SAMPLER_NAMES = ("full_batch", "with_replacement", "without_replacement", "cycli
 SCHEMA: dict[str, dict[str, tuple[type | tuple[type, ...], str]]] = {
     "problem": {"kind": (str, "one of " + ", ".join(PROBLEM_KINDS)), "data": (str, "a bundled name or a path"),
                 "target": ((str, int), "a column name or index"), "standardize": (bool, "true or false"),
-                "intercept": (bool, "true or false"), "l2": ((int, float), "a number >= 0")},
+                "intercept": (bool, "true or false"), "l2": ((int, float), "a number >= 0"),
+                "hidden": ((int, list), "a width or a list of widths (mlp)")},
     "compare": {"epochs": (int, "an integer >= 1"), "seeds": (int, "an integer >= 1"),
                 "record_every": (int, "an integer >= 1"), "out": (str, "a folder path"), "title": (str, "text"),
                 "goal": ((int, float), "a fraction in (0, 1) of the starting value")},
@@ -54,7 +56,7 @@ SCHEMA: dict[str, dict[str, tuple[type | tuple[type, ...], str]]] = {
             "step": ((str, int, float, dict), "a number, 'c/L', 'c/L_B', 'c/L_max' or a schedule table")},
 }
 PROBLEM_DEFAULTS = {"kind": "least_squares", "data": None, "target": None, "standardize": True, "intercept": True,
-                    "l2": 0.0}
+                    "l2": 0.0, "hidden": [64]}
 COMPARE_DEFAULTS = {"epochs": 20, "seeds": 10, "record_every": 1, "out": None, "title": None, "goal": 1e-3}
 
 
@@ -164,7 +166,7 @@ def build(experiment: dict):
     dataset = data.load(spec["data"], spec["target"])
     X = data.standardize(dataset.X) if spec["standardize"] else dataset.X
     X = data.with_intercept(X) if spec["intercept"] else X
-    problem = _problem(spec["kind"], X, dataset.y, spec["l2"])
+    problem = _problem(spec["kind"], X, dataset.y, spec["l2"], spec["hidden"])
     runs = {name: {"sampler": _sampler(run), **({"step": run["step"]} if "step" in run else {})}
             for name, run in experiment["runs"].items()}
     out = experiment["compare"]["out"] or f"results/{spec['kind']}-{Path(str(spec['data'])).stem}"
@@ -178,6 +180,8 @@ def source(experiment: dict) -> dict:
     import hashlib
 
     spec = dict(experiment["problem"])
+    if spec["kind"] != "mlp":
+        spec.pop("hidden")
     if spec["data"] not in NAMED_DATA:
         path = Path(spec["data"]).resolve()
         with path.open("rb") as file:
@@ -185,7 +189,7 @@ def source(experiment: dict) -> dict:
     return spec
 
 
-def _problem(kind: str, X, y, l2: float):
+def _problem(kind: str, X, y, l2: float, hidden):
     import numpy as np
 
     from sgdlab import problems
@@ -200,7 +204,11 @@ def _problem(kind: str, X, y, l2: float):
         return problems.least_squares(X, np.asarray(y, dtype=np.float64))
     if kind == "logistic":
         return problems.logistic_regression(X, _binary(y), l2)
-    return problems.softmax_regression(X, y, l2)
+    if kind == "softmax":
+        return problems.softmax_regression(X, y, l2)
+    if l2:
+        validation.fail("l2", "0 for mlp (an ℓ2 weight is for logistic and softmax)", validation.shown(l2))
+    return problems.mlp(X, y, hidden=hidden)
 
 
 def _binary(y):

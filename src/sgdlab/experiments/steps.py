@@ -39,6 +39,12 @@ def _relative_step(text: str, problem: FiniteSum, sampler: Sampler) -> schedules
     if match is None or c is None:
         validation.fail("step", "a number, or text 'c/L', 'c/L_B' or 'c/L_max' with c a positive number",
                         validation.shown(text))
+    needs_terms = match["constant"] == "L_max" or (match["constant"] == "L_B" and not sampler.is_full_batch)
+    if needs_terms and problem.lipschitz_max() is None:
+        validation.fail("step", f"given as a number or a schedule for {type(problem).__name__}, whose L_B and L_max "
+                        "are not known, so no default step relative to them applies (e.g. step=0.05 in "
+                        "runs={name: dict(sampler=..., step=0.05)}, or --step 0.05; 'c/L' takes L estimated at θ⁰)",
+                        repr(text))
     return schedules.constant(validation.positive_float("step", c) / _constant(match["constant"], problem, sampler))
 
 

@@ -6,6 +6,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+import time
 
 import jax
 import numpy as np
@@ -184,9 +185,65 @@ def test_a_missing_coordinator_is_a_timeout_naming_its_address():
 
 @pytest.mark.parametrize("arguments, text", [
     (("127.0.0.1:1234", 2, 2), "process_id must be an integer in [0, 1]; got 2."),
-    (("localhost", 2, 0), "coordinator_address must be 'host:port'; got 'localhost'."),
+    (("localhost", 2, 0), "coordinator_address must be 'host:port' with a port in [1, 65535]; got 'localhost'."),
+    (("localhost:http", 2, 0), "coordinator_address must be 'host:port' with a port in [1, 65535]; got 'localhost:http'."),
+    (("localhost:70000", 2, 0), "coordinator_address must be 'host:port' with a port in [1, 65535]; got 'localhost:70000'."),
+    ((":1234", 2, 0), "coordinator_address must be 'host:port' with a port in [1, 65535]; got ':1234'."),
+    ((1234, 2, 0), "coordinator_address must be 'host:port' with a port in [1, 65535]; got 1234."),
     (("127.0.0.1:1234", 0, 0), "num_processes must be an integer >= 1; got 0."),
 ])
 def test_bad_initialize_arguments_are_refused(arguments, text):
     with pytest.raises((ValueError, TypeError), match=re.escape(text)):
         sl.distributed.initialize(*arguments)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_a_port_in_use_is_refused_before_jax_starts():
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        with pytest.raises(OSError, match=f"process 0 of 2 cannot listen at 127.0.0.1:{port}: Address already in use"):
+            sl.distributed.initialize(f"127.0.0.1:{port}", 2, 0, timeout=1)
+
+
+def test_a_peer_that_never_comes_is_a_timeout_naming_it():
+    """JAX alone would abort process 0 (SIGABRT); the rendezvous before it raises, naming who is missing."""
+    port = _free_port()
+    started = time.monotonic()
+    with pytest.raises(TimeoutError, match=re.escape(f"processes [1, 2] of 3 did not reach 127.0.0.1:{port} within "
+                                                     "1.5 s (process 0 of 3)")):
+        sl.distributed.initialize(f"127.0.0.1:{port}", 3, 0, timeout=1.5)
+    assert time.monotonic() - started < 5
+
+
+KILLED_PEER = textwrap.dedent("""
+    import sys, jax, numpy as np, sgdlab as sl
+    process, port = int(sys.argv[1]), sys.argv[2]
+    sl.distributed.initialize(f"127.0.0.1:{port}", num_processes=2, process_id=process, timeout=4)
+    X = np.random.default_rng(0).normal(size=(400, 5))
+    problem = sl.least_squares(X, X.sum(1))
+    sl.minimize(problem, sl.shuffled_cyclic(1), step=0.001, epochs=1, devices=jax.devices(), engine="jax")
+    print("running", flush=True)
+    sl.minimize(problem, sl.shuffled_cyclic(1), step=0.001, epochs=100_000, devices=jax.devices(), engine="jax")
+""")
+
+
+def test_a_killed_peer_ends_the_survivor_within_the_timeout_naming_the_run():
+    port = str(_free_port())
+    workers = [subprocess.Popen([sys.executable, "-c", KILLED_PEER, str(process), port], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True) for process in (0, 1)]
+    lines = iter(workers[0].stdout.readline, "")
+    assert any(line.strip() == "running" for line in lines)   # (gloo prints its own lines first)
+    workers[1].kill()
+    killed = time.monotonic()
+    _, err = workers[0].communicate(timeout=60)
+    workers[1].wait()
+    assert time.monotonic() - killed < 4 + 10   # JAX's heartbeat limit is the timeout; some slack for the machine
+    assert workers[0].returncode != 0
+    assert f"PeerLost: process 0 of 2 of the run coordinated at 127.0.0.1:{port} lost a peer mid-run" in err

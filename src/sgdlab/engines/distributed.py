@@ -30,8 +30,6 @@ device's rows, reduced across devices; gradient descent uses them directly.
 from __future__ import annotations
 
 import dataclasses
-import socket
-import time
 import typing
 from collections.abc import Sequence
 
@@ -41,6 +39,8 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from sgdlab._helpers import pytrees, validation
 from sgdlab.data.sharded import is_row_sharded
+from sgdlab.engines.processes import PeerLost as PeerLost  # sl.distributed.PeerLost
+from sgdlab.engines.processes import initialize as initialize  # sl.distributed.initialize
 
 #: The name of the mesh axis a batch is split along.
 BATCH_AXIS = "batch"
@@ -147,39 +147,6 @@ def _global_array(value, sharding: NamedSharding) -> jax.Array:
     """A global array laid out by ``sharding`` from a value every process holds in full."""
     value = np.asarray(value)
     return jax.make_array_from_callback(value.shape, sharding, lambda index: value[index])
-
-
-def initialize(coordinator_address: str, num_processes: int, process_id: int, timeout: float = 300.0) -> None:
-    """Join a run over several processes (one per host): ``jax.distributed.initialize`` with CPU
-    collectives over gloo. Process 0 serves as coordinator at ``coordinator_address`` ("host:port");
-    the others wait for it at most ``timeout`` seconds, then raise a TimeoutError naming the address
-    (JAX itself would abort the process).
-    After it, ``jax.devices()`` lists every process's devices: pass them as ``devices=``."""
-    num_processes = validation.integer("num_processes", num_processes)
-    process_id = validation.integer("process_id", process_id, low=0, high=num_processes - 1)
-    timeout = validation.positive_float("timeout", timeout)
-    if not isinstance(coordinator_address, str) or ":" not in coordinator_address:
-        validation.fail("coordinator_address", "'host:port'", validation.shown(coordinator_address), error=TypeError)
-    if process_id != 0:   # JAX aborts the whole process when the coordinator never answers: look first
-        _wait_for_coordinator(coordinator_address, timeout, f"process {process_id} of {num_processes}")
-    jax.config.update("jax_cpu_collectives_implementation", "gloo")
-    jax.distributed.initialize(coordinator_address=coordinator_address, num_processes=num_processes,
-                               process_id=process_id, initialization_timeout=max(1, round(timeout)))
-
-
-def _wait_for_coordinator(address: str, timeout: float, who: str) -> None:
-    """Return once something accepts connections at ``address``; raise TimeoutError after ``timeout`` s."""
-    host, _, port = address.rpartition(":")
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with socket.create_connection((host, int(port)), timeout=1.0):
-                return
-        except OSError:
-            if time.monotonic() >= deadline:
-                raise TimeoutError(f"no coordinator answered at {address} within {timeout:g} s ({who}); "
-                                   "start process 0 there first") from None
-            time.sleep(0.1)
 
 
 @typing.overload

@@ -20,6 +20,7 @@ import numpy as np
 from sgdlab._helpers import pytrees
 from sgdlab.engines import compiled, select
 from sgdlab.engines.base import Carry, EpochProgram, Seeds, lane_metrics, lane_params
+from sgdlab.engines.processes import peer_loss_named
 from sgdlab.run import checkpoint
 from sgdlab.run.history import RunLog
 from sgdlab.run.identity import run_identity
@@ -82,6 +83,7 @@ def advance(programs: Programs, logs: list[RunLog], carry: Carry, seeds: Seeds, 
     return carry
 
 
+@peer_loss_named
 def run_one(options: RunOptions) -> Result:
     """One run of ``minimize`` / ``maximize``: resumed from its checkpoint when asked, saved as it goes."""
     schedule = compiled.program_schedule(options.schedule)
@@ -107,6 +109,7 @@ def run_one(options: RunOptions) -> Result:
     return log.result(pytrees.to_numpy(carry.params), programs.seconds)
 
 
+@peer_loss_named
 def run_lanes(lanes: list[RunOptions], on_unit: Callable[[int], None] | None = None) -> list[RunLog]:
     """Runs that differ only in seed and step size, as the lanes of one program; one log a run.
 

@@ -59,7 +59,7 @@ def test_every_single_bit_flip_is_caught_or_harmless(problem, tmp_path):
     _compare(problem, tmp_path)
     path = _run_files(tmp_path)[0]
     original, saved = path.read_bytes(), read_frame(path, path.stem)
-    for position in range(0, len(original), 7):
+    for position in range(0, len(original), 23):
         content = bytearray(original)
         content[position] ^= 0x04
         path.write_bytes(bytes(content))

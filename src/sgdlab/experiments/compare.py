@@ -322,15 +322,19 @@ def _lanes(problem: FiniteSum, group: list[RunSpec], seeds: list[int], keywords:
 def _run_group(problem: FiniteSum, lanes: dict[tuple[str, int], RunOptions], group: list[RunSpec],
                on_epoch: OnEpoch | None, paths: dict) -> dict[tuple[str, int], dict]:
     """Run the lanes of one group as one program; each lane's history as columns (see :func:`_run_columns`),
-    and its path into ``paths`` when kept."""
+    and its path into ``paths`` when kept. Gradient descent draws nothing, so its seeds' runs are one run:
+    each of its settings runs once (with its first seed) and stands for the others."""
     first = next(iter(lanes.values()))
     label, epochs = repr(first.sampler), first.budget.units
-    logs = run_lanes(list(lanes.values()),
-                     on_unit=None if on_epoch is None else lambda epoch: on_epoch(label, epoch, epochs))
+    seeds_alike = first.sampler.is_full_batch
+    first_seed = dict(reversed(lanes))
+    stands_for = {lane: (lane[0], first_seed[lane[0]]) if seeds_alike else lane for lane in lanes}
+    computed = list(dict.fromkeys(stands_for.values()))
+    on_unit = None if on_epoch is None else lambda epoch: on_epoch(label, epoch, epochs)
+    logs = dict(zip(computed, run_lanes([lanes[lane] for lane in computed], on_unit=on_unit), strict=True))
     specs, L = {spec.name: spec for spec in group}, problem.lipschitz()
-    paths.update({lane: log.path for lane, log in zip(lanes, logs, strict=True) if log.path is not None})
-    return {(name, seed): _run_columns(specs[name], seed, log, L)
-            for (name, seed), log in zip(lanes, logs, strict=True)}
+    paths.update({lane: logs[stands_for[lane]].path for lane in lanes if logs[stands_for[lane]].path is not None})
+    return {(name, seed): _run_columns(specs[name], seed, logs[stands_for[name, seed]], L) for name, seed in lanes}
 
 
 def _stacked(histories: list[dict]) -> pd.DataFrame:

@@ -58,6 +58,7 @@ _EXPORTS = {
     **dict.fromkeys(["full_batch", "with_replacement", "without_replacement", "cyclic", "shuffled_cyclic",
                      "shuffle_once", "shuffled_chunks", "iid"], "sgdlab.samplers"),
     **dict.fromkeys(["constant", "inverse_time", "inverse_sqrt", "step_decay", "cosine"], "sgdlab.schedules"),
+    **dict.fromkeys(["plain", "heavy_ball", "nesterov"], "sgdlab.methods"),
     **dict.fromkeys(["box", "nonnegative", "ball", "simplex", "affine", "general_constraints"], "sgdlab.constraints"),
     **dict.fromkeys(["minimize", "maximize", "Result", "StepSizeWarning"], "sgdlab.run.api"),
     "check_step": "sgdlab.theory",

@@ -34,6 +34,7 @@ import numpy as np
 
 from sgdlab._helpers import pytrees
 from sgdlab.engines.base import Carry, Metrics, Seeds
+from sgdlab.methods import Method
 from sgdlab.problems.base import FiniteSum
 from sgdlab.samplers import Sampler
 from sgdlab.schedules import Schedule
@@ -129,11 +130,15 @@ def lane_after_lane(epoch, params, opt_state, k0, source, schedule, data, soluti
 
 
 def update(optimizer, params, opt_state, grads, schedule: Schedule | None, k):
-    """One update: θ − αₖ g (no optimizer), or θ + u from an optax GradientTransformation, with the
-    result kept in θ's dtype (as optax.apply_updates does)."""
+    """One update: θ − αₖ g (no optimizer), a method's (:mod:`sgdlab.methods`, e.g. heavy ball) with αₖ,
+    or θ + u from an optax GradientTransformation, with the result kept in θ's dtype (as
+    optax.apply_updates does)."""
     if optimizer is None:
         assert schedule is not None   # a run without an optimizer always has a schedule (run.options)
         return pytrees.sgd_update(params, grads, schedule(k)), opt_state
+    if isinstance(optimizer, Method):
+        assert schedule is not None
+        return optimizer.apply(params, opt_state, grads, schedule(k))
     updates, opt_state = optimizer.update(grads, opt_state, params)
     return jax.tree.map(lambda p, u: (p + u).astype(p.dtype), params, updates), opt_state
 

@@ -19,6 +19,7 @@ from sgdlab._helpers import validation
 from sgdlab.engines.base import EpochProgram
 from sgdlab.engines.compiled import CompiledRun
 from sgdlab.engines.native.work import is_network, step_work
+from sgdlab.methods import Method
 
 #: The engines a run may ask for ("streamed" is not asked for: data on disk are always streamed).
 ENGINES = ("auto", "jax", "native")
@@ -50,6 +51,8 @@ def unsupported(problem, sampler, optimizer, placement=None) -> str | None:
         return reason
     if problem.constraint is not None:
         return "the problem is constrained (projected steps run on the JAX engine)"
+    if isinstance(optimizer, Method):
+        return f"the method is {optimizer.describe()} (methods other than plain SGD run on the JAX engine)"
     if optimizer is not None:
         return "an optax optimizer is given (its update runs on the JAX engine)"
     if placement is not None:

@@ -39,6 +39,7 @@ from sgdlab.experiments.predictions import COLUMNS, flags, predictions
 from sgdlab.experiments.steps import parse_step
 from sgdlab.experiments.store import ResultStore, experiment_fingerprint
 from sgdlab.experiments.summary import GOAL, checked_goal, goal_value, summarize
+from sgdlab.methods import Method, method_check, read_method
 from sgdlab.problems.base import FiniteSum
 from sgdlab.run.history import RunLog
 from sgdlab.run.identity import run_key
@@ -46,7 +47,7 @@ from sgdlab.run.loop import run_lanes
 from sgdlab.run.options import MINIMIZE, Optimizer, RunOptions, read_sampler, validated
 from sgdlab.samplers import Sampler
 
-RUN_KEYS = ("sampler", "step", "optimizer")
+RUN_KEYS = ("sampler", "step", "optimizer", "method")
 DEFAULT_STEP = "1/L_B"
 
 #: ``on_epoch(label, epoch, epochs)``: called after every epoch of every program.
@@ -64,6 +65,7 @@ class RunSpec:
     step_text: str
     optimizer: Optimizer | None = None
     alpha0: float | None = None
+    method: Method = dataclasses.field(default_factory=Method)
 
 
 def run_specs(problem: FiniteSum, runs: dict) -> list[RunSpec]:
@@ -92,7 +94,7 @@ def _run_spec(problem: FiniteSum, name: Any, settings: Any) -> RunSpec:
     else:
         schedule, text = None, "optimizer"
     alpha0 = None if schedule is None else schedules.initial_alpha(schedule)
-    return RunSpec(str(name), sampler, schedule, text, optimizer, alpha0)
+    return RunSpec(str(name), sampler, schedule, text, optimizer, alpha0, read_method(settings.get("method")))
 
 
 def _seeds(seeds: int | Iterable[int]) -> list[int]:
@@ -206,8 +208,8 @@ def compare(problem: FiniteSum, runs: dict, seeds: int | Iterable[int] = 10, epo
     problem : FiniteSum
         What every run minimizes.
     runs : dict
-        ``{name: dict(sampler=..., step=...)}`` (or ``optimizer=`` in place of ``step``); the step
-        defaults to "1/L_B".
+        ``{name: dict(sampler=..., step=..., method=...)}`` (or ``optimizer=`` in place of ``step``); the
+        step defaults to "1/L_B", the method to plain SGD (:mod:`sgdlab.methods`).
     seeds : int or list of int, default 10
         A number of seeds (0, 1, …) or the seeds themselves.
     epochs, record_every, tol, engine
@@ -314,7 +316,8 @@ def _lanes(problem: FiniteSum, group: list[RunSpec], seeds: list[int], keywords:
     """The options of every (run name, seed) of a group: each setting validated once, then given each seed."""
     lanes = {}
     for spec in group:
-        options = validated(problem, MINIMIZE, spec.sampler, spec.schedule, {**keywords, "optimizer": spec.optimizer})
+        options = validated(problem, MINIMIZE, spec.sampler, spec.schedule,
+                            {**keywords, "optimizer": spec.optimizer, "method": spec.method})
         lanes.update({(spec.name, seed): options.with_seed(seed) for seed in seeds})
     return lanes
 
@@ -348,7 +351,8 @@ def _groups(specs: list[RunSpec]) -> list[list[RunSpec]]:
     """Runs that can share one program: same sampler, same kind of schedule."""
     groups: dict = {}
     for spec in specs:
-        groups.setdefault((spec.sampler, jax.tree.structure(spec.schedule), spec.optimizer), []).append(spec)
+        groups.setdefault((spec.sampler, jax.tree.structure(spec.schedule), spec.optimizer, spec.method),
+                          []).append(spec)
     return list(groups.values())
 
 
@@ -375,15 +379,20 @@ def _runs_info(problem: FiniteSum, specs: list[RunSpec], engines: dict[str, str]
     """Per run: its settings, the engine that ran it, α₀·L, and the step check of the theorem that applies
     to its sampler."""
     return {spec.name: {"sampler": repr(spec.sampler), "step": spec.step_text, "alpha0": spec.alpha0,
-                        "engine": engines[spec.name], **_step_check(problem, spec)} for spec in specs}
+                        "method": spec.method.describe(), "engine": engines[spec.name], **_step_check(problem, spec)}
+            for spec in specs}
 
 
 def _step_check(problem: FiniteSum, spec: RunSpec) -> dict:
     """α₀·L and the verdict in words of a run (its theorem's, where a step and L are known)."""
     if spec.schedule is None:
         return {"alpha_L": None, "step_check": "set by the optimizer"}
-    if problem.lipschitz() is None:
+    L = problem.lipschitz()
+    if L is None:
         return {"alpha_L": None, "step_check": "L unknown"}
+    if not spec.method.is_plain:   # its own stability region, not gradient descent's
+        return {"alpha_L": None if spec.alpha0 is None else spec.alpha0 * L,
+                "step_check": method_check(spec.method, spec.schedule, L)}
     check = theory.check_step(problem, spec.schedule, spec.sampler)
     return {"alpha_L": check.ratio, "step_check": check.verdict}
 

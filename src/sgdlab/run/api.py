@@ -69,6 +69,10 @@ def minimize(problem: Problem, sampler: SamplerLike = None, step: StepLike = Non
         Replaces the plain update θ − αₖ g with θ + u, (u, state) = optimizer.update(g, state, θ),
         e.g. ``optax.sgd(0.1, momentum=0.9)`` or ``optax.adam(1e-3)``; it carries its own step
         size, so ``step`` must then be left out.
+    method : Method, optional
+        What a step does with gᵏ and αₖ (:mod:`sgdlab.methods`): ``sl.plain()`` (the default,
+        θ − αₖ g), ``sl.heavy_ball(β)`` or ``sl.nesterov(β)`` (momentum, as ``torch.optim.SGD`` has
+        it; on the JAX engine); not with ``optimizer``.
     engine : {"auto", "jax", "native"}, default "auto"
         What runs the epochs: JAX's compiled scan (any problem, any device), or the native CPU loop
         of the built-in linear models and one-hidden-layer networks, which gives the same run and is

@@ -42,7 +42,7 @@ class Programs:
         self.budget = options.budget
         self.by_length: dict[int | None, EpochProgram] = {
             length: select.program(options.engine, options.problem, options.sampler, params, schedule,
-                                   solution_of(options.problem), lanes=lanes, optimizer=options.optimizer,
+                                   solution_of(options.problem), lanes=lanes, optimizer=options.update_rule,
                                    chunk=length, placement=options.placement)
             for length in options.budget.unit_lengths()}
         for program in self.by_length.values():
@@ -88,7 +88,7 @@ def run_one(options: RunOptions) -> Result:
     """One run of ``minimize`` / ``maximize``: resumed from its checkpoint when asked, saved as it goes."""
     schedule = compiled.program_schedule(options.schedule)
     programs = Programs(options, options.params0, schedule)
-    carry = Carry(options.params0, compiled.initial_state(options.optimizer, options.params0), 0)
+    carry = Carry(options.params0, compiled.initial_state(options.update_rule, options.params0), 0)
     saving = options.checkpointing
     identity = run_identity(options) if saving is not None else {}
     if saving is not None and saving.resume and saving.path.exists():
@@ -122,7 +122,7 @@ def run_lanes(lanes: list[RunOptions], on_unit: Callable[[int], None] | None = N
     programs = Programs(options, params, schedule, lanes=count)
     start = programs.first.evaluate(options.params0)
     logs = [RunLog(lane, start) for lane in lanes]
-    carry = Carry(params, compiled.initial_state(options.optimizer, params, count), 0)
+    carry = Carry(params, compiled.initial_state(options.update_rule, params, count), 0)
     seeds = np.array([lane.seed for lane in lanes])
     advance(programs, logs, carry, seeds, schedule,
             after_unit=None if on_unit is None else lambda unit, carry, elapsed: on_unit(unit))

@@ -22,6 +22,7 @@ from sgdlab._helpers import pytrees, validation
 from sgdlab.constraints import ConstraintSet
 from sgdlab.data.sharded import holding_devices
 from sgdlab.engines import distributed, select
+from sgdlab.methods import Method, method_check, read_method
 from sgdlab.problems.base import FiniteSum, Problem
 from sgdlab.problems.expectation import Expectation
 from sgdlab.samplers import IID, SAMPLERS, Sampler, full_batch
@@ -82,6 +83,7 @@ class RunKeywords(TypedDict, total=False):
     record_every: int
     constraint: ConstraintSet | None
     optimizer: Optimizer | None
+    method: Method | None
     engine: Literal["auto", "jax", "native"]
     checkpoint: str | os.PathLike | None
     checkpoint_every: int
@@ -93,7 +95,7 @@ class RunKeywords(TypedDict, total=False):
 
 #: Each keyword's default.
 DEFAULTS: dict[str, Any] = {"epochs": None, "steps": None, "params0": None, "seed": 0, "tol": None, "record_every": 1,
-                            "constraint": None, "optimizer": None, "engine": "auto", "checkpoint": None,
+                            "constraint": None, "optimizer": None, "method": None, "engine": "auto", "checkpoint": None,
                             "checkpoint_every": 1, "resume": False, "devices": None, "noise_scale_every": None,
                             "record_params": False}
 
@@ -159,6 +161,15 @@ class RunOptions:
     step_note: str = ""
     #: Keep θ at every history row (``Result.path``).
     record_params: bool = False
+    #: What a step does with the gradient and αₖ (:mod:`sgdlab.methods`; plain SGD by default).
+    method: Method = dataclasses.field(default_factory=Method)
+
+    @property
+    def update_rule(self) -> Optimizer | Method | None:
+        """What the engines apply a step: the optax optimizer, else the method unless plain (None: θ − αₖ g)."""
+        if self.optimizer is not None:
+            return self.optimizer
+        return None if self.method.is_plain else self.method
 
     def with_seed(self, seed: int) -> RunOptions:
         """The same run with another seed."""
@@ -175,6 +186,10 @@ def validated(problem: Problem, sense: Sense, sampler: SamplerLike, step: StepLi
     record_every = validation.integer("record_every", options["record_every"])
     budget = _budget(problem, sampler, options["epochs"], options["steps"], record_every)
     schedule = _schedule(problem, step, options["optimizer"], budget.iterations)
+    method = read_method(options["method"])
+    if options["optimizer"] is not None and not method.is_plain:
+        validation.fail("method", "left out when an optax optimizer is given (the optimizer is the method)",
+                        validation.shown(method))
     params0 = _params0(problem, options["params0"])
     placement = _placement(problem, options["devices"])
     if getattr(problem, "on_disk", False) and problem.constraint is not None:
@@ -185,12 +200,13 @@ def validated(problem: Problem, sense: Sense, sampler: SamplerLike, step: StepLi
         params0=params0, seed=validation.integer("seed", options["seed"], low=0, high=2**31 - 1), budget=budget,
         record_every=1 if budget.chunk else record_every,
         tol=None if options["tol"] is None else validation.positive_float("tol", options["tol"]),
-        engine=select.choose(options["engine"], problem, sampler, options["optimizer"], placement),
+        engine=select.choose(options["engine"], problem, sampler,
+                             options["optimizer"] if method.is_plain else method, placement),
         placement=placement,
         checkpointing=_checkpointing(options["checkpoint"], options["checkpoint_every"], options["resume"]),
         noise_scale_every=_noise_scale_every(problem, options["noise_scale_every"]),
-        step_note=_step_note(problem, schedule),
-        record_params=_record_params(options["record_params"], options["checkpoint"]))
+        step_note=_step_note(problem, schedule, method),
+        record_params=_record_params(options["record_params"], options["checkpoint"]), method=method)
 
 
 def _known(keywords: dict) -> dict:
@@ -347,10 +363,18 @@ def _constrained(problem: Problem, constraint: ConstraintSet | None) -> Problem:
     return problem
 
 
-def _step_note(problem: Problem, schedule: Schedule | None) -> str:
-    """For a constant step beyond 2/L (L known): warn once and return a note for the message."""
-    if not isinstance(schedule, _schedules.Constant) or problem.lipschitz() is None:
+def _step_note(problem: Problem, schedule: Schedule | None, method: Method) -> str:
+    """For a constant step beyond 2/L (L known), or beyond a method's own stability limit: warn once and
+    return a note for the message."""
+    L = problem.lipschitz()
+    if not isinstance(schedule, _schedules.Constant) or L is None:
         return ""
+    if not method.is_plain:
+        if float(schedule.alpha) < method.stability_limit(L):
+            return ""
+        verdict = method_check(method, schedule, L)
+        validation.warn(verdict, StepSizeWarning)
+        return f" Note: {verdict}"
     check = theory.check_step(problem, schedule.alpha)
     if check.ok:
         return ""

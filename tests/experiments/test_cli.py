@@ -100,7 +100,7 @@ def test_bad_input_is_one_line_and_exit_code_2(args, text, tmp_path):
 @pytest.mark.parametrize("toml, text", [
     ('[compare]\nepochs = "ten"\n', "exp.toml [compare] epochs must be an integer >= 1; got 'ten'."),
     ('[compare]\nepoch = 3\n', "exp.toml [compare] must be made of the keys epochs, seeds, record_every, out, title, goal; got unknown key 'epoch'."),
-    ('[runs.a]\nsampler = "cyclic"\nbatchsize = 4\n', "exp.toml [runs.a] must be made of the keys sampler, batch_size, step; got unknown key 'batchsize'."),
+    ('[runs.a]\nsampler = "cyclic"\nbatchsize = 4\n', "exp.toml [runs.a] must be made of the keys sampler, batch_size, step, method; got unknown key 'batchsize'."),
     ('[runs.a]\nbatch_size = 4\n', "exp.toml [runs.a] must be a table with a sampler key"),
     ('[problem]\nkind = "ridge"\n', "exp.toml [problem] kind must be one of least_squares, logistic, softmax, mlp; got 'ridge'."),
     ('[compare]\nseeds = 0\n', "seeds must be an integer >= 1; got 0."),
@@ -259,3 +259,24 @@ def test_a_network_from_the_command_line_asks_for_a_step_then_runs(tmp_path, cap
     assert saved["problem"]["kind"] == "MLP" and saved["source"]["hidden"] == [16, 8]
     # digits: 64 pixels and the intercept column in, 10 classes out; a bias a unit
     assert saved["problem"]["parameters"] == (65 + 1) * 16 + (16 + 1) * 8 + (8 + 1) * 10
+
+
+def test_methods_from_the_command_line_and_an_experiment_file(tmp_path, capsys):
+    args = ["compare", "--schemes", "shuffled_cyclic", "--batch-sizes", "8", "--methods", "plain,heavy_ball:0.5",
+            "--epochs", "2", "--seeds", "1"]
+    assert main([*args, "--out", str(tmp_path / "cli")]) == 0
+    runs = json.loads((tmp_path / "cli" / "experiment.json").read_text())["runs"]
+    assert {name: run["method"] for name, run in runs.items()} == {
+        "shuffled_cyclic B=8": "plain", "shuffled_cyclic B=8 heavy_ball:0.5": "heavy ball (β = 0.5)"}
+    assert runs["shuffled_cyclic B=8 heavy_ball:0.5"]["engine"] == "jax"
+    (tmp_path / "exp.toml").write_text('[compare]\nepochs = 1\nseeds = 1\nout = "file"\n\n'
+                                       '[runs.nag]\nsampler = "cyclic"\nbatch_size = 8\nmethod = "nesterov:0.8"\n')
+    assert main(["run", str(tmp_path / "exp.toml")]) == 0
+    saved = json.loads((tmp_path / "file" / "experiment.json").read_text())["runs"]["nag"]
+    assert saved["method"] == "Nesterov (β = 0.8)"
+    capsys.readouterr()
+    assert main([*args[:-4], "--methods", "momentum", "--out", str(tmp_path / "bad")]) == 2
+    assert ("--methods must be plain, heavy_ball or nesterov, with ':β' for momentum (e.g. 'heavy_ball:0.9'); "
+            "got 'momentum'") in capsys.readouterr().err
+    assert main([*args[:-4], "--methods", "heavy_ball:1.5", "--out", str(tmp_path / "bad")]) == 2
+    assert "beta must be a number in [0, 1) for heavy_ball; got 1.5" in capsys.readouterr().err

@@ -63,6 +63,8 @@ _overwrite_option = click.option("--overwrite", is_flag=True, help="Let this exp
               "Default: GD, with replacement (B=1, 32), without replacement (32), cyclic (1), "
               "shuffled cyclic (1, 32), shuffle once (32).")
 @click.option("--batch-sizes", default=None, help="Comma-separated batch sizes for --schemes (default 1,32).")
+@click.option("--methods", default=None, help="Comma-separated methods for --schemes: plain, heavy_ball:β, "
+              "nesterov:β (default plain), e.g. plain,heavy_ball:0.9.")
 @click.option("--step", default=None, help="A number, or c/L, c/L_B, c/L_max, e.g. 0.5/L. Default: 1/L for gradient "
               "descent, 0.5/L_B (the largest step of SGD's theorem) for the others.")
 @click.option("--epochs", type=click.IntRange(min=1), default=20, show_default=True)
@@ -72,10 +74,10 @@ _overwrite_option = click.option("--overwrite", is_flag=True, help="Let this exp
 @click.option("--title", default=None, help="The report's title.")
 @_goal_option
 @_overwrite_option
-def compare(kind, data, target, standardize, intercept, l2, hidden, schemes, batch_sizes, step, epochs, seeds,
-            record_every, out, title, goal, overwrite):
+def compare(kind, data, target, standardize, intercept, l2, hidden, schemes, batch_sizes, methods, step, epochs,
+            seeds, record_every, out, title, goal, overwrite):
     """Run sampling schemes side by side over seeds and write an HTML report."""
-    runs = _runs(schemes, batch_sizes)
+    runs = _runs(schemes, batch_sizes, methods)
     if step is not None:
         runs = {name: {**run, "step": step} for name, run in runs.items()}
     document = {"problem": _problem_document(kind, data, target, standardize, intercept, l2, hidden),
@@ -155,8 +157,8 @@ def report(folder):
     click.echo(f"report: {write_report(folder)}")
 
 
-def _runs(schemes: str | None, batch_sizes: str | None) -> dict:
-    if schemes is None and batch_sizes is None:
+def _runs(schemes: str | None, batch_sizes: str | None, methods: str | None = None) -> dict:
+    if schemes is None and batch_sizes is None and methods is None:
         return config.default_runs()
     names = _split(schemes, "--schemes", str) if schemes else list(config.SAMPLER_NAMES)
     for name in names:
@@ -164,7 +166,10 @@ def _runs(schemes: str | None, batch_sizes: str | None) -> dict:
             raise click.BadParameter(f"{name!r} is not one of {', '.join(config.SAMPLER_NAMES)}.",
                                      param_hint="--schemes")
     sizes = _split(batch_sizes, "--batch-sizes", int) if batch_sizes else [1, 32]
-    return config.product_runs(names, sizes)
+    chosen = _split(methods, "--methods", str) if methods else None
+    for method in chosen or []:
+        config.parse_method(method, "--methods")
+    return config.product_runs(names, sizes, chosen)
 
 
 def _split(text: str, option: str, kind):

@@ -25,6 +25,7 @@ An experiment file has three kinds of tables (every key optional unless marked):
     batch_size = 1             # not for full_batch
     step = "1/L_B"             # a number, "c/L", "c/L_B", "c/L_max", or a schedule table such as
                                # { schedule = "inverse_time", alpha0 = "1/L_B", decay = 0.001 }
+    method = "plain"           # plain | heavy_ball:β | nesterov:β (β in [0, 1), default 0.9)
 
 A wrong key or a wrong type is an error that names the table, the key and what is allowed.
 Relative paths (data, out) are read from the file's folder.
@@ -53,7 +54,8 @@ SCHEMA: dict[str, dict[str, tuple[type | tuple[type, ...], str]]] = {
                 "record_every": (int, "an integer >= 1"), "out": (str, "a folder path"), "title": (str, "text"),
                 "goal": ((int, float), "a fraction in (0, 1) of the starting value")},
     "run": {"sampler": (str, "one of " + ", ".join(SAMPLER_NAMES)), "batch_size": (int, "an integer >= 1"),
-            "step": ((str, int, float, dict), "a number, 'c/L', 'c/L_B', 'c/L_max' or a schedule table")},
+            "step": ((str, int, float, dict), "a number, 'c/L', 'c/L_B', 'c/L_max' or a schedule table"),
+            "method": (str, "plain, heavy_ball or nesterov, with ':β' for momentum, e.g. 'heavy_ball:0.9'")},
 }
 PROBLEM_DEFAULTS = {"kind": "least_squares", "data": None, "target": None, "standardize": True, "intercept": True,
                     "l2": 0.0, "hidden": [64]}
@@ -75,10 +77,33 @@ def default_runs(batch_size: int = 32) -> dict:
     return {run_name(sampler, size): _default_run(sampler, size) for sampler, size in plan}
 
 
-def product_runs(schemes: list[str], batch_sizes: list[int]) -> dict:
-    """Every scheme with every batch size (gradient descent once), with the steps of DEFAULT_STEPS."""
-    return {run_name(sampler, size): _default_run(sampler, size)
-            for sampler in schemes for size in ([None] if sampler == "full_batch" else batch_sizes)}
+def product_runs(schemes: list[str], batch_sizes: list[int], methods: list[str] | None = None) -> dict:
+    """Every scheme with every batch size (gradient descent once) and every method (plain by default), with
+    the steps of DEFAULT_STEPS; a run of another method than plain has it in its name."""
+    return {run_name(sampler, size) + ("" if method == "plain" else f" {method}"):
+            {**_default_run(sampler, size), **({} if method == "plain" else {"method": method})}
+            for sampler in schemes for size in ([None] if sampler == "full_batch" else batch_sizes)
+            for method in (methods or ["plain"])}
+
+
+METHOD_NAMES = ("plain", "heavy_ball", "nesterov")
+
+
+def parse_method(text: str, where: str = "method"):
+    """A method from its text: "plain", "heavy_ball", "nesterov", the latter two optionally with ":β"."""
+    from sgdlab import methods
+
+    name, _, beta = text.partition(":")
+    if name not in METHOD_NAMES or (name == "plain" and beta):
+        validation.fail(where, "plain, heavy_ball or nesterov, with ':β' for momentum (e.g. 'heavy_ball:0.9')",
+                        validation.shown(text))
+    if name == "plain":
+        return methods.plain()
+    try:
+        value = float(beta) if beta else 0.9
+    except ValueError:
+        validation.fail(where, "a momentum written 'NAME:β' with β a number in [0, 1)", validation.shown(text))
+    return methods.heavy_ball(value) if name == "heavy_ball" else methods.nesterov(value)
 
 
 def _default_run(sampler: str, batch_size: int | None) -> dict:
@@ -167,7 +192,8 @@ def build(experiment: dict):
     X = data.standardize(dataset.X) if spec["standardize"] else dataset.X
     X = data.with_intercept(X) if spec["intercept"] else X
     problem = _problem(spec["kind"], X, dataset.y, spec["l2"], spec["hidden"])
-    runs = {name: {"sampler": _sampler(run), **({"step": run["step"]} if "step" in run else {})}
+    runs = {name: {"sampler": _sampler(run), **({"step": run["step"]} if "step" in run else {}),
+                   **({"method": parse_method(run["method"], f"[runs.{name}] method")} if "method" in run else {})}
             for name, run in experiment["runs"].items()}
     out = experiment["compare"]["out"] or f"results/{spec['kind']}-{Path(str(spec['data'])).stem}"
     title = experiment["compare"]["title"] or f"{spec['kind'].replace('_', ' ')} on {dataset.name}"

@@ -48,7 +48,7 @@ class Method:
         return "plain"
 
     def stability_limit(self, L: float) -> float:
-        """The largest constant α·… for which the method is stable on a quadratic of smoothness L: 2/L."""
+        """The constant steps below this are stable on a quadratic of smoothness L: 2/L for plain SGD."""
         return 2.0 / L
 
 

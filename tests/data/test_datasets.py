@@ -84,6 +84,8 @@ def test_shared_libsvm_file_loads(mushrooms):
      "data must be finite feature values (no NaN or infinity); got nan at row 17, feature column 1 of x.csv"),
     (lambda d: np.save(d / "x.npy", np.column_stack([np.ones((5, 2)), [1.0, 2.0, np.inf, 4.0, 5.0]])), None,
      "data must be finite target values; got inf at row 2 of x.npy"),
+    (lambda d: (d / "x.svm").write_text("1 1:0.5\n0 2:1.0 3:nan\n"), None,   # sparse: checked without densifying
+     "data must be finite feature values (no NaN or infinity); got nan at row 1, feature column 2 of x.svm"),
 ])
 def test_bad_files_are_refused(tmp_path, setup, target, text):
     setup(tmp_path)

@@ -102,18 +102,32 @@ def load_file(path, target: str | int | None = None) -> Dataset:
 
 
 def _check_finite(X, y, path: Path) -> None:
-    """Refuse a NaN or infinity where the file has it (before any preprocessing spreads it over a column)."""
-    dense = X.toarray() if scipy.sparse.issparse(X) else np.asarray(X)
-    if np.issubdtype(dense.dtype, np.number) and not np.isfinite(dense).all():
-        row, column = np.argwhere(~np.isfinite(dense))[0]
+    """Refuse a NaN or infinity where the file has it (before any preprocessing spreads it over a column);
+    a sparse X is checked in its stored values, without densifying it."""
+    where = _first_non_finite(X)
+    if where is not None:
+        value, row, column = where
         validation.fail("data", "finite feature values (no NaN or infinity)",
-                        f"{dense[row, column]} at row {row}, feature column {column} of {path.name} (rows and "
-                        "columns counted from 0, the target left out)")
+                        f"{value} at row {row}, feature column {column} of {path.name} (rows and columns counted "
+                        "from 0, the target left out)")
     labels = np.asarray(y)
     if np.issubdtype(labels.dtype, np.number) and not np.isfinite(labels).all():
         row = int(np.flatnonzero(~np.isfinite(labels))[0])
         validation.fail("data", "finite target values", f"{labels[row]} at row {row} of {path.name} (rows counted "
                         "from 0)")
+
+
+def _first_non_finite(X) -> tuple[float, int, int] | None:
+    """(value, row, column) of the first NaN or infinity of X in row order, or None (also for non-numbers)."""
+    if scipy.sparse.issparse(X):
+        stored = X.tocoo()
+        bad = np.flatnonzero(~np.isfinite(stored.data))
+        return None if not bad.size else (stored.data[bad[0]], int(stored.row[bad[0]]), int(stored.col[bad[0]]))
+    values = np.asarray(X)
+    if not np.issubdtype(values.dtype, np.number) or values.ndim != 2:
+        return None
+    where = np.argwhere(~np.isfinite(values))
+    return None if not len(where) else (values[tuple(where[0])], int(where[0][0]), int(where[0][1]))
 
 
 def _split_columns(array: np.ndarray, target) -> tuple[np.ndarray, np.ndarray]:

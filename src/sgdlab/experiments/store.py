@@ -156,14 +156,14 @@ class ResultStore:
 
     def _claim(self, overwrite: bool, about: dict) -> None:
         """Refuse a folder of another experiment unless ``overwrite``; then record this one's fingerprint."""
-        saved = read_experiment(self.folder, strict=False)
-        previous = saved.get("fingerprint") if saved else None
+        saved = read_experiment(self.folder, strict=False) or {}
+        previous = saved.get("fingerprint")
         if previous is not None and previous != self.fingerprint:
             if not overwrite:
-                title = saved.get("settings", {}).get("title") or "untitled"   # type: ignore[union-attr]
+                title = saved.get("settings", {}).get("title") or "untitled"
                 validation.fail("out", "a new folder, this experiment's folder, or overwrite=True (--overwrite)",
                                 f"{self.folder}, which holds another experiment ({title!r}, created "
-                                f"{saved.get('created', '?')})")   # type: ignore[union-attr]
+                                f"{saved.get('created', '?')})")
             for name in EXPERIMENT_FILES:
                 (self.folder / name).unlink(missing_ok=True)
         self._write_experiment({**about, "finished": False})

@@ -168,12 +168,14 @@ def design_matrix(X):
                         "use sl.finite_sum on sl.distributed.shard_rows(...)", "an array spread over processes",
                         error=TypeError)
     X = validation.finite_array("X", X, ndim=2)
-    return moderate("X", X, np.max(np.abs(X)))
+    return moderate("X", X, X)
 
 
-def moderate(name: str, values, largest: float):
-    """``values`` when its largest magnitude keeps N·x² (a sum of squares over the N rows: XᵀX, whose largest
-    eigenvalue gives L, or Σ yᵢ²) 10⁴ times below the largest number of its dtype, else an error that says so."""
+def moderate(name: str, values, entries: np.ndarray):
+    """``values`` when the largest magnitude of its ``entries`` (its stored values) keeps N·x² (a sum of squares
+    over the N rows: XᵀX, whose largest eigenvalue gives L, or Σ yᵢ²) 10⁴ times below the largest number of
+    its dtype, else an error that says so. The magnitude comes from the entries' max and min: no copy of X."""
+    largest = max(float(entries.max(initial=0.0)), -float(entries.min(initial=0.0)))
     rows = values.shape[0]
     limit = float(np.sqrt(np.finfo(values.dtype).max / (1e4 * rows)))
     if largest > limit:
@@ -202,14 +204,14 @@ def sparse_design_matrix(X) -> scipy.sparse.csr_matrix:
                         f"{X.data[bad[0]]} at row {row}, column {X.indices[bad[0]]}")
     if max(X.nnz, X.shape[1]) < np.iinfo(np.int32).max:
         X.indices, X.indptr = X.indices.astype(np.int32), X.indptr.astype(np.int32)
-    return moderate("X", X, np.max(np.abs(X.data), initial=0.0))
+    return moderate("X", X, X.data)
 
 
 def targets(y, X: np.ndarray, *, dtype=None) -> np.ndarray:
     """Validate y: a 1-D array of finite numbers, one per row of X."""
     y = validation.finite_array("y", y, ndim=1, dtype=dtype)
     validation.same_length(("X", "y"), (X.shape[0], y.shape[0]))
-    return moderate("y", y, np.max(np.abs(y)))
+    return moderate("y", y, y)
 
 
 def class_labels(y, X: np.ndarray) -> np.ndarray:

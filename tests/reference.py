@@ -37,3 +37,32 @@ def reference_run(per_example_gradients, theta0, n, sampler, alpha, epochs, seed
             theta = theta - alpha(k) * per_example_gradients(theta, idx).mean(axis=0)
             k += 1
     return theta
+
+
+def svrg_run(per_example_gradients, theta0, n, sampler, alpha, epochs, seed, snapshot_flags):
+    """SVRG: before a step whose flag is set, w̃ ← θ and μ ← (1/N) Σᵢ ∇fᵢ(w̃); each step
+    θ ← θ − α ((1/b) Σ_{i ∈ I} (∇fᵢ(θ) − ∇fᵢ(w̃)) + μ). ``snapshot_flags(epoch, steps)`` gives an epoch's flags."""
+    theta = np.array(theta0, dtype=np.float64)
+    snapshot, mu = np.zeros_like(theta), np.zeros_like(theta)
+    for epoch in range(epochs):
+        batches = sampler.batches(n, epoch=epoch, seed=seed)
+        for idx, flag in zip(batches, snapshot_flags(epoch, len(batches)), strict=True):
+            if flag:
+                snapshot, mu = theta.copy(), per_example_gradients(theta, np.arange(n)).mean(axis=0)
+            correction = per_example_gradients(theta, idx) - per_example_gradients(snapshot, idx)
+            theta = theta - alpha * (correction.mean(axis=0) + mu)
+    return theta
+
+
+def saga_run(data_gradients, penalty_gradient, theta0, n, sampler, alpha, epochs, seed):
+    """SAGA with a table φᵢ of the data terms' gradients, started at θ⁰: each step
+    θ ← θ − α ((1/b) Σ_{i ∈ I} (∇ℓᵢ(θ) − φᵢ) + (1/N) Σⱼ φⱼ + ∇r(θ)), then φᵢ ← ∇ℓᵢ(θ) for i ∈ I."""
+    theta = np.array(theta0, dtype=np.float64)
+    table = data_gradients(theta, np.arange(n))
+    for epoch in range(epochs):
+        for idx in sampler.batches(n, epoch=epoch, seed=seed):
+            current = data_gradients(theta, idx)
+            step = (current - table[idx]).mean(axis=0) + table.mean(axis=0) + penalty_gradient(theta)
+            table[idx] = current
+            theta = theta - alpha * step
+    return theta

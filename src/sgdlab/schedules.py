@@ -132,6 +132,53 @@ class Custom(Schedule):
         return f"αₖ = {getattr(self.fn, '__name__', 'fn')}(k)"
 
 
+class AdaptiveStep(Schedule):
+    """A step that adapts to the iterate: αₖ = ``size(value, g)`` from the loss and gradient the step computes
+    at θᵏ (Polyak's steps), not from k alone. Called on k it gives NaN: αₖ is not known before θᵏ."""
+
+    def size(self, value, grads):
+        raise NotImplementedError
+
+    def __call__(self, k):
+        return jnp.full(jnp.shape(k), jnp.nan, dtype=jnp.result_type(float))
+
+
+def _squared_norm(grads):
+    return sum(jnp.sum(leaf * leaf) for leaf in jax.tree.leaves(grads))
+
+
+@_schedule
+class Polyak(AdaptiveStep):
+    """αₖ = (F(θᵏ) − p*)/‖∇F(θᵏ)‖² (0 where ∇F(θᵏ) = 0): Polyak's step for gradient descent."""
+
+    formula = "αₖ = (F(θᵏ) − {optimal:.6g})/‖∇F(θᵏ)‖² (Polyak)"
+
+    optimal: float
+
+    def size(self, value, grads):
+        squared = _squared_norm(grads)
+        return jnp.where(squared > 0, jnp.maximum(value - self.optimal, 0.0) / jnp.where(squared > 0, squared, 1.0),
+                         0.0)
+
+
+@_schedule
+class StochasticPolyak(AdaptiveStep):
+    """αₖ = min((f_{Iₖ}(θᵏ) − f_min)/(c ‖gₖ‖²), max_step), with f_{Iₖ} and gₖ the batch's loss and gradient:
+    the stochastic Polyak step SPS_max (Loizou, Vaswani, Laradji and Lacoste-Julien 2021), f_min a lower
+    bound of every f_{Iₖ} (0 for nonnegative losses)."""
+
+    formula = "αₖ = min((f_Iₖ(θᵏ) − {f_min:.4g})/({c:.4g} ‖gₖ‖²), {max_step:.4g}) (stochastic Polyak)"
+
+    c: float
+    f_min: float
+    max_step: float
+
+    def size(self, value, grads):
+        squared = _squared_norm(grads)
+        ratio = jnp.maximum(value - self.f_min, 0.0) / (self.c * jnp.where(squared > 0, squared, 1.0))
+        return jnp.where(squared > 0, jnp.minimum(ratio, self.max_step), 0.0)
+
+
 #: What a ``step=`` argument may be: a number α > 0, a schedule, or a callable k ↦ αₖ in ``jax.numpy``.
 StepLike = float | Schedule | Callable[[Any], Any]
 
@@ -269,6 +316,68 @@ def cosine(alpha0: float, total: int, alpha_min: float = 0.0) -> Cosine:
     if alpha_min > alpha0:
         validation.fail("alpha_min", f"at most alpha0={alpha0}", validation.shown(alpha_min), context="cosine")
     return Cosine(alpha0, validation.integer("total", total, context="cosine"), alpha_min)
+
+
+def polyak(optimal: float | None = None) -> Polyak:
+    """Polyak's step for gradient descent: αₖ = (F(θᵏ) − p*)/‖∇F(θᵏ)‖².
+
+    It needs no L. On a convex F each step moves no farther from θ*: ‖θᵏ⁺¹ − θ*‖² ≤ ‖θᵏ − θ*‖² −
+    (F(θᵏ) − p*)²/‖∇F(θᵏ)‖² (Polyak 1987, §5.3), and on an L-smooth convex F the best of the first k
+    iterates has F − p* ≤ 2L‖θ⁰ − θ*‖²/k (Hazan and Kakade 2019).
+
+    Parameters
+    ----------
+    optimal : float, optional
+        p*. By default the problem's own (``problem.optimal_value()``); a run refuses the step when
+        neither is known.
+
+    Returns
+    -------
+    Polyak
+        The step, for ``minimize(..., sampler=sl.full_batch(), step=sl.polyak())``.
+
+    Examples
+    --------
+    >>> import sgdlab as sl
+    >>> sl.polyak(optimal=0.0).describe()
+    'αₖ = (F(θᵏ) − 0)/‖∇F(θᵏ)‖² (Polyak)'
+    """
+    if optimal is None:
+        return Polyak(float("nan"))
+    return Polyak(validation.real("optimal", optimal, allowed="a finite number", accept=np.isfinite, context="polyak"))
+
+
+def stochastic_polyak(c: float = 0.5, f_min: float = 0.0, max_step: float | None = None) -> StochasticPolyak:
+    """The stochastic Polyak step: αₖ = min((f_{Iₖ}(θᵏ) − f_min)/(c ‖gₖ‖²), max_step).
+
+    With c = 1/2 and interpolation (every fᵢ reaches f_min at θ*), SGD with this step converges linearly on
+    a strongly convex finite sum without knowing L (Loizou et al. 2021, Theorem 3.1).
+
+    Parameters
+    ----------
+    c : float, default 0.5
+        The constant c > 0.
+    f_min : float, default 0.0
+        A lower bound of every batch loss.
+    max_step : float, optional
+        The cap γ_b > 0 (none by default).
+
+    Returns
+    -------
+    StochasticPolyak
+        The step, for ``minimize(..., step=sl.stochastic_polyak())`` under any sampler.
+
+    Examples
+    --------
+    >>> import sgdlab as sl
+    >>> sl.stochastic_polyak(c=0.5, max_step=1.0).max_step
+    1.0
+    """
+    c = validation.positive_float("c", c, context="stochastic_polyak")
+    f_min = validation.real("f_min", f_min, allowed="a finite number", accept=np.isfinite, context="stochastic_polyak")
+    cap = float("inf") if max_step is None else validation.positive_float("max_step", max_step,
+                                                                           context="stochastic_polyak")
+    return StochasticPolyak(c, f_min, cap)
 
 
 def as_schedule(step) -> Schedule:

@@ -100,7 +100,7 @@ def test_bad_input_is_one_line_and_exit_code_2(args, text, tmp_path):
 @pytest.mark.parametrize("toml, text", [
     ('[compare]\nepochs = "ten"\n', "exp.toml [compare] epochs must be an integer >= 1; got 'ten'."),
     ('[compare]\nepoch = 3\n', "exp.toml [compare] must be made of the keys epochs, seeds, record_every, out, title, goal; got unknown key 'epoch'."),
-    ('[runs.a]\nsampler = "cyclic"\nbatchsize = 4\n', "exp.toml [runs.a] must be made of the keys sampler, batch_size, step, method; got unknown key 'batchsize'."),
+    ('[runs.a]\nsampler = "cyclic"\nbatchsize = 4\n', "exp.toml [runs.a] must be made of the keys sampler, batch_size, step, method, average; got unknown key 'batchsize'."),
     ('[runs.a]\nbatch_size = 4\n', "exp.toml [runs.a] must be a table with a sampler key"),
     ('[problem]\nkind = "ridge"\n', "exp.toml [problem] kind must be one of least_squares, logistic, softmax, mlp; got 'ridge'."),
     ('[compare]\nseeds = 0\n', "seeds must be an integer >= 1; got 0."),
@@ -276,7 +276,28 @@ def test_methods_from_the_command_line_and_an_experiment_file(tmp_path, capsys):
     assert saved["method"] == "Nesterov (β = 0.8)"
     capsys.readouterr()
     assert main([*args[:-4], "--methods", "momentum", "--out", str(tmp_path / "bad")]) == 2
-    assert ("--methods must be plain, heavy_ball or nesterov, with ':β' for momentum (e.g. 'heavy_ball:0.9'); "
-            "got 'momentum'") in capsys.readouterr().err
+    assert "--methods must be plain, heavy_ball:β, nesterov:β, svrg:snapshot_every" in capsys.readouterr().err
     assert main([*args[:-4], "--methods", "heavy_ball:1.5", "--out", str(tmp_path / "bad")]) == 2
     assert "beta must be a number in [0, 1) for heavy_ball; got 1.5" in capsys.readouterr().err
+    assert main([*args[:-4], "--methods", "svrg:0", "--out", str(tmp_path / "bad")]) == 2
+    assert "snapshot_every must be an integer >= 1 for svrg; got 0" in capsys.readouterr().err
+    assert main([*args[:-4], "--methods", "saga+ema:2", "--out", str(tmp_path / "bad")]) == 2
+    assert "decay must be a number in [0, 1) for ema; got 2.0" in capsys.readouterr().err
+
+
+def test_variance_reduction_and_averaging_from_the_command_line(tmp_path):
+    """--methods takes svrg, saga and averagings (alone: averaged plain SGD); each variance-reduced run gets its
+    theorem's step, gradient descent none of them, and the table counts gradients."""
+    args = ["compare", "--schemes", "full_batch,with_replacement", "--batch-sizes", "1", "--methods",
+            "plain,svrg,saga,polyak_average:1", "--epochs", "3", "--seeds", "2", "--out", str(tmp_path / "vr")]
+    assert main(args) == 0
+    runs = json.loads((tmp_path / "vr" / "experiment.json").read_text())["runs"]
+    assert sorted(runs) == ["GD", "GD polyak_average:1", "with_replacement B=1", "with_replacement B=1 polyak_average:1",
+                            "with_replacement B=1 saga", "with_replacement B=1 svrg"]
+    assert runs["with_replacement B=1 saga"]["step"] == "0.33/L_max"
+    assert runs["with_replacement B=1 polyak_average:1"]["average"] == "Polyak–Ruppert average from epoch 1"
+    assert "SAGA (Defazio" in runs["with_replacement B=1 saga"]["step_check"]
+    table = pd.read_parquet(tmp_path / "vr" / "table.parquet")
+    last = table.groupby("run").grad_evals.max()
+    assert last["with_replacement B=1"] == 3.0 and last["with_replacement B=1 saga"] == 4.0
+    assert last["with_replacement B=1 svrg"] == 9.0 and "avg_gap" in table.columns

@@ -153,7 +153,7 @@ def test_parse_step_schedule_table(problem):
 
 
 @pytest.mark.parametrize("call, error, text", [
-    (lambda p: sl.compare(p, {"a": dict(sampler="cyclic", stepsize=0.1)}), ValueError, "runs['a'] must be a dict with keys among sampler, step, optimizer, method; got unknown keys ['stepsize']"),
+    (lambda p: sl.compare(p, {"a": dict(sampler="cyclic", stepsize=0.1)}), ValueError, "runs['a'] must be a dict with keys among sampler, step, optimizer, method, average; got unknown keys ['stepsize']"),
     (lambda p: sl.compare(p, {"a": dict(sampler="cyclic", step="1/K")}), ValueError, "step must be a number, or text 'c/L', 'c/L_B' or 'c/L_max'"),
     (lambda p: sl.compare(p, {"a": dict(sampler="cyclic", step="-1/L")}), ValueError, "step must be a positive finite number; got -1.0"),
     (lambda p: sl.compare(p, {"a": dict(sampler="cyclic", step="1e/L")}), ValueError, "with c a positive number; got '1e/L'"),

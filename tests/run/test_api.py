@@ -110,9 +110,10 @@ def test_history_rows_columns_and_thinning(regression_data):
     problem = sl.least_squares(X, y)
     result = sl.minimize(problem, sampler=sl.shuffled_cyclic(8), step=0.02, epochs=10, record_every=4)
     history = result.history
-    assert list(history.columns) == ["epoch", "iteration", "loss", "grad_norm", "gap", "dist", "time"]
+    assert list(history.columns) == ["epoch", "iteration", "grad_evals", "loss", "grad_norm", "gap", "dist", "time"]
     assert history.epoch.tolist() == [0, 4, 8, 10]
     assert history.iteration.tolist() == [0, 32, 64, 80]
+    assert history.grad_evals.tolist() == [0.0, 4.0, 8.0, 10.0]   # plain SGD: N per-example gradients an epoch
     assert history.time.is_monotonic_increasing and history.time.iloc[0] == 0.0
     theta = result.params
     assert history.loss.iloc[-1] == pytest.approx(float(problem.loss(theta)), rel=1e-12)

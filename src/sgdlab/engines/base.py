@@ -46,6 +46,8 @@ class Metrics(typing.NamedTuple):
     dist: Any
     violation: Any
     extras: dict
+    #: The same metrics at the averaged iterate θ̄ of a run that averages (:mod:`sgdlab.methods.averaging`).
+    averaged: Any = None
 
     def lane(self, i: int) -> Metrics:
         """The metrics of run i of a program of several lanes, as Python numbers."""
@@ -57,12 +59,15 @@ class Metrics(typing.NamedTuple):
 
 
 class Carry(typing.NamedTuple):
-    """Where a program's runs stand between loop units: θ, the optimizer's state (``()`` without an
-    optimizer) and the iteration counter k (shared by the lanes, which advance in step)."""
+    """Where a program's runs stand between loop units: θ, the optimizer's (or method's) state (``()``
+    without either), the iteration counter k (shared by the lanes, which advance in step) and the
+    per-example gradients computed so far (an int, or one a lane: SVRG's and SAGA's full passes
+    count too; for an expectation, the gradients drawn)."""
 
     params: Params
     opt_state: Any
     iteration: int
+    gradients: Any = 0
 
 
 @runtime_checkable

@@ -26,18 +26,24 @@ from __future__ import annotations
 
 import functools
 import time
+import typing
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 
 from sgdlab._helpers import pytrees
 from sgdlab.engines.base import Carry, Metrics, Seeds
-from sgdlab.methods import Method
+from sgdlab.methods import Method, StepGradients, plain
+from sgdlab.methods.averaging import Averaged, Averaging
 from sgdlab.problems.base import FiniteSum
 from sgdlab.samplers import Sampler
-from sgdlab.schedules import Schedule
+from sgdlab.schedules import AdaptiveStep, Schedule
+
+#: The default method: θ − αₖ g.
+PLAIN = plain()
 
 
 def evaluate(problem: FiniteSum, params, data, solution, constraint) -> Metrics:
@@ -54,18 +60,40 @@ def evaluate(problem: FiniteSum, params, data, solution, constraint) -> Metrics:
 def run_epoch(problem: FiniteSum, sampler: Sampler, record: bool, optimizer,
               params, opt_state, k0, plan, schedule: Schedule, data, solution, constraint):
     """One epoch of (projected) (S)GD from θ = ``params`` at iteration k0 over ``plan`` = (indices,
-    mask), each S × B; for gradient descent a 1 × 1 plan stands for all the data. Returns (θ,
-    optimizer state, k0 + steps, Metrics). With an optax ``optimizer`` the update is θ + u with
-    (u, state) = optimizer.update(g, state, θ); without, θ − αₖ g."""
+    mask[, flags]), indices and mask S × B and the method's refresh flags S (:mod:`sgdlab.methods`); for
+    gradient descent a 1 × 1 plan stands for all the data. Returns (θ, optimizer state, k0 + steps,
+    Metrics). With an optax ``optimizer`` the update is θ + u with (u, state) = optimizer.update(g, state,
+    θ); with a method, the method's step; without either, θ − αₖ g."""
     all_data = sampler.is_full_batch and plan[0].shape[-1] == 1
 
-    def batch_gradient(params, k, batch):
-        if all_data:
-            return jax.grad(problem.data_loss)(params, data)
-        return jax.grad(problem.masked_loss)(params, data, *batch)
+    def gradients_at(k, batch):
+        return finite_sum_gradients(problem, data, batch, all_data)
 
-    return _scan_steps(problem, record, optimizer, batch_gradient, params, opt_state, k0, plan,
+    return _scan_steps(problem, record, optimizer, gradients_at, params, opt_state, k0, plan,
                        schedule, data, solution, constraint)
+
+
+def finite_sum_gradients(problem: FiniteSum, data, batch, all_data: bool) -> StepGradients:
+    """What a step on ``batch`` = (indices, mask[, flag]) may compute (:class:`StepGradients`); with
+    ``all_data`` its gradient is the full one."""
+    indices, mask = batch[0], batch[1]
+
+    def value_and_mean(params):
+        if all_data:
+            return jax.value_and_grad(problem.data_loss)(params, data)
+        return jax.value_and_grad(problem.masked_loss)(params, data, indices, mask)
+
+    def example_gradients(params, rows):
+        def one(row):
+            return jax.grad(lambda p: problem.batch_losses(p, data, row[None])[0])(params)
+        return jax.vmap(one)(rows)
+
+    return StepGradients(
+        mean=lambda params: value_and_mean(params)[1], value_and_mean=value_and_mean,
+        each=lambda params: example_gradients(params, indices),
+        every=lambda params: example_gradients(params, jnp.arange(problem.n)),
+        penalty=jax.grad(problem.penalty), full=lambda params: jax.grad(problem.data_loss)(params, data),
+        indices=indices, mask=mask, flag=batch[2] if len(batch) > 2 else None)
 
 
 def run_chunk(length: int, problem, sampler: Sampler, record: bool, optimizer,
@@ -74,45 +102,67 @@ def run_chunk(length: int, problem, sampler: Sampler, record: bool, optimizer,
     key fold_in(key(seed), k), or uses the exact gradient for gradient descent; returns what
     :func:`run_epoch` returns."""
 
-    def batch_gradient(params, k, _):
-        return problem.step_gradient(params, sampler, seed, k)
+    def gradients_at(k, _):
+        def value_and_mean(params):
+            return problem.step_value_and_gradient(params, data, sampler, seed, k)
+        return StepGradients(mean=lambda params: problem.step_gradient(params, sampler, seed, k),
+                             value_and_mean=value_and_mean)
 
-    return _scan_steps(problem, record, optimizer, batch_gradient, params, opt_state, k0, jnp.zeros(length),
+    return _scan_steps(problem, record, optimizer, gradients_at, params, opt_state, k0, jnp.zeros(length),
                        schedule, data, solution, constraint)
 
 
-def _scan_steps(problem, record, optimizer, batch_gradient, params, opt_state, k0, batches, schedule, data,
+def _scan_steps(problem, record, optimizer, gradients_at, params, opt_state, k0, batches, schedule, data,
                 solution, constraint):
-    """Scan the updates over ``batches`` (one per step), projecting when constrained; then the metrics."""
+    """Scan the updates over ``batches`` (one per step), projecting when constrained and updating the averaged
+    iterate after the step when there is one; then the metrics."""
+    rule, averaging = unwrapped(optimizer)
 
     def step(carry, batch):
         params, opt_state, k = carry
-        params, opt_state = update(optimizer, params, opt_state, batch_gradient(params, k, batch), schedule, k)
-        return (params if constraint is None else constraint.project(params), opt_state, k + 1), None
+        inner, tracked = opt_state if averaging is not None else (opt_state, None)
+        params, inner = update(rule, params, inner, gradients_at(k, batch), schedule, k)
+        params = params if constraint is None else constraint.project(params)
+        opt_state = inner if averaging is None else (inner, averaging.update(tracked, params, k + 1))
+        return (params, opt_state, k + 1), None
 
     (params, opt_state, k), _ = jax.lax.scan(step, (params, opt_state, k0), batches)
     if record:
-        return params, opt_state, k, evaluate(problem, params, data, solution, constraint)
+        return params, opt_state, k, evaluate_run(problem, optimizer, params, opt_state, data, solution, constraint)
     nan = jnp.asarray(jnp.nan, dtype=jax.tree.leaves(params)[0].dtype)
     extras = dict.fromkeys(jax.eval_shape(problem.diagnostics, params, data), nan)
     return params, opt_state, k, Metrics(pytrees.all_finite(params), nan, nan, nan, nan, extras)
 
 
-def evaluate_each(problem: FiniteSum, params, data, solution, constraint) -> Metrics:
-    """:func:`evaluate` of every lane of ``params`` (a leading axis), one lane after the other
+def evaluate_run(problem: FiniteSum, optimizer, params, opt_state, data, solution, constraint) -> Metrics:
+    """:func:`evaluate` at θ, with the averaged iterate's metrics beside (``Metrics.averaged``) when the run
+    averages."""
+    metrics = evaluate(problem, params, data, solution, constraint)
+    _, averaging = unwrapped(optimizer)
+    if averaging is None:
+        return metrics
+    return metrics._replace(averaged=evaluate(problem, averaging.point(opt_state[1]), data, solution, constraint))
+
+
+def evaluate_each(problem: FiniteSum, params, data, solution, constraint, optimizer=None, opt_state=()) -> Metrics:
+    """:func:`evaluate_run` of every lane of ``params`` (a leading axis), one lane after the other
     (``jax.lax.map``, not ``jax.vmap``): a batched evaluation multiplies X by all the lanes' θ at once, a
     product whose rounding depends on how many there are, so a run's history would change in its last bits
     with the size of its group; evaluated lane by lane it is the same bits as a run on its own."""
-    return jax.lax.map(lambda lane: evaluate(problem, lane, data, solution, constraint), params)
+    def one(lane):
+        params, opt_state = lane
+        return evaluate_run(problem, optimizer, params, opt_state, data, solution, constraint)
+
+    return jax.lax.map(one, (params, opt_state))
 
 
-def lanes_epoch(problem: FiniteSum, record: bool, steps, params, opt_state, k0, source, schedule, data, solution,
-                constraint):
+def lanes_epoch(problem: FiniteSum, record: bool, optimizer, steps, params, opt_state, k0, source, schedule, data,
+                solution, constraint):
     """One epoch of R lanes: ``steps`` (the epoch vmapped over the lanes, without history), then, when
     recording, every lane's metrics by :func:`evaluate_each`."""
     params, opt_state, k, metrics = steps(params, opt_state, k0, source, schedule, data, solution, constraint)
     if record:
-        metrics = evaluate_each(problem, params, data, solution, constraint)
+        metrics = evaluate_each(problem, params, data, solution, constraint, optimizer, opt_state)
     return params, opt_state, k, metrics
 
 
@@ -129,25 +179,45 @@ def lane_after_lane(epoch, params, opt_state, k0, source, schedule, data, soluti
     return params, opt_state, k[0], metrics
 
 
-def update(optimizer, params, opt_state, grads, schedule: Schedule | None, k):
-    """One update: θ − αₖ g (no optimizer), a method's (:mod:`sgdlab.methods`, e.g. heavy ball) with αₖ,
-    or θ + u from an optax GradientTransformation, with the result kept in θ's dtype (as
-    optax.apply_updates does)."""
-    if optimizer is None:
-        assert schedule is not None   # a run without an optimizer always has a schedule (run.options)
-        return pytrees.sgd_update(params, grads, schedule(k)), opt_state
-    if isinstance(optimizer, Method):
-        assert schedule is not None
-        return optimizer.apply(params, opt_state, grads, schedule(k))
-    updates, opt_state = optimizer.update(grads, opt_state, params)
+def update(optimizer, params, opt_state, gradients: StepGradients, schedule: Schedule | None, k):
+    """One update from θ with the step's ``gradients``: θ − αₖ g (no optimizer), a method's step
+    (:mod:`sgdlab.methods`, e.g. heavy ball or SAGA) with αₖ, or θ + u from an optax
+    GradientTransformation (given the batch loss as ``value=`` when it takes extra arguments, as
+    optax.polyak_sgd and its line searches do), with the result kept in θ's dtype (as
+    optax.apply_updates does). A step that adapts to the loss (Polyak's) takes its αₖ from the batch's
+    loss and gradient."""
+    if optimizer is None or isinstance(optimizer, Method):
+        assert schedule is not None   # a run without an optax optimizer always has a schedule (run.options)
+        method = optimizer or PLAIN
+        if isinstance(schedule, AdaptiveStep):
+            value, grads = gradients.value_and_mean(params)
+            return method.apply(params, opt_state, grads, schedule.size(value, grads))
+        if optimizer is None:
+            return pytrees.sgd_update(params, gradients.mean(params), schedule(k)), opt_state
+        return method.step(params, opt_state, gradients, schedule(k))
+    if isinstance(optimizer, optax.GradientTransformationExtraArgs):
+        value, grads = gradients.value_and_mean(params)
+        updates, opt_state = optimizer.update(grads, opt_state, params, value=value, grad=grads,
+                                              value_fn=lambda point: gradients.value_and_mean(point)[0])
+    else:
+        updates, opt_state = optimizer.update(gradients.mean(params), opt_state, params)
     return jax.tree.map(lambda p, u: (p + u).astype(p.dtype), params, updates), opt_state
 
 
-def initial_state(optimizer, params, lanes: int | None = None):
-    """The optimizer's state at θ⁰ (empty without an optimizer), one per lane when batched."""
+def initial_state(optimizer, params, lanes: int | None = None, n: int | None = None):
+    """The optimizer's (or method's) state at θ⁰ for a problem of ``n`` terms (empty without either), one
+    per lane when batched."""
     if optimizer is None:
         return ()
-    return optimizer.init(params) if lanes is None else jax.vmap(optimizer.init)(params)
+    if isinstance(optimizer, Averaged):
+        tracked = optimizer.averaging.init(params) if lanes is None else jax.vmap(optimizer.averaging.init)(params)
+        return initial_state(optimizer.rule, params, lanes, n), tracked
+    if isinstance(optimizer, Method):
+        def init(params):
+            return optimizer.init(params, n)
+    else:
+        init = optimizer.init
+    return init(params) if lanes is None else jax.vmap(init)(params)
 
 
 #: How the batched epoch maps over its arguments: params, optimizer state, k0, the plan (or an expectation's
@@ -176,8 +246,8 @@ class CompiledRun:
         self.step_function = run_epoch if chunk is None else functools.partial(run_chunk, chunk)
         self.data, self.solution, self.constraint = self._placed((problem.data, solution, problem.constraint))
         params = self._placed(params)
-        self._example_args = (params, initial_state(optimizer, params, lanes), _counter(0),
-                              self._source(np.zeros(lanes or 1, dtype=np.int64), 0),
+        self._example_args = (params, initial_state(optimizer, params, lanes, problem.n), _counter(0),
+                              self._source(np.zeros(lanes or 1, dtype=np.int64), 0)[0],
                               schedule, self.data, self.solution, self.constraint)
         self._epoch: dict[bool, Any] = {}
         self._evaluate_lanes: Any = None
@@ -197,10 +267,10 @@ class CompiledRun:
             return 0.0
         started = time.perf_counter()
         program = functools.partial(self.step_function, self.problem, self.sampler, record, self.optimizer)
-        if self.lanes is not None and self._stand_in:
+        if self.lanes is not None and (self._stand_in or method_of(self.optimizer).needs_finite_sum):
             program = functools.partial(lane_after_lane, program)
         elif self.lanes is not None:
-            program = functools.partial(lanes_epoch, self.problem, record, jax.vmap(
+            program = functools.partial(lanes_epoch, self.problem, record, self.optimizer, jax.vmap(
                 functools.partial(self.step_function, self.problem, self.sampler, False, self.optimizer),
                 in_axes=LANE_AXES, out_axes=LANE_OUT_AXES))
         self._epoch[record] = self._jit(program).lower(*self._example_args).compile()
@@ -210,10 +280,12 @@ class CompiledRun:
               record: bool) -> tuple[Carry, Metrics]:
         """Run one epoch (a chunk, for an expectation) of every lane from ``carry``; the new carry's
         counter and the metrics come back on the host."""
+        source, counts = self._source(seeds, epoch)
         params, opt_state, k, metrics = self._epoch[record](
             self._placed(carry.params), self._placed(carry.opt_state), _counter(carry.iteration),
-            self._source(seeds, epoch), schedule, self.data, self.solution, self.constraint)
-        return Carry(params, opt_state, int(pytrees.local_value(k))), self._to_host(metrics)
+            source, schedule, self.data, self.solution, self.constraint)
+        counted = carry.gradients + (counts if self.lanes is not None else int(counts[0]))
+        return Carry(params, opt_state, int(pytrees.local_value(k)), counted), self._to_host(metrics)
 
     def evaluate(self, params) -> Metrics:
         """F, ‖∇F‖, ‖θ − θ*‖, the violation and the diagnostics at ``params`` (one run's), on the host."""
@@ -232,22 +304,30 @@ class CompiledRun:
         """The pytree replicated on the devices of a data-parallel run (as it is, on one device)."""
         return tree if self.placement is None else self.placement.replicated(tree)
 
-    def _source(self, seed, epoch: int):
-        """Where an epoch's examples come from: for a finite sum the epoch's plan (indices, mask), drawn
-        on the host (a 1 × 1 stand-in for gradient descent); for an expectation the run's seed. With
-        lanes, one per lane (``seed`` then holds the lanes' seeds)."""
+    def _source(self, seed, epoch: int) -> tuple[Any, np.ndarray]:
+        """Where an epoch's examples come from: for a finite sum the epoch's plan (indices, mask, and the
+        method's refresh flags if it has them), drawn on the host (a 1 × 1 stand-in for gradient
+        descent); for an expectation the run's seed. With lanes, one per lane (``seed`` then holds the
+        lanes' seeds). Also the gradients the epoch computes, one count a lane (:func:`gradient_counts`)."""
         seeds = np.atleast_1d(np.asarray(seed, dtype=np.int64))
         source: Any
+        method = method_of(self.optimizer)
         if self.chunk is not None:
             source = seeds
+            examples = np.full(len(seeds), self.chunk * getattr(self.sampler, "batch_size", 1))
         elif self._stand_in:
             source = (np.zeros((len(seeds), 1, 1), dtype=np.int32), np.ones((len(seeds), 1, 1), dtype=bool))
+            examples = np.full(len(seeds), self.problem.n)
         else:
             source = self.sampler.stacked_plans(self.problem.n, seeds, epoch)
+            examples = np.count_nonzero(source[1], axis=(1, 2))
+            flags = method_flags(method, self.problem.n, self.sampler, seeds, epoch, source[0].shape[1])
+            source = source if flags is None else (*source, flags)
+        counts = gradient_counts(method, examples, source[2] if len(source) > 2 else None, self.problem.n)
         source = source if self.lanes is not None else jax.tree.map(lambda part: part[0], source)
         if self.placement is None or self.chunk is not None:
-            return source
-        return self.placement.replicated(source) if self._stand_in else self.placement.split_plan(*source)
+            return source, counts
+        return (self.placement.replicated(source) if self._stand_in else self.placement.split_plan(*source)), counts
 
     def _to_host(self, metrics: Metrics) -> Metrics:
         metrics = jax.tree.map(pytrees.local_value, metrics)
@@ -273,3 +353,36 @@ def stacked_schedules(schedules: list[Schedule | None]) -> Schedule | None:
 def stacked_params(params, lanes: int):
     """θ repeated along a new leading axis of length ``lanes``."""
     return jax.tree.map(lambda leaf: jnp.broadcast_to(leaf, (lanes, *jnp.shape(leaf))), params)
+
+
+def unwrapped(optimizer) -> tuple[Any, Averaging | None]:
+    """(the update rule, the averaging) of a run's rule, which may carry an averaged iterate."""
+    if isinstance(optimizer, Averaged):
+        return optimizer.rule, optimizer.averaging
+    return optimizer, None
+
+
+def method_of(optimizer) -> Method:
+    """The method a run's update rule applies (plain SGD for none, or for an optax optimizer)."""
+    rule = unwrapped(optimizer)[0]
+    return rule if isinstance(rule, Method) else PLAIN
+
+
+def averaged_params(optimizer, opt_state):
+    """θ̄ from a run's state when its rule averages, else None."""
+    _, averaging = unwrapped(optimizer)
+    return None if averaging is None else averaging.point(opt_state[1])
+
+
+def method_flags(method: Method, n: int, sampler: Sampler, seeds: np.ndarray, epoch: int,
+                 steps: int) -> np.ndarray | None:
+    """The method's refresh flags of the epoch, R × S for R seeds, or None when it has none."""
+    batch_size = getattr(sampler, "batch_size", n)
+    flags = [method.flags(n, batch_size, int(seed), epoch, steps) for seed in seeds]
+    return None if any(lane is None for lane in flags) else np.stack(typing.cast(list[np.ndarray], flags))
+
+
+def gradient_counts(method: Method, examples: np.ndarray, flags: np.ndarray | None, n: int | None) -> np.ndarray:
+    """Per-example gradients each lane's epoch computes, from its batch entries and refresh flags."""
+    return np.array([method.gradient_count(int(count), None if flags is None else flags[lane], n)
+                     for lane, count in enumerate(examples)], dtype=np.int64)

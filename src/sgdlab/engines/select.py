@@ -20,6 +20,8 @@ from sgdlab.engines.base import EpochProgram
 from sgdlab.engines.compiled import CompiledRun
 from sgdlab.engines.native.work import is_network, step_work
 from sgdlab.methods import Method
+from sgdlab.methods.averaging import Averaged
+from sgdlab.schedules import AdaptiveStep
 
 #: The engines a run may ask for ("streamed" is not asked for: data on disk are always streamed).
 ENGINES = ("auto", "jax", "native")
@@ -44,17 +46,21 @@ AUTO_MAX_WORK_CLASSES = 131_072
 AUTO_MAX_WORK_NETWORK = 8_388_608
 
 
-def unsupported(problem, sampler, optimizer, placement=None) -> str | None:
-    """Why the native loop cannot run this (problem, sampler, optimizer, devices), or None when it can."""
+def unsupported(problem, sampler, optimizer, placement=None, schedule=None) -> str | None:
+    """Why the native loop cannot run this (problem, sampler, optimizer, devices, step), or None when it can."""
     reason = _model_reason(problem)
     if reason is not None:
         return reason
     if problem.constraint is not None:
         return "the problem is constrained (projected steps run on the JAX engine)"
+    if isinstance(optimizer, Averaged):
+        return f"the run keeps a {optimizer.averaging.describe()} (averaging runs on the JAX engine)"
     if isinstance(optimizer, Method):
         return f"the method is {optimizer.describe()} (methods other than plain SGD run on the JAX engine)"
     if optimizer is not None:
         return "an optax optimizer is given (its update runs on the JAX engine)"
+    if isinstance(schedule, AdaptiveStep):
+        return "the step adapts to the loss (Polyak's steps run on the JAX engine)"
     if placement is not None:
         return "devices are given (data-parallel runs are on the JAX engine)"
     if problem.dtype not in NATIVE_DTYPES:
@@ -64,7 +70,7 @@ def unsupported(problem, sampler, optimizer, placement=None) -> str | None:
     return None
 
 
-def choose(engine: str, problem, sampler, optimizer, placement=None) -> str:
+def choose(engine: str, problem, sampler, optimizer, placement=None, schedule=None) -> str:
     """The engine that runs a run asking for ``engine`` ("auto", "jax" or "native"): "jax", "native" or,
     for data on disk, "streamed".
 
@@ -77,7 +83,7 @@ def choose(engine: str, problem, sampler, optimizer, placement=None) -> str:
         validation.fail("engine", f"one of {', '.join(map(repr, ENGINES))}", validation.shown(engine))
     if getattr(problem, "on_disk", False):
         return _streamed(engine, placement)
-    reason = unsupported(problem, sampler, optimizer, placement)
+    reason = unsupported(problem, sampler, optimizer, placement, schedule)
     if engine == "native":
         if reason is not None:
             validation.fail("engine", "'auto' or 'jax' here", f"'native', but {reason}")

@@ -22,6 +22,7 @@ import numpy as np
 from sgdlab._helpers import pytrees
 from sgdlab.engines.base import Carry, Metrics, Seeds
 from sgdlab.engines.compiled import run_epoch, update
+from sgdlab.methods import StepGradients
 from sgdlab.problems.chunked import value_and_grad
 from sgdlab.schedules import Schedule
 
@@ -38,6 +39,8 @@ class StreamedRun:
     def __init__(self, problem, sampler, solution, optimizer=None):
         self.problem, self.sampler, self.solution, self.optimizer = problem, sampler, solution, optimizer
         self._programs = {}
+        #: The batch entries of an epoch (the same in every epoch).
+        self.examples = int(np.count_nonzero(sampler.plan(problem.n, 0, 0)[1]))
 
     def prepare(self, record: bool) -> float:
         """Nothing ahead of time: a block program compiles on its first block (its seconds count in the
@@ -47,14 +50,16 @@ class StreamedRun:
     def epoch(self, carry: Carry, seeds: Seeds, epoch: int, schedule: Schedule | None,
               record: bool) -> tuple[Carry, Metrics]:
         """One epoch from ``carry``; the metrics on the host."""
-        params, opt_state, k = carry
+        params, opt_state, k, counted = carry
         if self.sampler.is_full_batch:
-            gradient = value_and_grad(self.problem, params)[1]
-            params, opt_state = update(self.optimizer, params, opt_state, gradient, schedule, jnp.asarray(k))
+            value, gradient = value_and_grad(self.problem, params)
+            gradients = StepGradients(mean=lambda point: gradient, value_and_mean=lambda point: (value, gradient))
+            params, opt_state = update(self.optimizer, params, opt_state, gradients, schedule, jnp.asarray(k))
             k += 1
         else:
             params, opt_state, k = self._minibatch_epoch(params, opt_state, k, int(seeds), epoch, schedule)
-        return Carry(params, opt_state, k), (self.evaluate(params) if record else _finite_only(params))
+        counted += self.examples   # one gradient a batch entry (plain SGD, momentum)
+        return Carry(params, opt_state, k, counted), (self.evaluate(params) if record else _finite_only(params))
 
     def evaluate(self, params) -> Metrics:
         """F, ‖∇F‖ and ‖θ − θ*‖ over all the data, a chunk of rows at a time."""

@@ -63,8 +63,8 @@ _overwrite_option = click.option("--overwrite", is_flag=True, help="Let this exp
               "Default: GD, with replacement (B=1, 32), without replacement (32), cyclic (1), "
               "shuffled cyclic (1, 32), shuffle once (32).")
 @click.option("--batch-sizes", default=None, help="Comma-separated batch sizes for --schemes (default 1,32).")
-@click.option("--methods", default=None, help="Comma-separated methods for --schemes: plain, heavy_ball:β, "
-              "nesterov:β (default plain), e.g. plain,heavy_ball:0.9.")
+@click.option("--methods", default=None, help="Comma-separated methods for --schemes (default plain): "
+              + config.METHOD_HELP + ". E.g. plain,heavy_ball:0.9,svrg,saga,polyak_average.")
 @click.option("--step", default=None, help="A number, or c/L, c/L_B, c/L_max, e.g. 0.5/L. Default: 1/L for gradient "
               "descent, 0.5/L_B (the largest step of SGD's theorem) for the others.")
 @click.option("--epochs", type=click.IntRange(min=1), default=20, show_default=True)
@@ -168,7 +168,7 @@ def _runs(schemes: str | None, batch_sizes: str | None, methods: str | None = No
     sizes = _split(batch_sizes, "--batch-sizes", int) if batch_sizes else [1, 32]
     chosen = _split(methods, "--methods", str) if methods else None
     for method in chosen or []:
-        config.parse_method(method, "--methods")
+        config.split_method(method)
     return config.product_runs(names, sizes, chosen)
 
 

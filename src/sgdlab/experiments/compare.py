@@ -39,7 +39,8 @@ from sgdlab.experiments.predictions import COLUMNS, flags, predictions
 from sgdlab.experiments.steps import parse_step
 from sgdlab.experiments.store import ResultStore, experiment_fingerprint
 from sgdlab.experiments.summary import GOAL, checked_goal, goal_value, summarize
-from sgdlab.methods import Method, method_check, read_method
+from sgdlab.methods import Method, read_method
+from sgdlab.methods.averaging import Averaging, read_average
 from sgdlab.problems.base import FiniteSum
 from sgdlab.run.history import RunLog
 from sgdlab.run.identity import run_key
@@ -47,7 +48,7 @@ from sgdlab.run.loop import run_lanes
 from sgdlab.run.options import MINIMIZE, Optimizer, RunOptions, read_sampler, validated
 from sgdlab.samplers import Sampler
 
-RUN_KEYS = ("sampler", "step", "optimizer", "method")
+RUN_KEYS = ("sampler", "step", "optimizer", "method", "average")
 DEFAULT_STEP = "1/L_B"
 
 #: ``on_epoch(label, epoch, epochs)``: called after every epoch of every program.
@@ -66,6 +67,7 @@ class RunSpec:
     optimizer: Optimizer | None = None
     alpha0: float | None = None
     method: Method = dataclasses.field(default_factory=Method)
+    average: Averaging | None = None
 
 
 def run_specs(problem: FiniteSum, runs: dict) -> list[RunSpec]:
@@ -94,7 +96,16 @@ def _run_spec(problem: FiniteSum, name: Any, settings: Any) -> RunSpec:
     else:
         schedule, text = None, "optimizer"
     alpha0 = None if schedule is None else schedules.initial_alpha(schedule)
-    return RunSpec(str(name), sampler, schedule, text, optimizer, alpha0, read_method(settings.get("method")))
+    return RunSpec(str(name), sampler, schedule, text, optimizer, alpha0, read_method(settings.get("method")),
+                   read_average(settings.get("average")))
+
+
+def _predicted_schedule(spec: RunSpec) -> schedules.Schedule | None:
+    """The step whose SGD theorems and exact expectations apply to the run's last iterate: plain SGD's with a
+    schedule set ahead (None for other methods, whose theorems are their own, and for Polyak's steps)."""
+    if not spec.method.is_plain or isinstance(spec.schedule, schedules.AdaptiveStep):
+        return None
+    return spec.schedule
 
 
 def _seeds(seeds: int | Iterable[int]) -> list[int]:
@@ -170,7 +181,8 @@ class Comparison:
         return summarize(self.table, metric, target, self.goal if goal is None else goal)
 
     def plot(self, metric: str = "gap", x: str = "epoch", bounds: bool = True) -> Any:
-        """A matplotlib Figure of ``metric`` against ``x`` (epoch, iteration or time): log scale, the
+        """A matplotlib Figure of ``metric`` (gap, grad_norm, dist, loss; avg_gap, … at the averaged iterate)
+        against ``x`` (epoch, iteration, grad_evals or time): log scale, the
         median across seeds as a line and the quartiles as a band; with ``bounds``, each run's theorem's
         bound dashed in its colour and its exact expected curve as a thin black line, where known; the
         summary's target (``goal`` × the start) dotted."""
@@ -269,8 +281,8 @@ def compare(problem: FiniteSum, runs: dict, seeds: int | Iterable[int] = 10, epo
     with _opened(out, keys, overwrite, {"settings": settings, "source": source}) as store:
         histories, paths, computed = _histories(problem, plan, keys, store, on_epoch)
         table = _stacked([histories[spec.name, seed] for spec in specs for seed in seed_list])
-        predicted = (predictions(problem, [(spec.name, spec.sampler, spec.schedule) for spec in specs], epochs)
-                     if predict else pd.DataFrame(columns=COLUMNS))
+        predicted = (predictions(problem, [(spec.name, spec.sampler, _predicted_schedule(spec)) for spec in specs],
+                                 epochs) if predict else pd.DataFrame(columns=COLUMNS))
         engines = {name: options.engine for _, lanes in plan for (name, _), options in lanes.items()}
         comparison = Comparison(table, describe_problem(problem), _runs_info(problem, specs, engines),
                                 len(histories) - computed, predicted, paths, problem, goal=goal)
@@ -317,7 +329,7 @@ def _lanes(problem: FiniteSum, group: list[RunSpec], seeds: list[int], keywords:
     lanes = {}
     for spec in group:
         options = validated(problem, MINIMIZE, spec.sampler, spec.schedule,
-                            {**keywords, "optimizer": spec.optimizer, "method": spec.method})
+                            {**keywords, "optimizer": spec.optimizer, "method": spec.method, "average": spec.average})
         lanes.update({(spec.name, seed): options.with_seed(seed) for seed in seeds})
     return lanes
 
@@ -343,15 +355,19 @@ def _run_group(problem: FiniteSum, lanes: dict[tuple[str, int], RunOptions], gro
 def _stacked(histories: list[dict]) -> pd.DataFrame:
     """The runs' histories (column name → array) one under the other, as one table built column by
     column: one DataFrame for the comparison, not one a run (pd.concat of hundreds of small tables
-    spends most of its time planning the concatenation)."""
-    return pd.DataFrame({name: np.concatenate([history[name] for history in histories]) for name in histories[0]})
+    spends most of its time planning the concatenation). A column some runs lack (an averaged run's avg_…) is
+    NaN in theirs."""
+    names = list(dict.fromkeys(name for history in histories for name in history))   # e.g. avg_… of averaged runs
+    return pd.DataFrame({name: np.concatenate([history[name] if name in history else
+                                               np.full(len(history["loss"]), np.nan) for history in histories])
+                         for name in names})
 
 
 def _groups(specs: list[RunSpec]) -> list[list[RunSpec]]:
     """Runs that can share one program: same sampler, same kind of schedule."""
     groups: dict = {}
     for spec in specs:
-        groups.setdefault((spec.sampler, jax.tree.structure(spec.schedule), spec.optimizer, spec.method),
+        groups.setdefault((spec.sampler, jax.tree.structure(spec.schedule), spec.optimizer, spec.method, spec.average),
                           []).append(spec)
     return list(groups.values())
 
@@ -379,7 +395,9 @@ def _runs_info(problem: FiniteSum, specs: list[RunSpec], engines: dict[str, str]
     """Per run: its settings, the engine that ran it, α₀·L, and the step check of the theorem that applies
     to its sampler."""
     return {spec.name: {"sampler": repr(spec.sampler), "step": spec.step_text, "alpha0": spec.alpha0,
-                        "method": spec.method.describe(), "engine": engines[spec.name], **_step_check(problem, spec)}
+                        "method": spec.method.describe(),
+                        "average": None if spec.average is None else spec.average.describe(),
+                        "engine": engines[spec.name], **_step_check(problem, spec)}
             for spec in specs}
 
 
@@ -390,10 +408,7 @@ def _step_check(problem: FiniteSum, spec: RunSpec) -> dict:
     L = problem.lipschitz()
     if L is None:
         return {"alpha_L": None, "step_check": "L unknown"}
-    if not spec.method.is_plain:   # its own stability region, not gradient descent's
-        return {"alpha_L": None if spec.alpha0 is None else spec.alpha0 * L,
-                "step_check": method_check(spec.method, spec.schedule, L)}
-    check = theory.check_step(problem, spec.schedule, spec.sampler)
+    check = theory.check_step(problem, spec.schedule, spec.sampler, spec.method)
     return {"alpha_L": check.ratio, "step_check": check.verdict}
 
 

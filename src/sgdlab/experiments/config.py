@@ -25,7 +25,9 @@ An experiment file has three kinds of tables (every key optional unless marked):
     batch_size = 1             # not for full_batch
     step = "1/L_B"             # a number, "c/L", "c/L_B", "c/L_max", or a schedule table such as
                                # { schedule = "inverse_time", alpha0 = "1/L_B", decay = 0.001 }
-    method = "plain"           # plain | heavy_ball:β | nesterov:β (β in [0, 1), default 0.9)
+    method = "plain"           # plain | heavy_ball:β | nesterov:β (β in [0, 1), default 0.9) |
+                               # svrg:snapshot_every | loopless_svrg:p | saga
+    average = "ema:0.99"       # optional: polyak_average:start | tail_average:fraction | ema:decay
 
 A wrong key or a wrong type is an error that names the table, the key and what is allowed.
 Relative paths (data, out) are read from the file's folder.
@@ -35,6 +37,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
+from typing import Any
 
 from sgdlab._helpers import validation
 
@@ -55,7 +58,8 @@ SCHEMA: dict[str, dict[str, tuple[type | tuple[type, ...], str]]] = {
                 "goal": ((int, float), "a fraction in (0, 1) of the starting value")},
     "run": {"sampler": (str, "one of " + ", ".join(SAMPLER_NAMES)), "batch_size": (int, "an integer >= 1"),
             "step": ((str, int, float, dict), "a number, 'c/L', 'c/L_B', 'c/L_max' or a schedule table"),
-            "method": (str, "plain, heavy_ball or nesterov, with ':β' for momentum, e.g. 'heavy_ball:0.9'")},
+            "method": (str, "plain, heavy_ball:β, nesterov:β, svrg:snapshot_every, loopless_svrg:p or saga"),
+            "average": (str, "polyak_average[:start], tail_average[:fraction] or ema[:decay]")},
 }
 PROBLEM_DEFAULTS = {"kind": "least_squares", "data": None, "target": None, "standardize": True, "intercept": True,
                     "l2": 0.0, "hidden": [64]}
@@ -79,31 +83,84 @@ def default_runs(batch_size: int = 32) -> dict:
 
 def product_runs(schemes: list[str], batch_sizes: list[int], methods: list[str] | None = None) -> dict:
     """Every scheme with every batch size (gradient descent once) and every method (plain by default), with
-    the steps of DEFAULT_STEPS; a run of another method than plain has it in its name."""
-    return {run_name(sampler, size) + ("" if method == "plain" else f" {method}"):
-            {**_default_run(sampler, size), **({} if method == "plain" else {"method": method})}
-            for sampler in schemes for size in ([None] if sampler == "full_batch" else batch_sizes)
-            for method in (methods or ["plain"])}
+    the steps of DEFAULT_STEPS (variance-reduced methods: their theorem's, VARIANCE_REDUCED_STEPS, and not
+    with gradient descent); a run of another method than plain has it in its name."""
+    runs = {}
+    for sampler in schemes:
+        for size in [None] if sampler == "full_batch" else batch_sizes:
+            for text in methods or ["plain"]:
+                method, average = split_method(text)
+                if sampler == "full_batch" and method.partition(":")[0] in VARIANCE_REDUCED_STEPS:
+                    continue
+                run = _default_run(sampler, size)
+                if method != "plain":
+                    run["method"] = method
+                    run["step"] = VARIANCE_REDUCED_STEPS.get(method.partition(":")[0], run["step"])
+                if average is not None:
+                    run["average"] = average
+                runs[run_name(sampler, size) + ("" if text == "plain" else f" {text}")] = run
+    return runs
 
 
-METHOD_NAMES = ("plain", "heavy_ball", "nesterov")
+#: The methods' names in experiment files and on the command line, with what ':x' sets.
+METHOD_NAMES = {"plain": None, "heavy_ball": "β", "nesterov": "β", "svrg": "snapshot_every", "loopless_svrg": "p",
+                "saga": None}
+#: The averagings' names, with what ':x' sets.
+AVERAGE_NAMES = {"polyak_average": "start", "tail_average": "fraction", "ema": "decay"}
+#: The default step of each variance-reduced method: inside its theorem (α ≤ c/L_max; theory.step_check).
+VARIANCE_REDUCED_STEPS = {"svrg": "0.25/L_max", "loopless_svrg": "0.16/L_max", "saga": "0.33/L_max"}
+METHOD_HELP = ("plain, heavy_ball:β, nesterov:β, svrg:snapshot_every, loopless_svrg:p, saga, and averaged "
+               "iterates polyak_average:start, tail_average:fraction, ema:decay, alone (plain SGD) or after a "
+               "method with '+', e.g. 'heavy_ball:0.9+ema:0.99'")
+
+
+def split_method(text: str, where: str = "--methods") -> tuple[str, str | None]:
+    """(method text, averaging text or None) of a --methods entry such as 'svrg', 'ema:0.99' or
+    'heavy_ball:0.9+polyak_average', each part checked."""
+    parts = [part.strip() for part in text.split("+")]
+    names = [part.partition(":")[0] for part in parts]
+    if len(parts) == 1 and names[0] in AVERAGE_NAMES:
+        parts, names = ["plain", *parts], ["plain", *names]
+    if len(parts) > 2 or names[0] not in METHOD_NAMES or (len(parts) == 2 and names[1] not in AVERAGE_NAMES):
+        validation.fail(where, METHOD_HELP, validation.shown(text))
+    parse_method(parts[0], where)
+    if len(parts) == 2:
+        parse_average(parts[1], where)
+    return parts[0], parts[1] if len(parts) == 2 else None
 
 
 def parse_method(text: str, where: str = "method"):
-    """A method from its text: "plain", "heavy_ball", "nesterov", the latter two optionally with ":β"."""
+    """A method from its text, "NAME" or "NAME:x" (see METHOD_NAMES)."""
     from sgdlab import methods
 
-    name, _, beta = text.partition(":")
-    if name not in METHOD_NAMES or (name == "plain" and beta):
-        validation.fail(where, "plain, heavy_ball or nesterov, with ':β' for momentum (e.g. 'heavy_ball:0.9')",
-                        validation.shown(text))
-    if name == "plain":
-        return methods.plain()
+    name, value = _named(text, METHOD_NAMES, where, "a method: " + METHOD_HELP)
+    builders: dict[str, Any] = {"plain": methods.plain, "heavy_ball": methods.heavy_ball, "nesterov": methods.nesterov,
+                "svrg": methods.svrg, "loopless_svrg": methods.loopless_svrg, "saga": methods.saga}
+    return builders[name]() if value is None else builders[name](value)
+
+
+def parse_average(text: str, where: str = "average"):
+    """An averaging from its text, "NAME" or "NAME:x" (see AVERAGE_NAMES)."""
+    from sgdlab import methods
+
+    name, value = _named(text, AVERAGE_NAMES, where, "polyak_average[:start], tail_average[:fraction] or ema[:decay]")
+    builders: dict[str, Any] = {"polyak_average": methods.polyak_average, "tail_average": methods.tail_average,
+                                "ema": methods.ema}
+    return builders[name]() if value is None else builders[name](value)
+
+
+def _named(text: str, names: dict, where: str, allowed: str) -> tuple[str, float | int | None]:
+    """(name, the number after ':' or None) of text 'NAME[:x]', NAME one of ``names`` (x only where it sets one)."""
+    name, colon, number = text.strip().partition(":")
+    if name not in names or (colon and names[name] is None):
+        validation.fail(where, allowed, validation.shown(text))
+    if not colon:
+        return name, None
     try:
-        value = float(beta) if beta else 0.9
+        value = float(number)
     except ValueError:
-        validation.fail(where, "a momentum written 'NAME:β' with β a number in [0, 1)", validation.shown(text))
-    return methods.heavy_ball(value) if name == "heavy_ball" else methods.nesterov(value)
+        validation.fail(where, f"'{name}:{names[name]}' with {names[name]} a number", validation.shown(text))
+    return name, int(value) if value.is_integer() and names[name] in ("snapshot_every", "start") else value
 
 
 def _default_run(sampler: str, batch_size: int | None) -> dict:
@@ -193,7 +250,8 @@ def build(experiment: dict):
     X = data.with_intercept(X) if spec["intercept"] else X
     problem = _problem(spec["kind"], X, dataset.y, spec["l2"], spec["hidden"])
     runs = {name: {"sampler": _sampler(run), **({"step": run["step"]} if "step" in run else {}),
-                   **({"method": parse_method(run["method"], f"[runs.{name}] method")} if "method" in run else {})}
+                   **({"method": parse_method(run["method"], f"[runs.{name}] method")} if "method" in run else {}),
+                   **({"average": parse_average(run["average"], f"[runs.{name}] average")} if "average" in run else {})}
             for name, run in experiment["runs"].items()}
     out = experiment["compare"]["out"] or f"results/{spec['kind']}-{Path(str(spec['data'])).stem}"
     title = experiment["compare"]["title"] or f"{spec['kind'].replace('_', ' ')} on {dataset.name}"

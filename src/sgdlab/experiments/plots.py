@@ -22,8 +22,10 @@ from sgdlab._helpers import validation
 CEILING = 1e100
 #: The most parameters whose Hessian the paths' plane is computed from.
 MAX_HESSIAN = 2000
-AXES = {"epoch": "epoch", "iteration": "iteration", "time": "seconds (compilation excluded)"}
-LABELS = {"gap": "F − p*", "grad_norm": "‖∇F(θ)‖", "dist": "‖θ − θ*‖", "loss": "F(θ)", "violation": "violation"}
+AXES = {"epoch": "epoch", "iteration": "iteration", "grad_evals": "gradient evaluations / N",
+        "time": "seconds (compilation excluded)"}
+LABELS = {"gap": "F − p*", "grad_norm": "‖∇F(θ)‖", "dist": "‖θ − θ*‖", "loss": "F(θ)", "violation": "violation",
+          "avg_gap": "F(θ̄) − p*", "avg_dist": "‖θ̄ − θ*‖", "avg_grad_norm": "‖∇F(θ̄)‖", "avg_loss": "F(θ̄)"}
 
 
 #: The predicted quantity drawn on each metric's plot, and how it becomes the metric.
@@ -35,8 +37,9 @@ PREDICTED: dict[str, tuple[str, Callable[[np.ndarray], np.ndarray]]] = {"gap": (
 
 def convergence_figure(table: pd.DataFrame, metric: str = "gap", x: str = "epoch", ax=None,
                        predictions: pd.DataFrame | None = None, target: float | None = None):
-    """A matplotlib Figure of ``metric`` (gap, grad_norm, dist, loss, violation) against ``x``
-    (epoch, iteration or time): per run the median across seeds and the band between quartiles (the runs
+    """A matplotlib Figure of ``metric`` (gap, grad_norm, dist, loss, violation, or avg_… at the averaged
+    iterate) against ``x`` (epoch, iteration, grad_evals — per-example gradients over N, the fair axis for
+    variance reduction — or time): per run the median across seeds and the band between quartiles (the runs
     of one sampler in shades of one colour, see :func:`run_colours`), and, given ``predictions`` and x an
     epoch or iteration, each run's bound (dashed) and exact expected curve (thin black) where known; a
     dotted grey line at ``target`` when given."""

@@ -16,6 +16,7 @@ import html
 import io
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from sgdlab._helpers import validation
@@ -25,7 +26,7 @@ from sgdlab.experiments.predictions import COLUMNS, FLAG_ERRORS, flags
 from sgdlab.experiments.store import read_experiment, read_frame
 from sgdlab.experiments.summary import GOAL, goal_value, stops, summarize
 
-METRICS = ("gap", "grad_norm", "dist")
+METRICS = ("gap", "grad_norm", "dist", "avg_gap", "avg_dist")
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; padding: 0 1em; }
 h1 { font-size: 1.5em; } h2 { font-size: 1.2em; margin-top: 1.6em; border-bottom: 1px solid #ddd; }
@@ -88,6 +89,7 @@ def render(table: pd.DataFrame, experiment: dict, predicted: pd.DataFrame) -> st
         "<h2>Summary across seeds</h2>", _summary(table, goal), *_stops_section(table),
         "<h2>Theory beside the runs</h2>", _theory_section(table, predicted),
         "<h2>Convergence against epochs</h2>", _figures(table, "epoch", predicted, goal),
+        *_gradient_evaluations_section(table, predicted, goal),
         "<h2>Convergence against time</h2>", _figures(table, "time", predicted, goal),
         *(_batch_size_section(table, experiment["batch_size"]) if "batch_size" in experiment else []),
         "<h2>Environment</h2>", _key_values(_environment_rows(experiment.get("environment", {}))),
@@ -175,11 +177,21 @@ def _figures(table: pd.DataFrame, x: str, predicted: pd.DataFrame, goal: float) 
 
     images = []
     for metric in METRICS:
-        if table[metric].notna().any():
+        if metric in table.columns and table[metric].notna().any():
             figure = convergence_figure(table, metric, x, predictions=predicted, target=goal_value(table, metric, goal))
             images.append(f"<img alt='{metric} against {x}' src='data:image/png;base64,{figure_png(figure)}'>")
             plt.close(figure)
     return "<div class='figures'>" + "\n".join(images) + "</div>"
+
+
+def _gradient_evaluations_section(table: pd.DataFrame, predicted: pd.DataFrame, goal: float) -> list[str]:
+    """Convergence against per-example gradients over N, when some run computes more than one an epoch (SVRG,
+    SAGA): the axis on which variance reduction is compared fairly (none otherwise: it would repeat the epochs)."""
+    if "grad_evals" not in table.columns or np.allclose(table.grad_evals, table.epoch):
+        return []
+    note = ("<p class='note'>The x axis counts per-example gradients over N: one an epoch for gradient descent and "
+            "SGD, about two and a snapshot's N for SVRG, one and the table's start for SAGA.</p>")
+    return ["<h2>Convergence against gradient evaluations</h2>", note, _figures(table, "grad_evals", predicted, goal)]
 
 
 def _batch_size_section(table: pd.DataFrame, analysis: dict) -> list[str]:

@@ -214,6 +214,15 @@ class FiniteSum(Problem):
         mask = mask.astype(losses.dtype)
         return jnp.sum(mask * losses) / jnp.sum(mask)
 
+    def penalty(self, params) -> jax.Array:
+        """r(θ): the part of every fᵢ that does not depend on the example (0 here; a regularized linear model's
+        (λ/2)‖θ‖²). SAGA stores the gradients of fᵢ − r and adds ∇r(θ) exactly."""
+        return jnp.zeros((), dtype=jax.tree.leaves(params)[0].dtype)
+
+    def batch_losses(self, params, data, idx) -> jax.Array:
+        """The vector (fᵢ(θ) − r(θ)) for i in ``idx`` (see :meth:`penalty`)."""
+        return self.example_losses(params, jax.tree.map(lambda leaf: leaf[idx], data)) - self.penalty(params)
+
     def _batch_grad(self, params, data, idx):
         return jax.grad(self.masked_loss)(params, data, idx, jnp.ones(idx.shape, dtype=bool))
 
@@ -288,6 +297,14 @@ class Negation(FiniteSum):
     def masked_loss(self, params, data, idx, mask) -> jax.Array:
         """Minus the original's minibatch mean."""
         return -self.original.masked_loss(params, data, idx, mask)
+
+    def penalty(self, params) -> jax.Array:
+        """−r(θ)."""
+        return -self.original.penalty(params)
+
+    def batch_losses(self, params, data, idx) -> jax.Array:
+        """Minus the original's (fᵢ − r)."""
+        return -self.original.batch_losses(params, data, idx)
 
     def lipschitz(self) -> float | None:
         """∇(−F) = −∇F has the same Lipschitz constant."""

@@ -91,9 +91,20 @@ class Expectation(Problem):
         """Step k's gradient: E_ω[∇f] exactly for full_batch, else the mean over B fresh draws."""
         if sampler.is_full_batch:
             return self.exact_gradient(params)
+        return jax.grad(self._draws_loss(sampler, seed, k))(params)
+
+    def step_value_and_gradient(self, params, data, sampler, seed, k):
+        """Step k's loss and gradient: F and ∇F for full_batch (F on the evaluation sample when not exact),
+        else the mean of f(θ, ω) over the step's B fresh draws and its gradient."""
+        if sampler.is_full_batch:
+            return self.data_loss(params, data), self.exact_gradient(params)
+        return jax.value_and_grad(self._draws_loss(sampler, seed, k))(params)
+
+    def _draws_loss(self, sampler, seed, k):
+        """θ ↦ (1/B) Σ_b f(θ, ω_b) over step k's draws, from the key fold_in(key(seed), k)."""
         keys = jax.random.split(jax.random.fold_in(jax.random.key(seed), k), sampler.batch_size)
         draws = jax.vmap(self._sample)(keys)
-        return jax.grad(lambda p: jnp.mean(jax.vmap(self._loss, in_axes=(None, 0))(p, draws)))(params)
+        return lambda p: jnp.mean(jax.vmap(self._loss, in_axes=(None, 0))(p, draws))
 
     def exact_gradient(self, params):
         """∇F(θ) = E_ω[∇f(θ, ω)] from exact_grad, or from differentiating exact_loss."""

@@ -56,17 +56,23 @@ class LinearModel(FiniteSum):
     def example_losses(self, params, data):
         """fᵢ(θ) = ℓ(xᵢᵀθ, yᵢ) + (λ/2) ‖θ‖² for every row of the data."""
         rows, y = data
-        return self.margin_losses(products(rows, params), y) + self._penalty(params)
+        return self.margin_losses(products(rows, params), y) + self.penalty(params)
 
     def masked_loss(self, params, data, idx, mask):
         """The mean of fᵢ over the batch's real entries, from the products of the batch's rows alone."""
         rows, y = data
         losses = self.margin_losses(batch_products(rows, idx, params), y[idx])
         weights = mask.astype(losses.dtype)
-        return jnp.sum(weights * losses) / jnp.sum(weights) + self._penalty(params)
+        return jnp.sum(weights * losses) / jnp.sum(weights) + self.penalty(params)
 
-    def _penalty(self, params):
+    def penalty(self, params):
+        """r(θ) = (λ/2) ‖θ‖², shared by every fᵢ."""
         return 0.5 * self.l2 * jnp.sum(params * params)
+
+    def batch_losses(self, params, data, idx):
+        """ℓ(xᵢᵀθ, yᵢ) for i in ``idx``: fᵢ without the penalty."""
+        rows, y = data
+        return self.margin_losses(batch_products(rows, idx, params), y[idx])
 
     @property
     def n_features(self) -> int:

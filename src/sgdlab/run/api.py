@@ -46,7 +46,8 @@ def minimize(problem: Problem, sampler: SamplerLike = None, step: StepLike = Non
     sampler : Sampler or str, default ``full_batch()``
         Which indices each step uses, e.g. ``sl.shuffled_cyclic(32)`` or the name "cyclic".
     step : float, Schedule or callable, default 1/L
-        The step size αₖ: a constant, a schedule k ↦ αₖ, or None for 1/L when L is known.
+        The step size αₖ: a constant, a schedule k ↦ αₖ, or None for 1/L when L is known; or a step
+        that adapts to the loss, ``sl.polyak()`` (gradient descent, p* known) or ``sl.stochastic_polyak()``.
     epochs : int, default 10
         The budget of a finite sum, in epochs of N per-example gradients.
     steps : int
@@ -72,7 +73,12 @@ def minimize(problem: Problem, sampler: SamplerLike = None, step: StepLike = Non
     method : Method, optional
         What a step does with gᵏ and αₖ (:mod:`sgdlab.methods`): ``sl.plain()`` (the default,
         θ − αₖ g), ``sl.heavy_ball(β)`` or ``sl.nesterov(β)`` (momentum, as ``torch.optim.SGD`` has
-        it; on the JAX engine); not with ``optimizer``.
+        it), ``sl.svrg(snapshot_every)``, ``sl.loopless_svrg(p)`` or ``sl.saga()`` (variance reduction,
+        finite sums in memory; the history's grad_evals counts their full passes); not with ``optimizer``.
+    average : Averaging, optional
+        Keep an averaged iterate θ̄ beside θ (:mod:`sgdlab.methods.averaging`): ``sl.polyak_average(start)``,
+        ``sl.tail_average(fraction)`` or ``sl.ema(decay)``. The history gains avg_loss, avg_grad_norm,
+        avg_gap and avg_dist, and ``Result.averaged_params`` is the final θ̄.
     engine : {"auto", "jax", "native"}, default "auto"
         What runs the epochs: JAX's compiled scan (any problem, any device), or the native CPU loop
         of the built-in linear models and one-hidden-layer networks, which gives the same run and is
@@ -121,7 +127,7 @@ def minimize(problem: Problem, sampler: SamplerLike = None, step: StepLike = Non
     >>> np.round(result.params, 4)
     array([ 1. , -2. ,  0.5])
     >>> list(result.history.columns)
-    ['epoch', 'iteration', 'loss', 'grad_norm', 'gap', 'dist', 'time']
+    ['epoch', 'iteration', 'grad_evals', 'loss', 'grad_norm', 'gap', 'dist', 'time']
     """
     return run_one(validated(problem, MINIMIZE, sampler, step, dict(options)))
 

@@ -1,6 +1,6 @@
 """Checkpoints: a run's state saved every k epochs, atomically, and resumed exactly.
 
-A checkpoint holds θ, the optimizer's state, the epoch and iteration reached, the seconds run,
+A checkpoint holds θ, the optimizer's state, the epoch and iteration reached, the gradients computed, the seconds run,
 F(θ⁰), the history rows so far and the stopping verdict, together with the run's identity
 (:func:`sgdlab.run.identity.run_identity`: the problem's fingerprint, θ⁰, the sampler, the step
 schedule, the optimizer, the seed, record_every, tol, the sense, the engine). Resuming checks the
@@ -49,7 +49,8 @@ def save(path: Path, identity: dict, carry: Carry, unit: int, elapsed: float, lo
                               for i, leaf in enumerate(jax.tree.leaves(carry.params))}
     arrays |= {f"opt_state/{i}": np.asarray(local_value(leaf))
                for i, leaf in enumerate(jax.tree.leaves(carry.opt_state))}
-    state = {"identity": identity, "epoch": unit, "iterations": carry.iteration, "elapsed": elapsed,
+    state = {"identity": identity, "epoch": unit, "iterations": carry.iteration, "gradients": int(carry.gradients),
+             "elapsed": elapsed,
              "loss0": log.loss0, "rows": log.rows, "verdict": log.verdict}
     arrays["state"] = np.array(json.dumps(state, default=float))
 
@@ -76,7 +77,8 @@ def load(path: Path, identity: dict, params0: Any, opt_state0: Any) -> Saved:
                         f"{path}, which cannot be read ({error})")
     _check_identity(path, state.get("identity", {}), identity)
     verdict = None if state["verdict"] is None else tuple(state["verdict"])
-    return Saved(Carry(params, opt_state, state["iterations"]), state["epoch"], state["elapsed"], state["loss0"],
+    carry = Carry(params, opt_state, state["iterations"], state.get("gradients", 0))
+    return Saved(carry, state["epoch"], state["elapsed"], state["loss0"],
                  state["rows"], verdict)
 
 

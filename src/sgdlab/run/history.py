@@ -14,8 +14,10 @@ After each loop unit (an epoch, or a chunk of steps of an expectation) the log a
 * "max_epochs" — the budget ran out;
 
 and records a row every ``record_every`` units (and at the start and the end): epoch, iteration,
-loss F(θ), grad_norm ‖∇F(θ)‖, gap F(θ) − p*, dist ‖θ − θ*‖ (NaN where p* or θ* is not known), time
-(seconds since the start, compilation excluded), violation (for a constrained problem), the
+grad_evals (per-example gradients computed so far over N: one an epoch for gradient descent and
+plain SGD, more for SVRG and SAGA; for an expectation, the gradients ∇f_ω drawn), loss F(θ),
+grad_norm ‖∇F(θ)‖, gap F(θ) − p*, dist ‖θ − θ*‖ (NaN where p* or θ* is not known), time (seconds
+since the start, compilation excluded), violation (for a constrained problem), the
 problem's diagnostics and, where due, the gradient-noise scale. ``maximize`` reports f = −F itself:
 its loss is f and its gap p* − f.
 """
@@ -40,7 +42,9 @@ DIVERGENCE = 1e4
 #: Without a known lower bound, F may rise to F(θ⁰) + this · max(|F(θ⁰)|, √eps).
 UNBOUNDED_DIVERGENCE = 1e10
 
-HISTORY_COLUMNS = ("epoch", "iteration", "loss", "grad_norm", "gap", "dist", "time")
+HISTORY_COLUMNS = ("epoch", "iteration", "grad_evals", "loss", "grad_norm", "gap", "dist", "time")
+#: The averaged iterate's columns, in a run that averages.
+AVERAGED_COLUMNS = ("avg_loss", "avg_grad_norm", "avg_gap", "avg_dist")
 
 #: A stopping rule's (status, message), or None while the run goes on.
 Verdict = tuple[Status, str] | None
@@ -54,7 +58,9 @@ class RunLog:
         self.options = options
         self.loss0 = start.loss
         self.threshold = divergence_threshold(options.problem, start.loss)
-        self.rows = [_row(0, 0, start, 0.0)]
+        if options.average is not None:   # θ̄⁰ = θ⁰
+            start = start._replace(averaged=start)
+        self.rows = [_row(0, 0, start, 0.0, 0.0)]
         self.verdict = self._verdict("the start", start, measured=True)
         #: θ at each history row, when the options ask for it (θ⁰ first).
         self.path: list | None = [pytrees.to_numpy(options.params0)] if options.record_params else None
@@ -81,15 +87,21 @@ class RunLog:
         return self.due(unit) or self.options.tol is not None
 
     def observe(self, unit: int, iterations: int, metrics: Metrics, elapsed: float,
-                params: Callable[[], Any] | None = None) -> None:
-        """Take the metrics after loop unit ``unit``: apply the stopping rules and record a row when due
-        (with θ, from ``params()``, when the path is kept)."""
+                params: Callable[[], Any] | None = None, gradients: int = 0) -> None:
+        """Take the metrics after loop unit ``unit``, when the run has computed ``gradients`` per-example
+        gradients: apply the stopping rules and record a row when due (with θ, from ``params()``, when the
+        path is kept)."""
         when = f"step {iterations}" if self.options.budget.chunk else f"epoch {unit}"
         self.verdict = self._verdict(when, metrics, self.measured(unit))
         if self.due(unit) or self.done:
-            self.rows.append(_row(unit, iterations, metrics, elapsed))
+            self.rows.append(_row(unit, iterations, metrics, elapsed, self._gradient_epochs(gradients)))
             if self.path is not None and params is not None:
                 self.path.append(pytrees.to_numpy(params()))
+
+    def _gradient_epochs(self, gradients: int) -> float:
+        """The history's grad_evals: per-example gradients over N (a finite sum), or the gradients drawn."""
+        n = self.options.problem.n
+        return gradients / n if n else float(gradients)
 
     def add_noise_scale(self, unit: int, params: Any) -> None:
         """Put the gradient-noise scale at θ in the row of ``unit`` when that row was recorded and it is due."""
@@ -100,13 +112,13 @@ class RunLog:
         row.update(grad_norm_squared=scale.grad_norm_squared, trace_covariance=scale.trace_covariance,
                    b_simple=scale.b_simple)
 
-    def result(self, params: Any, compile_time: float) -> Result:
-        """The run's Result, with ``params`` its final θ."""
+    def result(self, params: Any, compile_time: float, averaged: Any = None) -> Result:
+        """The run's Result, with ``params`` its final θ (and ``averaged`` its final θ̄, if it averages)."""
         options = self.options
         columns = self.columns()
         status, message, epochs, iterations = self.outcome(columns)
         return Result(params, status, message, pd.DataFrame(columns), epochs, iterations, compile_time,
-                      options.sampler, options.schedule, options.seed, options.engine, self.path)
+                      options.sampler, options.schedule, options.seed, options.engine, self.path, averaged)
 
     def columns(self) -> dict[str, np.ndarray]:
         """The history as NumPy columns, in the objective's own sign; gap = F − p* (p* − f when
@@ -115,12 +127,15 @@ class RunLog:
         options, rows = self.options, self.rows
         values = {column: np.array([row.get(column, np.nan) for row in rows]) for column in rows[0]}
         optimum = options.problem.optimal_value()
-        with np.errstate(invalid="ignore"):   # inf − inf: an unbounded problem's gap is NaN
-            values["gap"] = values["loss"] - optimum if optimum is not None else np.full(len(rows), np.nan)
-        values["loss"] = options.sense.sign * values["loss"]
-        extras = [column for column in rows[0] if column not in (*HISTORY_COLUMNS, "violation")]
+        averaged = list(AVERAGED_COLUMNS) if "avg_loss" in values else []
+        for prefix in ("", "avg_") if averaged else ("",):
+            with np.errstate(invalid="ignore"):   # inf − inf: an unbounded problem's gap is NaN
+                gap = values[prefix + "loss"] - optimum if optimum is not None else np.full(len(rows), np.nan)
+            values[prefix + "gap"] = gap
+            values[prefix + "loss"] = options.sense.sign * values[prefix + "loss"]
+        extras = [column for column in rows[0] if column not in (*HISTORY_COLUMNS, *AVERAGED_COLUMNS, "violation")]
         constrained = ["violation"] if options.problem.constraint is not None else []
-        columns = [*HISTORY_COLUMNS, *constrained, *extras]
+        columns = [*HISTORY_COLUMNS, *constrained, *averaged, *extras]
         return {column: values[column] for column in (columns[1:] if options.budget.chunk else columns)}
 
     def outcome(self, columns: dict[str, np.ndarray]) -> tuple[Status, str, int | None, int]:
@@ -142,9 +157,13 @@ class RunLog:
         return None
 
 
-def _row(unit: int, iteration: int, metrics: Metrics, elapsed: float) -> dict:
-    return {"epoch": unit, "iteration": iteration, "loss": metrics.loss, "grad_norm": metrics.grad_norm,
-            "dist": metrics.dist, "time": elapsed, "violation": metrics.violation, **metrics.extras}
+def _row(unit: int, iteration: int, metrics: Metrics, elapsed: float, gradients: float) -> dict:
+    row = {"epoch": unit, "iteration": iteration, "grad_evals": gradients, "loss": metrics.loss,
+           "grad_norm": metrics.grad_norm, "dist": metrics.dist, "time": elapsed, "violation": metrics.violation}
+    averaged = metrics.averaged
+    if averaged is not None:
+        row |= {"avg_loss": averaged.loss, "avg_grad_norm": averaged.grad_norm, "avg_dist": averaged.dist}
+    return row | metrics.extras
 
 
 def divergence_threshold(problem: Any, loss0: float) -> float:
@@ -175,7 +194,12 @@ def _step_versus_limit(options: RunOptions) -> str:
         return f"The problem is unbounded ({bound}), so the iterates run off to infinity whatever the step."
     if options.schedule is None:
         return "The optimizer sets the steps; try a smaller learning rate."
+    if isinstance(options.schedule, schedules.AdaptiveStep):
+        return f"The step adapts to the loss ({options.schedule.describe()}); check p* or f_min."
     L = options.problem.lipschitz()
+    if not options.method.is_plain and L is not None:   # judged by its own region or theorem
+        return "The step: " + theory.check_step(options.problem, options.schedule, options.sampler,
+                                                options.method).verdict
     alpha = schedules.initial_alpha(options.schedule)
     if L is None:
         return f"L is not known here; try a step smaller than α₀ = {alpha:.3g}."

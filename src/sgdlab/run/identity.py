@@ -40,6 +40,7 @@ def run_identity(options: RunOptions) -> dict[str, Any]:
             "values": [float(np.asarray(leaf)) for leaf in jax.tree.leaves(schedule)]},
         "optimizer": None if options.optimizer is None else function_digest(options.optimizer.update),
         **({} if options.method.is_plain else {"method": repr(options.method)}),
+        **({} if options.average is None else {"average": repr(options.average)}),
         "seed": options.seed, "record_every": options.record_every, "tol": options.tol,
         "sense": options.sense.symbol, "engine": options.engine, "chunk": options.budget.chunk,
         "devices": None if options.placement is None else options.placement.size,

@@ -76,8 +76,10 @@ def advance(programs: Programs, logs: list[RunLog], carry: Carry, seeds: Seeds, 
         elapsed += time.perf_counter() - tic
         for lane, log in enumerate(logs):
             if not log.done:
+                gradients = carry.gradients if program.lanes is None else carry.gradients[lane]
                 log.observe(unit, carry.iteration, lane_metrics(metrics, lane, program.lanes), elapsed / len(logs),
-                            params=functools.partial(lane_params, carry.params, lane, program.lanes))
+                            params=functools.partial(lane_params, carry.params, lane, program.lanes),
+                            gradients=int(gradients))
         if after_unit is not None:
             after_unit(unit, carry, elapsed)
     return carry
@@ -88,7 +90,7 @@ def run_one(options: RunOptions) -> Result:
     """One run of ``minimize`` / ``maximize``: resumed from its checkpoint when asked, saved as it goes."""
     schedule = compiled.program_schedule(options.schedule)
     programs = Programs(options, options.params0, schedule)
-    carry = Carry(options.params0, compiled.initial_state(options.update_rule, options.params0), 0)
+    carry = Carry(options.params0, compiled.initial_state(options.update_rule, options.params0, n=options.problem.n), 0)
     saving = options.checkpointing
     identity = run_identity(options) if saving is not None else {}
     if saving is not None and saving.resume and saving.path.exists():
@@ -106,7 +108,9 @@ def run_one(options: RunOptions) -> Result:
             checkpoint.save(saving.path, identity, carry, unit, elapsed, log)
 
     carry = advance(programs, [log], carry, options.seed, schedule, unit=unit, elapsed=elapsed, after_unit=after_unit)
-    return log.result(pytrees.to_numpy(carry.params), programs.seconds)
+    averaged = compiled.averaged_params(options.update_rule, carry.opt_state)
+    return log.result(pytrees.to_numpy(carry.params), programs.seconds,
+                      None if averaged is None else pytrees.to_numpy(averaged))
 
 
 @peer_loss_named
@@ -122,7 +126,8 @@ def run_lanes(lanes: list[RunOptions], on_unit: Callable[[int], None] | None = N
     programs = Programs(options, params, schedule, lanes=count)
     start = programs.first.evaluate(options.params0)
     logs = [RunLog(lane, start) for lane in lanes]
-    carry = Carry(params, compiled.initial_state(options.update_rule, params, count), 0)
+    carry = Carry(params, compiled.initial_state(options.update_rule, params, count, options.problem.n), 0,
+                  np.zeros(count, dtype=np.int64))
     seeds = np.array([lane.seed for lane in lanes])
     advance(programs, logs, carry, seeds, schedule,
             after_unit=None if on_unit is None else lambda unit, carry, elapsed: on_unit(unit))

@@ -16,13 +16,16 @@ import os
 from pathlib import Path
 from typing import Any, Literal, TypedDict
 
+import numpy as np
+
 from sgdlab import schedules as _schedules
 from sgdlab import theory
 from sgdlab._helpers import pytrees, validation
 from sgdlab.constraints import ConstraintSet
 from sgdlab.data.sharded import holding_devices
 from sgdlab.engines import distributed, select
-from sgdlab.methods import Method, method_check, read_method
+from sgdlab.methods import Method, read_method
+from sgdlab.methods.averaging import Averaged, Averaging, read_average
 from sgdlab.problems.base import FiniteSum, Problem
 from sgdlab.problems.expectation import Expectation
 from sgdlab.samplers import IID, SAMPLERS, Sampler, full_batch
@@ -84,6 +87,7 @@ class RunKeywords(TypedDict, total=False):
     constraint: ConstraintSet | None
     optimizer: Optimizer | None
     method: Method | None
+    average: Averaging | None
     engine: Literal["auto", "jax", "native"]
     checkpoint: str | os.PathLike | None
     checkpoint_every: int
@@ -95,7 +99,8 @@ class RunKeywords(TypedDict, total=False):
 
 #: Each keyword's default.
 DEFAULTS: dict[str, Any] = {"epochs": None, "steps": None, "params0": None, "seed": 0, "tol": None, "record_every": 1,
-                            "constraint": None, "optimizer": None, "method": None, "engine": "auto", "checkpoint": None,
+                            "constraint": None, "optimizer": None, "method": None, "average": None,
+                            "engine": "auto", "checkpoint": None,
                             "checkpoint_every": 1, "resume": False, "devices": None, "noise_scale_every": None,
                             "record_params": False}
 
@@ -163,13 +168,15 @@ class RunOptions:
     record_params: bool = False
     #: What a step does with the gradient and αₖ (:mod:`sgdlab.methods`; plain SGD by default).
     method: Method = dataclasses.field(default_factory=Method)
+    #: The averaged iterate kept beside θ (its start resolved in steps), or None.
+    average: Averaging | None = None
 
     @property
-    def update_rule(self) -> Optimizer | Method | None:
-        """What the engines apply a step: the optax optimizer, else the method unless plain (None: θ − αₖ g)."""
-        if self.optimizer is not None:
-            return self.optimizer
-        return None if self.method.is_plain else self.method
+    def update_rule(self) -> Optimizer | Method | Averaged | None:
+        """What the engines apply a step: the optax optimizer, else the method unless plain (None: θ − αₖ g),
+        wrapped with the averaging when the run averages."""
+        rule = self.optimizer if self.optimizer is not None else (None if self.method.is_plain else self.method)
+        return rule if self.average is None else Averaged(rule, self.average)
 
     def with_seed(self, seed: int) -> RunOptions:
         """The same run with another seed."""
@@ -192,6 +199,10 @@ def validated(problem: Problem, sense: Sense, sampler: SamplerLike, step: StepLi
                         validation.shown(method))
     params0 = _params0(problem, options["params0"])
     placement = _placement(problem, options["devices"])
+    _check_method(problem, sampler, method, placement)
+    schedule = _adapted(problem, sampler, schedule, method)
+    average = _average(problem, sampler, options["average"], budget)
+    rule = options["optimizer"] if method.is_plain else method
     if getattr(problem, "on_disk", False) and problem.constraint is not None:
         validation.fail("constraint", "left out for data on disk (projected steps need the data in memory)",
                         repr(problem.constraint))
@@ -200,13 +211,14 @@ def validated(problem: Problem, sense: Sense, sampler: SamplerLike, step: StepLi
         params0=params0, seed=validation.integer("seed", options["seed"], low=0, high=2**31 - 1), budget=budget,
         record_every=1 if budget.chunk else record_every,
         tol=None if options["tol"] is None else validation.positive_float("tol", options["tol"]),
-        engine=select.choose(options["engine"], problem, sampler,
-                             options["optimizer"] if method.is_plain else method, placement),
+        engine=select.choose(options["engine"], problem, sampler, rule if average is None else Averaged(rule, average),
+                             placement, schedule),
         placement=placement,
         checkpointing=_checkpointing(options["checkpoint"], options["checkpoint_every"], options["resume"]),
         noise_scale_every=_noise_scale_every(problem, options["noise_scale_every"]),
-        step_note=_step_note(problem, schedule, method),
-        record_params=_record_params(options["record_params"], options["checkpoint"]), method=method)
+        step_note=_step_note(problem, schedule, sampler, method),
+        record_params=_record_params(options["record_params"], options["checkpoint"]), method=method,
+        average=average)
 
 
 def _known(keywords: dict) -> dict:
@@ -336,7 +348,8 @@ def _schedule(problem: Problem, step: StepLike, optimizer: Optimizer | None, ite
     """The step schedule (1/L by default), or None when an optax optimizer sets the steps."""
     if optimizer is None:
         schedule = _schedules.as_schedule(_default_step(problem) if step is None else step)
-        _schedules.check_positive(schedule, iterations)
+        if not isinstance(schedule, _schedules.AdaptiveStep):
+            _schedules.check_positive(schedule, iterations)
         return schedule
     if not (callable(getattr(optimizer, "init", None)) and callable(getattr(optimizer, "update", None))):
         validation.fail("optimizer", "an optax GradientTransformation such as optax.sgd(0.1)",
@@ -345,6 +358,57 @@ def _schedule(problem: Problem, step: StepLike, optimizer: Optimizer | None, ite
         validation.fail("step", "left out when an optimizer is given (the optimizer sets the step size)",
                         validation.shown(step))
     return None
+
+
+def _check_method(problem: Problem, sampler: Sampler, method: Method, placement) -> None:
+    """Refuse a variance-reduced method where it has no finite table or full gradient to keep."""
+    if not method.needs_finite_sum:
+        return
+    where = f"{method.describe()} keeps gradients of the N examples"
+    if not isinstance(problem, FiniteSum):
+        validation.fail("method", f"plain, heavy_ball or nesterov for an expectation ({where}; an expectation "
+                        "has no finite table)", method.describe())
+    if sampler.is_full_batch:
+        validation.fail("sampler", f"a stochastic sampler for {method.describe()} (with gradient descent it is "
+                        "gradient descent)", repr(sampler))
+    if placement is not None or getattr(problem, "on_disk", False):
+        validation.fail("method", f"plain, heavy_ball or nesterov for data on disk or split over devices ({where} "
+                        "in one process's memory)", method.describe())
+
+
+def _average(problem: Problem, sampler: Sampler, average: Any, budget: Budget) -> Averaging | None:
+    """``average=`` with its start fixed in steps for this run (None: no averaged iterate)."""
+    average = read_average(average)
+    if average is None:
+        return None
+    if getattr(problem, "on_disk", False):
+        validation.fail("average", "None for data on disk (the averaged iterate is kept by the in-memory engines)",
+                        average.describe())
+    steps_per_epoch = sampler.steps_per_epoch(problem.n) if isinstance(problem, FiniteSum) else 1
+    return average.resolved(steps_per_epoch, budget.iterations)
+
+
+def _adapted(problem: Problem, sampler: Sampler, schedule: Schedule | None, method: Method) -> Schedule | None:
+    """A Polyak step with p* filled in from the problem, checked usable with this sampler and method."""
+    if not isinstance(schedule, _schedules.AdaptiveStep):
+        return schedule
+    if method.needs_finite_sum:
+        validation.fail("step", f"a number or a schedule for {method.describe()} (Polyak's steps take the batch "
+                        "gradient, not a variance-reduced one)", schedule.describe())
+    if not isinstance(problem, FiniteSum):
+        validation.fail("step", "a number or a schedule for an expectation (Polyak's steps need the loss of each "
+                        "batch)", schedule.describe())
+    if isinstance(schedule, _schedules.Polyak):
+        if not sampler.is_full_batch:
+            validation.fail("step", "sl.stochastic_polyak() for a stochastic sampler (sl.polyak() is gradient "
+                            "descent's step: it needs F and ∇F at every iterate)", f"sl.polyak() with {sampler!r}")
+        if np.isnan(schedule.optimal):
+            optimal = problem.optimal_value()
+            if optimal is None or not np.isfinite(optimal):
+                validation.fail("step", "sl.polyak(optimal=p*) where the problem's p* is not known, or another "
+                                "step", f"sl.polyak() on {type(problem).__name__}, whose p* is not known")
+            return _schedules.Polyak(float(optimal))
+    return schedule
 
 
 def _constrained(problem: Problem, constraint: ConstraintSet | None) -> Problem:
@@ -363,19 +427,13 @@ def _constrained(problem: Problem, constraint: ConstraintSet | None) -> Problem:
     return problem
 
 
-def _step_note(problem: Problem, schedule: Schedule | None, method: Method) -> str:
-    """For a constant step beyond 2/L (L known), or beyond a method's own stability limit: warn once and
-    return a note for the message."""
+def _step_note(problem: Problem, schedule: Schedule | None, sampler: Sampler, method: Method) -> str:
+    """For a constant step beyond 2/L (L known), or beyond a momentum method's own stability limit: warn once
+    and return a note for the message."""
     L = problem.lipschitz()
     if not isinstance(schedule, _schedules.Constant) or L is None:
         return ""
-    if not method.is_plain:
-        if float(schedule.alpha) < method.stability_limit(L):
-            return ""
-        verdict = method_check(method, schedule, L)
-        validation.warn(verdict, StepSizeWarning)
-        return f" Note: {verdict}"
-    check = theory.check_step(problem, schedule.alpha)
+    check = theory.check_step(problem, schedule.alpha, None if method.is_plain else sampler, method)
     if check.ok:
         return ""
     validation.warn(check.verdict, StepSizeWarning)

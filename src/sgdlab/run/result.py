@@ -26,8 +26,9 @@ class Result:
     message : str
         What happened, in words (for a diverged run: when, and α against 2/L).
     history : pandas.DataFrame
-        One row per recorded loop unit: epoch, iteration, loss, grad_norm, gap, dist, time (and
-        violation for a constrained problem, the problem's diagnostics, the noise scale where recorded).
+        One row per recorded loop unit: epoch, iteration, grad_evals, loss, grad_norm, gap, dist, time
+        (and violation for a constrained problem; avg_loss, avg_grad_norm, avg_gap, avg_dist at the
+        averaged iterate of a run that averages; the problem's diagnostics, the noise scale where recorded).
     epochs : int or None
         Epochs run (None for an expectation, which has none).
     iterations : int
@@ -44,6 +45,8 @@ class Result:
         The engine that ran the epochs.
     path : list of pytrees, or None
         θ at each history row (θ⁰ first), when the run was asked to keep it (``record_params=True``).
+    averaged_params : pytree of NumPy arrays, or None
+        The final averaged iterate θ̄ of a run given ``average=`` (None otherwise).
 
     Examples
     --------
@@ -70,6 +73,7 @@ class Result:
     seed: int
     engine: str = "jax"
     path: list | None = None
+    averaged_params: Any = None
 
     def __repr__(self) -> str:
         return (f"Result(status={self.status!r}, epochs={self.epochs}, iterations={self.iterations}, "

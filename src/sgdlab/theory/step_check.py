@@ -12,6 +12,7 @@ import dataclasses
 
 from sgdlab import schedules
 from sgdlab._helpers import validation
+from sgdlab.methods import Method
 from sgdlab.problems.base import Problem
 from sgdlab.samplers import Sampler, full_batch
 from sgdlab.theory.smoothness import lipschitz
@@ -32,7 +33,8 @@ class StepCheck:
     theorem: str | None = None
 
 
-def check_step(problem: Problem, step: schedules.StepLike, sampler: Sampler | None = None) -> StepCheck:
+def check_step(problem: Problem, step: schedules.StepLike, sampler: Sampler | None = None,
+               method: Method | None = None) -> StepCheck:
     """The theorem that applies to a run of ``sampler`` with ``step`` on ``problem``, and the step against
     its limits.
 
@@ -45,6 +47,10 @@ def check_step(problem: Problem, step: schedules.StepLike, sampler: Sampler | No
     sampler : Sampler, default ``full_batch()``
         The run's sampler: gradient descent's α < 2/L, SGD's α ≤ 1/(2 L_B) with batches drawn afresh, and
         no theorem quoted where none applies (see :mod:`sgdlab.theory.theorems`).
+    method : Method, default ``plain()``
+        The run's method (:mod:`sgdlab.methods`): momentum is judged by its stability region on a quadratic,
+        α < 2(1 + β)/L for heavy ball (``limit`` and ``ok`` then are its), SVRG and SAGA by the step of the
+        theorem giving their linear rate, in terms of L_max.
 
     Returns
     -------
@@ -60,6 +66,8 @@ def check_step(problem: Problem, step: schedules.StepLike, sampler: Sampler | No
     >>> check = sl.check_step(problem, 1.0 / problem.lipschitz())
     >>> check.ok, round(check.ratio, 6), check.theorem
     (True, 1.0, 'the descent lemma of gradient descent')
+    >>> sl.check_step(problem, 3.0 / problem.lipschitz(), method=sl.heavy_ball(0.9)).ok   # 3 < 2(1 + β) = 3.8
+    True
     >>> sl.check_step(problem, 2.5 / problem.lipschitz()).verdict
     'α·L = 2.5 ≥ 2: no guarantee; on quadratics gradient descent diverges.'
     >>> noisy = sl.least_squares(X, np.array([1.0, 2.0, 3.0]))
@@ -72,12 +80,60 @@ def check_step(problem: Problem, step: schedules.StepLike, sampler: Sampler | No
     True
     """
     schedule = schedules.as_schedule(step)
-    alpha = validation.positive_float("step", schedules.initial_alpha(schedule), context="check_step")
     sampler = full_batch() if sampler is None else sampler
+    method = Method() if method is None else method
     L = lipschitz(problem)
+    if isinstance(schedule, schedules.AdaptiveStep):
+        return StepCheck(float(L), 2 / float(L), float("nan"), True, *adaptive_verdict(schedule))
+    alpha = validation.positive_float("step", schedules.initial_alpha(schedule), context="check_step")
     ratio = alpha * L
+    if not method.is_plain:
+        return method_verdict(problem, method, alpha, float(L), isinstance(schedule, schedules.Constant))
     verdict = guarantee(problem, sampler, alpha, constant=isinstance(schedule, schedules.Constant))
     text, theorem = verdict.verdict, verdict.theorem
     if problem.lipschitz() is None and sampler.is_full_batch:   # gradient descent's rule with L estimated at θ⁰
         text, theorem = f"{descent_rule(ratio)} (L from {L.method}).", None
     return StepCheck(float(L), 2 / float(L), ratio, ratio < 2, text, theorem)
+
+
+def adaptive_verdict(schedule: schedules.AdaptiveStep) -> tuple[str, str]:
+    """(verdict, theorem) of a step that adapts to the loss."""
+    if isinstance(schedule, schedules.Polyak):
+        return ("Polyak's step needs no L: on a convex F every step moves θ no farther from θ*, and the best "
+                "iterate's gap is at most 2L‖θ⁰ − θ*‖²/k.", "Polyak's step (Polyak 1987, §5.3; Hazan and Kakade 2019)")
+    return ("the stochastic Polyak step needs no L: with c = 1/2 it converges linearly on a strongly convex finite "
+            "sum when every fᵢ reaches f_min at θ* (interpolation), else to a neighbourhood.",
+            "the stochastic Polyak step (Loizou et al. 2021, Theorem 3.1)")
+
+
+#: (largest α·L_max of the theorem, the theorem) of each variance-reduced method.
+VARIANCE_REDUCED = {
+    "svrg": (0.25, "SVRG (Johnson and Zhang 2013, Theorem 1): a linear rate for α < 1/(4 L_max) and enough steps "
+                   "between snapshots"),
+    "loopless_svrg": (1 / 6, "loopless SVRG (Kovalev, Horváth and Richtárik 2020, Theorem 5): a linear rate for "
+                             "α ≤ 1/(6 L_max)"),
+    "saga": (1 / 3, "SAGA (Defazio, Bach and Lacoste-Julien 2014, Theorem 1): a linear rate for α ≤ 1/(3 L_max)"),
+}
+
+
+def method_verdict(problem: Problem, method: Method, alpha: float, L: float, constant: bool) -> StepCheck:
+    """The step check of a method other than plain SGD: momentum's stability region on a quadratic, or the
+    step of a variance-reduced method's theorem."""
+    if method.name in VARIANCE_REDUCED:
+        most, theorem = VARIANCE_REDUCED[method.name]
+        L_max = problem.lipschitz_max()
+        if L_max is None:
+            verdict = f"{theorem}; L_max is not known here."
+        else:
+            ratio = alpha * L_max
+            inside = "within" if ratio <= most * (1 + 1e-12) else "beyond"
+            verdict = f"α·L_max = {ratio:.3g} ({inside} {theorem.split(':')[0]}'s α·L_max ≤ {most:.3g})."
+        return StepCheck(L, 2 / L, alpha * L, alpha * L < 2, verdict, theorem)
+    limit = method.stability_limit(L)
+    relation, ok = ("<", True) if alpha < limit else ("≥", False)
+    words = "stable" if ok else "unstable along the top eigenvector"
+    verdict = (f"α = {alpha:.4g} {relation} {limit:.4g}, the stability limit of {method.describe()} on a quadratic "
+               f"of smoothness L = {L:.4g}: {words} (Polyak 1987, §3.2).")
+    if not constant:
+        verdict = f"α₀ = {alpha:.4g}; " + verdict
+    return StepCheck(L, limit, alpha * L, ok, verdict, f"{method.describe()} on a quadratic (Polyak 1987, §3.2)")

@@ -56,6 +56,8 @@ class NativeRun:
         self.dtype = jax.tree.leaves(problem.params0)[0].dtype   # θ's: the loop computes in float64
         self.extras = tuple(jax.eval_shape(problem.diagnostics, problem.params0, problem.data))
         self._prepared: set[bool] = set()
+        #: The batch entries of an epoch (the same in every epoch), each one per-example gradient.
+        self._examples = int(np.count_nonzero(self.sampler.plan(problem.n, 0, 0)[1]))
 
     def prepare(self, record: bool) -> float:
         """Run the first steps of a scratch epoch through the code of :meth:`epoch`, with a constant
@@ -79,15 +81,16 @@ class NativeRun:
         """One epoch of every lane from ``carry``; the metrics on the host."""
         if schedule is None:
             raise ValueError("the native engine runs step schedules; an optax optimizer runs on the JAX engine")
-        params, opt_state, k = carry
+        params, opt_state, k, counted = carry
         seeds = np.atleast_1d(np.asarray(seeds))
         steps = self.sampler.steps_per_epoch(self.problem.n)
         alphas = step_sizes(schedule if self.lanes is not None else _stacked(schedule), k, steps, seeds.size)
         lanes = params if self.lanes is not None else jax.tree.map(lambda leaf: np.asarray(leaf)[None], params)
         final, metrics = self._advance(lanes, seeds, epoch, alphas, record)
+        counted = counted + self._examples   # plain SGD: one gradient a batch entry
         if self.lanes is None:
-            return Carry(jax.tree.map(lambda leaf: leaf[0], final), opt_state, k + steps), metrics.lane(0)
-        return Carry(final, opt_state, k + steps), metrics
+            return Carry(jax.tree.map(lambda leaf: leaf[0], final), opt_state, k + steps, counted), metrics.lane(0)
+        return Carry(final, opt_state, k + steps, counted), metrics
 
     def _advance(self, lanes, seeds: np.ndarray, epoch: int, alphas: np.ndarray, record: bool,
                  steps: int | None = None) -> tuple:

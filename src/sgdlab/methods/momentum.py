@@ -1,10 +1,5 @@
-"""Methods: how a step turns the sampled gradient gᵏ and the step size αₖ into the next iterate.
+"""Momentum: the update remembers the previous steps.
 
-Beside the sampler (which examples) and the step (how far), a method says what is done with the
-gradient. Each is a small frozen object with ``init(θ)`` (its state, a pytree like θ or empty) and
-``apply(θ, state, g, α)`` → (θ⁺, state⁺):
-
-* :func:`plain`: θ⁺ = θ − α g (the default: SGD as the theory states it);
 * :func:`heavy_ball`: v⁺ = β v + g, θ⁺ = θ − α v⁺ (Polyak's momentum, in the form
   ``torch.optim.SGD(momentum=β)`` uses; with a constant α it is θ⁺ = θ − α g + β (θ − θ⁻));
 * :func:`nesterov`: v⁺ = β v + g, θ⁺ = θ − α (g + β v⁺) (``torch.optim.SGD(momentum=β, nesterov=True)``).
@@ -22,34 +17,7 @@ import jax
 import jax.numpy as jnp
 
 from sgdlab._helpers import validation
-
-
-@dataclasses.dataclass(frozen=True)
-class Method:
-    """A way to turn (θ, gᵏ, αₖ) into θᵏ⁺¹; see the module docstring."""
-
-    name = "plain"
-
-    def init(self, params: Any) -> Any:
-        """The method's state at θ⁰ (empty for plain SGD)."""
-        return ()
-
-    def apply(self, params: Any, state: Any, grads: Any, alpha: Any) -> tuple[Any, Any]:
-        """(θ − α g, state)."""
-        return jax.tree.map(lambda p, g: p - jnp.asarray(alpha, p.dtype) * g, params, grads), state
-
-    @property
-    def is_plain(self) -> bool:
-        """Whether this is plain SGD (θ − α g, no state)."""
-        return type(self) is Method
-
-    def describe(self) -> str:
-        """The method in words, e.g. 'heavy ball (β = 0.9)'."""
-        return "plain"
-
-    def stability_limit(self, L: float) -> float:
-        """The constant steps below this are stable on a quadratic of smoothness L: 2/L for plain SGD."""
-        return 2.0 / L
+from sgdlab.methods.base import Method
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,7 +27,7 @@ class HeavyBall(Method):
     beta: float = 0.9
     name = "heavy_ball"
 
-    def init(self, params: Any) -> Any:
+    def init(self, params: Any, n: int | None = None) -> Any:
         """v⁰ = 0, shaped like θ."""
         return jax.tree.map(jnp.zeros_like, params)
 
@@ -99,23 +67,6 @@ class Nesterov(HeavyBall):
     def stability_limit(self, L: float) -> float:
         """(2 + 2β)/((1 + 2β) L): Nesterov's constant steps are stable on a quadratic exactly below it."""
         return (2.0 + 2.0 * self.beta) / ((1.0 + 2.0 * self.beta) * L)
-
-
-def plain() -> Method:
-    """Plain (S)GD: θᵏ⁺¹ = θᵏ − αₖ gᵏ.
-
-    Returns
-    -------
-    Method
-        The default method of every run.
-
-    Examples
-    --------
-    >>> import sgdlab as sl
-    >>> sl.plain().describe()
-    'plain'
-    """
-    return Method()
 
 
 def heavy_ball(beta: float = 0.9) -> HeavyBall:
@@ -166,25 +117,3 @@ def _momentum(name: str, beta: Any) -> float:
     """β in [0, 1), else an error naming it."""
     return validation.real("beta", beta, allowed="a number in [0, 1)", accept=lambda value: 0 <= value < 1,
                            context=name)
-
-
-def method_check(method: Method, schedule: Any, L: float) -> str:
-    """A method's constant step against its stability limit on a quadratic, in words (a schedule: no verdict)."""
-    alpha = getattr(schedule, "alpha", None)
-    limit = method.stability_limit(L)
-    if alpha is None:
-        return f"{method.describe()}: a constant step below {limit:.4g} is stable on a quadratic; this step varies"
-    relation = "<" if float(alpha) < limit else "≥"
-    verdict = "stable" if float(alpha) < limit else "unstable along the top eigenvector"
-    return (f"α = {float(alpha):.4g} {relation} {limit:.4g}, the stability limit of {method.describe()} on a "
-            f"quadratic of smoothness L = {L:.4g}: {verdict} (Polyak 1987, §3.2)")
-
-
-def read_method(method: Any) -> Method:
-    """A method given as an object (or None: plain), else an error naming ``method``."""
-    if method is None:
-        return Method()
-    if not isinstance(method, Method):
-        validation.fail("method", "a method such as sl.plain(), sl.heavy_ball(0.9) or sl.nesterov(0.9)",
-                        validation.shown(method), error=TypeError)
-    return method

@@ -80,30 +80,33 @@ def least_squares_data(n: int, p: int, dtype=np.float64, seed: int = 0):
     return X, (X @ rng.normal(size=p).astype(dtype) + 0.1 * rng.standard_normal(n)).astype(dtype)
 
 
-def sgdlab_epoch(problem, sampler, step: float, repeats: int, engine_name: str = "auto") -> tuple[float, float, float,
-                                                                                                  str]:
+def sgdlab_epoch(problem, sampler, step: float, repeats: int, engine_name: str = "auto",
+                 **keywords) -> tuple[float, float, float, str]:
     """(thinned epoch, epoch with history, compile seconds, engine) of one sgdlab epoch, through the
-    programs ``minimize`` would build (on the engine it would choose, or the one named)."""
-    options = validated(problem, MINIMIZE, sampler, step, {"epochs": 1, "engine": engine_name})
+    programs ``minimize`` would build (on the engine it would choose, or the one named), with ``keywords``
+    such as ``method=`` or ``average=``. The epoch timed is the second (a method's table starts in the first)."""
+    options = validated(problem, MINIMIZE, sampler, step, {"epochs": 2, "engine": engine_name, **keywords})
     schedule = compiled.program_schedule(options.schedule)
     programs = Programs(options, options.params0, schedule)
     program = programs.first
     compile_seconds = programs.seconds + program.prepare(False)
-    start = Carry(options.params0, (), 0)
+    start = Carry(options.params0, program.initial_state(options.params0), 0)
 
     def epoch(record: bool):
         def run():
-            carry, _ = program.epoch(start, 0, 0, schedule, record)
+            carry, _ = program.epoch(start, 0, 1, schedule, record)
             jax_block(carry.params)
         return run
 
     return best_time(epoch(False), repeats), best_time(epoch(True), repeats), compile_seconds, options.engine
 
 
-def sgdlab_row(case: str, problem, sampler, step, repeats: int, engine_name: str = "auto") -> Row:
+def sgdlab_row(case: str, problem, sampler, step, repeats: int, engine_name: str = "auto", **keywords) -> Row:
     """The row of sgdlab's thinned epoch, with its engine, the history's cost and compilation in the note."""
-    thinned, recorded, compiled, chosen = sgdlab_epoch(problem, sampler, step, repeats, engine_name)
+    thinned, recorded, compiled, chosen = sgdlab_epoch(problem, sampler, step, repeats, engine_name, **keywords)
     system = "sgdlab" if engine_name == "auto" else f"sgdlab, engine={engine_name!r}"
+    described = ", ".join(value.describe() for value in keywords.values())
+    system += f" ({described})" if described else ""
     return Row(case, system, thinned, f"{chosen} engine; with history {recorded:.4g} s; compile {compiled:.2f} s")
 
 
@@ -472,18 +475,87 @@ def case_news20(rows, repeats):
                                    theirs.seconds / ours.seconds, None, True)]
 
 
+def case_saga(rows, repeats):
+    """SAGA on w8a logistic regression (ℓ2 weight 1/N), B = 1 with replacement, α = 1/(3 L_max): an epoch
+    against plain SGD's on the same data and against copt's minimize_saga (the bench extra), and the seconds
+    to F − p* ≤ 1e-8 (copt's: its epoch times the epochs sgdlab's run needed, the same algorithm)."""
+    X, y = libsvm("w8a", rows)
+    problem = sl.logistic_regression(X, y, l2=1.0 / X.shape[0])
+    alpha, sampler = 1.0 / (3.0 * problem.lipschitz_max()), sl.with_replacement(1)
+    plain = sgdlab_row("saga", problem, sampler, alpha, repeats)
+    saga = sgdlab_row("saga", problem, sampler, alpha, repeats, method=sl.saga())
+    rows_out, targets = [plain, saga], [Target("saga", "SAGA / plain SGD epoch (w8a, B=1)",
+                                               saga.seconds / plain.seconds, 1.5, False)]
+    epochs, seconds = _seconds_to_gap(problem, sampler, alpha, 1e-8)
+    rows_out.append(Row("saga", "sgdlab SAGA: seconds to F − p* ≤ 1e-8", seconds, f"{epochs} epochs"))
+    copt_epoch = _copt_saga_epoch(X, y, alpha, 1.0 / X.shape[0], repeats)
+    if copt_epoch is not None:
+        rows_out += [Row("saga", "copt minimize_saga (one epoch)", copt_epoch, "numba, sparse, lazy updates"),
+                     Row("saga", "copt minimize_saga: seconds to F − p* ≤ 1e-8", copt_epoch * epochs,
+                         f"its epoch × {epochs} epochs")]
+        targets.append(Target("saga", "copt / sgdlab (SAGA epoch, w8a)", copt_epoch / saga.seconds, 1.0, True))
+    return rows_out, targets
+
+
+def _seconds_to_gap(problem, sampler, alpha, gap: float, limit: int = 1000) -> tuple[int, float]:
+    """(epochs, seconds, compilation excluded) of SAGA's first history row with F − p* ≤ ``gap`` (every 5 epochs)."""
+    result = sl.minimize(problem, sampler, alpha, epochs=limit, record_every=5, method=sl.saga())
+    reached = result.history[result.history.gap <= gap]
+    if reached.empty:
+        return limit, float("inf")
+    return int(reached.epoch.iloc[0]), float(reached.time.iloc[0])
+
+
+def _copt_saga_epoch(X, y, alpha: float, l2: float, repeats: int) -> float | None:
+    """One epoch of copt's minimize_saga (logistic loss, ℓ2 weight ``l2``), by (T(3 epochs) − T(1))/2; None
+    without copt."""
+    try:
+        import copt
+    except ImportError:
+        return None
+    labels = (y > 0).astype(float)
+    loss = copt.loss.LogLoss(X, labels)
+
+    def run(epochs: int) -> float:
+        started = time.perf_counter()
+        copt.minimize_saga(loss.partial_deriv, X, labels, np.zeros(X.shape[1]), step_size=alpha, alpha=l2,
+                           max_iter=epochs, tol=0, verbose=0)
+        return time.perf_counter() - started
+
+    run(1)   # compiles
+    return min((run(3) - run(1)) / 2 for _ in range(max(1, repeats // 2)))
+
+
+def case_methods(size, repeats):
+    """Least squares 200,000 × 100: averaged SGD at B = 1 and heavy ball at B = 64 against plain SGD's epoch."""
+    problem = least_squares_problem(size)[2]
+    alpha = 0.25 / problem.lipschitz_max()
+    rows, targets = [], []
+    cases = [(1, {"average": sl.polyak_average()}, 1.3, "averaged / plain SGD epoch (B=1)"),
+             (64, {"method": sl.heavy_ball(0.9)}, 1.2, "heavy ball / plain SGD epoch (B=64)")]
+    for batch, keywords, goal, claim in cases:
+        plain = sgdlab_row("methods", problem, sl.shuffled_cyclic(batch), alpha, repeats)
+        method = sgdlab_row("methods", problem, sl.shuffled_cyclic(batch), alpha * (0.1 if batch == 64 else 1.0),
+                            repeats, **keywords)
+        rows += [plain, method]
+        targets.append(Target("methods", claim, method.seconds / plain.seconds, goal, False))
+    return rows, targets
+
+
 #: RESULTS.md keeps what follows this line (the hand-written analysis of missed targets) across runs.
 ANALYSIS = "<!-- analysis: kept when the runner rewrites the table above -->"
 
 CASES = {"b1": case_b1, "b64": case_b64, "gd": case_gd, "mlp": case_mlp, "sweep": case_sweep, "f32": case_f32,
-         "startup": case_startup, "w8a": case_w8a, "news20": case_news20, "ooc": case_ooc, "large": case_large}
+         "startup": case_startup, "w8a": case_w8a, "news20": case_news20, "ooc": case_ooc, "large": case_large,
+         "saga": case_saga, "methods": case_methods}
 #: The cases a plain run runs; "large" (a file larger than memory: minutes, and disk space) only when named.
 DEFAULT_CASES = [case for case in CASES if case != "large"]
 SIZES = {  # case -> (full size, --quick size)
     "b1": ((200_000, 100), (2_000, 20)), "b64": ((200_000, 100), (2_000, 20)), "gd": ((200_000, 100), (2_000, 20)),
     "mlp": ((60_000, 64), (1_000, 64)), "sweep": ((10_000, 50), (500, 10)), "f32": ((10_000_000, 100), (20_000, 20)),
     "startup": ((200_000, 100), (2_000, 20)), "w8a": (None, 2_000), "news20": (None, 1_000),
-    "ooc": ((5_000_000, 50), (20_000, 10)), "large": (1.15, 20_000),
+    "ooc": ((5_000_000, 50), (20_000, 10)), "large": (1.15, 20_000), "saga": (None, 2_000),
+    "methods": ((200_000, 100), (2_000, 20)),
 }
 
 

@@ -12,7 +12,7 @@ NEEDS_TORCH = {"b64", "mlp"}
 
 
 def test_quick_run_writes_a_table(tmp_path, monkeypatch, capsys):
-    cases = ["b1", "gd", "sweep", "f32", "startup", "ooc", "large"]
+    cases = ["b1", "gd", "sweep", "f32", "startup", "ooc", "large", "saga", "methods"]
     if importlib.util.find_spec("torch") is not None:
         cases += sorted(NEEDS_TORCH)
     out = tmp_path / "RESULTS.md"

@@ -165,8 +165,8 @@ def test_variance_reduction_is_refused_where_it_has_no_table(ridge):
         sl.minimize(expectation, sl.iid(1), 0.1, steps=10, method=sl.saga())
     with pytest.raises(ValueError, match="sampler must be a stochastic sampler for SAGA"):
         sl.minimize(sl.least_squares(X, y), sl.full_batch(), 0.1, epochs=1, method=sl.saga())
-    with pytest.raises(ValueError, match="engine must be 'auto' or 'jax' here; got 'native', but the method is SAGA"):
-        sl.minimize(sl.least_squares(X, y), sl.cyclic(1), 0.1, epochs=1, method=sl.saga(), engine="native")
+    with pytest.raises(ValueError, match="engine must be 'auto' or 'jax' here; got 'native', but the method is SVRG"):
+        sl.minimize(sl.least_squares(X, y), sl.cyclic(1), 0.1, epochs=1, method=sl.svrg(), engine="native")
 
 
 def jax_normal(key):

@@ -4,6 +4,7 @@ An epoch program is compiled (or otherwise made ready) for one problem, sampler,
 schedule, optimizer, loop unit and placement, and for ``lanes`` runs at once (None: one run). The
 run loop (:mod:`sgdlab.run.loop`) drives any program the same way:
 
+0. ``initial_state(θ⁰)`` gives the optimizer's or method's state to start from, in the engine's layout;
 1. ``prepare(record)`` compiles the program that records a history row (``record=True``) and, when
    some units skip the row, the one that does not, so compilation is timed apart from the run;
 2. ``evaluate(params)`` gives the metrics of one run's θ (the history's first row);
@@ -78,6 +79,10 @@ class EpochProgram(Protocol):
     engine: str
     #: None for one run; R for R runs whose θ, plans and step sizes carry a leading axis of length R.
     lanes: int | None
+
+    def initial_state(self, params: Params) -> Any:
+        """The state of the run's optimizer or method at θ⁰ (``()`` for plain SGD), in this engine's layout."""
+        ...
 
     def prepare(self, record: bool) -> float:
         """Make the program (with a history row if ``record``) ready to run; return the seconds spent."""

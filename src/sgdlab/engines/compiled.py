@@ -261,6 +261,10 @@ class CompiledRun:
             options["out_shardings"] = self.placement.replicated_sharding
         return jax.jit(function, **options)
 
+    def initial_state(self, params) -> Any:
+        """The optimizer's (or method's) state at θ⁰ (stacked θ when there are lanes)."""
+        return initial_state(self.optimizer, params, self.lanes, self.problem.n)
+
     def prepare(self, record: bool) -> float:
         """Compile the epoch program (with history if ``record``) unless done; return the seconds spent."""
         if record in self._epoch:

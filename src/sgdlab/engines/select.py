@@ -55,9 +55,10 @@ def unsupported(problem, sampler, optimizer, placement=None, schedule=None) -> s
         return "the problem is constrained (projected steps run on the JAX engine)"
     if isinstance(optimizer, Averaged):
         return f"the run keeps a {optimizer.averaging.describe()} (averaging runs on the JAX engine)"
-    if isinstance(optimizer, Method):
-        return f"the method is {optimizer.describe()} (methods other than plain SGD run on the JAX engine)"
-    if optimizer is not None:
+    if isinstance(optimizer, Method) and not _native_method(problem, optimizer):
+        return (f"the method is {optimizer.describe()} (the native loop runs plain SGD, and SAGA on least squares "
+                "and logistic regression)")
+    if optimizer is not None and not isinstance(optimizer, Method):
         return "an optax optimizer is given (its update runs on the JAX engine)"
     if isinstance(schedule, AdaptiveStep):
         return "the step adapts to the loss (Polyak's steps run on the JAX engine)"
@@ -142,6 +143,12 @@ def _compiled(problem, sampler, params, schedule, solution, lanes, optimizer, ch
     if key not in cache:
         cache[key] = CompiledRun(problem, sampler, params, schedule, solution, lanes, optimizer, chunk, placement)
     return cache[key]
+
+
+def _native_method(problem, method: Method) -> bool:
+    """Whether the native loop runs ``method`` on ``problem``: SAGA on a linear model of one margin."""
+    return method.name == "saga" and not is_network(problem) and getattr(problem, "native_loss", None) in (
+        "squared", "logistic")
 
 
 def _model_reason(problem) -> str | None:

@@ -21,7 +21,7 @@ import numpy as np
 
 from sgdlab._helpers import pytrees
 from sgdlab.engines.base import Carry, Metrics, Seeds
-from sgdlab.engines.compiled import run_epoch, update
+from sgdlab.engines.compiled import initial_state, run_epoch, update
 from sgdlab.methods import StepGradients
 from sgdlab.problems.chunked import value_and_grad
 from sgdlab.schedules import Schedule
@@ -41,6 +41,10 @@ class StreamedRun:
         self._programs = {}
         #: The batch entries of an epoch (the same in every epoch).
         self.examples = int(np.count_nonzero(sampler.plan(problem.n, 0, 0)[1]))
+
+    def initial_state(self, params):
+        """The optimizer's (or method's) state at θ⁰."""
+        return initial_state(self.optimizer, params, None, self.problem.n)
 
     def prepare(self, record: bool) -> float:
         """Nothing ahead of time: a block program compiles on its first block (its seconds count in the

@@ -90,7 +90,7 @@ def run_one(options: RunOptions) -> Result:
     """One run of ``minimize`` / ``maximize``: resumed from its checkpoint when asked, saved as it goes."""
     schedule = compiled.program_schedule(options.schedule)
     programs = Programs(options, options.params0, schedule)
-    carry = Carry(options.params0, compiled.initial_state(options.update_rule, options.params0, n=options.problem.n), 0)
+    carry = Carry(options.params0, programs.first.initial_state(options.params0), 0)
     saving = options.checkpointing
     identity = run_identity(options) if saving is not None else {}
     if saving is not None and saving.resume and saving.path.exists():
@@ -126,8 +126,7 @@ def run_lanes(lanes: list[RunOptions], on_unit: Callable[[int], None] | None = N
     programs = Programs(options, params, schedule, lanes=count)
     start = programs.first.evaluate(options.params0)
     logs = [RunLog(lane, start) for lane in lanes]
-    carry = Carry(params, compiled.initial_state(options.update_rule, params, count, options.problem.n), 0,
-                  np.zeros(count, dtype=np.int64))
+    carry = Carry(params, programs.first.initial_state(params), 0, np.zeros(count, dtype=np.int64))
     seeds = np.array([lane.seed for lane in lanes])
     advance(programs, logs, carry, seeds, schedule,
             after_unit=None if on_unit is None else lambda unit, carry, elapsed: on_unit(unit))

@@ -7,6 +7,9 @@ place by the loop:
 - :class:`LinearLoop` (least squares, logistic and softmax regression, curve fits): (V, scales) with
   W = scale · V in the rows' layout (:mod:`sgdlab.engines.native.linear_sgd`; large dense batches summed in
   parts by :mod:`sgdlab.engines.native.parted`, each thread with its own copy of V);
+- :class:`SagaLoop` (SAGA on least squares and logistic regression): θ, SAGA's table of one number an
+  example and its mean ḡ (:mod:`sgdlab.engines.native.linear_saga`), the last two carried between epochs as
+  the method's state (``initial_state``, ``method_state``);
 - :class:`NetworkLoop` (a ReLU network with one hidden layer): the hidden units' parts (U₁, b₁, U₂)
   and a copy of b₂ a thread (:mod:`sgdlab.engines.native.network_sgd`), the threads sharing the arrays. It
   also evaluates F, ‖∇F‖ and its diagnostics natively (``evaluate``, a range of rows at a time), in
@@ -22,7 +25,7 @@ import functools
 
 import numpy as np
 
-from sgdlab.engines.native import linear_sgd, network_sgd, parted
+from sgdlab.engines.native import linear_saga, linear_sgd, network_sgd, parted
 from sgdlab.engines.native._llvm import meeting
 from sgdlab.engines.native.work import is_network, step_work
 
@@ -30,14 +33,30 @@ from sgdlab.engines.native.work import is_network, step_work
 LOSSES = {"squared": linear_sgd.SQUARED, "logistic": linear_sgd.LOGISTIC, "softmax": linear_sgd.SOFTMAX}
 
 
-def loop_for(problem, batch_size: int):
-    """The loop object for ``problem`` at batch size ``batch_size``."""
+def loop_for(problem, batch_size: int, method=None):
+    """The loop object for ``problem`` at batch size ``batch_size`` (SAGA's for ``method`` SAGA)."""
     if is_network(problem):
         return NetworkLoop(problem, batch_size)
+    if method is not None and method.name == "saga":
+        return SagaLoop(problem)
     return LinearLoop(problem, batch_size)
 
 
-class LinearLoop:
+class MethodFree:
+    """What a loop of plain SGD says of a method's state: there is none."""
+
+    @staticmethod
+    def initial_state(lanes: int) -> tuple:
+        """The method's state of ``lanes`` runs at θ⁰: none."""
+        return ()
+
+    @staticmethod
+    def method_state(state: tuple) -> tuple:
+        """The method's state after an epoch: none."""
+        return ()
+
+
+class LinearLoop(MethodFree):
     """The linear models' loop: state (V, scales), V: R × K × p (dense rows) or R × p × K (CSR)."""
 
     parts = parted.PARTS
@@ -50,7 +69,7 @@ class LinearLoop:
         self.kernel = parted.parted_lanes if self.parted else linear_sgd.sgd_lanes
         self.shape = np.shape(problem.params0)
 
-    def state(self, lanes: np.ndarray) -> tuple:
+    def state(self, lanes: np.ndarray, method_state: tuple = (), start: bool = False) -> tuple:
         """(V, scales) of the lanes' θ (R × p, or R × p × K), with every scale 1."""
         matrices = np.asarray(lanes, dtype=np.float64).reshape(len(lanes), self.problem.n_features, -1)
         return linear_sgd.weights_layout(self.rows, matrices), np.ones(len(lanes))
@@ -84,7 +103,44 @@ class LinearLoop:
         return [functools.partial(run, thread) for thread in range(threads)]
 
 
-class NetworkLoop:
+class SagaLoop:
+    """SAGA on a linear model of one margin (:mod:`sgdlab.engines.native.linear_saga`): state (θ: R × p, the
+    tables φ: R × N, ḡ: R × p, whether the tables start this epoch); the method's state is (φ, ḡ)."""
+
+    parted = False
+
+    def __init__(self, problem):
+        self.problem, self.loss = problem, LOSSES[problem.native_loss]
+        self.rows, self.targets = problem.native_data()
+
+    def initial_state(self, lanes: int) -> tuple:
+        """(φ, ḡ) of ``lanes`` runs before the tables start (zeros)."""
+        return np.zeros((lanes, self.problem.n)), np.zeros((lanes, self.problem.n_features))
+
+    def state(self, lanes: np.ndarray, method_state: tuple, start: bool = False) -> tuple:
+        """The loop's state from the lanes' θ (R × p) and (φ, ḡ), copied: the epoch updates it in place."""
+        tables, means = method_state
+        return (np.array(lanes, dtype=np.float64, order="C"), np.array(tables, dtype=np.float64),
+                np.array(means, dtype=np.float64), start)
+
+    @staticmethod
+    def params(state: tuple) -> np.ndarray:
+        """The lanes' θ (R × p)."""
+        return state[0]
+
+    @staticmethod
+    def method_state(state: tuple) -> tuple:
+        """(φ, ḡ) after the epoch."""
+        return state[1], state[2]
+
+    def run_lanes(self, state: tuple, group: slice, indices, masks, alphas) -> None:
+        """The epoch of the lanes ``group`` on this thread."""
+        ws, tables, means, start = state
+        linear_saga.saga_lanes(self.loss, self.rows, self.targets, ws[group], tables[group], means[group], indices,
+                               masks, alphas, self.problem.l2, np.arange(len(indices)), start)
+
+
+class NetworkLoop(MethodFree):
     """A one-hidden-layer ReLU network's loop: state (U₁, b₁, U₂, b₂) of shapes R × PARTS × h × p,
     R × PARTS × h, R × PARTS × K × h and R × PARTS × K (b₂: a copy a thread), h = ⌈H / PARTS⌉."""
 
@@ -98,7 +154,7 @@ class NetworkLoop:
         self.width, self.part_width = width, -(-width // network_sgd.PARTS)
         self.parted = step_work(problem, batch_size) >= parted.PARTED_MIN_WORK
 
-    def state(self, lanes: list) -> tuple:
+    def state(self, lanes: list, method_state: tuple = (), start: bool = False) -> tuple:
         """The parts of the lanes' layers [{"W": R × p × H, "b": R × H}, {"W": R × H × K, "b": R × K}]; a
         part's units past H (when H is odd) have zero weights and stay zero."""
         (W1, b1), (W2, b2) = ((np.asarray(layer["W"], np.float64), np.asarray(layer["b"], np.float64))

@@ -18,13 +18,14 @@ import itertools
 import os
 import threading
 import time
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from sgdlab.engines.base import Carry, Metrics, Seeds
-from sgdlab.engines.compiled import CompiledRun
+from sgdlab.engines.compiled import CompiledRun, gradient_counts, method_flags, method_of
 from sgdlab.engines.native import loops
 from sgdlab.engines.native.stale_caches import clear_this_package_once
 from sgdlab.schedules import Constant, Schedule
@@ -52,12 +53,18 @@ class NativeRun:
         problem = compiled.problem
         self.problem, self.sampler, self.lanes = problem, compiled.sampler, compiled.lanes
         width = getattr(self.sampler, "batch_size", problem.n)   # gradient descent: one batch of all N
-        self.loop = loops.loop_for(problem, width)
+        self.method = method_of(compiled.optimizer)
+        self.loop = loops.loop_for(problem, width, self.method)
         self.dtype = jax.tree.leaves(problem.params0)[0].dtype   # θ's: the loop computes in float64
         self.extras = tuple(jax.eval_shape(problem.diagnostics, problem.params0, problem.data))
         self._prepared: set[bool] = set()
         #: The batch entries of an epoch (the same in every epoch), each one per-example gradient.
         self._examples = int(np.count_nonzero(self.sampler.plan(problem.n, 0, 0)[1]))
+
+    def initial_state(self, params) -> Any:
+        """The method's state at θ⁰ (SAGA's empty table; nothing for plain SGD), one per lane when batched."""
+        stacked = self.loop.initial_state(self.lanes or 1)
+        return stacked if self.lanes is not None else jax.tree.map(lambda leaf: leaf[0], stacked)
 
     def prepare(self, record: bool) -> float:
         """Run the first steps of a scratch epoch through the code of :meth:`epoch`, with a constant
@@ -72,7 +79,7 @@ class NativeRun:
         zeros = jax.tree.map(lambda leaf: np.zeros((count, *np.shape(leaf)), self.dtype), self.problem.params0)
         seeds = np.zeros(count, dtype=np.int64)
         for alphas in _warm_up_step_sizes(count, steps):
-            self._advance(zeros, seeds, 0, alphas, record, steps)
+            self._advance(zeros, self.loop.initial_state(count), seeds, 0, alphas, record, steps)
         self._prepared.add(record)
         return time.perf_counter() - started
 
@@ -85,21 +92,24 @@ class NativeRun:
         seeds = np.atleast_1d(np.asarray(seeds))
         steps = self.sampler.steps_per_epoch(self.problem.n)
         alphas = step_sizes(schedule if self.lanes is not None else _stacked(schedule), k, steps, seeds.size)
-        lanes = params if self.lanes is not None else jax.tree.map(lambda leaf: np.asarray(leaf)[None], params)
-        final, metrics = self._advance(lanes, seeds, epoch, alphas, record)
-        counted = counted + self._examples   # plain SGD: one gradient a batch entry
+        if self.lanes is None:   # one run: a lane axis of one
+            params, opt_state = jax.tree.map(lambda leaf: np.asarray(leaf)[None], (params, opt_state))
+        final, opt_state, metrics = self._advance(params, opt_state, seeds, epoch, alphas, record)
+        flags = method_flags(self.method, self.problem.n, self.sampler, seeds, epoch, steps)
+        counted = counted + gradient_counts(self.method, np.full(seeds.size, self._examples), flags, self.problem.n)
         if self.lanes is None:
-            return Carry(jax.tree.map(lambda leaf: leaf[0], final), opt_state, k + steps, counted), metrics.lane(0)
+            final, opt_state, counted = jax.tree.map(lambda leaf: leaf[0], (final, opt_state, counted))
+            return Carry(final, opt_state, k + steps, int(counted)), metrics.lane(0)
         return Carry(final, opt_state, k + steps, counted), metrics
 
-    def _advance(self, lanes, seeds: np.ndarray, epoch: int, alphas: np.ndarray, record: bool,
+    def _advance(self, lanes, method_state, seeds: np.ndarray, epoch: int, alphas: np.ndarray, record: bool,
                  steps: int | None = None) -> tuple:
-        """The lanes' θ after epoch ``epoch`` (its first ``steps`` steps, or all), in θ's dtype, and their
-        metrics (one entry a lane)."""
-        state = self.loop.state(lanes)
+        """The lanes' θ after epoch ``epoch`` (its first ``steps`` steps, or all), in θ's dtype, the method's
+        state after it, and their metrics (one entry a lane). A method's table starts in epoch 0."""
+        state = self.loop.state(lanes, method_state, epoch == 0)
         self._run_lanes(state, seeds, epoch, alphas, steps)
         final = jax.tree.map(lambda leaf: leaf.astype(self.dtype), self.loop.params(state))
-        return final, self._metrics(final, state, len(seeds), record)
+        return final, self.loop.method_state(state), self._metrics(final, state, len(seeds), record)
 
     def _plans(self, seeds: np.ndarray, epoch: int, steps: int | None) -> tuple[np.ndarray, np.ndarray]:
         """The lanes' plans of epoch ``epoch`` (lanes × S × B), or their first ``steps`` steps."""

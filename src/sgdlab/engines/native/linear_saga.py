@@ -1,0 +1,194 @@
+"""The native SAGA loop for the built-in linear models of one margin (least squares, logistic regression).
+
+fᵢ(θ) = ℓ(xᵢᵀθ, yᵢ) + (λ/2)‖θ‖², so ∇fᵢ − λθ = ℓ′ᵢ xᵢ and SAGA's table is one number an example,
+φᵢ (the derivative ℓ′ at the margin it was last computed at), with ḡ = (1/N) Σⱼ φⱼ xⱼ beside it, as
+scikit-learn-contrib lightning keeps it. Step t, with batch I (b real entries) and dᵢ = ℓ′(xᵢᵀθ, yᵢ):
+
+    θ ← aₜ θ − αₜ ḡ − (αₜ/b) Σ_{i ∈ I} (dᵢ − φᵢ) xᵢ,   aₜ = 1 − αₜλ;   then ḡ += (dᵢ − φᵢ) xᵢ / N, φᵢ ← dᵢ,
+
+the JAX engine's SAGA (:mod:`sgdlab.methods.variance_reduced`) for these models. On dense rows a step
+touches all p weights. On CSR rows only the batch's features change other than through the dense
+recursion θⱼ ← aₜ θⱼ − αₜ ḡⱼ, which a coordinate not in the batch follows with ḡⱼ fixed; it is applied
+lazily, when the coordinate is next read (and at the epoch's end): from step u to v,
+
+    θⱼ(v) = (C_v/C_u) θⱼ(u) − ḡⱼ C_v (S_v − S_u),   C_t = Π_{r<t} a_r,   S_t = Σ_{r<t} α_r / C_{r+1},
+
+so a step costs the batch's nonzeros, not p. Each coordinate keeps 1/C_u and S_u of the step it was last
+brought up to date at (p numbers each, which stay in the cache, where arrays over the epoch's steps would
+be read at random). When C_t falls below RESTART_BELOW every coordinate is brought up to date and the
+products start again at 1.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+from numba.extending import overload
+
+from sgdlab.engines.native._llvm.flags import IN_ORDER, REORDER
+from sgdlab.engines.native._llvm.prefetch import prefetch
+from sgdlab.engines.native.linear_sgd import (
+    PREFETCH_AHEAD_STEPS,
+    _is_dense,
+    row_axpy,
+    row_dot,
+    row_prefetch,
+    scalar_derivative,
+)
+
+#: The cumulative product C_t of the (1 − αλ) factors restarts at 1 below this.
+RESTART_BELOW = 1e-100
+#: How many batch entries ahead in the plan a row, its target and its table entry are asked for (the B = 1
+#: distance of the SGD loop).
+PREFETCH_AHEAD = PREFETCH_AHEAD_STEPS
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def start_table(loss, rows, y, w, table, mean):
+    """φᵢ = ℓ′(xᵢᵀθ, yᵢ) for every example and ḡ = (1/N) Σ φᵢ xᵢ."""
+    n = y.shape[0]
+    mean[:] = 0.0
+    for i in range(n):
+        table[i] = scalar_derivative(loss, row_dot(rows, i, w), y[i])
+        row_axpy(rows, i, mean, table[i] / n)
+
+
+def saga_epoch(loss, rows, y, w, table, mean, indices, mask, alphas, l2):
+    """One epoch of SAGA on θ = ``w`` (p), the table φ (N) and ḡ (p), all updated in place."""
+
+
+@overload(saga_epoch)
+def _saga_epoch(loss, rows, y, w, table, mean, indices, mask, alphas, l2):
+    if _is_dense(rows):
+        return lambda loss, rows, y, w, table, mean, indices, mask, alphas, l2: _dense_epoch(
+            loss, rows, y, w, table, mean, indices, mask, alphas, l2)
+    return lambda loss, rows, y, w, table, mean, indices, mask, alphas, l2: _sparse_epoch(
+        loss, rows, y, w, table, mean, indices, mask, alphas, l2)
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def saga_lanes(loss, rows, y, ws, tables, means, indices, masks, alphas, l2, lanes, start):
+    """:func:`saga_epoch` for each lane r in ``lanes`` (θ ws[r], table tables[r], ḡ means[r]), the table started
+    at θ first when ``start``."""
+    for r in lanes:
+        if start:
+            start_table(loss, rows, y, ws[r], tables[r], means[r])
+        saga_epoch(loss, rows, y, ws[r], tables[r], means[r], indices[r], masks[r], alphas[r], l2)
+
+
+@numba.njit(cache=True, fastmath=REORDER, nogil=True, error_model="numpy")
+def _dense_epoch(loss, rows, y, w, table, mean, indices, mask, alphas, l2):
+    steps, width = indices.shape
+    n = y.shape[0]
+    derivatives = np.empty(width)
+    for t in range(steps):
+        count = _derivatives(loss, rows, y, w, indices[t], mask[t], derivatives)
+        shrink, alpha = 1.0 - alphas[t] * l2, alphas[t]
+        for j in range(w.shape[0]):
+            w[j] = shrink * w[j] - alpha * mean[j]
+        _correct(rows, w, table, mean, indices[t], mask[t], derivatives, -alpha / count, n)
+
+
+@numba.njit(cache=True, fastmath=IN_ORDER, nogil=True, error_model="numpy")
+def _sparse_epoch(loss, rows, y, w, table, mean, indices, mask, alphas, l2):
+    """Two passes over each batch row a step: its coordinates brought up to date while its margin is summed;
+    then, coordinate by coordinate, step t's dense part (once a coordinate, with ḡ before the step's update),
+    the row's correction and ḡ's update (see the module docstring)."""
+    data, features, indptr = rows
+    steps, width = indices.shape
+    n, p = y.shape[0], w.shape[0]
+    derivatives, corrections = np.empty(width), np.empty(width)
+    planned = indices.reshape(-1)
+    # coordinate j is current at step last[j], where 1/C and S were inverse_at[j] and sum_at[j]; the current
+    # step's C, 1/C and S are scalars (kept in registers: in an array, every store to θ would reload them)
+    last = np.zeros(p, dtype=np.int64)
+    inverse_at, sum_at = np.ones(p), np.zeros(p)
+    product, inverse, total = 1.0, 1.0, 0.0
+    for t in range(steps):
+        count = 0
+        for b in range(width):
+            _ask_ahead(rows, y, table, planned, t * width + b)
+            if mask[t, b]:
+                i = indices[t, b]
+                margin = 0.0
+                for position in range(indptr[i], indptr[i + 1]):
+                    j = features[position]
+                    if last[j] != t:
+                        w[j] = product * (inverse_at[j] * w[j] - mean[j] * (total - sum_at[j]))
+                        last[j], inverse_at[j], sum_at[j] = t, inverse, total
+                    margin += data[position] * w[j]
+                derivatives[b] = scalar_derivative(loss, margin, y[i])
+                corrections[b] = derivatives[b] - table[i]   # with φᵢ as it was before the step
+                count += 1
+        shrink, alpha = 1.0 - alphas[t] * l2, alphas[t]
+        product *= shrink
+        inverse = 1.0 / product
+        total += alpha * inverse
+        factor = -alpha / count
+        for b in range(width):
+            if mask[t, b]:
+                i = indices[t, b]
+                step, change = factor * corrections[b], (derivatives[b] - table[i]) / n   # change: 0 for a repeat
+                for position in range(indptr[i], indptr[i + 1]):
+                    j = features[position]
+                    if last[j] == t:
+                        w[j] = shrink * w[j] - alpha * mean[j]
+                        last[j], inverse_at[j], sum_at[j] = t + 1, inverse, total
+                    w[j] += step * data[position]
+                    mean[j] += change * data[position]
+                table[i] = derivatives[b]
+        if product < RESTART_BELOW:
+            _catch_up_all(t + 1, w, mean, last, inverse_at, sum_at, product, total)
+            product, inverse, total = 1.0, 1.0, 0.0
+            inverse_at[:], sum_at[:] = 1.0, 0.0
+    _catch_up_all(steps, w, mean, last, inverse_at, sum_at, product, total)
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def _ask_ahead(rows, y, table, planned, position):
+    """Prefetch the row, target and table entry PREFETCH_AHEAD places after ``position`` in the plan."""
+    ahead = planned[min(position + PREFETCH_AHEAD, planned.size - 1)]
+    row_prefetch(rows, ahead)
+    prefetch(y, ahead)
+    prefetch(table, ahead)
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def _catch_up_all(v, w, mean, last, inverse_at, sum_at, product, total):
+    """Every θⱼ brought from the step it was last current at to step v (the current one) by the dense recursion,
+    θⱼ ← C_v (θⱼ/C_u − ḡⱼ (S_v − S_u)), ḡⱼ fixed meanwhile."""
+    for j in range(w.shape[0]):
+        if last[j] != v:
+            w[j] = product * (inverse_at[j] * w[j] - mean[j] * (total - sum_at[j]))
+            last[j] = v
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def _derivatives(loss, rows, y, w, row, keep, derivatives):
+    """dᵢ = ℓ′(xᵢᵀθ, yᵢ) for the batch's real entries (in order); returns how many there are."""
+    count = 0
+    for b in range(row.shape[0]):
+        if keep[b]:
+            i = row[b]
+            derivatives[count] = scalar_derivative(loss, row_dot(rows, i, w), y[i])
+            count += 1
+    return count
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def _correct(rows, w, table, mean, row, keep, derivatives, factor, n):
+    """θ += factor · Σ (dᵢ − φᵢ) xᵢ over the batch, then ḡ += (dᵢ − φᵢ) xᵢ / N and φᵢ ← dᵢ, entry by entry (an
+    index drawn twice adds nothing the second time: its φᵢ is already dᵢ)."""
+    count = 0
+    for b in range(row.shape[0]):
+        if keep[b]:
+            i = row[b]
+            row_axpy(rows, i, w, factor * (derivatives[count] - table[i]))
+            count += 1
+    count = 0
+    for b in range(row.shape[0]):
+        if keep[b]:
+            i = row[b]
+            row_axpy(rows, i, mean, (derivatives[count] - table[i]) / n)
+            table[i] = derivatives[count]
+            count += 1

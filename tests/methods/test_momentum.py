@@ -103,5 +103,7 @@ def test_a_method_is_refused_with_an_optimizer_or_the_native_engine(problem):
         sl.minimize(problem, sl.cyclic(8), optimizer=optax.sgd(0.1), method=sl.heavy_ball(0.5))
     with pytest.raises(TypeError, match=re.escape("method must be a method such as sl.plain()")):
         sl.minimize(problem, sl.cyclic(8), step=0.1, method="momentum")
-    with pytest.raises(ValueError, match=r"the method is heavy ball .*the native loop runs plain SGD, and SAGA"):
-        sl.minimize(problem, sl.cyclic(8), step=0.1, method=sl.heavy_ball(0.5), engine="native")
+    assert sl.minimize(problem, sl.cyclic(8), step=0.1, method=sl.heavy_ball(0.5), engine="native").engine == "native"
+    network = sl.mlp(np.eye(4), np.array([0, 1, 0, 1]), hidden=(3,))
+    with pytest.raises(ValueError, match=r"the method is heavy ball .*the native loop runs plain SGD, heavy ball"):
+        sl.minimize(network, sl.cyclic(2), step=0.1, method=sl.heavy_ball(0.5), engine="native")

@@ -20,7 +20,7 @@ from sgdlab.engines.base import EpochProgram
 from sgdlab.engines.compiled import CompiledRun
 from sgdlab.engines.native.work import is_network, step_work
 from sgdlab.methods import Method
-from sgdlab.methods.averaging import Averaged
+from sgdlab.methods.averaging import Averaged, PolyakAverage
 from sgdlab.schedules import AdaptiveStep
 
 #: The engines a run may ask for ("streamed" is not asked for: data on disk are always streamed).
@@ -53,12 +53,13 @@ def unsupported(problem, sampler, optimizer, placement=None, schedule=None) -> s
         return reason
     if problem.constraint is not None:
         return "the problem is constrained (projected steps run on the JAX engine)"
-    if isinstance(optimizer, Averaged):
-        return f"the run keeps a {optimizer.averaging.describe()} (averaging runs on the JAX engine)"
+    if isinstance(optimizer, Averaged) and not _native_average(problem, optimizer):
+        return (f"the run keeps a {optimizer.averaging.describe()} (the native loop averages plain SGD on the "
+                "linear models, from a start: polyak_average or tail_average)")
     if isinstance(optimizer, Method) and not _native_method(problem, optimizer):
-        return (f"the method is {optimizer.describe()} (the native loop runs plain SGD, and SAGA on least squares "
-                "and logistic regression)")
-    if optimizer is not None and not isinstance(optimizer, Method):
+        return (f"the method is {optimizer.describe()} (the native loop runs plain SGD, heavy ball and Nesterov "
+                "on the linear models, and SAGA on least squares and logistic regression)")
+    if optimizer is not None and not isinstance(optimizer, Method | Averaged):
         return "an optax optimizer is given (its update runs on the JAX engine)"
     if isinstance(schedule, AdaptiveStep):
         return "the step adapts to the loss (Polyak's steps run on the JAX engine)"
@@ -146,9 +147,18 @@ def _compiled(problem, sampler, params, schedule, solution, lanes, optimizer, ch
 
 
 def _native_method(problem, method: Method) -> bool:
-    """Whether the native loop runs ``method`` on ``problem``: SAGA on a linear model of one margin."""
-    return method.name == "saga" and not is_network(problem) and getattr(problem, "native_loss", None) in (
-        "squared", "logistic")
+    """Whether the native loop runs ``method`` on ``problem``: on the linear models, heavy ball and Nesterov,
+    and SAGA with one margin (least squares, logistic regression)."""
+    if is_network(problem):
+        return False
+    if method.name == "saga":
+        return getattr(problem, "native_loss", None) in ("squared", "logistic")
+    return method.name in ("heavy_ball", "nesterov")
+
+
+def _native_average(problem, rule: Averaged) -> bool:
+    """Whether the native loop runs ``rule``: a Polyak–Ruppert or tail average of plain SGD on a linear model."""
+    return rule.rule is None and not is_network(problem) and isinstance(rule.averaging, PolyakAverage)
 
 
 def _model_reason(problem) -> str | None:

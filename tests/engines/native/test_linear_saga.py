@@ -69,5 +69,5 @@ def test_softmax_saga_runs_on_the_jax_engine(classification_data):
     X, y = classification_data
     problem = sl.softmax_regression(X, y)
     assert sl.minimize(problem, sl.cyclic(5), 0.05, epochs=1, method=sl.saga()).engine == "jax"
-    with pytest.raises(ValueError, match="the native loop runs plain SGD, and SAGA on least squares and logistic"):
+    with pytest.raises(ValueError, match="and SAGA on least squares and logistic regression"):
         sl.minimize(problem, sl.cyclic(5), 0.05, epochs=1, method=sl.svrg(), engine="native")

@@ -22,36 +22,42 @@ on several threads; ``parted`` says whether a run's steps are split so at all.
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 import numpy as np
 
-from sgdlab.engines.native import linear_saga, linear_sgd, network_sgd, parted
+from sgdlab.engines.native import linear_methods, linear_saga, linear_sgd, network_sgd, parted
 from sgdlab.engines.native._llvm import meeting
 from sgdlab.engines.native.work import is_network, step_work
+from sgdlab.methods.averaging import Averaged
 
 #: The linear loop's switch for each problem's ``native_loss``.
 LOSSES = {"squared": linear_sgd.SQUARED, "logistic": linear_sgd.LOGISTIC, "softmax": linear_sgd.SOFTMAX}
 
 
-def loop_for(problem, batch_size: int, method=None):
-    """The loop object for ``problem`` at batch size ``batch_size`` (SAGA's for ``method`` SAGA)."""
+def loop_for(problem, batch_size: int, rule=None):
+    """The loop object for ``problem`` at batch size ``batch_size`` and the run's update ``rule`` (None: plain
+    SGD; SAGA, heavy ball or Nesterov; plain SGD with a Polyak–Ruppert or tail average)."""
     if is_network(problem):
         return NetworkLoop(problem, batch_size)
-    if method is not None and method.name == "saga":
+    name = getattr(rule, "name", None)
+    if name == "saga":
         return SagaLoop(problem)
+    if name in ("heavy_ball", "nesterov"):
+        return MomentumLoop(problem, batch_size, rule)
+    if isinstance(rule, Averaged):
+        return AveragedLoop(problem, batch_size, rule.averaging)
     return LinearLoop(problem, batch_size)
 
 
 class MethodFree:
     """What a loop of plain SGD says of a method's state: there is none."""
 
-    @staticmethod
-    def initial_state(lanes: int) -> tuple:
+    def initial_state(self, lanes: int) -> Any:
         """The method's state of ``lanes`` runs at θ⁰: none."""
         return ()
 
-    @staticmethod
-    def method_state(state: tuple) -> tuple:
+    def method_state(self, state: tuple) -> Any:
         """The method's state after an epoch: none."""
         return ()
 
@@ -69,7 +75,7 @@ class LinearLoop(MethodFree):
         self.kernel = parted.parted_lanes if self.parted else linear_sgd.sgd_lanes
         self.shape = np.shape(problem.params0)
 
-    def state(self, lanes: np.ndarray, method_state: tuple = (), start: bool = False) -> tuple:
+    def state(self, lanes: np.ndarray, method_state: Any = (), epoch: int = 0, k0: int = 0, steps: int = 0) -> tuple:
         """(V, scales) of the lanes' θ (R × p, or R × p × K), with every scale 1."""
         matrices = np.asarray(lanes, dtype=np.float64).reshape(len(lanes), self.problem.n_features, -1)
         return linear_sgd.weights_layout(self.rows, matrices), np.ones(len(lanes))
@@ -89,18 +95,25 @@ class LinearLoop(MethodFree):
     def part_runs(self, state: tuple, indices, masks, alphas) -> list:
         """One callable a thread for the epoch of a single run (lane 0) summed in parts, each thread with
         its own copy of V; thread 0's scale is kept."""
-        weights, scales = state
+        weights, scales = state[:2]
         threads = self.parts
         flags, gradients = meeting.flags_for(threads), parted.gradients_for(*weights.shape[1:])
         copies = [weights[0], *(weights[0].copy() for _ in range(threads - 1))]
 
+        velocities = self._velocity_copies(state, threads)
+
         def run(thread: int):
             scale = parted.parted_epoch(self.loss, self.rows, self.targets, copies[thread], scales[0], indices[0],
-                                        masks[0], alphas[0], self.problem.l2, thread, threads, flags, gradients)
+                                        masks[0], alphas[0], self.problem.l2, thread, threads, flags, gradients,
+                                        *velocities[thread])
             if thread == 0:
                 scales[0] = scale
 
         return [functools.partial(run, thread) for thread in range(threads)]
+
+    def _velocity_copies(self, state: tuple, threads: int) -> list[tuple]:
+        """(velocity, β, Nesterov?) of each thread: none for plain SGD."""
+        return [(parted.NO_VELOCITY[0], 0.0, False)] * threads
 
 
 class SagaLoop:
@@ -113,15 +126,16 @@ class SagaLoop:
         self.problem, self.loss = problem, LOSSES[problem.native_loss]
         self.rows, self.targets = problem.native_data()
 
-    def initial_state(self, lanes: int) -> tuple:
+    def initial_state(self, lanes: int) -> Any:
         """(φ, ḡ) of ``lanes`` runs before the tables start (zeros)."""
         return np.zeros((lanes, self.problem.n)), np.zeros((lanes, self.problem.n_features))
 
-    def state(self, lanes: np.ndarray, method_state: tuple, start: bool = False) -> tuple:
-        """The loop's state from the lanes' θ (R × p) and (φ, ḡ), copied: the epoch updates it in place."""
+    def state(self, lanes: np.ndarray, method_state: Any = (), epoch: int = 0, k0: int = 0, steps: int = 0) -> tuple:
+        """The loop's state from the lanes' θ (R × p) and (φ, ḡ), copied: the epoch updates it in place; the
+        tables start in epoch 0."""
         tables, means = method_state
         return (np.array(lanes, dtype=np.float64, order="C"), np.array(tables, dtype=np.float64),
-                np.array(means, dtype=np.float64), start)
+                np.array(means, dtype=np.float64), epoch == 0)
 
     @staticmethod
     def params(state: tuple) -> np.ndarray:
@@ -129,7 +143,7 @@ class SagaLoop:
         return state[0]
 
     @staticmethod
-    def method_state(state: tuple) -> tuple:
+    def method_state(state: tuple) -> Any:
         """(φ, ḡ) after the epoch."""
         return state[1], state[2]
 
@@ -138,6 +152,87 @@ class SagaLoop:
         ws, tables, means, start = state
         linear_saga.saga_lanes(self.loss, self.rows, self.targets, ws[group], tables[group], means[group], indices,
                                masks, alphas, self.problem.l2, np.arange(len(indices)), start)
+
+
+class MomentumLoop(LinearLoop):
+    """Heavy ball or Nesterov on a linear model (:mod:`sgdlab.engines.native.linear_methods`): state (W, scales
+    = 1, velocities), W and the velocities in the rows' layout; the method's state is the velocity, shaped
+    like θ (R × p or R × p × K)."""
+
+    def __init__(self, problem, batch_size: int, method):
+        super().__init__(problem, batch_size)
+        self.beta, self.nesterov = method.beta, method.name == "nesterov"
+
+    def initial_state(self, lanes: int) -> Any:
+        """v⁰ = 0 for ``lanes`` runs."""
+        return np.zeros((lanes, *self.shape))
+
+    def state(self, lanes: np.ndarray, method_state: Any = (), epoch: int = 0, k0: int = 0, steps: int = 0) -> tuple:
+        weights, scales = super().state(lanes)
+        return weights, scales, super().state(method_state)[0]
+
+    def params(self, state: tuple) -> np.ndarray:
+        return super().params(state[:2])
+
+    def method_state(self, state: tuple) -> Any:
+        """The velocities, shaped like θ."""
+        return super().params((state[2], np.ones(len(state[2]))))
+
+    def run_lanes(self, state: tuple, group: slice, indices, masks, alphas) -> None:
+        weights, scales, velocities = state
+        lanes = np.arange(len(indices))
+        if self.parted:
+            parted.parted_lanes(self.loss, self.rows, self.targets, weights[group], scales[group], indices, masks,
+                                alphas, self.problem.l2, lanes, velocities[group], self.beta, self.nesterov)
+        else:
+            linear_methods.momentum_lanes(self.loss, self.rows, self.targets, weights[group], velocities[group],
+                                          indices, masks, alphas, self.problem.l2, self.beta, self.nesterov, lanes)
+
+    def _velocity_copies(self, state: tuple, threads: int) -> list[tuple]:
+        """Each thread's own copy of the velocity (thread 0's is the state's), with β and Nesterov?."""
+        velocity = state[2][0]
+        copies = [velocity, *(velocity.copy() for _ in range(threads - 1))]
+        return [(copy, self.beta, self.nesterov) for copy in copies]
+
+
+class AveragedLoop(LinearLoop):
+    """Plain SGD with a Polyak–Ruppert (or tail) average (:mod:`sgdlab.engines.native.linear_methods`): state
+    (V, scales, U, weights, the averaged count before the epoch, the count after); the method's state is the
+    JAX engine's, ((), (θ̄, count))."""
+
+    def __init__(self, problem, batch_size: int, averaging):
+        super().__init__(problem, batch_size)
+        self.parted, self.first = False, int(averaging.first or 0)
+
+    def initial_state(self, lanes: int) -> Any:
+        """θ̄ = 0 and no iterate counted yet, for ``lanes`` runs (θ̄ is θ until the first counted step)."""
+        return (), (np.zeros((lanes, *self.shape)), np.zeros(lanes, dtype=np.int64))
+
+    def state(self, lanes: np.ndarray, method_state: Any = (), epoch: int = 0, k0: int = 0, steps: int = 0) -> tuple:
+        weights, scales = super().state(lanes)
+        averages, counts = method_state[1]
+        counts = np.asarray(counts, dtype=np.int64)
+        sums = super().state(np.asarray(averages) * counts.reshape(-1, *[1] * len(self.shape)))[0]
+        counted = max(0, k0 + steps - max(self.first, k0))
+        return weights, scales, sums, np.zeros(len(scales)), counts, counts + counted, k0
+
+    def params(self, state: tuple) -> np.ndarray:
+        return super().params(state[:2])
+
+    def method_state(self, state: tuple) -> Any:
+        """((), (θ̄, count)) after the epoch: θ̄ = (U + weight·V)/count, or θ while nothing is counted."""
+        weights, scales, sums, weighted, _, counts, _ = state
+        totals = super().params((sums + weighted[:, None, None] * weights, np.ones(len(scales))))
+        shape = (-1, *[1] * len(self.shape))
+        averages = np.where(counts.reshape(shape) > 0, totals / np.maximum(counts, 1).reshape(shape),
+                            self.params(state))
+        return (), (averages, counts)
+
+    def run_lanes(self, state: tuple, group: slice, indices, masks, alphas) -> None:
+        weights, scales, sums, weighted, _, _, k0 = state
+        linear_methods.averaged_lanes(self.loss, self.rows, self.targets, weights[group], scales[group], sums[group],
+                                      weighted[group], indices, masks, alphas, self.problem.l2, k0, self.first,
+                                      np.arange(len(indices)))
 
 
 class NetworkLoop(MethodFree):
@@ -154,7 +249,7 @@ class NetworkLoop(MethodFree):
         self.width, self.part_width = width, -(-width // network_sgd.PARTS)
         self.parted = step_work(problem, batch_size) >= parted.PARTED_MIN_WORK
 
-    def state(self, lanes: list, method_state: tuple = (), start: bool = False) -> tuple:
+    def state(self, lanes: list, method_state: Any = (), epoch: int = 0, k0: int = 0, steps: int = 0) -> tuple:
         """The parts of the lanes' layers [{"W": R × p × H, "b": R × H}, {"W": R × H × K, "b": R × K}]; a
         part's units past H (when H is odd) have zero weights and stay zero."""
         (W1, b1), (W2, b2) = ((np.asarray(layer["W"], np.float64), np.asarray(layer["b"], np.float64))

@@ -44,6 +44,8 @@ from sgdlab.engines.native.linear_sgd import (
 
 #: Parts of each step's batch, the most threads a run uses.
 PARTS = 2
+#: The velocities of runs without momentum: none.
+NO_VELOCITY = np.zeros((1, 0, 0))
 
 #: Dense batches with B · p · K at least this many multiply-adds a step are summed in parts (and one
 #: run's parts computed on two threads): below it the threads' meeting costs about what the second
@@ -63,9 +65,13 @@ def gradients_for(classes: int, features: int) -> np.ndarray:
 
 
 @numba.njit(cache=True, fastmath=REORDER, nogil=True, error_model="numpy")
-def parted_epoch(loss, rows, y, Vt, scale, indices, mask, alphas, l2, thread, threads, flags, gradients):
+def parted_epoch(loss, rows, y, Vt, scale, indices, mask, alphas, l2, thread, threads, flags, gradients, velocity,
+                 beta, nesterov):
     """Run the plan's steps on Wᵀ = scale·Vt (this thread's copy, K × p) as thread ``thread`` of
-    ``threads``, meeting the others at ``flags`` and summing parts in ``gradients``; return the new scale."""
+    ``threads``, meeting the others at ``flags`` and summing parts in ``gradients``; return the new scale.
+    With a ``velocity`` (this thread's copy, K × p; empty for plain SGD) the update is momentum's
+    (:mod:`sgdlab.engines.native.linear_methods`, scale 1): v ← βv + (G/b + λW), W ← W − αv (or, Nesterov's,
+    W − α(g + βv))."""
     steps, width = indices.shape
     classes = Vt.shape[0]
     margins = np.empty(classes)
@@ -93,6 +99,9 @@ def parted_epoch(loss, rows, y, Vt, scale, indices, mask, alphas, l2, thread, th
         count = 0
         for b in range(width):
             count += mask[t, b]
+        if velocity.size:
+            _momentum_step(Vt, velocity, gradients[buffer], count, alphas[t], l2, beta, nesterov)
+            continue
         scale = _decayed(scale, alphas[t] * l2, Vt)
         factor = -alphas[t] / (count * scale)
         for k in range(classes):
@@ -102,6 +111,19 @@ def parted_epoch(loss, rows, y, Vt, scale, indices, mask, alphas, l2, thread, th
                     total += gradients[buffer, part, k, j]
                 Vt[k, j] += factor * total
     return scale
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def _momentum_step(Vt, velocity, parts, count, alpha, l2, beta, nesterov):
+    """Momentum's update of W = Vt (scale 1) from the parts' gradient sums, entry by entry."""
+    for k in range(Vt.shape[0]):
+        for j in range(Vt.shape[1]):
+            total = 0.0
+            for part in range(PARTS):
+                total += parts[part, k, j]
+            gradient = total / count + l2 * Vt[k, j]
+            velocity[k, j] = beta * velocity[k, j] + gradient
+            Vt[k, j] -= alpha * (gradient + beta * velocity[k, j]) if nesterov else alpha * velocity[k, j]
 
 
 @numba.njit(cache=True, inline="always", error_model="numpy")
@@ -116,9 +138,12 @@ def _ask_ahead_in_part(rows, y, indices, t, b, start, stop):
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def parted_lanes(loss, rows, y, Vts, scales, indices, masks, alphas, l2, lanes):
-    """:func:`parted_epoch` on one thread for each lane r in ``lanes`` (as linear_sgd.sgd_lanes)."""
+def parted_lanes(loss, rows, y, Vts, scales, indices, masks, alphas, l2, lanes, velocities=NO_VELOCITY, beta=0.0,
+                 nesterov=False):
+    """:func:`parted_epoch` on one thread for each lane r in ``lanes`` (as linear_sgd.sgd_lanes), with momentum
+    when ``velocities`` (R × K × p) are given."""
     flags, gradients = meeting.flags_for(1), gradients_for(Vts.shape[1], Vts.shape[2])
     for r in lanes:
+        velocity = velocities[r] if velocities.size else velocities[0]
         scales[r] = parted_epoch(loss, rows, y, Vts[r], scales[r], indices[r], masks[r], alphas[r], l2, 0, 1, flags,
-                                 gradients)
+                                 gradients, velocity, beta, nesterov)

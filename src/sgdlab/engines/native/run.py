@@ -28,6 +28,7 @@ from sgdlab.engines.base import Carry, Metrics, Seeds
 from sgdlab.engines.compiled import CompiledRun, gradient_counts, method_flags, method_of
 from sgdlab.engines.native import loops
 from sgdlab.engines.native.stale_caches import clear_this_package_once
+from sgdlab.methods.averaging import Averaged
 from sgdlab.schedules import Constant, Schedule
 
 #: Worker threads for the lanes of a comparison, and whether one run's parts get threads of their
@@ -54,7 +55,9 @@ class NativeRun:
         self.problem, self.sampler, self.lanes = problem, compiled.sampler, compiled.lanes
         width = getattr(self.sampler, "batch_size", problem.n)   # gradient descent: one batch of all N
         self.method = method_of(compiled.optimizer)
-        self.loop = loops.loop_for(problem, width, self.method)
+        #: Whether the run keeps an averaged iterate (its metrics are recorded beside θ's).
+        self.averages = isinstance(compiled.optimizer, Averaged)
+        self.loop = loops.loop_for(problem, width, compiled.optimizer)
         self.dtype = jax.tree.leaves(problem.params0)[0].dtype   # θ's: the loop computes in float64
         self.extras = tuple(jax.eval_shape(problem.diagnostics, problem.params0, problem.data))
         self._prepared: set[bool] = set()
@@ -79,7 +82,7 @@ class NativeRun:
         zeros = jax.tree.map(lambda leaf: np.zeros((count, *np.shape(leaf)), self.dtype), self.problem.params0)
         seeds = np.zeros(count, dtype=np.int64)
         for alphas in _warm_up_step_sizes(count, steps):
-            self._advance(zeros, self.loop.initial_state(count), seeds, 0, alphas, record, steps)
+            self._advance(zeros, self.loop.initial_state(count), seeds, 0, 0, alphas, record, steps)
         self._prepared.add(record)
         return time.perf_counter() - started
 
@@ -94,7 +97,7 @@ class NativeRun:
         alphas = step_sizes(schedule if self.lanes is not None else _stacked(schedule), k, steps, seeds.size)
         if self.lanes is None:   # one run: a lane axis of one
             params, opt_state = jax.tree.map(lambda leaf: np.asarray(leaf)[None], (params, opt_state))
-        final, opt_state, metrics = self._advance(params, opt_state, seeds, epoch, alphas, record)
+        final, opt_state, metrics = self._advance(params, opt_state, seeds, epoch, k, alphas, record)
         flags = method_flags(self.method, self.problem.n, self.sampler, seeds, epoch, steps)
         counted = counted + gradient_counts(self.method, np.full(seeds.size, self._examples), flags, self.problem.n)
         if self.lanes is None:
@@ -102,14 +105,19 @@ class NativeRun:
             return Carry(final, opt_state, k + steps, int(counted)), metrics.lane(0)
         return Carry(final, opt_state, k + steps, counted), metrics
 
-    def _advance(self, lanes, method_state, seeds: np.ndarray, epoch: int, alphas: np.ndarray, record: bool,
-                 steps: int | None = None) -> tuple:
-        """The lanes' θ after epoch ``epoch`` (its first ``steps`` steps, or all), in θ's dtype, the method's
-        state after it, and their metrics (one entry a lane). A method's table starts in epoch 0."""
-        state = self.loop.state(lanes, method_state, epoch == 0)
+    def _advance(self, lanes, method_state, seeds: np.ndarray, epoch: int, k0: int, alphas: np.ndarray,
+                 record: bool, steps: int | None = None) -> tuple:
+        """The lanes' θ after epoch ``epoch`` from iteration k0 (its first ``steps`` steps, or all), in θ's dtype,
+        the method's state after it, and their metrics (one entry a lane)."""
+        state = self.loop.state(lanes, method_state, epoch, k0, alphas.shape[-1])
         self._run_lanes(state, seeds, epoch, alphas, steps)
         final = jax.tree.map(lambda leaf: leaf.astype(self.dtype), self.loop.params(state))
-        return final, self.loop.method_state(state), self._metrics(final, state, len(seeds), record)
+        method_state = self.loop.method_state(state)
+        metrics = self._metrics(final, state, len(seeds), record)
+        if record and self.averages:   # the averaged iterate's metrics beside, from the JAX engine's evaluation
+            averages = jax.tree.map(lambda leaf: leaf.astype(self.dtype), method_state[1][0])
+            metrics = metrics._replace(averaged=self._metrics(averages, None, len(seeds), record))
+        return final, method_state, metrics
 
     def _plans(self, seeds: np.ndarray, epoch: int, steps: int | None) -> tuple[np.ndarray, np.ndarray]:
         """The lanes' plans of epoch ``epoch`` (lanes × S × B), or their first ``steps`` steps."""

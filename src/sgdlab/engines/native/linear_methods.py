@@ -1,0 +1,184 @@
+"""Native momentum and iterate averaging for the built-in linear models (dense or CSR rows, any K).
+
+Step t with batch I (b real rows), G = Σ_{i ∈ I} xᵢ dᵢᵀ and dᵢ = ∂ℓ(mᵢ, yᵢ)/∂m as in
+:mod:`sgdlab.engines.native.linear_sgd`, and W in the rows' layout:
+
+* momentum (heavy ball; Nesterov): g = G/b + λW, v ← βv + g, W ← W − α v (W ← W − α (g + βv)), the
+  method's update in :mod:`sgdlab.methods.momentum`; W is kept whole (no scale: the velocity touches every
+  weight each step anyway). Large dense batches sum G in parts on two threads (:mod:`.parted`).
+* averaging (Polyak–Ruppert from step ``first``): W = s·V as in plain SGD, and the sum of the averaged
+  iterates Σ = Σ_{r} W_r kept as U + c·V: a step that adds Δ to V subtracts c·Δ from U (the batch's rows
+  only), and counting the new iterate adds s to c, so a step costs what a plain step costs, twice on the
+  rows. When s is folded into V, c·V is folded into U first. θ̄ = Σ / count.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+from numba.extending import overload
+
+from sgdlab.engines.native._llvm.flags import REORDER
+from sgdlab.engines.native.linear_sgd import (
+    PREFETCH_AHEAD_ROWS,
+    PREFETCH_AHEAD_STEPS,
+    SOFTMAX,
+    _ask_ahead,
+    _is_dense,
+    class_count,
+    row_add_outer,
+    row_dot,
+    row_margins,
+    scalar_derivative,
+    softmax_derivatives,
+)
+
+#: An averaged run folds its scale into V (and c·V into U) once |s| falls below this, not RESCALE_BELOW as plain
+#: SGD: V = θ/s grows as s shrinks, and U, which holds −c·V's past, with it, so Σ = U + c·V would cancel
+#: log₁₀(1/s) digits. Halving s takes ln 2/(αλ) steps, so the fold's O(p) pass stays rare.
+AVERAGED_RESCALE_BELOW = 0.5
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def batch_gradient_sum(loss, rows, y, V, scale, row, keep, planned, first, margins, derivatives, G):
+    """G = Σ xᵢ dᵢᵀ over the batch's real rows at W = scale·V; returns how many there are."""
+    G[:] = 0.0
+    count = 0
+    for b in range(row.shape[0]):
+        _ask_ahead(rows, y, planned, first + b, PREFETCH_AHEAD_ROWS)
+        if keep[b]:
+            i = row[b]
+            row_margins(rows, i, V, scale, margins)
+            if loss == SOFTMAX:
+                softmax_derivatives(margins, y[i], derivatives)
+            else:
+                derivatives[0] = scalar_derivative(loss, margins[0], y[i])
+            row_add_outer(rows, i, G, 1.0, derivatives)
+            count += 1
+    return count
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def momentum_update(W, velocity, G, count, alpha, l2, beta, nesterov):
+    """v ← βv + (G/b + λW), then W ← W − αv (heavy ball) or W − α(g + βv) (Nesterov), entry by entry."""
+    flat_W, flat_v, flat_G = W.reshape(-1), velocity.reshape(-1), G.reshape(-1)
+    for j in range(flat_W.size):
+        gradient = flat_G[j] / count + l2 * flat_W[j]
+        flat_v[j] = beta * flat_v[j] + gradient
+        flat_W[j] -= alpha * (gradient + beta * flat_v[j]) if nesterov else alpha * flat_v[j]
+
+
+@numba.njit(cache=True, fastmath=REORDER, nogil=True, error_model="numpy")
+def momentum_epoch(loss, rows, y, W, velocity, indices, mask, alphas, l2, beta, nesterov):
+    """The plan's steps with momentum on W and its velocity (both in the rows' layout), in place."""
+    steps, width = indices.shape
+    K = class_count(rows, W)
+    margins, derivatives, G = np.empty(K), np.empty(K), np.zeros_like(W)
+    planned = indices.reshape(-1)
+    for t in range(steps):
+        count = batch_gradient_sum(loss, rows, y, W, 1.0, indices[t], mask[t], planned, t * width, margins,
+                                   derivatives, G)
+        momentum_update(W, velocity, G, count, alphas[t], l2, beta, nesterov)
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def momentum_lanes(loss, rows, y, Ws, velocities, indices, masks, alphas, l2, beta, nesterov, lanes):
+    """:func:`momentum_epoch` for each lane r in ``lanes``."""
+    for r in lanes:
+        momentum_epoch(loss, rows, y, Ws[r], velocities[r], indices[r], masks[r], alphas[r], l2, beta, nesterov)
+
+
+def row_axpy_pair(rows, i, v, u, coefficient, weight):
+    """v += coefficient · xᵢ and u −= weight · coefficient · xᵢ, in one pass over row i's (nonzero) entries."""
+
+
+@overload(row_axpy_pair, inline="always")
+def _row_axpy_pair(rows, i, v, u, coefficient, weight):
+    if _is_dense(rows):
+        def dense(rows, i, v, u, coefficient, weight):
+            other = -weight * coefficient
+            for j in range(rows.shape[1]):
+                v[j] += coefficient * rows[i, j]
+                u[j] += other * rows[i, j]
+        return dense
+
+    def csr(rows, i, v, u, coefficient, weight):
+        data, indices, indptr = rows
+        other = -weight * coefficient
+        for position in range(indptr[i], indptr[i + 1]):
+            v[indices[position]] += coefficient * data[position]
+            u[indices[position]] += other * data[position]
+    return csr
+
+
+@numba.njit(cache=True, fastmath=REORDER, nogil=True, error_model="numpy")
+def averaged_epoch(loss, rows, y, V, scale, U, weight, indices, mask, alphas, l2, k0, first):
+    """The plan's steps of plain SGD on W = scale·V with the sum of the iterates after step ``first`` kept as
+    U + weight·V (all in the rows' layout, in place); returns (scale, weight)."""
+    steps, width = indices.shape
+    K = class_count(rows, V)
+    margins, derivatives = np.empty(K), np.empty((width, K))
+    planned = indices.reshape(-1)
+    for t in range(steps):
+        count = 0
+        for b in range(width):
+            _ask_ahead(rows, y, planned, t * width + b, PREFETCH_AHEAD_ROWS)
+            if mask[t, b]:
+                i = indices[t, b]
+                row_margins(rows, i, V, scale, margins)
+                if loss == SOFTMAX:
+                    softmax_derivatives(margins, y[i], derivatives[count])
+                else:
+                    derivatives[count, 0] = scalar_derivative(loss, margins[0], y[i])
+                count += 1
+        scale *= 1.0 - alphas[t] * l2
+        if abs(scale) < AVERAGED_RESCALE_BELOW:   # W = scale·V becomes V: first Σ = U + weight·V moves into U
+            U += weight * V
+            V *= scale
+            scale, weight = 1.0, 0.0
+        factor = -alphas[t] / (count * scale)
+        count = 0
+        for b in range(width):
+            if mask[t, b]:
+                i = indices[t, b]
+                if K == 1:   # V and U in one pass over the row
+                    row_axpy_pair(rows, i, V.reshape(-1), U.reshape(-1), factor * derivatives[count, 0], weight)
+                else:
+                    row_add_outer(rows, i, V, factor, derivatives[count])
+                    row_add_outer(rows, i, U, -weight * factor, derivatives[count])
+                count += 1
+        if k0 + t + 1 > first:
+            weight += scale
+    return scale, weight
+
+
+@numba.njit(cache=True, fastmath=REORDER, nogil=True, error_model="numpy")
+def averaged_single_epoch(loss, rows, y, v, scale, u, weight, order, alphas, l2, k0, first):
+    """:func:`averaged_epoch` for one example and one margin a step (B = 1, K = 1): no batch buffers, and the
+    rows asked for PREFETCH_AHEAD_STEPS steps ahead, as plain SGD's B = 1 loop."""
+    for t in range(order.shape[0]):
+        _ask_ahead(rows, y, order, t, PREFETCH_AHEAD_STEPS)
+        i = order[t]
+        derivative = scalar_derivative(loss, scale * row_dot(rows, i, v), y[i])
+        scale *= 1.0 - alphas[t] * l2
+        if abs(scale) < AVERAGED_RESCALE_BELOW:
+            u += weight * v
+            v *= scale
+            scale, weight = 1.0, 0.0
+        row_axpy_pair(rows, i, v, u, -alphas[t] * derivative / scale, weight)
+        if k0 + t + 1 > first:
+            weight += scale
+    return scale, weight
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def averaged_lanes(loss, rows, y, Vs, scales, Us, weights, indices, masks, alphas, l2, k0, first, lanes):
+    """:func:`averaged_epoch` for each lane r in ``lanes`` (scales and weights updated in place)."""
+    for r in lanes:
+        if indices.shape[2] == 1 and class_count(rows, Vs[r]) == 1:
+            scales[r], weights[r] = averaged_single_epoch(loss, rows, y, Vs[r].reshape(-1), scales[r],
+                                                          Us[r].reshape(-1), weights[r], indices[r, :, 0], alphas[r],
+                                                          l2, k0, first)
+        else:
+            scales[r], weights[r] = averaged_epoch(loss, rows, y, Vs[r], scales[r], Us[r], weights[r], indices[r],
+                                                   masks[r], alphas[r], l2, k0, first)

@@ -224,16 +224,23 @@ class _ProgressBars:
 
 
 def _print_summary(comparison, title: str) -> None:
+    import numpy as np
     from rich.table import Table
 
     summary = comparison.summary()
     metric = summary.attrs["metric"]
     table = Table(title=f"{title}: final {metric} across seeds; target {metric} ≤ {summary.attrs['target']:.3g}")
-    for column in ("run", "α·L", f"median {metric}", "q25–q75", "reached", "epochs to target", "status"):
+    averaged = summary[f"final averaged {metric}"].notna().any()
+    passes = not np.allclose(summary["gradient passes"], comparison.table.epoch.max())
+    columns = ["run", "α·L", f"median {metric}", "q25–q75", *([f"θ̄ {metric}"] if averaged else []),
+               *(["passes"] if passes else []), "reached", "epochs to target", "status"]
+    for column in columns:
         table.add_column(column, justify="left" if column in ("run", "status") else "right")
     for _, row in summary.iterrows():
         table.add_row(str(row["run"]), _fmt(row["α·L"]), _fmt(row[f"final {metric}"]),
                       f"{_fmt(row[f'final {metric} q25'])}–{_fmt(row[f'final {metric} q75'])}",
+                      *([_fmt(row[f"final averaged {metric}"])] if averaged else []),
+                      *([_fmt(row["gradient passes"])] if passes else []),
                       str(row["reached"]), _fmt(row["epochs to target"]), str(row["status"]))
     _console().print(table)
     _print_stops(comparison.table)

@@ -8,7 +8,7 @@ runs side by side on the cores. Each run keeps its own log, so its history equal
 the same arguments. The result is a :class:`Comparison` whose ``table`` is tidy: one row per (run,
 seed, recorded epoch) with run, seed, epoch, iteration, loss, grad_norm, gap, dist, time (the run's
 share of its program's wall time: the program's seconds divided by its runs), the run's settings
-(sampler, batch_size, step, alpha0, alpha_L) and its status and message.
+(sampler, method, batch_size, step, alpha0, alpha_L) and its status and message.
 
 Steps may be numbers, schedules, or text relative to the problem's constants
 (:mod:`sgdlab.experiments.steps`); the default step is "1/L_B".
@@ -378,8 +378,10 @@ def _run_columns(spec: RunSpec, seed: int, log: RunLog, L: float | None) -> dict
     history = log.columns()
     status, message, _, _ = log.outcome(history)
     alpha0 = np.nan if spec.alpha0 is None else spec.alpha0
-    constants = {"sampler": spec.sampler.name, "batch_size": getattr(spec.sampler, "batch_size", np.nan),
-                 "step": spec.step_text, "alpha0": alpha0, "alpha_L": np.nan if L is None else alpha0 * L,
+    method = spec.method.describe() + ("" if spec.average is None else f" + {spec.average.describe()}")
+    constants = {"sampler": spec.sampler.name, "method": method,
+                 "batch_size": getattr(spec.sampler, "batch_size", np.nan), "step": spec.step_text, "alpha0": alpha0,
+                 "alpha_L": np.nan if L is None else alpha0 * L,
                  "status": status, "message": message}
     rows = len(history["loss"])
     return {"run": _repeated(spec.name, rows), "seed": np.full(rows, seed), **history,

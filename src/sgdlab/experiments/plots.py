@@ -73,13 +73,16 @@ def convergence_figure(table: pd.DataFrame, metric: str = "gap", x: str = "epoch
 
 
 def run_colours(table: pd.DataFrame) -> dict[str, tuple[float, float, float]]:
-    """A colour per run: each sampler its own hue (matplotlib's cycle, in order of first appearance), its
-    runs (batch sizes, steps) shades of it from dark to light in order of appearance (without a sampler
-    column, a hue per run)."""
+    """A colour per run: each sampler (and method: SAGA beside plain SGD) its own hue (matplotlib's cycle, in
+    order of first appearance), its runs (batch sizes, steps) shades of it from dark to light in order of
+    appearance (without a sampler column, a hue per run)."""
     from matplotlib.colors import to_rgb
 
     runs = table.drop_duplicates("run")
-    runs = pd.DataFrame({"run": runs.run, "sampler": runs.get("sampler", runs.run)})
+    family = runs.get("sampler", runs.run).astype(str)
+    if "method" in runs.columns:
+        family = family + " " + runs.method.astype(str)
+    runs = pd.DataFrame({"run": runs.run, "sampler": family})
     hues = {sampler: np.array(to_rgb(f"C{index % 10}")) for index, sampler in enumerate(runs.sampler.unique())}
     colours = {}
     for sampler, names in runs.groupby("sampler", sort=False).run:

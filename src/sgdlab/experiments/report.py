@@ -139,8 +139,10 @@ def _runs_table(table: pd.DataFrame, runs: dict) -> str:
 
 def _summary(table: pd.DataFrame, goal: float) -> str:
     summary = summarize(table, goal=goal)
-    columns = ["run", "seeds", "status", f"final {summary.attrs['metric']}", f"final {summary.attrs['metric']} q25",
-               f"final {summary.attrs['metric']} q75", "reached", "epochs to target", "seconds to target"]
+    metric = summary.attrs["metric"]
+    extra = [column for column in (f"final averaged {metric}", "gradient passes") if summary[column].notna().any()]
+    columns = ["run", "seeds", "status", f"final {metric}", f"final {metric} q25", f"final {metric} q75", *extra,
+               "reached", "epochs to target", "seconds to target"]
     note = (f"<p class='note'>Target: {summary.attrs['metric']} ≤ {summary.attrs['target']:.3g} ({goal:.3g} of its "
             "value at the start, dotted on the plots); a seed that never reaches it counts as ∞.</p>")
     return note + html_table(summary[columns])

@@ -14,7 +14,8 @@ GOAL = 1e-3
 def summarize(table: pd.DataFrame, metric: str | None = None, target: float | None = None,
               goal: float = GOAL) -> pd.DataFrame:
     """Per run, across seeds: the median and quartiles of the final ``metric``, of the epochs and of
-    the time to reach ``target``, how many seeds reached it, their statuses, and α₀·L.
+    the time to reach ``target``, how many seeds reached it, their statuses, α₀·L, the gradient passes
+    (grad_evals) at the end and, for a run that averages, its averaged iterate's final ``metric``.
 
     ``metric`` defaults to gap when p* is known, else grad_norm; ``target`` defaults to ``goal`` (10⁻³)
     times the metric at the start (all runs start at the same θ⁰). A seed that never reaches the target
@@ -39,7 +40,9 @@ def summarize(table: pd.DataFrame, metric: str | None = None, target: float | No
                      f"final {metric} q75": quantile(final, 0.75),
                      "reached": f"{int(np.isfinite(epochs_to).sum())}/{len(per_seed)}",
                      "epochs to target": quantile(epochs_to, 0.5), "epochs q25": quantile(epochs_to, 0.25),
-                     "epochs q75": quantile(epochs_to, 0.75), "seconds to target": quantile(time_to, 0.5)})
+                     "epochs q75": quantile(epochs_to, 0.75), "seconds to target": quantile(time_to, 0.5),
+                     "gradient passes": _final_median(run, "grad_evals"),
+                     f"final averaged {metric}": _final_median(run, f"avg_{metric}")})
     summary = pd.DataFrame(rows)
     summary.attrs.update(metric=metric, target=target, goal=goal)
     return summary
@@ -78,6 +81,14 @@ def quantile(values: np.ndarray, q: float) -> float:
     if not np.isfinite(high) or low == high:
         return float(high)
     return float(low + (position - np.floor(position)) * (high - low))
+
+
+def _final_median(run: pd.DataFrame, column: str) -> float:
+    """The median over seeds of ``column``'s last value (NaN where the run has none: an averaged iterate's
+    column in a run that does not average)."""
+    if column not in run.columns:
+        return float("nan")
+    return float(run.groupby("seed")[column].last().median())
 
 
 def _seed_summary(history: pd.DataFrame, metric: str, target: float) -> tuple[float, float, float]:

@@ -22,15 +22,14 @@ from sgdlab.engines.native._llvm.flags import REORDER
 from sgdlab.engines.native.linear_sgd import (
     PREFETCH_AHEAD_ROWS,
     PREFETCH_AHEAD_STEPS,
-    SOFTMAX,
     _ask_ahead,
     _is_dense,
+    batch_derivatives,
     class_count,
     row_add_outer,
+    row_derivatives,
     row_dot,
-    row_margins,
     scalar_derivative,
-    softmax_derivatives,
 )
 
 #: An averaged run folds its scale into V (and c·V into U) once |s| falls below this, not RESCALE_BELOW as plain
@@ -47,13 +46,8 @@ def batch_gradient_sum(loss, rows, y, V, scale, row, keep, planned, first, margi
     for b in range(row.shape[0]):
         _ask_ahead(rows, y, planned, first + b, PREFETCH_AHEAD_ROWS)
         if keep[b]:
-            i = row[b]
-            row_margins(rows, i, V, scale, margins)
-            if loss == SOFTMAX:
-                softmax_derivatives(margins, y[i], derivatives)
-            else:
-                derivatives[0] = scalar_derivative(loss, margins[0], y[i])
-            row_add_outer(rows, i, G, 1.0, derivatives)
+            row_derivatives(loss, rows, y, row[b], V, scale, margins, derivatives)
+            row_add_outer(rows, row[b], G, 1.0, derivatives)
             count += 1
     return count
 
@@ -120,17 +114,8 @@ def averaged_epoch(loss, rows, y, V, scale, U, weight, indices, mask, alphas, l2
     margins, derivatives = np.empty(K), np.empty((width, K))
     planned = indices.reshape(-1)
     for t in range(steps):
-        count = 0
-        for b in range(width):
-            _ask_ahead(rows, y, planned, t * width + b, PREFETCH_AHEAD_ROWS)
-            if mask[t, b]:
-                i = indices[t, b]
-                row_margins(rows, i, V, scale, margins)
-                if loss == SOFTMAX:
-                    softmax_derivatives(margins, y[i], derivatives[count])
-                else:
-                    derivatives[count, 0] = scalar_derivative(loss, margins[0], y[i])
-                count += 1
+        count = batch_derivatives(loss, rows, y, V, scale, indices[t], mask[t], planned, t * width, margins,
+                                  derivatives)
         scale *= 1.0 - alphas[t] * l2
         if abs(scale) < AVERAGED_RESCALE_BELOW:   # W = scale·V becomes V: first Σ = U + weight·V moves into U
             U += weight * V

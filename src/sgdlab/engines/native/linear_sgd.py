@@ -340,6 +340,29 @@ def _dense_pair_dots(rows, j, w, i):
     return dense
 
 
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def row_derivatives(loss, rows, y, i, V, scale, margins, out):
+    """out = ∂ℓ/∂m at row i's margins m = scale · xᵢᵀV (K numbers; one for a single-margin family)."""
+    row_margins(rows, i, V, scale, margins)
+    if loss == SOFTMAX:
+        softmax_derivatives(margins, y[i], out)
+    else:
+        out[0] = scalar_derivative(loss, margins[0], y[i])
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def batch_derivatives(loss, rows, y, V, scale, row, keep, planned, first, margins, derivatives):
+    """derivatives[c] for the batch's c-th real row (``row``/``keep``: the plan's step, whose first entry is
+    ``first`` in the flattened plan ``planned``), each row asked for ahead; returns how many there are."""
+    count = 0
+    for b in range(row.shape[0]):
+        _ask_ahead(rows, y, planned, first + b, PREFETCH_AHEAD_ROWS)
+        if keep[b]:
+            row_derivatives(loss, rows, y, row[b], V, scale, margins, derivatives[count])
+            count += 1
+    return count
+
+
 @numba.njit(cache=True, fastmath=REORDER, nogil=True, error_model="numpy")
 def _batch_epoch(loss, rows, y, V, scale, indices, mask, alphas, l2):
     """Any B and K: the margins and derivatives of the whole batch first (all at the same W), then the update."""
@@ -349,17 +372,8 @@ def _batch_epoch(loss, rows, y, V, scale, indices, mask, alphas, l2):
     derivatives = np.empty((width, K))
     planned = indices.reshape(-1)
     for t in range(steps):
-        count = 0
-        for b in range(width):
-            _ask_ahead(rows, y, planned, t * width + b, PREFETCH_AHEAD_ROWS)
-            if mask[t, b]:
-                i = indices[t, b]
-                row_margins(rows, i, V, scale, margins)
-                if loss == SOFTMAX:
-                    softmax_derivatives(margins, y[i], derivatives[count])
-                else:
-                    derivatives[count, 0] = scalar_derivative(loss, margins[0], y[i])
-                count += 1
+        count = batch_derivatives(loss, rows, y, V, scale, indices[t], mask[t], planned, t * width, margins,
+                                  derivatives)
         scale = _decayed(scale, alphas[t] * l2, V)
         factor = -alphas[t] / (count * scale)
         count = 0

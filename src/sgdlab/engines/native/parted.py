@@ -32,14 +32,11 @@ from sgdlab.engines.native._llvm.flags import REORDER
 from sgdlab.engines.native._llvm.prefetch import prefetch
 from sgdlab.engines.native.linear_sgd import (
     PREFETCH_AHEAD_ROWS,
-    SOFTMAX,
     _decayed,
     is_dense_rows,
     row_add_outer,
-    row_margins,
+    row_derivatives,
     row_prefetch,
-    scalar_derivative,
-    softmax_derivatives,
 )
 
 #: Parts of each step's batch, the most threads a run uses.
@@ -87,13 +84,8 @@ def parted_epoch(loss, rows, y, Vt, scale, indices, mask, alphas, l2, thread, th
             for b in range(start, stop):
                 _ask_ahead_in_part(rows, y, indices, t, b, start, stop)
                 if mask[t, b]:
-                    i = indices[t, b]
-                    row_margins(rows, i, Vt, scale, margins)
-                    if loss == SOFTMAX:
-                        softmax_derivatives(margins, y[i], derivatives)
-                    else:
-                        derivatives[0] = scalar_derivative(loss, margins[0], y[i])
-                    row_add_outer(rows, i, G, 1.0, derivatives)
+                    row_derivatives(loss, rows, y, indices[t, b], Vt, scale, margins, derivatives)
+                    row_add_outer(rows, indices[t, b], G, 1.0, derivatives)
         meeting.arrive(flags, thread, t)
         meeting.wait_for_others(flags, threads, thread, t)
         count = 0

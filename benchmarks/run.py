@@ -507,8 +507,8 @@ def _seconds_to_gap(problem, sampler, alpha, gap: float, limit: int = 1000) -> t
 
 
 def _copt_saga_epoch(X, y, alpha: float, l2: float, repeats: int) -> float | None:
-    """One epoch of copt's minimize_saga (logistic loss, ℓ2 weight ``l2``), by (T(3 epochs) − T(1))/2; None
-    without copt."""
+    """One epoch of copt's minimize_saga (logistic loss, ℓ2 weight ``l2``), by (T(11 epochs) − T(1))/10 (each
+    call compiles its loop again, a cost that varies by a second); None without copt."""
     try:
         import copt
     except ImportError:
@@ -522,8 +522,8 @@ def _copt_saga_epoch(X, y, alpha: float, l2: float, repeats: int) -> float | Non
                            max_iter=epochs, tol=0, verbose=0)
         return time.perf_counter() - started
 
-    run(1)   # compiles
-    return min((run(3) - run(1)) / 2 for _ in range(max(1, repeats // 2)))
+    run(1)   # compiles what it caches
+    return min((run(11) - run(1)) / 10 for _ in range(max(1, repeats // 2)))
 
 
 def case_methods(size, repeats):

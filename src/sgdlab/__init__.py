@@ -60,7 +60,7 @@ _EXPORTS = {
     **dict.fromkeys(["constant", "inverse_time", "inverse_sqrt", "step_decay", "cosine", "polyak",
                      "stochastic_polyak"], "sgdlab.schedules"),
     **dict.fromkeys(["plain", "heavy_ball", "nesterov", "svrg", "loopless_svrg", "saga", "polyak_average",
-                     "tail_average", "ema"], "sgdlab.methods"),
+                     "tail_average", "ema", "schedule_free"], "sgdlab.methods"),
     **dict.fromkeys(["box", "nonnegative", "ball", "simplex", "affine", "general_constraints"], "sgdlab.constraints"),
     **dict.fromkeys(["minimize", "maximize", "Result", "StepSizeWarning"], "sgdlab.run.api"),
     "check_step": "sgdlab.theory",

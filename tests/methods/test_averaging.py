@@ -109,3 +109,25 @@ def test_average_must_be_an_averaging(noisy):
     X, y = noisy
     with pytest.raises(TypeError, match=r"average must be None or an averaging such as sl.polyak_average\(\)"):
         sl.minimize(sl.least_squares(X, y), sl.cyclic(1), 0.01, epochs=1, average=True)
+
+
+def test_schedule_free_reports_its_evaluation_point(noisy):
+    """optax's schedule-free SGD steps y (θ) and is evaluated at x: the run's averaged iterate is x, equal to a
+    hand-written optax loop on the same batches followed by optax.contrib.schedule_free_eval_params."""
+    optax = pytest.importorskip("optax")
+    X, y = noisy
+    problem, sampler = sl.least_squares(X, y), sl.shuffled_cyclic(10)
+    optimizer = optax.contrib.schedule_free_sgd(0.05, b1=0.9)
+    result = sl.minimize(problem, sampler, epochs=3, seed=1, optimizer=optimizer, average=sl.schedule_free())
+    params, state = np.zeros(5), optimizer.init(np.zeros(5))
+    for epoch in range(3):
+        for idx in sampler.batches(len(y), epoch, 1):
+            grads = reference.least_squares_gradients(params, X[idx], y[idx]).mean(axis=0)
+            updates, state = optimizer.update(grads, state, params)
+            params = optax.apply_updates(params, updates)
+    np.testing.assert_allclose(result.params, params, atol=1e-10)
+    np.testing.assert_allclose(result.averaged_params, optax.contrib.schedule_free_eval_params(state, params),
+                               atol=1e-10)
+    assert result.history.avg_loss.iloc[-1] == pytest.approx(float(problem.loss(result.averaged_params)), rel=1e-12)
+    with pytest.raises(ValueError, match=r"average must be sl.schedule_free\(\) only with an optax schedule-free"):
+        sl.minimize(problem, sampler, 0.01, epochs=1, average=sl.schedule_free())

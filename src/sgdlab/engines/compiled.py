@@ -123,7 +123,7 @@ def _scan_steps(problem, record, optimizer, gradients_at, params, opt_state, k0,
         inner, tracked = opt_state if averaging is not None else (opt_state, None)
         params, inner = update(rule, params, inner, gradients_at(k, batch), schedule, k)
         params = params if constraint is None else constraint.project(params)
-        opt_state = inner if averaging is None else (inner, averaging.update(tracked, params, k + 1))
+        opt_state = inner if averaging is None else (inner, averaging.update(tracked, params, k + 1, inner))
         return (params, opt_state, k + 1), None
 
     (params, opt_state, k), _ = jax.lax.scan(step, (params, opt_state, k0), batches)

@@ -6,11 +6,21 @@ gradient: plain SGD (the default), momentum (:mod:`.momentum`), variance reducti
 compiled into the engine's loop.
 """
 
-from sgdlab.methods.averaging import EMA, Averaging, PolyakAverage, TailAverage, ema, polyak_average, tail_average
+from sgdlab.methods.averaging import (
+    EMA,
+    Averaging,
+    PolyakAverage,
+    ScheduleFree,
+    TailAverage,
+    ema,
+    polyak_average,
+    schedule_free,
+    tail_average,
+)
 from sgdlab.methods.base import Method, StepGradients, plain, read_method
 from sgdlab.methods.momentum import HeavyBall, Nesterov, heavy_ball, nesterov
 from sgdlab.methods.variance_reduced import SAGA, SVRG, LooplessSVRG, loopless_svrg, saga, svrg
 
 __all__ = ["EMA", "SAGA", "SVRG", "Averaging", "HeavyBall", "LooplessSVRG", "Method", "Nesterov", "PolyakAverage",
-           "StepGradients", "TailAverage", "ema", "heavy_ball", "loopless_svrg", "nesterov", "plain", "polyak_average",
-           "read_method", "saga", "svrg", "tail_average"]
+           "ScheduleFree", "StepGradients", "TailAverage", "ema", "heavy_ball", "loopless_svrg", "nesterov", "plain",
+           "polyak_average", "read_method", "saga", "schedule_free", "svrg", "tail_average"]

@@ -5,6 +5,8 @@
   and θ̄ᵏ = θᵏ before (the formula of scikit-learn's ``SGDRegressor(average=True)`` for start = 0);
 * :func:`tail_average`: the same mean over the last ``fraction`` of the run's steps,
   s = ⌊(1 − fraction) · K⌋ for a budget of K steps;
+* :func:`schedule_free`: the evaluation point x of optax's schedule-free optimizers, read from their
+  state after each step (their θ is the gradient point y);
 * :func:`ema`: the exponential moving average θ̄ᵏ⁺¹ = decay · θ̄ᵏ + (1 − decay) · θᵏ⁺¹ from θ̄⁰ = θ⁰
   (``torch.optim.swa_utils.AveragedModel`` with an EMA, optax.ema without debiasing).
 
@@ -36,7 +38,8 @@ class Averaging:
         """(θ̄⁰ = θ⁰, the count of iterates averaged so far)."""
         return params, jnp.zeros((), dtype=jnp.int64)
 
-    def update(self, state: Any, params: Any, k: Any) -> Any:
+    def update(self, state: Any, params: Any, k: Any, rule_state: Any = None) -> Any:
+        """The state after step k − 1 made θᵏ (``rule_state``: the update rule's state after the step)."""
         raise NotImplementedError
 
     @staticmethod
@@ -60,7 +63,7 @@ class PolyakAverage(Averaging):
     first: int | None = None
     name = "polyak_average"
 
-    def update(self, state: Any, params: Any, k: Any) -> Any:
+    def update(self, state: Any, params: Any, k: Any, rule_state: Any = None) -> Any:
         """θ̄ ← θ̄ + (θᵏ − θ̄)/count once k > first (count counts those k), else θ̄ ← θᵏ."""
         average, count = state
         counted = k > (self.first or 0)
@@ -100,7 +103,8 @@ class EMA(Averaging):
     decay: float = 0.999
     name = "ema"
 
-    def update(self, state: Any, params: Any, k: Any) -> Any:
+    def update(self, state: Any, params: Any, k: Any, rule_state: Any = None) -> Any:
+        """θ̄ ← decay · θ̄ + (1 − decay) · θᵏ."""
         average, count = state
         decay = self.decay
 
@@ -111,6 +115,23 @@ class EMA(Averaging):
 
     def describe(self) -> str:
         return f"EMA (decay {self.decay:g})"
+
+
+@dataclasses.dataclass(frozen=True)
+class ScheduleFree(Averaging):
+    """The evaluation point x of optax's schedule-free optimizers, x = (y − (1 − β₁) z)/β₁ from their state
+    (optax.contrib.schedule_free_eval_params): the iterate θ they step is y, where gradients are taken."""
+
+    name = "schedule_free"
+
+    def update(self, state: Any, params: Any, k: Any, rule_state: Any = None) -> Any:
+        """x from the optimizer's state after the step."""
+        from optax.contrib import schedule_free_eval_params
+
+        return schedule_free_eval_params(rule_state, params), state[1] + 1
+
+    def describe(self) -> str:
+        return "schedule-free evaluation point"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -189,6 +210,25 @@ def ema(decay: float = 0.999) -> EMA:
     """
     return EMA(decay=validation.real("decay", decay, allowed="a number in [0, 1)", accept=lambda v: 0 <= v < 1,
                                      context="ema"))
+
+
+def schedule_free() -> ScheduleFree:
+    """The evaluation point of an optax schedule-free optimizer (``optax.contrib.schedule_free_sgd``, …) as the
+    run's second iterate: its history's avg_… columns and ``Result.averaged_params`` are x, where the
+    schedule-free method is meant to be evaluated, while θ is y, where it takes gradients.
+
+    Returns
+    -------
+    ScheduleFree
+        The averaging, for ``minimize(..., optimizer=optax.contrib.schedule_free_sgd(...), average=)``.
+
+    Examples
+    --------
+    >>> import sgdlab as sl
+    >>> sl.schedule_free().describe()
+    'schedule-free evaluation point'
+    """
+    return ScheduleFree()
 
 
 def read_average(average: Any) -> Averaging | None:

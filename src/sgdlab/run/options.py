@@ -25,7 +25,7 @@ from sgdlab.constraints import ConstraintSet
 from sgdlab.data.sharded import holding_devices
 from sgdlab.engines import distributed, select
 from sgdlab.methods import Method, read_method
-from sgdlab.methods.averaging import Averaged, Averaging, read_average
+from sgdlab.methods.averaging import Averaged, Averaging, ScheduleFree, read_average
 from sgdlab.problems.base import FiniteSum, Problem
 from sgdlab.problems.expectation import Expectation
 from sgdlab.samplers import IID, SAMPLERS, Sampler, full_batch
@@ -201,7 +201,7 @@ def validated(problem: Problem, sense: Sense, sampler: SamplerLike, step: StepLi
     placement = _placement(problem, options["devices"])
     _check_method(problem, sampler, method, placement)
     schedule = _adapted(problem, sampler, schedule, method)
-    average = _average(problem, sampler, options["average"], budget)
+    average = _average(problem, sampler, options["average"], budget, options["optimizer"])
     rule = options["optimizer"] if method.is_plain else method
     if getattr(problem, "on_disk", False) and problem.constraint is not None:
         validation.fail("constraint", "left out for data on disk (projected steps need the data in memory)",
@@ -376,16 +376,30 @@ def _check_method(problem: Problem, sampler: Sampler, method: Method, placement)
                         "in one process's memory)", method.describe())
 
 
-def _average(problem: Problem, sampler: Sampler, average: Any, budget: Budget) -> Averaging | None:
+def _average(problem: Problem, sampler: Sampler, average: Any, budget: Budget,
+             optimizer: Optimizer | None) -> Averaging | None:
     """``average=`` with its start fixed in steps for this run (None: no averaged iterate)."""
     average = read_average(average)
     if average is None:
         return None
+    if isinstance(average, ScheduleFree) and "ScheduleFreeState" not in type(_probe_state(optimizer)).__name__:
+        validation.fail("average", "sl.schedule_free() only with an optax schedule-free optimizer, e.g. "
+                        "optimizer=optax.contrib.schedule_free_sgd(0.1)", f"it with optimizer={optimizer!r}")
     if getattr(problem, "on_disk", False):
         validation.fail("average", "None for data on disk (the averaged iterate is kept by the in-memory engines)",
                         average.describe())
     steps_per_epoch = sampler.steps_per_epoch(problem.n) if isinstance(problem, FiniteSum) else 1
     return average.resolved(steps_per_epoch, budget.iterations)
+
+
+def _probe_state(optimizer: Optimizer | None) -> Any:
+    """The optimizer's state on a scalar (to tell its kind), or None."""
+    if optimizer is None:
+        return None
+    try:
+        return optimizer.init(np.zeros(1))
+    except Exception:   # an optimizer that cannot start from a vector is not a schedule-free one
+        return None
 
 
 def _adapted(problem: Problem, sampler: Sampler, schedule: Schedule | None, method: Method) -> Schedule | None:

@@ -15,8 +15,10 @@ lazily, when the coordinate is next read (and at the epoch's end): from step u t
 
 so a step costs the batch's nonzeros, not p. Each coordinate keeps 1/C_u and S_u of the step it was last
 brought up to date at (p numbers each, which stay in the cache, where arrays over the epoch's steps would
-be read at random). When C_t falls below RESTART_BELOW every coordinate is brought up to date and the
-products start again at 1.
+be read at random). The batch's own coordinates stay at step t too: their next catch-up applies step t's
+dense part with ḡ as updated by the step, so the step adds back αₜ(ḡ's change)/aₜ beside its correction
+−αₜ c/aₜ (the correction comes after the shrink aₜ). When C_t falls below RESTART_BELOW every
+coordinate is brought up to date and the products start again at 1.
 """
 
 from __future__ import annotations
@@ -92,8 +94,8 @@ def _dense_epoch(loss, rows, y, w, table, mean, indices, mask, alphas, l2):
 @numba.njit(cache=True, fastmath=IN_ORDER, nogil=True, error_model="numpy")
 def _sparse_epoch(loss, rows, y, w, table, mean, indices, mask, alphas, l2):
     """Two passes over each batch row a step: its coordinates brought up to date while its margin is summed;
-    then, coordinate by coordinate, step t's dense part (once a coordinate, with ḡ before the step's update),
-    the row's correction and ḡ's update (see the module docstring)."""
+    then the row's correction and ḡ's update, the dense part of the step left to the coordinates' next
+    catch-up (see the module docstring)."""
     data, features, indptr = rows
     steps, width = indices.shape
     n, p = y.shape[0], w.shape[0]
@@ -124,17 +126,18 @@ def _sparse_epoch(loss, rows, y, w, table, mean, indices, mask, alphas, l2):
         product *= shrink
         inverse = 1.0 / product
         total += alpha * inverse
-        factor = -alpha / count
+        # The batch's coordinates stay current at step t: step t's dense part reaches them at their next catch-up,
+        # which uses ḡ after this step's update, so each gets back α(ḡ change)/a now, and its correction −α c
+        # (made after the shrink a) as −α c / a.
+        shrunk = alpha / shrink
         for b in range(width):
             if mask[t, b]:
                 i = indices[t, b]
-                step, change = factor * corrections[b], (derivatives[b] - table[i]) / n   # change: 0 for a repeat
+                change = (derivatives[b] - table[i]) / n   # 0 for an index seen earlier in the batch
+                coefficient = shrunk * (change - corrections[b] / count)
                 for position in range(indptr[i], indptr[i + 1]):
                     j = features[position]
-                    if last[j] == t:
-                        w[j] = shrink * w[j] - alpha * mean[j]
-                        last[j], inverse_at[j], sum_at[j] = t + 1, inverse, total
-                    w[j] += step * data[position]
+                    w[j] += coefficient * data[position]
                     mean[j] += change * data[position]
                 table[i] = derivatives[b]
         if product < RESTART_BELOW:

@@ -32,7 +32,6 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
 from sgdlab._helpers import pytrees
 from sgdlab.engines.base import Carry, Metrics, Seeds
@@ -195,6 +194,8 @@ def update(optimizer, params, opt_state, gradients: StepGradients, schedule: Sch
         if optimizer is None:
             return pytrees.sgd_update(params, gradients.mean(params), schedule(k)), opt_state
         return method.step(params, opt_state, gradients, schedule(k))
+    import optax  # an optax optimizer was given, so optax is installed (it is not a dependency of sgdlab)
+
     if isinstance(optimizer, optax.GradientTransformationExtraArgs):
         value, grads = gradients.value_and_mean(params)
         updates, opt_state = optimizer.update(grads, opt_state, params, value=value, grad=grads,

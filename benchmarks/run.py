@@ -494,7 +494,32 @@ def case_saga(rows, repeats):
                      Row("saga", "copt minimize_saga: seconds to F − p* ≤ 1e-8", copt_epoch * epochs,
                          f"its epoch × {epochs} epochs")]
         targets.append(Target("saga", "copt / sgdlab (SAGA epoch, w8a)", copt_epoch / saga.seconds, 1.0, True))
+    lightning_epoch = _lightning_saga_epoch(X, y, alpha, 1.0 / X.shape[0], repeats)
+    if lightning_epoch is not None:
+        rows_out.append(Row("saga", "lightning SAGAClassifier (one epoch)", lightning_epoch, "Cython, sparse, lazy"))
+        targets.append(Target("saga", "lightning / sgdlab (SAGA epoch, w8a)", lightning_epoch / saga.seconds, 1.0,
+                              True))
     return rows_out, targets
+
+
+def _lightning_saga_epoch(X, y, alpha: float, l2: float, repeats: int) -> float | None:
+    """One epoch of scikit-learn-contrib lightning's SAGAClassifier (log loss, ℓ2 weight ``l2``), by
+    (T(11 epochs) − T(1))/10; None without lightning (its sdist builds only with numpy and Cython installed
+    first and ``pip install --no-build-isolation sklearn-contrib-lightning``)."""
+    try:
+        from lightning.classification import SAGAClassifier
+    except ImportError:
+        return None
+
+    def run(epochs: int) -> float:
+        model = SAGAClassifier(eta=alpha, alpha=l2, beta=0.0, loss="log", max_iter=epochs, tol=0, random_state=0)
+        started = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model.fit(X, y)
+        return time.perf_counter() - started
+
+    return min((run(11) - run(1)) / 10 for _ in range(max(1, repeats // 2)))
 
 
 def _seconds_to_gap(problem, sampler, alpha, gap: float, limit: int = 1000) -> tuple[int, float]:

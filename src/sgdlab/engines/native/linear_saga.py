@@ -101,9 +101,9 @@ def _sparse_epoch(loss, rows, y, w, table, mean, indices, mask, alphas, l2):
     n, p = y.shape[0], w.shape[0]
     derivatives, corrections = np.empty(width), np.empty(width)
     planned = indices.reshape(-1)
-    # coordinate j is current at step last[j], where 1/C and S were inverse_at[j] and sum_at[j]; the current
-    # step's C, 1/C and S are scalars (kept in registers: in an array, every store to θ would reload them)
-    last = np.zeros(p, dtype=np.int64)
+    # coordinate j is current at the step where 1/C and S were inverse_at[j] and sum_at[j]; the current step's
+    # C, 1/C and S are scalars (kept in registers: in an array, every store to θ would reload them). Bringing a
+    # current coordinate up to date again multiplies it by C·(1/C), 1 up to rounding (an index drawn twice)
     inverse_at, sum_at = np.ones(p), np.zeros(p)
     product, inverse, total = 1.0, 1.0, 0.0
     for t in range(steps):
@@ -115,9 +115,8 @@ def _sparse_epoch(loss, rows, y, w, table, mean, indices, mask, alphas, l2):
                 margin = 0.0
                 for position in range(indptr[i], indptr[i + 1]):
                     j = features[position]
-                    if last[j] != t:
-                        w[j] = product * (inverse_at[j] * w[j] - mean[j] * (total - sum_at[j]))
-                        last[j], inverse_at[j], sum_at[j] = t, inverse, total
+                    w[j] = product * (inverse_at[j] * w[j] - mean[j] * (total - sum_at[j]))
+                    inverse_at[j], sum_at[j] = inverse, total
                     margin += data[position] * w[j]
                 derivatives[b] = scalar_derivative(loss, margin, y[i])
                 corrections[b] = derivatives[b] - table[i]   # with φᵢ as it was before the step
@@ -141,10 +140,10 @@ def _sparse_epoch(loss, rows, y, w, table, mean, indices, mask, alphas, l2):
                     mean[j] += change * data[position]
                 table[i] = derivatives[b]
         if product < RESTART_BELOW:
-            _catch_up_all(t + 1, w, mean, last, inverse_at, sum_at, product, total)
+            _catch_up_all(w, mean, inverse_at, sum_at, product, total)
             product, inverse, total = 1.0, 1.0, 0.0
             inverse_at[:], sum_at[:] = 1.0, 0.0
-    _catch_up_all(steps, w, mean, last, inverse_at, sum_at, product, total)
+    _catch_up_all(w, mean, inverse_at, sum_at, product, total)
 
 
 @numba.njit(cache=True, inline="always", error_model="numpy")
@@ -157,13 +156,10 @@ def _ask_ahead(rows, y, table, planned, position):
 
 
 @numba.njit(cache=True, inline="always", error_model="numpy")
-def _catch_up_all(v, w, mean, last, inverse_at, sum_at, product, total):
-    """Every θⱼ brought from the step it was last current at to step v (the current one) by the dense recursion,
-    θⱼ ← C_v (θⱼ/C_u − ḡⱼ (S_v − S_u)), ḡⱼ fixed meanwhile."""
+def _catch_up_all(w, mean, inverse_at, sum_at, product, total):
+    """Every θⱼ brought up to date by the dense recursion, θⱼ ← C (θⱼ/C_u − ḡⱼ (S − S_u)), ḡⱼ fixed meanwhile."""
     for j in range(w.shape[0]):
-        if last[j] != v:
-            w[j] = product * (inverse_at[j] * w[j] - mean[j] * (total - sum_at[j]))
-            last[j] = v
+        w[j] = product * (inverse_at[j] * w[j] - mean[j] * (total - sum_at[j]))
 
 
 @numba.njit(cache=True, inline="always", error_model="numpy")

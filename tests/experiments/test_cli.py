@@ -301,3 +301,16 @@ def test_variance_reduction_and_averaging_from_the_command_line(tmp_path):
     last = table.groupby("run").grad_evals.max()
     assert last["with_replacement B=1"] == 3.0 and last["with_replacement B=1 saga"] == 4.0
     assert last["with_replacement B=1 svrg"] == 9.0 and "avg_gap" in table.columns
+
+
+def test_polyak_steps_in_an_experiment_file(tmp_path):
+    (tmp_path / "exp.toml").write_text('[compare]\nepochs = 3\nseeds = 1\nout = "polyak"\n\n'
+                                       '[runs.gd]\nsampler = "full_batch"\nstep = "polyak"\n\n'
+                                       '[runs.sps]\nsampler = "shuffled_cyclic"\nbatch_size = 8\nstep = "stochastic_polyak"\n')
+    assert main(["run", str(tmp_path / "exp.toml")]) == 0
+    runs = json.loads((tmp_path / "polyak" / "experiment.json").read_text())["runs"]
+    assert runs["gd"]["step"] == "polyak" and "needs no L" in runs["gd"]["step_check"]
+    assert "stochastic Polyak step needs no L" in runs["sps"]["step_check"] and runs["sps"]["engine"] == "jax"
+    table = pd.read_parquet(tmp_path / "polyak" / "table.parquet")
+    gd = table[table.run == "gd"].gap.to_numpy()
+    assert gd[-1] < gd[0]

@@ -156,7 +156,7 @@ def test_parse_step_schedule_table(problem):
     (lambda p: sl.compare(p, {"a": dict(sampler="cyclic", stepsize=0.1)}), ValueError, "runs['a'] must be a dict with keys among sampler, step, optimizer, method, average; got unknown keys ['stepsize']"),
     (lambda p: sl.compare(p, {"a": dict(sampler="cyclic", step="1/K")}), ValueError, "step must be a number, or text 'c/L', 'c/L_B' or 'c/L_max'"),
     (lambda p: sl.compare(p, {"a": dict(sampler="cyclic", step="-1/L")}), ValueError, "step must be a positive finite number; got -1.0"),
-    (lambda p: sl.compare(p, {"a": dict(sampler="cyclic", step="1e/L")}), ValueError, "with c a positive number; got '1e/L'"),
+    (lambda p: sl.compare(p, {"a": dict(sampler="cyclic", step="1e/L")}), ValueError, "or 'polyak' or 'stochastic_polyak'; got '1e/L'"),
     (lambda p: sl.compare(p, {"a": dict(sampler="cyclic", step={"schedule": "warm"})}), ValueError, "a dict with 'schedule' one of constant"),
     (lambda p: sl.compare(p, {"a": dict(sampler="zigzag")}), ValueError, "sampler must be one of full_batch"),
     (lambda p: sl.compare(p, {}), TypeError, "runs must be a non-empty dict"),

@@ -63,3 +63,26 @@ def test_polyak_steps_are_refused_where_they_do_not_apply(problem):
         sl.minimize(problem, sl.cyclic(4), sl.stochastic_polyak(), epochs=1, method=sl.saga())
     with pytest.raises(ValueError, match=re.escape("c must be a positive finite number for stochastic_polyak; got 0.0")):
         sl.stochastic_polyak(c=0.0)
+
+
+def test_optax_line_search_gets_the_batch_loss(problem):
+    """optax's backtracking line search needs value, grad and value_fn (GradientTransformationExtraArgs): on
+    gradient descent it equals the same optax chain driven by hand on F."""
+    optax = pytest.importorskip("optax")
+    import jax
+    import jax.numpy as jnp
+
+    optimizer = optax.chain(optax.sgd(1.0), optax.scale_by_backtracking_linesearch(max_backtracking_steps=20))
+    result = sl.minimize(problem, sl.full_batch(), epochs=6, optimizer=optimizer)
+    X, y = (np.asarray(part) for part in problem.data)
+
+    def loss(theta):
+        return 0.5 * jnp.mean((X @ theta - y) ** 2)
+
+    params, state = jnp.zeros(X.shape[1]), optimizer.init(jnp.zeros(X.shape[1]))
+    for _ in range(6):
+        value, grad = jax.value_and_grad(loss)(params)
+        updates, state = optimizer.update(grad, state, params, value=value, grad=grad, value_fn=loss)
+        params = optax.apply_updates(params, updates)
+    np.testing.assert_allclose(result.params, params, rtol=0, atol=1e-10)
+    assert np.all(np.diff(result.history.loss) < 0)   # Armijo: every accepted step decreases F

@@ -65,8 +65,9 @@ _overwrite_option = click.option("--overwrite", is_flag=True, help="Let this exp
 @click.option("--batch-sizes", default=None, help="Comma-separated batch sizes for --schemes (default 1,32).")
 @click.option("--methods", default=None, help="Comma-separated methods for --schemes (default plain): "
               + config.METHOD_HELP + ". E.g. plain,heavy_ball:0.9,svrg,saga,polyak_average.")
-@click.option("--step", default=None, help="A number, or c/L, c/L_B, c/L_max, e.g. 0.5/L. Default: 1/L for gradient "
-              "descent, 0.5/L_B (the largest step of SGD's theorem) for the others.")
+@click.option("--step", default=None, help="A number, or c/L, c/L_B, c/L_max, e.g. 0.5/L, or polyak, "
+              "stochastic_polyak. Default: 1/L for gradient descent, 0.5/L_B (the largest step of SGD's theorem) "
+              "for the others.")
 @click.option("--epochs", type=click.IntRange(min=1), default=20, show_default=True)
 @click.option("--seeds", type=click.IntRange(min=1), default=10, show_default=True)
 @click.option("--record-every", type=click.IntRange(min=1), default=1, show_default=True)

@@ -23,8 +23,8 @@ An experiment file has three kinds of tables (every key optional unless marked):
     sampler = "full_batch"     # required: full_batch | with_replacement | without_replacement |
                                #           cyclic | shuffled_cyclic | shuffle_once | shuffled_chunks
     batch_size = 1             # not for full_batch
-    step = "1/L_B"             # a number, "c/L", "c/L_B", "c/L_max", or a schedule table such as
-                               # { schedule = "inverse_time", alpha0 = "1/L_B", decay = 0.001 }
+    step = "1/L_B"             # a number, "c/L", "c/L_B", "c/L_max", "polyak", "stochastic_polyak", or a
+                               # schedule table such as { schedule = "inverse_time", alpha0 = "1/L_B", decay = 0.001 }
     method = "plain"           # plain | heavy_ball:β | nesterov:β (β in [0, 1), default 0.9) |
                                # svrg:snapshot_every | loopless_svrg:p | saga
     average = "ema:0.99"       # optional: polyak_average:start | tail_average:fraction | ema:decay

@@ -1,6 +1,7 @@
 """Steps as a comparison writes them: numbers, schedules, or text relative to the problem's constants.
 
-"0.5/L", "1/L_B" (the run's minibatch constant; L_N = L for gradient descent) or "1/L_max"; a dict
+"0.5/L", "1/L_B" (the run's minibatch constant; L_N = L for gradient descent) or "1/L_max"; "polyak"
+(gradient descent's Polyak step, p* from the problem) or "stochastic_polyak" (c = 1/2, f_min = 0); a dict
 ``{"schedule": "inverse_time", "alpha0": "1/L_B", "decay": 0.01}`` builds a schedule whose α₀ may
 be such text.
 """
@@ -15,6 +16,9 @@ from sgdlab._helpers import validation
 from sgdlab.problems.base import FiniteSum
 from sgdlab.samplers import Sampler
 
+#: The steps that adapt to the loss, by the text that names them.
+ADAPTIVE_STEPS: dict[str, Callable[[], schedules.Schedule]] = {"polyak": schedules.polyak,
+                                                              "stochastic_polyak": schedules.stochastic_polyak}
 _STEP_TEXT = re.compile(r"^\s*(?P<c>\S+?)\s*/\s*(?P<constant>L_B|L_max|L)\s*$")
 
 
@@ -23,6 +27,8 @@ def parse_step(step, problem: FiniteSum, sampler: Sampler) -> tuple[schedules.Sc
     schedule whose α₀ may be such text. Returns the schedule and how the step was written."""
     if isinstance(step, dict):
         return _schedule_from_dict(step, problem, sampler)
+    if isinstance(step, str) and step.strip() in ADAPTIVE_STEPS:
+        return ADAPTIVE_STEPS[step.strip()](), step.strip()
     if isinstance(step, str):
         return _relative_step(step, problem, sampler), step.strip()
     schedule = schedules.as_schedule(step)
@@ -37,8 +43,8 @@ def _relative_step(text: str, problem: FiniteSum, sampler: Sampler) -> schedules
     match = _STEP_TEXT.match(text)
     c = _number(match["c"]) if match else None
     if match is None or c is None:
-        validation.fail("step", "a number, or text 'c/L', 'c/L_B' or 'c/L_max' with c a positive number",
-                        validation.shown(text))
+        validation.fail("step", "a number, or text 'c/L', 'c/L_B' or 'c/L_max' with c a positive number, or "
+                        "'polyak' or 'stochastic_polyak'", validation.shown(text))
     needs_terms = match["constant"] == "L_max" or (match["constant"] == "L_B" and not sampler.is_full_batch)
     if needs_terms and problem.lipschitz_max() is None:
         validation.fail("step", f"given as a number or a schedule for {type(problem).__name__}, whose L_B and L_max "

@@ -269,6 +269,7 @@ def test_methods_from_the_command_line_and_an_experiment_file(tmp_path, capsys):
     assert {name: run["method"] for name, run in runs.items()} == {
         "shuffled_cyclic B=8": "plain", "shuffled_cyclic B=8 heavy_ball:0.5": "heavy ball (β = 0.5)"}
     assert runs["shuffled_cyclic B=8 heavy_ball:0.5"]["engine"] == "native"   # a linear model
+    assert runs["shuffled_cyclic B=8 heavy_ball:0.5"]["step"] == "0.25/L_B"   # (1 − β) × 0.5/L_B: α/(1 − β) alike
     (tmp_path / "exp.toml").write_text('[compare]\nepochs = 1\nseeds = 1\nout = "file"\n\n'
                                        '[runs.nag]\nsampler = "cyclic"\nbatch_size = 8\nmethod = "nesterov:0.8"\n')
     assert main(["run", str(tmp_path / "exp.toml")]) == 0

@@ -84,7 +84,8 @@ def default_runs(batch_size: int = 32) -> dict:
 def product_runs(schemes: list[str], batch_sizes: list[int], methods: list[str] | None = None) -> dict:
     """Every scheme with every batch size (gradient descent once) and every method (plain by default), with
     the steps of DEFAULT_STEPS (variance-reduced methods: their theorem's, VARIANCE_REDUCED_STEPS, and not
-    with gradient descent); a run of another method than plain has it in its name."""
+    with gradient descent; momentum β: (1 − β) times the plain step, see :func:`method_step`); a run of
+    another method than plain has it in its name."""
     runs = {}
     for sampler in schemes:
         for size in [None] if sampler == "full_batch" else batch_sizes:
@@ -95,7 +96,7 @@ def product_runs(schemes: list[str], batch_sizes: list[int], methods: list[str] 
                 run = _default_run(sampler, size)
                 if method != "plain":
                     run["method"] = method
-                    run["step"] = VARIANCE_REDUCED_STEPS.get(method.partition(":")[0], run["step"])
+                    run["step"] = method_step(method, run["step"])
                 if average is not None:
                     run["average"] = average
                 runs[run_name(sampler, size) + ("" if text == "plain" else f" {text}")] = run
@@ -112,6 +113,18 @@ VARIANCE_REDUCED_STEPS = {"svrg": "0.25/L_max", "loopless_svrg": "0.16/L_max", "
 METHOD_HELP = ("plain, heavy_ball:β, nesterov:β, svrg:snapshot_every, loopless_svrg:p, saga, and averaged "
                "iterates polyak_average:start, tail_average:fraction, ema:decay, alone (plain SGD) or after a "
                "method with '+', e.g. 'heavy_ball:0.9+ema:0.99'")
+
+
+def method_step(method: str, plain_step: str) -> str:
+    """A method's default step: its theorem's for a variance-reduced one; for momentum β, (1 − β) times the plain
+    step, so that the step it takes in the long run, α/(1 − β), is the plain one's; else the plain step."""
+    name, _, value = method.partition(":")
+    if name in VARIANCE_REDUCED_STEPS:
+        return VARIANCE_REDUCED_STEPS[name]
+    if name in ("heavy_ball", "nesterov"):
+        constant, _, denominator = plain_step.partition("/")
+        return f"{float(constant) * (1.0 - float(value or 0.9)):g}/{denominator}"
+    return plain_step
 
 
 def split_method(text: str, where: str = "--methods") -> tuple[str, str | None]:

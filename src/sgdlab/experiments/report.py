@@ -129,8 +129,9 @@ def _runs_table(table: pd.DataFrame, runs: dict) -> str:
     rows = []
     for name, counts in statuses:
         info = runs.get(name, {})
-        rows.append({"run": name, "sampler": info.get("sampler", ""), "engine": info.get("engine", ""),
-                     "step": info.get("step", ""),
+        method = info.get("method", "plain") + (f" + {info['average']}" if info.get("average") else "")
+        rows.append({"run": name, "sampler": info.get("sampler", ""), "method": method,
+                     "engine": info.get("engine", ""), "step": info.get("step", ""),
                      "α₀": info.get("alpha0"), "α·L": info.get("alpha_L"),
                      "step check": info.get("step_check", ""),
                      "status over seeds": ", ".join(f"{n} {s}" for s, n in counts.value_counts().items())})

@@ -39,8 +39,6 @@ class StreamedRun:
     def __init__(self, problem, sampler, solution, optimizer=None):
         self.problem, self.sampler, self.solution, self.optimizer = problem, sampler, solution, optimizer
         self._programs = {}
-        #: The batch entries of an epoch (the same in every epoch).
-        self.examples = int(np.count_nonzero(sampler.plan(problem.n, 0, 0)[1]))
 
     def initial_state(self, params):
         """The optimizer's (or method's) state at θ⁰."""
@@ -59,10 +57,10 @@ class StreamedRun:
             value, gradient = value_and_grad(self.problem, params)
             gradients = StepGradients(mean=lambda point: gradient, value_and_mean=lambda point: (value, gradient))
             params, opt_state = update(self.optimizer, params, opt_state, gradients, schedule, jnp.asarray(k))
-            k += 1
+            k, examples = k + 1, self.problem.n
         else:
-            params, opt_state, k = self._minibatch_epoch(params, opt_state, k, int(seeds), epoch, schedule)
-        counted += self.examples   # one gradient a batch entry (plain SGD, momentum)
+            params, opt_state, k, examples = self._minibatch_epoch(params, opt_state, k, int(seeds), epoch, schedule)
+        counted += examples   # one gradient a batch entry (plain SGD, momentum)
         return Carry(params, opt_state, k, counted), (self.evaluate(params) if record else _finite_only(params))
 
     def evaluate(self, params) -> Metrics:
@@ -73,6 +71,7 @@ class StreamedRun:
         return Metrics(bool(pytrees.all_finite(params)), loss, float(pytrees.norm(gradient)), dist, np.nan, {})
 
     def _minibatch_epoch(self, params, opt_state, k: int, seed: int, epoch: int, schedule):
+        """The epoch's blocks of steps; returns θ, the optimizer's state, k and the epoch's batch entries."""
         indices, mask = self.sampler.plan(self.problem.n, seed, epoch)
         steps = self._block_steps()
         starts = range(0, indices.shape[0], steps)
@@ -86,7 +85,7 @@ class StreamedRun:
                 params, opt_state, k, _ = self._program(plan[0].shape)(
                     params, opt_state, jnp.asarray(k, jnp.int64), plan, schedule, block, self.solution, None)
                 k = int(k)
-        return params, opt_state, k
+        return params, opt_state, k, int(np.count_nonzero(mask))
 
     def read_block(self, indices: np.ndarray, mask: np.ndarray):
         """The rows the block's steps use, each read once in file order and padded to K·B rows (with

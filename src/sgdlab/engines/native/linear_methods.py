@@ -53,13 +53,20 @@ def batch_gradient_sum(loss, rows, y, V, scale, row, keep, planned, first, margi
 
 
 @numba.njit(cache=True, inline="always", error_model="numpy")
+def momentum_entry(weight, velocity, total, count, alpha, l2, beta, nesterov):
+    """One weight's momentum step from its gradient sum ``total`` over b = ``count`` rows: g = total/b + λw,
+    v ← βv + g, then w ← w − αv (heavy ball) or w − α(g + βv) (Nesterov); returns (w, v)."""
+    gradient = total / count + l2 * weight
+    velocity = beta * velocity + gradient
+    return weight - (alpha * (gradient + beta * velocity) if nesterov else alpha * velocity), velocity
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
 def momentum_update(W, velocity, G, count, alpha, l2, beta, nesterov):
-    """v ← βv + (G/b + λW), then W ← W − αv (heavy ball) or W − α(g + βv) (Nesterov), entry by entry."""
+    """:func:`momentum_entry` for every weight of W (and its velocity) from the batch's gradient sum G."""
     flat_W, flat_v, flat_G = W.reshape(-1), velocity.reshape(-1), G.reshape(-1)
     for j in range(flat_W.size):
-        gradient = flat_G[j] / count + l2 * flat_W[j]
-        flat_v[j] = beta * flat_v[j] + gradient
-        flat_W[j] -= alpha * (gradient + beta * flat_v[j]) if nesterov else alpha * flat_v[j]
+        flat_W[j], flat_v[j] = momentum_entry(flat_W[j], flat_v[j], flat_G[j], count, alpha, l2, beta, nesterov)
 
 
 @numba.njit(cache=True, fastmath=REORDER, nogil=True, error_model="numpy")

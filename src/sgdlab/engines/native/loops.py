@@ -197,8 +197,8 @@ class MomentumLoop(LinearLoop):
 
 class AveragedLoop(LinearLoop):
     """Plain SGD with a Polyak–Ruppert (or tail) average (:mod:`sgdlab.engines.native.linear_methods`): state
-    (V, scales, U, weights, the averaged count before the epoch, the count after); the method's state is the
-    JAX engine's, ((), (θ̄, count))."""
+    (V, scales, U, weights, the averaged count after the epoch, its first iteration k0); the method's state is
+    the JAX engine's, ((), (θ̄, count))."""
 
     def __init__(self, problem, batch_size: int, averaging):
         super().__init__(problem, batch_size)
@@ -214,14 +214,14 @@ class AveragedLoop(LinearLoop):
         counts = np.asarray(counts, dtype=np.int64)
         sums = super().state(np.asarray(averages) * counts.reshape(-1, *[1] * len(self.shape)))[0]
         counted = max(0, k0 + steps - max(self.first, k0))
-        return weights, scales, sums, np.zeros(len(scales)), counts, counts + counted, k0
+        return weights, scales, sums, np.zeros(len(scales)), counts + counted, k0
 
     def params(self, state: tuple) -> np.ndarray:
         return super().params(state[:2])
 
     def method_state(self, state: tuple) -> Any:
         """((), (θ̄, count)) after the epoch: θ̄ = (U + weight·V)/count, or θ while nothing is counted."""
-        weights, scales, sums, weighted, _, counts, _ = state
+        weights, scales, sums, weighted, counts, _ = state
         totals = super().params((sums + weighted[:, None, None] * weights, np.ones(len(scales))))
         shape = (-1, *[1] * len(self.shape))
         averages = np.where(counts.reshape(shape) > 0, totals / np.maximum(counts, 1).reshape(shape),
@@ -229,7 +229,7 @@ class AveragedLoop(LinearLoop):
         return (), (averages, counts)
 
     def run_lanes(self, state: tuple, group: slice, indices, masks, alphas) -> None:
-        weights, scales, sums, weighted, _, _, k0 = state
+        weights, scales, sums, weighted, _, k0 = state
         linear_methods.averaged_lanes(self.loss, self.rows, self.targets, weights[group], scales[group], sums[group],
                                       weighted[group], indices, masks, alphas, self.problem.l2, k0, self.first,
                                       np.arange(len(indices)))

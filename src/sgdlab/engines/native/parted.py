@@ -30,6 +30,7 @@ import numpy as np
 from sgdlab.engines.native._llvm import meeting
 from sgdlab.engines.native._llvm.flags import REORDER
 from sgdlab.engines.native._llvm.prefetch import prefetch
+from sgdlab.engines.native.linear_methods import momentum_entry
 from sgdlab.engines.native.linear_sgd import (
     PREFETCH_AHEAD_ROWS,
     _decayed,
@@ -107,15 +108,15 @@ def parted_epoch(loss, rows, y, Vt, scale, indices, mask, alphas, l2, thread, th
 
 @numba.njit(cache=True, inline="always", error_model="numpy")
 def _momentum_step(Vt, velocity, parts, count, alpha, l2, beta, nesterov):
-    """Momentum's update of W = Vt (scale 1) from the parts' gradient sums, entry by entry."""
+    """Momentum's update of W = Vt (scale 1) from the parts' gradient sums, entry by entry
+    (:func:`sgdlab.engines.native.linear_methods.momentum_entry`)."""
     for k in range(Vt.shape[0]):
         for j in range(Vt.shape[1]):
             total = 0.0
             for part in range(PARTS):
                 total += parts[part, k, j]
-            gradient = total / count + l2 * Vt[k, j]
-            velocity[k, j] = beta * velocity[k, j] + gradient
-            Vt[k, j] -= alpha * (gradient + beta * velocity[k, j]) if nesterov else alpha * velocity[k, j]
+            Vt[k, j], velocity[k, j] = momentum_entry(Vt[k, j], velocity[k, j], total, count, alpha, l2, beta,
+                                                      nesterov)
 
 
 @numba.njit(cache=True, inline="always", error_model="numpy")

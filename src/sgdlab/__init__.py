@@ -63,6 +63,7 @@ _EXPORTS = {
                      "tail_average", "ema", "schedule_free"], "sgdlab.methods"),
     **dict.fromkeys(["box", "nonnegative", "ball", "simplex", "affine", "general_constraints"], "sgdlab.constraints"),
     **dict.fromkeys(["minimize", "maximize", "Result", "StepSizeWarning"], "sgdlab.run.api"),
+    "patience": "sgdlab.run.stopping",
     "check_step": "sgdlab.theory",
     "parquet_columns": "sgdlab.data",
     "probe_batch_sizes": "sgdlab.theory",

@@ -9,6 +9,7 @@ import pytest
 import sgdlab as sl
 from sgdlab.engines import compiled, select
 from sgdlab.engines.base import Carry, EpochProgram
+from sgdlab.engines.evaluation import Reference
 
 from reference import least_squares_gradients, reference_run
 
@@ -46,7 +47,7 @@ def _on_disk(data, folder):
 def test_each_engine_builds_an_epoch_program(data, tmp_path, engine):
     problem = _on_disk(data, tmp_path) if engine == "streamed" else sl.least_squares(*data)
     program = select.program(engine, problem, SAMPLER, problem.params0, compiled.program_schedule(sl.constant(STEP)),
-                             None)
+                             Reference())
     assert isinstance(program, EpochProgram) and program.engine == engine and program.lanes is None
     program.prepare(True)
     carry, metrics = program.epoch(Carry(problem.params0, (), 0), SEED, 0, compiled.program_schedule(

@@ -35,6 +35,7 @@ import numpy as np
 
 from sgdlab._helpers import pytrees
 from sgdlab.engines.base import Carry, Metrics, Seeds
+from sgdlab.engines.evaluation import Reference, evaluate, scores
 from sgdlab.methods import Method, StepGradients, plain
 from sgdlab.methods.averaging import Averaged, Averaging
 from sgdlab.problems.base import FiniteSum
@@ -45,19 +46,8 @@ from sgdlab.schedules import AdaptiveStep, Schedule
 PLAIN = plain()
 
 
-def evaluate(problem: FiniteSum, params, data, solution, constraint) -> Metrics:
-    """F(θ), ‖∇F(θ)‖, ‖θ − θ*‖ and the violation of the constraint, over all the data."""
-    loss, grad = jax.value_and_grad(problem.data_loss)(params, data)
-    nan = jnp.asarray(jnp.nan, loss.dtype)
-    dist = nan if solution is None else pytrees.distance(params, solution)
-    violation = nan if constraint is None else constraint.violation(params)
-    extras = {name: jnp.asarray(value, loss.dtype) for name, value in problem.diagnostics(params, data).items()}
-    return Metrics(pytrees.all_finite(params), loss, pytrees.norm(grad), dist, jnp.asarray(violation, loss.dtype),
-                   extras)
-
-
 def run_epoch(problem: FiniteSum, sampler: Sampler, record: bool, optimizer,
-              params, opt_state, k0, plan, schedule: Schedule, data, solution, constraint):
+              params, opt_state, k0, plan, schedule: Schedule, data, reference, constraint):
     """One epoch of (projected) (S)GD from θ = ``params`` at iteration k0 over ``plan`` = (indices,
     mask[, flags]), indices and mask S × B and the method's refresh flags S (:mod:`sgdlab.methods`); for
     gradient descent a 1 × 1 plan stands for all the data. Returns (θ, optimizer state, k0 + steps,
@@ -69,7 +59,7 @@ def run_epoch(problem: FiniteSum, sampler: Sampler, record: bool, optimizer,
         return finite_sum_gradients(problem, data, batch, all_data)
 
     return _scan_steps(problem, record, optimizer, gradients_at, params, opt_state, k0, plan,
-                       schedule, data, solution, constraint)
+                       schedule, data, reference, constraint)
 
 
 def finite_sum_gradients(problem: FiniteSum, data, batch, all_data: bool) -> StepGradients:
@@ -96,7 +86,7 @@ def finite_sum_gradients(problem: FiniteSum, data, batch, all_data: bool) -> Ste
 
 
 def run_chunk(length: int, problem, sampler: Sampler, record: bool, optimizer,
-              params, opt_state, k0, seed, schedule: Schedule, data, solution, constraint):
+              params, opt_state, k0, seed, schedule: Schedule, data, reference, constraint):
     """``length`` steps of (S)GD on an expectation from iteration k0. Step k draws its ω from the
     key fold_in(key(seed), k), or uses the exact gradient for gradient descent; returns what
     :func:`run_epoch` returns."""
@@ -108,11 +98,11 @@ def run_chunk(length: int, problem, sampler: Sampler, record: bool, optimizer,
                              value_and_mean=value_and_mean)
 
     return _scan_steps(problem, record, optimizer, gradients_at, params, opt_state, k0, jnp.zeros(length),
-                       schedule, data, solution, constraint)
+                       schedule, data, reference, constraint)
 
 
 def _scan_steps(problem, record, optimizer, gradients_at, params, opt_state, k0, batches, schedule, data,
-                solution, constraint):
+                reference, constraint):
     """Scan the updates over ``batches`` (one per step), projecting when constrained and updating the averaged
     iterate after the step when there is one; then the metrics."""
     rule, averaging = unwrapped(optimizer)
@@ -127,52 +117,53 @@ def _scan_steps(problem, record, optimizer, gradients_at, params, opt_state, k0,
 
     (params, opt_state, k), _ = jax.lax.scan(step, (params, opt_state, k0), batches)
     if record:
-        return params, opt_state, k, evaluate_run(problem, optimizer, params, opt_state, data, solution, constraint)
+        return params, opt_state, k, evaluate_run(problem, optimizer, params, opt_state, data, reference, constraint)
     nan = jnp.asarray(jnp.nan, dtype=jax.tree.leaves(params)[0].dtype)
-    extras = dict.fromkeys(jax.eval_shape(problem.diagnostics, params, data), nan)
+    extras = dict.fromkeys((*jax.eval_shape(problem.diagnostics, params, data), *reference.columns), nan)
     return params, opt_state, k, Metrics(pytrees.all_finite(params), nan, nan, nan, nan, extras)
 
 
-def evaluate_run(problem: FiniteSum, optimizer, params, opt_state, data, solution, constraint) -> Metrics:
+def evaluate_run(problem: FiniteSum, optimizer, params, opt_state, data, reference, constraint) -> Metrics:
     """:func:`evaluate` at θ, with the averaged iterate's metrics beside (``Metrics.averaged``) when the run
     averages."""
-    metrics = evaluate(problem, params, data, solution, constraint)
+    metrics = evaluate(problem, params, data, reference, constraint)
     _, averaging = unwrapped(optimizer)
     if averaging is None:
         return metrics
-    return metrics._replace(averaged=evaluate(problem, averaging.point(opt_state[1]), data, solution, constraint))
+    point = averaging.point(opt_state[1])   # θ̄'s row: F, ‖∇F‖, ‖θ̄ − θ*‖ (not the held-out scores)
+    return metrics._replace(averaged=evaluate(problem, point, data, Reference(reference.solution), constraint))
 
 
-def evaluate_each(problem: FiniteSum, params, data, solution, constraint, optimizer=None, opt_state=()) -> Metrics:
+def evaluate_each(problem: FiniteSum, params, data, reference, constraint, optimizer=None, opt_state=()) -> Metrics:
     """:func:`evaluate_run` of every lane of ``params`` (a leading axis), one lane after the other
     (``jax.lax.map``, not ``jax.vmap``): a batched evaluation multiplies X by all the lanes' θ at once, a
     product whose rounding depends on how many there are, so a run's history would change in its last bits
     with the size of its group; evaluated lane by lane it is the same bits as a run on its own."""
     def one(lane):
         params, opt_state = lane
-        return evaluate_run(problem, optimizer, params, opt_state, data, solution, constraint)
+        return evaluate_run(problem, optimizer, params, opt_state, data, reference, constraint)
 
     return jax.lax.map(one, (params, opt_state))
 
 
 def lanes_epoch(problem: FiniteSum, record: bool, optimizer, steps, params, opt_state, k0, source, schedule, data,
-                solution, constraint):
+                reference, constraint):
     """One epoch of R lanes: ``steps`` (the epoch vmapped over the lanes, without history), then, when
     recording, every lane's metrics by :func:`evaluate_each`."""
-    params, opt_state, k, metrics = steps(params, opt_state, k0, source, schedule, data, solution, constraint)
+    params, opt_state, k, metrics = steps(params, opt_state, k0, source, schedule, data, reference, constraint)
     if record:
-        metrics = evaluate_each(problem, params, data, solution, constraint, optimizer, opt_state)
+        metrics = evaluate_each(problem, params, data, reference, constraint, optimizer, opt_state)
     return params, opt_state, k, metrics
 
 
-def lane_after_lane(epoch, params, opt_state, k0, source, schedule, data, solution, constraint):
+def lane_after_lane(epoch, params, opt_state, k0, source, schedule, data, reference, constraint):
     """The single-run ``epoch`` of every lane, one after the other (``jax.lax.map``), for gradient descent:
     its step multiplies X by θ, and vmapped over the lanes that product's rounding would depend on their
     number (see :func:`evaluate_each`). A minibatch step's small products keep their bits under vmap."""
 
     def one(lane):
         params, opt_state, source, schedule = lane
-        return epoch(params, opt_state, k0, source, schedule, data, solution, constraint)
+        return epoch(params, opt_state, k0, source, schedule, data, reference, constraint)
 
     params, opt_state, k, metrics = jax.lax.map(one, (params, opt_state, source, schedule))
     return params, opt_state, k[0], metrics
@@ -222,7 +213,7 @@ def initial_state(optimizer, params, lanes: int | None = None, n: int | None = N
 
 
 #: How the batched epoch maps over its arguments: params, optimizer state, k0, the plan (or an expectation's
-#: seed), schedule, data, solution, constraint; and over its results: params, optimizer state, the shared
+#: seed), schedule, data, reference, constraint; and over its results: params, optimizer state, the shared
 #: iteration counter, metrics.
 LANE_AXES = (0, 0, None, 0, 0, None, None, None)
 LANE_OUT_AXES = (0, 0, None, 0)
@@ -238,23 +229,24 @@ class CompiledRun:
 
     engine = "jax"
 
-    def __init__(self, problem: FiniteSum, sampler: Sampler, params, schedule: Schedule, solution,
+    def __init__(self, problem: FiniteSum, sampler: Sampler, params, schedule: Schedule, reference,
                  lanes: int | None = None, optimizer=None, chunk: int | None = None, placement=None):
         self.problem, self.sampler, self.lanes = problem, sampler, lanes
         self.optimizer, self.chunk, self.placement = optimizer, chunk, placement
         #: Gradient descent takes a 1 × 1 stand-in plan (all the data) unless its N indices are split over devices.
         self._stand_in = sampler.is_full_batch and (placement is None or problem.is_sharded)
         self.step_function = run_epoch if chunk is None else functools.partial(run_chunk, chunk)
-        self.data, self.solution, self.constraint = self._placed((problem.data, solution, problem.constraint))
+        self.data, self.reference, self.constraint = self._placed((problem.data, reference, problem.constraint))
         params = self._placed(params)
         self._example_args = (params, initial_state(optimizer, params, lanes, problem.n), _counter(0),
                               self._source(np.zeros(lanes or 1, dtype=np.int64), 0)[0],
-                              schedule, self.data, self.solution, self.constraint)
+                              schedule, self.data, self.reference, self.constraint)
         self._epoch: dict[bool, Any] = {}
         self._evaluate_lanes: Any = None
+        self._scores_lanes: Any = None
         start_params = params if lanes is None else jax.tree.map(lambda leaf: leaf[0], params)
         self._evaluate = self._jit(evaluate, static_argnums=0).lower(
-            problem, start_params, self.data, self.solution, self.constraint).compile()
+            problem, start_params, self.data, self.reference, self.constraint).compile()
 
     def _jit(self, function, **options):
         """jax.jit, with every output replicated on the devices of a data-parallel run."""
@@ -288,13 +280,13 @@ class CompiledRun:
         source, counts = self._source(seeds, epoch)
         params, opt_state, k, metrics = self._epoch[record](
             self._placed(carry.params), self._placed(carry.opt_state), _counter(carry.iteration),
-            source, schedule, self.data, self.solution, self.constraint)
+            source, schedule, self.data, self.reference, self.constraint)
         counted = carry.gradients + (counts if self.lanes is not None else int(counts[0]))
         return Carry(params, opt_state, int(pytrees.local_value(k)), counted), self._to_host(metrics)
 
     def evaluate(self, params) -> Metrics:
         """F, ‖∇F‖, ‖θ − θ*‖, the violation and the diagnostics at ``params`` (one run's), on the host."""
-        metrics = self._evaluate(self._placed(params), self.data, self.solution, self.constraint)
+        metrics = self._evaluate(self._placed(params), self.data, self.reference, self.constraint)
         return jax.tree.map(pytrees.local_value, metrics).host()
 
     def evaluate_lanes(self, params) -> Metrics:
@@ -302,8 +294,20 @@ class CompiledRun:
         entry a lane: one call instead of R, each lane evaluated as :meth:`evaluate` evaluates one run."""
         if self._evaluate_lanes is None:
             self._evaluate_lanes = self._jit(functools.partial(evaluate_each, self.problem))
-        metrics = self._evaluate_lanes(self._placed(params), self.data, self.solution, self.constraint)
+        metrics = self._evaluate_lanes(self._placed(params), self.data, self.reference, self.constraint)
         return jax.tree.map(lambda value: np.asarray(pytrees.local_value(value)), metrics)
+
+    def scores_lanes(self, params) -> dict:
+        """The held-out columns (:func:`sgdlab.engines.evaluation.scores`) of R runs, θ stacked along a leading
+        axis, on the host: one compiled call, one entry a lane."""
+        if not self.reference.heldout:
+            return {}
+        if self._scores_lanes is None:
+            def each(params, data, reference):
+                return jax.lax.map(lambda lane: scores(self.problem, lane, data, reference), params)
+            self._scores_lanes = self._jit(each)
+        values = self._scores_lanes(self._placed(params), self.data, self.reference)
+        return {name: np.asarray(pytrees.local_value(value)) for name, value in values.items()}
 
     def _placed(self, tree):
         """The pytree replicated on the devices of a data-parallel run (as it is, on one device)."""

@@ -18,6 +18,7 @@ import numpy as np
 from sgdlab._helpers import validation
 from sgdlab.engines.base import EpochProgram
 from sgdlab.engines.compiled import CompiledRun
+from sgdlab.engines.evaluation import Reference
 from sgdlab.engines.native.work import is_network, step_work
 from sgdlab.methods import Method
 from sgdlab.methods.averaging import Averaged, PolyakAverage
@@ -110,12 +111,13 @@ def _streamed(engine: str, placement) -> str:
     return "streamed"
 
 
-def program(engine: str, problem, sampler, params, schedule, solution, *, lanes: int | None = None, optimizer=None,
-            chunk: int | None = None, placement=None) -> EpochProgram:
+def program(engine: str, problem, sampler, params, schedule, reference: Reference, *, lanes: int | None = None,
+            optimizer=None, chunk: int | None = None, placement=None) -> EpochProgram:
     """The epoch program of ``engine`` (as :func:`choose` names it) for this problem, sampler, kind of
     schedule, optimizer, lanes (None: one run), chunk of steps (an expectation's loop unit; None: an
     epoch) and placement on devices. ``params`` and ``schedule`` give the shapes the program is
-    compiled for (stacked along a leading axis when there are lanes); ``solution`` is θ* or None.
+    compiled for (stacked along a leading axis when there are lanes); ``reference`` holds θ* (or None) and
+    the held-out problems a history row scores (:mod:`sgdlab.engines.evaluation`).
 
     Programs are kept with the problem (in its ``memo``), so they live as long as its data do and are
     reused, prepared, by every run that needs the same program."""
@@ -124,8 +126,8 @@ def program(engine: str, problem, sampler, params, schedule, solution, *, lanes:
             validation.fail("problem", _IN_MEMORY, repr(problem))
         from sgdlab.engines.streamed import StreamedRun
 
-        return StreamedRun(problem, sampler, solution, optimizer)
-    compiled = _compiled(problem, sampler, params, schedule, solution, lanes, optimizer, chunk, placement)
+        return StreamedRun(problem, sampler, reference.solution, optimizer)
+    compiled = _compiled(problem, sampler, params, schedule, reference, lanes, optimizer, chunk, placement)
     if engine == "native":
         from sgdlab.engines.native.run import NativeRun  # Numba loads with the first native run
 
@@ -136,13 +138,14 @@ def program(engine: str, problem, sampler, params, schedule, solution, *, lanes:
     return compiled
 
 
-def _compiled(problem, sampler, params, schedule, solution, lanes, optimizer, chunk, placement) -> CompiledRun:
+def _compiled(problem, sampler, params, schedule, reference, lanes, optimizer, chunk, placement) -> CompiledRun:
     """The JAX engine's program, built once per problem and key."""
     cache = problem.memo.setdefault("compiled_runs", {})
     devices = None if placement is None else tuple(device.id for device in placement.mesh.devices.flat)
-    key = (sampler, jax.tree.structure(schedule), solution is None, lanes, optimizer, chunk, devices)
+    key = (sampler, jax.tree.structure(schedule), reference.solution is None, reference.heldout, lanes, optimizer,
+           chunk, devices)
     if key not in cache:
-        cache[key] = CompiledRun(problem, sampler, params, schedule, solution, lanes, optimizer, chunk, placement)
+        cache[key] = CompiledRun(problem, sampler, params, schedule, reference, lanes, optimizer, chunk, placement)
     return cache[key]
 
 

@@ -22,6 +22,7 @@ import numpy as np
 from sgdlab._helpers import pytrees
 from sgdlab.engines.base import Carry, Metrics, Seeds
 from sgdlab.engines.compiled import initial_state, run_epoch, update
+from sgdlab.engines.evaluation import Reference
 from sgdlab.methods import StepGradients
 from sgdlab.problems.chunked import value_and_grad
 from sgdlab.schedules import Schedule
@@ -83,7 +84,7 @@ class StreamedRun:
                     pending = reader.submit(self.read_block, indices[start + steps:start + 2 * steps],
                                             mask[start + steps:start + 2 * steps])
                 params, opt_state, k, _ = self._program(plan[0].shape)(
-                    params, opt_state, jnp.asarray(k, jnp.int64), plan, schedule, block, self.solution, None)
+                    params, opt_state, jnp.asarray(k, jnp.int64), plan, schedule, block, Reference(self.solution), None)
                 k = int(k)
         return params, opt_state, k, int(np.count_nonzero(mask))
 

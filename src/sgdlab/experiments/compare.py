@@ -46,6 +46,7 @@ from sgdlab.run.history import RunLog
 from sgdlab.run.identity import run_key
 from sgdlab.run.loop import run_lanes
 from sgdlab.run.options import MINIMIZE, Optimizer, RunOptions, read_sampler, validated
+from sgdlab.run.stopping import Patience
 from sgdlab.samplers import Sampler
 
 RUN_KEYS = ("sampler", "step", "optimizer", "method", "average")
@@ -212,7 +213,8 @@ class Comparison:
 def compare(problem: FiniteSum, runs: dict, seeds: int | Iterable[int] = 10, epochs: int = 20, out: Any = None,
             record_every: int = 1, tol: float | None = None, title: str | None = None, on_epoch: OnEpoch | None = None,
             engine: str = "auto", predict: bool = True, record_params: bool = False, overwrite: bool = False,
-            source: dict | None = None, goal: float = GOAL) -> Comparison:
+            source: dict | None = None, goal: float = GOAL, heldout: dict[str, FiniteSum] | None = None,
+            stop: Patience | None = None) -> Comparison:
     """Run every setting in ``runs`` with every seed; see the module docstring.
 
     Parameters
@@ -224,8 +226,10 @@ def compare(problem: FiniteSum, runs: dict, seeds: int | Iterable[int] = 10, epo
         step defaults to "1/L_B", the method to plain SGD (:mod:`sgdlab.methods`).
     seeds : int or list of int, default 10
         A number of seeds (0, 1, …) or the seeds themselves.
-    epochs, record_every, tol, engine
-        As in :func:`sgdlab.minimize`; the engine is chosen per group of runs sharing a sampler.
+    epochs, record_every, tol, engine, heldout, stop
+        As in :func:`sgdlab.minimize`; the engine is chosen per group of runs sharing a sampler. Held-out
+        problems add their columns (test_loss, test_accuracy, …) to the table; a ``stop`` rule ends each run
+        on its own (its rows end there).
     out : path, optional
         A results folder: finished runs are saved there and reused by a later call of the same
         experiment (a saved run that does not verify is recomputed, with a warning); one process at a
@@ -273,7 +277,7 @@ def compare(problem: FiniteSum, runs: dict, seeds: int | Iterable[int] = 10, epo
     if record_params is True and out is not None:
         validation.fail("record_params", "False with out= (the paths are kept in memory, not saved)", "True")
     keywords = {"epochs": epochs, "tol": tol, "record_every": record_every, "engine": engine,
-                "record_params": record_params}
+                "record_params": record_params, "heldout": heldout, "stop": stop}
     plan = [(group, _lanes(problem, group, seed_list, keywords)) for group in _groups(specs)]
     keys = {lane: run_key(options) for _, lanes in plan for lane, options in lanes.items()}
     settings = dict(seeds=seed_list, epochs=epochs, record_every=record_every, tol=tol, title=title,

@@ -93,6 +93,14 @@ class Problem:
         of θ and the data; none by default)."""
         return {}
 
+    #: True for a model that predicts class labels (it has :meth:`data_accuracy`).
+    is_classifier: bool = False
+
+    def data_accuracy(self, params, data) -> jax.Array:
+        """The fraction of the examples in ``data`` whose predicted class is their label (a pure JAX
+        function, for a classifier only)."""
+        raise NotImplementedError(f"{type(self).__name__} does not predict classes")
+
     def defining_functions(self) -> tuple:
         """The user code that defines F (its per-example loss, or the loss and sampler of an
         expectation), which fingerprints of the problem hash along with its data."""
@@ -269,6 +277,21 @@ class FiniteSum(Problem):
         """The per-example loss."""
         return (self._example_loss,)
 
+    def heldout_mismatch(self, other: Problem) -> str | None:
+        """Why ``other`` cannot serve as held-out data of this problem — another model, parameter shapes or
+        label set — or None when it can: F_other(θ) is then the same loss on other examples."""
+        if type(other) is not type(self):
+            return f"a {type(other).__name__}, not a {type(self).__name__}"
+        own, theirs = (jax.tree.flatten(jax.tree.map(lambda leaf: f"{leaf.dtype}{list(leaf.shape)}", problem.params0))
+                       for problem in (self, other))
+        if str(own[1]) != str(theirs[1]) or own[0] != theirs[0]:
+            return f"parameters {', '.join(theirs[0])}, not {', '.join(own[0])}"
+        if getattr(other, "on_disk", False):
+            return "data on disk (held-out data are evaluated whole, in memory)"
+        if type(self) is FiniteSum and other._example_loss is not self._example_loss:
+            return "another per-example loss function (give the training problem's own)"
+        return None
+
     @cached_property
     def negation(self) -> Negation:
         """−F, the problem that maximizing F minimizes (built once, so its compiled runs are reused)."""
@@ -323,6 +346,10 @@ class Negation(FiniteSum):
     def diagnostics(self, params, data) -> dict:
         """The original problem's diagnostics."""
         return self.original.diagnostics(params, data)
+
+    def data_accuracy(self, params, data) -> jax.Array:
+        """The original classifier's accuracy (negating the loss changes no prediction)."""
+        return self.original.data_accuracy(params, data)
 
 
 def finite_sum(loss: ExampleLoss, data: Data, params0: Params) -> FiniteSum:

@@ -171,6 +171,11 @@ class CurveFit(LeastSquares):
         self.basis = basis.fitted(x)
         super().__init__(self.basis.features(x), y)
 
+    def with_data(self, X, y) -> CurveFit:
+        """The same fit (its basis, with a Fourier period fixed by the training x) on other points: here X is
+        the one-dimensional x."""
+        return CurveFit(X, y, self.basis)
+
     def predict(self, params, x) -> np.ndarray:
         """The fitted curve Σⱼ θⱼ φⱼ(x) at new inputs x."""
         return self.basis.features(validation.finite_array("x", x, ndim=1)) @ np.asarray(params)

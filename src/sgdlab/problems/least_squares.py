@@ -42,6 +42,10 @@ class LeastSquares(LinearModel):
         """ℓ(m, y) = ½ (m − y)²."""
         return 0.5 * (margins - y) ** 2
 
+    def with_data(self, X, y) -> LeastSquares:
+        """The same model (dtype) on other rows (X, y), e.g. held-out data."""
+        return LeastSquares(self.rows_like(X), y)
+
     @cached_property
     def _decomposition(self):
         """(s, Vᵀ, Uᵀy, rank) for X = U diag(s) Vᵀ. For N ≥ p, one QR of [X | y] gives R and Qᵀy

@@ -74,6 +74,26 @@ class LinearModel(FiniteSum):
         rows, y = data
         return self.margin_losses(batch_products(rows, idx, params), y[idx])
 
+    def with_data(self, X, y) -> LinearModel:
+        """The same model — family, ℓ2 weight, classes, dtype — on other rows (X, y), e.g. held-out data:
+        ``minimize(train, …, heldout={"test": train.with_data(X_test, y_test)})``."""
+        raise NotImplementedError
+
+    def rows_like(self, X):
+        """X validated as a design matrix in this problem's dtype (held-out rows, :meth:`with_data`)."""
+        X = design_matrix(X)
+        if X.shape[1] != self.n_features:
+            validation.fail("X", f"{self.n_features} columns (the training problem's features)",
+                            f"{X.shape[1]} columns", context="with_data")
+        return X if X.dtype == self.X.dtype else X.astype(self.X.dtype)
+
+    def heldout_mismatch(self, other) -> str | None:
+        """FiniteSum's reasons, and another ℓ2 weight (the penalty is part of the model)."""
+        reason = super().heldout_mismatch(other)
+        if reason is None and other.l2 != self.l2:
+            return f"the ℓ2 weight {other.l2:g}, not {self.l2:g} (build it with .with_data(X, y))"
+        return reason
+
     @property
     def n_features(self) -> int:
         """p, the number of columns of X."""
@@ -150,6 +170,8 @@ class LinearModel(FiniteSum):
 
 class LinearClassifier(LinearModel):
     """A linear model whose ``predict(params, X)`` returns class labels."""
+
+    is_classifier = True
 
     def strong_convexity(self) -> float | None:
         """μ = λ, the ℓ2 weight, when positive: the loss is convex and the penalty λ-strongly convex, so F is
@@ -229,6 +251,28 @@ def class_labels(y, X: np.ndarray) -> np.ndarray:
     if np.issubdtype(y.dtype, np.number):
         validation.finite_array("y", y)
     return y
+
+
+def known_classes(labels: np.ndarray, classes, context: str) -> np.ndarray:
+    """The sorted classes of a classifier: those given (every label must be one of them, so that held-out
+    data may lack some), else the at least two found in the labels."""
+    found = np.unique(labels)
+    if classes is None:
+        if found.size < 2:
+            validation.fail("y", "labels of at least 2 classes", f"only {found.tolist()}", context=context)
+        return found
+    classes = np.unique(np.asarray(classes))
+    outside = np.setdiff1d(found, classes)
+    if outside.size:
+        validation.fail("y", f"labels among the classes {classes.tolist()[:10]}",
+                        f"labels {outside.tolist()[:5]} outside them")
+    return classes
+
+
+def correct_fraction(correct: jax.Array, dtype) -> jax.Array:
+    """The fraction of True entries of ``correct`` as count / N, the division scikit-learn's accuracy_score makes,
+    so the two agree to the last bit (the barrier keeps XLA from turning ÷ N into × (1/N), one ulp off)."""
+    return jnp.sum(correct.astype(dtype)) / jax.lax.optimization_barrier(jnp.asarray(correct.size, dtype))
 
 
 def small_gram(X) -> np.ndarray:

@@ -16,6 +16,7 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Any
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import scipy.linalg
@@ -25,7 +26,8 @@ from numpy.typing import ArrayLike
 
 from sgdlab._helpers import validation
 from sgdlab._helpers.aliases import Features
-from sgdlab.problems.linear import LinearClassifier, design_matrix, targets
+from sgdlab.problems.linear import LinearClassifier, correct_fraction, design_matrix, targets
+from sgdlab.problems.rows import products
 
 #: The most features whose p × p Hessian Newton's method forms to find θ* (beyond it θ* is not known here).
 MAX_NEWTON_FEATURES = 4000
@@ -78,6 +80,15 @@ class LogisticRegression(LinearClassifier):
             return None
         X, y = self._float64_data
         return _newton(X, y, self.l2)
+
+    def with_data(self, X, y) -> LogisticRegression:
+        """The same model (ℓ2 weight, dtype) on other rows, labels coded {0, 1} or {−1, +1}."""
+        return LogisticRegression(self.rows_like(X), y, self.l2)
+
+    def data_accuracy(self, params, data) -> jax.Array:
+        """The fraction of rows with sign(xᵢᵀθ) = yᵢ (a zero margin predicts −1, as :meth:`predict`)."""
+        rows, y = data
+        return correct_fraction((products(rows, params) > 0) == (y > 0), params.dtype)
 
     def predict(self, params, X) -> np.ndarray:
         """The label (in the coding of the training labels) of sign(xᵀθ) for each row of X."""

@@ -31,7 +31,7 @@ from numpy.typing import ArrayLike
 from sgdlab._helpers import validation
 from sgdlab._helpers.aliases import Features
 from sgdlab.problems.base import FiniteSum
-from sgdlab.problems.linear import class_labels, design_matrix
+from sgdlab.problems.linear import class_labels, correct_fraction, design_matrix, known_classes
 
 TASKS = ("classification", "regression")
 
@@ -68,16 +68,16 @@ class MLP(FiniteSum):
         X = design_matrix(X)
         if task not in TASKS:
             validation.fail("task", "one of " + ", ".join(TASKS), validation.shown(task))
-        self.task, self.hidden = task, _widths(hidden)
+        self.task, self.hidden, self.seed = task, _widths(hidden), validation.integer("seed", seed, low=0)
         if task == "classification":
-            self.classes = _classes(class_labels(y, X), classes)
+            self.classes = known_classes(class_labels(y, X), classes, "classification")
             targets, width, loss = np.searchsorted(self.classes, np.asarray(y)), self.classes.size, cross_entropy_loss
         else:
             targets = validation.finite_array("y", y, dtype=X.dtype)
             validation.same_length(("X", "y"), (X.shape[0], targets.shape[0]))
             width, loss = (1 if targets.ndim == 1 else targets.shape[1]), squared_loss
             targets = targets.reshape(len(targets), width)
-        params0 = he_initialization((X.shape[1], *self.hidden, width), validation.integer("seed", seed, low=0), X.dtype)
+        params0 = he_initialization((X.shape[1], *self.hidden, width), self.seed, X.dtype)
         self.X, self.targets = X, targets
         super().__init__(loss, (X, targets), params0)
 
@@ -85,6 +85,33 @@ class MLP(FiniteSum):
     def dtype(self) -> str:
         """The dtype of X, which every run computes in."""
         return np.dtype(self.X.dtype).name
+
+    @property
+    def is_classifier(self) -> bool:  # type: ignore[override]
+        """True for the classification task."""
+        return self.task == "classification"
+
+    def with_data(self, X, y) -> MLP:
+        """The same network (widths, task, classes, dtype, θ⁰) on other rows, e.g. held-out data."""
+        X = design_matrix(X)
+        X = X if X.dtype == self.X.dtype else X.astype(self.X.dtype)
+        classes = self.classes if self.is_classifier else None
+        return MLP(X, y, self.hidden, self.task, self.seed, classes)
+
+    def heldout_mismatch(self, other) -> str | None:
+        """FiniteSum's reasons, and another task or set of classes."""
+        reason = super().heldout_mismatch(other)
+        if reason is None and other.task != self.task:
+            return f"the task {other.task!r}, not {self.task!r}"
+        if reason is None and self.is_classifier and not np.array_equal(other.classes, self.classes):
+            return f"the classes {other.classes.tolist()[:10]}, not {self.classes.tolist()[:10]}"
+        return reason
+
+    def data_accuracy(self, params, data) -> jax.Array:
+        """The fraction of examples whose largest output is their class's (ties: the first, as :meth:`predict`)."""
+        X, targets = data
+        outputs = jax.vmap(lambda x: forward(params, x)[0])(X)
+        return correct_fraction(jnp.argmax(outputs, axis=-1) == targets.reshape(-1), outputs.dtype)
 
     @property
     def is_sparse(self) -> bool:
@@ -118,7 +145,7 @@ class MLP(FiniteSum):
         if self.task != "classification":
             validation.fail("task", "classification for accuracy", validation.shown(self.task))
         y = np.asarray(y)
-        _classes(y, self.classes)
+        known_classes(y, self.classes, "accuracy")
         return float(np.mean(self.predict(params, X) == y))
 
 
@@ -134,21 +161,6 @@ def _widths(hidden) -> tuple[int, ...]:
     if not all(isinstance(w, (int, np.integer)) and not isinstance(w, bool) and w >= 1 for w in widths):
         validation.fail("hidden", "a tuple of layer widths, each an integer >= 1", validation.shown(hidden))
     return tuple(int(w) for w in widths)
-
-
-def _classes(labels: np.ndarray, classes) -> np.ndarray:
-    """The sorted classes: those given (every label must be one of them), else those in the labels."""
-    found = np.unique(labels)
-    if classes is None:
-        if found.size < 2:
-            validation.fail("y", "labels of at least 2 classes", f"only {found.tolist()}", context="classification")
-        return found
-    classes = np.unique(np.asarray(classes))
-    outside = np.setdiff1d(found, classes)
-    if outside.size:
-        validation.fail("y", f"labels among the classes {classes.tolist()[:10]}",
-                        f"labels {outside.tolist()[:5]} outside them")
-    return classes
 
 
 def mlp(X: Features, y: ArrayLike, hidden: int | Sequence[int] = (64,), task: str = "classification", seed: int = 0,

@@ -16,7 +16,8 @@ from numpy.typing import ArrayLike
 
 from sgdlab._helpers import validation
 from sgdlab._helpers.aliases import Features
-from sgdlab.problems.linear import LinearClassifier, class_labels, design_matrix
+from sgdlab.problems.linear import LinearClassifier, class_labels, correct_fraction, design_matrix, known_classes
+from sgdlab.problems.rows import products
 
 
 class SoftmaxRegression(LinearClassifier):
@@ -26,13 +27,11 @@ class SoftmaxRegression(LinearClassifier):
 
     curvature = 0.5
 
-    def __init__(self, X, y, l2: float = 0.0):
+    def __init__(self, X, y, l2: float = 0.0, classes=None):
         X = design_matrix(X)
         y = class_labels(y, X)
-        self.classes, labels = np.unique(y, return_inverse=True)
-        if self.classes.size < 2:
-            validation.fail("y", "labels of at least 2 classes", f"only {self.classes.tolist()}",
-                            context="softmax_regression")
+        self.classes = known_classes(y, classes, "softmax_regression")
+        labels = np.searchsorted(self.classes, y)
         W0 = np.zeros((X.shape[1], self.classes.size), dtype=X.dtype)
         super().__init__(X, labels, W0, l2=validation.nonnegative_float("l2", l2))
 
@@ -41,6 +40,22 @@ class SoftmaxRegression(LinearClassifier):
         """ℓ(m, y) = logsumexp(m) − m_y for the logits m = xᵀW (one row per example)."""
         picked = jnp.take_along_axis(margins, y[..., None], axis=-1)[..., 0]
         return jax.nn.logsumexp(margins, axis=-1) - picked
+
+    def with_data(self, X, y) -> SoftmaxRegression:
+        """The same model (classes, ℓ2 weight, dtype) on other rows; their labels must be among the classes."""
+        return SoftmaxRegression(self.rows_like(X), y, self.l2, classes=self.classes)
+
+    def heldout_mismatch(self, other) -> str | None:
+        """LinearModel's reasons, and another set of classes."""
+        reason = super().heldout_mismatch(other)
+        if reason is None and not np.array_equal(other.classes, self.classes):
+            return f"the classes {other.classes.tolist()[:10]}, not {self.classes.tolist()[:10]}"
+        return reason
+
+    def data_accuracy(self, params, data) -> jax.Array:
+        """The fraction of rows whose largest logit xᵢᵀWₖ is their class's (ties: the first, as :meth:`predict`)."""
+        rows, y = data
+        return correct_fraction(jnp.argmax(products(rows, params), axis=-1) == y, params.dtype)
 
     @property
     def n_classes(self) -> int:

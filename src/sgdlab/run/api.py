@@ -60,6 +60,15 @@ def minimize(problem: Problem, sampler: SamplerLike = None, step: StepLike = Non
         fold_in(key(seed), k).
     tol : float, optional
         Stop with status "converged" once ‖∇F(θ)‖ ≤ tol (checked after every epoch).
+    stop : Patience, optional
+        Early stopping on a history column, ``sl.patience(on="test_loss", epochs=5, min_delta=0.0)``: status
+        "stopped_early" once the column has not improved for that many epochs; ``Result.best_params`` is θ
+        at its best row (:mod:`sgdlab.run.stopping`).
+    heldout : dict of str to FiniteSum, optional
+        Data the optimizer never sees, scored at every history row in the same compiled call as F:
+        ``{"test": problem.with_data(X_test, y_test)}`` adds the column test_loss (the held-out problem's F)
+        and, for a classifier, test_accuracy, with accuracy on the training rows. Each must be the training
+        problem's model (same family, parameter shapes, ℓ2 weight and classes) on other rows.
     record_every : int, default 1
         Record a history row every this many epochs (steps, for an expectation), and always at the
         start and the end.
@@ -106,7 +115,7 @@ def minimize(problem: Problem, sampler: SamplerLike = None, step: StepLike = Non
     Returns
     -------
     Result
-        The final ``params``, the ``status`` ("converged", "max_epochs" or "diverged") and a
+        The final ``params``, the ``status`` ("converged", "max_epochs", "diverged" or "stopped_early") and a
         ``message`` in words, the ``history`` (a DataFrame, one row per recorded epoch), the
         ``engine`` that ran, and the run's settings.
 

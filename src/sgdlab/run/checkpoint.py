@@ -1,9 +1,9 @@
 """Checkpoints: a run's state saved every k epochs, atomically, and resumed exactly.
 
-A checkpoint holds θ, the optimizer's state, the epoch and iteration reached, the gradients computed, the seconds run,
-F(θ⁰), the history rows so far and the stopping verdict, together with the run's identity
-(:func:`sgdlab.run.identity.run_identity`: the problem's fingerprint, θ⁰, the sampler, the step
-schedule, the optimizer, the seed, record_every, tol, the sense, the engine). Resuming checks the
+A checkpoint holds θ, the optimizer's state, the epoch and iteration reached, the gradients computed, the seconds
+run, F(θ⁰), the history rows so far, the stopping verdict and an early-stopping rule's best row and θ there,
+together with the run's identity (:func:`sgdlab.run.identity.run_identity`: the problem's fingerprint, θ⁰, the
+sampler, the step schedule, the optimizer, the seed, record_every, tol, the sense, the engine). Resuming checks the
 identity, then continues from the saved epoch. Plans and step sizes
 are pure functions of (seed, epoch) and k, so the final θ equals an uninterrupted run's bit for
 bit. The epoch budget may differ: a finished run can be extended.
@@ -41,6 +41,9 @@ class Saved:
     loss0: float
     rows: list
     verdict: Verdict
+    #: The early-stopping rule's best (value, epoch) and θ there, or None.
+    best: tuple[float, float] | None = None
+    best_params: Any = None
 
 
 def save(path: Path, identity: dict, carry: Carry, unit: int, elapsed: float, log: RunLog) -> None:
@@ -49,9 +52,10 @@ def save(path: Path, identity: dict, carry: Carry, unit: int, elapsed: float, lo
                               for i, leaf in enumerate(jax.tree.leaves(carry.params))}
     arrays |= {f"opt_state/{i}": np.asarray(local_value(leaf))
                for i, leaf in enumerate(jax.tree.leaves(carry.opt_state))}
+    if log.best_params is not None:
+        arrays |= {f"best_params/{i}": np.asarray(leaf) for i, leaf in enumerate(jax.tree.leaves(log.best_params))}
     state = {"identity": identity, "epoch": unit, "iterations": carry.iteration, "gradients": int(carry.gradients),
-             "elapsed": elapsed,
-             "loss0": log.loss0, "rows": log.rows, "verdict": log.verdict}
+             "elapsed": elapsed, "loss0": log.loss0, "rows": log.rows, "verdict": log.verdict, "best": log.best}
     arrays["state"] = np.array(json.dumps(state, default=float))
 
     def write(temporary: Path) -> None:
@@ -72,14 +76,15 @@ def load(path: Path, identity: dict, params0: Any, opt_state0: Any) -> Saved:
             state = json.loads(str(archive["state"]))
             params = _leaves(archive, "params", params0)
             opt_state = _leaves(archive, "opt_state", opt_state0)
+            best_params = _leaves(archive, "best_params", params0) if "best_params/0" in archive.files else None
     except (OSError, ValueError, KeyError, zipfile.BadZipFile, json.JSONDecodeError) as error:
         validation.fail("checkpoint", "a checkpoint written by sgdlab.minimize",
                         f"{path}, which cannot be read ({error})")
     _check_identity(path, state.get("identity", {}), identity)
     verdict = None if state["verdict"] is None else tuple(state["verdict"])
     carry = Carry(params, opt_state, state["iterations"], state.get("gradients", 0))
-    return Saved(carry, state["epoch"], state["elapsed"], state["loss0"],
-                 state["rows"], verdict)
+    best = None if state.get("best") is None else tuple(state["best"])
+    return Saved(carry, state["epoch"], state["elapsed"], state["loss0"], state["rows"], verdict, best, best_params)
 
 
 def _leaves(archive, prefix: str, like):

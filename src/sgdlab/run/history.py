@@ -33,6 +33,7 @@ import pandas as pd
 from sgdlab import schedules, theory
 from sgdlab._helpers import pytrees
 from sgdlab.engines.base import Metrics
+from sgdlab.engines.evaluation import score_columns
 from sgdlab.problems.base import FiniteSum
 from sgdlab.run.options import MAXIMIZE, RunOptions
 from sgdlab.run.result import Result, Status
@@ -61,16 +62,22 @@ class RunLog:
         if options.average is not None:   # θ̄⁰ = θ⁰
             start = start._replace(averaged=start)
         self.rows = [_row(0, 0, start, 0.0, 0.0)]
-        self.verdict = self._verdict("the start", start, measured=True)
+        #: The early-stopping rule's best (value, epoch) so far and θ there (:mod:`sgdlab.run.stopping`).
+        self.best: tuple[float, float] | None = None
+        self.best_params: Any = None
+        self.verdict = self._verdict("the start", start, measured=True) or self._early_stop(
+            self.rows[0], lambda: options.params0)
         #: θ at each history row, when the options ask for it (θ⁰ first).
         self.path: list | None = [pytrees.to_numpy(options.params0)] if options.record_params else None
 
     @classmethod
-    def resumed(cls, options: RunOptions, loss0: float, rows: list, verdict: Verdict) -> RunLog:
-        """The log of a run resumed from a checkpoint: its F(θ⁰), rows so far and verdict."""
+    def resumed(cls, options: RunOptions, loss0: float, rows: list, verdict: Verdict,
+                best: tuple[float, float] | None = None, best_params: Any = None) -> RunLog:
+        """The log of a run resumed from a checkpoint: its F(θ⁰), rows so far, verdict and early-stopping best."""
         log = cls.__new__(cls)
         log.options, log.loss0, log.threshold = options, loss0, divergence_threshold(options.problem, loss0)
         log.rows, log.verdict, log.path = list(rows), verdict, None
+        log.best, log.best_params = best, best_params
         return log
 
     @property
@@ -97,6 +104,36 @@ class RunLog:
             self.rows.append(_row(unit, iterations, metrics, elapsed, self._gradient_epochs(gradients)))
             if self.path is not None and params is not None:
                 self.path.append(pytrees.to_numpy(params()))
+            if not self.done and params is not None:
+                self.verdict = self._early_stop(self.rows[-1], params)
+
+    def _early_stop(self, row: dict, params: Callable[[], Any]) -> Verdict:
+        """Apply the early-stopping rule to a new history row: keep its value and θ when it is the best so far;
+        ("stopped_early", why) once the patience is spent."""
+        stop = self.options.stop
+        if stop is None:
+            return None
+        watched = {"gap": "loss", "avg_gap": "avg_loss"}.get(stop.on, stop.on)   # gap = F − p*: F decides
+        value = float(row[watched])
+        where = float(row["epoch"]) if not self.options.budget.chunk else float(len(self.rows) - 1)
+        if stop.improves(value, None if self.best is None else self.best[0]):
+            self.best, self.best_params = (value, where), pytrees.to_numpy(params())
+            return None
+        if self.best is None or not stop.exhausted(where - self.best[1]):
+            return None
+        unit = "epochs" if not self.options.budget.chunk else "rows"
+        shown = self._shown(stop.on, self.best[0])
+        margin = f" by more than {stop.min_delta:g}" if stop.min_delta else ""
+        return "stopped_early", (f"stopped early at {unit[:-1]} {where:g}: {stop.on} has not improved{margin} for "
+                                 f"{stop.epochs} {unit}; its best, {shown:.6g}, was at {unit[:-1]} {self.best[1]:g} "
+                                 "(Result.best_params).")
+
+    def _shown(self, column: str, value: float) -> float:
+        """A watched value as its history column shows it (loss in the objective's sign, gap = F − p*)."""
+        if column in ("gap", "avg_gap"):
+            optimum = self.options.problem.optimal_value()
+            return value - optimum if optimum is not None else float("nan")
+        return self.options.sense.sign * value if column in ("loss", "avg_loss") else value
 
     def _gradient_epochs(self, gradients: int) -> float:
         """The history's grad_evals: per-example gradients over N (a finite sum), or the gradients drawn."""
@@ -118,7 +155,8 @@ class RunLog:
         columns = self.columns()
         status, message, epochs, iterations = self.outcome(columns)
         return Result(params, status, message, pd.DataFrame(columns), epochs, iterations, compile_time,
-                      options.sampler, options.schedule, options.seed, options.engine, self.path, averaged)
+                      options.sampler, options.schedule, options.seed, options.engine, self.path, averaged,
+                      self.best_params)
 
     def columns(self) -> dict[str, np.ndarray]:
         """The history as NumPy columns, in the objective's own sign; gap = F − p* (p* − f when
@@ -133,7 +171,9 @@ class RunLog:
                 gap = values[prefix + "loss"] - optimum if optimum is not None else np.full(len(rows), np.nan)
             values[prefix + "gap"] = gap
             values[prefix + "loss"] = options.sense.sign * values[prefix + "loss"]
-        extras = [column for column in rows[0] if column not in (*HISTORY_COLUMNS, *AVERAGED_COLUMNS, "violation")]
+        scores = [column for column in score_columns(options.heldout) if column in rows[0]]
+        extras = [column for column in rows[0]
+                  if column not in (*HISTORY_COLUMNS, *AVERAGED_COLUMNS, "violation", *scores)] + scores
         constrained = ["violation"] if options.problem.constraint is not None else []
         columns = [*HISTORY_COLUMNS, *constrained, *averaged, *extras]
         return {column: values[column] for column in (columns[1:] if options.budget.chunk else columns)}

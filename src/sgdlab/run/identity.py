@@ -41,6 +41,9 @@ def run_identity(options: RunOptions) -> dict[str, Any]:
         "optimizer": None if options.optimizer is None else function_digest(options.optimizer.update),
         **({} if options.method.is_plain else {"method": repr(options.method)}),
         **({} if options.average is None else {"average": repr(options.average)}),
+        **({} if options.stop is None else {"stop": options.stop.describe()}),
+        **({} if not options.heldout else {"heldout": {name: problem_fingerprint(problem)
+                                                       for name, problem in options.heldout}}),
         "seed": options.seed, "record_every": options.record_every, "tol": options.tol,
         "sense": options.sense.symbol, "engine": options.engine, "chunk": options.budget.chunk,
         "devices": None if options.placement is None else options.placement.size,

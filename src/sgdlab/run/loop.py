@@ -24,7 +24,7 @@ from sgdlab.engines.processes import peer_loss_named
 from sgdlab.run import checkpoint
 from sgdlab.run.history import RunLog
 from sgdlab.run.identity import run_identity
-from sgdlab.run.options import RunOptions, solution_of, uses_thinned_units
+from sgdlab.run.options import RunOptions, uses_thinned_units
 from sgdlab.run.result import Result
 from sgdlab.schedules import Schedule
 
@@ -42,7 +42,7 @@ class Programs:
         self.budget = options.budget
         self.by_length: dict[int | None, EpochProgram] = {
             length: select.program(options.engine, options.problem, options.sampler, params, schedule,
-                                   solution_of(options.problem), lanes=lanes, optimizer=options.update_rule,
+                                   options.reference, lanes=lanes, optimizer=options.update_rule,
                                    chunk=length, placement=options.placement)
             for length in options.budget.unit_lengths()}
         for program in self.by_length.values():
@@ -95,7 +95,7 @@ def run_one(options: RunOptions) -> Result:
     identity = run_identity(options) if saving is not None else {}
     if saving is not None and saving.resume and saving.path.exists():
         saved = checkpoint.load(saving.path, identity, carry.params, carry.opt_state)
-        log = RunLog.resumed(options, saved.loss0, saved.rows, saved.verdict)
+        log = RunLog.resumed(options, saved.loss0, saved.rows, saved.verdict, saved.best, saved.best_params)
         carry, unit, elapsed = saved.carry, saved.unit, saved.elapsed
     else:
         log = RunLog(options, programs.first.evaluate(carry.params))

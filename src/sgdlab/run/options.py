@@ -16,6 +16,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal, TypedDict
 
+import jax
 import numpy as np
 
 from sgdlab import schedules as _schedules
@@ -24,10 +25,12 @@ from sgdlab._helpers import pytrees, validation
 from sgdlab.constraints import ConstraintSet
 from sgdlab.data.sharded import holding_devices
 from sgdlab.engines import distributed, select
+from sgdlab.engines.evaluation import HeldOut, Reference, score_columns
 from sgdlab.methods import Method, read_method
 from sgdlab.methods.averaging import Averaged, Averaging, ScheduleFree, read_average
 from sgdlab.problems.base import FiniteSum, Problem
 from sgdlab.problems.expectation import Expectation
+from sgdlab.run.stopping import Patience
 from sgdlab.samplers import IID, SAMPLERS, Sampler, full_batch
 from sgdlab.schedules import Schedule
 
@@ -95,6 +98,8 @@ class RunKeywords(TypedDict, total=False):
     devices: Any
     noise_scale_every: int | None
     record_params: bool
+    heldout: dict[str, FiniteSum] | None
+    stop: Patience | None
 
 
 #: Each keyword's default.
@@ -102,7 +107,7 @@ DEFAULTS: dict[str, Any] = {"epochs": None, "steps": None, "params0": None, "see
                             "constraint": None, "optimizer": None, "method": None, "average": None,
                             "engine": "auto", "checkpoint": None,
                             "checkpoint_every": 1, "resume": False, "devices": None, "noise_scale_every": None,
-                            "record_params": False}
+                            "record_params": False, "heldout": None, "stop": None}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -170,6 +175,15 @@ class RunOptions:
     method: Method = dataclasses.field(default_factory=Method)
     #: The averaged iterate kept beside θ (its start resolved in steps), or None.
     average: Averaging | None = None
+    #: Held-out problems by name, scored at every history row (:mod:`sgdlab.engines.evaluation`).
+    heldout: HeldOut = ()
+    #: Early stopping on a history column (:mod:`sgdlab.run.stopping`), or None.
+    stop: Patience | None = None
+
+    @property
+    def reference(self) -> Reference:
+        """What the history measures θ against: θ* (None when not known) and the held-out problems."""
+        return Reference(solution_of(self.problem), self.heldout)
 
     @property
     def update_rule(self) -> Optimizer | Method | Averaged | None:
@@ -202,6 +216,7 @@ def validated(problem: Problem, sense: Sense, sampler: SamplerLike, step: StepLi
     _check_method(problem, sampler, method, placement)
     schedule = _adapted(problem, sampler, schedule, method)
     average = _average(problem, sampler, options["average"], budget, options["optimizer"])
+    heldout = _heldout(problem, options["heldout"])
     rule = options["optimizer"] if method.is_plain else method
     if getattr(problem, "on_disk", False) and problem.constraint is not None:
         validation.fail("constraint", "left out for data on disk (projected steps need the data in memory)",
@@ -218,7 +233,7 @@ def validated(problem: Problem, sense: Sense, sampler: SamplerLike, step: StepLi
         noise_scale_every=_noise_scale_every(problem, options["noise_scale_every"]),
         step_note=_step_note(problem, schedule, sampler, method),
         record_params=_record_params(options["record_params"], options["checkpoint"]), method=method,
-        average=average)
+        average=average, heldout=heldout, stop=_stop(problem, options["stop"], average, heldout))
 
 
 def _known(keywords: dict) -> dict:
@@ -287,6 +302,51 @@ def _noise_scale_every(problem: Problem, every: int | None) -> int | None:
         validation.fail("noise_scale_every", "left out for an expectation (its noise scale needs per-example "
                         "gradients of a finite sum)", validation.shown(every))
     return validation.integer("noise_scale_every", every)
+
+
+def _heldout(problem: Problem, heldout: Any) -> HeldOut:
+    """``heldout=`` as (name, problem) pairs, each checked to be the training problem's model on other rows."""
+    if heldout is None:
+        return ()
+    if not isinstance(heldout, dict) or not heldout:
+        validation.fail("heldout", "a dict of named problems, e.g. {'test': problem.with_data(X_test, y_test)}",
+                        validation.shown(heldout), error=TypeError)
+    training = getattr(problem, "original", problem)   # maximizing: the problem as given
+    if not isinstance(training, FiniteSum) or training.on_disk:
+        validation.fail("heldout", "left out for an expectation or data on disk (held-out rows are scored beside "
+                        "a finite sum in memory)", repr(training))
+    for name, other in heldout.items():
+        if not isinstance(name, str) or not name.isidentifier() or name == "avg":
+            validation.fail("heldout", "names that are identifiers other than 'avg', such as 'test' or 'validation' "
+                            "(they name the columns name_loss, name_accuracy)", validation.shown(name))
+        if not isinstance(other, FiniteSum):
+            validation.fail(f"heldout[{name!r}]", "a finite sum such as train.with_data(X_test, y_test)",
+                            validation.shown(other), error=TypeError)
+        reason = training.heldout_mismatch(other)
+        if reason is not None:
+            validation.fail(f"heldout[{name!r}]", "a problem of the training problem's model, parameter shapes and "
+                            "label set (build it with train.with_data(X, y))", reason)
+    return tuple(heldout.items())
+
+
+def _stop(problem: Problem, stop: Any, average: Averaging | None, heldout: HeldOut) -> Patience | None:
+    """``stop=``: None, or a patience rule on a column the run records (numbers, not NaN throughout)."""
+    if stop is None:
+        return None
+    if not isinstance(stop, Patience):
+        validation.fail("stop", "None or a rule such as sl.patience(on='test_loss', epochs=5)", validation.shown(stop),
+                        error=TypeError)
+    recorded = ["loss", "grad_norm", *(["gap"] if problem.optimal_value() is not None else []),
+                *(["dist"] if problem.solution() is not None else []),
+                *(["violation"] if problem.constraint is not None else [])]
+    if average is not None:
+        recorded += ["avg_" + column for column in recorded if column != "violation"]
+    if isinstance(problem, FiniteSum):
+        recorded += [*jax.eval_shape(problem.diagnostics, problem.params0, problem.data), *score_columns(heldout)]
+    if stop.on not in recorded:
+        validation.fail("on", f"a column this run records: {', '.join(recorded)}", validation.shown(stop.on),
+                        context="patience")
+    return stop
 
 
 def _record_params(record: Any, checkpoint: Any) -> bool:

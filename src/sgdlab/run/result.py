@@ -10,7 +10,7 @@ import pandas as pd
 from sgdlab.samplers import Sampler
 from sgdlab.schedules import Schedule
 
-Status = Literal["converged", "max_epochs", "diverged"]
+Status = Literal["converged", "max_epochs", "diverged", "stopped_early"]
 
 
 @dataclasses.dataclass
@@ -21,8 +21,8 @@ class Result:
     ----------
     params : pytree of NumPy arrays
         The final θ.
-    status : {"converged", "max_epochs", "diverged"}
-        Which stopping rule ended the run.
+    status : {"converged", "max_epochs", "diverged", "stopped_early"}
+        Which stopping rule ended the run ("stopped_early": the ``stop=`` rule, e.g. ``sl.patience``).
     message : str
         What happened, in words (for a diverged run: when, and α against 2/L).
     history : pandas.DataFrame
@@ -47,6 +47,8 @@ class Result:
         θ at each history row (θ⁰ first), when the run was asked to keep it (``record_params=True``).
     averaged_params : pytree of NumPy arrays, or None
         The final averaged iterate θ̄ of a run given ``average=`` (None otherwise).
+    best_params : pytree of NumPy arrays, or None
+        θ at the best history row of the column a ``stop=`` rule watches (None without one).
 
     Examples
     --------
@@ -74,6 +76,7 @@ class Result:
     engine: str = "jax"
     path: list | None = None
     averaged_params: Any = None
+    best_params: Any = None
 
     def __repr__(self) -> str:
         return (f"Result(status={self.status!r}, epochs={self.epochs}, iterations={self.iterations}, "

@@ -8,6 +8,7 @@ import pytest
 
 import sgdlab as sl
 from sgdlab.engines import compiled, select
+from sgdlab.engines.evaluation import Reference
 from sgdlab.engines.native import exponential
 from sgdlab.engines.native import run as native_run
 from sgdlab.engines.native._llvm import products
@@ -65,7 +66,7 @@ def test_one_thread_and_two_threads_give_the_same_run_bit_for_bit(monkeypatch):
 
 def _native(problem, sampler):
     return select.program("native", problem, sampler, problem.params0, compiled.program_schedule(sl.constant(0.1)),
-                          None)
+                          Reference())
 
 
 def test_a_comparison_lane_is_the_run_made_alone_bit_for_bit():

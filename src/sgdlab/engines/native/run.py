@@ -59,7 +59,7 @@ class NativeRun:
         self.averages = isinstance(compiled.optimizer, Averaged)
         self.loop = loops.loop_for(problem, width, compiled.optimizer)
         self.dtype = jax.tree.leaves(problem.params0)[0].dtype   # θ's: the loop computes in float64
-        self.extras = tuple(jax.eval_shape(problem.diagnostics, problem.params0, problem.data))
+        self.extras = (*jax.eval_shape(problem.diagnostics, problem.params0, problem.data), *compiled.reference.columns)
         self._prepared: set[bool] = set()
         #: The batch entries of an epoch (the same in every epoch), each one per-example gradient.
         self._examples = int(np.count_nonzero(self.sampler.plan(problem.n, 0, 0)[1]))
@@ -161,7 +161,8 @@ class NativeRun:
                                         for leaf in jax.tree.leaves(lanes)])
         nan = np.full(count, np.nan)
         if record and self._evaluates_natively:
-            return self._native_metrics(state, finite, count)
+            metrics = self._native_metrics(state, finite, count)
+            return metrics._replace(extras=metrics.extras | self.compiled.scores_lanes(lanes))
         if record and self.lanes is None:
             return jax.tree.map(lambda value: np.asarray([value]), self.evaluate(jax.tree.map(lambda x: x[0], lanes)))
         if record:
@@ -172,7 +173,7 @@ class NativeRun:
     def _evaluates_natively(self) -> bool:
         """Whether history rows come from the loop's own evaluation: a loop that has one, in float64 (a
         float32 run's rows keep JAX's float32 evaluation), with no θ* to measure the distance to."""
-        return hasattr(self.loop, "evaluate") and self.dtype == np.float64 and self.compiled.solution is None
+        return hasattr(self.loop, "evaluate") and self.dtype == np.float64 and self.compiled.reference.solution is None
 
     def _native_metrics(self, state, finite, count: int) -> Metrics:
         """The loop's own evaluation of every lane, over all the rows in EVALUATION_PIECES ranges: the

@@ -38,6 +38,6 @@ def test_readme_experiment_file_is_valid_and_runs(tmp_path):
     (toml,) = re.findall(r"```toml\n(.*?)```", README.read_text(), flags=re.S)
     experiment = config.validated(tomllib.loads(toml))
     assert set(experiment["runs"]) == {"gd", "sgd", "rr"}
-    problem, runs, _, title = config.build(experiment)
+    problem, runs, _, title, _, _ = config.build(experiment)
     comparison = compare(problem, runs, seeds=2, epochs=2, out=tmp_path, title=title)
     assert set(comparison.table.status) == {"max_epochs"}

@@ -10,7 +10,8 @@ from sgdlab.experiments import config
 
 @pytest.fixture(scope="module")
 def main_job():
-    problem, runs, _, _ = config.build(config.validated({}, where="sgdlab compare"))
+    built = config.build(config.validated({}, where="sgdlab compare"))
+    problem, runs = built.problem, built.runs
     return sl.compare(problem, runs, seeds=10, epochs=20)
 
 

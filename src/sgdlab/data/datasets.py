@@ -190,19 +190,22 @@ def _svmlight(path: Path) -> tuple[scipy.sparse.csr_matrix, np.ndarray]:
     return load_svmlight_file(str(path))
 
 
-def standardize(X):
-    """Center every column and scale it to unit variance (constant columns are only centered).
+def standardize(X, like=None):
+    """Center every column and scale it to unit variance (constant columns are only centered), with the mean
+    and standard deviation of the rows ``like`` (default X itself: held-out rows take their training rows').
 
     A sparse X is only scaled (centering would fill in every zero), so it stays sparse.
     """
+    like = X if like is None else like
     if scipy.sparse.issparse(X):
-        X = scipy.sparse.csr_matrix(X, dtype=np.float64)
-        squares = X.multiply(X).mean(axis=0).A1
-        scale = np.sqrt(np.maximum(squares - X.mean(axis=0).A1 ** 2, 0.0))
-        return scipy.sparse.csr_matrix(X @ scipy.sparse.diags(1.0 / np.where(scale > 0, scale, 1.0)))
-    X = np.asarray(X, dtype=np.float64)
-    scale = X.std(axis=0)
-    return (X - X.mean(axis=0)) / np.where(scale > 0, scale, 1.0)
+        like = scipy.sparse.csr_matrix(like, dtype=np.float64)
+        squares = like.multiply(like).mean(axis=0).A1
+        scale = np.sqrt(np.maximum(squares - like.mean(axis=0).A1 ** 2, 0.0))
+        return scipy.sparse.csr_matrix(scipy.sparse.csr_matrix(X, dtype=np.float64)
+                                       @ scipy.sparse.diags(1.0 / np.where(scale > 0, scale, 1.0)))
+    X, like = np.asarray(X, dtype=np.float64), np.asarray(like, dtype=np.float64)
+    scale = like.std(axis=0)
+    return (X - like.mean(axis=0)) / np.where(scale > 0, scale, 1.0)
 
 
 def with_intercept(X):

@@ -45,9 +45,10 @@ def _problem_options(command):
     return command
 
 
-def _problem_document(kind, data, target, standardize, intercept, l2, hidden) -> dict:
+def _problem_document(kind, data, target, standardize, intercept, l2, hidden, test_fraction=None) -> dict:
     problem = {"kind": kind, "data": data, "target": target, "standardize": standardize, "intercept": intercept,
-               "l2": l2, "hidden": None if hidden is None else _split(hidden, "--hidden", int)}
+               "l2": l2, "hidden": None if hidden is None else _split(hidden, "--hidden", int),
+               "test_fraction": test_fraction}
     return {k: v for k, v in problem.items() if v is not None}
 
 
@@ -71,19 +72,24 @@ _overwrite_option = click.option("--overwrite", is_flag=True, help="Let this exp
 @click.option("--epochs", type=click.IntRange(min=1), default=20, show_default=True)
 @click.option("--seeds", type=click.IntRange(min=1), default=10, show_default=True)
 @click.option("--record-every", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--test-fraction", type=click.FloatRange(min=0, max=1, min_open=True, max_open=True), default=None,
+              help="Hold out this fraction of the rows (stratified for classifiers) and record test_loss (and "
+              "test_accuracy) beside the training curves.")
+@click.option("--patience", type=click.IntRange(min=1), default=None,
+              help="Stop a run once test_loss (loss without --test-fraction) has not improved for this many epochs.")
 @click.option("--out", default=None, help="Results folder (default: results/<problem>-<data>).")
 @click.option("--title", default=None, help="The report's title.")
 @_goal_option
 @_overwrite_option
 def compare(kind, data, target, standardize, intercept, l2, hidden, schemes, batch_sizes, methods, step, epochs,
-            seeds, record_every, out, title, goal, overwrite):
+            seeds, record_every, test_fraction, patience, out, title, goal, overwrite):
     """Run sampling schemes side by side over seeds and write an HTML report."""
     runs = _runs(schemes, batch_sizes, methods)
     if step is not None:
         runs = {name: {**run, "step": step} for name, run in runs.items()}
-    document = {"problem": _problem_document(kind, data, target, standardize, intercept, l2, hidden),
+    document = {"problem": _problem_document(kind, data, target, standardize, intercept, l2, hidden, test_fraction),
                 "compare": {"epochs": epochs, "seeds": seeds, "record_every": record_every, "out": out, "title": title,
-                            "goal": goal},
+                            "goal": goal, "patience": patience},
                 "runs": runs}
     document["compare"] = {k: v for k, v in document["compare"].items() if v is not None}
     _execute(config.validated(document, where="sgdlab compare"), overwrite)
@@ -106,7 +112,7 @@ def batch_size(kind, data, target, standardize, intercept, l2, hidden, sizes, sa
     document = {"problem": _problem_document(kind, data, target, standardize, intercept, l2, hidden),
                 "compare": {"epochs": epochs, "seeds": seeds}, "runs": config.product_runs([sampler], sizes)}
     experiment = config.validated(document, where="sgdlab batch-size")
-    problem, _, default_out, title = config.build(experiment)
+    problem, _, default_out, title, _, _ = config.build(experiment)
     out = out or str(Path(default_out).with_name("batch-size-" + Path(default_out).name))
     with _ProgressBars() as on_epoch:
         comparison, analysis = study.study(problem, sizes, sampler, seeds=seeds, epochs=epochs, out=out,
@@ -132,7 +138,7 @@ def step_sweep(kind, data, target, standardize, intercept, l2, hidden, schemes, 
     document = {"problem": _problem_document(kind, data, target, standardize, intercept, l2, hidden),
                 "runs": _runs(schemes, batch_sizes)}
     experiment = config.validated(document, where="sgdlab step-sweep")
-    problem, runs, default_out, title = config.build(experiment)
+    problem, runs, default_out, title, _, _ = config.build(experiment)
     out = out or str(Path(default_out).with_name("step-sweep-" + Path(default_out).name))
     with _ProgressBars() as on_epoch:
         result = sweep.step_sweep(problem, [run["sampler"] for run in runs.values()], seeds=seeds, epochs=epochs,
@@ -189,12 +195,13 @@ def _execute(experiment: dict, overwrite: bool) -> None:
     from sgdlab.experiments.compare import compare
     from sgdlab.experiments.report import write_report
 
-    problem, runs, out, title = config.build(experiment)
+    problem, runs, out, title, heldout, stop = config.build(experiment)
     settings = experiment["compare"]
     with _ProgressBars() as on_epoch:
         comparison = compare(problem, runs, seeds=settings["seeds"], epochs=settings["epochs"], out=out,
                              record_every=settings["record_every"], title=title, on_epoch=on_epoch,
-                             overwrite=overwrite, source=config.source(experiment), goal=settings["goal"])
+                             overwrite=overwrite, source=config.source(experiment), goal=settings["goal"],
+                             heldout=heldout, stop=stop)
     _print_summary(comparison, title)
     total = len(comparison.table.groupby(["run", "seed"]))
     recomputed = f" ({comparison.recomputed} of them recomputed: their saved file did not verify)"
@@ -228,13 +235,19 @@ def _print_summary(comparison, title: str) -> None:
     import numpy as np
     from rich.table import Table
 
+    from sgdlab.experiments.summary import heldout_score
+
     summary = comparison.summary()
     metric = summary.attrs["metric"]
     table = Table(title=f"{title}: final {metric} across seeds; target {metric} ≤ {summary.attrs['target']:.3g}")
     averaged = summary[f"final averaged {metric}"].notna().any()
     passes = not np.allclose(summary["gradient passes"], comparison.table.epoch.max())
+    score = heldout_score(comparison.table)
+    scores = [] if score is None else [f"final {score}", f"best {score}", f"epoch of best {score}"]
     columns = ["run", "α·L", f"median {metric}", "q25–q75", *([f"θ̄ {metric}"] if averaged else []),
-               *(["passes"] if passes else []), "reached", "epochs to target", "status"]
+               *(["passes"] if passes else []), "reached", "epochs to target",
+               *([] if score is None else [score.replace("_accuracy", " acc").replace("_", " "), "best", "at epoch"]),
+               "status"]
     for column in columns:
         table.add_column(column, justify="left" if column in ("run", "status") else "right")
     for _, row in summary.iterrows():
@@ -242,7 +255,8 @@ def _print_summary(comparison, title: str) -> None:
                       f"{_fmt(row[f'final {metric} q25'])}–{_fmt(row[f'final {metric} q75'])}",
                       *([_fmt(row[f"final averaged {metric}"])] if averaged else []),
                       *([_fmt(row["gradient passes"])] if passes else []),
-                      str(row["reached"]), _fmt(row["epochs to target"]), str(row["status"]))
+                      str(row["reached"]), _fmt(row["epochs to target"]), *(_fmt(row[column]) for column in scores),
+                      str(row["status"]))
     _console().print(table)
     _print_stops(comparison.table)
 

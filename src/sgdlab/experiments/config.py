@@ -10,6 +10,8 @@ An experiment file has three kinds of tables (every key optional unless marked):
     intercept = true           # append a column of ones
     l2 = 0.0                   # ℓ2 weight (logistic and softmax)
     hidden = [64]              # the hidden layers' widths (mlp; its L_B is not known: give each run a step)
+    test_fraction = 0.2        # hold out this fraction of the rows (stratified for classifiers): columns
+                               # test_loss (and test_accuracy); features standardized by the training rows
 
     [compare]
     epochs = 20
@@ -18,6 +20,8 @@ An experiment file has three kinds of tables (every key optional unless marked):
     out = "results/diabetes"   # the results folder (default: results/<kind>-<data>)
     title = "Sampling schemes on diabetes"
     goal = 1e-3                # the summary's target: this fraction of the starting F − p* (or ‖∇F‖)
+    patience = 5               # stop a run once patience_on has not improved for this many epochs
+    patience_on = "test_loss"  # the column watched (default test_loss with held-out rows, else loss)
 
     [runs.gd]                  # one table per run; the name is yours
     sampler = "full_batch"     # required: full_batch | with_replacement | without_replacement |
@@ -37,7 +41,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from sgdlab._helpers import validation
 
@@ -52,18 +56,22 @@ SCHEMA: dict[str, dict[str, tuple[type | tuple[type, ...], str]]] = {
     "problem": {"kind": (str, "one of " + ", ".join(PROBLEM_KINDS)), "data": (str, "a bundled name or a path"),
                 "target": ((str, int), "a column name or index"), "standardize": (bool, "true or false"),
                 "intercept": (bool, "true or false"), "l2": ((int, float), "a number >= 0"),
-                "hidden": ((int, list), "a width or a list of widths (mlp)")},
+                "hidden": ((int, list), "a width or a list of widths (mlp)"),
+                "test_fraction": (float, "a fraction in (0, 1) of the rows to hold out")},
     "compare": {"epochs": (int, "an integer >= 1"), "seeds": (int, "an integer >= 1"),
                 "record_every": (int, "an integer >= 1"), "out": (str, "a folder path"), "title": (str, "text"),
-                "goal": ((int, float), "a fraction in (0, 1) of the starting value")},
+                "goal": ((int, float), "a fraction in (0, 1) of the starting value"),
+                "patience": (int, "an integer >= 1 (epochs without improvement)"),
+                "patience_on": (str, "a history column such as test_loss, test_accuracy or loss")},
     "run": {"sampler": (str, "one of " + ", ".join(SAMPLER_NAMES)), "batch_size": (int, "an integer >= 1"),
             "step": ((str, int, float, dict), "a number, 'c/L', 'c/L_B', 'c/L_max' or a schedule table"),
             "method": (str, "plain, heavy_ball:β, nesterov:β, svrg:snapshot_every, loopless_svrg:p or saga"),
             "average": (str, "polyak_average[:start], tail_average[:fraction] or ema[:decay]")},
 }
 PROBLEM_DEFAULTS = {"kind": "least_squares", "data": None, "target": None, "standardize": True, "intercept": True,
-                    "l2": 0.0, "hidden": [64]}
-COMPARE_DEFAULTS = {"epochs": 20, "seeds": 10, "record_every": 1, "out": None, "title": None, "goal": 1e-3}
+                    "l2": 0.0, "hidden": [64], "test_fraction": None}
+COMPARE_DEFAULTS = {"epochs": 20, "seeds": 10, "record_every": 1, "out": None, "title": None, "goal": 1e-3,
+                    "patience": None, "patience_on": None}
 
 
 #: The main job's steps: gradient descent's 1/L (inside its α < 2/L), and for the stochastic schemes
@@ -215,6 +223,8 @@ def validated(document: dict, where: str = "experiment") -> dict:
         validation.fail(f"{where} [problem] kind", "one of " + ", ".join(PROBLEM_KINDS),
                         validation.shown(problem["kind"]))
     problem["data"] = problem["data"] or DEFAULT_DATA[problem["kind"]]
+    if problem["test_fraction"] is not None:
+        validation.fraction(f"{where} [problem] test_fraction", problem["test_fraction"])
     compare = {**COMPARE_DEFAULTS, **_table(document.get("compare", {}), "compare", where)}
     runs = document.get("runs") or default_runs()
     if not isinstance(runs, dict):
@@ -253,22 +263,56 @@ def _run(settings, name: str, where: str) -> dict:
     return run
 
 
-def build(experiment: dict):
-    """The problem, the runs for ``compare`` and the results folder of a validated description."""
+class Built(NamedTuple):
+    """What a validated description builds: the training problem, the runs for ``compare``, the results folder,
+    the title, the held-out problems (``heldout=``, None without a test fraction) and the stopping rule."""
+
+    problem: Any
+    runs: dict
+    out: str
+    title: str
+    heldout: dict | None
+    stop: Any
+
+
+def build(experiment: dict) -> Built:
+    """The problem, the runs for ``compare``, the results folder and the rest (:class:`Built`) of a validated
+    description."""
     from sgdlab import data
 
     spec = experiment["problem"]
     dataset = data.load(spec["data"], spec["target"])
-    X = data.standardize(dataset.X) if spec["standardize"] else dataset.X
-    X = data.with_intercept(X) if spec["intercept"] else X
-    problem = _problem(spec["kind"], X, dataset.y, spec["l2"], spec["hidden"])
+    parts = [(dataset.X, dataset.y)]
+    if spec["test_fraction"] is not None:
+        parts = data.split(dataset.X, dataset.y, fractions=(1.0 - spec["test_fraction"], spec["test_fraction"]),
+                           seed=0, stratify=dataset.y if spec["kind"] != "least_squares" else None)
+    training_rows = parts[0][0]
+    built = []
+    for X, y in parts:
+        X = data.standardize(X, like=training_rows) if spec["standardize"] else X
+        X = data.with_intercept(X) if spec["intercept"] else X
+        built.append((X, y))
+    problem = _problem(spec["kind"], *built[0], spec["l2"], spec["hidden"])
+    heldout = {"test": problem.with_data(*built[1])} if len(built) > 1 else None
     runs = {name: {"sampler": _sampler(run), **({"step": run["step"]} if "step" in run else {}),
                    **({"method": parse_method(run["method"], f"[runs.{name}] method")} if "method" in run else {}),
                    **({"average": parse_average(run["average"], f"[runs.{name}] average")} if "average" in run else {})}
             for name, run in experiment["runs"].items()}
     out = experiment["compare"]["out"] or f"results/{spec['kind']}-{Path(str(spec['data'])).stem}"
     title = experiment["compare"]["title"] or f"{spec['kind'].replace('_', ' ')} on {dataset.name}"
-    return problem, runs, out, title
+    return Built(problem, runs, out, title, heldout, _stop(experiment["compare"], heldout is not None))
+
+
+def _stop(settings: dict, heldout: bool):
+    """The [compare] table's early stopping (None without patience): on patience_on, by default test_loss with
+    held-out rows, else loss."""
+    from sgdlab.run.stopping import patience
+
+    if settings["patience"] is None:
+        if settings["patience_on"] is not None:
+            validation.fail("[compare] patience_on", "given with patience", validation.shown(settings["patience_on"]))
+        return None
+    return patience(settings["patience_on"] or ("test_loss" if heldout else "loss"), settings["patience"])
 
 
 def source(experiment: dict) -> dict:
@@ -279,6 +323,8 @@ def source(experiment: dict) -> dict:
     spec = dict(experiment["problem"])
     if spec["kind"] != "mlp":
         spec.pop("hidden")
+    if spec["test_fraction"] is None:
+        spec.pop("test_fraction")
     if spec["data"] not in NAMED_DATA:
         path = Path(spec["data"]).resolve()
         with path.open("rb") as file:

@@ -72,6 +72,36 @@ def convergence_figure(table: pd.DataFrame, metric: str = "gap", x: str = "epoch
     return figure
 
 
+def generalization_figure(table: pd.DataFrame, heldout: str = "test", x: str = "epoch"):
+    """A matplotlib Figure of the training curves (solid) beside the held-out set ``heldout``'s (dashed), against
+    ``x``: the loss F on the left and, for a classifier, the accuracy on the right; per run the median across
+    seeds, with the quartiles of the held-out curve as a band."""
+    import matplotlib.pyplot as plt
+
+    if f"{heldout}_loss" not in table.columns:
+        validation.fail("heldout", "the name of a held-out set in the table", validation.shown(heldout))
+    panels = [("loss", f"{heldout}_loss", "loss")]
+    if f"{heldout}_accuracy" in table.columns:
+        panels.append(("accuracy", f"{heldout}_accuracy", "accuracy"))
+    figure, axes = plt.subplots(1, len(panels), figsize=(7.5 * len(panels), 5.2), squeeze=False)
+    colours = run_colours(table)
+    for ax, (train, test, label) in zip(axes[0], panels, strict=True):
+        for name, run in table.groupby("run", sort=False):
+            for column, style in ((train, "-"), (test, "--")):
+                bands = _quartiles(run, column, x)
+                ax.plot(bands["x"], bands["median"], style, linewidth=1.6, color=colours[name],
+                        label=name if style == "-" else None)
+                if column == test:
+                    ax.fill_between(bands["x"], bands["q25"], bands["q75"], color=colours[name], alpha=0.15,
+                                    linewidth=0)
+        ax.set(xlabel=AXES[x], ylabel=label, yscale="log" if label == "loss" else "linear",
+               title=f"{label}: training (solid) and {heldout} (dashed)")
+        ax.grid(True, which="major", alpha=0.3)
+    axes[0][0].legend(fontsize="small", ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.13), frameon=False)
+    figure.tight_layout()
+    return figure
+
+
 def run_colours(table: pd.DataFrame) -> dict[str, tuple[float, float, float]]:
     """A colour per run: each sampler (and method: SAGA beside plain SGD) its own hue (matplotlib's cycle, in
     order of first appearance), its runs (batch sizes, steps) shades of it from dark to light in order of

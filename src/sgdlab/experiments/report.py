@@ -21,10 +21,10 @@ import pandas as pd
 
 from sgdlab._helpers import validation
 from sgdlab._helpers.files import atomic_write
-from sgdlab.experiments.plots import batch_size_figure, convergence_figure
+from sgdlab.experiments.plots import batch_size_figure, convergence_figure, generalization_figure
 from sgdlab.experiments.predictions import COLUMNS, FLAG_ERRORS, flags
 from sgdlab.experiments.store import read_experiment, read_frame
-from sgdlab.experiments.summary import GOAL, goal_value, stops, summarize
+from sgdlab.experiments.summary import GOAL, goal_value, heldout_names, heldout_score, stops, summarize
 
 METRICS = ("gap", "grad_norm", "dist", "avg_gap", "avg_dist")
 STYLE = """
@@ -34,6 +34,7 @@ table { border-collapse: collapse; font-size: 0.85em; margin: 0.5em 0; }
 th, td { border: 1px solid #ddd; padding: 0.25em 0.6em; text-align: right; }
 th { background: #f3f3f3; } td:first-child, th:first-child { text-align: left; }
 .figures { display: grid; grid-template-columns: 1fr 1fr; gap: 0.8em; } .figures img { width: 100%; }
+.wide-figures img { width: 100%; margin-bottom: 0.8em; }
 .note { color: #666; font-size: 0.85em; } img { max-width: 100%; height: auto; }
 .scroll { overflow-x: auto; } .scroll > table { width: max-content; } td { max-width: 26em; }
 @media (max-width: 700px) { body { margin: 0.5em auto; } .figures { grid-template-columns: 1fr; } }
@@ -91,6 +92,7 @@ def render(table: pd.DataFrame, experiment: dict, predicted: pd.DataFrame) -> st
         "<h2>Convergence against epochs</h2>", _figures(table, "epoch", predicted, goal),
         *_gradient_evaluations_section(table, predicted, goal),
         "<h2>Convergence against time</h2>", _figures(table, "time", predicted, goal),
+        *_generalization_section(table),
         *(_batch_size_section(table, experiment["batch_size"]) if "batch_size" in experiment else []),
         "<h2>Environment</h2>", _key_values(_environment_rows(experiment.get("environment", {}))),
     ]
@@ -115,7 +117,8 @@ def _problem_rows(problem: dict) -> list[tuple[str, str]]:
 def _source_rows(source: dict | None) -> list[tuple[str, str]]:
     """What the problem was built from (the data, its hash, target and preprocessing), where recorded."""
     names = [("data", "data"), ("data_sha256", "data SHA-256"), ("target", "target column"),
-             ("standardize", "standardized"), ("intercept", "intercept column"), ("l2", "ℓ2 weight")]
+             ("standardize", "standardized"), ("intercept", "intercept column"), ("l2", "ℓ2 weight"),
+             ("test_fraction", "held out (test)")]
     return [(label, str(source[key])) for key, label in names if source and source.get(key) is not None]
 
 
@@ -142,8 +145,10 @@ def _summary(table: pd.DataFrame, goal: float) -> str:
     summary = summarize(table, goal=goal)
     metric = summary.attrs["metric"]
     extra = [column for column in (f"final averaged {metric}", "gradient passes") if summary[column].notna().any()]
+    score = heldout_score(table)
+    scores = [] if score is None else [f"final {score}", f"best {score}", f"epoch of best {score}"]
     columns = ["run", "seeds", "status", f"final {metric}", f"final {metric} q25", f"final {metric} q75", *extra,
-               "reached", "epochs to target", "seconds to target"]
+               "reached", "epochs to target", "seconds to target", *scores]
     note = (f"<p class='note'>Target: {summary.attrs['metric']} ≤ {summary.attrs['target']:.3g} ({goal:.3g} of its "
             "value at the start, dotted on the plots); a seed that never reaches it counts as ∞.</p>")
     return note + html_table(summary[columns])
@@ -195,6 +200,29 @@ def _gradient_evaluations_section(table: pd.DataFrame, predicted: pd.DataFrame, 
     note = ("<p class='note'>The x axis counts per-example gradients over N: one an epoch for gradient descent and "
             "SGD, about two and a snapshot's N for SVRG, one and the table's start for SAGA.</p>")
     return ["<h2>Convergence against gradient evaluations</h2>", note, _figures(table, "grad_evals", predicted, goal)]
+
+
+def _generalization_section(table: pd.DataFrame) -> list[str]:
+    """Training and held-out curves side by side, against epochs and time, for every held-out set (none without)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = heldout_names(table)
+    if not names:
+        return []
+    note = ("<p class='note'>Solid: the training rows the runs minimize over; dashed (with its quartiles): rows they "
+            "never see, scored at the same iterates. The summary gives each run's final and best held-out score.</p>")
+    images = []
+    for name in names:
+        for x in ("epoch", "time"):
+            figure = generalization_figure(table, name, x)
+            images.append(f"<img alt='training and {html.escape(name)} curves against {x}' "
+                          f"src='data:image/png;base64,{figure_png(figure)}'>")
+            plt.close(figure)
+    return ["<h2>Generalization: training and held-out data</h2>", note,
+            "<div class='wide-figures'>" + "\n".join(images) + "</div>"]
 
 
 def _batch_size_section(table: pd.DataFrame, analysis: dict) -> list[str]:

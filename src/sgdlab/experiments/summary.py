@@ -15,7 +15,9 @@ def summarize(table: pd.DataFrame, metric: str | None = None, target: float | No
               goal: float = GOAL) -> pd.DataFrame:
     """Per run, across seeds: the median and quartiles of the final ``metric``, of the epochs and of
     the time to reach ``target``, how many seeds reached it, their statuses, α₀·L, the gradient passes
-    (grad_evals) at the end and, for a run that averages, its averaged iterate's final ``metric``.
+    (grad_evals) at the end, for a run that averages its averaged iterate's final ``metric``, and with
+    held-out data the medians of the final and best held-out score and of the epoch of the best
+    (:func:`heldout_score`).
 
     ``metric`` defaults to gap when p* is known, else grad_norm; ``target`` defaults to ``goal`` (10⁻³)
     times the metric at the start (all runs start at the same θ⁰). A seed that never reaches the target
@@ -42,10 +44,39 @@ def summarize(table: pd.DataFrame, metric: str | None = None, target: float | No
                      "epochs to target": quantile(epochs_to, 0.5), "epochs q25": quantile(epochs_to, 0.25),
                      "epochs q75": quantile(epochs_to, 0.75), "seconds to target": quantile(time_to, 0.5),
                      "gradient passes": _final_median(run, "grad_evals"),
-                     f"final averaged {metric}": _final_median(run, f"avg_{metric}")})
+                     f"final averaged {metric}": _final_median(run, f"avg_{metric}"),
+                     **_heldout_summary(run)})
     summary = pd.DataFrame(rows)
     summary.attrs.update(metric=metric, target=target, goal=goal)
     return summary
+
+
+def heldout_names(table: pd.DataFrame) -> list[str]:
+    """The names of the held-out sets whose scores the table holds (``test`` for a column test_loss), in order."""
+    return [column[:-len("_loss")] for column in table.columns
+            if column.endswith("_loss") and column not in ("loss", "avg_loss")]
+
+
+def heldout_score(table: pd.DataFrame) -> str | None:
+    """The held-out column a summary reports: the first held-out set's accuracy (a classifier's), else its
+    loss; None without held-out data."""
+    names = heldout_names(table)
+    if not names:
+        return None
+    return f"{names[0]}_accuracy" if f"{names[0]}_accuracy" in table.columns else f"{names[0]}_loss"
+
+
+def _heldout_summary(run: pd.DataFrame) -> dict:
+    """Medians over seeds of the final and best held-out score (highest accuracy, lowest loss) and of the
+    epoch of the best; nothing without held-out data."""
+    score = heldout_score(run)
+    if score is None:
+        return {}
+    best = [history.loc[history[score].idxmax() if score.endswith("accuracy") else history[score].idxmin()]
+            for _, history in run.groupby("seed")]
+    return {f"final {score}": _final_median(run, score),
+            f"best {score}": float(np.median([row[score] for row in best])),
+            f"epoch of best {score}": float(np.median([row["epoch"] for row in best]))}
 
 
 def goal_value(table: pd.DataFrame, metric: str, goal: float) -> float:
@@ -59,7 +90,7 @@ def checked_goal(goal: float) -> float:
 
 
 def stops(table: pd.DataFrame) -> pd.DataFrame:
-    """Every (run, seed) that ended before its budget — diverged or converged — with its status and the
+    """Every (run, seed) that ended before its budget — diverged, converged or stopped early — with its status and the
     message that says when and why (columns run, seed, status, message)."""
     ends = table.sort_values("epoch").groupby(["run", "seed"], sort=False).tail(1)
     early = ends[ends.status != "max_epochs"]

@@ -29,11 +29,14 @@ def softmax_gradients(W, X, labels, l2=0.0):
     return X[:, :, None] * probs[:, None, :] + l2 * W
 
 
-def reference_run(per_example_gradients, theta0, n, sampler, alpha, epochs, seed):
-    """θᵏ⁺¹ = θᵏ − α(k) · mean_{i ∈ Iₖ} ∇fᵢ(θᵏ), Iₖ taken from sampler.batches(n, epoch, seed)."""
+def reference_run(per_example_gradients, theta0, n, sampler, alpha, epochs, seed, steps=None):
+    """θᵏ⁺¹ = θᵏ − α(k) · mean_{i ∈ Iₖ} ∇fᵢ(θᵏ), Iₖ taken from sampler.batches(n, epoch, seed); for ``epochs``
+    epochs, or the first ``steps`` steps of them."""
     theta, k = np.array(theta0, dtype=np.float64), 0
     for epoch in range(epochs):
         for idx in sampler.batches(n, epoch=epoch, seed=seed):
+            if k == steps:
+                return theta
             theta = theta - alpha(k) * per_example_gradients(theta, idx).mean(axis=0)
             k += 1
     return theta

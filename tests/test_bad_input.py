@@ -73,7 +73,7 @@ CASES = [
     ("epochs float", lambda: sl.minimize(problem, step=0.1, epochs=2.0), TypeError, "epochs must be an integer >= 1; got 2.0"),
     ("seed < 0", lambda: sl.minimize(problem, step=0.1, seed=-1), ValueError, "seed must be an integer in [0, 2147483647]; got -1"),
     ("tol 0", lambda: sl.minimize(problem, step=0.1, tol=0), ValueError, "tol must be a positive finite number; got 0.0"),
-    ("record_every 0", lambda: sl.minimize(problem, step=0.1, record_every=0), ValueError, "record_every must be an integer >= 1; got 0"),
+    ("record_every 0", lambda: sl.minimize(problem, step=0.1, record_every=0), ValueError, "record_every must be a positive number: a whole number of epochs, or 1/m of one (0.5, 0.25, 0.2, 0.1, …); got 0"),
     ("unknown sampler name", lambda: sl.minimize(problem, sampler="random", step=0.1), ValueError,
      "sampler must be one of full_batch, with_replacement, without_replacement, cyclic, shuffled_cyclic, shuffle_once, shuffled_chunks, iid; got 'random'"),
     ("sampler object", lambda: sl.minimize(problem, sampler=42, step=0.1), TypeError, "sampler must be a sampler such as sl.shuffled_cyclic(32)"),

@@ -98,8 +98,8 @@ def test_same_seed_same_run_other_seed_other_run():
      "sampler must be iid(B) (fresh draws) or full_batch() for an expectation; got with_replacement(batch_size=4)."),
     (lambda: sl.minimize(sl.least_squares(np.eye(3), np.ones(3)), sampler=sl.iid(2), step=0.1), ValueError,
      "sampler must be a finite-sum sampler such as with_replacement(B) for a problem with N terms; got iid(batch_size=2)."),
-    (lambda: sl.minimize(sl.least_squares(np.eye(3), np.ones(3)), step=0.1, steps=10), ValueError,
-     "steps must be left out for a finite sum (its budget is epochs); got 10."),
+    (lambda: sl.minimize(sl.least_squares(np.eye(3), np.ones(3)), step=0.1, steps=10, epochs=2), ValueError,
+     "steps must be left out when epochs is given (a finite sum's budget is one or the other); got 10."),
 ])
 def test_bad_expectation_runs(call, error, text):
     with pytest.raises(error, match=re.escape(text)):

@@ -1,15 +1,17 @@
 """The interface every engine implements: an *epoch program*.
 
 An epoch program is compiled (or otherwise made ready) for one problem, sampler, kind of step
-schedule, optimizer, loop unit and placement, and for ``lanes`` runs at once (None: one run). The
+schedule, optimizer, loop unit (an epoch, or a number of steps: a piece of an epoch or a chunk) and
+placement, and for ``lanes`` runs at once (None: one run). The
 run loop (:mod:`sgdlab.run.loop`) drives any program the same way:
 
 0. ``initial_state(θ⁰)`` gives the optimizer's or method's state to start from, in the engine's layout;
 1. ``prepare(record)`` compiles the program that records a history row (``record=True``) and, when
    some units skip the row, the one that does not, so compilation is timed apart from the run;
 2. ``evaluate(params)`` gives the metrics of one run's θ (the history's first row);
-3. ``epoch(carry, seeds, epoch, schedule, record)`` advances every lane by one loop unit — an epoch
-   of a finite sum, a chunk of steps of an expectation — from ``carry`` = (θ, optimizer state, k)
+3. ``epoch(carry, seeds, epoch, schedule, record, steps)`` advances every lane by one loop unit — an epoch
+   of a finite sum or the steps (first, end) of one, a chunk of steps of an expectation — from ``carry`` = (θ,
+   optimizer state, k)
    and returns the new carry and the metrics at the unit's end (F, ‖∇F‖, … when ``record``, else
    only whether θ stayed finite).
 
@@ -93,10 +95,11 @@ class EpochProgram(Protocol):
         ...
 
     def epoch(self, carry: Carry, seeds: Seeds, epoch: int, schedule: Schedule | None,
-              record: bool) -> tuple[Carry, Metrics]:
-        """Advance every lane by one loop unit (epoch ``epoch``, counted from 0) with step sizes from
-        ``schedule`` (None when an optimizer sets the steps); return the new carry and the metrics at the
-        unit's end, on the host (see :class:`Metrics`)."""
+              record: bool, steps: tuple[int, int] | None = None) -> tuple[Carry, Metrics]:
+        """Advance every lane by one loop unit (epoch ``epoch``, counted from 0, or only its ``steps`` (first,
+        end) of a program made for pieces of that length) with step sizes from ``schedule`` (None when an
+        optimizer sets the steps); return the new carry and the metrics at the unit's end, on the host (see
+        :class:`Metrics`)."""
         ...
 
 

@@ -233,13 +233,16 @@ class CompiledRun:
                  lanes: int | None = None, optimizer=None, chunk: int | None = None, placement=None):
         self.problem, self.sampler, self.lanes = problem, sampler, lanes
         self.optimizer, self.chunk, self.placement = optimizer, chunk, placement
+        #: An expectation's program runs chunks of ``chunk`` steps; a finite sum's, epochs or pieces of ``chunk`` steps.
+        self.expectation = problem.n is None
         #: Gradient descent takes a 1 × 1 stand-in plan (all the data) unless its N indices are split over devices.
         self._stand_in = sampler.is_full_batch and (placement is None or problem.is_sharded)
-        self.step_function = run_epoch if chunk is None else functools.partial(run_chunk, chunk)
+        self.step_function = run_epoch if chunk is None or not self.expectation else functools.partial(run_chunk, chunk)
         self.data, self.reference, self.constraint = self._placed((problem.data, reference, problem.constraint))
         params = self._placed(params)
         self._example_args = (params, initial_state(optimizer, params, lanes, problem.n), _counter(0),
-                              self._source(np.zeros(lanes or 1, dtype=np.int64), 0)[0],
+                              self._source(np.zeros(lanes or 1, dtype=np.int64), 0, None if chunk is None
+                                           else (0, chunk))[0],
                               schedule, self.data, self.reference, self.constraint)
         self._epoch: dict[bool, Any] = {}
         self._evaluate_lanes: Any = None
@@ -274,10 +277,10 @@ class CompiledRun:
         return time.perf_counter() - started
 
     def epoch(self, carry: Carry, seeds: Seeds, epoch: int, schedule: Schedule | None,
-              record: bool) -> tuple[Carry, Metrics]:
-        """Run one epoch (a chunk, for an expectation) of every lane from ``carry``; the new carry's
-        counter and the metrics come back on the host."""
-        source, counts = self._source(seeds, epoch)
+              record: bool, steps: tuple[int, int] | None = None) -> tuple[Carry, Metrics]:
+        """Run one epoch, or its ``steps`` (first, end), (a chunk, for an expectation) of every lane from
+        ``carry``; the new carry's counter and the metrics come back on the host."""
+        source, counts = self._source(seeds, epoch, steps)
         params, opt_state, k, metrics = self._epoch[record](
             self._placed(carry.params), self._placed(carry.opt_state), _counter(carry.iteration),
             source, schedule, self.data, self.reference, self.constraint)
@@ -313,15 +316,16 @@ class CompiledRun:
         """The pytree replicated on the devices of a data-parallel run (as it is, on one device)."""
         return tree if self.placement is None else self.placement.replicated(tree)
 
-    def _source(self, seed, epoch: int) -> tuple[Any, np.ndarray]:
+    def _source(self, seed, epoch: int, steps: tuple[int, int] | None = None) -> tuple[Any, np.ndarray]:
         """Where an epoch's examples come from: for a finite sum the epoch's plan (indices, mask, and the
-        method's refresh flags if it has them), drawn on the host (a 1 × 1 stand-in for gradient
-        descent); for an expectation the run's seed. With lanes, one per lane (``seed`` then holds the
-        lanes' seeds). Also the gradients the epoch computes, one count a lane (:func:`gradient_counts`)."""
+        method's refresh flags if it has them), drawn on the host, or its ``steps`` (first, end) alone (a 1 × 1
+        stand-in for gradient descent); for an expectation the run's seed. With lanes, one per lane (``seed``
+        then holds the lanes' seeds). Also the gradients the epoch computes, one count a lane
+        (:func:`gradient_counts`)."""
         seeds = np.atleast_1d(np.asarray(seed, dtype=np.int64))
         source: Any
         method = method_of(self.optimizer)
-        if self.chunk is not None:
+        if self.chunk is not None and self.expectation:
             source = seeds
             examples = np.full(len(seeds), self.chunk * getattr(self.sampler, "batch_size", 1))
         elif self._stand_in:
@@ -329,12 +333,14 @@ class CompiledRun:
             examples = np.full(len(seeds), self.problem.n)
         else:
             source = self.sampler.stacked_plans(self.problem.n, seeds, epoch)
-            examples = np.count_nonzero(source[1], axis=(1, 2))
             flags = method_flags(method, self.problem.n, self.sampler, seeds, epoch, source[0].shape[1])
             source = source if flags is None else (*source, flags)
+            if steps is not None:
+                source = tuple(np.ascontiguousarray(part[:, steps[0]:steps[1]]) for part in source)
+            examples = np.count_nonzero(source[1], axis=(1, 2))
         counts = gradient_counts(method, examples, source[2] if len(source) > 2 else None, self.problem.n)
         source = source if self.lanes is not None else jax.tree.map(lambda part: part[0], source)
-        if self.placement is None or self.chunk is not None:
+        if self.placement is None or self.expectation:
             return source, counts
         return (self.placement.replicated(source) if self._stand_in else self.placement.split_plan(*source)), counts
 

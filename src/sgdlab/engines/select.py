@@ -114,10 +114,10 @@ def _streamed(engine: str, placement) -> str:
 def program(engine: str, problem, sampler, params, schedule, reference: Reference, *, lanes: int | None = None,
             optimizer=None, chunk: int | None = None, placement=None) -> EpochProgram:
     """The epoch program of ``engine`` (as :func:`choose` names it) for this problem, sampler, kind of
-    schedule, optimizer, lanes (None: one run), chunk of steps (an expectation's loop unit; None: an
-    epoch) and placement on devices. ``params`` and ``schedule`` give the shapes the program is
-    compiled for (stacked along a leading axis when there are lanes); ``reference`` holds θ* (or None) and
-    the held-out problems a history row scores (:mod:`sgdlab.engines.evaluation`).
+    schedule, optimizer, lanes (None: one run), chunk of steps (an expectation's loop unit, or a piece of a
+    finite sum's epoch; None: an epoch) and placement on devices. ``params`` and ``schedule`` give the shapes
+    the program is compiled for (stacked along a leading axis when there are lanes); ``reference`` holds θ*
+    (or None) and the held-out problems a history row scores (:mod:`sgdlab.engines.evaluation`).
 
     Programs are kept with the problem (in its ``memo``), so they live as long as its data do and are
     reused, prepared, by every run that needs the same program."""

@@ -51,8 +51,8 @@ class StreamedRun:
         return 0.0
 
     def epoch(self, carry: Carry, seeds: Seeds, epoch: int, schedule: Schedule | None,
-              record: bool) -> tuple[Carry, Metrics]:
-        """One epoch from ``carry``; the metrics on the host."""
+              record: bool, steps: tuple[int, int] | None = None) -> tuple[Carry, Metrics]:
+        """One epoch from ``carry``, or its ``steps`` (first, end); the metrics on the host."""
         params, opt_state, k, counted = carry
         if self.sampler.is_full_batch:
             value, gradient = value_and_grad(self.problem, params)
@@ -60,7 +60,8 @@ class StreamedRun:
             params, opt_state = update(self.optimizer, params, opt_state, gradients, schedule, jnp.asarray(k))
             k, examples = k + 1, self.problem.n
         else:
-            params, opt_state, k, examples = self._minibatch_epoch(params, opt_state, k, int(seeds), epoch, schedule)
+            params, opt_state, k, examples = self._minibatch_epoch(params, opt_state, k, int(seeds), epoch, schedule,
+                                                                   steps)
         counted += examples   # one gradient a batch entry (plain SGD, momentum)
         return Carry(params, opt_state, k, counted), (self.evaluate(params) if record else _finite_only(params))
 
@@ -71,18 +72,22 @@ class StreamedRun:
         dist = np.nan if self.solution is None else float(pytrees.distance(params, self.solution))
         return Metrics(bool(pytrees.all_finite(params)), loss, float(pytrees.norm(gradient)), dist, np.nan, {})
 
-    def _minibatch_epoch(self, params, opt_state, k: int, seed: int, epoch: int, schedule):
-        """The epoch's blocks of steps; returns θ, the optimizer's state, k and the epoch's batch entries."""
+    def _minibatch_epoch(self, params, opt_state, k: int, seed: int, epoch: int, schedule,
+                         steps: tuple[int, int] | None = None):
+        """The epoch's blocks of steps (or of its ``steps`` (first, end)); returns θ, the optimizer's state, k and
+        the batch entries run."""
         indices, mask = self.sampler.plan(self.problem.n, seed, epoch)
-        steps = self._block_steps()
-        starts = range(0, indices.shape[0], steps)
+        if steps is not None:
+            indices, mask = indices[steps[0]:steps[1]], mask[steps[0]:steps[1]]
+        per_block = self._block_steps()
+        starts = range(0, indices.shape[0], per_block)
         with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="sgdlab-reader") as reader:
-            pending = reader.submit(self.read_block, indices[:steps], mask[:steps])
+            pending = reader.submit(self.read_block, indices[:per_block], mask[:per_block])
             for start in starts:
                 block, plan = pending.result()
-                if start + steps < indices.shape[0]:
-                    pending = reader.submit(self.read_block, indices[start + steps:start + 2 * steps],
-                                            mask[start + steps:start + 2 * steps])
+                if start + per_block < indices.shape[0]:
+                    pending = reader.submit(self.read_block, indices[start + per_block:start + 2 * per_block],
+                                            mask[start + per_block:start + 2 * per_block])
                 params, opt_state, k, _ = self._program(plan[0].shape)(
                     params, opt_state, jnp.asarray(k, jnp.int64), plan, schedule, block, Reference(self.solution), None)
                 k = int(k)

@@ -71,7 +71,9 @@ _overwrite_option = click.option("--overwrite", is_flag=True, help="Let this exp
               "for the others.")
 @click.option("--epochs", type=click.IntRange(min=1), default=20, show_default=True)
 @click.option("--seeds", type=click.IntRange(min=1), default=10, show_default=True)
-@click.option("--record-every", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--record-every", type=float, default=1, show_default=True,
+              help="Epochs between history rows: a whole number, or 1/m of an epoch (0.5, 0.25, …) to see inside "
+              "epochs.")
 @click.option("--test-fraction", type=click.FloatRange(min=0, max=1, min_open=True, max_open=True), default=None,
               help="Hold out this fraction of the rows (stratified for classifiers) and record test_loss (and "
               "test_accuracy) beside the training curves.")

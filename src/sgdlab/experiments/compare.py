@@ -211,7 +211,8 @@ class Comparison:
 
 
 def compare(problem: FiniteSum, runs: dict, seeds: int | Iterable[int] = 10, epochs: int = 20, out: Any = None,
-            record_every: int = 1, tol: float | None = None, title: str | None = None, on_epoch: OnEpoch | None = None,
+            record_every: float = 1, tol: float | None = None, title: str | None = None,
+            on_epoch: OnEpoch | None = None,
             engine: str = "auto", predict: bool = True, record_params: bool = False, overwrite: bool = False,
             source: dict | None = None, goal: float = GOAL, heldout: dict[str, FiniteSum] | None = None,
             stop: Patience | None = None) -> Comparison:

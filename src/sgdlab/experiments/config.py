@@ -16,7 +16,7 @@ An experiment file has three kinds of tables (every key optional unless marked):
     [compare]
     epochs = 20
     seeds = 10
-    record_every = 1
+    record_every = 1           # epochs between history rows, or 1/m of an epoch (0.5, 0.25, …): rows inside epochs
     out = "results/diabetes"   # the results folder (default: results/<kind>-<data>)
     title = "Sampling schemes on diabetes"
     goal = 1e-3                # the summary's target: this fraction of the starting F − p* (or ‖∇F‖)
@@ -59,7 +59,8 @@ SCHEMA: dict[str, dict[str, tuple[type | tuple[type, ...], str]]] = {
                 "hidden": ((int, list), "a width or a list of widths (mlp)"),
                 "test_fraction": (float, "a fraction in (0, 1) of the rows to hold out")},
     "compare": {"epochs": (int, "an integer >= 1"), "seeds": (int, "an integer >= 1"),
-                "record_every": (int, "an integer >= 1"), "out": (str, "a folder path"), "title": (str, "text"),
+                "record_every": ((int, float), "a whole number of epochs, or 1/m of one (0.5, 0.25, …)"),
+                "out": (str, "a folder path"), "title": (str, "text"),
                 "goal": ((int, float), "a fraction in (0, 1) of the starting value"),
                 "patience": (int, "an integer >= 1 (epochs without improvement)"),
                 "patience_on": (str, "a history column such as test_loss, test_accuracy or loss")},

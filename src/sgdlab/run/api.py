@@ -51,7 +51,8 @@ def minimize(problem: Problem, sampler: SamplerLike = None, step: StepLike = Non
     epochs : int, default 10
         The budget of a finite sum, in epochs of N per-example gradients.
     steps : int
-        The budget of an expectation (which has no epochs), in steps; required there.
+        The budget in steps: required for an expectation (which has no epochs); for a finite sum, in place
+        of epochs (the last epoch may end part way).
     params0 : pytree, default the problem's ``params0``
         The starting point θ⁰.
     seed : int, default 0
@@ -69,9 +70,14 @@ def minimize(problem: Problem, sampler: SamplerLike = None, step: StepLike = Non
         ``{"test": problem.with_data(X_test, y_test)}`` adds the column test_loss (the held-out problem's F)
         and, for a classifier, test_accuracy, with accuracy on the training rows. Each must be the training
         problem's model (same family, parameter shapes, ℓ2 weight and classes) on other rows.
-    record_every : int, default 1
+    record_every : int or float, default 1
         Record a history row every this many epochs (steps, for an expectation), and always at the
-        start and the end.
+        start and the end. For a finite sum, 1/m of an epoch (0.5, 0.25, …) records m rows an epoch, after
+        steps ⌊jS/m⌋ of its S steps: the history's epoch is then the epoch plus the fraction of its steps done
+        (iteration stays exact), and a row at an epoch's end equals the per-epoch run's.
+    record_steps : int, optional
+        For a finite sum, a row after every this many steps of an epoch (and at its end), in place of
+        record_every.
     constraint : ConstraintSet, optional
         Project after every step onto this set (box, nonnegative, ball, simplex, affine). For
         many runs, constrain once with ``problem.subject_to(C)`` so the compiled run is reused.

@@ -98,10 +98,12 @@ class RunLog:
         """Take the metrics after loop unit ``unit``, when the run has computed ``gradients`` per-example
         gradients: apply the stopping rules and record a row when due (with θ, from ``params()``, when the
         path is kept)."""
-        when = f"step {iterations}" if self.options.budget.chunk else f"epoch {unit}"
+        budget = self.options.budget
+        when = f"step {iterations}" if budget.chunk else f"epoch {budget.position(unit):g}"
         self.verdict = self._verdict(when, metrics, self.measured(unit))
         if self.due(unit) or self.done:
-            self.rows.append(_row(unit, iterations, metrics, elapsed, self._gradient_epochs(gradients)))
+            gradient_epochs = self._gradient_epochs(gradients)
+            self.rows.append(_row(budget.position(unit), iterations, metrics, elapsed, gradient_epochs))
             if self.path is not None and params is not None:
                 self.path.append(pytrees.to_numpy(params()))
             if not self.done and params is not None:
@@ -143,7 +145,8 @@ class RunLog:
     def add_noise_scale(self, unit: int, params: Any) -> None:
         """Put the gradient-noise scale at θ in the row of ``unit`` when that row was recorded and it is due."""
         row, every = self.rows[-1], self.options.noise_scale_every
-        if every is None or row["epoch"] != unit or unit % every:
+        position = self.options.budget.position(unit)
+        if every is None or row["epoch"] != position or position % every:
             return
         scale = theory.noise_scale(self.options.problem, pytrees.to_numpy(params))
         row.update(grad_norm_squared=scale.grad_norm_squared, trace_covariance=scale.trace_covariance,
@@ -178,12 +181,12 @@ class RunLog:
         columns = [*HISTORY_COLUMNS, *constrained, *averaged, *extras]
         return {column: values[column] for column in (columns[1:] if options.budget.chunk else columns)}
 
-    def outcome(self, columns: dict[str, np.ndarray]) -> tuple[Status, str, int | None, int]:
+    def outcome(self, columns: dict[str, np.ndarray]) -> tuple[Status, str, int | float | None, int]:
         """(status, message, epochs, iterations) of the run whose history ``columns`` are."""
         options = self.options
         last = {name: values[-1] for name, values in columns.items()}
         status, message = self.verdict or ("max_epochs", _budget_message(options, last))
-        epochs = None if options.budget.chunk else int(last["epoch"])
+        epochs = None if options.budget.chunk else _number(last["epoch"])
         return status, options.sense.prefix + message + options.step_note, epochs, int(last["iteration"])
 
     def _verdict(self, when: str, metrics: Metrics, measured: bool) -> Verdict:
@@ -197,8 +200,13 @@ class RunLog:
         return None
 
 
-def _row(unit: int, iteration: int, metrics: Metrics, elapsed: float, gradients: float) -> dict:
-    row = {"epoch": unit, "iteration": iteration, "grad_evals": gradients, "loss": metrics.loss,
+def _number(value: float) -> int | float:
+    """A whole number as an int (a history's epoch at an epoch's end), else the float."""
+    return int(value) if float(value).is_integer() else float(value)
+
+
+def _row(epoch: float, iteration: int, metrics: Metrics, elapsed: float, gradients: float) -> dict:
+    row = {"epoch": epoch, "iteration": iteration, "grad_evals": gradients, "loss": metrics.loss,
            "grad_norm": metrics.grad_norm, "dist": metrics.dist, "time": elapsed, "violation": metrics.violation}
     averaged = metrics.averaged
     if averaged is not None:
@@ -257,7 +265,8 @@ def _step_versus_limit(options: RunOptions) -> str:
 def _budget_message(options: RunOptions, last: dict) -> str:
     symbol, budget = options.sense.symbol, options.budget
     iterations = int(last["iteration"])
-    spent = f"{budget.iterations} steps" if budget.chunk else f"{budget.units} epochs ({iterations} iterations)"
+    spent = (f"{budget.iterations} steps" if budget.chunk
+             else f"{budget.position(budget.units):g} epochs ({iterations} iterations)")
     text = f"stopped after {spent}: {symbol} = {last['loss']:.6g}, ‖∇{symbol}‖ = {last['grad_norm']:.3g}"
     if not np.isnan(last["gap"]):
         text += f", {options.sense.gap} = {last['gap']:.3g}"

@@ -46,13 +46,17 @@ def run_identity(options: RunOptions) -> dict[str, Any]:
                                                        for name, problem in options.heldout}}),
         "seed": options.seed, "record_every": options.record_every, "tol": options.tol,
         "sense": options.sense.symbol, "engine": options.engine, "chunk": options.budget.chunk,
+        **({"cuts": list(options.budget.cuts)} if options.budget.cuts else {}),
         "devices": None if options.placement is None else options.placement.size,
     }
 
 
 def run_key(options: RunOptions) -> str:
     """A hash of the run's identity and its budget: the name of its saved history."""
-    document = {"identity": run_identity(options), "units": options.budget.units}
+    budget = options.budget
+    document = {"identity": run_identity(options), "units": budget.units}
+    if budget.epoch_steps is not None and budget.iterations % budget.epoch_steps:   # a budget in steps
+        document["iterations"] = budget.iterations
     return hashlib.blake2b(json.dumps(document, sort_keys=True).encode(), digest_size=16).hexdigest()
 
 

@@ -67,12 +67,13 @@ def advance(programs: Programs, logs: list[RunLog], carry: Carry, seeds: Seeds, 
     ``logs`` holds one log a lane (the runs share their options but for seed and step); each run's
     time is its share of the program's wall time (the seconds divided by the lanes).
     """
-    units = logs[0].options.budget.units
-    while unit < units and not all(log.done for log in logs):
+    budget = logs[0].options.budget
+    while unit < budget.units and not all(log.done for log in logs):
         unit += 1
         program = programs.for_unit(unit)
         tic = time.perf_counter()
-        carry, metrics = program.epoch(carry, seeds, unit - 1, schedule, logs[0].measured(unit))
+        carry, metrics = program.epoch(carry, seeds, budget.epoch_of(unit), schedule, logs[0].measured(unit),
+                                       budget.steps(unit))
         elapsed += time.perf_counter() - tic
         for lane, log in enumerate(logs):
             if not log.done:

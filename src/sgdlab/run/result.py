@@ -29,8 +29,9 @@ class Result:
         One row per recorded loop unit: epoch, iteration, grad_evals, loss, grad_norm, gap, dist, time
         (and violation for a constrained problem; avg_loss, avg_grad_norm, avg_gap, avg_dist at the
         averaged iterate of a run that averages; the problem's diagnostics, the noise scale where recorded).
-    epochs : int or None
-        Epochs run (None for an expectation, which has none).
+    epochs : int, float or None
+        Epochs run (None for an expectation, which has none): a float when the run ended inside an epoch
+        (a budget in steps, or early stopping on rows recorded inside epochs).
     iterations : int
         Steps run.
     compile_time : float
@@ -67,7 +68,7 @@ class Result:
     status: Status
     message: str
     history: pd.DataFrame
-    epochs: int | None
+    epochs: int | float | None
     iterations: int
     compile_time: float
     sampler: Sampler

@@ -132,10 +132,10 @@ class SagaLoop:
 
     def state(self, lanes: np.ndarray, method_state: Any = (), epoch: int = 0, k0: int = 0, steps: int = 0) -> tuple:
         """The loop's state from the lanes' θ (R × p) and (φ, ḡ), copied: the epoch updates it in place; the
-        tables start in epoch 0."""
+        tables start before the run's first step (k0 = 0)."""
         tables, means = method_state
         return (np.array(lanes, dtype=np.float64, order="C"), np.array(tables, dtype=np.float64),
-                np.array(means, dtype=np.float64), epoch == 0)
+                np.array(means, dtype=np.float64), k0 == 0)
 
     @staticmethod
     def params(state: tuple) -> np.ndarray:

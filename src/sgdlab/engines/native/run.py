@@ -61,8 +61,8 @@ class NativeRun:
         self.dtype = jax.tree.leaves(problem.params0)[0].dtype   # θ's: the loop computes in float64
         self.extras = (*jax.eval_shape(problem.diagnostics, problem.params0, problem.data), *compiled.reference.columns)
         self._prepared: set[bool] = set()
-        #: The batch entries of an epoch (the same in every epoch), each one per-example gradient.
-        self._examples = int(np.count_nonzero(self.sampler.plan(problem.n, 0, 0)[1]))
+        #: The batch entries of each step of an epoch (the same in every epoch), each one per-example gradient.
+        self._examples = np.count_nonzero(self.sampler.plan(problem.n, 0, 0)[1], axis=1)
 
     def initial_state(self, params) -> Any:
         """The method's state at θ⁰ (SAGA's empty table; nothing for plain SGD), one per lane when batched."""
@@ -82,32 +82,35 @@ class NativeRun:
         zeros = jax.tree.map(lambda leaf: np.zeros((count, *np.shape(leaf)), self.dtype), self.problem.params0)
         seeds = np.zeros(count, dtype=np.int64)
         for alphas in _warm_up_step_sizes(count, steps):
-            self._advance(zeros, self.loop.initial_state(count), seeds, 0, 0, alphas, record, steps)
+            self._advance(zeros, self.loop.initial_state(count), seeds, 0, 0, alphas, record, (0, steps))
         self._prepared.add(record)
         return time.perf_counter() - started
 
     def epoch(self, carry: Carry, seeds: Seeds, epoch: int, schedule: Schedule | None,
-              record: bool) -> tuple[Carry, Metrics]:
-        """One epoch of every lane from ``carry``; the metrics on the host."""
+              record: bool, steps: tuple[int, int] | None = None) -> tuple[Carry, Metrics]:
+        """One epoch of every lane from ``carry``, or its ``steps`` (first, end); the metrics on the host."""
         if schedule is None:
             raise ValueError("the native engine runs step schedules; an optax optimizer runs on the JAX engine")
         params, opt_state, k, counted = carry
         seeds = np.atleast_1d(np.asarray(seeds))
-        steps = self.sampler.steps_per_epoch(self.problem.n)
-        alphas = step_sizes(schedule if self.lanes is not None else _stacked(schedule), k, steps, seeds.size)
+        epoch_steps = self.sampler.steps_per_epoch(self.problem.n)
+        first, end = (0, epoch_steps) if steps is None else steps
+        alphas = step_sizes(schedule if self.lanes is not None else _stacked(schedule), k, end - first, seeds.size)
         if self.lanes is None:   # one run: a lane axis of one
             params, opt_state = jax.tree.map(lambda leaf: np.asarray(leaf)[None], (params, opt_state))
-        final, opt_state, metrics = self._advance(params, opt_state, seeds, epoch, k, alphas, record)
-        flags = method_flags(self.method, self.problem.n, self.sampler, seeds, epoch, steps)
-        counted = counted + gradient_counts(self.method, np.full(seeds.size, self._examples), flags, self.problem.n)
+        final, opt_state, metrics = self._advance(params, opt_state, seeds, epoch, k, alphas, record, steps)
+        flags = method_flags(self.method, self.problem.n, self.sampler, seeds, epoch, epoch_steps)
+        examples = np.full(seeds.size, int(self._examples[first:end].sum()))
+        counted = counted + gradient_counts(self.method, examples, None if flags is None else flags[:, first:end],
+                                            self.problem.n)
         if self.lanes is None:
             final, opt_state, counted = jax.tree.map(lambda leaf: leaf[0], (final, opt_state, counted))
-            return Carry(final, opt_state, k + steps, int(counted)), metrics.lane(0)
-        return Carry(final, opt_state, k + steps, counted), metrics
+            return Carry(final, opt_state, k + end - first, int(counted)), metrics.lane(0)
+        return Carry(final, opt_state, k + end - first, counted), metrics
 
     def _advance(self, lanes, method_state, seeds: np.ndarray, epoch: int, k0: int, alphas: np.ndarray,
-                 record: bool, steps: int | None = None) -> tuple:
-        """The lanes' θ after epoch ``epoch`` from iteration k0 (its first ``steps`` steps, or all), in θ's dtype,
+                 record: bool, steps: tuple[int, int] | None = None) -> tuple:
+        """The lanes' θ after epoch ``epoch`` from iteration k0 (its ``steps`` (first, end), or all), in θ's dtype,
         the method's state after it, and their metrics (one entry a lane)."""
         state = self.loop.state(lanes, method_state, epoch, k0, alphas.shape[-1])
         self._run_lanes(state, seeds, epoch, alphas, steps)
@@ -119,14 +122,15 @@ class NativeRun:
             metrics = metrics._replace(averaged=self._metrics(averages, None, len(seeds), record))
         return final, method_state, metrics
 
-    def _plans(self, seeds: np.ndarray, epoch: int, steps: int | None) -> tuple[np.ndarray, np.ndarray]:
-        """The lanes' plans of epoch ``epoch`` (lanes × S × B), or their first ``steps`` steps."""
+    def _plans(self, seeds: np.ndarray, epoch: int, steps: tuple[int, int] | None) -> tuple[np.ndarray, np.ndarray]:
+        """The lanes' plans of epoch ``epoch`` (lanes × S × B), or their ``steps`` (first, end) alone."""
         indices, masks = self.sampler.stacked_plans(self.problem.n, seeds, epoch)
         if steps is None:
             return indices, masks
-        return np.ascontiguousarray(indices[:, :steps]), np.ascontiguousarray(masks[:, :steps])
+        first, end = steps
+        return np.ascontiguousarray(indices[:, first:end]), np.ascontiguousarray(masks[:, first:end])
 
-    def _run_lanes(self, state, seeds, epoch: int, alphas, steps: int | None) -> None:
+    def _run_lanes(self, state, seeds, epoch: int, alphas, steps: tuple[int, int] | None) -> None:
         """The epoch of every lane, in one group of consecutive lanes a core, each group on its own
         thread, which draws its lanes' plans (the draws release the GIL too) and runs the loop."""
         if self.loop.parted and len(seeds) == 1 and self.loop.parts <= CORES:
@@ -137,7 +141,7 @@ class NativeRun:
 
         self._map_groups(run, len(seeds))
 
-    def _run_parts(self, state, seeds, epoch: int, alphas, steps: int | None) -> None:
+    def _run_parts(self, state, seeds, epoch: int, alphas, steps: tuple[int, int] | None) -> None:
         """One run's epoch with each step's parts computed side by side: part 0 on this thread, the
         others on threads of their own (started for the epoch)."""
         indices, masks = self._plans(seeds, epoch, steps)

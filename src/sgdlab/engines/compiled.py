@@ -35,7 +35,8 @@ import numpy as np
 
 from sgdlab._helpers import pytrees
 from sgdlab.engines.base import Carry, Metrics, Seeds
-from sgdlab.engines.evaluation import Reference, evaluate, scores
+from sgdlab.engines.evaluation import Reference, evaluate
+from sgdlab.engines.plans import EpochPlans
 from sgdlab.methods import Method, StepGradients, plain
 from sgdlab.methods.averaging import Averaged, Averaging
 from sgdlab.problems.base import FiniteSum
@@ -239,6 +240,7 @@ class CompiledRun:
         self._stand_in = sampler.is_full_batch and (placement is None or problem.is_sharded)
         self.step_function = run_epoch if chunk is None or not self.expectation else functools.partial(run_chunk, chunk)
         self.data, self.reference, self.constraint = self._placed((problem.data, reference, problem.constraint))
+        self._epoch_plans = EpochPlans(sampler, problem.n) if problem.n is not None else None
         params = self._placed(params)
         self._example_args = (params, initial_state(optimizer, params, lanes, problem.n), _counter(0),
                               self._source(np.zeros(lanes or 1, dtype=np.int64), 0, None if chunk is None
@@ -246,7 +248,6 @@ class CompiledRun:
                               schedule, self.data, self.reference, self.constraint)
         self._epoch: dict[bool, Any] = {}
         self._evaluate_lanes: Any = None
-        self._scores_lanes: Any = None
         start_params = params if lanes is None else jax.tree.map(lambda leaf: leaf[0], params)
         self._evaluate = self._jit(evaluate, static_argnums=0).lower(
             problem, start_params, self.data, self.reference, self.constraint).compile()
@@ -300,18 +301,6 @@ class CompiledRun:
         metrics = self._evaluate_lanes(self._placed(params), self.data, self.reference, self.constraint)
         return jax.tree.map(lambda value: np.asarray(pytrees.local_value(value)), metrics)
 
-    def scores_lanes(self, params) -> dict:
-        """The held-out columns (:func:`sgdlab.engines.evaluation.scores`) of R runs, θ stacked along a leading
-        axis, on the host: one compiled call, one entry a lane."""
-        if not self.reference.heldout:
-            return {}
-        if self._scores_lanes is None:
-            def each(params, data, reference):
-                return jax.lax.map(lambda lane: scores(self.problem, lane, data, reference), params)
-            self._scores_lanes = self._jit(each)
-        values = self._scores_lanes(self._placed(params), self.data, self.reference)
-        return {name: np.asarray(pytrees.local_value(value)) for name, value in values.items()}
-
     def _placed(self, tree):
         """The pytree replicated on the devices of a data-parallel run (as it is, on one device)."""
         return tree if self.placement is None else self.placement.replicated(tree)
@@ -332,7 +321,7 @@ class CompiledRun:
             source = (np.zeros((len(seeds), 1, 1), dtype=np.int32), np.ones((len(seeds), 1, 1), dtype=bool))
             examples = np.full(len(seeds), self.problem.n)
         else:
-            source = self.sampler.stacked_plans(self.problem.n, seeds, epoch)
+            source = self._epoch_plans(seeds, epoch)
             flags = method_flags(method, self.problem.n, self.sampler, seeds, epoch, source[0].shape[1])
             source = source if flags is None else (*source, flags)
             if steps is not None:

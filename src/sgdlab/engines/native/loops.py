@@ -279,13 +279,20 @@ class NetworkLoop(MethodFree):
 
     def evaluate(self, state: tuple, lane: int, rows: slice) -> tuple:
         """Lane ``lane``'s share of (F, ∇F, {"zero_preactivations": the count of hidden pre-activations
-        exactly 0}) from the data's ``rows`` (network_sgd.network_evaluation): the shares of disjoint
-        row ranges add up; ∇F is a list of arrays."""
+        exactly 0, "correct": the count of rows classified correctly (0 for regression)}) from the data's
+        ``rows`` (network_sgd.network_evaluation): the shares of disjoint row ranges add up; ∇F is a list
+        of arrays."""
         U1, b1, U2, b2 = (array[lane] for array in state)
         gradients = [np.zeros_like(U1), np.zeros_like(b1), np.zeros_like(U2), np.zeros_like(b2[0])]
-        loss, zeros = network_sgd.network_evaluation(self.loss, self.X, self.targets, U1, b1, U2, b2, self.width,
-                                                      rows.start, rows.stop, *gradients)
-        return loss, gradients, {"zero_preactivations": float(zeros)}
+        loss, zeros, correct = network_sgd.network_evaluation(self.loss, self.X, self.targets, U1, b1, U2, b2,
+                                                               self.width, rows.start, rows.stop, *gradients)
+        return loss, gradients, {"zero_preactivations": float(zeros), "correct": correct}
+
+    def score(self, state: tuple, lane: int, data: tuple, rows: slice) -> tuple[float, int]:
+        """Lane ``lane``'s sum of losses and count of rows classified correctly over ``rows`` of other data
+        (X, targets) of this network, e.g. held-out rows (network_sgd.network_scores)."""
+        (U1, b1, U2, b2), (X, targets) = (array[lane] for array in state), data
+        return network_sgd.network_scores(self.loss, X, targets, U1, b1, U2, b2, rows.start, rows.stop)
 
     def part_runs(self, state: tuple, indices, masks, alphas) -> list:
         """One callable a thread for the epoch of a single run (lane 0): thread r computes part r."""
@@ -302,7 +309,9 @@ class NetworkLoop(MethodFree):
 
 
 def _padded(array: np.ndarray, axis: int, size: int) -> np.ndarray:
-    """``array`` with zeros appended along ``axis`` up to ``size``."""
+    """``array`` with zeros appended along ``axis`` up to ``size`` (itself when it has that size)."""
+    if array.shape[axis] == size:
+        return array.copy()
     widths = [(0, 0)] * array.ndim
     widths[axis] = (0, size - array.shape[axis])
     return np.pad(array, widths)

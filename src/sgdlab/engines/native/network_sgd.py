@@ -81,13 +81,14 @@ def network_lanes(loss, X, y, U1s, b1s, U2s, b2s, indices, masks, alphas, lanes)
 
 @numba.njit(cache=True, fastmath=REORDER, nogil=True, error_model="numpy")
 def network_evaluation(loss, X, y, U1, b1, U2, b2, units, first, last, G1, g1, G2, g2):
-    """Rows first, …, last − 1's share of F(θ) = (1/N) Σᵢ ℓ(f(xᵢ), yᵢ) and their number of hidden
-    pre-activations exactly 0 among the first ``units`` units, returned; their share of ∇F added to
+    """Rows first, …, last − 1's share of F(θ) = (1/N) Σᵢ ℓ(f(xᵢ), yᵢ), their number of hidden
+    pre-activations exactly 0 among the first ``units`` units and (softmax cross-entropy) their number of
+    rows classified correctly (:func:`_correct_count`), returned; their share of ∇F added to
     G1, g1, G2, g2 (zeros of the shapes of U1, b1, U2 and b2[0]). The rows go in chunks of
     EVALUATION_ROWS, each a step's forward and backward pass with every row real, its gradient
     weighted by its share of N, so the shares of disjoint ranges add up to F and ∇F."""
     n, (parts, width, features) = X.shape[0], U1.shape
-    total, zeros = 0.0, 0
+    total, zeros, correct = 0.0, 0, 0
     rows = np.arange(first, last).reshape(1, last - first)
     for start in range(0, rows.size, EVALUATION_ROWS):
         chunk = rows[:, start:min(start + EVALUATION_ROWS, rows.size)]
@@ -103,13 +104,52 @@ def network_evaluation(loss, X, y, U1, b1, U2, b2, units, first, last, G1, g1, G
                     zeros += active[q, j, b] == 0.0
             _relu_and_outputs(U2[q], active[q], outputs[q])
         total += _loss_sum(loss, outputs, b2[0], y, chunk[0])
+        if loss == SOFTMAX:
+            correct += _correct_count(outputs, b2[0], y, chunk[0])
         _output_derivatives(loss, outputs, b2[0], y, chunk[0], np.ones(chunk.size, dtype=np.bool_), derivatives)
         share = chunk.size / n
         for q in range(parts):
             _hidden_derivatives(U2[q], derivatives, active[q], deltas)
             _update_part(G1[q], g1[q], G2[q], -share, xs, active[q], active_t, derivatives, deltas)
         _subtract_row_sums(g2, -share, derivatives)
-    return total / n, zeros
+    return total / n, zeros, correct
+
+
+@numba.njit(cache=True, fastmath=REORDER, nogil=True, error_model="numpy")
+def network_scores(loss, X, y, U1, b1, U2, b2, first, last):
+    """Rows first, …, last − 1's sum of losses Σᵢ ℓ(f(xᵢ), yᵢ) and (softmax cross-entropy) their number of rows
+    classified correctly: :func:`network_evaluation`'s forward pass alone, for held-out rows."""
+    parts, width, features = U1.shape
+    total, correct = 0.0, 0
+    rows = np.arange(first, last).reshape(1, last - first)
+    for start in range(0, rows.size, EVALUATION_ROWS):
+        chunk = rows[:, start:min(start + EVALUATION_ROWS, rows.size)]
+        xs, xt = np.empty((chunk.size, features)), np.empty((features, chunk.size))
+        active, outputs = np.empty((parts, width, chunk.size)), np.empty((parts, U2.shape[1], chunk.size))
+        _gather(X, chunk, 0, xs, xt)
+        for q in range(parts):
+            _part_outputs(U1[q], b1[q], U2[q], xt, active[q], outputs[q])
+        total += _loss_sum(loss, outputs, b2[0], y, chunk[0])
+        if loss == SOFTMAX:
+            correct += _correct_count(outputs, b2[0], y, chunk[0])
+    return total, correct
+
+
+@numba.njit(cache=True, fastmath=REORDER, inline="always", error_model="numpy")
+def _correct_count(outputs, b2, y, rows):
+    """The number of the batch's columns whose largest output fᵢ = b2 + Σ_q outputs[q, :, i] is at their class
+    yᵢ (ties: the first largest, as argmax takes it)."""
+    classes, correct = outputs.shape[1], 0
+    for b in range(outputs.shape[2]):
+        best, top = 0, -np.inf
+        for c in range(classes):
+            f = b2[c]
+            for q in range(outputs.shape[0]):
+                f += outputs[q, c, b]
+            if f > top:
+                best, top = c, f
+        correct += best == int(y[rows[b], 0])
+    return correct
 
 
 @numba.njit(cache=True, fastmath=REORDER, inline="always", error_model="numpy")

@@ -16,7 +16,6 @@ import concurrent.futures
 import functools
 import itertools
 import os
-import threading
 import time
 from typing import Any
 
@@ -28,6 +27,7 @@ from sgdlab.engines.base import Carry, Metrics, Seeds
 from sgdlab.engines.compiled import CompiledRun, gradient_counts, method_flags, method_of
 from sgdlab.engines.native import loops
 from sgdlab.engines.native.stale_caches import clear_this_package_once
+from sgdlab.engines.plans import EpochPlans
 from sgdlab.methods.averaging import Averaged
 from sgdlab.schedules import Constant, Schedule
 
@@ -61,6 +61,7 @@ class NativeRun:
         self.dtype = jax.tree.leaves(problem.params0)[0].dtype   # θ's: the loop computes in float64
         self.extras = (*jax.eval_shape(problem.diagnostics, problem.params0, problem.data), *compiled.reference.columns)
         self._prepared: set[bool] = set()
+        self._epoch_plans = EpochPlans(self.sampler, problem.n)
         #: The batch entries of each step of an epoch (the same in every epoch), each one per-example gradient.
         self._examples = np.count_nonzero(self.sampler.plan(problem.n, 0, 0)[1], axis=1)
 
@@ -124,7 +125,7 @@ class NativeRun:
 
     def _plans(self, seeds: np.ndarray, epoch: int, steps: tuple[int, int] | None) -> tuple[np.ndarray, np.ndarray]:
         """The lanes' plans of epoch ``epoch`` (lanes × S × B), or their ``steps`` (first, end) alone."""
-        indices, masks = self.sampler.stacked_plans(self.problem.n, seeds, epoch)
+        indices, masks = self._epoch_plans(seeds, epoch)
         if steps is None:
             return indices, masks
         first, end = steps
@@ -143,16 +144,13 @@ class NativeRun:
 
     def _run_parts(self, state, seeds, epoch: int, alphas, steps: tuple[int, int] | None) -> None:
         """One run's epoch with each step's parts computed side by side: part 0 on this thread, the
-        others on threads of their own (started for the epoch)."""
+        others on the lane threads (idle while one run goes: there are as many as cores, and parts ≤ cores)."""
         indices, masks = self._plans(seeds, epoch, steps)
         first, *others = self.loop.part_runs(state, indices, masks, alphas)
-        helpers = [threading.Thread(target=run, name=f"sgdlab-part-{number}", daemon=True)
-                   for number, run in enumerate(others, start=1)]
-        for helper in helpers:
-            helper.start()
+        helpers = [_threads().submit(run) for run in others]
         first()
         for helper in helpers:
-            helper.join()
+            helper.result()
 
     def evaluate(self, params) -> Metrics:
         """F, ‖∇F‖ and ‖θ − θ*‖ at one run's θ, from the JAX engine's compiled evaluation."""
@@ -165,8 +163,7 @@ class NativeRun:
                                         for leaf in jax.tree.leaves(lanes)])
         nan = np.full(count, np.nan)
         if record and self._evaluates_natively:
-            metrics = self._native_metrics(state, finite, count)
-            return metrics._replace(extras=metrics.extras | self.compiled.scores_lanes(lanes))
+            return self._native_metrics(state, finite, count)
         if record and self.lanes is None:
             return jax.tree.map(lambda value: np.asarray([value]), self.evaluate(jax.tree.map(lambda x: x[0], lanes)))
         if record:
@@ -181,25 +178,48 @@ class NativeRun:
 
     def _native_metrics(self, state, finite, count: int) -> Metrics:
         """The loop's own evaluation of every lane, over all the rows in EVALUATION_PIECES ranges: the
-        (lane, range) shares computed side by side on the lane threads and added in order."""
-        pieces = EVALUATION_PIECES
-        bounds = np.linspace(0, self.problem.n, pieces + 1).astype(int)
-        shares = [(lane, slice(start, stop)) for lane in range(count) for start, stop in itertools.pairwise(bounds)]
-        values = _side_by_side(lambda share: self.loop.evaluate(state, *share), shares)
-        by_lane = [values[lane * pieces:(lane + 1) * pieces] for lane in range(count)]
+        (lane, range) shares computed side by side on the lane threads and added in order; with held-out
+        problems, the accuracy on the training rows and their scores (:meth:`_native_scores`)."""
+        by_lane = _by_lane(lambda lane, rows: self.loop.evaluate(state, lane, rows), self.problem.n, count)
         loss = np.array([sum(value[0] for value in lane) for lane in by_lane])
         grad_norm = np.array([np.sqrt(sum(np.sum(sum(parts) ** 2)
                                           for parts in zip(*(value[1] for value in lane), strict=True)))
                               for lane in by_lane])
-        extras = {name: np.array([sum(value[2][name] for value in lane) for lane in by_lane]) for name in values[0][2]}
+        extras = {name: np.array([sum(value[2][name] for value in lane) for lane in by_lane])
+                  for name in by_lane[0][0][2]}
+        correct = extras.pop("correct")
+        if "accuracy" in self.compiled.reference.columns:
+            extras["accuracy"] = correct / self.problem.n   # count / N, as scikit-learn's accuracy_score
         nan = np.full(count, np.nan)
-        return Metrics(finite, loss, grad_norm, nan, nan, extras)
+        return Metrics(finite, loss, grad_norm, nan, nan, extras | self._native_scores(state, count))
+
+    def _native_scores(self, state, count: int) -> dict:
+        """Each held-out problem's loss (and a classifier's accuracy) for every lane, from the loop's forward pass
+        over its rows in EVALUATION_PIECES ranges side by side."""
+        scores = {}
+        for name, heldout in self.compiled.reference.heldout:
+            data = heldout.native_data()
+            by_lane = _by_lane(lambda lane, rows, data=data: self.loop.score(state, lane, data, rows), heldout.n,
+                               count)
+            scores[f"{name}_loss"] = np.array([sum(value[0] for value in lane) for lane in by_lane]) / heldout.n
+            if heldout.is_classifier:
+                scores[f"{name}_accuracy"] = np.array([sum(value[1] for value in lane) for lane in by_lane]) / heldout.n
+        return scores
 
     @staticmethod
     def _map_groups(work, count: int) -> list:
         """``work(group)`` for one group of consecutive lanes a core, side by side on the lane threads."""
         bounds = np.linspace(0, count, min(count, CORES) + 1).astype(int)
         return _side_by_side(work, [slice(start, stop) for start, stop in itertools.pairwise(bounds)])
+
+
+def _by_lane(work, n: int, count: int) -> list[list]:
+    """``work(lane, rows)`` for each of ``count`` lanes and each of EVALUATION_PIECES ranges of ``n`` rows, side by
+    side on the lane threads; the results a lane, in the order of its ranges."""
+    bounds = np.linspace(0, n, EVALUATION_PIECES + 1).astype(int)
+    shares = [(lane, slice(start, stop)) for lane in range(count) for start, stop in itertools.pairwise(bounds)]
+    values = _side_by_side(lambda share: work(*share), shares)
+    return [values[lane * EVALUATION_PIECES:(lane + 1) * EVALUATION_PIECES] for lane in range(count)]
 
 
 def _side_by_side(work, items: list) -> list:

@@ -86,16 +86,20 @@ def generalization_figure(table: pd.DataFrame, heldout: str = "test", x: str = "
     figure, axes = plt.subplots(1, len(panels), figsize=(7.5 * len(panels), 5.2), squeeze=False)
     colours = run_colours(table)
     for ax, (train, test, label) in zip(axes[0], panels, strict=True):
+        lowest = 1.0
         for name, run in table.groupby("run", sort=False):
             for column, style in ((train, "-"), (test, "--")):
                 bands = _quartiles(run, column, x)
                 ax.plot(bands["x"], bands["median"], style, linewidth=1.6, color=colours[name],
                         label=name if style == "-" else None)
+                lowest = min(lowest, float(np.min(bands["q25"].to_numpy()[1:], initial=1.0)))
                 if column == test:
                     ax.fill_between(bands["x"], bands["q25"], bands["q75"], color=colours[name], alpha=0.15,
                                     linewidth=0)
         ax.set(xlabel=AXES[x], ylabel=label, yscale="log" if label == "loss" else "linear",
                title=f"{label}: training (solid) and {heldout} (dashed)")
+        if label == "accuracy":   # the start's accuracy (chance) left below: the later differences are what matter
+            ax.set_ylim(max(0.0, lowest - 0.1 * (1.0 - lowest)), 1.0 + 0.02 * (1.0 - lowest))
         ax.grid(True, which="major", alpha=0.3)
     axes[0][0].legend(fontsize="small", ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.13), frameon=False)
     figure.tight_layout()

@@ -92,6 +92,8 @@ def test_the_summary_gives_final_and_best_heldout_scores_and_the_epoch_of_the_be
 
 @pytest.mark.parametrize(("toml", "text"), [
     ("[problem]\ntest_fraction = 1.5\n", "exp.toml [problem] test_fraction must be a number in (0, 1); got 1.5."),
+    ("[problem]\ntest_fraction = 0.9999\n", "test_fraction must be a fraction that leaves training rows (at most "
+     "0.9977 of the 442 rows); got 0.9999."),
     ("[compare]\npatience_on = 'test_loss'\n", "[compare] patience_on must be given with patience; got 'test_loss'."),
     ("[compare]\npatience = 2\npatience_on = 'test_loss'\n",
      "on must be a column this run records: loss, grad_norm, gap, dist for patience; got 'test_loss'."),

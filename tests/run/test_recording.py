@@ -79,6 +79,15 @@ def test_rows_inside_epochs_in_a_comparison_and_on_resume(problems, tmp_path):
     np.testing.assert_array_equal(resumed.history.loss, alone.loss)
 
 
+def test_gradient_descent_in_a_comparison_records_every_step_when_rows_are_finer(problems):
+    runs = {"GD": dict(sampler=sl.full_batch(), step=1.0), "rr": dict(sampler=sl.shuffled_cyclic(5), step=0.5)}
+    table = sl.compare(problems["logistic"], runs, seeds=1, epochs=2, record_every=0.25, predict=False).table
+    assert table[table.run == "GD"].epoch.tolist() == [0, 1, 2]
+    assert table[table.run == "rr"].epoch.tolist() == [0, 0.2, 0.5, 0.7, 1, 1.2, 1.5, 1.7, 2]
+    with pytest.raises(ValueError, match=re.escape("record_every must be at least 1/1 of an epoch here")):
+        sl.minimize(problems["logistic"], step=1.0, record_every=0.25)
+
+
 def test_early_stopping_counts_epochs_on_fractional_rows(problems):
     problem = problems["least_squares"]
     result = sl.minimize(problem, sl.shuffled_cyclic(7), step=1e-4, epochs=50, record_every=0.5,

@@ -230,7 +230,8 @@ def compare(problem: FiniteSum, runs: dict, seeds: int | Iterable[int] = 10, epo
     epochs, record_every, tol, engine, heldout, stop
         As in :func:`sgdlab.minimize`; the engine is chosen per group of runs sharing a sampler. Held-out
         problems add their columns (test_loss, test_accuracy, …) to the table; a ``stop`` rule ends each run
-        on its own (its rows end there).
+        on its own (its rows end there). With record_every = 1/m, a run whose epochs have fewer than m steps
+        (gradient descent has one) records after every step.
     out : path, optional
         A results folder: finished runs are saved there and reused by a later call of the same
         experiment (a saved run that does not verify is recomputed, with a warning); one process at a
@@ -334,9 +335,20 @@ def _lanes(problem: FiniteSum, group: list[RunSpec], seeds: list[int], keywords:
     lanes = {}
     for spec in group:
         options = validated(problem, MINIMIZE, spec.sampler, spec.schedule,
-                            {**keywords, "optimizer": spec.optimizer, "method": spec.method, "average": spec.average})
+                            {**keywords, **_recording(problem, spec.sampler, keywords["record_every"]),
+                             "optimizer": spec.optimizer, "method": spec.method, "average": spec.average})
         lanes.update({(spec.name, seed): options.with_seed(seed) for seed in seeds})
     return lanes
+
+
+def _recording(problem: FiniteSum, sampler: Sampler, record_every: Any) -> dict:
+    """A run's recording in a comparison: rows every record_every epochs, or 1/m of one; a run whose epochs
+    have fewer than m steps (gradient descent has one) records after every step instead."""
+    if isinstance(record_every, int | float) and 0 < record_every < 1:
+        sampler.validate(problem.n)
+        if round(1 / record_every) > sampler.steps_per_epoch(problem.n):
+            return {"record_every": 1, "record_steps": 1}
+    return {}
 
 
 def _run_group(problem: FiniteSum, lanes: dict[tuple[str, int], RunOptions], group: list[RunSpec],

@@ -39,6 +39,7 @@ Relative paths (data, out) are read from the file's folder.
 
 from __future__ import annotations
 
+import math
 import tomllib
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -285,6 +286,10 @@ def build(experiment: dict) -> Built:
     dataset = data.load(spec["data"], spec["target"])
     parts = [(dataset.X, dataset.y)]
     if spec["test_fraction"] is not None:
+        rows = dataset.X.shape[0]
+        if math.ceil(spec["test_fraction"] * rows) >= rows:
+            validation.fail("test_fraction", f"a fraction that leaves training rows (at most {(rows - 1) / rows:.4g} "
+                            f"of the {rows} rows)", validation.shown(spec["test_fraction"]))
         parts = data.split(dataset.X, dataset.y, fractions=(1.0 - spec["test_fraction"], spec["test_fraction"]),
                            seed=0, stratify=dataset.y if spec["kind"] != "least_squares" else None)
     training_rows = parts[0][0]

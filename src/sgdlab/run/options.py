@@ -484,8 +484,9 @@ def _cuts(epoch_steps: int, record_every: Any, record_steps: Any) -> tuple[int, 
     if abs(pieces * record_every - 1) > 1e-9:
         validation.fail("record_every", allowed, validation.shown(record_every))
     if pieces > epoch_steps:
-        validation.fail("record_every", f"at least 1/{epoch_steps} of an epoch here (an epoch has {epoch_steps} "
-                        "steps: at least one step between rows)", validation.shown(record_every))
+        steps = f"{epoch_steps} step{'s' if epoch_steps > 1 else ''}"
+        validation.fail("record_every", f"at least 1/{epoch_steps} of an epoch here (an epoch has {steps}: at least "
+                        "one step between rows)", validation.shown(record_every))
     return 1, tuple(piece * epoch_steps // pieces for piece in range(1, pieces + 1))
 
 

@@ -37,6 +37,10 @@ CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (o
 #: Steps of the scratch epoch that prepares a program: two, so that a constant step's step sizes are a
 #: broadcast view (stride 0) as in a real epoch, which Numba compiles apart from a contiguous array.
 WARM_UP_STEPS = 2
+#: The fewest steps a call of a single run's loop has for its parts to go on threads of their own: handing
+#: the parts to the other threads costs tens of µs a call, more than a piece of a short epoch gains (one
+#: thread computing every part gives the same run bit for bit).
+PARTED_MIN_STEPS = 32
 #: Row ranges a lane's native evaluation is split into, computed side by side: a fixed number, so the
 #: history of a run does not depend on the cores or on the lanes beside it, and two so that one run's
 #: history row uses both cores of a 2-core machine.
@@ -134,7 +138,7 @@ class NativeRun:
     def _run_lanes(self, state, seeds, epoch: int, alphas, steps: tuple[int, int] | None) -> None:
         """The epoch of every lane, in one group of consecutive lanes a core, each group on its own
         thread, which draws its lanes' plans (the draws release the GIL too) and runs the loop."""
-        if self.loop.parted and len(seeds) == 1 and self.loop.parts <= CORES:
+        if self.loop.parted and len(seeds) == 1 and self.loop.parts <= CORES and alphas.shape[-1] >= PARTED_MIN_STEPS:
             return self._run_parts(state, seeds, epoch, alphas, steps)
 
         def run(group: slice):

@@ -87,7 +87,9 @@ class NativeRun:
         zeros = jax.tree.map(lambda leaf: np.zeros((count, *np.shape(leaf)), self.dtype), self.problem.params0)
         seeds = np.zeros(count, dtype=np.int64)
         for alphas in _warm_up_step_sizes(count, steps):
-            self._advance(zeros, self.loop.initial_state(count), seeds, 0, 0, alphas, record, (0, steps))
+            for on_parts in self._part_choices(count):   # a parted run's short calls take the other path
+                self._advance(zeros, self.loop.initial_state(count), seeds, 0, 0, alphas, record, (0, steps),
+                              on_parts)
         self._prepared.add(record)
         return time.perf_counter() - started
 
@@ -114,11 +116,15 @@ class NativeRun:
         return Carry(final, opt_state, k + end - first, counted), metrics
 
     def _advance(self, lanes, method_state, seeds: np.ndarray, epoch: int, k0: int, alphas: np.ndarray,
-                 record: bool, steps: tuple[int, int] | None = None) -> tuple:
+                 record: bool, steps: tuple[int, int] | None = None, on_parts: bool | None = None) -> tuple:
         """The lanes' θ after epoch ``epoch`` from iteration k0 (its ``steps`` (first, end), or all), in θ's dtype,
-        the method's state after it, and their metrics (one entry a lane)."""
+        the method's state after it, and their metrics (one entry a lane); a single run's parts on threads of
+        their own when ``on_parts`` (None: when the call is long enough, :meth:`_on_parts`)."""
         state = self.loop.state(lanes, method_state, epoch, k0, alphas.shape[-1])
-        self._run_lanes(state, seeds, epoch, alphas, steps)
+        if on_parts if on_parts is not None else self._on_parts(len(seeds), alphas.shape[-1]):
+            self._run_parts(state, seeds, epoch, alphas, steps)
+        else:
+            self._run_lanes(state, seeds, epoch, alphas, steps)
         final = jax.tree.map(lambda leaf: leaf.astype(self.dtype), self.loop.params(state))
         method_state = self.loop.method_state(state)
         metrics = self._metrics(final, state, len(seeds), record)
@@ -138,13 +144,19 @@ class NativeRun:
     def _run_lanes(self, state, seeds, epoch: int, alphas, steps: tuple[int, int] | None) -> None:
         """The epoch of every lane, in one group of consecutive lanes a core, each group on its own
         thread, which draws its lanes' plans (the draws release the GIL too) and runs the loop."""
-        if self.loop.parted and len(seeds) == 1 and self.loop.parts <= CORES and alphas.shape[-1] >= PARTED_MIN_STEPS:
-            return self._run_parts(state, seeds, epoch, alphas, steps)
-
         def run(group: slice):
             self.loop.run_lanes(state, group, *self._plans(seeds[group], epoch, steps), alphas[group])
 
         self._map_groups(run, len(seeds))
+
+    def _part_choices(self, count: int) -> tuple[bool, ...]:
+        """The ways calls of ``count`` lanes run: a single run whose steps are split in parts may run them on
+        threads of their own (long calls) or on one (short ones); everything else, one way."""
+        return (True, False) if self.loop.parted and count == 1 and self.loop.parts <= CORES else (False,)
+
+    def _on_parts(self, count: int, steps: int) -> bool:
+        """Whether a call of ``count`` lanes and ``steps`` steps runs a single run's parts on threads of their own."""
+        return self._part_choices(count)[0] and steps >= PARTED_MIN_STEPS
 
     def _run_parts(self, state, seeds, epoch: int, alphas, steps: tuple[int, int] | None) -> None:
         """One run's epoch with each step's parts computed side by side: part 0 on this thread, the

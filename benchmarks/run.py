@@ -482,6 +482,26 @@ def case_w8a(rows, repeats):
                                    theirs.seconds / ours.seconds, 1.5, True)]
 
 
+def case_gd_sparse(rows, repeats):
+    """Logistic regression on sparse w8a, one gradient-descent step an epoch: sgdlab's thinned epoch against a
+    SciPy loop, θ ← θ − α Xᵀ(−y σ(−y Xθ))/N with Xᵀ kept as CSR."""
+    import scipy.special
+
+    X, y = libsvm("w8a", rows)
+    problem = sl.logistic_regression(X, y)
+    signs, n, transposed = np.where(y > 0, 1.0, -1.0), X.shape[0], X.T.tocsr()
+    theta = np.zeros(X.shape[1])
+
+    def scipy_step():
+        nonlocal theta
+        theta = theta - (transposed @ (-signs * scipy.special.expit(-signs * (X @ theta)))) / n
+
+    ours = sgdlab_row("gd_sparse", problem, sl.full_batch(), 1.0, repeats)
+    theirs = Row("gd_sparse", "SciPy loop (CSR X and Xᵀ)", best_time(scipy_step, repeats))
+    return [ours, theirs], [Target("gd_sparse", "sgdlab / SciPy (w8a gradient-descent epoch)",
+                                   ours.seconds / theirs.seconds, 1.2, False)]
+
+
 def case_news20(rows, repeats):
     """Softmax regression on sparse news20 (20 classes), B = 1, shuffled, one epoch, beside
     scikit-learn's SGDClassifier, which trains 20 one-vs-rest binary models instead (no target)."""
@@ -627,7 +647,8 @@ ANALYSIS = "<!-- analysis: kept when the runner rewrites the table above -->"
 
 CASES = {"b1": case_b1, "b64": case_b64, "gd": case_gd, "mlp": case_mlp, "sweep": case_sweep, "f32": case_f32,
          "startup": case_startup, "w8a": case_w8a, "news20": case_news20, "ooc": case_ooc, "large": case_large,
-         "saga": case_saga, "methods": case_methods, "heldout": case_heldout}
+         "saga": case_saga, "methods": case_methods, "heldout": case_heldout,
+         "gd_sparse": case_gd_sparse}
 #: The cases a plain run runs; "large" (a file larger than memory: minutes, and disk space) only when named.
 DEFAULT_CASES = [case for case in CASES if case != "large"]
 SIZES = {  # case -> (full size, --quick size)
@@ -635,7 +656,7 @@ SIZES = {  # case -> (full size, --quick size)
     "mlp": ((60_000, 64), (1_000, 64)), "sweep": ((10_000, 50), (500, 10)), "f32": ((10_000_000, 100), (20_000, 20)),
     "startup": ((200_000, 100), (2_000, 20)), "w8a": (None, 2_000), "news20": (None, 1_000),
     "ooc": ((5_000_000, 50), (20_000, 10)), "large": (1.15, 20_000), "saga": (None, 2_000),
-    "methods": ((200_000, 100), (2_000, 20)), "heldout": (None, 2_000),
+    "methods": ((200_000, 100), (2_000, 20)), "heldout": (None, 2_000), "gd_sparse": (None, 2_000),
 }
 
 

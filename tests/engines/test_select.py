@@ -63,8 +63,9 @@ def test_native_engine_refuses_a_model_it_does_not_have(regression_data):
         sl.minimize(problem, sl.cyclic(1), step=0.01, epochs=1, engine="native")
 
 
-def test_auto_runs_sparse_minibatches_natively_at_any_batch_size():
+def test_auto_runs_sparse_minibatches_and_single_margin_gradient_descent_natively():
     X, y = _sparse_data()
     problem = sl.least_squares(scipy.sparse.csr_matrix(X), y)
     assert sl.minimize(problem, sl.shuffled_cyclic(64), step=0.01, epochs=1).engine == "native"
-    assert sl.minimize(problem, sl.full_batch(), step=0.01, epochs=1).engine == "jax"
+    assert sl.minimize(problem, sl.full_batch(), step=0.01, epochs=1).engine == "native"   # two sparse products
+    assert sl.minimize(sl.least_squares(X, y), sl.full_batch(), step=0.01, epochs=1).engine == "jax"

@@ -19,7 +19,7 @@ from sgdlab._helpers import validation
 from sgdlab.engines.base import EpochProgram
 from sgdlab.engines.compiled import CompiledRun
 from sgdlab.engines.evaluation import Reference
-from sgdlab.engines.native.work import is_network, step_work
+from sgdlab.engines.native.work import is_network, is_sparse_single_margin, step_work
 from sgdlab.methods import Method
 from sgdlab.methods.averaging import Averaged, PolyakAverage
 from sgdlab.schedules import AdaptiveStep
@@ -78,7 +78,8 @@ def choose(engine: str, problem, sampler, optimizer, placement=None, schedule=No
     for data on disk, "streamed".
 
     "auto" runs natively when the native loop supports the run, JAX computes on the CPU, and the
-    run is a minibatch one (gradient descent never) on sparse X or with B · p · K at most
+    run is gradient descent on a linear model of one margin on sparse X (two sparse products a step,
+    :mod:`sgdlab.engines.native.linear_gd`), or a minibatch one on sparse X or with B · p · K at most
     AUTO_MAX_WORK (one margin) or AUTO_MAX_WORK_CLASSES (softmax), or B · H · (p + K) at most
     AUTO_MAX_WORK_NETWORK (a ReLU network).
     """
@@ -91,7 +92,7 @@ def choose(engine: str, problem, sampler, optimizer, placement=None, schedule=No
         if reason is not None:
             validation.fail("engine", "'auto' or 'jax' here", f"'native', but {reason}")
         return "native"
-    if engine == "jax" or reason is not None or sampler.is_full_batch:
+    if engine == "jax" or reason is not None or (sampler.is_full_batch and not is_sparse_single_margin(problem)):
         return "jax"
     fits = problem.is_sparse or step_work(problem, sampler.batch_size) <= _work_limit(problem)
     return "native" if fits and jax.default_backend() == "cpu" else "jax"

@@ -26,21 +26,24 @@ from typing import Any
 
 import numpy as np
 
-from sgdlab.engines.native import linear_methods, linear_saga, linear_sgd, network_sgd, parted
+from sgdlab.engines.native import linear_gd, linear_methods, linear_saga, linear_sgd, network_sgd, parted
 from sgdlab.engines.native._llvm import meeting
-from sgdlab.engines.native.work import is_network, step_work
+from sgdlab.engines.native.work import is_network, is_sparse_single_margin, step_work
 from sgdlab.methods.averaging import Averaged
 
 #: The linear loop's switch for each problem's ``native_loss``.
 LOSSES = {"squared": linear_sgd.SQUARED, "logistic": linear_sgd.LOGISTIC, "softmax": linear_sgd.SOFTMAX}
 
 
-def loop_for(problem, batch_size: int, rule=None):
+def loop_for(problem, batch_size: int, rule=None, full_batch: bool = False):
     """The loop object for ``problem`` at batch size ``batch_size`` and the run's update ``rule`` (None: plain
-    SGD; SAGA, heavy ball or Nesterov; plain SGD with a Polyak–Ruppert or tail average)."""
+    SGD; SAGA, heavy ball or Nesterov; plain SGD with a Polyak–Ruppert or tail average); ``full_batch`` for
+    gradient descent."""
     if is_network(problem):
         return NetworkLoop(problem, batch_size)
     name = getattr(rule, "name", None)
+    if full_batch and rule is None and is_sparse_single_margin(problem):
+        return GradientDescentLoop(problem, batch_size)
     if name == "saga":
         return SagaLoop(problem)
     if name in ("heavy_ball", "nesterov"):
@@ -114,6 +117,23 @@ class LinearLoop(MethodFree):
     def _velocity_copies(self, state: tuple, threads: int) -> list[tuple]:
         """(velocity, β, Nesterov?) of each thread: none for plain SGD."""
         return [(parted.NO_VELOCITY[0], 0.0, False)] * threads
+
+
+class GradientDescentLoop(LinearLoop):
+    """Gradient descent on a linear model of one margin on CSR rows: the linear loop's state (V, scales), each
+    lane's steps two sparse products (:mod:`sgdlab.engines.native.linear_gd`; the plan, all N rows, is not read)."""
+
+    def __init__(self, problem, batch_size: int):
+        super().__init__(problem, batch_size)
+        #: Xᵀ as CSR: the gradient's product gathers its rows.
+        self.transposed = problem.X.T.tocsr()
+
+    def run_lanes(self, state: tuple, group: slice, indices, masks, alphas) -> None:
+        """The steps of the lanes ``group`` (step sizes: theirs alone)."""
+        weights, scales = state
+        for lane, r in enumerate(range(len(scales))[group]):
+            scales[r] = linear_gd.gd_steps(self.loss, self.problem.X, self.transposed, self.targets, weights[r][:, 0],
+                                           scales[r], alphas[lane], self.problem.l2)
 
 
 class SagaLoop:

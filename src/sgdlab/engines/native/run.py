@@ -61,7 +61,7 @@ class NativeRun:
         self.method = method_of(compiled.optimizer)
         #: Whether the run keeps an averaged iterate (its metrics are recorded beside θ's).
         self.averages = isinstance(compiled.optimizer, Averaged)
-        self.loop = loops.loop_for(problem, width, compiled.optimizer)
+        self.loop = loops.loop_for(problem, width, compiled.optimizer, self.sampler.is_full_batch)
         self.dtype = jax.tree.leaves(problem.params0)[0].dtype   # θ's: the loop computes in float64
         self.extras = (*jax.eval_shape(problem.diagnostics, problem.params0, problem.data), *compiled.reference.columns)
         self._prepared: set[bool] = set()

@@ -26,7 +26,15 @@ from typing import Any
 
 import numpy as np
 
-from sgdlab.engines.native import linear_gd, linear_methods, linear_saga, linear_sgd, network_sgd, parted
+from sgdlab.engines.native import (
+    linear_evaluation,
+    linear_gd,
+    linear_methods,
+    linear_saga,
+    linear_sgd,
+    network_sgd,
+    parted,
+)
 from sgdlab.engines.native._llvm import meeting
 from sgdlab.engines.native.work import is_network, is_sparse_single_margin, step_work
 from sgdlab.methods.averaging import Averaged
@@ -88,6 +96,38 @@ class LinearLoop(MethodFree):
         weights, scales = state
         return linear_sgd.weights_from_layout(self.rows, scales[:, None, None] * weights).reshape(len(scales),
                                                                                                    *self.shape)
+
+    @property
+    def evaluates(self) -> bool:
+        """Whether history rows come from :meth:`evaluate`: on CSR rows, where JAX's evaluation scatters."""
+        return not linear_sgd.is_dense_rows(self.rows)
+
+    def evaluation_state(self, lanes) -> tuple:
+        """(V, scales) of the lanes' θ, the layout :meth:`evaluate` reads."""
+        return LinearLoop.state(self, lanes)
+
+    def evaluate(self, state: tuple, lane: int, rows: slice) -> tuple:
+        """Lane ``lane``'s share of (F, ∇F, {"correct": the rows classified correctly}) from the data's ``rows``
+        (linear_evaluation.linear_evaluation); the ℓ2 penalty (λ/2)‖θ‖², λθ comes with the share of the first
+        rows. ∇F is a list of one array (V's layout)."""
+        V, scale = state[0][lane], float(state[1][lane])
+        gradient = np.zeros_like(V)
+        loss, correct = linear_evaluation.linear_evaluation(self.loss, self.rows, self.targets, V, scale, rows.start,
+                                                            rows.stop, self.problem.n, gradient, True)
+        if rows.start == 0 and self.problem.l2:
+            loss += 0.5 * self.problem.l2 * scale**2 * float(np.sum(V * V))
+            gradient += self.problem.l2 * scale * V
+        return loss, [gradient], {"correct": correct}
+
+    def score(self, state: tuple, lane: int, data: tuple, rows: slice) -> tuple[float, int]:
+        """Lane ``lane``'s sum of losses (with the penalty, as the held-out problem's F counts it) and count of rows
+        classified correctly over ``rows`` of other data (rows, targets) of this model."""
+        V, scale = state[0][lane], float(state[1][lane])
+        other_rows, targets = data
+        total, correct = linear_evaluation.linear_evaluation(self.loss, other_rows, targets, V, scale, rows.start,
+                                                             rows.stop, 1, V, False)
+        penalty = 0.5 * self.problem.l2 * scale**2 * float(np.sum(V * V)) * (rows.stop - rows.start)
+        return total + penalty, correct
 
     def run_lanes(self, state: tuple, group: slice, indices, masks, alphas) -> None:
         """The epoch of the lanes ``group`` on this thread (plans and step sizes: theirs alone)."""
@@ -296,6 +336,13 @@ class NetworkLoop(MethodFree):
         U1, b1, U2, b2 = state
         network_sgd.network_lanes(self.loss, self.X, self.targets, U1[group], b1[group], U2[group], b2[group],
                                   indices, masks, alphas, np.arange(len(indices)))
+
+    #: History rows come from :meth:`evaluate` (in float64).
+    evaluates = True
+
+    def evaluation_state(self, lanes) -> tuple:
+        """The parts of the lanes' layers, the layout :meth:`evaluate` reads."""
+        return self.state(lanes)
 
     def evaluate(self, state: tuple, lane: int, rows: slice) -> tuple:
         """Lane ``lane``'s share of (F, ∇F, {"zero_preactivations": the count of hidden pre-activations

@@ -179,7 +179,8 @@ class NativeRun:
                                         for leaf in jax.tree.leaves(lanes)])
         nan = np.full(count, np.nan)
         if record and self._evaluates_natively:
-            return self._native_metrics(state, finite, count)
+            return self._native_metrics(self.loop.evaluation_state(lanes) if state is None else state, finite, count,
+                                        lanes)
         if record and self.lanes is None:
             return jax.tree.map(lambda value: np.asarray([value]), self.evaluate(jax.tree.map(lambda x: x[0], lanes)))
         if record:
@@ -188,11 +189,11 @@ class NativeRun:
 
     @property
     def _evaluates_natively(self) -> bool:
-        """Whether history rows come from the loop's own evaluation: a loop that has one, in float64 (a
-        float32 run's rows keep JAX's float32 evaluation), with no θ* to measure the distance to."""
-        return hasattr(self.loop, "evaluate") and self.dtype == np.float64 and self.compiled.reference.solution is None
+        """Whether history rows come from the loop's own evaluation: a loop that has one (the network's, the linear
+        models' on CSR rows), in float64 (a float32 run's rows keep JAX's float32 evaluation)."""
+        return getattr(self.loop, "evaluates", False) and self.dtype == np.float64
 
-    def _native_metrics(self, state, finite, count: int) -> Metrics:
+    def _native_metrics(self, state, finite, count: int, lanes) -> Metrics:
         """The loop's own evaluation of every lane, over all the rows in EVALUATION_PIECES ranges: the
         (lane, range) shares computed side by side on the lane threads and added in order; with held-out
         problems, the accuracy on the training rows and their scores (:meth:`_native_scores`)."""
@@ -207,7 +208,18 @@ class NativeRun:
         if "accuracy" in self.compiled.reference.columns:
             extras["accuracy"] = correct / self.problem.n   # count / N, as scikit-learn's accuracy_score
         nan = np.full(count, np.nan)
-        return Metrics(finite, loss, grad_norm, nan, nan, extras | self._native_scores(state, count))
+        return Metrics(finite, loss, grad_norm, self._distances(lanes, count), nan,
+                       extras | self._native_scores(state, count))
+
+    def _distances(self, lanes, count: int) -> np.ndarray:
+        """‖θ − θ*‖ of every lane (NaN where θ* is not known)."""
+        solution = self.compiled.reference.solution
+        if solution is None:
+            return np.full(count, np.nan)
+        squares = sum(np.sum((np.asarray(leaf, np.float64).reshape(count, -1)
+                              - np.asarray(target, np.float64).reshape(1, -1)) ** 2, axis=1)
+                      for leaf, target in zip(jax.tree.leaves(lanes), jax.tree.leaves(solution), strict=True))
+        return np.sqrt(squares)
 
     def _native_scores(self, state, count: int) -> dict:
         """Each held-out problem's loss (and a classifier's accuracy) for every lane, from the loop's forward pass

@@ -90,7 +90,8 @@ def sgdlab_epoch(problem, sampler, step: float, repeats: int, engine_name: str =
     programs = Programs(options, options.params0, schedule)
     program = programs.first
     compile_seconds = programs.seconds + program.prepare(False)
-    start = Carry(options.params0, program.initial_state(options.params0), 0)
+    # the second epoch: its first iteration is the first epoch's step count (SAGA's table starts at iteration 0)
+    start = Carry(options.params0, program.initial_state(options.params0), options.budget.epoch_steps or 0)
 
     def epoch(record: bool):
         def run():

@@ -73,29 +73,13 @@ class MethodFree:
         return ()
 
 
-class LinearLoop(MethodFree):
-    """The linear models' loop: state (V, scales), V: R × K × p (dense rows) or R × p × K (CSR)."""
+class RowsEvaluation:
+    """The native evaluation of a linear model's loop (``problem``, ``loss``, ``rows``, ``targets``): history rows
+    and held-out scores from :mod:`sgdlab.engines.native.linear_evaluation`, read from the lanes' θ."""
 
-    parts = parted.PARTS
-
-    def __init__(self, problem, batch_size: int):
+    def __init__(self, problem):
         self.problem, self.loss = problem, LOSSES[problem.native_loss]
         self.rows, self.targets = problem.native_data()
-        classes = 1 if self.loss != linear_sgd.SOFTMAX else problem.n_classes
-        self.parted = parted.is_parted(self.rows, batch_size, classes)
-        self.kernel = parted.parted_lanes if self.parted else linear_sgd.sgd_lanes
-        self.shape = np.shape(problem.params0)
-
-    def state(self, lanes: np.ndarray, method_state: Any = (), epoch: int = 0, k0: int = 0, steps: int = 0) -> tuple:
-        """(V, scales) of the lanes' θ (R × p, or R × p × K), with every scale 1."""
-        matrices = np.asarray(lanes, dtype=np.float64).reshape(len(lanes), self.problem.n_features, -1)
-        return linear_sgd.weights_layout(self.rows, matrices), np.ones(len(lanes))
-
-    def params(self, state: tuple) -> np.ndarray:
-        """The lanes' θ = scale · V, in float64 (R × p, or R × p × K)."""
-        weights, scales = state
-        return linear_sgd.weights_from_layout(self.rows, scales[:, None, None] * weights).reshape(len(scales),
-                                                                                                   *self.shape)
 
     @property
     def evaluates(self) -> bool:
@@ -103,8 +87,9 @@ class LinearLoop(MethodFree):
         return not linear_sgd.is_dense_rows(self.rows)
 
     def evaluation_state(self, lanes) -> tuple:
-        """(V, scales) of the lanes' θ, the layout :meth:`evaluate` reads."""
-        return LinearLoop.state(self, lanes)
+        """(V, scales) of the lanes' θ (R × p, or R × p × K), every scale 1: the layout :meth:`evaluate` reads."""
+        matrices = np.asarray(lanes, dtype=np.float64).reshape(len(lanes), self.problem.n_features, -1)
+        return linear_sgd.weights_layout(self.rows, matrices), np.ones(len(lanes))
 
     def evaluate(self, state: tuple, lane: int, rows: slice) -> tuple:
         """Lane ``lane``'s share of (F, ∇F, {"correct": the rows classified correctly}) from the data's ``rows``
@@ -128,6 +113,30 @@ class LinearLoop(MethodFree):
                                                              rows.stop, 1, V, False)
         penalty = 0.5 * self.problem.l2 * scale**2 * float(np.sum(V * V)) * (rows.stop - rows.start)
         return total + penalty, correct
+
+
+
+class LinearLoop(RowsEvaluation, MethodFree):
+    """The linear models' loop: state (V, scales), V: R × K × p (dense rows) or R × p × K (CSR)."""
+
+    parts = parted.PARTS
+
+    def __init__(self, problem, batch_size: int):
+        super().__init__(problem)
+        classes = 1 if self.loss != linear_sgd.SOFTMAX else problem.n_classes
+        self.parted = parted.is_parted(self.rows, batch_size, classes)
+        self.kernel = parted.parted_lanes if self.parted else linear_sgd.sgd_lanes
+        self.shape = np.shape(problem.params0)
+
+    def state(self, lanes: np.ndarray, method_state: Any = (), epoch: int = 0, k0: int = 0, steps: int = 0) -> tuple:
+        """(V, scales) of the lanes' θ (R × p, or R × p × K), with every scale 1."""
+        return self.evaluation_state(lanes)
+
+    def params(self, state: tuple) -> np.ndarray:
+        """The lanes' θ = scale · V, in float64 (R × p, or R × p × K)."""
+        weights, scales = state
+        return linear_sgd.weights_from_layout(self.rows, scales[:, None, None] * weights).reshape(len(scales),
+                                                                                                   *self.shape)
 
     def run_lanes(self, state: tuple, group: slice, indices, masks, alphas) -> None:
         """The epoch of the lanes ``group`` on this thread (plans and step sizes: theirs alone)."""
@@ -176,15 +185,11 @@ class GradientDescentLoop(LinearLoop):
                                            scales[r], alphas[lane], self.problem.l2)
 
 
-class SagaLoop:
+class SagaLoop(RowsEvaluation):
     """SAGA on a linear model of one margin (:mod:`sgdlab.engines.native.linear_saga`): state (θ: R × p, the
     tables φ: R × N, ḡ: R × p, whether the tables start this epoch); the method's state is (φ, ḡ)."""
 
     parted = False
-
-    def __init__(self, problem):
-        self.problem, self.loss = problem, LOSSES[problem.native_loss]
-        self.rows, self.targets = problem.native_data()
 
     def initial_state(self, lanes: int) -> Any:
         """(φ, ḡ) of ``lanes`` runs before the tables start (zeros)."""

@@ -127,10 +127,10 @@ class NativeRun:
             self._run_lanes(state, seeds, epoch, alphas, steps)
         final = jax.tree.map(lambda leaf: leaf.astype(self.dtype), self.loop.params(state))
         method_state = self.loop.method_state(state)
-        metrics = self._metrics(final, state, len(seeds), record)
-        if record and self.averages:   # the averaged iterate's metrics beside, from the JAX engine's evaluation
+        metrics = self._metrics(final, len(seeds), record)
+        if record and self.averages:   # the averaged iterate's metrics beside, evaluated as θ's are
             averages = jax.tree.map(lambda leaf: leaf.astype(self.dtype), method_state[1][0])
-            metrics = metrics._replace(averaged=self._metrics(averages, None, len(seeds), record))
+            metrics = metrics._replace(averaged=self._metrics(averages, len(seeds), record))
         return final, method_state, metrics
 
     def _plans(self, seeds: np.ndarray, epoch: int, steps: tuple[int, int] | None) -> tuple[np.ndarray, np.ndarray]:
@@ -172,15 +172,14 @@ class NativeRun:
         """F, ‖∇F‖ and ‖θ − θ*‖ at one run's θ, from the JAX engine's compiled evaluation."""
         return self.compiled.evaluate(params)
 
-    def _metrics(self, lanes, state, count: int, record: bool) -> Metrics:
+    def _metrics(self, lanes, count: int, record: bool) -> Metrics:
         """The metrics of every lane (arrays with one entry a lane): evaluated when recording (natively
         where the loop can), else only whether each lane's θ is finite."""
         finite = np.logical_and.reduce([np.isfinite(leaf).reshape(count, -1).all(axis=1)
                                         for leaf in jax.tree.leaves(lanes)])
         nan = np.full(count, np.nan)
         if record and self._evaluates_natively:
-            return self._native_metrics(self.loop.evaluation_state(lanes) if state is None else state, finite, count,
-                                        lanes)
+            return self._native_metrics(self.loop.evaluation_state(lanes), finite, count, lanes)
         if record and self.lanes is None:
             return jax.tree.map(lambda value: np.asarray([value]), self.evaluate(jax.tree.map(lambda x: x[0], lanes)))
         if record:

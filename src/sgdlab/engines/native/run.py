@@ -87,9 +87,8 @@ class NativeRun:
         zeros = jax.tree.map(lambda leaf: np.zeros((count, *np.shape(leaf)), self.dtype), self.problem.params0)
         seeds = np.zeros(count, dtype=np.int64)
         for alphas in _warm_up_step_sizes(count, steps):
-            for on_parts in self._part_choices(count):   # a parted run's short calls take the other path
-                self._advance(zeros, self.loop.initial_state(count), seeds, 0, 0, alphas, record, (0, steps),
-                              on_parts)
+            self._advance(zeros, self.loop.initial_state(count), seeds, 0, 0, alphas, record, (0, steps),
+                          self._on_parts(count, self._unit_steps))
         self._prepared.add(record)
         return time.perf_counter() - started
 
@@ -149,14 +148,15 @@ class NativeRun:
 
         self._map_groups(run, len(seeds))
 
-    def _part_choices(self, count: int) -> tuple[bool, ...]:
-        """The ways calls of ``count`` lanes run: a single run whose steps are split in parts may run them on
-        threads of their own (long calls) or on one (short ones); everything else, one way."""
-        return (True, False) if self.loop.parted and count == 1 and self.loop.parts <= CORES else (False,)
+    @property
+    def _unit_steps(self) -> int:
+        """The steps of this program's calls: an epoch's, or a piece's (rows recorded inside epochs)."""
+        return self.compiled.chunk or self.sampler.steps_per_epoch(self.problem.n)
 
     def _on_parts(self, count: int, steps: int) -> bool:
-        """Whether a call of ``count`` lanes and ``steps`` steps runs a single run's parts on threads of their own."""
-        return self._part_choices(count)[0] and steps >= PARTED_MIN_STEPS
+        """Whether a call of ``count`` lanes and ``steps`` steps runs a single run's parts on threads of their own:
+        when its steps are split in parts and the call is long enough (the same arithmetic either way)."""
+        return self.loop.parted and count == 1 and self.loop.parts <= CORES and steps >= PARTED_MIN_STEPS
 
     def _run_parts(self, state, seeds, epoch: int, alphas, steps: tuple[int, int] | None) -> None:
         """One run's epoch with each step's parts computed side by side: part 0 on this thread, the

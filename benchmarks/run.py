@@ -661,11 +661,32 @@ SIZES = {  # case -> (full size, --quick size)
 }
 
 
+#: The CPU features that decide how wide the compiled loops' vectors are (as /proc/cpuinfo names them).
+VECTOR_FEATURES = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx512_bf16")
+
+
 def machine() -> str:
     import jax
 
     return (f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-            f"sgdlab {sl.__version__}, JAX {jax.__version__} ({jax.devices()[0].platform})")
+            f"sgdlab {sl.__version__}, JAX {jax.__version__} ({jax.devices()[0].platform}); {cpu()}")
+
+
+def cpu() -> str:
+    """The CPU as /proc/cpuinfo names it, the target LLVM (so Numba) compiles for, and its vector features."""
+    import llvmlite.binding
+
+    model, flags = platform.processor() or "unknown CPU", set()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name":
+                model = value.strip()
+            elif key.strip() == "flags":
+                flags = set(value.split())
+                break
+    features = " ".join(feature for feature in VECTOR_FEATURES if feature in flags) or "unknown"
+    return f"CPU {model}, LLVM target {llvmlite.binding.get_host_cpu_name()}, vector features: {features}"
 
 
 def markdown(rows: list[Row], targets: list[Target], quick: bool) -> str:

@@ -115,7 +115,6 @@ class RowsEvaluation:
         return total + penalty, correct
 
 
-
 class LinearLoop(RowsEvaluation, MethodFree):
     """The linear models' loop: state (V, scales), V: R × K × p (dense rows) or R × p × K (CSR)."""
 
@@ -180,7 +179,7 @@ class GradientDescentLoop(LinearLoop):
     def run_lanes(self, state: tuple, group: slice, indices, masks, alphas) -> None:
         """The steps of the lanes ``group`` (step sizes: theirs alone)."""
         weights, scales = state
-        for lane, r in enumerate(range(len(scales))[group]):
+        for lane, r in enumerate(range(*group.indices(len(scales)))):
             scales[r] = linear_gd.gd_steps(self.loss, self.problem.X, self.transposed, self.targets, weights[r][:, 0],
                                            scales[r], alphas[lane], self.problem.l2)
 

@@ -87,8 +87,7 @@ class NativeRun:
         zeros = jax.tree.map(lambda leaf: np.zeros((count, *np.shape(leaf)), self.dtype), self.problem.params0)
         seeds = np.zeros(count, dtype=np.int64)
         for alphas in _warm_up_step_sizes(count, steps):
-            self._advance(zeros, self.loop.initial_state(count), seeds, 0, 0, alphas, record, (0, steps),
-                          self._on_parts(count, self._unit_steps))
+            self._advance(zeros, self.loop.initial_state(count), seeds, 0, 0, alphas, record, (0, steps))
         self._prepared.add(record)
         return time.perf_counter() - started
 
@@ -115,12 +114,11 @@ class NativeRun:
         return Carry(final, opt_state, k + end - first, counted), metrics
 
     def _advance(self, lanes, method_state, seeds: np.ndarray, epoch: int, k0: int, alphas: np.ndarray,
-                 record: bool, steps: tuple[int, int] | None = None, on_parts: bool | None = None) -> tuple:
+                 record: bool, steps: tuple[int, int] | None = None) -> tuple:
         """The lanes' θ after epoch ``epoch`` from iteration k0 (its ``steps`` (first, end), or all), in θ's dtype,
-        the method's state after it, and their metrics (one entry a lane); a single run's parts on threads of
-        their own when ``on_parts`` (None: when the call is long enough, :meth:`_on_parts`)."""
+        the method's state after it, and their metrics (one entry a lane)."""
         state = self.loop.state(lanes, method_state, epoch, k0, alphas.shape[-1])
-        if on_parts if on_parts is not None else self._on_parts(len(seeds), alphas.shape[-1]):
+        if self._on_parts(len(seeds)):
             self._run_parts(state, seeds, epoch, alphas, steps)
         else:
             self._run_lanes(state, seeds, epoch, alphas, steps)
@@ -148,14 +146,11 @@ class NativeRun:
 
         self._map_groups(run, len(seeds))
 
-    @property
-    def _unit_steps(self) -> int:
-        """The steps of this program's calls: an epoch's, or a piece's (rows recorded inside epochs)."""
-        return self.compiled.chunk or self.sampler.steps_per_epoch(self.problem.n)
-
-    def _on_parts(self, count: int, steps: int) -> bool:
-        """Whether a call of ``count`` lanes and ``steps`` steps runs a single run's parts on threads of their own:
-        when its steps are split in parts and the call is long enough (the same arithmetic either way)."""
+    def _on_parts(self, count: int) -> bool:
+        """Whether this program's calls of ``count`` lanes run a single run's parts on threads of their own: when its
+        steps are split in parts and its calls (an epoch, or a piece of one: ``compiled.chunk``) have at least
+        PARTED_MIN_STEPS steps (the same arithmetic either way; the warm-up of :meth:`prepare` takes the same path)."""
+        steps = self.compiled.chunk or self.sampler.steps_per_epoch(self.problem.n)
         return self.loop.parted and count == 1 and self.loop.parts <= CORES and steps >= PARTED_MIN_STEPS
 
     def _run_parts(self, state, seeds, epoch: int, alphas, steps: tuple[int, int] | None) -> None:
@@ -197,7 +192,7 @@ class NativeRun:
         (lane, range) shares computed side by side on the lane threads and added in order; with held-out
         problems, the accuracy on the training rows and their scores (:meth:`_native_scores`)."""
         by_lane = _by_lane(lambda lane, rows: self.loop.evaluate(state, lane, rows), self.problem.n, count)
-        loss = np.array([sum(value[0] for value in lane) for lane in by_lane])
+        loss = _summed(by_lane, 0)
         grad_norm = np.array([np.sqrt(sum(np.sum(sum(parts) ** 2)
                                           for parts in zip(*(value[1] for value in lane), strict=True)))
                               for lane in by_lane])
@@ -228,9 +223,9 @@ class NativeRun:
             data = heldout.native_data()
             by_lane = _by_lane(lambda lane, rows, data=data: self.loop.score(state, lane, data, rows), heldout.n,
                                count)
-            scores[f"{name}_loss"] = np.array([sum(value[0] for value in lane) for lane in by_lane]) / heldout.n
+            scores[f"{name}_loss"] = _summed(by_lane, 0) / heldout.n
             if heldout.is_classifier:
-                scores[f"{name}_accuracy"] = np.array([sum(value[1] for value in lane) for lane in by_lane]) / heldout.n
+                scores[f"{name}_accuracy"] = _summed(by_lane, 1) / heldout.n
         return scores
 
     @staticmethod
@@ -247,6 +242,11 @@ def _by_lane(work, n: int, count: int) -> list[list]:
     shares = [(lane, slice(start, stop)) for lane in range(count) for start, stop in itertools.pairwise(bounds)]
     values = _side_by_side(lambda share: work(*share), shares)
     return [values[lane * EVALUATION_PIECES:(lane + 1) * EVALUATION_PIECES] for lane in range(count)]
+
+
+def _summed(by_lane: list[list], position: int) -> np.ndarray:
+    """Per lane, the sum over its ranges' results of the number at ``position`` (see :func:`_by_lane`)."""
+    return np.array([sum(value[position] for value in lane) for lane in by_lane])
 
 
 def _side_by_side(work, items: list) -> list:

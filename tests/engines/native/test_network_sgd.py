@@ -44,12 +44,20 @@ def test_native_network_run_equals_the_jax_run(task, sampler):
         np.testing.assert_allclose(runs[0].history[column], runs[1].history[column], rtol=0, atol=1e-10)
 
 
-def test_history_rows_of_float64_networks_are_evaluated_natively():
+def test_history_rows_are_evaluated_natively_in_float64_for_both_float_types():
     # The equality test above then holds the native F, ‖∇F‖ and kink count (H = 9: the padded unit's
-    # pre-activations, all exactly 0, are not counted) to JAX's.
+    # pre-activations, all exactly 0, are not counted) to JAX's. A float32 run's rows are F and ‖∇F‖ of its
+    # float32 θ on its float32 X summed in float64: the float64 network on the same numbers, to 1e-12.
     sampler = sl.shuffled_cyclic(32)
-    assert _native(_network(), sampler)._evaluates_natively
-    assert not _native(_network(dtype=np.float32), sampler)._evaluates_natively
+    network = _network(dtype=np.float32)
+    assert _native(_network(), sampler)._evaluates_natively and _native(network, sampler)._evaluates_natively
+    run = sl.minimize(network, sampler, step=0.05, epochs=2, seed=1, engine="native")
+    widened = sl.mlp(np.asarray(network.X, np.float64), np.asarray(network.targets), hidden=(9,), seed=3)
+    theta = jax.tree.map(lambda leaf: np.asarray(leaf, np.float64), run.params)
+    assert run.history.loss.iloc[-1] == pytest.approx(float(widened.loss(theta)), rel=1e-12)
+    gradient = jax.tree.leaves(widened.grad(theta))
+    norm = np.sqrt(sum(np.sum(np.asarray(leaf) ** 2) for leaf in gradient))
+    assert run.history.grad_norm.iloc[-1] == pytest.approx(norm, rel=1e-10)
 
 
 def test_one_thread_and_two_threads_give_the_same_run_bit_for_bit(monkeypatch):
@@ -84,10 +92,11 @@ def test_float32_network_runs_natively_up_to_float32_rounding():
     runs = [sl.minimize(network, sl.shuffled_cyclic(8), step=0.05, epochs=2, seed=1, engine=engine)
             for engine in ("native", "jax")]
     assert [leaf.dtype for leaf in _leaves(runs[0].params)] == [np.float32] * 4
-    # The native loop computes in float64 and rounds θ at the epoch's end; JAX rounds every operation to
-    # float32 (relative 6e-8): over 176 steps of weights of size ~1 the two stay within 1e-4.
+    # Both compute in float32 (relative rounding 6e-8 an operation), the native products summing in another order
+    # (register tiles, fused multiply-adds): over 176 steps of weights of size ~1 they stay within 1e-5 (2e-7 seen;
+    # a loop computing in float64 and rounding θ at the epoch's end differed from JAX's by 1e-5 to 1e-4).
     for ours, theirs in zip(_leaves(runs[0].params), _leaves(runs[1].params), strict=True):
-        np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-4)
+        np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-5)
 
 
 def test_native_network_diverges_like_the_jax_run():
@@ -113,16 +122,21 @@ def test_native_engine_refuses_a_deeper_network():
 @pytest.mark.parametrize("shape", [(64, 32, 64), (64, 64, 32), (13, 37, 5), (4, 16, 1), (1, 9, 3), (0, 3, 2),
                                    (6, 1, 10), (10, 32, 64), (6, 24, 7), (3, 8, 2)])
 @pytest.mark.parametrize("views", ["contiguous", "transposed"])
-def test_product_equals_numpy(shape, views):
-    # Tiles of 4 x 16 and 4 x 8, a last tile of fewer rows, columns left over; transposed views: no tiles.
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_product_equals_numpy(shape, views, dtype):
+    # Tiles of 4 rows x 2 vectors and x 1 vector (4 x 16 and 4 x 8 float64 with AVX-512, 4 x 32 and 4 x 16
+    # float32), a last tile of fewer rows, columns left over; transposed views: no tiles. Sums of k ≤ 64 products
+    # of normal numbers: float64's rounding stays below 1e-13, float32's (6e-8 a step) below 2e-5.
     m, n, k = shape
     rng = np.random.default_rng(0)
-    A, B, C = rng.normal(size=(m, k)), rng.normal(size=(k, n)), rng.normal(size=(m, n))
+    A, B, C = (rng.normal(size=size).astype(dtype) for size in ((m, k), (k, n), (m, n)))
     if views == "transposed":
         A, B, C = (np.ascontiguousarray(array.T).T for array in (A, B, C))
-    expected = C - 0.5 * A @ B
+    expected = C.astype(np.float64) - 0.5 * A.astype(np.float64) @ B.astype(np.float64)
     products.add_product(A, B, C, -0.5)
-    np.testing.assert_allclose(C, expected, rtol=1e-13, atol=1e-13)
+    assert C.dtype == dtype
+    tolerance = 1e-13 if dtype == np.float64 else 2e-5
+    np.testing.assert_allclose(C, expected, rtol=tolerance, atol=tolerance)
     out = np.empty((k, m))
     products.transpose_into(A, out)
     np.testing.assert_array_equal(out, A.T)

@@ -312,12 +312,17 @@ class NetworkLoop(MethodFree):
         (width,) = problem.hidden
         self.width, self.part_width = width, -(-width // network_sgd.PARTS)
         self.parted = step_work(problem, batch_size) >= parted.PARTED_MIN_WORK
+        #: The loop computes in X's float type: a float32 network's steps are float32 throughout.
+        self.dtype = self.X.dtype
 
     def state(self, lanes: list, method_state: Any = (), epoch: int = 0, k0: int = 0, steps: int = 0) -> tuple:
-        """The parts of the lanes' layers [{"W": R × p × H, "b": R × H}, {"W": R × H × K, "b": R × K}]; a
-        part's units past H (when H is odd) have zero weights and stay zero."""
-        (W1, b1), (W2, b2) = ((np.asarray(layer["W"], np.float64), np.asarray(layer["b"], np.float64))
-                              for layer in lanes)
+        """The parts of the lanes' layers [{"W": R × p × H, "b": R × H}, {"W": R × H × K, "b": R × K}] in the
+        data's float type; a part's units past H (when H is odd) have zero weights and stay zero."""
+        return self._parts(lanes, self.dtype)
+
+    def _parts(self, lanes: list, dtype) -> tuple:
+        """The parts of the lanes' layers (see :meth:`state`) as arrays of ``dtype``."""
+        (W1, b1), (W2, b2) = ((np.asarray(layer["W"], dtype), np.asarray(layer["b"], dtype)) for layer in lanes)
         padded = network_sgd.PARTS * self.part_width
         W1, b1, W2 = (_padded(array, axis, padded) for array, axis in ((W1, 2), (b1, 1), (W2, 1)))
         lanes_count, features = W1.shape[:2]
@@ -328,7 +333,7 @@ class NetworkLoop(MethodFree):
                 np.ascontiguousarray(U2), b2)
 
     def params(self, state: tuple) -> list:
-        """The lanes' layers from their parts (b₂: thread 0's copy), in float64."""
+        """The lanes' layers from their parts (b₂: thread 0's copy)."""
         U1, b1, U2, b2 = state
         lanes_count, features = len(U1), U1.shape[3]
         W1 = U1.transpose(0, 3, 1, 2).reshape(lanes_count, features, -1)[:, :, :self.width]
@@ -341,12 +346,12 @@ class NetworkLoop(MethodFree):
         network_sgd.network_lanes(self.loss, self.X, self.targets, U1[group], b1[group], U2[group], b2[group],
                                   indices, masks, alphas, np.arange(len(indices)))
 
-    #: History rows come from :meth:`evaluate` (in float64).
+    #: History rows come from :meth:`evaluate`, in float64 whatever θ's type (X's rows converted as they are read).
     evaluates = True
 
     def evaluation_state(self, lanes) -> tuple:
-        """The parts of the lanes' layers, the layout :meth:`evaluate` reads."""
-        return self.state(lanes)
+        """The parts of the lanes' layers in float64, the layout :meth:`evaluate` reads."""
+        return self._parts(lanes, np.float64)
 
     def evaluate(self, state: tuple, lane: int, rows: slice) -> tuple:
         """Lane ``lane``'s share of (F, ∇F, {"zero_preactivations": the count of hidden pre-activations
@@ -370,7 +375,7 @@ class NetworkLoop(MethodFree):
         U1, b1, U2, b2 = (array[0] for array in state)
         threads = self.parts
         flags = meeting.flags_for(threads)
-        outputs = np.zeros((2, network_sgd.PARTS, U2.shape[1], indices.shape[2]))
+        outputs = np.zeros((2, network_sgd.PARTS, U2.shape[1], indices.shape[2]), U2.dtype)
 
         def run(thread: int):
             network_sgd.network_epoch(self.loss, self.X, self.targets, U1, b1, U2, b2, indices[0], masks[0], alphas[0],

@@ -50,9 +50,10 @@ def network_epoch(loss, X, y, U1, b1, U2, b2, indices, mask, alphas, thread, thr
     outputs in ``outputs`` (2 × PARTS × K × B). ``y`` is N × 1 class indices (softmax) or N × K targets."""
     steps, width = indices.shape
     parts, units, features = U1.shape
-    xs, xt = np.empty((2, width, features)), np.empty((2, features, width))
-    active, active_t = np.empty((parts, units, width)), np.empty((width, units))
-    derivatives, deltas = np.empty((U2.shape[1], width)), np.empty((units, width))
+    dtype = U1.dtype
+    xs, xt = np.empty((2, width, features), dtype), np.empty((2, features, width), dtype)
+    active, active_t = np.empty((parts, units, width), dtype), np.empty((width, units), dtype)
+    derivatives, deltas = np.empty((U2.shape[1], width), dtype), np.empty((units, width), dtype)
     mine = range(thread * parts // threads, (thread + 1) * parts // threads)
     _gather(X, indices, 0, xs[0], xt[0])
     for t in range(steps):
@@ -74,7 +75,7 @@ def network_epoch(loss, X, y, U1, b1, U2, b2, indices, mask, alphas, thread, thr
 def network_lanes(loss, X, y, U1s, b1s, U2s, b2s, indices, masks, alphas, lanes):
     """:func:`network_epoch` on one thread for each lane r in ``lanes`` (arrays with a leading lane axis)."""
     flags = meeting.flags_for(1)
-    outputs = np.empty((2, PARTS, U2s.shape[2], indices.shape[2]))
+    outputs = np.empty((2, PARTS, U2s.shape[2], indices.shape[2]), U2s.dtype)
     for r in lanes:
         network_epoch(loss, X, y, U1s[r], b1s[r], U2s[r], b2s[r], indices[r], masks[r], alphas[r], 0, 1, flags, outputs)
 
@@ -87,15 +88,15 @@ def network_evaluation(loss, X, y, U1, b1, U2, b2, units, first, last, G1, g1, G
     G1, g1, G2, g2 (zeros of the shapes of U1, b1, U2 and b2[0]). The rows go in chunks of
     EVALUATION_ROWS, each a step's forward and backward pass with every row real, its gradient
     weighted by its share of N, so the shares of disjoint ranges add up to F and ∇F."""
-    n, (parts, width, features) = X.shape[0], U1.shape
+    n, (parts, width, features), dtype = X.shape[0], U1.shape, U1.dtype
     total, zeros, correct = 0.0, 0, 0
     rows = np.arange(first, last).reshape(1, last - first)
     for start in range(0, rows.size, EVALUATION_ROWS):
         chunk = rows[:, start:min(start + EVALUATION_ROWS, rows.size)]
-        xs, xt = np.empty((chunk.size, features)), np.empty((features, chunk.size))
-        active, active_t = np.empty((parts, width, chunk.size)), np.empty((chunk.size, width))
-        outputs, derivatives = np.empty((parts, U2.shape[1], chunk.size)), np.empty((U2.shape[1], chunk.size))
-        deltas = np.empty((width, chunk.size))
+        xs, xt = np.empty((chunk.size, features), dtype), np.empty((features, chunk.size), dtype)
+        active, active_t = np.empty((parts, width, chunk.size), dtype), np.empty((chunk.size, width), dtype)
+        outputs = np.empty((parts, U2.shape[1], chunk.size), dtype)
+        derivatives, deltas = np.empty((U2.shape[1], chunk.size), dtype), np.empty((width, chunk.size), dtype)
         _gather(X, chunk, 0, xs, xt)
         for q in range(parts):
             _pre_activations(U1[q], b1[q], xt, active[q])
@@ -119,13 +120,13 @@ def network_evaluation(loss, X, y, U1, b1, U2, b2, units, first, last, G1, g1, G
 def network_scores(loss, X, y, U1, b1, U2, b2, first, last):
     """Rows first, …, last − 1's sum of losses Σᵢ ℓ(f(xᵢ), yᵢ) and (softmax cross-entropy) their number of rows
     classified correctly: :func:`network_evaluation`'s forward pass alone, for held-out rows."""
-    parts, width, features = U1.shape
+    (parts, width, features), dtype = U1.shape, U1.dtype
     total, correct = 0.0, 0
     rows = np.arange(first, last).reshape(1, last - first)
     for start in range(0, rows.size, EVALUATION_ROWS):
         chunk = rows[:, start:min(start + EVALUATION_ROWS, rows.size)]
-        xs, xt = np.empty((chunk.size, features)), np.empty((features, chunk.size))
-        active, outputs = np.empty((parts, width, chunk.size)), np.empty((parts, U2.shape[1], chunk.size))
+        xs, xt = np.empty((chunk.size, features), dtype), np.empty((features, chunk.size), dtype)
+        active, outputs = np.empty((parts, width, chunk.size), dtype), np.empty((parts, U2.shape[1], chunk.size), dtype)
         _gather(X, chunk, 0, xs, xt)
         for q in range(parts):
             _part_outputs(U1[q], b1[q], U2[q], xt, active[q], outputs[q])
@@ -176,7 +177,7 @@ def _loss_sum(loss, outputs, b2, y, rows):
 
 @numba.njit(cache=True, inline="always", error_model="numpy")
 def _gather(X, indices, t, xs, xt):
-    """The rows of step t as rows of ``xs`` (B × p) and columns of ``xt`` (p × B), in float64; the rows
+    """The rows of step t as rows of ``xs`` (B × p) and columns of ``xt`` (p × B), in their type; the rows
     of step t + 1 are prefetched (gathered while the other threads finish step t − 1)."""
     if t + 1 < indices.shape[0]:
         for b in range(indices.shape[1]):
@@ -250,7 +251,7 @@ def _output_derivatives(loss, outputs, b2, y, rows, mask, derivatives):
 def _softmax_derivatives(F, y, rows):
     """F[:, i] ← softmax(F[:, i]) − e_{yᵢ} for each column (example) i of the logits F (K × B)."""
     classes, width = F.shape
-    top, total = np.empty(width), np.zeros(width)
+    top, total = np.empty(width, F.dtype), np.zeros(width, F.dtype)
     top[:] = F[0]
     for c in range(1, classes):
         for b in range(width):

@@ -62,7 +62,7 @@ class NativeRun:
         #: Whether the run keeps an averaged iterate (its metrics are recorded beside θ's).
         self.averages = isinstance(compiled.optimizer, Averaged)
         self.loop = loops.loop_for(problem, width, compiled.optimizer, self.sampler.is_full_batch)
-        self.dtype = jax.tree.leaves(problem.params0)[0].dtype   # θ's: the loop computes in float64
+        self.dtype = jax.tree.leaves(problem.params0)[0].dtype   # θ's (the linear loops compute in float64)
         self.extras = (*jax.eval_shape(problem.diagnostics, problem.params0, problem.data), *compiled.reference.columns)
         self._prepared: set[bool] = set()
         self._epoch_plans = EpochPlans(self.sampler, problem.n)
@@ -184,8 +184,9 @@ class NativeRun:
     @property
     def _evaluates_natively(self) -> bool:
         """Whether history rows come from the loop's own evaluation: a loop that has one (the network's, the linear
-        models' on CSR rows), in float64 (a float32 run's rows keep JAX's float32 evaluation)."""
-        return getattr(self.loop, "evaluates", False) and self.dtype == np.float64
+        models' on CSR rows). It sums in float64 whatever θ's type, so a float32 run's F and ‖∇F‖ are those of its
+        float32 θ and X without float32 rounding in the sums over N rows."""
+        return getattr(self.loop, "evaluates", False)
 
     def _native_metrics(self, state, finite, count: int, lanes) -> Metrics:
         """The loop's own evaluation of every lane, over all the rows in EVALUATION_PIECES ranges: the

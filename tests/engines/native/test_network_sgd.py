@@ -124,7 +124,7 @@ def test_native_engine_refuses_a_deeper_network():
 @pytest.mark.parametrize("views", ["contiguous", "transposed"])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_product_equals_numpy(shape, views, dtype):
-    # Tiles of 4 rows x 2 vectors and x 1 vector (4 x 16 and 4 x 8 float64 with AVX-512, 4 x 32 and 4 x 16
+    # Tiles of 4 rows x 2, 1 and 1/2 vectors (4 x 16, 4 x 8 and 4 x 4 float64 with AVX-512, 4 x 32, 4 x 16, 4 x 8
     # float32), a last tile of fewer rows, columns left over; transposed views: no tiles. Sums of k ≤ 64 products
     # of normal numbers: float64's rounding stays below 1e-13, float32's (6e-8 a step) below 2e-5.
     m, n, k = shape

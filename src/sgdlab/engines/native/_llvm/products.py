@@ -1,20 +1,21 @@
 """Small dense matrix products for the native network step: C ← C + c · A B, in register tiles.
 
-C is covered by tiles of TILE_ROWS rows × TILE_VECTORS vectors (4 × 2 of the host's widest vector
-registers: 4 × 16 float64 or 4 × 32 float32 with AVX-512, 4 × 8 or 4 × 16 with AVX2), each summed in
-eight vector registers over the whole inner dimension k: at every k a tile loads two vectors of B's
-row k and 4 numbers of A's column k (each broadcast to a vector) for 8 fused multiply-adds, then
-adds c times the sums to C once. Eight accumulators, two rows of B and a broadcast take 11 of the 16
-vector registers AVX2 has (32 with AVX-512), so the tile never spills whichever the host is. Nothing
-is summed across a vector's lanes, so the time does not depend on how short k is. The tile is
-written in LLVM's vector instructions (:func:`_add_tile`): a compiler given the scalar loops
-vectorizes along k instead and spends as long on the final horizontal sums as on the products when
-k is 32. Columns left over take a tile of one vector a row when a vector's width or more remain,
-else dot products; a last tile of fewer than 4 rows repeats C's last row. The vector width is the
-host's (:data:`VECTOR_BYTES`, from the features LLVM reports, which Numba compiles and caches for);
-float32 and float64 arrays each get their own tiles (all three of A, B and C of one type). At the
-network's shapes the tiles run at about twice the speed of blocks of dot products and of NumPy's
-BLAS called from Numba (benchmarks/NOTES.md, "The network loop").
+C is covered by tiles of r rows × 2 vectors of the host's widest vector registers, each summed in 2r
+vector registers over the whole inner dimension k: at every k a tile loads two vectors of B's row k
+and r numbers of A's column k (each broadcast to a vector) for 2r fused multiply-adds, then adds c
+times the sums to C once. The tiles are chosen from the CPU (:data:`VECTOR_BYTES`, from the features
+LLVM reports for the host, which Numba compiles and caches for): with AVX-512, vectors of 8 float64 or
+16 float32 and r = 8 (16 accumulators, two rows of B and a broadcast: 19 of its 32 registers); with
+AVX2, vectors of 4 float64 or 8 float32 and r = 4 (11 of its 16 registers), so no tile spills. Rows
+past the last multiple of r take tiles of 4 rows, the last of which repeats C's last row when fewer
+remain. Nothing is summed across a vector's lanes, so the time does not depend on how short k is.
+The tile is written in LLVM's vector instructions (:func:`_tile_code`): a compiler given the scalar
+loops vectorizes along k instead and spends as long on the final horizontal sums as on the products
+when k is 32. Columns left over take a tile of one vector a row when a vector's width or more remain,
+then one of half a vector (so 8 float32 columns still take a tile with AVX-512), else dot products.
+float32 and float64 arrays each get their own tiles (A, B and C all of one type). At the network's
+shapes the tiles run at about twice the speed of blocks of dot products and of NumPy's BLAS called
+from Numba (benchmarks/NOTES.md, "The network loop").
 """
 
 from __future__ import annotations
@@ -41,8 +42,11 @@ def host_vector_bytes() -> int:
 
 #: Bytes of a vector register on this host: a tile's vectors hold VECTOR_BYTES / 8 float64 or / 4 float32.
 VECTOR_BYTES = host_vector_bytes()
-#: The rows of C a tile sums in registers, and the vectors a row (so 8 accumulators).
-TILE_ROWS, TILE_VECTORS = 4, 2
+#: The rows of the tallest tiles, and the vectors a tile row: 8 × 2 takes 16 accumulators (of AVX-512's 32 vector
+#: registers); with 16 registers (AVX2, SSE) 4 × 2, which leaves room for B's two vectors and a broadcast.
+TALL_ROWS, TILE_VECTORS = (8 if VECTOR_BYTES == 64 else 4), 2
+#: The rows of the tiles that cover the last rows when C's are not a multiple of TALL_ROWS.
+SHORT_ROWS = 4
 #: The array types the tiles take (A, B and C all of one).
 TILE_TYPES = (types.float32, types.float64)
 
@@ -53,20 +57,32 @@ def add_product(A, B, C, factor):
     any of them may be a strided view, tiles only where B's and C's rows are contiguous)."""
     m, n = C.shape
     lanes = VECTOR_BYTES // C.itemsize
-    wide, narrow = n - n % (lanes * TILE_VECTORS), n - n % lanes
+    wide, narrow, half = n - n % (lanes * TILE_VECTORS), n - n % lanes, n - n % (lanes // 2)
     if B.strides[1] != B.itemsize or C.strides[1] != C.itemsize:
-        wide = narrow = 0
-    for i in range(0, m, TILE_ROWS):
-        for j in range(0, wide, lanes * TILE_VECTORS):
-            _add_wide_tile(A, B, C, i, j, factor)
-        if narrow > wide:
-            _add_narrow_tile(A, B, C, i, wide, factor)
+        wide = narrow = half = 0
+    tall = m - m % TALL_ROWS
+    for i in range(0, tall, TALL_ROWS):
+        _add_tile_row(A, B, C, i, factor, TALL_ROWS, lanes, wide, narrow, half)
+    for i in range(tall, m, SHORT_ROWS):
+        _add_tile_row(A, B, C, i, factor, SHORT_ROWS, lanes, wide, narrow, half)
     for i in range(m):
-        for j in range(narrow, n):
+        for j in range(half, n):
             total = 0.0
             for k in range(A.shape[1]):
                 total += A[i, k] * B[k, j]
             C[i, j] += factor * total
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def _add_tile_row(A, B, C, i, factor, rows, lanes, wide, narrow, half):
+    """The tiles of ``rows`` rows from row i: 2 vectors wide up to column ``wide``, then one of 1 vector and one of
+    half a vector where the columns up to ``narrow`` and ``half`` leave room."""
+    for j in range(0, wide, lanes * TILE_VECTORS):
+        _add_tile(A, B, C, i, j, factor, rows, TILE_VECTORS, 1)
+    if narrow > wide:
+        _add_tile(A, B, C, i, wide, factor, rows, 1, 1)
+    if half > narrow:
+        _add_tile(A, B, C, i, narrow, factor, rows, 1, 2)
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
@@ -77,32 +93,31 @@ def transpose_into(A, out):
             out[j, i] = A[i, j]
 
 
-def _tile_adder(vectors: int):
-    """An intrinsic adding to a tile of TILE_ROWS rows × ``vectors`` vectors of C, see :func:`_add_tile`."""
+@intrinsic
+def _add_tile(typingctx, A, B, C, i, j, factor, rows, vectors, split):
+    """C[i:i+r, j:j+w] += factor · A[i:i+r, :] B[:, j:j+w] for r = ``rows`` and w = ``vectors`` vectors, each
+    1/``split`` of the host's width (the three constants), see :func:`_tile_code`."""
+    arrays = (A, B, C)
+    if not all(isinstance(array, types.Array) and array.ndim == 2 and array.dtype == C.dtype for array in arrays) \
+            or C.dtype not in TILE_TYPES or not all(isinstance(value, types.IntegerLiteral)
+                                                   for value in (rows, vectors, split)):
+        return None
+    shape = (rows.literal_value, vectors.literal_value, split.literal_value)
 
-    @intrinsic
-    def add_tile(typingctx, A, B, C, i, j, factor):
-        arrays = (A, B, C)
-        if not all(isinstance(array, types.Array) and array.ndim == 2 and array.dtype == C.dtype for array in arrays) \
-                or C.dtype not in TILE_TYPES:
-            return None
+    def codegen(context, builder, signature, args):
+        _tile_code(context, builder, signature, args, *shape)
+        return context.get_dummy_value()
 
-        def codegen(context, builder, signature, args):
-            _add_tile(context, builder, signature, args, vectors)
-            return context.get_dummy_value()
-
-        return types.void(A, B, C, i, j, factor), codegen
-
-    return add_tile
+    return types.void(A, B, C, i, j, factor, rows, vectors, split), codegen
 
 
-def _add_tile(context, builder, signature, args, vectors: int):
-    """C[i:i+4, j:j+w] += factor · A[i:i+4, :] B[:, j:j+w], w = ``vectors`` vectors of C's type, summed in vector
-    registers (B's and C's rows contiguous along those w columns). Rows past C's last are read and
-    written as copies of the last: all of a tile's new values are computed before any is stored, so
-    the copies store the same numbers."""
+def _tile_code(context, builder, signature, args, tile_rows: int, vectors: int, split: int):
+    """C[i:i+r, j:j+w] += factor · A[i:i+r, :] B[:, j:j+w], r = ``tile_rows``, w = ``vectors`` vectors of C's type
+    (1/``split`` of the host's width each), summed in vector registers (B's and C's rows contiguous along those w
+    columns). Rows past C's last are read and written as copies of the last: all of a tile's new values are computed
+    before any is stored, so the copies store the same numbers."""
     element = signature.args[2].dtype
-    lanes, size = VECTOR_BYTES * 8 // element.bitwidth, element.bitwidth // 8
+    lanes, size = VECTOR_BYTES * 8 // element.bitwidth // split, element.bitwidth // 8
     vector = ir.VectorType(context.get_value_type(element), lanes)
     a, b, c = ((context.make_array(kind)(context, builder, value), kind)
                for kind, value in zip(signature.args[:3], args[:3], strict=True))
@@ -110,7 +125,7 @@ def _add_tile(context, builder, signature, args, vectors: int):
                      for value, kind in zip(args[3:5], signature.args[3:5], strict=True))
     last = builder.sub(cgutils.unpack_tuple(builder, c[0].shape, 2)[0], ir.Constant(first.type, 1))
     rows = [builder.select(builder.icmp_signed("<", _plus(builder, first, r), last), _plus(builder, first, r), last)
-            for r in range(TILE_ROWS)]
+            for r in range(tile_rows)]
     columns = [_plus(builder, column, lanes * h) for h in range(vectors)]
     fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vector, [vector] * 3),
                                          f"llvm.fma.v{lanes}f{element.bitwidth}")
@@ -129,10 +144,6 @@ def _add_tile(context, builder, signature, args, vectors: int):
     for row_values, row_addresses in zip(updated, addresses, strict=True):
         for value, address in zip(row_values, row_addresses, strict=True):
             builder.store(value, builder.bitcast(address, vector.as_pointer()), align=size)
-
-
-#: Tiles of 4 rows × 2 vectors, and of 4 × 1 (the columns left when fewer than two vectors but at least one remain).
-_add_wide_tile, _add_narrow_tile = _tile_adder(TILE_VECTORS), _tile_adder(1)
 
 
 def _address(context, builder, array_and_kind, row, column):

@@ -57,9 +57,9 @@ def cases(quick: bool) -> list[Case]:
         kind = np.dtype(dtype).name
         found += [
             Case(f"least squares {200_000 // scale:,} × 100, {kind}",
-                 lambda dtype=dtype: _least_squares(200_000 // scale, 100, dtype), (1, 64, 256, 1024, 4096)),
+                 lambda dtype=dtype: _least_squares(200_000 // scale, 100, dtype), (1, 64, 256, 1024, 4096, 16384)),
             Case(f"softmax {100_000 // scale:,} × 100, K = 10, {kind}",
-                 lambda dtype=dtype: _softmax(100_000 // scale, 100, 10, dtype), (8, 32, 128, 512)),
+                 lambda dtype=dtype: _softmax(100_000 // scale, 100, 10, dtype), (8, 32, 128, 512, 2048)),
             Case(f"network 64-128-10, {60_000 // scale:,} rows, {kind}",
                  lambda dtype=dtype: _network(60_000 // scale, 64, 128, 10, dtype), (1, 8, 32, 128, 512, 2048)),
             Case(f"network 784-256-10, {20_000 // scale:,} rows, {kind}",
@@ -71,7 +71,8 @@ def cases(quick: bool) -> list[Case]:
 def measure(case: Case, repeats: int) -> list[str]:
     """The table rows of one case: B, the work of a step, both epochs (ms), auto's pick and whether it is right."""
     problem = case.build()
-    step = 0.1 / problem.lipschitz_max() if hasattr(problem, "lipschitz_max") else 0.01
+    smoothness = problem.lipschitz_max() if hasattr(problem, "lipschitz_max") else None
+    step = 0.01 if smoothness is None else 0.1 / smoothness
     rows = []
     for batch in case.batches:
         sampler = sl.shuffled_cyclic(batch)

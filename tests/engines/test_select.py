@@ -29,8 +29,8 @@ def test_auto_picks_the_native_loop_for_small_steps(sampler, expected):
     assert sl.minimize(problem, sampler, step=0.01, epochs=1).engine == expected
 
 
-@pytest.mark.parametrize(("batch_size", "expected"), [(select.AUTO_MAX_WORK_CLASSES // 12, "native"),
-                                                      (select.AUTO_MAX_WORK_CLASSES // 12 + 1, "jax")])
+@pytest.mark.parametrize(("batch_size", "expected"), [(select.AUTO_MAX_WORK // 12, "native"),
+                                                      (select.AUTO_MAX_WORK // 12 + 1, "jax")])
 def test_auto_counts_every_class_of_softmax(batch_size, expected):
     rng = np.random.default_rng(0)
     problem = sl.softmax_regression(rng.normal(size=(2000, 4)), rng.integers(0, 3, size=2000))   # p·K = 12

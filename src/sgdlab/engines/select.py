@@ -13,7 +13,6 @@ from __future__ import annotations
 import importlib.util
 
 import jax
-import numpy as np
 
 from sgdlab._helpers import validation
 from sgdlab.engines.base import EpochProgram
@@ -27,23 +26,22 @@ from sgdlab.schedules import AdaptiveStep
 #: The engines a run may ask for ("streamed" is not asked for: data on disk are always streamed).
 ENGINES = ("auto", "jax", "native")
 
-#: The data types the native loop reads X in. It computes in float64 either way: a float32 run keeps
-#: its weights in float64 through an epoch and rounds θ to float32 at the epoch's end, where the JAX
-#: engine computes in float32 throughout (the two then differ by float32 rounding, not bit for bit).
+#: The data types the native loop reads X in. The network's loop computes in X's type; the linear models'
+#: loops compute in float64 either way, keeping a float32 run's weights in float64 through an epoch and
+#: rounding θ to float32 at the epoch's end, where the JAX engine computes in float32 throughout (the two
+#: then differ by float32 rounding, not bit for bit).
 NATIVE_DTYPES = ("float64", "float32")
 
-#: ``engine="auto"`` runs natively on dense X while a step's multiply-adds, B · p · K, stay at most
-#: AUTO_MAX_WORK (one margin: least squares, logistic) or AUTO_MAX_WORK_CLASSES (softmax, K classes),
-#: where the two engines' epochs cross on a 2-core CPU. A JAX step has a cost of its own (a few µs)
-#: besides its arithmetic and a native step almost none, but the native softmax step does not batch
-#: the K classes as XLA's matrix products do, hence its lower limit. On CSR X the native loop is the
-#: faster at every B, so sparse minibatch runs always go native. (The timings behind each limit:
-#: benchmarks/NOTES.md, "Engine choice".)
+#: ``engine="auto"`` runs natively on dense X while a step's multiply-adds, B · p · K (K = 1 for one margin:
+#: least squares, logistic), stay at most AUTO_MAX_WORK, where the two engines' epochs cross on a 2-core CPU,
+#: in float64 and float32 alike. A JAX step has a cost of its own (a few µs) besides its arithmetic and a
+#: native step almost none. On CSR X the native loop is the faster at every B, so sparse minibatch runs
+#: always go native. (The timings behind each limit: benchmarks/ENGINE-CHOICE.md, made by
+#: benchmarks/engine_choice.py; their history in benchmarks/NOTES.md, "Engine choice".)
 AUTO_MAX_WORK = 524_288
-AUTO_MAX_WORK_CLASSES = 131_072
 #: A ReLU network of one hidden layer runs natively while a step's multiply-adds forward,
-#: B · H · (p + K), stay at most this: beyond it a step's rows no longer stay in the caches, for which
-#: the native products are not blocked.
+#: B · H · (p + K), stay at most this (float64 and float32): beyond it a step's rows no longer stay in the
+#: caches, for which the native products are not blocked.
 AUTO_MAX_WORK_NETWORK = 8_388_608
 
 
@@ -80,8 +78,7 @@ def choose(engine: str, problem, sampler, optimizer, placement=None, schedule=No
     "auto" runs natively when the native loop supports the run, JAX computes on the CPU, and the
     run is gradient descent on a linear model of one margin on sparse X (two sparse products a step,
     :mod:`sgdlab.engines.native.linear_gd`), or a minibatch one on sparse X or with B · p · K at most
-    AUTO_MAX_WORK (one margin) or AUTO_MAX_WORK_CLASSES (softmax), or B · H · (p + K) at most
-    AUTO_MAX_WORK_NETWORK (a ReLU network).
+    AUTO_MAX_WORK, or B · H · (p + K) at most AUTO_MAX_WORK_NETWORK (a ReLU network).
     """
     if engine not in ENGINES:
         validation.fail("engine", f"one of {', '.join(map(repr, ENGINES))}", validation.shown(engine))
@@ -180,6 +177,4 @@ def _model_reason(problem) -> str | None:
 
 
 def _work_limit(problem) -> int:
-    if is_network(problem):
-        return AUTO_MAX_WORK_NETWORK
-    return AUTO_MAX_WORK if np.ndim(problem.params0) == 1 else AUTO_MAX_WORK_CLASSES
+    return AUTO_MAX_WORK_NETWORK if is_network(problem) else AUTO_MAX_WORK

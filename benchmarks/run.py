@@ -1,13 +1,21 @@
-"""Side-by-side timings: sgdlab against scikit-learn, PyTorch, a NumPy loop and the memory floor.
+"""Side-by-side timings: sgdlab against its peers, scikit-learn, PyTorch, a NumPy loop and the memory floor.
 
 Run:  pip install -e '.[bench]' && python benchmarks/run.py [--quick] [--cases b1,b64,...] [--repeats 5]
+      (lightning, for the case peers_w8a: bash benchmarks/install_lightning.sh .venv/bin/python)
+      python benchmarks/run.py --device gpu   (the JAX engine's cases on a GPU, to RESULTS-gpu.md)
 
 Every case builds its data once, warms each system up (sgdlab's compilation is timed apart and
 reported), then times the same work several times and keeps the fastest run. sgdlab's epochs are timed
 twice: thinned (no history row) and with the default history (F and ‖∇F‖ over all the data,
-computed inside the same compiled call). The targets apply to the thinned time. The table is
-printed and written with the machine's details to benchmarks/RESULTS.md (--out to change).
-Ratios come from one run; absolute times on a shared machine are noisy.
+computed inside the same compiled call). The targets apply to the thinned time.
+
+The peer cases (peers_*: a hand-written jitted JAX scan, torch.compile of a functional step,
+scikit-learn-contrib lightning, Vowpal Wabbit; benchmarks/peers.py) time sgdlab through ``sl.minimize`` with
+its history at the start and the end only, an epoch as (T(1 + m epochs) − T(1 epoch)) / m, and measure
+sgdlab and the peer side by side in each of --repeats rounds: their ratio is the median of the rounds'
+ratios, given with its range. peers_mlp_one_core repeats the JAX comparison in a child process pinned
+to one core. The table is printed and written with the machine's details to benchmarks/RESULTS.md
+(--out to change); absolute times on a shared machine are noisy (2× swings), ratios less so.
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import json
 import os
 import platform
 import subprocess
@@ -48,6 +57,20 @@ class Target:
     ratio: float
     goal: float | None   # None: a ratio reported without a target
     higher_is_better: bool
+    spread: tuple[float, float, int] | None = None   # (lowest, highest, repeats) when the ratio is a median
+
+    @classmethod
+    def median(cls, case: str, claim: str, ratios: list[float], goal: float | None, higher_is_better: bool):
+        """The target met by the median of ratios measured side by side, with their range."""
+        return cls(case, claim, float(np.median(ratios)), goal, higher_is_better, (min(ratios), max(ratios),
+                                                                                     len(ratios)))
+
+    @property
+    def measured(self) -> str:
+        if self.spread is None:
+            return f"{self.ratio:.3g}"
+        low, high, count = self.spread
+        return f"{self.ratio:.3g} ({low:.3g}–{high:.3g} over {count})"
 
     @property
     def met(self) -> str:
@@ -250,7 +273,7 @@ def case_mlp(size, repeats):
     return rows, [Target("mlp", "PyTorch eager / sgdlab (MLP epoch)", rows[1].seconds / ours.seconds, 8.0, True)]
 
 
-def case_sweep(size, repeats):
+def case_sweep(size, repeats, engine: str = "auto"):
     """6 schemes × 4 steps × 10 seeds, 20 epochs, as one compare; scikit-learn's runs one by one (the
     schemes it has: shuffled and cyclic, B = 1). Per-run time of a warm compare (its programs compiled
     by a first call, whose time is in the note), as every other case excludes compilation."""
@@ -267,10 +290,13 @@ def case_sweep(size, repeats):
     runs = {f"{name} α{i}": dict(sampler=sampler, step=alpha) for name, sampler in schemes.items()
             for i, alpha in enumerate(steps)}
     started = time.perf_counter()
-    compare(problem, runs, seeds=10, epochs=20, record_every=20)   # compiles, then reuses the programs
+    compare(problem, runs, seeds=10, epochs=20, record_every=20, engine=engine)   # compiles, then reuses the programs
     first_per_run = (time.perf_counter() - started) / (len(runs) * 10)
-    sgdlab_per_run = best_time(lambda: compare(problem, runs, seeds=10, epochs=20, record_every=20),
+    sgdlab_per_run = best_time(lambda: compare(problem, runs, seeds=10, epochs=20, record_every=20, engine=engine),
                                max(1, repeats // 2)) / (len(runs) * 10)
+    if engine != "auto":
+        return [Row("sweep", f"sgdlab compare, engine={engine!r} (per run)", sgdlab_per_run,
+                    f"{len(runs) * 10} runs; first call: {first_per_run:.4g} s a run")], []
 
     def sklearn_runs():
         with warnings.catch_warnings():
@@ -643,21 +669,193 @@ def _labels(problem):
     return np.asarray(problem.targets).reshape(-1) if hasattr(problem, "targets") else np.asarray(problem.y)
 
 
+def public_epoch(problem, sampler, step: float, extra: int = 10, **keywords):
+    """A measurement of the seconds an epoch costs through ``sl.minimize`` with the history at the start and the end
+    only: (T(1 + extra epochs) − T(1 epoch)) / extra, so validation, compilation and the two history rows cancel."""
+    def run(epochs: int) -> float:
+        started = time.perf_counter()
+        sl.minimize(problem, sampler, step, epochs=epochs, record_every=epochs, **keywords)
+        return time.perf_counter() - started
+
+    run(1 + extra)   # compiles, computes L and θ* once
+    return lambda: (run(1 + extra) - run(1)) / extra
+
+
+def fastest(run, calls: int = 3):
+    """A measurement: the fastest of ``calls`` timed calls of ``run()``."""
+    def measure() -> float:
+        return min(_timed(run) for _ in range(calls))
+
+    run()
+    return measure
+
+
+def paired_ratios(ours, theirs, repeats: int) -> tuple[list[float], list[float], list[float]]:
+    """(their seconds / ours, ours, theirs) from ``repeats`` rounds, each measuring both side by side, so a round's
+    ratio sees the same load on this shared machine."""
+    mine, others = [], []
+    for _ in range(repeats):
+        mine.append(ours())
+        others.append(theirs())
+    return [other / own for own, other in zip(mine, others, strict=True)], mine, others
+
+
+def epoch_indices(n: int, batch: int, seed: int = 0) -> np.ndarray:
+    """A shuffled epoch's indices, S × B (N a multiple of B here), drawn outside any timing."""
+    return np.random.default_rng(seed).permutation(n).reshape(-1, batch)
+
+
+#: The network's peers (benchmarks/peers.py) and the ratio to sgdlab each should reach.
+NETWORK_PEERS = {"hand-written JAX lax.scan (given indices)": ("jax_network_scan", 2.0),
+                 "torch.compile of a functional step": ("torch_compiled_network", 8.0)}
+
+
+def case_peers_mlp(size, repeats, systems=tuple(NETWORK_PEERS)):
+    """A ReLU network 64-128-10, B = 32, shuffled, float32 and float64: an epoch through ``minimize`` against a
+    hand-written jitted JAX scan given the epoch's indices and ``torch.compile`` of a functional step."""
+    import peers
+
+    n, p = size
+    rng = np.random.default_rng(0)
+    labels, indices = rng.integers(0, 10, size=n), epoch_indices(n, 32)
+    rows, targets = [], []
+    for dtype in (np.float32, np.float64):
+        X, kind = rng.normal(size=(n, p)).astype(dtype), np.dtype(dtype).name
+        ours = public_epoch(sl.mlp(X, labels, hidden=(128,), seed=0), sl.shuffled_cyclic(32), 0.05)
+        for system in systems:
+            builder, goal = NETWORK_PEERS[system]
+            epoch = getattr(peers, builder)(X, labels, 128, 0.05)
+            ratios, mine, theirs = paired_ratios(ours, fastest(lambda epoch=epoch: epoch(indices)), repeats)
+            rows.append(Row("peers_mlp", f"{system}, {kind}", float(np.median(theirs)),
+                            f"median of {repeats}; sgdlab through minimize: {np.median(mine):.4g} s"))
+            targets.append(Target.median("peers_mlp", f"{system} / sgdlab (MLP epoch, {kind})", ratios, goal, True))
+    return rows, targets
+
+
+def case_peers_mlp_jax(size, repeats):
+    """case_peers_mlp against the JAX scan alone (what the pinned child of case_peers_mlp_one_core runs)."""
+    return case_peers_mlp(size, repeats, systems=tuple(NETWORK_PEERS)[:1])
+
+
+def case_peers_mlp_one_core(size, repeats):
+    """case_peers_mlp_jax in a child process pinned to the first core, as ``taskset -c 0`` would (target ≥ 1.2)."""
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder) / "pinned.json"
+        quick = ["--quick"] if size == SIZES["peers_mlp"][1] else []
+        subprocess.run([sys.executable, __file__, "--cases", "peers_mlp_jax", "--repeats", str(repeats), "--json",
+                        str(out), *quick], check=True, preexec_fn=lambda: os.sched_setaffinity(0, {0}))
+        found = json.loads(out.read_text(encoding="utf-8"))
+    case = "peers_mlp_one_core"
+    rows = [Row(**(row | {"case": case, "note": f"{row['note']}; one core"})) for row in found["rows"]]
+    targets = [Target(**(target | {"case": case, "goal": 1.2, "spread": tuple(target["spread"])}))
+               for target in found["targets"]]
+    return rows, targets
+
+
+def case_peers_least_squares(size, repeats):
+    """Least squares 200,000 × 100 through ``minimize`` (history at the start and the end): B = 1 against the
+    hand-written JAX scan given the indices, B = 64 against one pass over X (and the scan)."""
+    import peers
+
+    n, _ = size
+    X, y, problem = least_squares_problem(size)
+    alpha = 0.1 / problem.lipschitz_max()
+    rows, targets = [], []
+    for batch in (1, 64):
+        ours = public_epoch(problem, sl.shuffled_cyclic(batch), alpha, extra=5)
+        scan = peers.jax_least_squares_scan(X, y, alpha)
+        indices = epoch_indices(n, batch)
+        ratios, mine, theirs = paired_ratios(ours, fastest(lambda scan=scan, indices=indices: scan(indices)), repeats)
+        rows.append(Row("peers_lsq", f"hand-written JAX lax.scan (given indices), B={batch}", float(np.median(theirs)),
+                        f"median of {repeats}; sgdlab through minimize: {np.median(mine):.4g} s"))
+        targets.append(Target.median("peers_lsq", f"JAX scan / sgdlab (B={batch} epoch)", ratios,
+                                     4.0 if batch == 1 else None, True))
+    floor_ratios, mine, floors = paired_ratios(ours, fastest(lambda: X.sum()), repeats)
+    rows.append(Row("peers_lsq", "floor: one pass over X (X.sum())", float(np.median(floors))))
+    targets.append(Target.median("peers_lsq", "sgdlab through minimize / one pass over X (B=64 epoch)",
+                                 [1 / ratio for ratio in floor_ratios], 1.3, False))
+    return rows, targets
+
+
+def case_peers_w8a(rows, repeats):
+    """Logistic regression on w8a (ℓ2 weight L/√N), B = 1, shuffled: an epoch through ``minimize`` against
+    lightning's SGDClassifier and Vowpal Wabbit's --sgd from its cache file (the bench extra; skipped without)."""
+    import peers
+
+    X, y = libsvm("w8a", rows)
+    l2 = sl.logistic_regression(X, y).lipschitz() / np.sqrt(X.shape[0])
+    problem = sl.logistic_regression(X, y, l2=l2)
+    alpha = 0.5 / problem.lipschitz_max()
+    ours = public_epoch(problem, sl.shuffled_cyclic(1), alpha)
+    table, targets = [], []
+    others = {"lightning SGDClassifier": (lambda: peers.lightning_epoch(X, y, l2, alpha, 1), 3.0),
+              "Vowpal Wabbit --sgd (cache file)": (lambda: peers.vowpal_wabbit_epoch(X, y, alpha, 1), None)}
+    for system, (theirs, goal) in others.items():
+        if theirs() is None:
+            table.append(Row("peers_w8a", system, float("nan"), "not installed (pip install -e '.[bench]')"))
+            continue
+        ratios, mine, seconds = paired_ratios(ours, theirs, repeats)
+        table.append(Row("peers_w8a", system, float(np.median(seconds)),
+                         f"median of {repeats}; sgdlab through minimize: {np.median(mine):.4g} s"))
+        targets.append(Target.median("peers_w8a", f"{system} / sgdlab (w8a logistic B=1 epoch)", ratios, goal, True))
+    return table, targets
+
+
+def case_jax_mlp(size, repeats):
+    """The network 64-128-10, B = 32, float32, one epoch on JAX's default device (what --device gpu times)."""
+    n, p = size
+    rng = np.random.default_rng(0)
+    network = sl.mlp(rng.normal(size=(n, p)).astype(np.float32), rng.integers(0, 10, size=n), hidden=(128,), seed=0)
+    return [sgdlab_row("jax_mlp", network, sl.shuffled_cyclic(32), 0.05, repeats, engine_name="jax")], []
+
+
+def case_jax_least_squares(size, repeats):
+    """Least squares 200,000 × 100, B = 64 and 1,024, one epoch each on JAX's default device."""
+    problem = least_squares_problem(size)[2]
+    alpha = 0.1 / problem.lipschitz_max()
+    return [sgdlab_row("jax_lsq", problem, sl.shuffled_cyclic(batch), alpha, repeats, engine_name="jax")
+            for batch in (64, 1024)], []
+
+
+def case_jax_sweep(size, repeats):
+    """case_sweep's 240 runs as one vmapped compare on JAX's default device (no scikit-learn beside)."""
+    return case_sweep(size, repeats, engine="jax")
+
+
+def case_jax_probe(size, repeats):
+    """``sl.probe_batch_sizes`` on least squares: a step's seconds per B up to what fits in the device's memory."""
+    probe = sl.probe_batch_sizes(least_squares_problem(size)[2])
+    return [Row("jax_probe", f"one step, B={row.batch_size}", row.seconds_per_step,
+                f"{row.samples_per_second:.3g} samples/s; {row.memory_bytes / 2**20:.1f} MiB"
+                + ("; the knee" if row.knee else ""))
+            for row in probe.itertuples() if row.fits], []
+
+
 #: RESULTS.md keeps what follows this line (the hand-written analysis of missed targets) across runs.
 ANALYSIS = "<!-- analysis: kept when the runner rewrites the table above -->"
 
 CASES = {"b1": case_b1, "b64": case_b64, "gd": case_gd, "mlp": case_mlp, "sweep": case_sweep, "f32": case_f32,
          "startup": case_startup, "w8a": case_w8a, "news20": case_news20, "ooc": case_ooc, "large": case_large,
          "saga": case_saga, "methods": case_methods, "heldout": case_heldout,
-         "gd_sparse": case_gd_sparse}
-#: The cases a plain run runs; "large" (a file larger than memory: minutes, and disk space) only when named.
-DEFAULT_CASES = [case for case in CASES if case != "large"]
+         "gd_sparse": case_gd_sparse, "peers_mlp": case_peers_mlp, "peers_mlp_one_core": case_peers_mlp_one_core,
+         "peers_lsq": case_peers_least_squares, "peers_w8a": case_peers_w8a, "peers_mlp_jax": case_peers_mlp_jax,
+         "jax_mlp": case_jax_mlp, "jax_lsq": case_jax_least_squares, "jax_sweep": case_jax_sweep,
+         "jax_probe": case_jax_probe}
+#: The JAX engine's cases that --device gpu runs on the GPU (absolute times, to RESULTS-gpu.md).
+DEVICE_CASES = ["jax_mlp", "jax_lsq", "jax_sweep", "jax_probe"]
+#: The cases a plain run runs; "large" (a file larger than memory: minutes, and disk space) only when named,
+#: "peers_mlp_jax" is what the pinned child of "peers_mlp_one_core" runs.
+DEFAULT_CASES = [case for case in CASES if case not in ("large", "peers_mlp_jax", *DEVICE_CASES)]
 SIZES = {  # case -> (full size, --quick size)
     "b1": ((200_000, 100), (2_000, 20)), "b64": ((200_000, 100), (2_000, 20)), "gd": ((200_000, 100), (2_000, 20)),
     "mlp": ((60_000, 64), (1_000, 64)), "sweep": ((10_000, 50), (500, 10)), "f32": ((10_000_000, 100), (20_000, 20)),
     "startup": ((200_000, 100), (2_000, 20)), "w8a": (None, 2_000), "news20": (None, 1_000),
     "ooc": ((5_000_000, 50), (20_000, 10)), "large": (1.15, 20_000), "saga": (None, 2_000),
     "methods": ((200_000, 100), (2_000, 20)), "heldout": (None, 2_000), "gd_sparse": (None, 2_000),
+    "peers_mlp": ((60_000, 64), (1_024, 64)), "peers_mlp_one_core": ((60_000, 64), (1_024, 64)),
+    "peers_mlp_jax": ((60_000, 64), (1_024, 64)), "peers_lsq": ((200_000, 100), (2_048, 20)),
+    "peers_w8a": (None, 2_000), "jax_mlp": ((60_000, 64), (1_024, 64)), "jax_lsq": ((200_000, 100), (2_048, 20)),
+    "jax_sweep": ((10_000, 50), (500, 10)), "jax_probe": ((200_000, 100), (2_048, 20)),
 }
 
 
@@ -696,19 +894,28 @@ def markdown(rows: list[Row], targets: list[Target], quick: bool) -> str:
              "", "| case | system | seconds | note |", "| --- | --- | --- | --- |"]
     lines += [f"| {r.case} | {r.system} | {r.seconds:.4g} | {r.note} |" for r in rows]
     lines += ["", "| case | ratio | measured | target | met |", "| --- | --- | --- | --- | --- |"]
-    lines += [f"| {t.case} | {t.claim} | {t.ratio:.3g} | {t.goal_text} | {t.met} |" for t in targets]
+    lines += [f"| {t.case} | {t.claim} | {t.measured} | {t.goal_text} | {t.met} |" for t in targets]
     return "\n".join(lines) + "\n"
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run, not the targets")
-    parser.add_argument("--cases", default=",".join(DEFAULT_CASES),
-                        help="comma-separated, from " + ", ".join(CASES) + " (default: all but large)")
+    parser.add_argument("--cases", default=None,
+                        help="comma-separated, from " + ", ".join(CASES) + " (default: all but large, or with "
+                             "--device gpu " + ", ".join(DEVICE_CASES) + ")")
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--out", default=str(Path(__file__).with_name("RESULTS.md")))
+    parser.add_argument("--device", choices=("cpu", "gpu"), default="cpu",
+                        help="gpu: the JAX engine's cases on JAX's GPU, absolute times to RESULTS-gpu.md")
+    parser.add_argument("--out", default=None, help="default: RESULTS.md, or RESULTS-gpu.md with --device gpu")
+    parser.add_argument("--json", default=None, help="write the rows and ratios to this JSON file instead")
     args = parser.parse_args(argv)
-    cases = [c.strip() for c in args.cases.split(",") if c.strip()]
+    if args.device == "gpu" and not _gpus():
+        print("JAX sees no GPU here (its devices: " + ", ".join(sorted(_platforms())) + "): --device gpu has "
+              "nothing to run.")
+        return 0
+    cases = [c.strip() for c in (args.cases or ",".join(DEVICE_CASES if args.device == "gpu" else DEFAULT_CASES))
+             .split(",") if c.strip()]
     unknown = sorted(set(cases) - set(CASES))
     if unknown:
         parser.error(f"--cases must be among {', '.join(CASES)}; got {', '.join(unknown)}")
@@ -719,13 +926,28 @@ def main(argv=None) -> int:
         case_rows, case_targets = CASES[case](size, args.repeats)
         rows += case_rows
         targets += case_targets
+    if args.json:
+        Path(args.json).write_text(json.dumps({"rows": [dataclasses.asdict(row) for row in rows],
+                                               "targets": [dataclasses.asdict(target) for target in targets]}))
+        return 0
     table = markdown(rows, targets, args.quick)
     print(table)
-    out = Path(args.out)
+    out = Path(args.out or Path(__file__).with_name("RESULTS-gpu.md" if args.device == "gpu" else "RESULTS.md"))
     analysis = out.read_text(encoding="utf-8").partition(ANALYSIS)[2] if out.is_file() else ""
     out.write_text(table + (f"\n{ANALYSIS}{analysis}" if analysis else ""), encoding="utf-8")
-    print(f"wrote {args.out}")
+    print(f"wrote {out}")
     return 0
+
+
+def _platforms() -> set[str]:
+    import jax
+
+    return {device.platform for device in jax.devices()}
+
+
+def _gpus() -> bool:
+    """Whether JAX's devices include a GPU (CUDA or ROCm)."""
+    return bool(_platforms() & {"gpu", "cuda", "rocm"})
 
 
 if __name__ == "__main__":

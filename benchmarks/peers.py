@@ -24,6 +24,12 @@ from pathlib import Path
 import numpy as np
 
 
+def per_epoch(run, extra: int, calls: int = 2) -> float:
+    """(T(1 + extra epochs) − T(1 epoch)) / extra, each T the fastest of ``calls`` calls of ``run(epochs)`` (the
+    seconds of one run of that many epochs), so one disturbed call cannot make the difference negative."""
+    return (min(run(1 + extra) for _ in range(calls)) - min(run(1) for _ in range(calls))) / extra
+
+
 def jax_least_squares_scan(X: np.ndarray, y: np.ndarray, alpha: float):
     """θ ← θ − α X_Iᵀ(X_I θ − y_I)/|I| for each batch I, θ⁰ = 0, in one compiled scan an epoch."""
     import jax
@@ -122,7 +128,7 @@ def lightning_epoch(X, labels, l2: float, alpha: float, repeats: int, extra: int
         return time.perf_counter() - started
 
     fit(1)
-    return min((fit(1 + extra) - fit(1)) / extra for _ in range(repeats))
+    return min(per_epoch(fit, extra) for _ in range(repeats))
 
 
 def vowpal_wabbit_epoch(X, labels, alpha: float, repeats: int, extra: int = 4) -> float | None:
@@ -147,7 +153,7 @@ def vowpal_wabbit_epoch(X, labels, alpha: float, repeats: int, extra: int = 4) -
             return time.perf_counter() - started
 
         run(1)   # writes the cache file; later runs read it
-        return min((run(1 + extra) - run(1)) / extra for _ in range(repeats))
+        return min(per_epoch(run, extra) for _ in range(repeats))
 
 
 def _write_vowpal_wabbit_text(X, labels, path: Path) -> None:

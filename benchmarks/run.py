@@ -34,6 +34,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import peers
 
 import sgdlab as sl
 from sgdlab.engines import compiled
@@ -678,7 +679,8 @@ def public_epoch(problem, sampler, step: float, extra: int = 10, **keywords):
         return time.perf_counter() - started
 
     run(1 + extra)   # compiles, computes L and θ* once
-    return lambda: (run(1 + extra) - run(1)) / extra
+    return lambda: peers.per_epoch(run, extra)
+
 
 
 def fastest(run, calls: int = 3):
@@ -713,8 +715,6 @@ NETWORK_PEERS = {"hand-written JAX lax.scan (given indices)": ("jax_network_scan
 def case_peers_mlp(size, repeats, systems=tuple(NETWORK_PEERS)):
     """A ReLU network 64-128-10, B = 32, shuffled, float32 and float64: an epoch through ``minimize`` against a
     hand-written jitted JAX scan given the epoch's indices and ``torch.compile`` of a functional step."""
-    import peers
-
     n, p = size
     rng = np.random.default_rng(0)
     labels, indices = rng.integers(0, 10, size=n), epoch_indices(n, 32)
@@ -755,8 +755,6 @@ def case_peers_mlp_one_core(size, repeats):
 def case_peers_least_squares(size, repeats):
     """Least squares 200,000 × 100 through ``minimize`` (history at the start and the end): B = 1 against the
     hand-written JAX scan given the indices, B = 64 against one pass over X (and the scan)."""
-    import peers
-
     n, _ = size
     X, y, problem = least_squares_problem(size)
     alpha = 0.1 / problem.lipschitz_max()
@@ -780,8 +778,6 @@ def case_peers_least_squares(size, repeats):
 def case_peers_w8a(rows, repeats):
     """Logistic regression on w8a (ℓ2 weight L/√N), B = 1, shuffled: an epoch through ``minimize`` against
     lightning's SGDClassifier and Vowpal Wabbit's --sgd from its cache file (the bench extra; skipped without)."""
-    import peers
-
     X, y = libsvm("w8a", rows)
     l2 = sl.logistic_regression(X, y).lipschitz() / np.sqrt(X.shape[0])
     problem = sl.logistic_regression(X, y, l2=l2)

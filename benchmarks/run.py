@@ -886,7 +886,8 @@ def cpu() -> str:
 def markdown(rows: list[Row], targets: list[Target], quick: bool) -> str:
     lines = [f"# Benchmarks{' (--quick: tiny sizes, not the targets)' if quick else ''}", "",
              f"Machine: {machine()}.",
-             f"Run: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; the fastest of repeated runs.",
+             f"Run: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; the fastest of repeated runs (peers_*: "
+             "medians of side-by-side rounds, with their range).",
              "", "| case | system | seconds | note |", "| --- | --- | --- | --- |"]
     lines += [f"| {r.case} | {r.system} | {r.seconds:.4g} | {r.note} |" for r in rows]
     lines += ["", "| case | ratio | measured | target | met |", "| --- | --- | --- | --- | --- |"]

@@ -56,7 +56,7 @@ _EXPORTS = {
                      "Expectation", "expectation"],
                     "sgdlab.problems"),
     **dict.fromkeys(["full_batch", "with_replacement", "without_replacement", "cyclic", "shuffled_cyclic",
-                     "shuffle_once", "shuffled_chunks", "iid"], "sgdlab.samplers"),
+                     "shuffle_once", "flip_flop", "shuffled_chunks", "iid"], "sgdlab.samplers"),
     **dict.fromkeys(["constant", "inverse_time", "inverse_sqrt", "step_decay", "cosine", "polyak",
                      "stochastic_polyak"], "sgdlab.schedules"),
     **dict.fromkeys(["plain", "heavy_ball", "nesterov", "svrg", "loopless_svrg", "saga", "polyak_average",

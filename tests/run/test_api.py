@@ -19,6 +19,7 @@ SCHEMES = [
     sl.cyclic(1), sl.cyclic(7), sl.cyclic(7, drop_last=True),
     sl.shuffled_cyclic(1), sl.shuffled_cyclic(7), sl.shuffled_cyclic(7, drop_last=True),
     sl.shuffle_once(1), sl.shuffle_once(7), sl.shuffle_once(7, drop_last=True),
+    sl.flip_flop(1), sl.flip_flop(7), sl.flip_flop(7, drop_last=True),
 ]
 EPOCHS, SEED = 3, 5
 

@@ -47,6 +47,20 @@ def test_shuffle_once_reuses_one_permutation_every_epoch():
     assert not np.array_equal(np.concatenate(sampler.batches(N, seed=2)), orders[0])
 
 
+@pytest.mark.parametrize(("n", "batch_size"), [(N, 1), (N, 4), (N, 7), (12, 12), (1, 1)])
+def test_flip_flop_runs_each_even_epoch_backwards_on_the_odd_one(n, batch_size):
+    sampler = sl.flip_flop(batch_size)
+    orders = [np.concatenate(sampler.batches(n, epoch=e, seed=3)) for e in range(6)]
+    for even in (0, 2, 4):
+        assert np.array_equal(orders[even + 1], orders[even][::-1])
+        assert np.array_equal(np.sort(orders[even]), np.arange(n))
+    if n > 2:   # a fresh permutation every other epoch
+        assert len({order.tobytes() for order in orders[0::2]}) == 3
+    if n % batch_size == 0:   # the same batches, in reverse order
+        forward, backward = sampler.batches(n, epoch=2, seed=3), sampler.batches(n, epoch=3, seed=3)
+        assert [sorted(b.tolist()) for b in backward] == [sorted(b.tolist()) for b in forward[::-1]]
+
+
 @pytest.mark.parametrize("batch_size", [1, 3, 4, 5, 17, 23])  # Floyd's algorithm for B² ≤ N, a permutation prefix above
 def test_without_replacement_never_repeats_inside_a_batch(batch_size):
     sampler = sl.without_replacement(batch_size)
@@ -101,7 +115,8 @@ def test_stochastic_gradient_is_unbiased(regression_data, sampler):
 
 @settings(max_examples=60, deadline=None)
 @given(n=st.integers(1, 40), batch_size=st.integers(1, 45), epoch=st.integers(0, 5), seed=st.integers(0, 1000),
-       kind=st.sampled_from([sl.cyclic, sl.shuffled_cyclic, sl.shuffle_once, lambda b: sl.shuffled_chunks(b, 7)]))
+       kind=st.sampled_from([sl.cyclic, sl.shuffled_cyclic, sl.shuffle_once, sl.flip_flop,
+                            lambda b: sl.shuffled_chunks(b, 7)]))
 def test_block_schemes_use_every_example_once_per_epoch(n, batch_size, epoch, seed, kind):
     plan = kind(batch_size).batches(n, epoch=epoch, seed=seed)
     assert len(plan) == -(-n // batch_size)

@@ -25,7 +25,7 @@ An experiment file has three kinds of tables (every key optional unless marked):
 
     [runs.gd]                  # one table per run; the name is yours
     sampler = "full_batch"     # required: full_batch | with_replacement | without_replacement |
-                               #           cyclic | shuffled_cyclic | shuffle_once | shuffled_chunks
+                               #           cyclic | shuffled_cyclic | shuffle_once | flip_flop | shuffled_chunks
     batch_size = 1             # not for full_batch
     step = "1/L_B"             # a number, "c/L", "c/L_B", "c/L_max", "polyak", "stochastic_polyak", or a
                                # schedule table such as { schedule = "inverse_time", alpha0 = "1/L_B", decay = 0.001 }
@@ -50,7 +50,7 @@ PROBLEM_KINDS = ("least_squares", "logistic", "softmax", "mlp")
 NAMED_DATA = ("diabetes", "breast_cancer", "digits", "synthetic")
 DEFAULT_DATA = {"least_squares": "diabetes", "logistic": "breast_cancer", "softmax": "digits", "mlp": "digits"}
 SAMPLER_NAMES = ("full_batch", "with_replacement", "without_replacement", "cyclic", "shuffled_cyclic", "shuffle_once",
-                 "shuffled_chunks")
+                 "flip_flop", "shuffled_chunks")
 
 #: table -> key -> (allowed types, what to say)
 SCHEMA: dict[str, dict[str, tuple[type | tuple[type, ...], str]]] = {

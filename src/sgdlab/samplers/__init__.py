@@ -5,6 +5,7 @@ from sgdlab.samplers.schemes import (
     IID,
     SAMPLERS,
     Cyclic,
+    FlipFlop,
     FullBatch,
     Sampler,
     ShuffledChunks,
@@ -13,6 +14,7 @@ from sgdlab.samplers.schemes import (
     WithoutReplacement,
     WithReplacement,
     cyclic,
+    flip_flop,
     full_batch,
     iid,
     shuffle_once,
@@ -22,6 +24,6 @@ from sgdlab.samplers.schemes import (
     without_replacement,
 )
 
-__all__ = ["IID", "SAMPLERS", "Cyclic", "FullBatch", "Sampler", "ShuffleOnce", "ShuffledChunks", "ShuffledCyclic",
-           "WithReplacement", "WithoutReplacement", "cyclic", "full_batch", "iid", "shuffle_once", "shuffled_chunks",
-           "shuffled_cyclic", "with_replacement", "without_replacement"]
+__all__ = ["IID", "SAMPLERS", "Cyclic", "FlipFlop", "FullBatch", "Sampler", "ShuffleOnce", "ShuffledChunks",
+           "ShuffledCyclic", "WithReplacement", "WithoutReplacement", "cyclic", "flip_flop", "full_batch", "iid",
+           "shuffle_once", "shuffled_chunks", "shuffled_cyclic", "with_replacement", "without_replacement"]

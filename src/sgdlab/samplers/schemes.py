@@ -12,6 +12,7 @@ uses the stochastic gradient gᵏ = (1/|Iₖ|) Σ_{i ∈ Iₖ} ∇fᵢ(θᵏ).
 | ``cyclic(B)`` | consecutive blocks of 0, 1, …, N−1 | ⌈N/B⌉ |
 | ``shuffled_cyclic(B)`` | blocks of a new random permutation each epoch | ⌈N/B⌉ |
 | ``shuffle_once(B)`` | blocks of one permutation drawn once, reused every epoch | ⌈N/B⌉ |
+| ``flip_flop(B)`` | blocks of a new permutation on even epochs, of its reverse on the next | ⌈N/B⌉ |
 | ``shuffled_chunks(B, C)`` | blocks of chunks of C consecutive rows in random order, shuffled within | ⌈N/B⌉ |
 | ``iid(B)`` | for an expectation: B fresh draws of ω (no data, no epoch) | — |
 
@@ -217,6 +218,19 @@ class ShuffleOnce(_Blocks):
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
+class FlipFlop(_Blocks):
+    """Blocks of a fresh uniform permutation on even epochs, and of the same permutation reversed on the odd epoch
+    after it (Rajput, Lee and Papailiopoulos 2022): epoch 2j + 1 visits the examples of epoch 2j backwards."""
+
+    name = "flip_flop"
+
+    def order(self, n, seed, epoch):
+        """permutation(N | seed, 2⌊e/2⌋), reversed when e is odd."""
+        order = draws.permutation(n, seed, epoch - epoch % 2)
+        return order[::-1].copy() if epoch % 2 else order
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
 class ShuffledChunks(_Blocks):
     """Blocks of an order that takes the chunks {0, …, C−1}, {C, …, 2C−1}, … (the last one shorter) in a
     uniform random order and the rows of each chunk in a uniform random order, fresh each epoch."""
@@ -364,6 +378,41 @@ def shuffled_cyclic(batch_size: int = 1, drop_last: bool = False) -> ShuffledCyc
     return ShuffledCyclic(batch_size, drop_last)
 
 
+def flip_flop(batch_size: int = 1, drop_last: bool = False) -> FlipFlop:
+    """Random reshuffling with every other epoch reversed: a new permutation on epochs 0, 2, 4, …, and on each odd
+    epoch the permutation of the epoch before, backwards, cut into blocks of B.
+
+    On a quadratic, the reversed epoch cancels the first-order drift that a random order leaves (Rajput, Lee and
+    Papailiopoulos 2022, "Permutation-based SGD: is random optimal?"), so at a constant step its error after an
+    even number of epochs is no larger than random reshuffling's. When B divides N the odd epoch runs the even
+    epoch's batches in reverse order; otherwise the blocks are cut from the reversed order of the examples.
+
+    Parameters
+    ----------
+    batch_size : int, default 1
+        B, the indices a step uses.
+    drop_last : bool, default False
+        Drop the last, shorter block when B does not divide N (else it is averaged over its own size).
+
+    Returns
+    -------
+    FlipFlop
+        The sampler; every example is used once an epoch.
+
+    Examples
+    --------
+    >>> import sgdlab as sl
+    >>> sampler = sl.flip_flop(2)
+    >>> sampler.batches(6, epoch=0, seed=0)
+    [array([2, 1], dtype=int32), array([0, 4], dtype=int32), array([3, 5], dtype=int32)]
+    >>> sampler.batches(6, epoch=1, seed=0)   # epoch 0 backwards
+    [array([5, 3], dtype=int32), array([4, 0], dtype=int32), array([1, 2], dtype=int32)]
+    >>> sampler.batches(6, epoch=2, seed=0)   # a new permutation
+    [array([3, 4], dtype=int32), array([0, 2], dtype=int32), array([5, 1], dtype=int32)]
+    """
+    return FlipFlop(batch_size, drop_last)
+
+
 def shuffled_chunks(batch_size: int = 1, chunk: int = 65_536, drop_last: bool = False) -> ShuffledChunks:
     """Chunks of ``chunk`` consecutive rows in a new random order each epoch, each chunk shuffled, cut into
     blocks of B: for data read from disk (each block of steps reads few chunks).
@@ -448,6 +497,7 @@ SAMPLERS: dict[str, Callable[..., Sampler]] = {
     "cyclic": cyclic,
     "shuffled_cyclic": shuffled_cyclic,
     "shuffle_once": shuffle_once,
+    "flip_flop": flip_flop,
     "shuffled_chunks": shuffled_chunks,
     "iid": iid,
 }

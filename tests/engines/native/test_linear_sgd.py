@@ -12,7 +12,7 @@ SCHEMES = [
     sl.without_replacement(1), sl.without_replacement(8),
     sl.cyclic(1), sl.cyclic(8), sl.cyclic(8, drop_last=True),
     sl.shuffled_cyclic(1), sl.shuffled_cyclic(8), sl.shuffled_cyclic(8, drop_last=True),
-    sl.shuffle_once(1), sl.shuffle_once(8),
+    sl.shuffle_once(1), sl.shuffle_once(8), sl.flip_flop(1), sl.flip_flop(8),
 ]
 
 

@@ -76,6 +76,10 @@ class Problem:
         """L_max = maxᵢ Lᵢ over the terms of a finite sum, or None when not known."""
         return None
 
+    def lipschitz_each(self) -> np.ndarray | None:
+        """(Lᵢ)ᵢ, a Lipschitz constant of each term's gradient ∇fᵢ (N numbers), or None when not known."""
+        return None
+
     def unconstrained_solution(self):
         """A minimizer of F over all θ, or None when not known (or none exists)."""
         return None

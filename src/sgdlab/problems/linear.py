@@ -150,6 +150,12 @@ class LinearModel(FiniteSum):
         """L_max = maxᵢ Lᵢ = c · maxᵢ ‖xᵢ‖² + λ, the largest per-example constant."""
         return self.curvature * self.row_max_squared_norm + self.l2
 
+    def lipschitz_each(self) -> np.ndarray:
+        """(Lᵢ)ᵢ = (c ‖xᵢ‖² + λ)ᵢ, a Lipschitz constant of each ∇fᵢ (N numbers): the largest eigenvalue of ∇²fᵢ,
+        attained for least squares everywhere, for logistic regression at a zero margin, and for softmax where
+        two classes share all the probability equally."""
+        return self.curvature * self.row_squared_norms + self.l2
+
     def supremum(self) -> float | None:
         """+inf: a convex loss that varies along some direction (X ≠ 0 or λ > 0) is unbounded above."""
         nonzero = self.X.count_nonzero() > 0 if self.is_sparse else np.any(self.X != 0)
@@ -161,11 +167,16 @@ class LinearModel(FiniteSum):
         return 0.0 if known is None else known
 
     @cached_property
+    def row_squared_norms(self) -> np.ndarray:
+        """(‖xᵢ‖²)ᵢ, in float64 (N numbers)."""
+        if self.is_sparse:
+            return np.asarray(self.X.multiply(self.X).sum(axis=1), dtype=np.float64).ravel()
+        return np.einsum("ij,ij->i", self.X, self.X, dtype=np.float64)
+
+    @cached_property
     def row_max_squared_norm(self) -> float:
         """maxᵢ ‖xᵢ‖², which bounds the per-example curvature."""
-        if self.is_sparse:
-            return float(self.X.multiply(self.X).sum(axis=1).max())
-        return float(np.max(np.einsum("ij,ij->i", self.X, self.X)))
+        return float(np.max(self.row_squared_norms))
 
 
 class LinearClassifier(LinearModel):

@@ -42,6 +42,18 @@ def reference_run(per_example_gradients, theta0, n, sampler, alpha, epochs, seed
     return theta
 
 
+def importance_run(per_example_gradients, theta0, n, sampler, alpha, epochs, seed, probabilities):
+    """θᵏ⁺¹ = θᵏ − α(k) · (1/B) Σ_{i ∈ Iₖ} ∇fᵢ(θᵏ)/(N pᵢ), Iₖ (repeats counted) from sampler.batches(n, epoch, seed)
+    and the probabilities p given by the caller."""
+    theta, k = np.array(theta0, dtype=np.float64), 0
+    for epoch in range(epochs):
+        for idx in sampler.batches(n, epoch=epoch, seed=seed):
+            weights = 1.0 / (n * probabilities[idx])
+            theta = theta - alpha(k) * (weights[:, None] * per_example_gradients(theta, idx)).mean(axis=0)
+            k += 1
+    return theta
+
+
 def svrg_run(per_example_gradients, theta0, n, sampler, alpha, epochs, seed, snapshot_flags):
     """SVRG: before a step whose flag is set, w̃ ← θ and μ ← (1/N) Σᵢ ∇fᵢ(w̃); each step
     θ ← θ − α ((1/b) Σ_{i ∈ I} (∇fᵢ(θ) − ∇fᵢ(w̃)) + μ). ``snapshot_flags(epoch, steps)`` gives an epoch's flags."""

@@ -55,7 +55,7 @@ _EXPORTS = {
                      "softmax_regression", "curve_fit", "polynomial", "fourier", "gaussian_rbf", "mlp",
                      "Expectation", "expectation"],
                     "sgdlab.problems"),
-    **dict.fromkeys(["full_batch", "with_replacement", "without_replacement", "cyclic", "shuffled_cyclic",
+    **dict.fromkeys(["full_batch", "with_replacement", "without_replacement", "importance", "cyclic", "shuffled_cyclic",
                      "shuffle_once", "flip_flop", "shuffled_chunks", "iid"], "sgdlab.samplers"),
     **dict.fromkeys(["constant", "inverse_time", "inverse_sqrt", "step_decay", "cosine", "polyak",
                      "stochastic_polyak"], "sgdlab.schedules"),

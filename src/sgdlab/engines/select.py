@@ -52,6 +52,8 @@ def unsupported(problem, sampler, optimizer, placement=None, schedule=None) -> s
         return reason
     if problem.constraint is not None:
         return "the problem is constrained (projected steps run on the JAX engine)"
+    if sampler.weighted:
+        return "the sampler weighs its draws (importance sampling runs on the JAX engine)"
     if isinstance(optimizer, Averaged) and not _native_average(problem, optimizer):
         return (f"the run keeps a {optimizer.averaging.describe()} (the native loop averages plain SGD on the "
                 "linear models, from a start: polyak_average or tail_average)")

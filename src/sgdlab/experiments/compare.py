@@ -87,7 +87,7 @@ def _run_spec(problem: FiniteSum, name: Any, settings: Any) -> RunSpec:
     if unknown:
         validation.fail(f"runs[{name!r}]", f"a dict with keys among {', '.join(RUN_KEYS)}",
                         f"unknown keys {sorted(unknown)}")
-    sampler = read_sampler(settings.get("sampler"))
+    sampler = read_sampler(settings.get("sampler")).for_problem(problem)
     sampler.validate(problem.n)
     optimizer = settings.get("optimizer")
     if optimizer is None:

@@ -164,6 +164,12 @@ class Problem:
         return True if self.constraint is None else self.constraint.is_feasible(params, tol)
 
 
+def weighted_mean(values: jax.Array, mask: jax.Array) -> jax.Array:
+    """Σ_b m_b v_b / #{b : m_b ≠ 0} for a mask of True/False or of weights (the count of nonzero entries, so a
+    True/False mask gives the plain mean of the real entries)."""
+    return jnp.sum(mask.astype(values.dtype) * values) / jnp.sum(mask != 0).astype(values.dtype)
+
+
 class FiniteSum(Problem):
     """F(θ) = (1/N) Σᵢ loss(θ, exampleᵢ), where exampleᵢ is row i of every array in ``data``.
 
@@ -220,11 +226,11 @@ class FiniteSum(Problem):
         return jnp.mean(self.example_losses(params, data))
 
     def masked_loss(self, params, data, idx, mask) -> jax.Array:
-        """Σ_b mask_b f_{idx_b}(θ) / Σ_b mask_b: the mean over the batch's real (unpadded) entries."""
+        """Σ_b m_b f_{idx_b}(θ) / #{b : m_b ≠ 0}: with a True/False mask the mean over the batch's real (unpadded)
+        entries; with an importance sampler's weights m_b = 1/(N p_{idx_b}) the reweighted mean."""
         batch = jax.tree.map(lambda leaf: leaf[idx], data)
         losses = self.example_losses(params, batch)
-        mask = mask.astype(losses.dtype)
-        return jnp.sum(mask * losses) / jnp.sum(mask)
+        return weighted_mean(losses, mask)
 
     def penalty(self, params) -> jax.Array:
         """r(θ): the part of every fᵢ that does not depend on the example (0 here; a regularized linear model's

@@ -20,7 +20,7 @@ import scipy.sparse
 import scipy.sparse.linalg
 
 from sgdlab._helpers import validation
-from sgdlab.problems.base import FiniteSum
+from sgdlab.problems.base import FiniteSum, weighted_mean
 from sgdlab.problems.rows import batch_products, engine_rows, products
 
 #: Above this many features, λ_max(XᵀX) comes from an iterative SVD instead of a dense eigensolver.
@@ -62,8 +62,8 @@ class LinearModel(FiniteSum):
         """The mean of fᵢ over the batch's real entries, from the products of the batch's rows alone."""
         rows, y = data
         losses = self.margin_losses(batch_products(rows, idx, params), y[idx])
-        weights = mask.astype(losses.dtype)
-        return jnp.sum(weights * losses) / jnp.sum(weights) + self.penalty(params)
+        # the penalty weighted as each fᵢ is: times the mean weight, exactly 1 for a True/False mask
+        return weighted_mean(losses, mask) + self.penalty(params) * weighted_mean(jnp.ones_like(losses), mask)
 
     def penalty(self, params):
         """r(θ) = (λ/2) ‖θ‖², shared by every fᵢ."""

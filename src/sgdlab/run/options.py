@@ -252,7 +252,7 @@ def validated(problem: Problem, sense: Sense, sampler: SamplerLike, step: StepLi
     check_problem(problem)
     options = {**DEFAULTS, **_known(keywords)}
     problem = _constrained(problem, options["constraint"])
-    sampler = read_sampler(sampler)
+    sampler = read_sampler(sampler).for_problem(problem)
     _check_sampler(problem, sampler)
     budget, record_every = _budget(problem, sampler, options["epochs"], options["steps"], options["record_every"],
                                    options["record_steps"])
@@ -515,7 +515,11 @@ def _schedule(problem: Problem, step: StepLike, optimizer: Optimizer | None, ite
 
 
 def _check_method(problem: Problem, sampler: Sampler, method: Method, placement) -> None:
-    """Refuse a variance-reduced method where it has no finite table or full gradient to keep."""
+    """Refuse a variance-reduced method where it has no finite table or full gradient to keep, and what importance
+    sampling's weighted steps do not run with."""
+    if sampler.weighted and (method.needs_finite_sum or placement is not None):
+        validation.fail("sampler", f"a uniform sampler for {method.describe()} or on devices (importance sampling "
+                        "runs plain SGD, momentum, averaging and optax on one device)", repr(sampler))
     if not method.needs_finite_sum:
         return
     where = f"{method.describe()} keeps gradients of the N examples"

@@ -5,8 +5,10 @@ from sgdlab.samplers.schemes import (
     IID,
     SAMPLERS,
     Cyclic,
+    ExampleWeights,
     FlipFlop,
     FullBatch,
+    Importance,
     Sampler,
     ShuffledChunks,
     ShuffledCyclic,
@@ -17,6 +19,7 @@ from sgdlab.samplers.schemes import (
     flip_flop,
     full_batch,
     iid,
+    importance,
     shuffle_once,
     shuffled_chunks,
     shuffled_cyclic,
@@ -24,6 +27,7 @@ from sgdlab.samplers.schemes import (
     without_replacement,
 )
 
-__all__ = ["IID", "SAMPLERS", "Cyclic", "FlipFlop", "FullBatch", "Sampler", "ShuffleOnce", "ShuffledChunks",
-           "ShuffledCyclic", "WithReplacement", "WithoutReplacement", "cyclic", "flip_flop", "full_batch", "iid",
-           "shuffle_once", "shuffled_chunks", "shuffled_cyclic", "with_replacement", "without_replacement"]
+__all__ = ["IID", "SAMPLERS", "Cyclic", "ExampleWeights", "FlipFlop", "FullBatch", "Importance", "Sampler",
+           "ShuffleOnce", "ShuffledChunks", "ShuffledCyclic", "WithReplacement", "WithoutReplacement", "cyclic",
+           "flip_flop", "full_batch", "iid", "importance", "shuffle_once", "shuffled_chunks", "shuffled_cyclic",
+           "with_replacement", "without_replacement"]

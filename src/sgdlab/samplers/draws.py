@@ -10,6 +10,8 @@ words, and each uniform integer in {0, …, m−1} comes from Lemire's multiply-
   so every order has probability 1/N!; above a million elements, the Rao–Sandelius shuffle (uniform
   buckets, then Fisher–Yates within each), which has the same law and stays in cache;
 * ``with_replacement``: independent uniform indices;
+* ``by_weight``: independent indices with probabilities proportional to given weights, each the first
+  i whose running sum of weights exceeds u · Σw for a uniform u = k · 2⁻⁵³ (k a uniform 53-bit integer);
 * ``without_replacement``: per step, a uniform B-subset, the last B positions of a partial
   Fisher–Yates shuffle of a pool of {0, …, N−1}, whose swaps are then undone (O(B) a step).
 
@@ -62,6 +64,14 @@ def with_replacement(n: int, shape: tuple[int, int], *entropy: int) -> np.ndarra
     n = _size("n", n, low=1)
     out = np.empty(shape, dtype=np.int32)
     _uniform_fill(out.reshape(-1), n, _words(entropy))
+    return out
+
+
+def by_weight(cumulative: np.ndarray, shape: tuple[int, int], *entropy: int) -> np.ndarray:
+    """An int32 array of ``shape`` whose entries are independent, i with probability wᵢ/Σw, for the running sums
+    ``cumulative`` of nonnegative weights w (float64, the last one positive)."""
+    out = np.empty(shape, dtype=np.int32)
+    _weighted_fill(out.reshape(-1), cumulative, _words(entropy))
     return out
 
 
@@ -160,6 +170,27 @@ def _uniform_fill(out, n, words):
     state = _starting_state(words)
     for position in range(out.size):
         state, out[position] = _below(state, n)
+
+
+@numba.njit(cache=True, nogil=True)
+def _weighted_fill(out, cumulative, words):
+    """Fill ``out`` with independent draws of i with probability (cumulativeᵢ − cumulativeᵢ₋₁)/total: the first i
+    with cumulativeᵢ > u · total (binary search), u uniform on {0, 2⁻⁵³, …, 1 − 2⁻⁵³}; a zero weight is never drawn."""
+    state = _starting_state(words)
+    total, last = cumulative[-1], cumulative.size - 1
+    while last > 0 and cumulative[last - 1] == total:   # trailing zero weights: never the answer
+        last -= 1
+    for position in range(out.size):
+        state += GOLDEN
+        target = np.float64(_mixed(state) >> np.uint64(11)) * 2.0**-53 * total
+        low, high = 0, last
+        while low < high:
+            middle = (low + high) // 2
+            if cumulative[middle] > target:
+                high = middle
+            else:
+                low = middle + 1
+        out[position] = low
 
 
 @numba.njit(cache=True, nogil=True)

@@ -2,13 +2,15 @@
 
 A sampler turns (N, seed, epoch) into the epoch's *plan*: S index batches, where an epoch is N
 per-example gradients — one full-batch step, or ⌈N/B⌉ steps of batch size B. Step k of the epoch
-uses the stochastic gradient gᵏ = (1/|Iₖ|) Σ_{i ∈ Iₖ} ∇fᵢ(θᵏ).
+uses the stochastic gradient gᵏ = (1/|Iₖ|) Σ_{i ∈ Iₖ} ∇fᵢ(θᵏ) (importance sampling: each term weighted by
+1/(N pᵢ), the weights standing in the plan's mask, see ``masked_loss``).
 
 | scheme | Iₖ | per-epoch steps |
 | --- | --- | --- |
 | ``full_batch()`` | {0, …, N−1} (gradient descent) | 1 |
 | ``with_replacement(B)`` | B iid uniform draws (repeats possible) | ⌈N/B⌉ |
 | ``without_replacement(B)`` | a fresh uniform B-subset every step | ⌈N/B⌉ |
+| ``importance(B, weights)`` | B iid draws with pᵢ ∝ wᵢ (default Lᵢ), each weighted 1/(N pᵢ) | ⌈N/B⌉ |
 | ``cyclic(B)`` | consecutive blocks of 0, 1, …, N−1 | ⌈N/B⌉ |
 | ``shuffled_cyclic(B)`` | blocks of a new random permutation each epoch | ⌈N/B⌉ |
 | ``shuffle_once(B)`` | blocks of one permutation drawn once, reused every epoch | ⌈N/B⌉ |
@@ -34,10 +36,12 @@ index arrays.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import math
 from collections.abc import Callable
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from sgdlab._helpers import validation
 from sgdlab.samplers import draws
@@ -60,6 +64,14 @@ class Sampler:
     def validate(self, n: int) -> None:
         """Raise a ValueError when this sampler cannot serve a problem with N = n terms."""
 
+    #: Whether the plan's mask holds each entry's weight in the step (importance sampling), not True/False.
+    weighted = False
+
+    def for_problem(self, problem) -> Sampler:
+        """This sampler as it runs on ``problem``: itself, or (a sampler that needs the problem's numbers, such as
+        importance sampling's per-example constants) a copy holding them."""
+        return self
+
     def stacked_plans(self, n: int, seeds, epoch: int) -> tuple[np.ndarray, np.ndarray]:
         """The plans of several runs in one epoch, one per seed, stacked: indices and mask R × S × B."""
         plans = [self.plan(n, int(seed), epoch) for seed in seeds]
@@ -74,7 +86,7 @@ class Sampler:
         seed = validation.integer("seed", seed, low=0)
         self.validate(n)
         indices, mask = self.plan(n, seed, epoch)
-        return [row[keep] for row, keep in zip(indices, mask, strict=True)]
+        return [row[keep != 0] for row, keep in zip(indices, mask, strict=True)]
 
     @property
     def is_full_batch(self) -> bool:
@@ -149,6 +161,86 @@ class WithoutReplacement(_Drawn):
 
     def draw(self, n, shape, seed, epoch):
         return draws.without_replacement(n, shape, seed, epoch)
+
+
+class ExampleWeights:
+    """N nonnegative weights, not all 0, held for sampling by weight: compared and hashed by their values (a
+    sampler holding them is a key of the programs' caches)."""
+
+    def __init__(self, values):
+        array = np.array(values, dtype=np.float64).reshape(-1) if np.ndim(values) == 1 else None
+        if array is None or array.size == 0:
+            validation.fail("weights", "'lipschitz' or N nonnegative numbers", validation.shown(values))
+        if not np.all(np.isfinite(array)) or np.any(array < 0):
+            bad = int(np.sum(~np.isfinite(array) | (array < 0)))
+            validation.fail("weights", "nonnegative finite numbers", f"{bad} negative, NaN or infinite of {array.size}")
+        if not np.any(array > 0):
+            validation.fail("weights", "numbers not all 0 (at least one example must be drawn)",
+                            f"{array.size} zeros")
+        array.flags.writeable = False
+        self.values, self.cumulative = array, np.cumsum(array)
+        self.probabilities = array / self.cumulative[-1]
+        self._key = hashlib.sha256(array.tobytes()).hexdigest()
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, ExampleWeights) and self._key == other._key
+
+    def __hash__(self) -> int:
+        return hash(self._key)
+
+    def __repr__(self) -> str:
+        return f"<{self.values.size} weights>"
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class Importance(_Minibatch):
+    """Each step draws B indices independently, i with probability pᵢ = wᵢ/Σw, and weighs each by 1/(N pᵢ):
+    gᵏ = (1/B) Σ_b ∇f_{i_b}(θᵏ)/(N p_{i_b}), an unbiased estimate of ∇F. ``weights="lipschitz"`` takes wᵢ = Lᵢ
+    from the problem (:meth:`for_problem`); the plan's mask holds each entry's 1/(N pᵢ)."""
+
+    name = "importance"
+    weights: str | ExampleWeights = "lipschitz"
+    weighted = True
+
+    def __post_init__(self):
+        super().__post_init__()
+        if not (isinstance(self.weights, ExampleWeights) or (isinstance(self.weights, str)
+                                                               and self.weights == "lipschitz")):
+            object.__setattr__(self, "weights", ExampleWeights(self.weights))
+
+    def for_problem(self, problem) -> Importance:
+        """A copy holding the weights for ``problem``: its per-example constants Lᵢ for "lipschitz"."""
+        if problem.n is None or getattr(problem, "on_disk", False):
+            validation.fail("sampler", "a finite sum in memory for importance sampling (it draws its examples by "
+                            "weight)", repr(problem))
+        if isinstance(self.weights, ExampleWeights):
+            return self
+        each = problem.lipschitz_each()
+        if each is None:
+            validation.fail("weights", "the weights given as N numbers for a problem without per-example constants "
+                            "(the built-in linear models have lipschitz_each())", f"'lipschitz' for {problem!r}",
+                            context=self.name)
+        return dataclasses.replace(self, weights=ExampleWeights(each))
+
+    def probabilities(self, problem) -> np.ndarray:
+        """(pᵢ)ᵢ on ``problem`` (N numbers summing to 1)."""
+        weights = self.for_problem(problem).weights
+        assert isinstance(weights, ExampleWeights)   # for_problem resolves "lipschitz"
+        return weights.probabilities
+
+    def validate(self, n: int) -> None:
+        if isinstance(self.weights, ExampleWeights) and self.weights.values.size != n:
+            validation.fail("weights", f"N = {n} numbers, one an example", f"{self.weights.values.size}",
+                            context=self.name)
+
+    def plan(self, n, seed, epoch):
+        if not isinstance(self.weights, ExampleWeights):
+            validation.fail("sampler", "importance(weights=[...]) or a sampler bound to its problem "
+                            "(sampler.for_problem(problem)) to draw a plan", "weights='lipschitz' without a problem")
+        self.validate(n)
+        shape = (self.steps_per_epoch(n), self.batch_size)
+        indices = draws.by_weight(self.weights.cumulative, shape, seed, epoch)
+        return indices, 1.0 / (n * self.weights.probabilities[indices])
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
@@ -324,6 +416,35 @@ def without_replacement(batch_size: int = 1) -> WithoutReplacement:
     return WithoutReplacement(batch_size)
 
 
+def importance(batch_size: int = 1, weights: str | ArrayLike = "lipschitz") -> Importance:
+    """Importance sampling: B independent indices a step, i with probability pᵢ ∝ wᵢ, each gradient weighted by
+    1/(N pᵢ), so the step is unbiased. With pᵢ ∝ Lᵢ (``weights="lipschitz"``, the per-example constants of the
+    built-in linear models) SGD's step bound uses the mean L̄ = (1/N) Σ Lᵢ where uniform sampling uses L_max
+    (Needell, Srebro and Ward 2014; Gower et al. 2019). Runs on the JAX engine.
+
+    Parameters
+    ----------
+    batch_size : int, default 1
+        B, the indices a step draws.
+    weights : "lipschitz" or array of N nonnegative numbers, default "lipschitz"
+        What the probabilities are proportional to: the problem's Lᵢ, or any weights (zeros are never drawn).
+
+    Returns
+    -------
+    Importance
+        The sampler; an epoch is ⌈N/B⌉ steps. A plan's mask holds each entry's weight 1/(N pᵢ).
+
+    Examples
+    --------
+    >>> import sgdlab as sl
+    >>> sampler = sl.importance(2, weights=[1.0, 0.0, 3.0])   # p = (1/4, 0, 3/4)
+    >>> indices, weights = sampler.plan(3, seed=0, epoch=0)
+    >>> indices.tolist(), weights.round(3).tolist()
+    ([[2, 2], [2, 0]], [[0.444, 0.444], [0.444, 1.333]])
+    """
+    return Importance(batch_size, weights if isinstance(weights, str) else ExampleWeights(weights))
+
+
 def cyclic(batch_size: int = 1, drop_last: bool = False) -> Cyclic:
     """Incremental gradient: consecutive blocks of 0, …, N−1, in order, every epoch.
 
@@ -494,6 +615,7 @@ SAMPLERS: dict[str, Callable[..., Sampler]] = {
     "full_batch": full_batch,
     "with_replacement": with_replacement,
     "without_replacement": without_replacement,
+    "importance": importance,
     "cyclic": cyclic,
     "shuffled_cyclic": shuffled_cyclic,
     "shuffle_once": shuffle_once,

@@ -21,16 +21,21 @@ terms fᵢ with Lipschitz gradients:
 
 For B iid indices 𝓛 = (1/B)·L_max + (1 − 1/B)·L; for a B-subset, N(B−1)/(B(N−1))·L + (N−B)/(B(N−1))·L_max.
 Both give L_max at B = 1 and L at B = N without replacement.
+
+Importance sampling (B iid indices, i with probability pᵢ, each gradient weighted 1/(N pᵢ)) is SGD on the
+terms f̃ᵢ = fᵢ/(N pᵢ) drawn with probabilities pᵢ (Gower et al. 2019, §3.3): 𝓛 = (1/B)·maxᵢ Lᵢ/(N pᵢ) +
+(1 − 1/B)·L and σ*² = (1/B)·(1/N²) Σᵢ ‖∇fᵢ(θ*)‖²/pᵢ. With pᵢ ∝ Lᵢ, maxᵢ Lᵢ/(N pᵢ) = L̄ = (1/N) Σᵢ Lᵢ: the mean
+replaces the maximum.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from sgdlab._helpers import validation
+from sgdlab._helpers import pytrees, validation
 from sgdlab.problems.base import FiniteSum
-from sgdlab.samplers import Sampler, WithReplacement
-from sgdlab.theory.noise_scale import noise_scale
+from sgdlab.samplers import Importance, Sampler, WithReplacement
+from sgdlab.theory.noise_scale import example_gradients, noise_scale
 from sgdlab.theory.smoothness import lipschitz, lipschitz_max
 
 
@@ -63,7 +68,7 @@ def variance_factor(n: int, batch_size: int, sampler: Sampler | None = None) -> 
     n = validation.integer("n", n)
     if sampler is not None and sampler.is_full_batch:
         return 0.0
-    if isinstance(sampler, WithReplacement):
+    if isinstance(sampler, WithReplacement | Importance):   # B independent draws
         return 1.0 / validation.integer("batch_size", batch_size, context="variance_factor")
     batch_size = validation.integer("batch_size", batch_size, high=n, context="variance_factor")
     return 0.0 if n == 1 else (n - batch_size) / (batch_size * (n - 1))
@@ -103,10 +108,23 @@ def minibatch_lipschitz(problem: FiniteSum, batch_size: int, sampler: Sampler | 
     True
     """
     n = problem.n
-    batch_size = validation.integer("batch_size", batch_size, high=None if isinstance(sampler, WithReplacement) else n,
+    independent = isinstance(sampler, WithReplacement | Importance)
+    batch_size = validation.integer("batch_size", batch_size, high=None if independent else n,
                                     context="minibatch_lipschitz")
     c = variance_factor(n, batch_size, sampler)
-    return (1 - c) * float(lipschitz(problem)) + c * lipschitz_max(problem)
+    spread = _importance_smoothness(problem, sampler) if isinstance(sampler, Importance) else lipschitz_max(problem)
+    return (1 - c) * float(lipschitz(problem)) + c * spread
+
+
+def _importance_smoothness(problem: FiniteSum, sampler: Importance) -> float:
+    """maxᵢ Lᵢ/(N pᵢ), the smoothness of the reweighted terms (inf when a term of positive Lᵢ is never drawn)."""
+    each = problem.lipschitz_each()
+    if each is None:
+        validation.fail("problem", "a problem with per-example constants Lᵢ (lipschitz_each) for importance sampling's "
+                        "smoothness", validation.shown(problem), context="minibatch_lipschitz")
+    probabilities = sampler.probabilities(problem)
+    with np.errstate(divide="ignore"):
+        return float(np.max(np.where(each > 0, each / (problem.n * probabilities), 0.0)))
 
 
 def gradient_noise_at_optimum(problem: FiniteSum, batch_size: int, sampler: Sampler | None = None) -> float:
@@ -142,7 +160,23 @@ def gradient_noise_at_optimum(problem: FiniteSum, batch_size: int, sampler: Samp
         validation.fail("problem", "a problem whose solution θ* is known", validation.shown(problem),
                         context="gradient_noise_at_optimum")
     c = variance_factor(problem.n, batch_size, sampler)
+    if isinstance(sampler, Importance):   # (1/B)(1/N²) Σ ‖∇fᵢ(θ*)‖²/pᵢ
+        probabilities = sampler.probabilities(problem)
+        squares = _gradient_squares_at_optimum(problem, solution)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            terms = np.where(squares > 0, squares / probabilities, 0.0)
+        return c * float(np.sum(terms)) / problem.n**2
     if "gradient_spread_at_optimum" not in problem.memo:   # (1/N) Σ ‖∇fᵢ(θ*)‖²: one pass over the data
         problem.memo["gradient_spread_at_optimum"] = noise_scale(problem, solution,
                                                                  exact_max=np.iinfo(np.int64).max).trace_covariance
     return c * problem.memo["gradient_spread_at_optimum"]
+
+
+def _gradient_squares_at_optimum(problem: FiniteSum, solution) -> np.ndarray:
+    """(‖∇fᵢ(θ*)‖²)ᵢ, kept in the problem's memo."""
+    if "gradient_squares_at_optimum" not in problem.memo:
+        blocks = example_gradients(problem, pytrees.conform("solution", solution, problem.params0),
+                                   np.arange(problem.n))
+        problem.memo["gradient_squares_at_optimum"] = np.concatenate(
+            [np.sum(block.astype(np.float64) ** 2, axis=1) for block in blocks])
+    return problem.memo["gradient_squares_at_optimum"]

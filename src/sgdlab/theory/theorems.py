@@ -39,7 +39,15 @@ from sgdlab._helpers import pytrees
 from sgdlab._helpers.aliases import Params
 from sgdlab.problems.base import FiniteSum, Problem
 from sgdlab.problems.linear import LinearModel
-from sgdlab.samplers import Cyclic, Sampler, ShuffledCyclic, ShuffleOnce, WithoutReplacement, WithReplacement
+from sgdlab.samplers import (
+    Cyclic,
+    Importance,
+    Sampler,
+    ShuffledCyclic,
+    ShuffleOnce,
+    WithoutReplacement,
+    WithReplacement,
+)
 from sgdlab.theory.minibatch import gradient_noise_at_optimum, minibatch_lipschitz
 from sgdlab.theory.shuffling import shadow_drift, term_strong_convexity
 
@@ -98,7 +106,7 @@ def guarantee(problem: Problem, sampler: Sampler, alpha: float, constant: bool =
                                "judged by the run alone.")
     if sampler.is_full_batch:
         return _gradient_descent(alpha, L)
-    if isinstance(sampler, WithReplacement | WithoutReplacement):
+    if isinstance(sampler, WithReplacement | WithoutReplacement | Importance):
         return _fresh_batches(problem, sampler, alpha)
     if isinstance(sampler, Cyclic | ShuffledCyclic | ShuffleOnce) and isinstance(problem, FiniteSum):
         return _shuffled_orders(problem, sampler, alpha, constant)

@@ -93,6 +93,7 @@ def unbiasedness(problem: FiniteSum, sampler: Sampler, params: Params | None = N
     step = validation.integer("step", step, low=0, high=sampler.steps_per_epoch(problem.n) - 1, context=repr(sampler))
     epoch = validation.integer("epoch", epoch, low=0, context="unbiasedness")
     seed = validation.integer("seed", seed, low=0, context="unbiasedness")
+    sampler = sampler.for_problem(problem)
     sampler.validate(problem.n)
     batches = [sampler.plan(problem.n, seed + draw, epoch) for draw in range(draws)]
     indices = np.stack([plan[0][step] for plan in batches])

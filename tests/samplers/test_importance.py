@@ -124,3 +124,39 @@ def test_at_its_larger_step_importance_sampling_reaches_the_target_first():
     target = 1e-4 * table.gap.iloc[0]
     reached = {name: table[(table.run == name) & (table.gap <= target)].seed.nunique() for name in runs}
     assert reached == {"uniform": 0, "importance": 10}
+
+
+@pytest.mark.parametrize("batch_size", [1, 7])
+def test_importance_shuffled_holds_each_example_about_n_p_times_an_epoch(batch_size):
+    # Systematic rounding: cᵢ is ⌊N pᵢ⌋ or ⌈N pᵢ⌉, the counts sum to N, zero weights never appear; the epochs differ;
+    # and over 400 epochs each count's mean is N pᵢ (the rounding is unbiased) within 5 standard errors of a count
+    # that varies by at most 1.
+    rng = np.random.default_rng(2)
+    weights = rng.uniform(0.0, 1.0, 50) * (rng.random(50) > 0.1)
+    sampler = sl.importance_shuffled(batch_size, weights=weights)
+    expected = 50 * weights / weights.sum()
+    counts = []
+    for epoch in range(400):
+        indices, step_weights = sampler.plan(50, seed=1, epoch=epoch)
+        real = step_weights != 0
+        count = np.bincount(indices[real], minlength=50)
+        assert count.sum() == 50 and np.all((count == np.floor(expected)) | (count == np.ceil(expected)))
+        np.testing.assert_allclose(step_weights[real], 1.0 / expected[indices[real]], rtol=1e-12)
+        counts.append(count)
+    counts = np.asarray(counts)
+    assert counts[:, weights == 0].sum() == 0
+    assert not np.array_equal(sampler.plan(50, 1, 0)[0], sampler.plan(50, 1, 1)[0])
+    assert np.all(np.abs(counts.mean(axis=0) - expected) <= 5 * 0.5 / np.sqrt(len(counts)) + 1e-12)
+
+
+def test_importance_shuffled_runs_equal_the_reference_loop_and_its_steps_are_unbiased():
+    X, y = _heterogeneous(3)
+    problem = sl.least_squares(X, y)
+    constants = np.sum(X**2, axis=1)
+    sampler = sl.importance_shuffled(5)
+    alpha = 0.1 / np.mean(constants)
+    result = sl.minimize(problem, sampler, step=alpha, epochs=3, seed=4, params0=np.zeros(P))
+    expected = importance_run(lambda t, idx: least_squares_gradients(t, X[idx], y[idx]), np.zeros(P), N,
+                              sampler.for_problem(problem), lambda k: alpha, 3, 4, constants / constants.sum())
+    np.testing.assert_allclose(result.params, expected, rtol=0, atol=1e-10)
+    assert sl.theory.unbiasedness(problem, sampler, params=np.ones(P), draws=4000, step=3).unbiased

@@ -9,6 +9,7 @@ from sgdlab.samplers.schemes import (
     FlipFlop,
     FullBatch,
     Importance,
+    ImportanceShuffled,
     Sampler,
     ShuffledChunks,
     ShuffledCyclic,
@@ -20,6 +21,7 @@ from sgdlab.samplers.schemes import (
     full_batch,
     iid,
     importance,
+    importance_shuffled,
     shuffle_once,
     shuffled_chunks,
     shuffled_cyclic,
@@ -27,7 +29,7 @@ from sgdlab.samplers.schemes import (
     without_replacement,
 )
 
-__all__ = ["IID", "SAMPLERS", "Cyclic", "ExampleWeights", "FlipFlop", "FullBatch", "Importance", "Sampler",
-           "ShuffleOnce", "ShuffledChunks", "ShuffledCyclic", "WithReplacement", "WithoutReplacement", "cyclic",
-           "flip_flop", "full_batch", "iid", "importance", "shuffle_once", "shuffled_chunks", "shuffled_cyclic",
-           "with_replacement", "without_replacement"]
+__all__ = ["IID", "SAMPLERS", "Cyclic", "ExampleWeights", "FlipFlop", "FullBatch", "Importance",
+           "ImportanceShuffled", "Sampler", "ShuffleOnce", "ShuffledChunks", "ShuffledCyclic", "WithReplacement",
+           "WithoutReplacement", "cyclic", "flip_flop", "full_batch", "iid", "importance", "importance_shuffled",
+           "shuffle_once", "shuffled_chunks", "shuffled_cyclic", "with_replacement", "without_replacement"]

@@ -11,6 +11,7 @@ uses the stochastic gradient gᵏ = (1/|Iₖ|) Σ_{i ∈ Iₖ} ∇fᵢ(θᵏ) (i
 | ``with_replacement(B)`` | B iid uniform draws (repeats possible) | ⌈N/B⌉ |
 | ``without_replacement(B)`` | a fresh uniform B-subset every step | ⌈N/B⌉ |
 | ``importance(B, weights)`` | B iid draws with pᵢ ∝ wᵢ (default Lᵢ), each weighted 1/(N pᵢ) | ⌈N/B⌉ |
+| ``importance_shuffled(B, weights)`` | blocks of a shuffled epoch holding i ≈ N pᵢ times, weighted 1/(N pᵢ) | ⌈N/B⌉ |
 | ``cyclic(B)`` | consecutive blocks of 0, 1, …, N−1 | ⌈N/B⌉ |
 | ``shuffled_cyclic(B)`` | blocks of a new random permutation each epoch | ⌈N/B⌉ |
 | ``shuffle_once(B)`` | blocks of one permutation drawn once, reused every epoch | ⌈N/B⌉ |
@@ -193,12 +194,10 @@ class ExampleWeights:
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
-class Importance(_Minibatch):
-    """Each step draws B indices independently, i with probability pᵢ = wᵢ/Σw, and weighs each by 1/(N pᵢ):
-    gᵏ = (1/B) Σ_b ∇f_{i_b}(θᵏ)/(N p_{i_b}), an unbiased estimate of ∇F. ``weights="lipschitz"`` takes wᵢ = Lᵢ
-    from the problem (:meth:`for_problem`); the plan's mask holds each entry's 1/(N pᵢ)."""
+class _ByWeight(_Minibatch):
+    """A scheme that draws examples by weight, pᵢ = wᵢ/Σw, and weighs each drawn entry by 1/(N pᵢ) in the plan's
+    mask. ``weights="lipschitz"`` takes wᵢ = Lᵢ from the problem (:meth:`for_problem`)."""
 
-    name = "importance"
     weights: str | ExampleWeights = "lipschitz"
     weighted = True
 
@@ -208,7 +207,7 @@ class Importance(_Minibatch):
                                                                and self.weights == "lipschitz")):
             object.__setattr__(self, "weights", ExampleWeights(self.weights))
 
-    def for_problem(self, problem) -> Importance:
+    def for_problem(self, problem) -> _ByWeight:
         """A copy holding the weights for ``problem``: its per-example constants Lᵢ for "lipschitz"."""
         if problem.n is None or getattr(problem, "on_disk", False):
             validation.fail("sampler", "a finite sum in memory for importance sampling (it draws its examples by "
@@ -224,23 +223,56 @@ class Importance(_Minibatch):
 
     def probabilities(self, problem) -> np.ndarray:
         """(pᵢ)ᵢ on ``problem`` (N numbers summing to 1)."""
-        weights = self.for_problem(problem).weights
-        assert isinstance(weights, ExampleWeights)   # for_problem resolves "lipschitz"
-        return weights.probabilities
+        return self.for_problem(problem).bound_weights(problem.n).probabilities
 
     def validate(self, n: int) -> None:
         if isinstance(self.weights, ExampleWeights) and self.weights.values.size != n:
             validation.fail("weights", f"N = {n} numbers, one an example", f"{self.weights.values.size}",
                             context=self.name)
 
-    def plan(self, n, seed, epoch):
+    def bound_weights(self, n: int) -> ExampleWeights:
+        """The weights, checked against N (a plan cannot be drawn from "lipschitz" without the problem)."""
         if not isinstance(self.weights, ExampleWeights):
-            validation.fail("sampler", "importance(weights=[...]) or a sampler bound to its problem "
+            validation.fail("sampler", f"{self.name}(weights=[...]) or a sampler bound to its problem "
                             "(sampler.for_problem(problem)) to draw a plan", "weights='lipschitz' without a problem")
         self.validate(n)
-        shape = (self.steps_per_epoch(n), self.batch_size)
-        indices = draws.by_weight(self.weights.cumulative, shape, seed, epoch)
-        return indices, 1.0 / (n * self.weights.probabilities[indices])
+        return self.weights
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class Importance(_ByWeight):
+    """Each step draws B indices independently, i with probability pᵢ, and weighs each by 1/(N pᵢ):
+    gᵏ = (1/B) Σ_b ∇f_{i_b}(θᵏ)/(N p_{i_b}), an unbiased estimate of ∇F."""
+
+    name = "importance"
+
+    def plan(self, n, seed, epoch):
+        weights = self.bound_weights(n)
+        indices = draws.by_weight(weights.cumulative, (self.steps_per_epoch(n), self.batch_size), seed, epoch)
+        return indices, 1.0 / (n * weights.probabilities[indices])
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class ImportanceShuffled(_ByWeight):
+    """Each epoch holds example i cᵢ times, cᵢ ∈ {⌊N pᵢ⌋, ⌈N pᵢ⌉} with E cᵢ = N pᵢ and Σ cᵢ = N (systematic
+    rounding: cᵢ = ⌈Cᵢ − u⌉ − ⌈Cᵢ₋₁ − u⌉ for the running sums C of N p and one uniform u an epoch), in a uniform
+    random order cut into blocks of B, each entry weighted 1/(N pᵢ): over an epoch Σᵢ cᵢ ∇fᵢ/(N pᵢ) is N ∇F in
+    expectation, and every position of the order holds i with probability pᵢ."""
+
+    name = "importance_shuffled"
+
+    def plan(self, n, seed, epoch):
+        weights = self.bound_weights(n)
+        running = np.concatenate([[0.0], n * weights.cumulative / weights.cumulative[-1]])
+        running[-1] = n   # exactly: the counts then sum to N
+        u = draws.with_replacement(2**30, (1, 1), seed, epoch, 1)[0, 0] / 2**30
+        counts = np.diff(np.ceil(running - u)).astype(np.int64)
+        order = np.repeat(np.arange(n, dtype=np.int32), counts)[draws.permutation(n, seed, epoch)]
+        steps, b = self.steps_per_epoch(n), self.batch_size
+        indices = np.zeros(steps * b, dtype=np.int32)
+        mask = np.zeros(steps * b)
+        indices[:n], mask[:n] = order, 1.0 / (n * weights.probabilities[order])
+        return indices.reshape(steps, b), mask.reshape(steps, b)
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
@@ -445,6 +477,35 @@ def importance(batch_size: int = 1, weights: str | ArrayLike = "lipschitz") -> I
     return Importance(batch_size, weights if isinstance(weights, str) else ExampleWeights(weights))
 
 
+def importance_shuffled(batch_size: int = 1, weights: str | ArrayLike = "lipschitz") -> ImportanceShuffled:
+    """Importance sampling without replacement across an epoch: each example appears about N pᵢ times an epoch
+    (pᵢ ∝ wᵢ, default Lᵢ; ⌊N pᵢ⌋ or ⌈N pᵢ⌉ times, N entries in all), in a random order cut into blocks of B, each
+    gradient weighted by 1/(N pᵢ) (the shuffled variant of opt_methods' importance sampling). Runs on the JAX
+    engine.
+
+    Parameters
+    ----------
+    batch_size : int, default 1
+        B, the entries a step uses.
+    weights : "lipschitz" or array of N nonnegative numbers, default "lipschitz"
+        What the frequencies are proportional to (zeros never appear).
+
+    Returns
+    -------
+    ImportanceShuffled
+        The sampler; an epoch is ⌈N/B⌉ steps over N entries. A plan's mask holds each entry's weight 1/(N pᵢ).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import sgdlab as sl
+    >>> sampler = sl.importance_shuffled(2, weights=[1.0, 1.0, 2.0, 0.0])   # N p = (1, 1, 2, 0)
+    >>> np.bincount(np.concatenate(sampler.batches(4, epoch=0, seed=0)), minlength=4).tolist()
+    [1, 1, 2, 0]
+    """
+    return ImportanceShuffled(batch_size, weights if isinstance(weights, str) else ExampleWeights(weights))
+
+
 def cyclic(batch_size: int = 1, drop_last: bool = False) -> Cyclic:
     """Incremental gradient: consecutive blocks of 0, …, N−1, in order, every epoch.
 
@@ -616,6 +677,7 @@ SAMPLERS: dict[str, Callable[..., Sampler]] = {
     "with_replacement": with_replacement,
     "without_replacement": without_replacement,
     "importance": importance,
+    "importance_shuffled": importance_shuffled,
     "cyclic": cyclic,
     "shuffled_cyclic": shuffled_cyclic,
     "shuffle_once": shuffle_once,

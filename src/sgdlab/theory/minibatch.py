@@ -25,7 +25,8 @@ Both give L_max at B = 1 and L at B = N without replacement.
 Importance sampling (B iid indices, i with probability pᵢ, each gradient weighted 1/(N pᵢ)) is SGD on the
 terms f̃ᵢ = fᵢ/(N pᵢ) drawn with probabilities pᵢ (Gower et al. 2019, §3.3): 𝓛 = (1/B)·maxᵢ Lᵢ/(N pᵢ) +
 (1 − 1/B)·L and σ*² = (1/B)·(1/N²) Σᵢ ‖∇fᵢ(θ*)‖²/pᵢ. With pᵢ ∝ Lᵢ, maxᵢ Lᵢ/(N pᵢ) = L̄ = (1/N) Σᵢ Lᵢ: the mean
-replaces the maximum.
+replaces the maximum. Its shuffled variant takes the same reweighted maximum in place of L_max, with the
+B-subset factor of the other shuffled schemes.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ import numpy as np
 
 from sgdlab._helpers import pytrees, validation
 from sgdlab.problems.base import FiniteSum
-from sgdlab.samplers import Importance, Sampler, WithReplacement
+from sgdlab.samplers import Importance, ImportanceShuffled, Sampler, WithReplacement
 from sgdlab.theory.noise_scale import example_gradients, noise_scale
 from sgdlab.theory.smoothness import lipschitz, lipschitz_max
 
@@ -112,11 +113,14 @@ def minibatch_lipschitz(problem: FiniteSum, batch_size: int, sampler: Sampler | 
     batch_size = validation.integer("batch_size", batch_size, high=None if independent else n,
                                     context="minibatch_lipschitz")
     c = variance_factor(n, batch_size, sampler)
-    spread = _importance_smoothness(problem, sampler) if isinstance(sampler, Importance) else lipschitz_max(problem)
+    if isinstance(sampler, Importance | ImportanceShuffled):
+        spread = _importance_smoothness(problem, sampler)
+    else:
+        spread = lipschitz_max(problem)
     return (1 - c) * float(lipschitz(problem)) + c * spread
 
 
-def _importance_smoothness(problem: FiniteSum, sampler: Importance) -> float:
+def _importance_smoothness(problem: FiniteSum, sampler: Importance | ImportanceShuffled) -> float:
     """maxᵢ Lᵢ/(N pᵢ), the smoothness of the reweighted terms (inf when a term of positive Lᵢ is never drawn)."""
     each = problem.lipschitz_each()
     if each is None:

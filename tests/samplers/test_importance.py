@@ -6,6 +6,7 @@ from pathlib import Path
 import jax
 import numpy as np
 import pytest
+import scipy.sparse
 import scipy.stats
 
 import sgdlab as sl
@@ -49,8 +50,8 @@ def test_the_weighted_gradient_is_unbiased_and_lipschitz_weights_come_from_the_p
     assert sl.theory.unbiasedness(problem, sl.importance(3), params=np.ones(P), draws=4000, step=2).unbiased
 
 
-@pytest.mark.parametrize("batch_size", [1, 7])
-def test_a_run_equals_the_reference_loop(batch_size):
+@pytest.mark.parametrize(("batch_size", "engine"), [(1, "jax"), (1, "native"), (7, "jax")])
+def test_a_run_equals_the_reference_loop(batch_size, engine):
     X, y = _heterogeneous(1)
     signs = np.where(y > 0, 1.0, -1.0)
     cases = [(sl.least_squares(X, y), lambda t, idx: least_squares_gradients(t, X[idx], y[idx]),
@@ -60,8 +61,8 @@ def test_a_run_equals_the_reference_loop(batch_size):
     for problem, gradients, constants in cases:
         sampler = sl.importance(batch_size)
         alpha = 0.25 / np.mean(constants)
-        result = sl.minimize(problem, sampler, step=alpha, epochs=3, seed=2, params0=np.full(P, 0.1))
-        assert result.engine == "jax"
+        result = sl.minimize(problem, sampler, step=alpha, epochs=3, seed=2, params0=np.full(P, 0.1), engine=engine)
+        assert result.engine == engine
         expected = importance_run(gradients, np.full(P, 0.1), N, sampler.for_problem(problem), lambda k, a=alpha: a, 3,
                                   2, constants / constants.sum())
         np.testing.assert_allclose(result.params, expected, rtol=0, atol=1e-10)
@@ -98,8 +99,9 @@ def test_what_importance_sampling_does_not_run_is_refused_clearly():
     with pytest.raises(ValueError, match="weights must be the weights given as N numbers for a problem without "
                                          "per-example constants"):
         sl.minimize(network, sl.importance(1), step=0.01, epochs=1)
-    with pytest.raises(ValueError, match="the sampler weighs its draws"):
-        sl.minimize(problem, sl.importance(1), step=0.01, epochs=1, engine="native")
+    with pytest.raises(ValueError, match=r"the sampler weighs its draws \(the native loop runs importance sampling at "
+                                         r"B = 1 with plain SGD"):
+        sl.minimize(problem, sl.importance(4), step=0.01, epochs=1, engine="native")
     with pytest.raises(ValueError, match="sampler must be a uniform sampler for SAGA or on devices"):
         sl.minimize(problem, sl.importance(1), step=0.01, epochs=1, method=sl.saga())
     stream = sl.expectation(lambda theta, omega: 0.5 * (theta - omega) ** 2, lambda key: jax.random.normal(key), 0.0)
@@ -160,3 +162,23 @@ def test_importance_shuffled_runs_equal_the_reference_loop_and_its_steps_are_unb
                               sampler.for_problem(problem), lambda k: alpha, 3, 4, constants / constants.sum())
     np.testing.assert_allclose(result.params, expected, rtol=0, atol=1e-10)
     assert sl.theory.unbiasedness(problem, sampler, params=np.ones(P), draws=4000, step=3).unbiased
+
+
+@pytest.mark.parametrize("sampler", [sl.importance(1), sl.importance_shuffled(1)], ids=repr)
+@pytest.mark.parametrize("model", ["least_squares", "logistic", "softmax_csr", "averaged"])
+def test_the_native_loop_runs_weighted_single_example_steps_as_the_jax_engine(sampler, model):
+    # At B = 1 a step's weight wₜ = 1/(N p_{iₜ}) scales the whole step (the ℓ2 term too, as in the JAX engine's
+    # masked loss), so the native loop runs plain SGD at step sizes αₜ wₜ: the two engines agree to rounding.
+    X, y = _heterogeneous(5)
+    problems = {"least_squares": sl.least_squares(X, y), "logistic": sl.logistic_regression(X, y > 0, l2=0.01),
+                "softmax_csr": sl.softmax_regression(scipy.sparse.csr_matrix(X), np.digitize(y, [-1.0, 1.0]), l2=0.01),
+                "averaged": sl.least_squares(X, y)}
+    problem = problems[model]
+    keywords = {"average": sl.polyak_average()} if model == "averaged" else {}
+    alpha = 0.1 / np.mean(problem.lipschitz_each())
+    runs = [sl.minimize(problem, sampler, step=sl.inverse_time(alpha, 0.01), epochs=3, seed=1, engine=engine,
+                        **keywords) for engine in ("auto", "jax")]
+    assert [run.engine for run in runs] == ["native", "jax"]
+    np.testing.assert_allclose(np.asarray(runs[0].params), np.asarray(runs[1].params), rtol=0, atol=1e-12)
+    for column in ("loss", "grad_norm"):
+        np.testing.assert_allclose(runs[0].history[column], runs[1].history[column], rtol=1e-12, atol=1e-12)

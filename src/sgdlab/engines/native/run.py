@@ -142,9 +142,18 @@ class NativeRun:
         """The epoch of every lane, in one group of consecutive lanes a core, each group on its own
         thread, which draws its lanes' plans (the draws release the GIL too) and runs the loop."""
         def run(group: slice):
-            self.loop.run_lanes(state, group, *self._plans(seeds[group], epoch, steps), alphas[group])
+            self.loop.run_lanes(state, group, *self._weighed(self._plans(seeds[group], epoch, steps), alphas[group]))
 
         self._map_groups(run, len(seeds))
+
+    def _weighed(self, plans: tuple[np.ndarray, np.ndarray], alphas: np.ndarray) -> tuple:
+        """(indices, masks, step sizes) as the loops take them. A sampler that weighs its draws (at B = 1, with plain
+        SGD: :func:`sgdlab.engines.select.unsupported`) has each step's weight wₜ folded into its step size: the
+        weighted step θ − αₜ wₜ ∇f_{iₜ}(θ) is plain SGD's at step size αₜ wₜ, the ℓ2 term included."""
+        indices, masks = plans
+        if not self.sampler.weighted:
+            return indices, masks, alphas
+        return indices, masks != 0, alphas * masks[:, :, 0]
 
     def _on_parts(self, count: int) -> bool:
         """Whether this program's calls of ``count`` lanes run a single run's parts on threads of their own: when its
@@ -156,8 +165,7 @@ class NativeRun:
     def _run_parts(self, state, seeds, epoch: int, alphas, steps: tuple[int, int] | None) -> None:
         """One run's epoch with each step's parts computed side by side: part 0 on this thread, the
         others on the lane threads (idle while one run goes: there are as many as cores, and parts ≤ cores)."""
-        indices, masks = self._plans(seeds, epoch, steps)
-        first, *others = self.loop.part_runs(state, indices, masks, alphas)
+        first, *others = self.loop.part_runs(state, *self._weighed(self._plans(seeds, epoch, steps), alphas))
         helpers = [_threads().submit(run) for run in others]
         first()
         for helper in helpers:

@@ -21,6 +21,7 @@ import pandas as pd
 
 from sgdlab._helpers import validation
 from sgdlab._helpers.files import atomic_write
+from sgdlab.experiments import rendered
 from sgdlab.experiments.plots import batch_size_figure, convergence_figure, generalization_figure
 from sgdlab.experiments.predictions import COLUMNS, FLAG_ERRORS, flags
 from sgdlab.experiments.store import read_experiment, read_frame
@@ -42,7 +43,8 @@ th { background: #f3f3f3; } td:first-child, th:first-child { text-align: left; }
 
 
 def write_report(folder) -> Path:
-    """Build folder/report.html from folder/table.parquet and folder/experiment.json."""
+    """Build folder/report.html from folder/table.parquet and folder/experiment.json (kept as it is when it was
+    built from the same files: :mod:`sgdlab.experiments.rendered`)."""
     folder = Path(folder)
     experiment = read_experiment(folder)
     if experiment is None or not (folder / "table.parquet").is_file():
@@ -55,8 +57,10 @@ def write_report(folder) -> Path:
     predicted_path = folder / "predictions.parquet"
     predicted = (_saved_frame(predicted_path, experiment) if predicted_path.is_file()
                  else pd.DataFrame(columns=COLUMNS))
-    page = render(table, experiment, predicted)
-    target = folder / "report.html"
+    target, digest = folder / "report.html", rendered.inputs_digest(folder, experiment)
+    if rendered.rendered_from(target) == digest:   # drawn from these very files: kept
+        return target
+    page = rendered.first_line(digest) + render(table, experiment, predicted)
     atomic_write(target, lambda path: path.write_text(page, encoding="utf-8"))
     return target
 

@@ -1,0 +1,51 @@
+"""Whether a results folder's saved report was rendered from the folder as it is now.
+
+A report names on its first line the SHA-256 of what it was rendered from: the table and predictions files
+(byte for byte), the experiment record without its creation time (a rerun that reuses every run rewrites
+only that), and the source of the modules that draw the page, so an sgdlab that renders differently
+renders again. ``write_report`` keeps a saved report whose first line names the digest of the folder's
+present contents and which is whole (ends with ``</html>``): the figures of an unchanged comparison are
+drawn once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+#: The first line of a report: this, the digest, " -->".
+PREFIX = "<!-- sgdlab report of "
+#: The modules whose code decides what a report shows.
+RENDERING_MODULES = ("report.py", "plots.py", "summary.py", "predictions.py", "rendered.py")
+
+
+def inputs_digest(folder: Path, experiment: dict) -> str:
+    """The SHA-256 (hex) of what the report of ``folder`` shows (see the module docstring)."""
+    digest = hashlib.sha256()
+    for name in ("table.parquet", "predictions.parquet"):
+        path = folder / name
+        digest.update(path.read_bytes() if path.is_file() else b"absent")
+    record = {key: value for key, value in experiment.items() if key != "created"}
+    digest.update(json.dumps(record, sort_keys=True, default=str).encode())
+    here = Path(__file__).parent
+    for module in RENDERING_MODULES:
+        digest.update((here / module).read_bytes())
+    return digest.hexdigest()
+
+
+def first_line(digest: str) -> str:
+    """The line that opens a report rendered from inputs of this digest."""
+    return f"{PREFIX}{digest} -->\n"
+
+
+def rendered_from(report: Path) -> str | None:
+    """The digest a whole saved report names, or None (no report, one of an older sgdlab, or one cut short)."""
+    try:
+        text = report.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    line, _, page = text.partition("\n")
+    if not (line.startswith(PREFIX) and line.endswith(" -->") and page.rstrip().endswith("</html>")):
+        return None
+    return line[len(PREFIX):-len(" -->")]

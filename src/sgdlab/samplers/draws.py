@@ -10,8 +10,9 @@ words, and each uniform integer in {0, …, m−1} comes from Lemire's multiply-
   so every order has probability 1/N!; above a million elements, the Rao–Sandelius shuffle (uniform
   buckets, then Fisher–Yates within each), which has the same law and stays in cache;
 * ``with_replacement``: independent uniform indices;
-* ``by_weight``: independent indices with probabilities proportional to given weights, each the first
-  i whose running sum of weights exceeds u · Σw for a uniform u = k · 2⁻⁵³ (k a uniform 53-bit integer);
+* ``by_weight``: independent indices with probabilities pᵢ ∝ wᵢ, by Walker's alias method (Vose's
+  construction, ``alias_table``): a uniform column j, then j itself when a uniform u = k · 2⁻⁵³ (k a
+  uniform 53-bit integer) is below its cut, else its alias; O(1) a draw;
 * ``without_replacement``: per step, a uniform B-subset, the last B positions of a partial
   Fisher–Yates shuffle of a pool of {0, …, N−1}, whose swaps are then undone (O(B) a step).
 
@@ -67,12 +68,22 @@ def with_replacement(n: int, shape: tuple[int, int], *entropy: int) -> np.ndarra
     return out
 
 
-def by_weight(cumulative: np.ndarray, shape: tuple[int, int], *entropy: int) -> np.ndarray:
-    """An int32 array of ``shape`` whose entries are independent, i with probability wᵢ/Σw, for the running sums
-    ``cumulative`` of nonnegative weights w (float64, the last one positive)."""
-    out = np.empty(shape, dtype=np.int32)
-    _weighted_fill(out.reshape(-1), cumulative, _words(entropy))
-    return out
+def alias_table(probabilities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Walker's alias table of (pᵢ) (float64, summing to 1): cuts c and aliases a such that drawing a uniform
+    column j and taking j with probability cⱼ, else aⱼ, gives i with probability
+    (1/N)(cᵢ + Σ_{j: aⱼ = i} (1 − cⱼ)) = pᵢ (Vose 1991: columns below 1/N are filled from those above)."""
+    cuts, aliases = np.empty(probabilities.size), np.empty(probabilities.size, dtype=np.int32)
+    _vose(probabilities * probabilities.size, cuts, aliases)
+    return cuts, aliases
+
+
+def by_weight(cuts: np.ndarray, aliases: np.ndarray, scales: np.ndarray, shape: tuple[int, int],
+              *entropy: int) -> tuple[np.ndarray, np.ndarray]:
+    """(indices, their scales): an int32 array of ``shape`` whose entries are independent draws from the alias table
+    (cuts, aliases), and beside each drawn i its ``scales[i]``."""
+    out, weights = np.empty(shape, dtype=np.int32), np.empty(shape)
+    _alias_fill(out.reshape(-1), weights.reshape(-1), cuts, aliases, scales, _words(entropy))
+    return out, weights
 
 
 def without_replacement(n: int, shape: tuple[int, int], *entropy: int) -> np.ndarray:
@@ -173,24 +184,47 @@ def _uniform_fill(out, n, words):
 
 
 @numba.njit(cache=True, nogil=True)
-def _weighted_fill(out, cumulative, words):
-    """Fill ``out`` with independent draws of i with probability (cumulativeᵢ − cumulativeᵢ₋₁)/total: the first i
-    with cumulativeᵢ > u · total (binary search), u uniform on {0, 2⁻⁵³, …, 1 − 2⁻⁵³}; a zero weight is never drawn."""
+def _vose(scaled, cuts, aliases):
+    """Fill the alias table of N pᵢ (``scaled``): columns of mass below 1 ("small") take the rest of their column from a
+    column of mass above 1 ("large"), whose mass falls by as much; leftovers (1 up to rounding) keep their own index."""
+    n = scaled.size
+    small, large = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
+    smalls = larges = 0
+    for i in range(n):
+        if scaled[i] < 1.0:
+            small[smalls] = i
+            smalls += 1
+        else:
+            large[larges] = i
+            larges += 1
+    while smalls > 0 and larges > 0:
+        smalls, larges = smalls - 1, larges - 1
+        low, high = small[smalls], large[larges]
+        cuts[low], aliases[low] = scaled[low], high
+        scaled[high] = (scaled[high] + scaled[low]) - 1.0
+        if scaled[high] < 1.0:
+            small[smalls] = high
+            smalls += 1
+        else:
+            large[larges] = high
+            larges += 1
+    for rest in (small[:smalls], large[:larges]):
+        for i in rest:
+            cuts[i], aliases[i] = 1.0, i
+
+
+@numba.njit(cache=True, nogil=True)
+def _alias_fill(out, weights, cuts, aliases, scales, words):
+    """Fill ``out`` with independent draws from the alias table (column j uniform by Lemire's method, then j if
+    u < cⱼ, else aⱼ) and ``weights`` with the scales of the indices drawn."""
     state = _starting_state(words)
-    total, last = cumulative[-1], cumulative.size - 1
-    while last > 0 and cumulative[last - 1] == total:   # trailing zero weights: never the answer
-        last -= 1
+    n = cuts.size
     for position in range(out.size):
+        state, column = _below(state, n)
         state += GOLDEN
-        target = np.float64(_mixed(state) >> np.uint64(11)) * 2.0**-53 * total
-        low, high = 0, last
-        while low < high:
-            middle = (low + high) // 2
-            if cumulative[middle] > target:
-                high = middle
-            else:
-                low = middle + 1
-        out[position] = low
+        u = np.float64(_mixed(state) >> np.uint64(11)) * 2.0**-53
+        out[position] = column if u < cuts[column] else aliases[column]
+        weights[position] = scales[out[position]]
 
 
 @numba.njit(cache=True, nogil=True)

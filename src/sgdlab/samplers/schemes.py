@@ -181,6 +181,9 @@ class ExampleWeights:
         array.flags.writeable = False
         self.values, self.cumulative = array, np.cumsum(array)
         self.probabilities = array / self.cumulative[-1]
+        self.cuts, self.aliases = draws.alias_table(self.probabilities)
+        with np.errstate(divide="ignore"):   # an example of weight 0 is never drawn
+            self.scales = 1.0 / (array.size * self.probabilities)
         self._key = hashlib.sha256(array.tobytes()).hexdigest()
 
     def __eq__(self, other) -> bool:
@@ -248,8 +251,8 @@ class Importance(_ByWeight):
 
     def plan(self, n, seed, epoch):
         weights = self.bound_weights(n)
-        indices = draws.by_weight(weights.cumulative, (self.steps_per_epoch(n), self.batch_size), seed, epoch)
-        return indices, 1.0 / (n * weights.probabilities[indices])
+        return draws.by_weight(weights.cuts, weights.aliases, weights.scales, (self.steps_per_epoch(n),
+                                                                                self.batch_size), seed, epoch)
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
@@ -271,7 +274,7 @@ class ImportanceShuffled(_ByWeight):
         steps, b = self.steps_per_epoch(n), self.batch_size
         indices = np.zeros(steps * b, dtype=np.int32)
         mask = np.zeros(steps * b)
-        indices[:n], mask[:n] = order, 1.0 / (n * weights.probabilities[order])
+        indices[:n], mask[:n] = order, weights.scales[order]
         return indices.reshape(steps, b), mask.reshape(steps, b)
 
 

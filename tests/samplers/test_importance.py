@@ -82,7 +82,7 @@ def test_the_step_check_uses_the_mean_constant():
 @pytest.mark.parametrize(("weights", "message"), [
     ([1.0, -1.0, 2.0], "weights must be nonnegative finite numbers; got 1 negative, NaN or infinite of 3"),
     ([1.0, np.nan, 2.0], "weights must be nonnegative finite numbers; got 1 negative, NaN or infinite of 3"),
-    ([0.0, 0.0, 0.0], "weights must be numbers not all 0"),
+    ([0.0, 0.0, 0.0], "weights must be numbers not all 0 .at least one example must count"),
     ([[1.0, 2.0]], "weights must be 'lipschitz' or N nonnegative numbers"),
 ])
 def test_bad_weights_are_refused_naming_the_parameter(weights, message):

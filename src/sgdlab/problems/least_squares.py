@@ -15,8 +15,10 @@ import numpy as np
 import scipy.sparse.linalg
 from numpy.typing import ArrayLike
 
+from sgdlab._helpers import validation
 from sgdlab._helpers.aliases import Features
 from sgdlab.problems.linear import LinearModel, design_matrix, targets
+from sgdlab.samplers import ExampleWeights
 
 #: The normal equations solve for θ* only when λ_min(XᵀX) > GRAM_RCOND · λ_max(XᵀX) (κ(X) < 10⁴).
 GRAM_RCOND = 1e-8
@@ -31,6 +33,8 @@ class LeastSquares(LinearModel):
     """F(θ) = (1/2N) ‖Xθ − y‖², with its closed-form solution, optimal value and L."""
 
     native_loss = "squared"
+    #: The sample weights wᵢ the rows were scaled by (None: unweighted), see :func:`least_squares`.
+    sample_weight: np.ndarray | None = None
 
     def __init__(self, X, y):
         X = design_matrix(X)
@@ -160,10 +164,15 @@ class LeastSquares(LinearModel):
         return float(smallest / self.n)
 
 
-def least_squares(X: Features, y: ArrayLike) -> LeastSquares:
-    """F(θ) = (1/2N) ‖Xθ − y‖² = (1/N) Σᵢ ½(xᵢᵀθ − yᵢ)², least squares in its mean form.
+def least_squares(X: Features, y: ArrayLike, sample_weight: ArrayLike | None = None) -> LeastSquares:
+    """F(θ) = (1/2N) ‖Xθ − y‖² = (1/N) Σᵢ ½(xᵢᵀθ − yᵢ)², least squares in its mean form; with sample weights
+    F(θ) = Σᵢ wᵢ ½(xᵢᵀθ − yᵢ)² / Σᵢ wᵢ.
 
-    Its minimizers are those of ½‖Xθ − y‖²; L = λ_max(XᵀX)/N and μ = λ_min(XᵀX)/N.
+    Its minimizers are those of ½‖Xθ − y‖²; L = λ_max(XᵀX)/N and μ = λ_min(XᵀX)/N. Weighted, it is least squares
+    on the rows scaled by √cᵢ, cᵢ = N wᵢ/Σw (so (1/N) Σᵢ cᵢ ½(xᵢᵀθ − yᵢ)²): θ*, p*, L, μ and the per-example
+    Lᵢ = cᵢ‖xᵢ‖² are those of the weighted sum, integer weights give F, ∇F, θ* and p* of the rows repeated, and both
+    engines run it as any least squares. ``problem.X`` and ``problem.y`` are the scaled rows;
+    ``problem.sample_weight`` the weights.
 
     Parameters
     ----------
@@ -171,6 +180,8 @@ def least_squares(X: Features, y: ArrayLike) -> LeastSquares:
         The design matrix (finite; a SciPy sparse matrix is kept as CSR, and runs cost its nonzeros).
     y : array, N
         The targets.
+    sample_weight : array of N nonnegative numbers, optional
+        wᵢ, as scikit-learn's ``fit(sample_weight=)`` (not all 0; a row of weight 0 counts for nothing).
 
     Returns
     -------
@@ -188,5 +199,19 @@ def least_squares(X: Features, y: ArrayLike) -> LeastSquares:
     (array([1., 1.]), 0.0)
     >>> round(problem.lipschitz(), 6) == round(float(np.linalg.eigvalsh(X.T @ X / 3).max()), 6)
     True
+    >>> weighted = sl.least_squares(X, np.array([1.0, 2.0, 3.0]), sample_weight=[1, 1, 2])   # row 2 counts twice
+    >>> repeated = sl.least_squares(X[[0, 1, 2, 2]], np.array([1.0, 2.0, 3.0, 3.0]))
+    >>> bool(np.allclose(weighted.solution(), repeated.solution())), round(weighted.optimal_value(), 6)
+    (True, 0.071429)
     """
-    return LeastSquares(X, y)
+    problem = LeastSquares(X, y)
+    if sample_weight is None:
+        return problem
+    weights = ExampleWeights(sample_weight, name="sample_weight")
+    if weights.values.size != problem.n:
+        validation.fail("sample_weight", f"N = {problem.n} numbers, one a row", f"{weights.values.size}")
+    scale = np.sqrt(problem.n * weights.probabilities).astype(problem.X.dtype)
+    rows = scipy.sparse.diags(scale) @ problem.X if scipy.sparse.issparse(problem.X) else scale[:, None] * problem.X
+    weighted = LeastSquares(rows, scale * np.asarray(problem.y))
+    weighted.sample_weight = weights.values
+    return weighted

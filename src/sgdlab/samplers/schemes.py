@@ -165,19 +165,19 @@ class WithoutReplacement(_Drawn):
 
 
 class ExampleWeights:
-    """N nonnegative weights, not all 0, held for sampling by weight: compared and hashed by their values (a
-    sampler holding them is a key of the programs' caches)."""
+    """N nonnegative weights, not all 0 (checked, errors naming the parameter ``name``), held for sampling by weight:
+    compared and hashed by their values (a sampler holding them is a key of the programs' caches)."""
 
-    def __init__(self, values):
+    def __init__(self, values, name: str = "weights"):
         array = np.array(values, dtype=np.float64).reshape(-1) if np.ndim(values) == 1 else None
         if array is None or array.size == 0:
-            validation.fail("weights", "'lipschitz' or N nonnegative numbers", validation.shown(values))
+            allowed = "'lipschitz' or N nonnegative numbers" if name == "weights" else "N nonnegative numbers"
+            validation.fail(name, allowed, validation.shown(values))
         if not np.all(np.isfinite(array)) or np.any(array < 0):
             bad = int(np.sum(~np.isfinite(array) | (array < 0)))
-            validation.fail("weights", "nonnegative finite numbers", f"{bad} negative, NaN or infinite of {array.size}")
+            validation.fail(name, "nonnegative finite numbers", f"{bad} negative, NaN or infinite of {array.size}")
         if not np.any(array > 0):
-            validation.fail("weights", "numbers not all 0 (at least one example must be drawn)",
-                            f"{array.size} zeros")
+            validation.fail(name, "numbers not all 0 (at least one example must count)", f"{array.size} zeros")
         array.flags.writeable = False
         self.values, self.cumulative = array, np.cumsum(array)
         self.probabilities = array / self.cumulative[-1]

@@ -797,6 +797,21 @@ def case_peers_w8a(rows, repeats):
     return table, targets
 
 
+def case_importance(rows, repeats):
+    """Logistic regression on w8a (ℓ2 weight 1e-4), B = 1: an importance-sampling epoch (pᵢ ∝ Lᵢ, native: the
+    weight folded into the step size, the plan drawn by an alias table) against a uniform one with replacement."""
+    X, y = libsvm("w8a", rows)
+    problem = sl.logistic_regression(X, y, l2=1e-4)
+    uniform = dataclasses.replace(sgdlab_row("importance", problem, sl.with_replacement(1),
+                                             0.5 / problem.lipschitz_max(), repeats),
+                                  system="sgdlab, with_replacement(1)")
+    weighted = dataclasses.replace(sgdlab_row("importance", problem, sl.importance(1),
+                                              0.5 / float(np.mean(problem.lipschitz_each())), repeats),
+                                   system="sgdlab, importance(1)")
+    return [uniform, weighted], [Target("importance", "importance / uniform epoch (w8a logistic, B=1)",
+                                        weighted.seconds / uniform.seconds, None, False)]
+
+
 def case_jax_mlp(size, repeats):
     """The network 64-128-10, B = 32, float32, one epoch on JAX's default device (what --device gpu times)."""
     n, p = size
@@ -836,7 +851,7 @@ CASES = {"b1": case_b1, "b64": case_b64, "gd": case_gd, "mlp": case_mlp, "sweep"
          "gd_sparse": case_gd_sparse, "peers_mlp": case_peers_mlp, "peers_mlp_one_core": case_peers_mlp_one_core,
          "peers_lsq": case_peers_least_squares, "peers_w8a": case_peers_w8a, "peers_mlp_jax": case_peers_mlp_jax,
          "jax_mlp": case_jax_mlp, "jax_lsq": case_jax_least_squares, "jax_sweep": case_jax_sweep,
-         "jax_probe": case_jax_probe}
+         "jax_probe": case_jax_probe, "importance": case_importance}
 #: The JAX engine's cases that --device gpu runs on the GPU (absolute times, to RESULTS-gpu.md).
 DEVICE_CASES = ["jax_mlp", "jax_lsq", "jax_sweep", "jax_probe"]
 #: The cases a plain run runs; "large" (a file larger than memory: minutes, and disk space) only when named,
@@ -851,7 +866,7 @@ SIZES = {  # case -> (full size, --quick size)
     "peers_mlp": ((60_000, 64), (1_024, 64)), "peers_mlp_one_core": ((60_000, 64), (1_024, 64)),
     "peers_mlp_jax": ((60_000, 64), (1_024, 64)), "peers_lsq": ((200_000, 100), (2_048, 20)),
     "peers_w8a": (None, 2_000), "jax_mlp": ((60_000, 64), (1_024, 64)), "jax_lsq": ((200_000, 100), (2_048, 20)),
-    "jax_sweep": ((10_000, 50), (500, 10)), "jax_probe": ((200_000, 100), (2_048, 20)),
+    "jax_sweep": ((10_000, 50), (500, 10)), "jax_probe": ((200_000, 100), (2_048, 20)), "importance": (None, 2_000),
 }
 
 

@@ -29,6 +29,7 @@ def test_quick_run_writes_a_table(tmp_path, monkeypatch, capsys):
 
 
 def test_device_gpu_without_a_gpu_says_so_and_exits_0(monkeypatch, capsys, tmp_path):
+    monkeypatch.syspath_prepend(str(RUNNER.parent))
     monkeypatch.setattr(sys, "argv", ["run.py", "--device", "gpu", "--out", str(tmp_path / "RESULTS-gpu.md")])
     with pytest.raises(SystemExit) as stop:
         runpy.run_path(str(RUNNER), run_name="__main__")

@@ -182,3 +182,18 @@ def test_the_native_loop_runs_weighted_single_example_steps_as_the_jax_engine(sa
     np.testing.assert_allclose(np.asarray(runs[0].params), np.asarray(runs[1].params), rtol=0, atol=1e-12)
     for column in ("loss", "grad_norm"):
         np.testing.assert_allclose(runs[0].history[column], runs[1].history[column], rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("weights", [[0.0, 1.0, 2.0, 0.0, 7.0, 0.0], np.ones(5),
+                                     np.random.default_rng(0).pareto(1.0, size=5_000)], ids=["zeros", "flat", "heavy"])
+def test_the_alias_table_gives_each_index_its_probability_exactly(weights):
+    # Column j is taken with probability c_j, else its alias: P(i) = (1/N)(c_i + Σ_{j: a_j = i} (1 − c_j)) = p_i to
+    # rounding (Vose's construction), whatever the spread of the weights (a Pareto tail spans many decades).
+    from sgdlab.samplers import draws
+
+    probabilities = np.asarray(weights, dtype=float) / np.sum(weights)
+    cuts, aliases = draws.alias_table(probabilities)
+    implied = cuts / cuts.size
+    np.add.at(implied, aliases, (1.0 - cuts) / cuts.size)
+    np.testing.assert_allclose(implied, probabilities, rtol=0, atol=1e-14)
+    assert np.all((cuts >= 0) & (cuts <= 1 + 1e-12))

@@ -185,32 +185,30 @@ def _uniform_fill(out, n, words):
 
 @numba.njit(cache=True, nogil=True)
 def _vose(scaled, cuts, aliases):
-    """Fill the alias table of N pᵢ (``scaled``): columns of mass below 1 ("small") take the rest of their column from a
-    column of mass above 1 ("large"), whose mass falls by as much; leftovers (1 up to rounding) keep their own index."""
+    """Fill the alias table of N pᵢ (``scaled``): columns of mass below 1 ("small", stack 0) take the rest of their
+    column from a column of mass 1 or more ("large", stack 1), whose mass falls by as much; the columns left (mass 1
+    up to rounding) keep their own index."""
     n = scaled.size
-    small, large = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
-    smalls = larges = 0
+    stacks, sizes = np.empty((2, n), dtype=np.int64), np.zeros(2, dtype=np.int64)
     for i in range(n):
-        if scaled[i] < 1.0:
-            small[smalls] = i
-            smalls += 1
-        else:
-            large[larges] = i
-            larges += 1
-    while smalls > 0 and larges > 0:
-        smalls, larges = smalls - 1, larges - 1
-        low, high = small[smalls], large[larges]
+        _push(stacks, sizes, i, scaled[i] >= 1.0)
+    while sizes[0] > 0 and sizes[1] > 0:
+        sizes -= 1
+        low, high = stacks[0, sizes[0]], stacks[1, sizes[1]]
         cuts[low], aliases[low] = scaled[low], high
         scaled[high] = (scaled[high] + scaled[low]) - 1.0
-        if scaled[high] < 1.0:
-            small[smalls] = high
-            smalls += 1
-        else:
-            large[larges] = high
-            larges += 1
-    for rest in (small[:smalls], large[:larges]):
-        for i in rest:
+        _push(stacks, sizes, high, scaled[high] >= 1.0)
+    for kind in range(2):
+        for i in stacks[kind, :sizes[kind]]:
             cuts[i], aliases[i] = 1.0, i
+
+
+@numba.njit(cache=True, inline="always")
+def _push(stacks, sizes, i, large):
+    """Put column i on the stack of large columns (``large``) or of small ones."""
+    kind = 1 if large else 0
+    stacks[kind, sizes[kind]] = i
+    sizes[kind] += 1
 
 
 @numba.njit(cache=True, nogil=True)

@@ -99,9 +99,9 @@ def test_what_importance_sampling_does_not_run_is_refused_clearly():
     with pytest.raises(ValueError, match="weights must be the weights given as N numbers for a problem without "
                                          "per-example constants"):
         sl.minimize(network, sl.importance(1), step=0.01, epochs=1)
-    with pytest.raises(ValueError, match=r"the sampler weighs its draws \(the native loop runs importance sampling at "
-                                         r"B = 1 with plain SGD"):
-        sl.minimize(problem, sl.importance(4), step=0.01, epochs=1, engine="native")
+    with pytest.raises(ValueError, match=r"the sampler weighs its draws \(the native loop runs importance sampling "
+                                         r"with plain SGD or its average, networks at B = 1"):
+        sl.minimize(problem, sl.importance(4), step=0.01, epochs=1, engine="native", method=sl.heavy_ball(0.5))
     with pytest.raises(ValueError, match="sampler must be a uniform sampler for SAGA or on devices"):
         sl.minimize(problem, sl.importance(1), step=0.01, epochs=1, method=sl.saga())
     stream = sl.expectation(lambda theta, omega: 0.5 * (theta - omega) ** 2, lambda key: jax.random.normal(key), 0.0)
@@ -164,11 +164,14 @@ def test_importance_shuffled_runs_equal_the_reference_loop_and_its_steps_are_unb
     assert sl.theory.unbiasedness(problem, sampler, params=np.ones(P), draws=4000, step=3).unbiased
 
 
-@pytest.mark.parametrize("sampler", [sl.importance(1), sl.importance_shuffled(1)], ids=repr)
+@pytest.mark.parametrize("sampler", [sl.importance(1), sl.importance_shuffled(1), sl.importance(8),
+                                     sl.importance_shuffled(7), sl.importance(128)], ids=repr)
 @pytest.mark.parametrize("model", ["least_squares", "logistic", "softmax_csr", "averaged"])
-def test_the_native_loop_runs_weighted_single_example_steps_as_the_jax_engine(sampler, model):
+def test_the_native_loop_runs_weighted_steps_as_the_jax_engine(sampler, model):
     # At B = 1 a step's weight wₜ = 1/(N p_{iₜ}) scales the whole step (the ℓ2 term too, as in the JAX engine's
-    # masked loss), so the native loop runs plain SGD at step sizes αₜ wₜ: the two engines agree to rounding.
+    # masked loss), so the native loop runs plain SGD at step sizes αₜ wₜ; at B > 1 the batch loops weigh each
+    # row's derivative and the ℓ2 decay by the batch's mean weight (B = 128 on 4 features: one thread's batch loop;
+    # B · p is below the parted loop's threshold here, tested apart). The two engines agree to rounding.
     X, y = _heterogeneous(5)
     problems = {"least_squares": sl.least_squares(X, y), "logistic": sl.logistic_regression(X, y > 0, l2=0.01),
                 "softmax_csr": sl.softmax_regression(scipy.sparse.csr_matrix(X), np.digitize(y, [-1.0, 1.0]), l2=0.01),
@@ -197,3 +200,14 @@ def test_the_alias_table_gives_each_index_its_probability_exactly(weights):
     np.add.at(implied, aliases, (1.0 - cuts) / cuts.size)
     np.testing.assert_allclose(implied, probabilities, rtol=0, atol=1e-14)
     assert np.all((cuts >= 0) & (cuts <= 1 + 1e-12))
+
+
+def test_the_parted_loop_weighs_its_rows_as_the_jax_engine():
+    # B · p = 64 · 80 ≥ PARTED_MIN_WORK: each step's gradient summed in two parts (on two threads when there are
+    # two cores and enough steps), each row's derivative weighted by its 1/(N pᵢ).
+    rng = np.random.default_rng(6)
+    X = rng.normal(size=(4_096, 80)) * rng.uniform(0.2, 5.0, size=(4_096, 1))
+    problem = sl.logistic_regression(X, X @ rng.normal(size=80) > 0, l2=0.01)
+    runs = [sl.minimize(problem, sl.importance(64), step=0.05 / np.mean(problem.lipschitz_each()), epochs=2, seed=3,
+                        engine=engine) for engine in ("native", "jax")]
+    np.testing.assert_allclose(np.asarray(runs[0].params), np.asarray(runs[1].params), rtol=0, atol=1e-12)

@@ -52,9 +52,9 @@ def unsupported(problem, sampler, optimizer, placement=None, schedule=None) -> s
         return reason
     if problem.constraint is not None:
         return "the problem is constrained (projected steps run on the JAX engine)"
-    if sampler.weighted and not _native_weighted(sampler, optimizer):
-        return ("the sampler weighs its draws (the native loop runs importance sampling at B = 1 with plain SGD or "
-                "its average; other runs of it are on the JAX engine)")
+    if sampler.weighted and not _native_weighted(problem, sampler, optimizer):
+        return ("the sampler weighs its draws (the native loop runs importance sampling with plain SGD or its average, "
+                "networks at B = 1; other runs of it are on the JAX engine)")
     if isinstance(optimizer, Averaged) and not _native_average(problem, optimizer):
         return (f"the run keeps a {optimizer.averaging.describe()} (the native loop averages plain SGD on the "
                 "linear models, from a start: polyak_average or tail_average)")
@@ -160,11 +160,12 @@ def _native_method(problem, method: Method) -> bool:
     return method.name in ("heavy_ball", "nesterov")
 
 
-def _native_weighted(sampler, optimizer) -> bool:
-    """Whether the native loop runs a sampler that weighs its draws: at B = 1 (a step's weight then scales its step
-    size) with plain SGD or a Polyak–Ruppert average of it."""
+def _native_weighted(problem, sampler, optimizer) -> bool:
+    """Whether the native loop runs a sampler that weighs its draws: with plain SGD or a Polyak–Ruppert average of
+    it, on a linear model at any B (its batch loops weigh each row's derivative) and on a network at B = 1 (a
+    step's weight then scales its step size)."""
     plain = optimizer is None or (isinstance(optimizer, Averaged) and optimizer.rule is None)
-    return sampler.batch_size == 1 and plain
+    return plain and (sampler.batch_size == 1 or not is_network(problem))
 
 
 def _native_average(problem, rule: Averaged) -> bool:

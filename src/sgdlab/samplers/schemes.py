@@ -455,8 +455,8 @@ def importance(batch_size: int = 1, weights: str | ArrayLike = "lipschitz") -> I
     """Importance sampling: B independent indices a step, i with probability pᵢ ∝ wᵢ, each gradient weighted by
     1/(N pᵢ), so the step is unbiased. With pᵢ ∝ Lᵢ (``weights="lipschitz"``, the per-example constants of the
     built-in linear models) SGD's step bound uses the mean L̄ = (1/N) Σ Lᵢ where uniform sampling uses L_max
-    (Needell, Srebro and Ward 2014; Gower et al. 2019). Runs natively at B = 1 with plain SGD, else on the JAX
-    engine.
+    (Needell, Srebro and Ward 2014; Gower et al. 2019). Runs natively with plain SGD on the linear models (networks
+    at B = 1), else on the JAX engine.
 
     Parameters
     ----------
@@ -484,8 +484,8 @@ def importance(batch_size: int = 1, weights: str | ArrayLike = "lipschitz") -> I
 def importance_shuffled(batch_size: int = 1, weights: str | ArrayLike = "lipschitz") -> ImportanceShuffled:
     """Importance sampling without replacement across an epoch: each example appears about N pᵢ times an epoch
     (pᵢ ∝ wᵢ, default Lᵢ; ⌊N pᵢ⌋ or ⌈N pᵢ⌉ times, N entries in all), in a random order cut into blocks of B, each
-    gradient weighted by 1/(N pᵢ) (the shuffled variant of opt_methods' importance sampling). Runs natively at
-    B = 1 with plain SGD, else on the JAX engine.
+    gradient weighted by 1/(N pᵢ) (the shuffled variant of opt_methods' importance sampling). Runs natively with
+    plain SGD on the linear models (networks at B = 1), else on the JAX engine.
 
     Parameters
     ----------

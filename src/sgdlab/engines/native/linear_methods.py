@@ -121,9 +121,9 @@ def averaged_epoch(loss, rows, y, V, scale, U, weight, indices, mask, alphas, l2
     margins, derivatives = np.empty(K), np.empty((width, K))
     planned = indices.reshape(-1)
     for t in range(steps):
-        count = batch_derivatives(loss, rows, y, V, scale, indices[t], mask[t], planned, t * width, margins,
-                                  derivatives)
-        scale *= 1.0 - alphas[t] * l2
+        count, total = batch_derivatives(loss, rows, y, V, scale, indices[t], mask[t], planned, t * width, margins,
+                                         derivatives)
+        scale *= 1.0 - alphas[t] * l2 * (total / count)   # the penalty weighted as the terms (× their mean weight)
         if abs(scale) < AVERAGED_RESCALE_BELOW:   # W = scale·V becomes V: first Σ = U + weight·V moves into U
             U += weight * V
             V *= scale

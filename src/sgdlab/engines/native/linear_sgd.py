@@ -352,15 +352,34 @@ def row_derivatives(loss, rows, y, i, V, scale, margins, out):
 
 @numba.njit(cache=True, inline="always", error_model="numpy")
 def batch_derivatives(loss, rows, y, V, scale, row, keep, planned, first, margins, derivatives):
-    """derivatives[c] for the batch's c-th real row (``row``/``keep``: the plan's step, whose first entry is
-    ``first`` in the flattened plan ``planned``), each row asked for ahead; returns how many there are."""
-    count = 0
+    """derivatives[c] = w · ∂ℓ/∂m for the batch's c-th real row, w its entry of ``keep`` (1 for True; an importance
+    sampler's weight 1/(N pᵢ)) (``row``/``keep``: the plan's step, whose first entry is ``first`` in the flattened
+    plan ``planned``), each row asked for ahead; returns (how many there are, the sum of their weights)."""
+    count, total = 0, 0.0
     for b in range(row.shape[0]):
         _ask_ahead(rows, y, planned, first + b, PREFETCH_AHEAD_ROWS)
         if keep[b]:
             row_derivatives(loss, rows, y, row[b], V, scale, margins, derivatives[count])
+            total += weigh(derivatives[count], keep[b])
             count += 1
-    return count
+    return count, total
+
+
+def weigh(values, weight):
+    """values *= weight for a weighted mask's entry, returning the weight; a True/False mask's entry leaves them
+    as they are and returns 1 (compiled apart: no multiply in the unweighted loops)."""
+
+
+@overload(weigh, inline="always")
+def _weigh(values, weight):
+    if isinstance(weight, numba.types.Boolean):
+        return lambda values, weight: 1.0
+
+    def weighed(values, weight):
+        for k in range(values.size):
+            values[k] *= weight
+        return weight
+    return weighed
 
 
 @numba.njit(cache=True, fastmath=REORDER, nogil=True, error_model="numpy")
@@ -372,9 +391,9 @@ def _batch_epoch(loss, rows, y, V, scale, indices, mask, alphas, l2):
     derivatives = np.empty((width, K))
     planned = indices.reshape(-1)
     for t in range(steps):
-        count = batch_derivatives(loss, rows, y, V, scale, indices[t], mask[t], planned, t * width, margins,
-                                  derivatives)
-        scale = _decayed(scale, alphas[t] * l2, V)
+        count, total = batch_derivatives(loss, rows, y, V, scale, indices[t], mask[t], planned, t * width, margins,
+                                         derivatives)
+        scale = _decayed(scale, alphas[t] * l2 * (total / count), V)   # the penalty weighted as the terms: × mean w
         factor = -alphas[t] / (count * scale)
         count = 0
         for b in range(width):

@@ -38,6 +38,7 @@ from sgdlab.engines.native.linear_sgd import (
     row_add_outer,
     row_derivatives,
     row_prefetch,
+    weigh,
 )
 
 #: Parts of each step's batch, the most threads a run uses.
@@ -84,18 +85,20 @@ def parted_epoch(loss, rows, y, Vt, scale, indices, mask, alphas, l2, thread, th
             G[:] = 0.0
             for b in range(start, stop):
                 _ask_ahead_in_part(rows, y, indices, t, b, start, stop)
-                if mask[t, b]:
+                if mask[t, b]:   # weighted by the entry (1 for True; an importance sampler's 1/(N pᵢ))
                     row_derivatives(loss, rows, y, indices[t, b], Vt, scale, margins, derivatives)
+                    weigh(derivatives, mask[t, b])
                     row_add_outer(rows, indices[t, b], G, 1.0, derivatives)
         meeting.arrive(flags, thread, t)
         meeting.wait_for_others(flags, threads, thread, t)
-        count = 0
+        count, total = 0, 0.0
         for b in range(width):
-            count += mask[t, b]
+            count += mask[t, b] != 0
+            total += mask[t, b] * 1.0
         if velocity.size:
             _momentum_step(Vt, velocity, gradients[buffer], count, alphas[t], l2, beta, nesterov)
             continue
-        scale = _decayed(scale, alphas[t] * l2, Vt)
+        scale = _decayed(scale, alphas[t] * l2 * (total / count), Vt)   # the penalty × the terms' mean weight
         factor = -alphas[t] / (count * scale)
         for k in range(classes):
             for j in range(Vt.shape[1]):

@@ -147,11 +147,12 @@ class NativeRun:
         self._map_groups(run, len(seeds))
 
     def _weighed(self, plans: tuple[np.ndarray, np.ndarray], alphas: np.ndarray) -> tuple:
-        """(indices, masks, step sizes) as the loops take them. A sampler that weighs its draws (at B = 1, with plain
-        SGD: :func:`sgdlab.engines.select.unsupported`) has each step's weight wₜ folded into its step size: the
-        weighted step θ − αₜ wₜ ∇f_{iₜ}(θ) is plain SGD's at step size αₜ wₜ, the ℓ2 term included."""
+        """(indices, masks, step sizes) as the loops take them. A sampler that weighs its draws (with plain SGD:
+        :func:`sgdlab.engines.select.unsupported`) at B = 1 has each step's weight wₜ folded into its step size (the
+        weighted step θ − αₜ wₜ ∇f_{iₜ}(θ) is plain SGD's at step size αₜ wₜ, the ℓ2 term included: the B = 1 loops
+        read no mask); at B > 1 the linear models' batch loops read the weights from the mask."""
         indices, masks = plans
-        if not self.sampler.weighted:
+        if not self.sampler.weighted or masks.shape[-1] > 1:
             return indices, masks, alphas
         return indices, masks != 0, alphas * masks[:, :, 0]
 

@@ -37,6 +37,7 @@ index arrays.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import math
 from collections.abc import Callable
@@ -181,10 +182,14 @@ class ExampleWeights:
         array.flags.writeable = False
         self.values, self.cumulative = array, np.cumsum(array)
         self.probabilities = array / self.cumulative[-1]
-        self.cuts, self.aliases = draws.alias_table(self.probabilities)
         with np.errstate(divide="ignore"):   # an example of weight 0 is never drawn
             self.scales = 1.0 / (array.size * self.probabilities)
         self._key = hashlib.sha256(array.tobytes()).hexdigest()
+
+    @functools.cached_property
+    def alias_table(self) -> tuple[np.ndarray, np.ndarray]:
+        """(cuts, aliases) of Walker's alias table of the probabilities (built once, when a plan first draws)."""
+        return draws.alias_table(self.probabilities)
 
     def __eq__(self, other) -> bool:
         return isinstance(other, ExampleWeights) and self._key == other._key
@@ -217,12 +222,14 @@ class _ByWeight(_Minibatch):
                             "weight)", repr(problem))
         if isinstance(self.weights, ExampleWeights):
             return self
-        each = problem.lipschitz_each()
-        if each is None:
-            validation.fail("weights", "the weights given as N numbers for a problem without per-example constants "
-                            "(the built-in linear models have lipschitz_each())", f"'lipschitz' for {problem!r}",
-                            context=self.name)
-        return dataclasses.replace(self, weights=ExampleWeights(each))
+        if "lipschitz_weights" not in problem.memo:   # resolved once a problem (runs, comparisons, theory ask again)
+            each = problem.lipschitz_each()
+            if each is None:
+                validation.fail("weights", "the weights given as N numbers for a problem without per-example "
+                                "constants (the built-in linear models have lipschitz_each())",
+                                f"'lipschitz' for {problem!r}", context=self.name)
+            problem.memo["lipschitz_weights"] = ExampleWeights(each)
+        return dataclasses.replace(self, weights=problem.memo["lipschitz_weights"])
 
     def probabilities(self, problem) -> np.ndarray:
         """(pᵢ)ᵢ on ``problem`` (N numbers summing to 1)."""
@@ -251,8 +258,8 @@ class Importance(_ByWeight):
 
     def plan(self, n, seed, epoch):
         weights = self.bound_weights(n)
-        return draws.by_weight(weights.cuts, weights.aliases, weights.scales, (self.steps_per_epoch(n),
-                                                                                self.batch_size), seed, epoch)
+        return draws.by_weight(*weights.alias_table, weights.scales, (self.steps_per_epoch(n), self.batch_size),
+                               seed, epoch)
 
 
 @dataclasses.dataclass(frozen=True, repr=False)

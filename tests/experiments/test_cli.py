@@ -107,6 +107,9 @@ def test_bad_input_is_one_line_and_exit_code_2(args, text, tmp_path):
     ('[problem]\ndata = "prices.csv"\ntarget = "price"\n', "target must be a column of prices.csv (a, b); got 'price'."),
     ('[oops]\n', "exp.toml must be made of the tables [problem], [compare] and [runs.NAME]; got unknown table(s) ['oops']."),
     ('[problem\n', "EXPERIMENT must be a readable TOML file"),
+    ('[problem]\nclass_weight = "balanced"\n', "class_weight must be given for logistic or softmax only (it weighs a "
+     "classifier's classes); got 'balanced' for least_squares."),
+    ('[problem]\nkind = "logistic"\nclass_weight = "equal"\n', "class_weight must be 'balanced'; got 'equal'."),
 ])
 def test_bad_experiment_files(tmp_path, toml, text):
     (tmp_path / "prices.csv").write_text("a,b\n1,2\n3,4\n")
@@ -328,3 +331,21 @@ def test_flip_flop_runs_from_the_command_line_and_from_a_file(tmp_path):
     assert main(["run", str(tmp_path / "exp.toml")]) == 0
     from_file = pd.read_parquet(tmp_path / "file" / "table.parquet")
     np.testing.assert_allclose(from_file.loss.to_numpy(), table.loss.to_numpy(), rtol=1e-12)
+
+
+def test_balanced_class_weights_from_the_command_line_and_a_file(tmp_path):
+    """--class-weight balanced and [problem] class_weight build the problem sl.logistic_regression(...,
+    class_weight="balanced") does: the same runs, and the report's problem table says so."""
+    import sgdlab as sl
+    from sgdlab.experiments import config
+
+    assert main(["compare", "--problem", "logistic", "--class-weight", "balanced", "--schemes", "shuffled_cyclic",
+                 "--batch-sizes", "8", "--step", "0.05", "--epochs", "2", "--seeds", "1", "--out", str(tmp_path / "cli")]) == 0
+    table = pd.read_parquet(tmp_path / "cli" / "table.parquet")
+    built = config.build(config.validated({"problem": {"kind": "logistic", "class_weight": "balanced"}}))
+    labels = (built.problem.y > 0).astype(int)
+    expected = len(labels) / (2 * np.bincount(labels))
+    np.testing.assert_allclose(built.problem.sample_weight, expected[labels], rtol=1e-14)
+    run = sl.minimize(built.problem, sl.shuffled_cyclic(8), step=0.05, epochs=2, seed=0)
+    assert table.loss.iloc[-1] == pytest.approx(run.history.loss.iloc[-1], rel=1e-10)
+    assert "class weights" in (tmp_path / "cli" / "report.html").read_text()

@@ -59,3 +59,102 @@ def test_bad_sample_weights_are_refused_naming_the_parameter(weights, message):
     X, y, _ = _data()
     with pytest.raises(ValueError, match=message):
         sl.least_squares(X, y, sample_weight=weights)
+
+
+# Classifiers: the weight multiplies each example's loss, not the ℓ2 penalty (fᵢ = cᵢ ℓᵢ + (λ/2)‖θ‖², cᵢ = N wᵢ/Σw).
+
+def _labelled(seed=0, classes=2):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(N, P))
+    labels = np.argmax(X @ rng.normal(size=(P, classes)) + rng.normal(size=(N, classes)), axis=1)
+    return X, labels, rng.integers(0, 4, size=N)
+
+
+CLASSIFIERS = {"logistic": (sl.logistic_regression, 2), "softmax": (sl.softmax_regression, 3)}
+
+
+@pytest.mark.parametrize("family", CLASSIFIERS)
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+def test_classifier_integer_weights_are_repeated_rows(family, sparse):
+    # F, ∇F, L (Xᵀ diag(c) X), θ* and p* of the weighted problem are those of each row repeated wᵢ times, to 1e-10.
+    build, classes = CLASSIFIERS[family]
+    X, labels, counts = _labelled(classes=classes)
+    weighted = build(scipy.sparse.csr_matrix(X) if sparse else X, labels, l2=0.1, sample_weight=counts)
+    rows = np.repeat(np.arange(N), counts)
+    repeated = build(X[rows], labels[rows], l2=0.1)
+    theta = np.random.default_rng(1).normal(size=weighted.params0.shape)
+    assert float(weighted.loss(theta)) == pytest.approx(float(repeated.loss(theta)), rel=1e-10)
+    np.testing.assert_allclose(weighted.grad(theta), repeated.grad(theta), rtol=1e-10, atol=1e-12)
+    assert weighted.lipschitz() == pytest.approx(repeated.lipschitz(), rel=1e-10)
+    if family == "logistic":
+        np.testing.assert_allclose(weighted.solution(), repeated.solution(), rtol=1e-10, atol=1e-12)
+        assert weighted.optimal_value() == pytest.approx(repeated.optimal_value(), rel=1e-10)
+
+
+def test_logistic_balanced_class_weight_matches_scikit_learn():
+    # scikit-learn minimizes C Σ k_{yᵢ} ℓᵢ + ½‖θ‖², ours Σ k_{yᵢ} ℓᵢ / Σk + (λ/2)‖θ‖²: the same θ* for C = 1/(λ Σk).
+    sklearn = pytest.importorskip("sklearn.linear_model")
+    from sklearn.utils.class_weight import compute_class_weight
+
+    X, labels, _ = _labelled(5)
+    labels = (X[:, 0] > 0.6).astype(int)   # unbalanced: about a quarter positive
+    problem = sl.logistic_regression(X, labels, l2=0.05, class_weight="balanced")
+    factors = compute_class_weight("balanced", classes=np.array([0, 1]), y=labels)
+    np.testing.assert_allclose(problem.sample_weight, factors[labels], rtol=1e-14)
+    model = sklearn.LogisticRegression(C=1 / (0.05 * problem.sample_weight.sum()), fit_intercept=False,
+                                       class_weight="balanced", tol=1e-12, max_iter=10_000).fit(X, labels)
+    np.testing.assert_allclose(problem.solution(), model.coef_[0], rtol=1e-6, atol=1e-8)
+
+
+def test_softmax_weighted_minimizer_matches_scikit_learn():
+    # Softmax has no closed-form θ*: scipy's L-BFGS on our F and ∇F against scikit-learn's multinomial fit.
+    sklearn = pytest.importorskip("sklearn.linear_model")
+    import scipy.optimize
+
+    X, labels, _ = _labelled(6, classes=3)
+    weights = np.random.default_rng(7).uniform(0.2, 2.0, size=N)
+    problem = sl.softmax_regression(X, labels, l2=0.1, sample_weight=weights, class_weight={0: 3.0})
+    shape = problem.params0.shape
+    found = scipy.optimize.minimize(lambda w: float(problem.loss(w.reshape(shape))), np.zeros(P * 3),
+                                    jac=lambda w: np.asarray(problem.grad(w.reshape(shape))).ravel(),
+                                    method="L-BFGS-B", options={"gtol": 1e-12, "ftol": 1e-15, "maxiter": 5000})
+    total = float(np.sum(weights * np.where(labels == 0, 3.0, 1.0)))
+    model = sklearn.LogisticRegression(C=1 / (0.1 * total), fit_intercept=False, class_weight={0: 3.0},
+                                       tol=1e-12, max_iter=10_000).fit(X, labels, sample_weight=weights)
+    np.testing.assert_allclose(found.x.reshape(shape), model.coef_.T, rtol=1e-5, atol=1e-6)
+
+
+def test_weighted_classifier_steps_weigh_the_loss_not_the_penalty():
+    # Plain SGD at B = 1, by hand in NumPy: θ ← θ − α (cᵢ ∇ℓᵢ(θ) + λθ), cᵢ = N wᵢ/Σw, the order from the sampler.
+    X, labels, counts = _labelled(8)
+    weights = counts + 0.25
+    problem = sl.logistic_regression(X, labels, l2=0.2, sample_weight=weights)
+    sampler, alpha, signs = sl.shuffled_cyclic(1), 0.3, np.where(labels == 1, 1.0, -1.0)
+    run = sl.minimize(problem, sampler, step=alpha, epochs=2, seed=3)
+    theta, c = np.zeros(P), N * weights / weights.sum()
+    for epoch in range(2):
+        for (i,) in sampler.batches(N, epoch=epoch, seed=3):
+            derivative = -signs[i] / (1.0 + np.exp(signs[i] * X[i] @ theta))
+            theta = theta - alpha * (c[i] * derivative * X[i] + 0.2 * theta)
+    np.testing.assert_allclose(run.params, theta, rtol=0, atol=1e-12)
+
+
+def test_weighted_classifiers_run_on_jax_and_the_native_engine_says_why_not():
+    X, labels, counts = _labelled()
+    problem = sl.logistic_regression(X, labels, sample_weight=counts + 1)
+    assert sl.minimize(problem, sl.shuffled_cyclic(4), step=0.1, epochs=1).status == "max_epochs"
+    with pytest.raises(ValueError, match="the classifier's losses are weighted"):
+        sl.minimize(problem, sl.shuffled_cyclic(4), step=0.1, epochs=1, engine="native")
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"class_weight": "balance"}, "class_weight must be 'balanced' or a dict from class label to weight; got 'balance'"),
+    ({"class_weight": {7: 2.0}}, r"class_weight must be weights of labels among \[0, 1\]; got labels \[7\]"),
+    ({"class_weight": {1: -1.0}}, "class_weight must be nonnegative finite weights"),
+    ({"sample_weight": np.ones(3)}, "sample_weight must be N = 30 numbers, one a row; got 3"),
+    ({"sample_weight": np.full(N, np.nan)}, "sample_weight must be nonnegative finite numbers"),
+])
+def test_bad_classifier_weights_are_refused_naming_the_parameter(options, message):
+    X, labels, _ = _labelled()
+    with pytest.raises(ValueError, match=message):
+        sl.logistic_regression(X, labels, **options)

@@ -179,6 +179,8 @@ def _model_reason(problem) -> str | None:
         if getattr(problem, "native_loss", None) is None:
             return (f"{type(problem).__name__} is not a built-in linear model (least squares, logistic, softmax, "
                     "curve fit) or a ReLU network of one hidden layer")
+        if getattr(problem, "scale", None) is not None:
+            return "the classifier's losses are weighted (sample_weight, class_weight: runs on the JAX engine)"
         return None
     if len(problem.hidden) != 1:
         return f"the network has {len(problem.hidden)} hidden layers (the native loop runs networks of one)"

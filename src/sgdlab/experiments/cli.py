@@ -7,6 +7,7 @@ at once. Bad input ends with one line naming what was wrong and what is allowed,
 
 from __future__ import annotations
 
+import functools
 import sys
 import warnings
 from pathlib import Path
@@ -26,7 +27,8 @@ def cli():
 
 
 def _problem_options(command):
-    """The options that say which problem to build (shared by compare and batch-size)."""
+    """The options that say which problem to build (shared by compare, batch-size and step-sweep), given to the
+    command as one ``problem_table``: the TOML's [problem] without the options left unset."""
     options = [
         click.option("--problem", "kind", type=click.Choice(config.PROBLEM_KINDS), default="least_squares",
                      show_default=True, help="What to minimize."),
@@ -37,19 +39,27 @@ def _problem_options(command):
                      help="Center and scale features."),
         click.option("--intercept/--no-intercept", default=True, show_default=True, help="Append a column of ones."),
         click.option("--l2", type=float, default=0.0, show_default=True, help="ℓ2 weight (logistic and softmax)."),
+        click.option("--class-weight", type=click.Choice(["balanced"]), default=None,
+                     help="Weigh each class's losses by N / (K · its count) (logistic and softmax)."),
         click.option("--hidden", default=None, help="The hidden layers' widths of --problem mlp, e.g. 64 or 128,64 "
                      "[default: 64]. A network's L_B is not known: give --step."),
     ]
+
+    @functools.wraps(command)
+    def with_problem(**given):
+        problem = {key: given.pop(key) for key in PROBLEM_OPTIONS}
+        if problem["hidden"] is not None:
+            problem["hidden"] = _split(problem["hidden"], "--hidden", int)
+        return command(problem_table={key: value for key, value in problem.items() if value is not None}, **given)
+
     for option in reversed(options):
-        command = option(command)
-    return command
+        with_problem = option(with_problem)
+    return with_problem
 
 
-def _problem_document(kind, data, target, standardize, intercept, l2, hidden, test_fraction=None) -> dict:
-    problem = {"kind": kind, "data": data, "target": target, "standardize": standardize, "intercept": intercept,
-               "l2": l2, "hidden": None if hidden is None else _split(hidden, "--hidden", int),
-               "test_fraction": test_fraction}
-    return {k: v for k, v in problem.items() if v is not None}
+#: The options of :func:`_problem_options`, by their parameter names.
+PROBLEM_OPTIONS = ("kind", "data", "target", "standardize", "intercept", "l2", "class_weight", "hidden")
+
 
 
 _goal_option = click.option("--goal", type=click.FloatRange(min=0, max=1, min_open=True, max_open=True), default=None,
@@ -83,13 +93,15 @@ _overwrite_option = click.option("--overwrite", is_flag=True, help="Let this exp
 @click.option("--title", default=None, help="The report's title.")
 @_goal_option
 @_overwrite_option
-def compare(kind, data, target, standardize, intercept, l2, hidden, schemes, batch_sizes, methods, step, epochs,
-            seeds, record_every, test_fraction, patience, out, title, goal, overwrite):
+def compare(problem_table, schemes, batch_sizes, methods, step, epochs, seeds, record_every, test_fraction, patience,
+            out, title, goal, overwrite):
     """Run sampling schemes side by side over seeds and write an HTML report."""
     runs = _runs(schemes, batch_sizes, methods)
     if step is not None:
         runs = {name: {**run, "step": step} for name, run in runs.items()}
-    document = {"problem": _problem_document(kind, data, target, standardize, intercept, l2, hidden, test_fraction),
+    if test_fraction is not None:
+        problem_table["test_fraction"] = test_fraction
+    document = {"problem": problem_table,
                 "compare": {"epochs": epochs, "seeds": seeds, "record_every": record_every, "out": out, "title": title,
                             "goal": goal, "patience": patience},
                 "runs": runs}
@@ -105,13 +117,13 @@ def compare(kind, data, target, standardize, intercept, l2, hidden, schemes, bat
 @click.option("--seeds", type=click.IntRange(min=1), default=5, show_default=True)
 @click.option("--out", default=None, help="Results folder (default: results/batch-size-<problem>-<data>).")
 @_overwrite_option
-def batch_size(kind, data, target, standardize, intercept, l2, hidden, sizes, sampler, epochs, seeds, out, overwrite):
+def batch_size(problem_table, sizes, sampler, epochs, seeds, out, overwrite):
     """Compare batch sizes per epoch and per second, with the noise scale B_simple and the throughput knee."""
     from sgdlab.experiments import batch_size as study
     from sgdlab.experiments.report import write_report
 
     sizes = _split(sizes, "--sizes", int)
-    document = {"problem": _problem_document(kind, data, target, standardize, intercept, l2, hidden),
+    document = {"problem": problem_table,
                 "compare": {"epochs": epochs, "seeds": seeds}, "runs": config.product_runs([sampler], sizes)}
     experiment = config.validated(document, where="sgdlab batch-size")
     problem, _, default_out, title, _, _ = config.build(experiment)
@@ -133,11 +145,11 @@ def batch_size(kind, data, target, standardize, intercept, l2, hidden, sizes, sa
 @click.option("--epochs", type=click.IntRange(min=1), default=20, show_default=True)
 @click.option("--seeds", type=click.IntRange(min=1), default=5, show_default=True)
 @click.option("--out", default=None, help="Results folder (default: results/step-sweep-<problem>-<data>).")
-def step_sweep(kind, data, target, standardize, intercept, l2, hidden, schemes, batch_sizes, epochs, seeds, out):
+def step_sweep(problem_table, schemes, batch_sizes, epochs, seeds, out):
     """Sweep constant steps over α·L in [0.05, 4] and find where each sampler's runs start to diverge."""
     from sgdlab.experiments import step_sweep as sweep
 
-    document = {"problem": _problem_document(kind, data, target, standardize, intercept, l2, hidden),
+    document = {"problem": problem_table,
                 "runs": _runs(schemes, batch_sizes)}
     experiment = config.validated(document, where="sgdlab step-sweep")
     problem, runs, default_out, title, _, _ = config.build(experiment)

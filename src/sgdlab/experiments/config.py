@@ -9,6 +9,7 @@ An experiment file has three kinds of tables (every key optional unless marked):
     standardize = true         # center and scale every feature column
     intercept = true           # append a column of ones
     l2 = 0.0                   # ℓ2 weight (logistic and softmax)
+    class_weight = "balanced"  # weigh each class's losses by N / (K · its count) (logistic and softmax)
     hidden = [64]              # the hidden layers' widths (mlp; its L_B is not known: give each run a step)
     test_fraction = 0.2        # hold out this fraction of the rows (stratified for classifiers): columns
                                # test_loss (and test_accuracy); features standardized by the training rows
@@ -58,6 +59,7 @@ SCHEMA: dict[str, dict[str, tuple[type | tuple[type, ...], str]]] = {
     "problem": {"kind": (str, "one of " + ", ".join(PROBLEM_KINDS)), "data": (str, "a bundled name or a path"),
                 "target": ((str, int), "a column name or index"), "standardize": (bool, "true or false"),
                 "intercept": (bool, "true or false"), "l2": ((int, float), "a number >= 0"),
+                "class_weight": (str, "'balanced' (logistic and softmax)"),
                 "hidden": ((int, list), "a width or a list of widths (mlp)"),
                 "test_fraction": (float, "a fraction in (0, 1) of the rows to hold out")},
     "compare": {"epochs": (int, "an integer >= 1"), "seeds": (int, "an integer >= 1"),
@@ -72,7 +74,7 @@ SCHEMA: dict[str, dict[str, tuple[type | tuple[type, ...], str]]] = {
             "average": (str, "polyak_average[:start], tail_average[:fraction] or ema[:decay]")},
 }
 PROBLEM_DEFAULTS = {"kind": "least_squares", "data": None, "target": None, "standardize": True, "intercept": True,
-                    "l2": 0.0, "hidden": [64], "test_fraction": None}
+                    "l2": 0.0, "class_weight": None, "hidden": [64], "test_fraction": None}
 COMPARE_DEFAULTS = {"epochs": 20, "seeds": 10, "record_every": 1, "out": None, "title": None, "goal": 1e-3,
                     "patience": None, "patience_on": None}
 
@@ -299,7 +301,7 @@ def build(experiment: dict) -> Built:
         X = data.standardize(X, like=training_rows) if spec["standardize"] else X
         X = data.with_intercept(X) if spec["intercept"] else X
         built.append((X, y))
-    problem = _problem(spec["kind"], *built[0], spec["l2"], spec["hidden"])
+    problem = _problem(spec["kind"], *built[0], spec["l2"], spec["hidden"], spec["class_weight"])
     heldout = {"test": problem.with_data(*built[1])} if len(built) > 1 else None
     runs = {name: {"sampler": _sampler(run), **({"step": run["step"]} if "step" in run else {}),
                    **({"method": parse_method(run["method"], f"[runs.{name}] method")} if "method" in run else {}),
@@ -330,8 +332,9 @@ def source(experiment: dict) -> dict:
     spec = dict(experiment["problem"])
     if spec["kind"] != "mlp":
         spec.pop("hidden")
-    if spec["test_fraction"] is None:
-        spec.pop("test_fraction")
+    for key in ("test_fraction", "class_weight"):
+        if spec[key] is None:
+            spec.pop(key)
     if spec["data"] not in NAMED_DATA:
         path = Path(spec["data"]).resolve()
         with path.open("rb") as file:
@@ -339,11 +342,16 @@ def source(experiment: dict) -> dict:
     return spec
 
 
-def _problem(kind: str, X, y, l2: float, hidden):
+def _problem(kind: str, X, y, l2: float, hidden, class_weight: str | None):
     import numpy as np
 
     from sgdlab import problems
 
+    if class_weight is not None and kind not in ("logistic", "softmax"):
+        validation.fail("class_weight", "given for logistic or softmax only (it weighs a classifier's classes)",
+                        f"{class_weight!r} for {kind}")
+    if class_weight not in (None, "balanced"):
+        validation.fail("class_weight", "'balanced'", validation.shown(class_weight))
     if kind == "least_squares":
         if l2:
             validation.fail("l2", "0 for least_squares (an ℓ2 weight is for logistic and softmax)",
@@ -353,9 +361,9 @@ def _problem(kind: str, X, y, l2: float, hidden):
                             f"text values such as {np.asarray(y)[0]!r}")
         return problems.least_squares(X, np.asarray(y, dtype=np.float64))
     if kind == "logistic":
-        return problems.logistic_regression(X, _binary(y), l2)
+        return problems.logistic_regression(X, _binary(y), l2, class_weight=class_weight)
     if kind == "softmax":
-        return problems.softmax_regression(X, y, l2)
+        return problems.softmax_regression(X, y, l2, class_weight=class_weight)
     if l2:
         validation.fail("l2", "0 for mlp (an ℓ2 weight is for logistic and softmax)", validation.shown(l2))
     return problems.mlp(X, y, hidden=hidden)

@@ -122,7 +122,7 @@ def _source_rows(source: dict | None) -> list[tuple[str, str]]:
     """What the problem was built from (the data, its hash, target and preprocessing), where recorded."""
     names = [("data", "data"), ("data_sha256", "data SHA-256"), ("target", "target column"),
              ("standardize", "standardized"), ("intercept", "intercept column"), ("l2", "ℓ2 weight"),
-             ("test_fraction", "held out (test)")]
+             ("class_weight", "class weights"), ("test_fraction", "held out (test)")]
     return [(label, str(source[key])) for key, label in names if source and source.get(key) is not None]
 
 

@@ -15,10 +15,9 @@ import numpy as np
 import scipy.sparse.linalg
 from numpy.typing import ArrayLike
 
-from sgdlab._helpers import validation
 from sgdlab._helpers.aliases import Features
 from sgdlab.problems.linear import LinearModel, design_matrix, targets
-from sgdlab.samplers import ExampleWeights
+from sgdlab.problems.weights import example_weights, mean_one_scale
 
 #: The normal equations solve for θ* only when λ_min(XᵀX) > GRAM_RCOND · λ_max(XᵀX) (κ(X) < 10⁴).
 GRAM_RCOND = 1e-8
@@ -33,8 +32,6 @@ class LeastSquares(LinearModel):
     """F(θ) = (1/2N) ‖Xθ − y‖², with its closed-form solution, optimal value and L."""
 
     native_loss = "squared"
-    #: The sample weights wᵢ the rows were scaled by (None: unweighted), see :func:`least_squares`.
-    sample_weight: np.ndarray | None = None
 
     def __init__(self, X, y):
         X = design_matrix(X)
@@ -205,12 +202,10 @@ def least_squares(X: Features, y: ArrayLike, sample_weight: ArrayLike | None = N
     (True, 0.071429)
     """
     problem = LeastSquares(X, y)
-    if sample_weight is None:
+    weights = example_weights(problem.n, sample_weight)
+    if weights is None:
         return problem
-    weights = ExampleWeights(sample_weight, name="sample_weight")
-    if weights.values.size != problem.n:
-        validation.fail("sample_weight", f"N = {problem.n} numbers, one a row", f"{weights.values.size}")
-    scale = np.sqrt(problem.n * weights.probabilities).astype(problem.X.dtype)
+    scale = np.sqrt(mean_one_scale(weights)).astype(problem.X.dtype)
     rows = scipy.sparse.diags(scale) @ problem.X if scipy.sparse.issparse(problem.X) else scale[:, None] * problem.X
     weighted = LeastSquares(rows, scale * np.asarray(problem.y))
     weighted.sample_weight = weights.values

@@ -22,6 +22,8 @@ import scipy.sparse.linalg
 from sgdlab._helpers import validation
 from sgdlab.problems.base import FiniteSum, weighted_mean
 from sgdlab.problems.rows import batch_products, engine_rows, products
+from sgdlab.problems.weights import mean_one_scale, scaled
+from sgdlab.samplers import ExampleWeights
 
 #: Above this many features, λ_max(XᵀX) comes from an iterative SVD instead of a dense eigensolver.
 DENSE_EIGEN_MAX_FEATURES = 2000
@@ -39,10 +41,16 @@ class LinearModel(FiniteSum):
     curvature = 1.0
     #: The loss family the native loop (sgdlab.engines.select) runs for this model, or None when it has none.
     native_loss: str | None = None
+    #: The weights wᵢ the problem was built with (None: unweighted), see :mod:`sgdlab.problems.weights`.
+    sample_weight: np.ndarray | None = None
 
-    def __init__(self, X, y, params0, l2: float = 0.0):
+    def __init__(self, X, y, params0, l2: float = 0.0, weights: ExampleWeights | None = None):
         self.X, self.y, self.l2 = X, y, l2
-        super().__init__(type(self).margin_losses, (X, y), params0)
+        if weights is not None:
+            self.sample_weight = weights.values
+        #: cᵢ = N wᵢ / Σw, each loss's factor in fᵢ = cᵢ ℓ(xᵢᵀθ, yᵢ) + (λ/2)‖θ‖² (None: every cᵢ = 1).
+        self.scale = None if weights is None else mean_one_scale(weights)
+        super().__init__(type(self).margin_losses, (X, y) if self.scale is None else (X, y, self.scale), params0)
 
     @staticmethod
     def margin_losses(margins, y):
@@ -50,18 +58,17 @@ class LinearModel(FiniteSum):
         raise NotImplementedError
 
     def _validated_data(self, data):
-        X, y = data   # validated by the family's constructor
-        return (engine_rows(X), jnp.asarray(y)), X.shape[0]
+        X, y, *scale = data   # validated by the family's constructor
+        return (engine_rows(X), jnp.asarray(y), *(jnp.asarray(c, dtype=X.dtype) for c in scale)), X.shape[0]
 
     def example_losses(self, params, data):
-        """fᵢ(θ) = ℓ(xᵢᵀθ, yᵢ) + (λ/2) ‖θ‖² for every row of the data."""
-        rows, y = data
-        return self.margin_losses(products(rows, params), y) + self.penalty(params)
+        """fᵢ(θ) = cᵢ ℓ(xᵢᵀθ, yᵢ) + (λ/2) ‖θ‖² for every row of the data (cᵢ = 1 unweighted)."""
+        rows, y, scale = data_parts(data)
+        return scaled(self.margin_losses(products(rows, params), y), scale) + self.penalty(params)
 
     def masked_loss(self, params, data, idx, mask):
         """The mean of fᵢ over the batch's real entries, from the products of the batch's rows alone."""
-        rows, y = data
-        losses = self.margin_losses(batch_products(rows, idx, params), y[idx])
+        losses = self.batch_losses(params, data, idx)
         # the penalty weighted as each fᵢ is: times the mean weight, exactly 1 for a True/False mask
         return weighted_mean(losses, mask) + self.penalty(params) * weighted_mean(jnp.ones_like(losses), mask)
 
@@ -70,9 +77,10 @@ class LinearModel(FiniteSum):
         return 0.5 * self.l2 * jnp.sum(params * params)
 
     def batch_losses(self, params, data, idx):
-        """ℓ(xᵢᵀθ, yᵢ) for i in ``idx``: fᵢ without the penalty."""
-        rows, y = data
-        return self.margin_losses(batch_products(rows, idx, params), y[idx])
+        """cᵢ ℓ(xᵢᵀθ, yᵢ) for i in ``idx``: fᵢ without the penalty."""
+        rows, y, scale = data_parts(data)
+        losses = self.margin_losses(batch_products(rows, idx, params), y[idx])
+        return scaled(losses, None if scale is None else scale[idx])
 
     def with_data(self, X, y) -> LinearModel:
         """The same model — family, ℓ2 weight, classes, dtype — on other rows (X, y), e.g. held-out data:
@@ -128,7 +136,7 @@ class LinearModel(FiniteSum):
         DENSE_EIGEN_MAX_FEATURES. Both share their nonzero eigenvalues, the σᵢ(X)²."""
         if min(self.X.shape) > DENSE_EIGEN_MAX_FEATURES:
             return None
-        gram = small_gram(self.X.astype(np.float64, copy=False))
+        gram = small_gram(self._curvature_rows)
         if self.X.shape[0] >= self.X.shape[1]:
             return np.linalg.eigh(gram)
         return np.linalg.eigvalsh(gram), None
@@ -139,22 +147,31 @@ class LinearModel(FiniteSum):
         Gram matrix's eigenvalues, or σ_max(X)² by an iterative SVD when both sides of X are large."""
         if self.gram_eigen is not None:
             return float(self.gram_eigen[0][-1]) / self.n
-        sigma = scipy.sparse.linalg.svds(self.X.astype(np.float64, copy=False), k=1, return_singular_vectors=False)
+        sigma = scipy.sparse.linalg.svds(self._curvature_rows, k=1, return_singular_vectors=False)
         return float(sigma[0] ** 2) / self.n
 
+    @cached_property
+    def _curvature_rows(self):
+        """The rows √cᵢ xᵢ in float64, whose Gram matrix Σᵢ cᵢ xᵢxᵢᵀ bounds the weighted curvature (X unweighted)."""
+        rows = self.X.astype(np.float64, copy=False)
+        if self.scale is None:
+            return rows
+        root = np.sqrt(self.scale)
+        return scipy.sparse.diags(root) @ rows if self.is_sparse else root[:, None] * rows
+
     def lipschitz(self) -> float:
-        """L = c · λ_max(XᵀX)/N + λ (exact for least squares, and for logistic at θ = 0)."""
+        """L = c · λ_max(XᵀX)/N + λ (Xᵀ diag(cᵢ) X weighted) (exact for least squares, and for logistic at θ = 0)."""
         return self.curvature * self.gram_max_eigenvalue + self.l2
 
     def lipschitz_max(self) -> float:
-        """L_max = maxᵢ Lᵢ = c · maxᵢ ‖xᵢ‖² + λ, the largest per-example constant."""
-        return self.curvature * self.row_max_squared_norm + self.l2
+        """L_max = maxᵢ Lᵢ = c · maxᵢ cᵢ‖xᵢ‖² + λ, the largest per-example constant."""
+        return self.curvature * float(np.max(self._weighted_squared_norms)) + self.l2
 
     def lipschitz_each(self) -> np.ndarray:
-        """(Lᵢ)ᵢ = (c ‖xᵢ‖² + λ)ᵢ, a Lipschitz constant of each ∇fᵢ (N numbers): the largest eigenvalue of ∇²fᵢ,
-        attained for least squares everywhere, for logistic regression at a zero margin, and for softmax where
-        two classes share all the probability equally."""
-        return self.curvature * self.row_squared_norms + self.l2
+        """(Lᵢ)ᵢ = (c cᵢ‖xᵢ‖² + λ)ᵢ (cᵢ = 1 unweighted), a Lipschitz constant of each ∇fᵢ (N numbers): the largest
+        eigenvalue of ∇²fᵢ, attained for least squares everywhere, for logistic regression at a zero margin, and for
+        softmax where two classes share all the probability equally."""
+        return self.curvature * self._weighted_squared_norms + self.l2
 
     def supremum(self) -> float | None:
         """+inf: a convex loss that varies along some direction (X ≠ 0 or λ > 0) is unbounded above."""
@@ -173,9 +190,14 @@ class LinearModel(FiniteSum):
             return np.asarray(self.X.multiply(self.X).sum(axis=1), dtype=np.float64).ravel()
         return np.einsum("ij,ij->i", self.X, self.X, dtype=np.float64)
 
+    @property
+    def _weighted_squared_norms(self) -> np.ndarray:
+        """(cᵢ‖xᵢ‖²)ᵢ: the rows' squared norms times their losses' factors."""
+        return self.row_squared_norms if self.scale is None else self.scale * self.row_squared_norms
+
     @cached_property
     def row_max_squared_norm(self) -> float:
-        """maxᵢ ‖xᵢ‖², which bounds the per-example curvature."""
+        """maxᵢ ‖xᵢ‖², the largest squared row norm."""
         return float(np.max(self.row_squared_norms))
 
 
@@ -195,6 +217,12 @@ class LinearClassifier(LinearModel):
     def accuracy(self, params, X, y) -> float:
         """The fraction of rows of X whose predicted label equals y."""
         return float(np.mean(self.predict(params, X) == np.asarray(y)))
+
+
+def data_parts(data: tuple) -> tuple:
+    """(rows, y, (cᵢ)ᵢ or None) of a linear model's data: (X, y) unweighted, (X, y, c) weighted."""
+    rows, y, *scale = data
+    return rows, y, scale[0] if scale else None
 
 
 def design_matrix(X):

@@ -26,8 +26,9 @@ from numpy.typing import ArrayLike
 
 from sgdlab._helpers import validation
 from sgdlab._helpers.aliases import Features
-from sgdlab.problems.linear import LinearClassifier, correct_fraction, design_matrix, targets
+from sgdlab.problems.linear import LinearClassifier, correct_fraction, data_parts, design_matrix, targets
 from sgdlab.problems.rows import products
+from sgdlab.problems.weights import example_weights
 
 #: The most features whose p × p Hessian Newton's method forms to find θ* (beyond it θ* is not known here).
 MAX_NEWTON_FEATURES = 4000
@@ -44,10 +45,13 @@ class LogisticRegression(LinearClassifier):
 
     curvature = 0.25
 
-    def __init__(self, X, y, l2: float = 0.0):
+    def __init__(self, X, y, l2: float = 0.0, sample_weight=None, class_weight=None):
         X = design_matrix(X)
+        labels = np.asarray(y)   # as given, for the keys of class_weight
         y, self.label_coding = _signed_labels(targets(y, X), X.dtype)
-        super().__init__(X, y, np.zeros(X.shape[1], dtype=X.dtype), l2=validation.nonnegative_float("l2", l2))
+        weights = example_weights(X.shape[0], sample_weight, class_weight, labels)
+        super().__init__(X, y, np.zeros(X.shape[1], dtype=X.dtype), l2=validation.nonnegative_float("l2", l2),
+                         weights=weights)
 
     @staticmethod
     def margin_losses(margins, y):
@@ -67,27 +71,27 @@ class LogisticRegression(LinearClassifier):
     def _optimal_value(self) -> float | None:
         if self._newton_solution is None:
             return None
-        X, y = self._float64_data
-        return _value_and_gradient(X, y, self.l2, self._newton_solution)[0]
+        return _value_and_gradient(*self._float64_data, self.l2, self._newton_solution)[0]
 
     @cached_property
-    def _float64_data(self) -> tuple[Any, np.ndarray]:
-        return self.X.astype(np.float64, copy=False), np.asarray(self.y, dtype=np.float64)
+    def _float64_data(self) -> tuple[Any, np.ndarray, np.ndarray]:
+        """(X, y, (cᵢ)ᵢ) in float64."""
+        scale = np.ones(self.n) if self.scale is None else self.scale
+        return self.X.astype(np.float64, copy=False), np.asarray(self.y, dtype=np.float64), scale
 
     @cached_property
     def _newton_solution(self) -> np.ndarray | None:
         if self.l2 == 0 or self.n_features > MAX_NEWTON_FEATURES:
             return None
-        X, y = self._float64_data
-        return _newton(X, y, self.l2)
+        return _newton(*self._float64_data, self.l2)
 
     def with_data(self, X, y) -> LogisticRegression:
-        """The same model (ℓ2 weight, dtype) on other rows, labels coded {0, 1} or {−1, +1}."""
+        """The same model (ℓ2 weight, dtype) on other rows, labels coded {0, 1} or {−1, +1}, unweighted."""
         return LogisticRegression(self.rows_like(X), y, self.l2)
 
     def data_accuracy(self, params, data) -> jax.Array:
         """The fraction of rows with sign(xᵢᵀθ) = yᵢ (a zero margin predicts −1, as :meth:`predict`)."""
-        rows, y = data
+        rows, y, _ = data_parts(data)
         return correct_fraction((products(rows, params) > 0) == (y > 0), params.dtype)
 
     def predict(self, params, X) -> np.ndarray:
@@ -108,8 +112,10 @@ def _signed_labels(y: np.ndarray, dtype) -> tuple[np.ndarray, str]:
                     context="logistic_regression")
 
 
-def logistic_regression(X: Features, y: ArrayLike, l2: float = 0.0) -> LogisticRegression:
-    """Binary logistic regression, F(θ) = (1/N) Σᵢ log(1 + exp(−yᵢ xᵢᵀθ)) + (λ/2) ‖θ‖².
+def logistic_regression(X: Features, y: ArrayLike, l2: float = 0.0, sample_weight: ArrayLike | None = None,
+                        class_weight: str | dict | None = None) -> LogisticRegression:
+    """Binary logistic regression, F(θ) = (1/N) Σᵢ log(1 + exp(−yᵢ xᵢᵀθ)) + (λ/2) ‖θ‖²; with weights wᵢ
+    F(θ) = Σᵢ wᵢ log(1 + exp(−yᵢ xᵢᵀθ)) / Σᵢ wᵢ + (λ/2) ‖θ‖² (see :mod:`sgdlab.problems.weights`).
 
     Parameters
     ----------
@@ -119,11 +125,16 @@ def logistic_regression(X: Features, y: ArrayLike, l2: float = 0.0) -> LogisticR
         The labels, coded {0, 1} or {−1, +1} (0 is read as −1).
     l2 : float, default 0
         λ ≥ 0, the ℓ2 weight (with λ > 0 the minimizer is unique).
+    sample_weight : array of N nonnegative numbers, optional
+        sᵢ, as scikit-learn's ``fit(sample_weight=)``: wᵢ = sᵢ (times the class weight).
+    class_weight : "balanced" or dict, optional
+        A factor per class: "balanced" gives N / (2 · #class), a dict maps a label (as given) to its weight.
 
     Returns
     -------
     LogisticRegression
-        The problem, with L = λ_max(XᵀX)/(4N) + λ (tight at θ = 0), ``predict`` and ``accuracy``.
+        The problem, with L = λ_max(XᵀX)/(4N) + λ (tight at θ = 0; Xᵀ diag(N wᵢ/Σw) X weighted), ``predict``
+        and ``accuracy`` (the unweighted fraction of correct labels).
 
     Examples
     --------
@@ -136,20 +147,21 @@ def logistic_regression(X: Features, y: ArrayLike, l2: float = 0.0) -> LogisticR
     >>> round(problem.lipschitz(), 4)
     0.2875
     """
-    return LogisticRegression(X, y, l2)
+    return LogisticRegression(X, y, l2, sample_weight, class_weight)
 
 
-def _value_and_gradient(X, y: np.ndarray, l2: float, theta: np.ndarray) -> tuple[float, np.ndarray]:
-    """F(θ) and ∇F(θ) = −(1/N) Xᵀ(y ⊙ σ(−y ⊙ Xθ)) + λθ, in float64."""
+def _value_and_gradient(X, y: np.ndarray, c: np.ndarray, l2: float, theta: np.ndarray) -> tuple[float, np.ndarray]:
+    """F(θ) = (1/N) Σᵢ cᵢ log(1 + exp(−mᵢ)) + (λ/2)‖θ‖², mᵢ = yᵢxᵢᵀθ, and ∇F(θ) = −(1/N) Xᵀ(c ⊙ y ⊙ σ(−m)) + λθ,
+    in float64."""
     margins = y * (X @ theta)
-    value = float(np.mean(np.logaddexp(0.0, -margins)) + 0.5 * l2 * theta @ theta)
-    return value, -(X.T @ (y * scipy.special.expit(-margins))) / len(y) + l2 * theta
+    value = float(np.mean(c * np.logaddexp(0.0, -margins)) + 0.5 * l2 * theta @ theta)
+    return value, -(X.T @ (c * y * scipy.special.expit(-margins))) / len(y) + l2 * theta
 
 
-def _hessian(X, y: np.ndarray, l2: float, theta: np.ndarray) -> np.ndarray:
-    """∇²F(θ) = (1/N) Xᵀ diag(σ(mᵢ)σ(−mᵢ)) X + λI, mᵢ = yᵢxᵢᵀθ, as a dense p × p array."""
+def _hessian(X, y: np.ndarray, c: np.ndarray, l2: float, theta: np.ndarray) -> np.ndarray:
+    """∇²F(θ) = (1/N) Xᵀ diag(cᵢ σ(mᵢ)σ(−mᵢ)) X + λI, mᵢ = yᵢxᵢᵀθ, as a dense p × p array."""
     margins = y * (X @ theta)
-    weights = scipy.special.expit(margins) * scipy.special.expit(-margins) / len(y)
+    weights = c * scipy.special.expit(margins) * scipy.special.expit(-margins) / len(y)
     if scipy.sparse.issparse(X):
         curvature = (X.T @ scipy.sparse.diags(weights) @ X).toarray()
     else:
@@ -157,26 +169,26 @@ def _hessian(X, y: np.ndarray, l2: float, theta: np.ndarray) -> np.ndarray:
     return curvature + l2 * np.eye(X.shape[1])
 
 
-def _newton(X, y: np.ndarray, l2: float) -> np.ndarray | None:
+def _newton(X, y: np.ndarray, c: np.ndarray, l2: float) -> np.ndarray | None:
     """θ* by damped Newton's method from θ = 0 (see the module docstring), or None if it did not converge."""
     theta = np.zeros(X.shape[1])
-    value, gradient = _value_and_gradient(X, y, l2, theta)
+    value, gradient = _value_and_gradient(X, y, c, l2, theta)
     tolerance = NEWTON_TOL * max(1.0, float(np.linalg.norm(gradient)))
     for _ in range(MAX_NEWTON_STEPS):
         if np.linalg.norm(gradient) <= tolerance:
             return theta
-        direction = -scipy.linalg.solve(_hessian(X, y, l2, theta), gradient, assume_a="pos")
-        theta, value, gradient = _backtrack(X, y, l2, theta, value, gradient, direction)
+        direction = -scipy.linalg.solve(_hessian(X, y, c, l2, theta), gradient, assume_a="pos")
+        theta, value, gradient = _backtrack(X, y, c, l2, theta, value, gradient, direction)
     return None
 
 
-def _backtrack(X, y, l2, theta, value, gradient, direction):
+def _backtrack(X, y, c, l2, theta, value, gradient, direction):
     """The step θ + t·d with the largest t in {1, 1/2, …} that decreases F by t·|∇Fᵀd|/4 (up to rounding
     of F), with F and ∇F there."""
     decrease, t = float(gradient @ direction), 1.0
     while True:
         candidate = theta + t * direction
-        new_value, new_gradient = _value_and_gradient(X, y, l2, candidate)
+        new_value, new_gradient = _value_and_gradient(X, y, c, l2, candidate)
         if new_value <= value + 0.25 * t * decrease + 1e-14 * abs(value) or t < 1e-12:
             return candidate, new_value, new_gradient
         t /= 2

@@ -16,8 +16,16 @@ from numpy.typing import ArrayLike
 
 from sgdlab._helpers import validation
 from sgdlab._helpers.aliases import Features
-from sgdlab.problems.linear import LinearClassifier, class_labels, correct_fraction, design_matrix, known_classes
+from sgdlab.problems.linear import (
+    LinearClassifier,
+    class_labels,
+    correct_fraction,
+    data_parts,
+    design_matrix,
+    known_classes,
+)
 from sgdlab.problems.rows import products
+from sgdlab.problems.weights import example_weights
 
 
 class SoftmaxRegression(LinearClassifier):
@@ -27,13 +35,14 @@ class SoftmaxRegression(LinearClassifier):
 
     curvature = 0.5
 
-    def __init__(self, X, y, l2: float = 0.0, classes=None):
+    def __init__(self, X, y, l2: float = 0.0, classes=None, sample_weight=None, class_weight=None):
         X = design_matrix(X)
         y = class_labels(y, X)
         self.classes = known_classes(y, classes, "softmax_regression")
         labels = np.searchsorted(self.classes, y)
         W0 = np.zeros((X.shape[1], self.classes.size), dtype=X.dtype)
-        super().__init__(X, labels, W0, l2=validation.nonnegative_float("l2", l2))
+        weights = example_weights(X.shape[0], sample_weight, class_weight, y)
+        super().__init__(X, labels, W0, l2=validation.nonnegative_float("l2", l2), weights=weights)
 
     @staticmethod
     def margin_losses(margins, y):
@@ -42,7 +51,8 @@ class SoftmaxRegression(LinearClassifier):
         return jax.nn.logsumexp(margins, axis=-1) - picked
 
     def with_data(self, X, y) -> SoftmaxRegression:
-        """The same model (classes, ℓ2 weight, dtype) on other rows; their labels must be among the classes."""
+        """The same model (classes, ℓ2 weight, dtype) on other rows, unweighted; their labels must be among the
+        classes."""
         return SoftmaxRegression(self.rows_like(X), y, self.l2, classes=self.classes)
 
     def heldout_mismatch(self, other) -> str | None:
@@ -54,7 +64,7 @@ class SoftmaxRegression(LinearClassifier):
 
     def data_accuracy(self, params, data) -> jax.Array:
         """The fraction of rows whose largest logit xᵢᵀWₖ is their class's (ties: the first, as :meth:`predict`)."""
-        rows, y = data
+        rows, y, _ = data_parts(data)
         return correct_fraction(jnp.argmax(products(rows, params), axis=-1) == y, params.dtype)
 
     @property
@@ -67,8 +77,10 @@ class SoftmaxRegression(LinearClassifier):
         return self.classes[np.argmax(design_matrix(X) @ np.asarray(params), axis=1)]
 
 
-def softmax_regression(X: Features, y: ArrayLike, l2: float = 0.0) -> SoftmaxRegression:
-    """Softmax (multinomial logistic) regression, fᵢ(W) = log Σₖ exp(xᵢᵀWₖ) − xᵢᵀW_{yᵢ} + (λ/2) ‖W‖²_F.
+def softmax_regression(X: Features, y: ArrayLike, l2: float = 0.0, sample_weight: ArrayLike | None = None,
+                       class_weight: str | dict | None = None) -> SoftmaxRegression:
+    """Softmax (multinomial logistic) regression, fᵢ(W) = log Σₖ exp(xᵢᵀWₖ) − xᵢᵀW_{yᵢ} + (λ/2) ‖W‖²_F; with weights
+    wᵢ the losses are weighed, F(W) = Σᵢ wᵢ ℓᵢ(W) / Σᵢ wᵢ + (λ/2) ‖W‖²_F (see :mod:`sgdlab.problems.weights`).
 
     Parameters
     ----------
@@ -78,11 +90,16 @@ def softmax_regression(X: Features, y: ArrayLike, l2: float = 0.0) -> SoftmaxReg
         The labels: any K ≥ 2 distinct values; ``classes`` lists them sorted, class k is column k of W.
     l2 : float, default 0
         λ ≥ 0, the ℓ2 weight.
+    sample_weight : array of N nonnegative numbers, optional
+        sᵢ, as scikit-learn's ``fit(sample_weight=)``: wᵢ = sᵢ (times the class weight).
+    class_weight : "balanced" or dict, optional
+        A factor per class: "balanced" gives N / (K · #class), a dict maps a label to its weight (1 if absent).
 
     Returns
     -------
     SoftmaxRegression
-        The problem (W is p × K), with L = λ_max(XᵀX)/(2N) + λ, ``predict`` and ``accuracy``.
+        The problem (W is p × K), with L = λ_max(XᵀX)/(2N) + λ (Xᵀ diag(N wᵢ/Σw) X weighted), ``predict`` and
+        ``accuracy`` (unweighted).
 
     Examples
     --------
@@ -95,4 +112,4 @@ def softmax_regression(X: Features, y: ArrayLike, l2: float = 0.0) -> SoftmaxReg
     >>> bool(np.isclose(problem.loss(np.zeros((2, 3))), np.log(3)))
     True
     """
-    return SoftmaxRegression(X, y, l2)
+    return SoftmaxRegression(X, y, l2, sample_weight=sample_weight, class_weight=class_weight)

@@ -115,7 +115,8 @@ def sgdlab_epoch(problem, sampler, step: float, repeats: int, engine_name: str =
     program = programs.first
     compile_seconds = programs.seconds + program.prepare(False)
     # the second epoch: its first iteration is the first epoch's step count (SAGA's table starts at iteration 0)
-    start = Carry(options.params0, program.initial_state(options.params0), options.budget.epoch_steps or 0)
+    start = Carry(options.params0, program.initial_state(options.params0), options.budget.epoch_steps or 0, 0,
+                  program.initial_sampler_state(options.params0, 0))
 
     def epoch(record: bool):
         def run():
@@ -812,6 +813,24 @@ def case_importance(rows, repeats):
                                         weighted.seconds / uniform.seconds, None, False)]
 
 
+def case_grab(rows, repeats):
+    """Logistic regression on w8a (ℓ2 weight 1e-4), B = 1: a GraB epoch (the JAX engine: each step also balances
+    the example's gradient) against random reshuffling's on the same engine, and on the engine "auto" picks."""
+    X, y = libsvm("w8a", rows)
+    problem = sl.logistic_regression(X, y, l2=1e-4)
+    alpha = 0.5 / problem.lipschitz_max()
+    grab = sgdlab_row("grab", problem, sl.grab(1), alpha, repeats, engine_name="jax")
+    same = sgdlab_row("grab", problem, sl.shuffled_cyclic(1), alpha, repeats, engine_name="jax")
+    auto = sgdlab_row("grab", problem, sl.shuffled_cyclic(1), alpha, repeats)
+    rows = [dataclasses.replace(grab, system="sgdlab, grab(1), engine='jax'"),
+            dataclasses.replace(same, system="sgdlab, shuffled_cyclic(1), engine='jax'"),
+            dataclasses.replace(auto, system="sgdlab, shuffled_cyclic(1)")]
+    return rows, [Target("grab", "GraB / RR epoch on the JAX engine (w8a logistic, B=1)",
+                         grab.seconds / same.seconds, 1.5, False),
+                  Target("grab", "GraB (JAX) / RR (auto: native) epoch (w8a logistic, B=1)",
+                         grab.seconds / auto.seconds, None, False)]
+
+
 def case_jax_mlp(size, repeats):
     """The network 64-128-10, B = 32, float32, one epoch on JAX's default device (what --device gpu times)."""
     n, p = size
@@ -851,7 +870,7 @@ CASES = {"b1": case_b1, "b64": case_b64, "gd": case_gd, "mlp": case_mlp, "sweep"
          "gd_sparse": case_gd_sparse, "peers_mlp": case_peers_mlp, "peers_mlp_one_core": case_peers_mlp_one_core,
          "peers_lsq": case_peers_least_squares, "peers_w8a": case_peers_w8a, "peers_mlp_jax": case_peers_mlp_jax,
          "jax_mlp": case_jax_mlp, "jax_lsq": case_jax_least_squares, "jax_sweep": case_jax_sweep,
-         "jax_probe": case_jax_probe, "importance": case_importance}
+         "jax_probe": case_jax_probe, "importance": case_importance, "grab": case_grab}
 #: The JAX engine's cases that --device gpu runs on the GPU (absolute times, to RESULTS-gpu.md).
 DEVICE_CASES = ["jax_mlp", "jax_lsq", "jax_sweep", "jax_probe"]
 #: The cases a plain run runs; "large" (a file larger than memory: minutes, and disk space) only when named,
@@ -867,6 +886,7 @@ SIZES = {  # case -> (full size, --quick size)
     "peers_mlp_jax": ((60_000, 64), (1_024, 64)), "peers_lsq": ((200_000, 100), (2_048, 20)),
     "peers_w8a": (None, 2_000), "jax_mlp": ((60_000, 64), (1_024, 64)), "jax_lsq": ((200_000, 100), (2_048, 20)),
     "jax_sweep": ((10_000, 50), (500, 10)), "jax_probe": ((200_000, 100), (2_048, 20)), "importance": (None, 2_000),
+    "grab": (None, 2_000),
 }
 
 

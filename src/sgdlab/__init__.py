@@ -56,7 +56,7 @@ _EXPORTS = {
                      "Expectation", "expectation"],
                     "sgdlab.problems"),
     **dict.fromkeys(["full_batch", "with_replacement", "without_replacement", "importance", "importance_shuffled",
-                     "cyclic", "shuffled_cyclic", "shuffle_once", "flip_flop", "shuffled_chunks", "iid"],
+                     "cyclic", "shuffled_cyclic", "shuffle_once", "flip_flop", "shuffled_chunks", "grab", "iid"],
                     "sgdlab.samplers"),
     **dict.fromkeys(["constant", "inverse_time", "inverse_sqrt", "step_decay", "cosine", "polyak",
                      "stochastic_polyak"], "sgdlab.schedules"),

@@ -11,12 +11,16 @@ run loop (:mod:`sgdlab.run.loop`) drives any program the same way:
 2. ``evaluate(params)`` gives the metrics of one run's θ (the history's first row);
 3. ``epoch(carry, seeds, epoch, schedule, record, steps)`` advances every lane by one loop unit — an epoch
    of a finite sum or the steps (first, end) of one, a chunk of steps of an expectation — from ``carry`` = (θ,
-   optimizer state, k)
+   optimizer state, k, gradients counted, sampler state)
    and returns the new carry and the metrics at the unit's end (F, ‖∇F‖, … when ``record``, else
    only whether θ stayed finite).
 
 Every program draws the indices of epoch e of the run with seed s from (s, e) alone
-(``sampler.plan``), so the same run gives the same indices on every engine.
+(``sampler.plan``), so the same run gives the same indices on every engine. A sampler whose plans depend on the
+run (``sampler.depends_on_run``: GraB orders an epoch by the gradients of the one before) keeps what it needs in
+the carry's ``sampler_state``, from ``initial_sampler_state(θ⁰, seeds)``: the program takes the epoch's plan from
+it and returns it updated, the run loop passes it on and checkpoints save it, so such a run too is replayable
+from its start or from any checkpoint.
 """
 
 from __future__ import annotations
@@ -63,14 +67,16 @@ class Metrics(typing.NamedTuple):
 
 class Carry(typing.NamedTuple):
     """Where a program's runs stand between loop units: θ, the optimizer's (or method's) state (``()``
-    without either), the iteration counter k (shared by the lanes, which advance in step) and the
+    without either), the iteration counter k (shared by the lanes, which advance in step), the
     per-example gradients computed so far (an int, or one a lane: SVRG's and SAGA's full passes
-    count too; for an expectation, the gradients drawn)."""
+    count too; for an expectation, the gradients drawn) and the sampler's state, for a sampler whose
+    plans depend on the run (``sampler.depends_on_run``, e.g. GraB's order; None for every other)."""
 
     params: Params
     opt_state: Any
     iteration: int
     gradients: Any = 0
+    sampler_state: Any = None
 
 
 @runtime_checkable
@@ -84,6 +90,10 @@ class EpochProgram(Protocol):
 
     def initial_state(self, params: Params) -> Any:
         """The state of the run's optimizer or method at θ⁰ (``()`` for plain SGD), in this engine's layout."""
+        ...
+
+    def initial_sampler_state(self, params: Params, seeds: Seeds) -> Any:
+        """The sampler's state at the run's start (one a lane), or None when its plans come from (seed, epoch)."""
         ...
 
     def prepare(self, record: bool) -> float:
@@ -101,6 +111,14 @@ class EpochProgram(Protocol):
         optimizer sets the steps); return the new carry and the metrics at the unit's end, on the host (see
         :class:`Metrics`)."""
         ...
+
+
+class PlansFromSeeds:
+    """For a program whose samplers draw their plans from (seed, epoch) alone: no sampler state to carry."""
+
+    def initial_sampler_state(self, params: Params, seeds: Seeds) -> None:
+        """None: the plans depend on nothing the run computes."""
+        return None
 
 
 def lane_metrics(metrics: Metrics, lane: int, lanes: int | None) -> Metrics:

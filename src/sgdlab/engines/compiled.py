@@ -34,13 +34,13 @@ import jax.numpy as jnp
 import numpy as np
 
 from sgdlab._helpers import pytrees
-from sgdlab.engines.base import Carry, Metrics, Seeds
+from sgdlab.engines.base import Carry, Metrics, Seeds, lane_params
 from sgdlab.engines.evaluation import Reference, evaluate
 from sgdlab.engines.plans import EpochPlans
 from sgdlab.methods import Method, StepGradients, plain
 from sgdlab.methods.averaging import Averaged, Averaging
 from sgdlab.problems.base import FiniteSum
-from sgdlab.samplers import Sampler
+from sgdlab.samplers import GraB, Sampler
 from sgdlab.schedules import AdaptiveStep, Schedule
 
 #: The default method: θ − αₖ g.
@@ -53,14 +53,28 @@ def run_epoch(problem: FiniteSum, sampler: Sampler, record: bool, optimizer,
     mask[, flags]), indices and mask S × B and the method's refresh flags S (:mod:`sgdlab.methods`); for
     gradient descent a 1 × 1 plan stands for all the data. Returns (θ, optimizer state, k0 + steps,
     Metrics). With an optax ``optimizer`` the update is θ + u with (u, state) = optimizer.update(g, state,
-    θ); with a method, the method's step; without either, θ − αₖ g."""
+    θ); with a method, the method's step; without either, θ − αₖ g. A sampler whose plans depend on the run
+    takes ``opt_state`` = (the optimizer's state, its own state), returned the same way: each step shows it the
+    batch's per-example gradients ∇fᵢ(θᵏ) before the update (``sampler.observe``)."""
     all_data = sampler.is_full_batch and plan[0].shape[-1] == 1
 
     def gradients_at(k, batch):
         return finite_sum_gradients(problem, data, batch, all_data)
 
-    return _scan_steps(problem, record, optimizer, gradients_at, params, opt_state, k0, plan,
-                       schedule, data, reference, constraint)
+    if not sampler.depends_on_run:
+        return _scan_steps(problem, record, optimizer, gradients_at, params, opt_state, k0, plan,
+                           schedule, data, reference, constraint)[:4]
+
+    def observe(k, batch, params, state):
+        gradients = gradients_at(k, batch)
+        penalty = gradients.penalty(params)
+        each = jax.tree.map(lambda term, shared: term + shared, gradients.each(params), penalty)
+        return typing.cast(GraB, sampler).observe(state, each, batch[0], batch[1])
+
+    inner, state = opt_state
+    params, inner, k, metrics, state = _scan_steps(problem, record, optimizer, gradients_at, params, inner, k0, plan,
+                                                   schedule, data, reference, constraint, (observe, state))
+    return params, (inner, typing.cast(GraB, sampler).after_steps(state, k, problem.n)), k, metrics
 
 
 def finite_sum_gradients(problem: FiniteSum, data, batch, all_data: bool) -> StepGradients:
@@ -99,29 +113,35 @@ def run_chunk(length: int, problem, sampler: Sampler, record: bool, optimizer,
                              value_and_mean=value_and_mean)
 
     return _scan_steps(problem, record, optimizer, gradients_at, params, opt_state, k0, jnp.zeros(length),
-                       schedule, data, reference, constraint)
+                       schedule, data, reference, constraint)[:4]
 
 
 def _scan_steps(problem, record, optimizer, gradients_at, params, opt_state, k0, batches, schedule, data,
-                reference, constraint):
+                reference, constraint, follow=None):
     """Scan the updates over ``batches`` (one per step), projecting when constrained and updating the averaged
-    iterate after the step when there is one; then the metrics."""
+    iterate after the step when there is one; then the metrics. ``follow`` = (observe, state): a state that each
+    step updates by observe(k, batch, θᵏ, state) before its update. Returns (θ, optimizer state, k, metrics,
+    the followed state or None)."""
     rule, averaging = unwrapped(optimizer)
+    observe, followed = (None, None) if follow is None else follow
 
     def step(carry, batch):
-        params, opt_state, k = carry
+        params, opt_state, k, followed = carry
+        if observe is not None:
+            followed = observe(k, batch, params, followed)
         inner, tracked = opt_state if averaging is not None else (opt_state, None)
         params, inner = update(rule, params, inner, gradients_at(k, batch), schedule, k)
         params = params if constraint is None else constraint.project(params)
         opt_state = inner if averaging is None else (inner, averaging.update(tracked, params, k + 1, inner))
-        return (params, opt_state, k + 1), None
+        return (params, opt_state, k + 1, followed), None
 
-    (params, opt_state, k), _ = jax.lax.scan(step, (params, opt_state, k0), batches)
+    (params, opt_state, k, followed), _ = jax.lax.scan(step, (params, opt_state, k0, followed), batches)
     if record:
-        return params, opt_state, k, evaluate_run(problem, optimizer, params, opt_state, data, reference, constraint)
+        metrics = evaluate_run(problem, optimizer, params, opt_state, data, reference, constraint)
+        return params, opt_state, k, metrics, followed
     nan = jnp.asarray(jnp.nan, dtype=jax.tree.leaves(params)[0].dtype)
     extras = dict.fromkeys((*jax.eval_shape(problem.diagnostics, params, data), *reference.columns), nan)
-    return params, opt_state, k, Metrics(pytrees.all_finite(params), nan, nan, nan, nan, extras)
+    return params, opt_state, k, Metrics(pytrees.all_finite(params), nan, nan, nan, nan, extras), followed
 
 
 def evaluate_run(problem: FiniteSum, optimizer, params, opt_state, data, reference, constraint) -> Metrics:
@@ -147,13 +167,14 @@ def evaluate_each(problem: FiniteSum, params, data, reference, constraint, optim
     return jax.lax.map(one, (params, opt_state))
 
 
-def lanes_epoch(problem: FiniteSum, record: bool, optimizer, steps, params, opt_state, k0, source, schedule, data,
-                reference, constraint):
+def lanes_epoch(problem: FiniteSum, sampler: Sampler, record: bool, optimizer, steps, params, opt_state, k0, source,
+                schedule, data, reference, constraint):
     """One epoch of R lanes: ``steps`` (the epoch vmapped over the lanes, without history), then, when
     recording, every lane's metrics by :func:`evaluate_each`."""
     params, opt_state, k, metrics = steps(params, opt_state, k0, source, schedule, data, reference, constraint)
     if record:
-        metrics = evaluate_each(problem, params, data, reference, constraint, optimizer, opt_state)
+        method_state = opt_state[0] if sampler.depends_on_run else opt_state   # (the method's, the sampler's)
+        metrics = evaluate_each(problem, params, data, reference, constraint, optimizer, method_state)
     return params, opt_state, k, metrics
 
 
@@ -242,9 +263,11 @@ class CompiledRun:
         self.data, self.reference, self.constraint = self._placed((problem.data, reference, problem.constraint))
         self._epoch_plans = EpochPlans(sampler, problem.n) if problem.n is not None else None
         params = self._placed(params)
-        self._example_args = (params, initial_state(optimizer, params, lanes, problem.n), _counter(0),
-                              self._source(np.zeros(lanes or 1, dtype=np.int64), 0, None if chunk is None
-                                           else (0, chunk))[0],
+        seeds = np.zeros(lanes or 1, dtype=np.int64)
+        sampler_state = self.initial_sampler_state(params, seeds)
+        self._example_args = (params, self._joined(initial_state(optimizer, params, lanes, problem.n), sampler_state),
+                              _counter(0), self._source(seeds, 0, None if chunk is None else (0, chunk),
+                                                        sampler_state)[0],
                               schedule, self.data, self.reference, self.constraint)
         self._epoch: dict[bool, Any] = {}
         self._evaluate_lanes: Any = None
@@ -262,6 +285,23 @@ class CompiledRun:
         """The optimizer's (or method's) state at θ⁰ (stacked θ when there are lanes)."""
         return initial_state(self.optimizer, params, self.lanes, self.problem.n)
 
+    def initial_sampler_state(self, params, seeds) -> Any:
+        """The state of a sampler whose plans depend on the run, at θ⁰ (one a lane, stacked), else None."""
+        if not self.sampler.depends_on_run:
+            return None
+        sampler = typing.cast(GraB, self.sampler)
+        seeds = np.atleast_1d(seeds)
+        if self.lanes is None:
+            return jax.tree.map(jnp.asarray, sampler.initial_state(self.problem.n, int(seeds[0]), params))
+        states = [sampler.initial_state(self.problem.n, int(seed), lane_params(params, lane, self.lanes))
+                  for lane, seed in enumerate(seeds)]
+        return jax.tree.map(lambda *leaves: jnp.stack(leaves), *states)
+
+    def _joined(self, opt_state, sampler_state):
+        """The state the compiled epoch takes and returns: the optimizer's, with the sampler's beside it when the
+        sampler's plans depend on the run."""
+        return (opt_state, sampler_state) if self.sampler.depends_on_run else opt_state
+
     def prepare(self, record: bool) -> float:
         """Compile the epoch program (with history if ``record``) unless done; return the seconds spent."""
         if record in self._epoch:
@@ -271,7 +311,7 @@ class CompiledRun:
         if self.lanes is not None and (self._stand_in or method_of(self.optimizer).needs_finite_sum):
             program = functools.partial(lane_after_lane, program)
         elif self.lanes is not None:
-            program = functools.partial(lanes_epoch, self.problem, record, self.optimizer, jax.vmap(
+            program = functools.partial(lanes_epoch, self.problem, self.sampler, record, self.optimizer, jax.vmap(
                 functools.partial(self.step_function, self.problem, self.sampler, False, self.optimizer),
                 in_axes=LANE_AXES, out_axes=LANE_OUT_AXES))
         self._epoch[record] = self._jit(program).lower(*self._example_args).compile()
@@ -281,12 +321,13 @@ class CompiledRun:
               record: bool, steps: tuple[int, int] | None = None) -> tuple[Carry, Metrics]:
         """Run one epoch, or its ``steps`` (first, end), (a chunk, for an expectation) of every lane from
         ``carry``; the new carry's counter and the metrics come back on the host."""
-        source, counts = self._source(seeds, epoch, steps)
-        params, opt_state, k, metrics = self._epoch[record](
-            self._placed(carry.params), self._placed(carry.opt_state), _counter(carry.iteration),
-            source, schedule, self.data, self.reference, self.constraint)
+        source, counts = self._source(seeds, epoch, steps, carry.sampler_state)
+        params, state, k, metrics = self._epoch[record](
+            self._placed(carry.params), self._placed(self._joined(carry.opt_state, carry.sampler_state)),
+            _counter(carry.iteration), source, schedule, self.data, self.reference, self.constraint)
+        opt_state, sampler_state = state if self.sampler.depends_on_run else (state, None)
         counted = carry.gradients + (counts if self.lanes is not None else int(counts[0]))
-        return Carry(params, opt_state, int(pytrees.local_value(k)), counted), self._to_host(metrics)
+        return Carry(params, opt_state, int(pytrees.local_value(k)), counted, sampler_state), self._to_host(metrics)
 
     def evaluate(self, params) -> Metrics:
         """F, ‖∇F‖, ‖θ − θ*‖, the violation and the diagnostics at ``params`` (one run's), on the host."""
@@ -305,9 +346,11 @@ class CompiledRun:
         """The pytree replicated on the devices of a data-parallel run (as it is, on one device)."""
         return tree if self.placement is None else self.placement.replicated(tree)
 
-    def _source(self, seed, epoch: int, steps: tuple[int, int] | None = None) -> tuple[Any, np.ndarray]:
+    def _source(self, seed, epoch: int, steps: tuple[int, int] | None = None,
+                sampler_state=None) -> tuple[Any, np.ndarray]:
         """Where an epoch's examples come from: for a finite sum the epoch's plan (indices, mask, and the
-        method's refresh flags if it has them), drawn on the host, or its ``steps`` (first, end) alone (a 1 × 1
+        method's refresh flags if it has them), drawn on the host (cut from the order in ``sampler_state`` for a
+        sampler whose plans depend on the run), or its ``steps`` (first, end) alone (a 1 × 1
         stand-in for gradient descent); for an expectation the run's seed. With lanes, one per lane (``seed``
         then holds the lanes' seeds). Also the gradients the epoch computes, one count a lane
         (:func:`gradient_counts`)."""
@@ -321,7 +364,7 @@ class CompiledRun:
             source = (np.zeros((len(seeds), 1, 1), dtype=np.int32), np.ones((len(seeds), 1, 1), dtype=bool))
             examples = np.full(len(seeds), self.problem.n)
         else:
-            source = self._epoch_plans(seeds, epoch)
+            source = self._epoch_plans(seeds, epoch) if sampler_state is None else self._plans_of(sampler_state)
             flags = method_flags(method, self.problem.n, self.sampler, seeds, epoch, source[0].shape[1])
             source = source if flags is None else (*source, flags)
             if steps is not None:
@@ -332,6 +375,12 @@ class CompiledRun:
         if self.placement is None or self.expectation:
             return source, counts
         return (self.placement.replicated(source) if self._stand_in else self.placement.split_plan(*source)), counts
+
+    def _plans_of(self, sampler_state) -> tuple[np.ndarray, np.ndarray]:
+        """The lanes' plans (R × S × B) cut from the orders their sampler's state holds."""
+        orders = np.asarray(pytrees.local_value(sampler_state.order)).reshape(-1, self.problem.n)
+        plans = [typing.cast(GraB, self.sampler).plan_of(self.problem.n, order) for order in orders]
+        return np.stack([plan[0] for plan in plans]), np.stack([plan[1] for plan in plans])
 
     def _to_host(self, metrics: Metrics) -> Metrics:
         metrics = jax.tree.map(pytrees.local_value, metrics)

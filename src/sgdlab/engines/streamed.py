@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from sgdlab._helpers import pytrees
-from sgdlab.engines.base import Carry, Metrics, Seeds
+from sgdlab.engines.base import Carry, Metrics, PlansFromSeeds, Seeds
 from sgdlab.engines.compiled import initial_state, run_epoch, update
 from sgdlab.engines.evaluation import Reference
 from sgdlab.methods import StepGradients
@@ -31,7 +31,7 @@ from sgdlab.schedules import Schedule
 BLOCK_ROWS = 65_536
 
 
-class StreamedRun:
+class StreamedRun(PlansFromSeeds):
     """The epoch program (:class:`~sgdlab.engines.base.EpochProgram`) of one run on data on disk."""
 
     engine = "streamed"
@@ -53,7 +53,7 @@ class StreamedRun:
     def epoch(self, carry: Carry, seeds: Seeds, epoch: int, schedule: Schedule | None,
               record: bool, steps: tuple[int, int] | None = None) -> tuple[Carry, Metrics]:
         """One epoch from ``carry``, or its ``steps`` (first, end); the metrics on the host."""
-        params, opt_state, k, counted = carry
+        params, opt_state, k, counted, _ = carry
         if self.sampler.is_full_batch:
             value, gradient = value_and_grad(self.problem, params)
             gradients = StepGradients(mean=lambda point: gradient, value_and_mean=lambda point: (value, gradient))

@@ -27,7 +27,7 @@ An experiment file has three kinds of tables (every key optional unless marked):
     [runs.gd]                  # one table per run; the name is yours
     sampler = "full_batch"     # required: full_batch | with_replacement | without_replacement | importance |
                                #           importance_shuffled | cyclic | shuffled_cyclic | shuffle_once |
-                               #           flip_flop | shuffled_chunks
+                               #           flip_flop | shuffled_chunks | grab
     batch_size = 1             # not for full_batch
     step = "1/L_B"             # a number, "c/L", "c/L_B", "c/L_max", "polyak", "stochastic_polyak", or a
                                # schedule table such as { schedule = "inverse_time", alpha0 = "1/L_B", decay = 0.001 }
@@ -52,7 +52,7 @@ PROBLEM_KINDS = ("least_squares", "logistic", "softmax", "mlp")
 NAMED_DATA = ("diabetes", "breast_cancer", "digits", "synthetic")
 DEFAULT_DATA = {"least_squares": "diabetes", "logistic": "breast_cancer", "softmax": "digits", "mlp": "digits"}
 SAMPLER_NAMES = ("full_batch", "with_replacement", "without_replacement", "importance", "importance_shuffled", "cyclic",
-                 "shuffled_cyclic", "shuffle_once", "flip_flop", "shuffled_chunks")
+                 "shuffled_cyclic", "shuffle_once", "flip_flop", "shuffled_chunks", "grab")
 
 #: table -> key -> (allowed types, what to say)
 SCHEMA: dict[str, dict[str, tuple[type | tuple[type, ...], str]]] = {

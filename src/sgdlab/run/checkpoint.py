@@ -1,6 +1,7 @@
 """Checkpoints: a run's state saved every k epochs, atomically, and resumed exactly.
 
-A checkpoint holds θ, the optimizer's state, the epoch and iteration reached, the gradients computed, the seconds
+A checkpoint holds θ, the optimizer's state, the sampler's state (GraB's order: plans that depend on the run),
+the epoch and iteration reached, the gradients computed, the seconds
 run, F(θ⁰), the history rows so far, the stopping verdict and an early-stopping rule's best row and θ there,
 together with the run's identity (:func:`sgdlab.run.identity.run_identity`: the problem's fingerprint, θ⁰, the
 sampler, the step schedule, the optimizer, the seed, record_every, tol, the sense, the engine). Resuming checks the
@@ -8,8 +9,8 @@ identity, then continues from the saved epoch. Plans and step sizes
 are pure functions of (seed, epoch) and k, so the final θ equals an uninterrupted run's bit for
 bit. The epoch budget may differ: a finished run can be extended.
 
-The file is one .npz (read with allow_pickle=False): arrays ``params/i`` and ``opt_state/i`` (the
-pytrees' leaves in order) and ``state``, a JSON document. It is written under a temporary name and
+The file is one .npz (read with allow_pickle=False): arrays ``params/i``, ``opt_state/i`` and ``sampler_state/i``
+(the pytrees' leaves in order) and ``state``, a JSON document. It is written under a temporary name and
 renamed, so a run killed while saving leaves the previous checkpoint whole.
 """
 
@@ -52,6 +53,8 @@ def save(path: Path, identity: dict, carry: Carry, unit: int, elapsed: float, lo
                               for i, leaf in enumerate(jax.tree.leaves(carry.params))}
     arrays |= {f"opt_state/{i}": np.asarray(local_value(leaf))
                for i, leaf in enumerate(jax.tree.leaves(carry.opt_state))}
+    arrays |= {f"sampler_state/{i}": np.asarray(local_value(leaf))
+               for i, leaf in enumerate(jax.tree.leaves(carry.sampler_state))}
     if log.best_params is not None:
         arrays |= {f"best_params/{i}": np.asarray(leaf) for i, leaf in enumerate(jax.tree.leaves(log.best_params))}
     state = {"identity": identity, "epoch": unit, "iterations": carry.iteration, "gradients": int(carry.gradients),
@@ -65,24 +68,25 @@ def save(path: Path, identity: dict, carry: Carry, unit: int, elapsed: float, lo
     atomic_write(path, write)
 
 
-def load(path: Path, identity: dict, params0: Any, opt_state0: Any) -> Saved:
-    """Read the checkpoint at ``path`` for the run of ``identity``; a clear error when it is not a
-    checkpoint, or is one of another run."""
+def load(path: Path, identity: dict, start: Carry) -> Saved:
+    """Read the checkpoint at ``path`` for the run of ``identity`` whose carry at the start is ``start`` (the saved
+    pytrees take its structure); a clear error when it is not a checkpoint, or is one of another run."""
     if not zipfile.is_zipfile(path):
         validation.fail("checkpoint", "a checkpoint written by sgdlab.minimize",
                         f"{path}, which is not an .npz archive")
     try:
         with np.load(path, allow_pickle=False) as archive:
             state = json.loads(str(archive["state"]))
-            params = _leaves(archive, "params", params0)
-            opt_state = _leaves(archive, "opt_state", opt_state0)
-            best_params = _leaves(archive, "best_params", params0) if "best_params/0" in archive.files else None
+            params = _leaves(archive, "params", start.params)
+            opt_state = _leaves(archive, "opt_state", start.opt_state)
+            sampler_state = _leaves(archive, "sampler_state", start.sampler_state)
+            best_params = _leaves(archive, "best_params", start.params) if "best_params/0" in archive.files else None
     except (OSError, ValueError, KeyError, zipfile.BadZipFile, json.JSONDecodeError) as error:
         validation.fail("checkpoint", "a checkpoint written by sgdlab.minimize",
                         f"{path}, which cannot be read ({error})")
     _check_identity(path, state.get("identity", {}), identity)
     verdict = None if state["verdict"] is None else tuple(state["verdict"])
-    carry = Carry(params, opt_state, state["iterations"], state.get("gradients", 0))
+    carry = Carry(params, opt_state, state["iterations"], state.get("gradients", 0), sampler_state)
     best = None if state.get("best") is None else tuple(state["best"])
     return Saved(carry, state["epoch"], state["elapsed"], state["loss0"], state["rows"], verdict, best, best_params)
 

@@ -152,14 +152,15 @@ class RunLog:
         row.update(grad_norm_squared=scale.grad_norm_squared, trace_covariance=scale.trace_covariance,
                    b_simple=scale.b_simple)
 
-    def result(self, params: Any, compile_time: float, averaged: Any = None) -> Result:
-        """The run's Result, with ``params`` its final θ (and ``averaged`` its final θ̄, if it averages)."""
+    def result(self, params: Any, compile_time: float, averaged: Any = None, sampler_state: Any = None) -> Result:
+        """The run's Result, with ``params`` its final θ (and ``averaged`` its final θ̄, if it averages; the sampler's
+        final state, if its plans depend on the run)."""
         options = self.options
         columns = self.columns()
         status, message, epochs, iterations = self.outcome(columns)
         return Result(params, status, message, pd.DataFrame(columns), epochs, iterations, compile_time,
                       options.sampler, options.schedule, options.seed, options.engine, self.path, averaged,
-                      self.best_params)
+                      self.best_params, sampler_state)
 
     def columns(self) -> dict[str, np.ndarray]:
         """The history as NumPy columns, in the objective's own sign; gap = F − p* (p* − f when

@@ -91,11 +91,12 @@ def run_one(options: RunOptions) -> Result:
     """One run of ``minimize`` / ``maximize``: resumed from its checkpoint when asked, saved as it goes."""
     schedule = compiled.program_schedule(options.schedule)
     programs = Programs(options, options.params0, schedule)
-    carry = Carry(options.params0, programs.first.initial_state(options.params0), 0)
+    carry = Carry(options.params0, programs.first.initial_state(options.params0), 0, 0,
+                  programs.first.initial_sampler_state(options.params0, options.seed))
     saving = options.checkpointing
     identity = run_identity(options) if saving is not None else {}
     if saving is not None and saving.resume and saving.path.exists():
-        saved = checkpoint.load(saving.path, identity, carry.params, carry.opt_state)
+        saved = checkpoint.load(saving.path, identity, carry)
         log = RunLog.resumed(options, saved.loss0, saved.rows, saved.verdict, saved.best, saved.best_params)
         carry, unit, elapsed = saved.carry, saved.unit, saved.elapsed
     else:
@@ -111,7 +112,7 @@ def run_one(options: RunOptions) -> Result:
     carry = advance(programs, [log], carry, options.seed, schedule, unit=unit, elapsed=elapsed, after_unit=after_unit)
     averaged = compiled.averaged_params(options.update_rule, carry.opt_state)
     return log.result(pytrees.to_numpy(carry.params), programs.seconds,
-                      None if averaged is None else pytrees.to_numpy(averaged))
+                      None if averaged is None else pytrees.to_numpy(averaged), pytrees.to_numpy(carry.sampler_state))
 
 
 @peer_loss_named
@@ -127,8 +128,9 @@ def run_lanes(lanes: list[RunOptions], on_unit: Callable[[int], None] | None = N
     programs = Programs(options, params, schedule, lanes=count)
     start = programs.first.evaluate(options.params0)
     logs = [RunLog(lane, start) for lane in lanes]
-    carry = Carry(params, programs.first.initial_state(params), 0, np.zeros(count, dtype=np.int64))
     seeds = np.array([lane.seed for lane in lanes])
+    carry = Carry(params, programs.first.initial_state(params), 0, np.zeros(count, dtype=np.int64),
+                  programs.first.initial_sampler_state(params, seeds))
     advance(programs, logs, carry, seeds, schedule,
             after_unit=None if on_unit is None else lambda unit, carry, elapsed: on_unit(unit))
     return logs

@@ -520,6 +520,10 @@ def _check_method(problem: Problem, sampler: Sampler, method: Method, placement)
     if sampler.weighted and (method.needs_finite_sum or placement is not None):
         validation.fail("sampler", f"a uniform sampler for {method.describe()} or on devices (importance sampling "
                         "runs plain SGD, momentum, averaging and optax on one device)", repr(sampler))
+    if sampler.depends_on_run and (placement is not None or getattr(problem, "on_disk", False)):
+        validation.fail("sampler", "a sampler whose plans come from (seed, epoch) for data on disk or on devices "
+                        "(GraB herds the per-example gradients of a finite sum in one process's memory)",
+                        repr(sampler))
     if not method.needs_finite_sum:
         return
     where = f"{method.describe()} keeps gradients of the N examples"

@@ -50,6 +50,9 @@ class Result:
         The final averaged iterate θ̄ of a run given ``average=`` (None otherwise).
     best_params : pytree of NumPy arrays, or None
         θ at the best history row of the column a ``stop=`` rule watches (None without one).
+    sampler_state : NamedTuple of NumPy arrays, or None
+        Where a sampler whose plans depend on the run stands at the end (GraB: the next epoch's order and the stale
+        mean gradient, :class:`sgdlab.samplers.GrabState`); None for every other sampler.
 
     Examples
     --------
@@ -78,6 +81,7 @@ class Result:
     path: list | None = None
     averaged_params: Any = None
     best_params: Any = None
+    sampler_state: Any = None
 
     def __repr__(self) -> str:
         return (f"Result(status={self.status!r}, epochs={self.epochs}, iterations={self.iterations}, "

@@ -40,7 +40,6 @@ import dataclasses
 import functools
 import hashlib
 import math
-from collections.abc import Callable
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -68,6 +67,8 @@ class Sampler:
 
     #: Whether the plan's mask holds each entry's weight in the step (importance sampling), not True/False.
     weighted = False
+    #: Whether the plans depend on the run's state, not on (seed, epoch) alone (GraB: :mod:`sgdlab.samplers.grab`).
+    depends_on_run = False
 
     def for_problem(self, problem) -> Sampler:
         """This sampler as it runs on ``problem``: itself, or (a sampler that needs the problem's numbers, such as
@@ -286,7 +287,7 @@ class ImportanceShuffled(_ByWeight):
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
-class _Blocks(_Minibatch):
+class Blocks(_Minibatch):
     """Schemes that cut an ordering of {0, …, N−1} into consecutive blocks of B."""
 
     drop_last: bool = False
@@ -310,10 +311,13 @@ class _Blocks(_Minibatch):
         raise NotImplementedError
 
     def plan(self, n, seed, epoch):
-        """The ordering cut into the steps' blocks of B; the last block is padded with index 0 and masked
-        out where N mod B leaves it short, or dropped with drop_last."""
+        """The ordering cut into the steps' blocks of B (:meth:`blocks`)."""
+        return self.blocks(n, self.order(n, seed, epoch))
+
+    def blocks(self, n: int, order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """An ordering of {0, …, N−1} cut into the steps' blocks of B; the last block is padded with index 0 and
+        masked out where N mod B leaves it short, or dropped with drop_last."""
         steps, b = self.steps_per_epoch(n), self.batch_size
-        order = self.order(n, seed, epoch)
         if steps * b > n:
             order = np.concatenate([order, np.zeros(steps * b - n, dtype=np.int32)])
         mask = np.ones(steps * b, dtype=bool)
@@ -322,7 +326,7 @@ class _Blocks(_Minibatch):
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
-class Cyclic(_Blocks):
+class Cyclic(Blocks):
     """Blocks of 0, 1, …, N−1 in order, the same every epoch (deterministic)."""
 
     name = "cyclic"
@@ -332,7 +336,7 @@ class Cyclic(_Blocks):
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
-class ShuffledCyclic(_Blocks):
+class ShuffledCyclic(Blocks):
     """Blocks of a fresh uniform permutation each epoch (random reshuffling; deep learning's default)."""
 
     name = "shuffled_cyclic"
@@ -342,7 +346,7 @@ class ShuffledCyclic(_Blocks):
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
-class ShuffleOnce(_Blocks):
+class ShuffleOnce(Blocks):
     """Blocks of one uniform permutation, drawn from the seed alone and reused every epoch."""
 
     name = "shuffle_once"
@@ -352,7 +356,7 @@ class ShuffleOnce(_Blocks):
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
-class FlipFlop(_Blocks):
+class FlipFlop(Blocks):
     """Blocks of a fresh uniform permutation on even epochs, and of the same permutation reversed on the odd epoch
     after it (Rajput, Lee and Papailiopoulos 2022): epoch 2j + 1 visits the examples of epoch 2j backwards."""
 
@@ -365,7 +369,7 @@ class FlipFlop(_Blocks):
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
-class ShuffledChunks(_Blocks):
+class ShuffledChunks(Blocks):
     """Blocks of an order that takes the chunks {0, …, C−1}, {C, …, 2C−1}, … (the last one shorter) in a
     uniform random order and the rows of each chunk in a uniform random order, fresh each epoch."""
 
@@ -680,19 +684,3 @@ def shuffle_once(batch_size: int = 1, drop_last: bool = False) -> ShuffleOnce:
     [array([1, 0], dtype=int32), array([3, 4], dtype=int32), array([2], dtype=int32)]
     """
     return ShuffleOnce(batch_size, drop_last)
-
-
-#: The public constructors by name, for messages and for configuration files.
-SAMPLERS: dict[str, Callable[..., Sampler]] = {
-    "full_batch": full_batch,
-    "with_replacement": with_replacement,
-    "without_replacement": without_replacement,
-    "importance": importance,
-    "importance_shuffled": importance_shuffled,
-    "cyclic": cyclic,
-    "shuffled_cyclic": shuffled_cyclic,
-    "shuffle_once": shuffle_once,
-    "flip_flop": flip_flop,
-    "shuffled_chunks": shuffled_chunks,
-    "iid": iid,
-}

@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from sgdlab.engines.base import Carry, Metrics, Seeds
+from sgdlab.engines.base import Carry, Metrics, PlansFromSeeds, Seeds
 from sgdlab.engines.compiled import CompiledRun, gradient_counts, method_flags, method_of
 from sgdlab.engines.native import loops
 from sgdlab.engines.native.stale_caches import clear_this_package_once
@@ -47,7 +47,7 @@ PARTED_MIN_STEPS = 32
 EVALUATION_PIECES = 2
 
 
-class NativeRun:
+class NativeRun(PlansFromSeeds):
     """Runs epochs natively and evaluates with ``compiled`` (the JAX engine's CompiledRun)."""
 
     engine = "native"
@@ -96,7 +96,7 @@ class NativeRun:
         """One epoch of every lane from ``carry``, or its ``steps`` (first, end); the metrics on the host."""
         if schedule is None:
             raise ValueError("the native engine runs step schedules; an optax optimizer runs on the JAX engine")
-        params, opt_state, k, counted = carry
+        params, opt_state, k, counted, _ = carry
         seeds = np.atleast_1d(np.asarray(seeds))
         epoch_steps = self.sampler.steps_per_epoch(self.problem.n)
         first, end = (0, epoch_steps) if steps is None else steps

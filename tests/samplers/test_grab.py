@@ -1,0 +1,152 @@
+"""GraB (Lu, Guo and De Sa 2022): the herded order equals a plain NumPy implementation of the paper's online
+balancing with a stale mean, and the order travels with the run (lanes, pieces of epochs, checkpoints)."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import sgdlab as sl
+from sgdlab.samplers import GrabState
+
+N, P = 30, 4
+
+
+def numpy_herding(gradients: np.ndarray, visited: np.ndarray, mean: np.ndarray) -> np.ndarray:
+    """The paper's balancing of one epoch, written from its description: gradients[t] is the gradient of example
+    visited[t]; each centred gradient c = g − m joins the front when ⟨s, c⟩ ≤ 0 (s += c), else the back (s −= c),
+    which fills from the end. Returns the next order."""
+    running, front, back = np.zeros_like(mean), [], []
+    for gradient, index in zip(gradients, visited, strict=True):
+        centred = gradient - mean
+        if running @ centred <= 0:
+            running, front = running + centred, [*front, index]
+        else:
+            running, back = running - centred, [*back, index]
+    return np.array(front + back[::-1])
+
+
+def numpy_grab_sgd(per_example, theta, n, batch_size, alpha, epochs, first_order):
+    """SGD over GraB's orders, one example's gradient at a time (the NumPy reference run): each step averages
+    ∇fᵢ(θ) over a block of the order, every gradient of the block (at the block's θ) is balanced."""
+    order, mean = np.asarray(first_order), np.zeros_like(theta)
+    for _ in range(epochs):
+        visited, gradients = [], []
+        for start in range(0, n, batch_size):
+            block = order[start:start + batch_size]
+            each = np.stack([per_example(theta, i) for i in block])
+            visited.extend(block)
+            gradients.extend(each)
+            theta = theta - alpha * each.mean(axis=0)
+        order, mean = numpy_herding(np.array(gradients), np.array(visited), mean), np.mean(gradients, axis=0)
+    return theta, order, mean
+
+
+def _least_squares(seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(N, P)) * rng.uniform(0.3, 3.0, size=(N, 1))
+    return X, X @ rng.normal(size=P) + 0.5 * rng.normal(size=N)
+
+
+def test_balancing_equals_the_numpy_herding_on_given_gradients():
+    # The balancing step alone, on fixed gradients (no run): the same next order exactly.
+    rng = np.random.default_rng(1)
+    gradients, visited, mean = rng.normal(size=(N, P)), rng.permutation(N).astype(np.int32), rng.normal(size=P)
+    sampler = sl.grab(1)
+    state = sampler.initial_state(N, 0, np.zeros(P))._replace(mean=mean)
+    observe = jax.jit(lambda state, g, i: sampler.observe(state, g[None], i[None], jnp.ones(1, dtype=bool)))
+    state = jax.tree.map(jnp.asarray, state)
+    for gradient, index in zip(gradients, visited, strict=True):
+        state = observe(state, gradient, index)
+    finished = sampler.after_steps(state, N, N)
+    np.testing.assert_array_equal(finished.order, numpy_herding(gradients, visited, mean))
+    np.testing.assert_allclose(finished.mean, gradients.mean(axis=0), rtol=1e-12)
+
+
+@pytest.mark.parametrize("batch_size", [1, 4])
+def test_grab_runs_equal_the_numpy_reference_on_least_squares(batch_size):
+    # θ, the next order and the stale mean after 4 epochs, to 1e-10 (B = 4 leaves a last block of 2).
+    X, y = _least_squares()
+    problem, alpha = sl.least_squares(X, y), 0.02
+    run = sl.minimize(problem, sl.grab(batch_size), step=alpha, epochs=4, seed=3)
+    first = np.concatenate(sl.grab(batch_size).batches(N, epoch=0, seed=3))
+    theta, order, mean = numpy_grab_sgd(lambda theta, i: (X[i] @ theta - y[i]) * X[i], np.zeros(P), N, batch_size,
+                                        alpha, 4, first)
+    np.testing.assert_allclose(run.params, theta, rtol=0, atol=1e-10)
+    np.testing.assert_array_equal(run.sampler_state.order, order)
+    np.testing.assert_allclose(run.sampler_state.mean, mean, rtol=0, atol=1e-10)
+
+
+def test_grab_balances_whole_gradients_of_a_regularized_classifier():
+    # Logistic regression with an ℓ2 weight: the balanced gradient is ∇fᵢ with its λθ term.
+    X, y = _least_squares(5)
+    labels, alpha, l2 = np.where(y > 0, 1.0, -1.0), 0.1, 0.05
+    problem = sl.logistic_regression(X, labels, l2=l2)
+
+    def gradient(theta, i):
+        return -labels[i] / (1.0 + np.exp(labels[i] * X[i] @ theta)) * X[i] + l2 * theta
+
+    run = sl.minimize(problem, sl.grab(1), step=alpha, epochs=3, seed=1)
+    first = np.concatenate(sl.grab(1).batches(N, epoch=0, seed=1))
+    theta, order, _ = numpy_grab_sgd(gradient, np.zeros(P), N, 1, alpha, 3, first)
+    np.testing.assert_allclose(run.params, theta, rtol=0, atol=1e-10)
+    np.testing.assert_array_equal(run.sampler_state.order, order)
+
+
+def test_every_next_order_is_a_permutation_and_epoch_zero_is_random_reshuffling():
+    X, y = _least_squares(2)
+    problem = sl.least_squares(X, y)
+    grab = sl.minimize(problem, sl.grab(1), step=0.02, epochs=1, seed=4, record_params=True)
+    rr = sl.minimize(problem, sl.shuffled_cyclic(1), step=0.02, epochs=1, seed=4, engine="jax")
+    np.testing.assert_array_equal(grab.params, rr.params)   # the same first epoch, bit for bit
+    assert sorted(grab.sampler_state.order.tolist()) == list(range(N))
+    assert isinstance(grab.sampler_state, GrabState)
+
+
+def test_lanes_pieces_of_epochs_and_checkpoints_continue_the_same_order(tmp_path):
+    # The order is part of the run's state: runs grouped as lanes (compare), epochs cut into pieces
+    # (record_every=0.5) and a run stopped and resumed from its checkpoint all equal the plain run.
+    X, y = _least_squares(6)
+    problem = sl.least_squares(X, y)
+    single = {seed: sl.minimize(problem, sl.grab(2), step=0.02, epochs=4, seed=seed) for seed in (0, 1, 2)}
+    compared = sl.compare(problem, {"grab": dict(sampler=sl.grab(2), step=0.02)}, seeds=[0, 1, 2], epochs=4,
+                          predict=False)
+    last = compared.table.groupby("seed").loss.last()
+    for seed, run in single.items():
+        assert last[seed] == pytest.approx(run.history.loss.iloc[-1], rel=1e-12)
+    pieces = sl.minimize(problem, sl.grab(2), step=0.02, epochs=4, seed=1, record_every=0.5)
+    np.testing.assert_allclose(pieces.params, single[1].params, rtol=0, atol=1e-13)
+    path = tmp_path / "grab.npz"
+    sl.minimize(problem, sl.grab(2), step=0.02, epochs=2, seed=1, checkpoint=path)
+    resumed = sl.minimize(problem, sl.grab(2), step=0.02, epochs=4, seed=1, checkpoint=path, resume=True)
+    np.testing.assert_array_equal(resumed.params, single[1].params)
+    np.testing.assert_array_equal(resumed.sampler_state.order, single[1].sampler_state.order)
+
+
+def test_grab_with_momentum_and_an_averaged_iterate_in_lanes():
+    # The sampler's state rides beside the method's: heavy ball and a Polyak average run, lanes equal single runs.
+    X, y = _least_squares(7)
+    problem = sl.least_squares(X, y)
+    settings = dict(sampler=sl.grab(3), step=0.01, method=sl.heavy_ball(0.5), average=sl.polyak_average())
+    compared = sl.compare(problem, {"grab": settings}, seeds=[0, 1], epochs=3, predict=False)
+    alone = sl.minimize(problem, seed=1, epochs=3, **settings)
+    row = compared.table[compared.table.seed == 1].iloc[-1]
+    assert row.loss == pytest.approx(alone.history.loss.iloc[-1], rel=1e-12)
+    assert row.avg_loss == pytest.approx(alone.history.avg_loss.iloc[-1], rel=1e-12)
+
+
+def test_bad_uses_of_grab_say_what_is_allowed():
+    X, y = _least_squares()
+    problem = sl.least_squares(X, y)
+    with pytest.raises(ValueError, match="drop_last must be False for grab"):
+        sl.samplers.GraB(4, drop_last=True)
+    with pytest.raises(ValueError, match=r"epoch must be 0 for grab's batches \(later epochs' orders are herded"):
+        sl.grab(2).batches(N, epoch=1)
+    with pytest.raises(ValueError, match="engine must be 'auto' or 'jax' here; got 'native', but the sampler's order "
+                       "depends on the run"):
+        sl.minimize(problem, sl.grab(1), step=0.01, epochs=1, engine="native")
+    expectation = sl.expectation(lambda theta, omega: jnp.sum((theta - omega) ** 2),
+                                 lambda key: jax.random.normal(key, (2,)), np.zeros(2))
+    with pytest.raises(ValueError, match=r"sampler must be iid\(B\) \(fresh draws\) or full_batch\(\) for an "
+                       "expectation; got grab"):
+        sl.minimize(expectation, sl.grab(1), step=0.01, steps=3)

@@ -1,13 +1,12 @@
 """Checkpoints: a run's state saved every k epochs, atomically, and resumed exactly.
 
-A checkpoint holds θ, the optimizer's state, the sampler's state (GraB's order: plans that depend on the run),
-the epoch and iteration reached, the gradients computed, the seconds
-run, F(θ⁰), the history rows so far, the stopping verdict and an early-stopping rule's best row and θ there,
-together with the run's identity (:func:`sgdlab.run.identity.run_identity`: the problem's fingerprint, θ⁰, the
-sampler, the step schedule, the optimizer, the seed, record_every, tol, the sense, the engine). Resuming checks the
-identity, then continues from the saved epoch. Plans and step sizes
-are pure functions of (seed, epoch) and k, so the final θ equals an uninterrupted run's bit for
-bit. The epoch budget may differ: a finished run can be extended.
+A checkpoint holds θ, the optimizer's state, the sampler's state (for plans that depend on the run, GraB's order),
+the epoch and iteration reached, the gradients computed, the seconds run, F(θ⁰), the history rows so far, the
+stopping verdict and an early-stopping rule's best row and θ there, together with the run's identity
+(:func:`sgdlab.run.identity.run_identity`: the problem's fingerprint, θ⁰, the sampler, the step schedule, the
+optimizer, the seed, record_every, tol, the sense, the engine). Resuming checks the identity, then continues from
+the saved epoch. Plans are pure functions of (seed, epoch) or of the saved sampler state, step sizes of k, so the
+final θ equals an uninterrupted run's bit for bit. The epoch budget may differ: a finished run can be extended.
 
 The file is one .npz (read with allow_pickle=False): arrays ``params/i``, ``opt_state/i`` and ``sampler_state/i``
 (the pytrees' leaves in order) and ``state``, a JSON document. It is written under a temporary name and

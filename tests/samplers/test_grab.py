@@ -96,29 +96,33 @@ def test_grab_balances_whole_gradients_of_a_regularized_classifier():
 def test_every_next_order_is_a_permutation_and_epoch_zero_is_random_reshuffling():
     X, y = _least_squares(2)
     problem = sl.least_squares(X, y)
-    grab = sl.minimize(problem, sl.grab(1), step=0.02, epochs=1, seed=4, record_params=True)
+    grab = sl.minimize(problem, sl.grab(1), step=0.02, epochs=1, seed=4, engine="jax")
     rr = sl.minimize(problem, sl.shuffled_cyclic(1), step=0.02, epochs=1, seed=4, engine="jax")
     np.testing.assert_array_equal(grab.params, rr.params)   # the same first epoch, bit for bit
     assert sorted(grab.sampler_state.order.tolist()) == list(range(N))
     assert isinstance(grab.sampler_state, GrabState)
 
 
-def test_lanes_pieces_of_epochs_and_checkpoints_continue_the_same_order(tmp_path):
+@pytest.mark.parametrize("engine", ["native", "jax"])
+def test_lanes_pieces_of_epochs_and_checkpoints_continue_the_same_order(tmp_path, engine):
     # The order is part of the run's state: runs grouped as lanes (compare), epochs cut into pieces
-    # (record_every=0.5) and a run stopped and resumed from its checkpoint all equal the plain run.
+    # (record_every=0.5) and a run stopped and resumed from its checkpoint all equal the plain run, on both engines.
     X, y = _least_squares(6)
     problem = sl.least_squares(X, y)
-    single = {seed: sl.minimize(problem, sl.grab(2), step=0.02, epochs=4, seed=seed) for seed in (0, 1, 2)}
+    single = {seed: sl.minimize(problem, sl.grab(2), step=0.02, epochs=4, seed=seed, engine=engine)
+              for seed in (0, 1, 2)}
     compared = sl.compare(problem, {"grab": dict(sampler=sl.grab(2), step=0.02)}, seeds=[0, 1, 2], epochs=4,
-                          predict=False)
+                          predict=False, engine=engine)
     last = compared.table.groupby("seed").loss.last()
     for seed, run in single.items():
         assert last[seed] == pytest.approx(run.history.loss.iloc[-1], rel=1e-12)
-    pieces = sl.minimize(problem, sl.grab(2), step=0.02, epochs=4, seed=1, record_every=0.5)
+    pieces = sl.minimize(problem, sl.grab(2), step=0.02, epochs=4, seed=1, record_every=0.5, engine=engine)
     np.testing.assert_allclose(pieces.params, single[1].params, rtol=0, atol=1e-13)
+    np.testing.assert_array_equal(pieces.sampler_state.order, single[1].sampler_state.order)
     path = tmp_path / "grab.npz"
-    sl.minimize(problem, sl.grab(2), step=0.02, epochs=2, seed=1, checkpoint=path)
-    resumed = sl.minimize(problem, sl.grab(2), step=0.02, epochs=4, seed=1, checkpoint=path, resume=True)
+    sl.minimize(problem, sl.grab(2), step=0.02, epochs=2, seed=1, checkpoint=path, engine=engine)
+    resumed = sl.minimize(problem, sl.grab(2), step=0.02, epochs=4, seed=1, checkpoint=path, resume=True,
+                          engine=engine)
     np.testing.assert_array_equal(resumed.params, single[1].params)
     np.testing.assert_array_equal(resumed.sampler_state.order, single[1].sampler_state.order)
 
@@ -135,6 +139,27 @@ def test_grab_with_momentum_and_an_averaged_iterate_in_lanes():
     assert row.avg_loss == pytest.approx(alone.history.avg_loss.iloc[-1], rel=1e-12)
 
 
+@pytest.mark.parametrize("batch_size", [1, 4])
+@pytest.mark.parametrize("family", ["least_squares", "logistic_l2", "softmax_l2", "logistic_csr"])
+def test_the_native_herding_equals_the_jax_engines(family, batch_size):
+    # The native loop herds the same gradients xᵢdᵢᵀ + λW in V's layout: θ and the stale mean to 1e-12, the same orders.
+    import scipy.sparse
+
+    X, y = _least_squares(8)
+    labels = (y > 0).astype(int)
+    problem = {"least_squares": lambda: sl.least_squares(X, y),
+               "logistic_l2": lambda: sl.logistic_regression(X, labels, l2=0.05),
+               "softmax_l2": lambda: sl.softmax_regression(X, np.digitize(y, [-1.0, 1.0]), l2=0.01),
+               "logistic_csr": lambda: sl.logistic_regression(scipy.sparse.csr_matrix(np.where(np.abs(X) > 0.8, X, 0.0)),
+                                                              labels, l2=0.05)}[family]()
+    runs = [sl.minimize(problem, sl.grab(batch_size), step=0.05, epochs=4, seed=3, engine=engine)
+            for engine in ("native", "jax")]
+    assert [run.engine for run in runs] == ["native", "jax"]
+    np.testing.assert_allclose(runs[0].params, runs[1].params, rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(runs[0].sampler_state.order, runs[1].sampler_state.order)
+    np.testing.assert_allclose(runs[0].sampler_state.mean, runs[1].sampler_state.mean, rtol=0, atol=1e-12)
+
+
 def test_bad_uses_of_grab_say_what_is_allowed():
     X, y = _least_squares()
     problem = sl.least_squares(X, y)
@@ -144,7 +169,7 @@ def test_bad_uses_of_grab_say_what_is_allowed():
         sl.grab(2).batches(N, epoch=1)
     with pytest.raises(ValueError, match="engine must be 'auto' or 'jax' here; got 'native', but the sampler's order "
                        "depends on the run"):
-        sl.minimize(problem, sl.grab(1), step=0.01, epochs=1, engine="native")
+        sl.minimize(problem, sl.grab(1), step=0.01, epochs=1, engine="native", method=sl.heavy_ball(0.5))
     expectation = sl.expectation(lambda theta, omega: jnp.sum((theta - omega) ** 2),
                                  lambda key: jax.random.normal(key, (2,)), np.zeros(2))
     with pytest.raises(ValueError, match=r"sampler must be iid\(B\) \(fresh draws\) or full_batch\(\) for an "

@@ -364,7 +364,7 @@ class CompiledRun:
             source = (np.zeros((len(seeds), 1, 1), dtype=np.int32), np.ones((len(seeds), 1, 1), dtype=bool))
             examples = np.full(len(seeds), self.problem.n)
         else:
-            source = self._epoch_plans(seeds, epoch) if sampler_state is None else self._plans_of(sampler_state)
+            source = self._epoch_plans(seeds, epoch) if sampler_state is None else self.plans_of(sampler_state)
             flags = method_flags(method, self.problem.n, self.sampler, seeds, epoch, source[0].shape[1])
             source = source if flags is None else (*source, flags)
             if steps is not None:
@@ -376,11 +376,15 @@ class CompiledRun:
             return source, counts
         return (self.placement.replicated(source) if self._stand_in else self.placement.split_plan(*source)), counts
 
-    def _plans_of(self, sampler_state) -> tuple[np.ndarray, np.ndarray]:
-        """The lanes' plans (R × S × B) cut from the orders their sampler's state holds."""
+    def plans_of(self, sampler_state, steps: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The lanes' plans (R × S × B) cut from the orders their sampler's state holds, or their ``steps`` (first,
+        end) alone."""
         orders = np.asarray(pytrees.local_value(sampler_state.order)).reshape(-1, self.problem.n)
         plans = [typing.cast(GraB, self.sampler).plan_of(self.problem.n, order) for order in orders]
-        return np.stack([plan[0] for plan in plans]), np.stack([plan[1] for plan in plans])
+        indices, masks = np.stack([plan[0] for plan in plans]), np.stack([plan[1] for plan in plans])
+        if steps is None:
+            return indices, masks
+        return np.ascontiguousarray(indices[:, steps[0]:steps[1]]), np.ascontiguousarray(masks[:, steps[0]:steps[1]])
 
     def _to_host(self, metrics: Metrics) -> Metrics:
         metrics = jax.tree.map(pytrees.local_value, metrics)

@@ -52,8 +52,9 @@ def unsupported(problem, sampler, optimizer, placement=None, schedule=None) -> s
         return reason
     if problem.constraint is not None:
         return "the problem is constrained (projected steps run on the JAX engine)"
-    if sampler.depends_on_run:
-        return "the sampler's order depends on the run (GraB's herding runs on the JAX engine)"
+    if sampler.depends_on_run and (is_network(problem) or optimizer is not None):
+        return ("the sampler's order depends on the run (the native loop herds GraB's orders with plain SGD on the "
+                "linear models; other runs of it are on the JAX engine)")
     if sampler.weighted and not _native_weighted(problem, sampler, optimizer):
         return ("the sampler weighs its draws (the native loop runs importance sampling with plain SGD or its average, "
                 "networks at B = 1; other runs of it are on the JAX engine)")

@@ -7,6 +7,9 @@ place by the loop:
 - :class:`LinearLoop` (least squares, logistic and softmax regression, curve fits): (V, scales) with
   W = scale · V in the rows' layout (:mod:`sgdlab.engines.native.linear_sgd`; large dense batches summed in
   parts by :mod:`sgdlab.engines.native.parted`, each thread with its own copy of V);
+- :class:`HerdedLoop` (GraB's orders on the linear models): (V, scales) and the herding arrays of
+  :mod:`sgdlab.engines.native.linear_grab` (the stale mean, the running sum and the sum of the epoch's gradients in
+  V's layout, the next order and its two free slots), read from and written back to the run's sampler state;
 - :class:`SagaLoop` (SAGA on least squares and logistic regression): θ, SAGA's table of one number an
   example and its mean ḡ (:mod:`sgdlab.engines.native.linear_saga`), the last two carried between epochs as
   the method's state (``initial_state``, ``method_state``);
@@ -29,6 +32,7 @@ import numpy as np
 from sgdlab.engines.native import (
     linear_evaluation,
     linear_gd,
+    linear_grab,
     linear_methods,
     linear_saga,
     linear_sgd,
@@ -43,12 +47,14 @@ from sgdlab.methods.averaging import Averaged
 LOSSES = {"squared": linear_sgd.SQUARED, "logistic": linear_sgd.LOGISTIC, "softmax": linear_sgd.SOFTMAX}
 
 
-def loop_for(problem, batch_size: int, rule=None, full_batch: bool = False):
+def loop_for(problem, batch_size: int, rule=None, full_batch: bool = False, herded: bool = False):
     """The loop object for ``problem`` at batch size ``batch_size`` and the run's update ``rule`` (None: plain
     SGD; SAGA, heavy ball or Nesterov; plain SGD with a Polyak–Ruppert or tail average); ``full_batch`` for
-    gradient descent."""
+    gradient descent, ``herded`` for GraB's orders (plain SGD on a linear model)."""
     if is_network(problem):
         return NetworkLoop(problem, batch_size)
+    if herded:
+        return HerdedLoop(problem, batch_size)
     name = getattr(rule, "name", None)
     if full_batch and rule is None and is_sparse_single_margin(problem):
         return GradientDescentLoop(problem, batch_size)
@@ -165,6 +171,46 @@ class LinearLoop(RowsEvaluation, MethodFree):
     def _velocity_copies(self, state: tuple, threads: int) -> list[tuple]:
         """(velocity, β, Nesterov?) of each thread: none for plain SGD."""
         return [(parted.NO_VELOCITY[0], 0.0, False)] * threads
+
+
+class HerdedLoop(LinearLoop):
+    """Plain SGD on a linear model with GraB's herding: state (V, scales, means, runnings, totals, next orders,
+    slots), the herding arrays one a lane, from and back to the run's :class:`~sgdlab.samplers.GrabState`."""
+
+    def __init__(self, problem, batch_size: int):
+        super().__init__(problem, batch_size)
+        self.parted = False   # one thread a run: the herding follows the batch's entries in order
+
+    def params(self, state: tuple) -> np.ndarray:
+        return super().params(state[:2])
+
+    def herding(self, sampler_state) -> tuple:
+        """(means, runnings, totals, next orders, slots) of the lanes' GraB states, in V's layout."""
+        def layout(tree):
+            matrices = np.asarray(tree, dtype=np.float64).reshape(-1, self.problem.n_features,
+                                                                  int(np.prod(self.shape[1:], dtype=int)))
+            return linear_sgd.weights_layout(self.rows, matrices)
+
+        slots = np.stack([np.asarray(sampler_state.front), np.asarray(sampler_state.back)], axis=-1).astype(np.int64)
+        return (layout(sampler_state.mean), layout(sampler_state.running), layout(sampler_state.total),
+                np.array(sampler_state.next_order, dtype=np.int32), slots.reshape(-1, 2))
+
+    def herded(self, state: tuple, sampler_state):
+        """The lanes' GraB states after the loop ran on ``state`` (their orders and stale means as they were)."""
+        means, runnings, totals, next_orders, slots = state[2:]
+
+        def params_layout(values):
+            return linear_sgd.weights_from_layout(self.rows, values).reshape(len(values), *self.shape)
+
+        return sampler_state._replace(mean=params_layout(means), running=params_layout(runnings),
+                                      total=params_layout(totals), next_order=next_orders,
+                                      front=slots[:, 0].astype(np.int32), back=slots[:, 1].astype(np.int32))
+
+    def run_lanes(self, state: tuple, group: slice, indices, masks, alphas) -> None:
+        """The epoch of the lanes ``group`` with GraB's herding (:mod:`sgdlab.engines.native.linear_grab`)."""
+        weights, scales, *herding = state
+        linear_grab.grab_lanes(self.loss, self.rows, self.targets, weights[group], scales[group], indices, masks,
+                               alphas, self.problem.l2, np.arange(len(indices)), *(part[group] for part in herding))
 
 
 class GradientDescentLoop(LinearLoop):

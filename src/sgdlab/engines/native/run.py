@@ -17,18 +17,20 @@ import functools
 import itertools
 import os
 import time
+import typing
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from sgdlab.engines.base import Carry, Metrics, PlansFromSeeds, Seeds
+from sgdlab.engines.base import Carry, Metrics, Seeds
 from sgdlab.engines.compiled import CompiledRun, gradient_counts, method_flags, method_of
 from sgdlab.engines.native import loops
 from sgdlab.engines.native.stale_caches import clear_this_package_once
 from sgdlab.engines.plans import EpochPlans
 from sgdlab.methods.averaging import Averaged
+from sgdlab.samplers import GraB
 from sgdlab.schedules import Constant, Schedule
 
 #: Worker threads for the lanes of a comparison, and whether one run's parts get threads of their
@@ -47,7 +49,7 @@ PARTED_MIN_STEPS = 32
 EVALUATION_PIECES = 2
 
 
-class NativeRun(PlansFromSeeds):
+class NativeRun:
     """Runs epochs natively and evaluates with ``compiled`` (the JAX engine's CompiledRun)."""
 
     engine = "native"
@@ -61,7 +63,8 @@ class NativeRun(PlansFromSeeds):
         self.method = method_of(compiled.optimizer)
         #: Whether the run keeps an averaged iterate (its metrics are recorded beside θ's).
         self.averages = isinstance(compiled.optimizer, Averaged)
-        self.loop = loops.loop_for(problem, width, compiled.optimizer, self.sampler.is_full_batch)
+        self.loop = loops.loop_for(problem, width, compiled.optimizer, self.sampler.is_full_batch,
+                                   self.sampler.depends_on_run)
         self.dtype = jax.tree.leaves(problem.params0)[0].dtype   # θ's (the linear loops compute in float64)
         self.extras = (*jax.eval_shape(problem.diagnostics, problem.params0, problem.data), *compiled.reference.columns)
         self._prepared: set[bool] = set()
@@ -73,6 +76,10 @@ class NativeRun(PlansFromSeeds):
         """The method's state at θ⁰ (SAGA's empty table; nothing for plain SGD), one per lane when batched."""
         stacked = self.loop.initial_state(self.lanes or 1)
         return stacked if self.lanes is not None else jax.tree.map(lambda leaf: leaf[0], stacked)
+
+    def initial_sampler_state(self, params, seeds) -> Any:
+        """The state of a sampler whose plans depend on the run (GraB's), as the JAX engine starts it; else None."""
+        return self.compiled.initial_sampler_state(params, seeds)
 
     def prepare(self, record: bool) -> float:
         """Run the first steps of a scratch epoch through the code of :meth:`epoch`, with a constant
@@ -86,8 +93,10 @@ class NativeRun(PlansFromSeeds):
         steps = min(WARM_UP_STEPS, self.sampler.steps_per_epoch(self.problem.n))
         zeros = jax.tree.map(lambda leaf: np.zeros((count, *np.shape(leaf)), self.dtype), self.problem.params0)
         seeds = np.zeros(count, dtype=np.int64)
+        sampler_state = self._with_lanes(self.initial_sampler_state(self._without_lanes(zeros), seeds))
         for alphas in _warm_up_step_sizes(count, steps):
-            self._advance(zeros, self.loop.initial_state(count), seeds, 0, 0, alphas, record, (0, steps))
+            self._advance(zeros, self.loop.initial_state(count), seeds, 0, 0, alphas, record, (0, steps),
+                          sampler_state)
         self._prepared.add(record)
         return time.perf_counter() - started
 
@@ -96,39 +105,56 @@ class NativeRun(PlansFromSeeds):
         """One epoch of every lane from ``carry``, or its ``steps`` (first, end); the metrics on the host."""
         if schedule is None:
             raise ValueError("the native engine runs step schedules; an optax optimizer runs on the JAX engine")
-        params, opt_state, k, counted, _ = carry
+        params, opt_state, k, counted, sampler_state = carry
         seeds = np.atleast_1d(np.asarray(seeds))
         epoch_steps = self.sampler.steps_per_epoch(self.problem.n)
         first, end = (0, epoch_steps) if steps is None else steps
         alphas = step_sizes(schedule if self.lanes is not None else _stacked(schedule), k, end - first, seeds.size)
-        if self.lanes is None:   # one run: a lane axis of one
-            params, opt_state = jax.tree.map(lambda leaf: np.asarray(leaf)[None], (params, opt_state))
-        final, opt_state, metrics = self._advance(params, opt_state, seeds, epoch, k, alphas, record, steps)
+        params, opt_state, sampler_state = self._with_lanes((params, opt_state, sampler_state))
+        final, opt_state, metrics, sampler_state = self._advance(params, opt_state, seeds, epoch, k, alphas, record,
+                                                                 steps, sampler_state)
+        if sampler_state is not None:   # GraB's order and stale mean move on at the epoch's end
+            sampler_state = typing.cast(GraB, self.sampler).after_steps(sampler_state, k + end - first, self.problem.n)
         flags = method_flags(self.method, self.problem.n, self.sampler, seeds, epoch, epoch_steps)
         examples = np.full(seeds.size, int(self._examples[first:end].sum()))
         counted = counted + gradient_counts(self.method, examples, None if flags is None else flags[:, first:end],
                                             self.problem.n)
         if self.lanes is None:
-            final, opt_state, counted = jax.tree.map(lambda leaf: leaf[0], (final, opt_state, counted))
-            return Carry(final, opt_state, k + end - first, int(counted)), metrics.lane(0)
-        return Carry(final, opt_state, k + end - first, counted), metrics
+            final, opt_state, counted = self._without_lanes((final, opt_state, counted))
+            return Carry(final, opt_state, k + end - first, int(counted), self._without_lanes(sampler_state)), \
+                metrics.lane(0)
+        return Carry(final, opt_state, k + end - first, counted, sampler_state), metrics
+
+    def _with_lanes(self, tree):
+        """One run's pytree with a lane axis of one (as it is when there are lanes)."""
+        return tree if self.lanes is not None else jax.tree.map(lambda leaf: np.asarray(leaf)[None], tree)
+
+    def _without_lanes(self, tree):
+        """The lane axis of one run's pytree taken away (as it is when there are lanes)."""
+        return tree if self.lanes is not None else jax.tree.map(lambda leaf: leaf[0], tree)
 
     def _advance(self, lanes, method_state, seeds: np.ndarray, epoch: int, k0: int, alphas: np.ndarray,
-                 record: bool, steps: tuple[int, int] | None = None) -> tuple:
+                 record: bool, steps: tuple[int, int] | None = None, sampler_state=None) -> tuple:
         """The lanes' θ after epoch ``epoch`` from iteration k0 (its ``steps`` (first, end), or all), in θ's dtype,
-        the method's state after it, and their metrics (one entry a lane)."""
+        the method's state after it, their metrics (one entry a lane) and the sampler's state after it (for plans
+        that depend on the run: cut from its order, the loop herding the next one; else None)."""
         state = self.loop.state(lanes, method_state, epoch, k0, alphas.shape[-1])
+        plans = None
+        if sampler_state is not None:
+            state = (*state, *self.loop.herding(sampler_state))
+            plans = self.compiled.plans_of(sampler_state, steps)
         if self._on_parts(len(seeds)):
             self._run_parts(state, seeds, epoch, alphas, steps)
         else:
-            self._run_lanes(state, seeds, epoch, alphas, steps)
+            self._run_lanes(state, seeds, epoch, alphas, steps, plans)
         final = jax.tree.map(lambda leaf: leaf.astype(self.dtype), self.loop.params(state))
         method_state = self.loop.method_state(state)
         metrics = self._metrics(final, len(seeds), record)
         if record and self.averages:   # the averaged iterate's metrics beside, evaluated as θ's are
             averages = jax.tree.map(lambda leaf: leaf.astype(self.dtype), method_state[1][0])
             metrics = metrics._replace(averaged=self._metrics(averages, len(seeds), record))
-        return final, method_state, metrics
+        herded = None if sampler_state is None else self.loop.herded(state, sampler_state)
+        return final, method_state, metrics, herded
 
     def _plans(self, seeds: np.ndarray, epoch: int, steps: tuple[int, int] | None) -> tuple[np.ndarray, np.ndarray]:
         """The lanes' plans of epoch ``epoch`` (lanes × S × B), or their ``steps`` (first, end) alone."""
@@ -138,11 +164,13 @@ class NativeRun(PlansFromSeeds):
         first, end = steps
         return np.ascontiguousarray(indices[:, first:end]), np.ascontiguousarray(masks[:, first:end])
 
-    def _run_lanes(self, state, seeds, epoch: int, alphas, steps: tuple[int, int] | None) -> None:
+    def _run_lanes(self, state, seeds, epoch: int, alphas, steps: tuple[int, int] | None, plans=None) -> None:
         """The epoch of every lane, in one group of consecutive lanes a core, each group on its own
-        thread, which draws its lanes' plans (the draws release the GIL too) and runs the loop."""
+        thread, which draws its lanes' plans (the draws release the GIL too; or takes them from ``plans``, every
+        lane's) and runs the loop."""
         def run(group: slice):
-            self.loop.run_lanes(state, group, *self._weighed(self._plans(seeds[group], epoch, steps), alphas[group]))
+            drawn = self._plans(seeds[group], epoch, steps) if plans is None else tuple(part[group] for part in plans)
+            self.loop.run_lanes(state, group, *self._weighed(drawn, alphas[group]))
 
         self._map_groups(run, len(seeds))
 

@@ -320,14 +320,15 @@ def test_polyak_steps_in_an_experiment_file(tmp_path):
     assert gd[-1] < gd[0]
 
 
-def test_flip_flop_runs_from_the_command_line_and_from_a_file(tmp_path):
+@pytest.mark.parametrize("scheme", ["flip_flop", "grab"])
+def test_new_orders_run_from_the_command_line_and_from_a_file(tmp_path, scheme):
     """The scheme's name is known to --schemes and to [runs.*] sampler, and its runs are the Python API's."""
-    assert main(["compare", "--schemes", "flip_flop", "--batch-sizes", "4", "--epochs", "2", "--seeds", "1",
+    assert main(["compare", "--schemes", scheme, "--batch-sizes", "4", "--epochs", "2", "--seeds", "1",
                  "--out", str(tmp_path / "cli")]) == 0
     table = pd.read_parquet(tmp_path / "cli" / "table.parquet")
-    assert table.run.unique().tolist() == ["flip_flop B=4"]
+    assert table.run.unique().tolist() == [f"{scheme} B=4"]
     (tmp_path / "exp.toml").write_text('[compare]\nepochs = 2\nseeds = 1\nout = "file"\n\n'
-                                       '[runs.ff]\nsampler = "flip_flop"\nbatch_size = 4\nstep = "0.5/L_B"\n')
+                                       f'[runs.ours]\nsampler = "{scheme}"\nbatch_size = 4\nstep = "0.5/L_B"\n')
     assert main(["run", str(tmp_path / "exp.toml")]) == 0
     from_file = pd.read_parquet(tmp_path / "file" / "table.parquet")
     np.testing.assert_allclose(from_file.loss.to_numpy(), table.loss.to_numpy(), rtol=1e-12)

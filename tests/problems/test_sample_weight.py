@@ -1,5 +1,6 @@
 """Sample weights of least squares: F = Σ wᵢ fᵢ / Σ wᵢ, integer weights as repeated rows, run by both engines."""
 
+import jax
 import numpy as np
 import pytest
 import scipy.sparse
@@ -158,3 +159,46 @@ def test_bad_classifier_weights_are_refused_naming_the_parameter(options, messag
     X, labels, _ = _labelled()
     with pytest.raises(ValueError, match=message):
         sl.logistic_regression(X, labels, **options)
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_network_integer_weights_are_repeated_rows(task):
+    # A ReLU network's F and ∇F (every layer) with integer weights equal those of the rows repeated, to 1e-10; θ⁰
+    # (He initialization from the seed and the widths) is the same for both.
+    X, labels, counts = _labelled(9, classes=3)
+    y = labels if task == "classification" else X @ np.ones(P)
+    weighted = sl.mlp(X, y, hidden=(5,), task=task, sample_weight=counts)
+    rows = np.repeat(np.arange(N), counts)
+    repeated = sl.mlp(X[rows], y[rows], hidden=(5,), task=task)
+    assert float(weighted.loss(weighted.params0)) == pytest.approx(float(repeated.loss(repeated.params0)), rel=1e-10)
+    for mine, theirs in zip(jax.tree.leaves(weighted.grad(weighted.params0)),
+                            jax.tree.leaves(repeated.grad(repeated.params0)), strict=True):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-10, atol=1e-12)
+
+
+def test_a_weighted_network_runs_on_jax_and_balanced_classes_match_scikit_learn():
+    from sklearn.utils.class_weight import compute_class_weight
+
+    X, labels, _ = _labelled(10, classes=3)
+    network = sl.mlp(X, labels, hidden=(4,), class_weight="balanced")
+    np.testing.assert_allclose(network.sample_weight,
+                               compute_class_weight("balanced", classes=np.arange(3), y=labels)[labels], rtol=1e-14)
+    run = sl.minimize(network, sl.shuffled_cyclic(1), step=0.05, epochs=2)
+    assert run.engine == "jax" and run.history.loss.iloc[-1] < run.history.loss.iloc[0]
+    with pytest.raises(ValueError, match="the network's losses are weighted"):
+        sl.minimize(network, sl.shuffled_cyclic(1), step=0.05, epochs=1, engine="native")
+    with pytest.raises(ValueError, match="class_weight must be left out for regression"):
+        sl.mlp(X, X[:, 0], task="regression", class_weight="balanced")
+
+
+def test_curve_fit_integer_weights_are_repeated_points():
+    x = np.linspace(-1.0, 1.0, N)
+    y = np.sin(3 * x) + 0.1 * np.random.default_rng(11).normal(size=N)
+    counts = np.random.default_rng(12).integers(0, 4, size=N)
+    weighted = sl.curve_fit(x, y, sl.polynomial(3), sample_weight=counts)
+    rows = np.repeat(np.arange(N), counts)
+    repeated = sl.curve_fit(x[rows], y[rows], sl.polynomial(3))
+    np.testing.assert_allclose(weighted.solution(), repeated.solution(), rtol=1e-10, atol=1e-12)
+    assert weighted.optimal_value() == pytest.approx(repeated.optimal_value(), rel=1e-10)
+    np.testing.assert_allclose(weighted.predict(weighted.solution(), [0.5]), repeated.predict(repeated.solution(), [0.5]),
+                               rtol=1e-10)

@@ -185,6 +185,8 @@ def _model_reason(problem) -> str | None:
         if getattr(problem, "scale", None) is not None:
             return "the classifier's losses are weighted (sample_weight, class_weight: runs on the JAX engine)"
         return None
+    if problem.sample_weight is not None:
+        return "the network's losses are weighted (sample_weight, class_weight: runs on the JAX engine)"
     if len(problem.hidden) != 1:
         return f"the network has {len(problem.hidden)} hidden layers (the native loop runs networks of one)"
     if problem.is_sparse:

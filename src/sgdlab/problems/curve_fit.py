@@ -163,13 +163,13 @@ def gaussian_rbf(centers: ArrayLike, width: float) -> GaussianRBF:
 class CurveFit(LeastSquares):
     """F(θ) = (1/2N) Σᵢ (Σⱼ θⱼ φⱼ(xᵢ) − yᵢ)², least squares on the basis features of x."""
 
-    def __init__(self, x, y, basis: Basis):
+    def __init__(self, x, y, basis: Basis, sample_weight=None):
         if not isinstance(basis, Basis):
             validation.fail("basis", "a basis such as sl.polynomial(3), sl.fourier(5) or sl.gaussian_rbf(c, w)",
                             validation.shown(basis), error=TypeError)
         x = validation.finite_array("x", x, ndim=1)
         self.basis = basis.fitted(x)
-        super().__init__(self.basis.features(x), y)
+        super().__init__(self.basis.features(x), y, sample_weight)
 
     def with_data(self, X, y) -> CurveFit:
         """The same fit (its basis, with a Fourier period fixed by the training x) on other points: here X is
@@ -181,8 +181,10 @@ class CurveFit(LeastSquares):
         return self.basis.features(validation.finite_array("x", x, ndim=1)) @ np.asarray(params)
 
 
-def curve_fit(x: ArrayLike, y: ArrayLike, basis: Basis | None = None) -> CurveFit:
-    """Fit y ≈ Σⱼ θⱼ φⱼ(x) by least squares: F(θ) = (1/2N) Σᵢ (Σⱼ θⱼ φⱼ(xᵢ) − yᵢ)².
+def curve_fit(x: ArrayLike, y: ArrayLike, basis: Basis | None = None,
+              sample_weight: ArrayLike | None = None) -> CurveFit:
+    """Fit y ≈ Σⱼ θⱼ φⱼ(x) by least squares: F(θ) = (1/2N) Σᵢ (Σⱼ θⱼ φⱼ(xᵢ) − yᵢ)²; with weights wᵢ,
+    Σᵢ wᵢ ½(Σⱼ θⱼ φⱼ(xᵢ) − yᵢ)² / Σᵢ wᵢ (the rows scaled as in :func:`least_squares`).
 
     Parameters
     ----------
@@ -192,6 +194,8 @@ def curve_fit(x: ArrayLike, y: ArrayLike, basis: Basis | None = None) -> CurveFi
         The values to fit.
     basis : Basis, default ``polynomial(1)``
         The features φⱼ: :func:`polynomial`, :func:`fourier` or :func:`gaussian_rbf`.
+    sample_weight : array of N nonnegative numbers, optional
+        wᵢ, as scikit-learn's ``fit(sample_weight=)``.
 
     Returns
     -------
@@ -207,4 +211,4 @@ def curve_fit(x: ArrayLike, y: ArrayLike, basis: Basis | None = None) -> CurveFi
     >>> np.round(line.predict(line.solution(), [2.0]), 6).tolist()
     [7.0]
     """
-    return CurveFit(x, y, polynomial(1) if basis is None else basis)
+    return CurveFit(x, y, polynomial(1) if basis is None else basis, sample_weight)

@@ -33,10 +33,15 @@ class LeastSquares(LinearModel):
 
     native_loss = "squared"
 
-    def __init__(self, X, y):
+    def __init__(self, X, y, sample_weight=None):
         X = design_matrix(X)
         y = targets(y, X, dtype=X.dtype)
+        weights = example_weights(X.shape[0], sample_weight)
+        if weights is not None:   # the rows scaled by √cᵢ, cᵢ = N wᵢ/Σw (see least_squares)
+            root = np.sqrt(mean_one_scale(weights)).astype(X.dtype)
+            X, y = (scipy.sparse.diags(root) @ X if scipy.sparse.issparse(X) else root[:, None] * X), root * y
         super().__init__(X, y, np.zeros(X.shape[1], dtype=X.dtype))
+        self.sample_weight = None if weights is None else weights.values
 
     @staticmethod
     def margin_losses(margins, y):
@@ -201,12 +206,4 @@ def least_squares(X: Features, y: ArrayLike, sample_weight: ArrayLike | None = N
     >>> bool(np.allclose(weighted.solution(), repeated.solution())), round(weighted.optimal_value(), 6)
     (True, 0.071429)
     """
-    problem = LeastSquares(X, y)
-    weights = example_weights(problem.n, sample_weight)
-    if weights is None:
-        return problem
-    scale = np.sqrt(mean_one_scale(weights)).astype(problem.X.dtype)
-    rows = scipy.sparse.diags(scale) @ problem.X if scipy.sparse.issparse(problem.X) else scale[:, None] * problem.X
-    weighted = LeastSquares(rows, scale * np.asarray(problem.y))
-    weighted.sample_weight = weights.values
-    return weighted
+    return LeastSquares(X, y, sample_weight)

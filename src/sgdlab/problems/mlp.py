@@ -32,6 +32,7 @@ from sgdlab._helpers import validation
 from sgdlab._helpers.aliases import Features
 from sgdlab.problems.base import FiniteSum
 from sgdlab.problems.linear import class_labels, correct_fraction, design_matrix, known_classes
+from sgdlab.problems.weights import example_weights, mean_one_scale
 
 TASKS = ("classification", "regression")
 
@@ -61,10 +62,22 @@ def squared_loss(params, example):
     return 0.5 * jnp.sum((output - target) ** 2)
 
 
+def weighted(loss):
+    """The loss of examples (x, y, c) that carry their factor c: c · loss(θ, (x, y))."""
+    def weighted_loss(params, example):
+        x, target, scale = example
+        return scale * loss(params, (x, target))
+    return weighted_loss
+
+
 class MLP(FiniteSum):
     """A ReLU network trained on (X, y) for ``task`` "classification" or "regression"."""
 
-    def __init__(self, X, y, hidden=(64,), task: str = "classification", seed: int = 0, classes=None):
+    #: The weights wᵢ the problem was built with (None: unweighted), see :mod:`sgdlab.problems.weights`.
+    sample_weight: np.ndarray | None = None
+
+    def __init__(self, X, y, hidden=(64,), task: str = "classification", seed: int = 0, classes=None,
+                 sample_weight=None, class_weight=None):
         X = design_matrix(X)
         if task not in TASKS:
             validation.fail("task", "one of " + ", ".join(TASKS), validation.shown(task))
@@ -77,9 +90,17 @@ class MLP(FiniteSum):
             validation.same_length(("X", "y"), (X.shape[0], targets.shape[0]))
             width, loss = (1 if targets.ndim == 1 else targets.shape[1]), squared_loss
             targets = targets.reshape(len(targets), width)
+        if class_weight is not None and task != "classification":
+            validation.fail("class_weight", "left out for regression (it weighs a classifier's classes)",
+                            validation.shown(class_weight))
+        weights = example_weights(X.shape[0], sample_weight, class_weight, np.asarray(y))
         params0 = he_initialization((X.shape[1], *self.hidden, width), self.seed, X.dtype)
         self.X, self.targets = X, targets
-        super().__init__(loss, (X, targets), params0)
+        if weights is None:
+            super().__init__(loss, (X, targets), params0)
+            return
+        self.sample_weight = weights.values
+        super().__init__(weighted(loss), (X, targets, mean_one_scale(weights).astype(X.dtype)), params0)
 
     @property
     def dtype(self) -> str:
@@ -92,7 +113,7 @@ class MLP(FiniteSum):
         return self.task == "classification"
 
     def with_data(self, X, y) -> MLP:
-        """The same network (widths, task, classes, dtype, θ⁰) on other rows, e.g. held-out data."""
+        """The same network (widths, task, classes, dtype, θ⁰) on other rows, e.g. held-out data (unweighted)."""
         X = design_matrix(X)
         X = X if X.dtype == self.X.dtype else X.astype(self.X.dtype)
         classes = self.classes if self.is_classifier else None
@@ -109,7 +130,7 @@ class MLP(FiniteSum):
 
     def data_accuracy(self, params, data) -> jax.Array:
         """The fraction of examples whose largest output is their class's (ties: the first, as :meth:`predict`)."""
-        X, targets = data
+        X, targets = data[:2]
         outputs = jax.vmap(lambda x: forward(params, x)[0])(X)
         return correct_fraction(jnp.argmax(outputs, axis=-1) == targets.reshape(-1), outputs.dtype)
 
@@ -164,9 +185,11 @@ def _widths(hidden) -> tuple[int, ...]:
 
 
 def mlp(X: Features, y: ArrayLike, hidden: int | Sequence[int] = (64,), task: str = "classification", seed: int = 0,
-        classes: ArrayLike | None = None) -> MLP:
+        classes: ArrayLike | None = None, sample_weight: ArrayLike | None = None,
+        class_weight: str | dict | None = None) -> MLP:
     """A ReLU network f(x) = W_Lᵀ relu(… relu(W₁ᵀx + b₁) …) + b_L, trained on (X, y): the finite sum of its
-    per-example losses (cross-entropy for classification, ½‖f(x) − y‖² for regression).
+    per-example losses (cross-entropy for classification, ½‖f(x) − y‖² for regression); with weights wᵢ their
+    weighted mean Σᵢ wᵢ fᵢ / Σᵢ wᵢ (:mod:`sgdlab.problems.weights`; run by the JAX engine).
 
     Parameters
     ----------
@@ -182,6 +205,10 @@ def mlp(X: Features, y: ArrayLike, hidden: int | Sequence[int] = (64,), task: st
         Seeds the He initialization of θ⁰ (W ~ N(0, 2/fan_in), b = 0).
     classes : array, optional
         Every class label (default: those found in y), so held-out data may lack some.
+    sample_weight : array of N nonnegative numbers, optional
+        sᵢ, as scikit-learn's ``fit(sample_weight=)``: wᵢ = sᵢ (times the class weight).
+    class_weight : "balanced" or dict, optional
+        Classification only: "balanced" gives N / (K · #class), a dict maps a label to its weight (1 if absent).
 
     Returns
     -------
@@ -201,4 +228,4 @@ def mlp(X: Features, y: ArrayLike, hidden: int | Sequence[int] = (64,), task: st
     >>> result.status, "zero_preactivations" in result.history
     ('max_epochs', True)
     """
-    return MLP(X, y, hidden, task, seed, classes)
+    return MLP(X, y, hidden, task, seed, classes, sample_weight, class_weight)

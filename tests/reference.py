@@ -81,3 +81,33 @@ def saga_run(data_gradients, penalty_gradient, theta0, n, sampler, alpha, epochs
             table[idx] = current
             theta = theta - alpha * step
     return theta
+
+
+def herding(gradients: np.ndarray, visited: np.ndarray, mean: np.ndarray) -> np.ndarray:
+    """The paper's balancing of one epoch, written from its description: gradients[t] is the gradient of example
+    visited[t]; each centred gradient c = g − m joins the front when ⟨s, c⟩ ≤ 0 (s += c), else the back (s −= c),
+    which fills from the end. Returns the next order."""
+    running, front, back = np.zeros_like(mean), [], []
+    for gradient, index in zip(gradients, visited, strict=True):
+        centred = gradient - mean
+        if running @ centred <= 0:
+            running, front = running + centred, [*front, index]
+        else:
+            running, back = running - centred, [*back, index]
+    return np.array(front + back[::-1])
+
+
+def grab_run(per_example, theta, n, batch_size, alpha, epochs, first_order):
+    """SGD over GraB's orders, one example's gradient at a time (the NumPy reference run): each step averages
+    ∇fᵢ(θ) over a block of the order, every gradient of the block (at the block's θ) is balanced."""
+    order, mean = np.asarray(first_order), np.zeros_like(theta)
+    for _ in range(epochs):
+        visited, gradients = [], []
+        for start in range(0, n, batch_size):
+            block = order[start:start + batch_size]
+            each = np.stack([per_example(theta, i) for i in block])
+            visited.extend(block)
+            gradients.extend(each)
+            theta = theta - alpha * each.mean(axis=0)
+        order, mean = herding(np.array(gradients), np.array(visited), mean), np.mean(gradients, axis=0)
+    return theta, order, mean

@@ -9,37 +9,9 @@ import pytest
 import sgdlab as sl
 from sgdlab.samplers import GrabState
 
+from reference import grab_run, herding
+
 N, P = 30, 4
-
-
-def numpy_herding(gradients: np.ndarray, visited: np.ndarray, mean: np.ndarray) -> np.ndarray:
-    """The paper's balancing of one epoch, written from its description: gradients[t] is the gradient of example
-    visited[t]; each centred gradient c = g − m joins the front when ⟨s, c⟩ ≤ 0 (s += c), else the back (s −= c),
-    which fills from the end. Returns the next order."""
-    running, front, back = np.zeros_like(mean), [], []
-    for gradient, index in zip(gradients, visited, strict=True):
-        centred = gradient - mean
-        if running @ centred <= 0:
-            running, front = running + centred, [*front, index]
-        else:
-            running, back = running - centred, [*back, index]
-    return np.array(front + back[::-1])
-
-
-def numpy_grab_sgd(per_example, theta, n, batch_size, alpha, epochs, first_order):
-    """SGD over GraB's orders, one example's gradient at a time (the NumPy reference run): each step averages
-    ∇fᵢ(θ) over a block of the order, every gradient of the block (at the block's θ) is balanced."""
-    order, mean = np.asarray(first_order), np.zeros_like(theta)
-    for _ in range(epochs):
-        visited, gradients = [], []
-        for start in range(0, n, batch_size):
-            block = order[start:start + batch_size]
-            each = np.stack([per_example(theta, i) for i in block])
-            visited.extend(block)
-            gradients.extend(each)
-            theta = theta - alpha * each.mean(axis=0)
-        order, mean = numpy_herding(np.array(gradients), np.array(visited), mean), np.mean(gradients, axis=0)
-    return theta, order, mean
 
 
 def _least_squares(seed=0):
@@ -59,18 +31,19 @@ def test_balancing_equals_the_numpy_herding_on_given_gradients():
     for gradient, index in zip(gradients, visited, strict=True):
         state = observe(state, gradient, index)
     finished = sampler.after_steps(state, N, N)
-    np.testing.assert_array_equal(finished.order, numpy_herding(gradients, visited, mean))
+    np.testing.assert_array_equal(finished.order, herding(gradients, visited, mean))
     np.testing.assert_allclose(finished.mean, gradients.mean(axis=0), rtol=1e-12)
 
 
+@pytest.mark.parametrize("engine", ["native", "jax"])
 @pytest.mark.parametrize("batch_size", [1, 4])
-def test_grab_runs_equal_the_numpy_reference_on_least_squares(batch_size):
-    # θ, the next order and the stale mean after 4 epochs, to 1e-10 (B = 4 leaves a last block of 2).
+def test_grab_runs_equal_the_numpy_reference_on_least_squares(batch_size, engine):
+    # θ, the next order and the stale mean after 4 epochs, to 1e-10 (B = 4 leaves a last block of 2), both engines.
     X, y = _least_squares()
     problem, alpha = sl.least_squares(X, y), 0.02
-    run = sl.minimize(problem, sl.grab(batch_size), step=alpha, epochs=4, seed=3)
+    run = sl.minimize(problem, sl.grab(batch_size), step=alpha, epochs=4, seed=3, engine=engine)
     first = np.concatenate(sl.grab(batch_size).batches(N, epoch=0, seed=3))
-    theta, order, mean = numpy_grab_sgd(lambda theta, i: (X[i] @ theta - y[i]) * X[i], np.zeros(P), N, batch_size,
+    theta, order, mean = grab_run(lambda theta, i: (X[i] @ theta - y[i]) * X[i], np.zeros(P), N, batch_size,
                                         alpha, 4, first)
     np.testing.assert_allclose(run.params, theta, rtol=0, atol=1e-10)
     np.testing.assert_array_equal(run.sampler_state.order, order)
@@ -88,7 +61,7 @@ def test_grab_balances_whole_gradients_of_a_regularized_classifier():
 
     run = sl.minimize(problem, sl.grab(1), step=alpha, epochs=3, seed=1)
     first = np.concatenate(sl.grab(1).batches(N, epoch=0, seed=1))
-    theta, order, _ = numpy_grab_sgd(gradient, np.zeros(P), N, 1, alpha, 3, first)
+    theta, order, _ = grab_run(gradient, np.zeros(P), N, 1, alpha, 3, first)
     np.testing.assert_allclose(run.params, theta, rtol=0, atol=1e-10)
     np.testing.assert_array_equal(run.sampler_state.order, order)
 

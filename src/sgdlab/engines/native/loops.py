@@ -210,7 +210,8 @@ class HerdedLoop(LinearLoop):
         """The epoch of the lanes ``group`` with GraB's herding (:mod:`sgdlab.engines.native.linear_grab`)."""
         weights, scales, *herding = state
         linear_grab.grab_lanes(self.loss, self.rows, self.targets, weights[group], scales[group], indices, masks,
-                               alphas, self.problem.l2, np.arange(len(indices)), *(part[group] for part in herding))
+                               alphas, self.problem.l2, np.arange(len(indices)), self.problem.row_squared_norms,
+                               *(part[group] for part in herding))
 
 
 class GradientDescentLoop(LinearLoop):

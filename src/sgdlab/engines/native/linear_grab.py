@@ -32,13 +32,22 @@ from sgdlab.engines.native._llvm.flags import REORDER
 from sgdlab.engines.native.linear_sgd import (
     PREFETCH_AHEAD_STEPS,
     _ask_ahead,
-    _decayed,
     batch_derivatives,
+    batch_step,
     class_count,
     row_add_outer,
     row_margins,
     scalar_derivative,
 )
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def place(next_order, slots, i, sign):
+    """Example i into the next order: at the front's free slot (sign +1, moving right) or the back's (−1, left)."""
+    slot = 0 if sign > 0.0 else 1
+    next_order[slots[slot]] = i
+    slots[slot] += 1 if sign > 0.0 else -1
+
 
 #: The B = 1 loop folds W's scale into w once it falls below this (linear_sgd's loops: 1e-9). r = … + aV + q and
 #: t = … + bV + q_t hold aV against q: as the scale s falls, V grows as 1/s and q's terms with it, so the two
@@ -82,17 +91,9 @@ def grab_epoch(loss, rows, y, V, scale, indices, mask, alphas, l2, mean, running
                 flat_total[j] += decay * flat_v[j]
             row_add_outer(rows, i, running, sign, derivatives[entry])
             row_add_outer(rows, i, total, 1.0, derivatives[entry])
-            slot = 0 if sign > 0.0 else 1
-            next_order[slots[slot]] = i
-            slots[slot] += 1 if sign > 0.0 else -1
+            place(next_order, slots, i, sign)
             entry += 1
-        scale = _decayed(scale, alphas[t] * l2, V)
-        factor = -alphas[t] / (count * scale)
-        entry = 0
-        for b in range(width):
-            if mask[t, b]:
-                row_add_outer(rows, indices[t, b], V, factor, derivatives[entry])
-                entry += 1
+        scale = batch_step(rows, V, scale, indices[t], mask[t], alphas[t], l2, count, derivatives)
     return scale
 
 
@@ -179,9 +180,7 @@ def grab_single_example(loss, rows, y, w, scale, order, alphas, l2, mean, runnin
         gamma -= sign
         a += sign * decay
         b += decay
-        slot = 0 if sign > 0.0 else 1
-        next_order[slots[slot]] = i
-        slots[slot] += 1 if sign > 0.0 else -1
+        place(next_order, slots, i, sign)
         norm = norms[i]
         shrunk = scale * (1.0 - alphas[t] * l2)
         if abs(shrunk) < GRAB_RESCALE_BELOW:   # W's scale folds into w: r's and t's aV and bV written into q, q_t

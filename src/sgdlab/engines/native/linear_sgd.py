@@ -393,13 +393,22 @@ def _batch_epoch(loss, rows, y, V, scale, indices, mask, alphas, l2):
     for t in range(steps):
         count, total = batch_derivatives(loss, rows, y, V, scale, indices[t], mask[t], planned, t * width, margins,
                                          derivatives)
-        scale = _decayed(scale, alphas[t] * l2 * (total / count), V)   # the penalty weighted as the terms: × mean w
-        factor = -alphas[t] / (count * scale)
-        count = 0
-        for b in range(width):
-            if mask[t, b]:
-                row_add_outer(rows, indices[t, b], V, factor, derivatives[count])
-                count += 1
+        # the penalty weighted as the terms: × their mean weight
+        scale = batch_step(rows, V, scale, indices[t], mask[t], alphas[t], l2 * (total / count), count, derivatives)
+    return scale
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def batch_step(rows, V, scale, row, keep, alpha, l2, count, derivatives):
+    """W ← (1 − αλ) W − (α/b) Σᵢ xᵢ dᵢᵀ for the ``count`` = b real entries of the plan's step (``row``/``keep``),
+    their derivatives dᵢ in order in ``derivatives`` (λ: the penalty as the step weighs it); returns the new scale."""
+    scale = _decayed(scale, alpha * l2, V)
+    factor = -alpha / (count * scale)
+    entry = 0
+    for b in range(row.shape[0]):
+        if keep[b]:
+            row_add_outer(rows, row[b], V, factor, derivatives[entry])
+            entry += 1
     return scale
 
 

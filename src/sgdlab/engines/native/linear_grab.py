@@ -41,7 +41,7 @@ from sgdlab.engines.native.linear_sgd import (
 )
 
 
-@numba.njit(cache=True, inline="always", error_model="numpy")
+@numba.njit(cache=True, error_model="numpy")   # not inline="always": Numba 0.68 inlined it wrongly into grab_epoch
 def place(next_order, slots, i, sign):
     """Example i into the next order: at the front's free slot (sign +1, moving right) or the back's (−1, left)."""
     slot = 0 if sign > 0.0 else 1

@@ -398,7 +398,7 @@ def _batch_epoch(loss, rows, y, V, scale, indices, mask, alphas, l2):
     return scale
 
 
-@numba.njit(cache=True, inline="always", error_model="numpy")
+@numba.njit(cache=True, fastmath=REORDER, nogil=True, error_model="numpy")
 def batch_step(rows, V, scale, row, keep, alpha, l2, count, derivatives):
     """W ← (1 − αλ) W − (α/b) Σᵢ xᵢ dᵢᵀ for the ``count`` = b real entries of the plan's step (``row``/``keep``),
     their derivatives dᵢ in order in ``derivatives`` (λ: the penalty as the step weighs it); returns the new scale."""

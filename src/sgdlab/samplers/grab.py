@@ -90,7 +90,7 @@ class GraB(Blocks):
                 state.order, state.mean,
                 jax.tree.map(lambda s, c: jnp.where(real, s + sign.astype(s.dtype) * c, s), state.running, centred),
                 jax.tree.map(lambda t, g: jnp.where(real, t + g, t), state.total, gradient),
-                jnp.where(real, state.next_order.at[slot].set(indices[b]), state.next_order),
+                state.next_order.at[jnp.where(real, slot, state.next_order.size)].set(indices[b], mode="drop"),
                 state.front + (real & front), state.back - (real & ~front))
 
         return jax.lax.fori_loop(0, indices.shape[0], place, state)

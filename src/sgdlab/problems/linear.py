@@ -136,7 +136,7 @@ class LinearModel(FiniteSum):
         DENSE_EIGEN_MAX_FEATURES. Both share their nonzero eigenvalues, the σᵢ(X)²."""
         if min(self.X.shape) > DENSE_EIGEN_MAX_FEATURES:
             return None
-        gram = small_gram(self._curvature_rows)
+        gram = small_gram(self._curvature_rows())
         if self.X.shape[0] >= self.X.shape[1]:
             return np.linalg.eigh(gram)
         return np.linalg.eigvalsh(gram), None
@@ -147,12 +147,12 @@ class LinearModel(FiniteSum):
         Gram matrix's eigenvalues, or σ_max(X)² by an iterative SVD when both sides of X are large."""
         if self.gram_eigen is not None:
             return float(self.gram_eigen[0][-1]) / self.n
-        sigma = scipy.sparse.linalg.svds(self._curvature_rows, k=1, return_singular_vectors=False)
+        sigma = scipy.sparse.linalg.svds(self._curvature_rows(), k=1, return_singular_vectors=False)
         return float(sigma[0] ** 2) / self.n
 
-    @cached_property
     def _curvature_rows(self):
-        """The rows √cᵢ xᵢ in float64, whose Gram matrix Σᵢ cᵢ xᵢxᵢᵀ bounds the weighted curvature (X unweighted)."""
+        """The rows √cᵢ xᵢ in float64, whose Gram matrix Σᵢ cᵢ xᵢxᵢᵀ bounds the weighted curvature (X unweighted). Made
+        when asked and not kept: for float32 X it is a copy twice X's size."""
         rows = self.X.astype(np.float64, copy=False)
         if self.scale is None:
             return rows

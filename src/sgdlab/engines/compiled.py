@@ -40,7 +40,7 @@ from sgdlab.engines.plans import EpochPlans
 from sgdlab.methods import Method, StepGradients, plain
 from sgdlab.methods.averaging import Averaged, Averaging
 from sgdlab.problems.base import FiniteSum
-from sgdlab.samplers import GraB, Sampler
+from sgdlab.samplers import RunOrdered, Sampler
 from sgdlab.schedules import AdaptiveStep, Schedule
 
 #: The default method: θ − αₖ g.
@@ -69,12 +69,12 @@ def run_epoch(problem: FiniteSum, sampler: Sampler, record: bool, optimizer,
         gradients = gradients_at(k, batch)
         penalty = gradients.penalty(params)
         each = jax.tree.map(lambda term, shared: term + shared, gradients.each(params), penalty)
-        return typing.cast(GraB, sampler).observe(state, each, batch[0], batch[1])
+        return typing.cast(RunOrdered, sampler).observe(state, each, batch[0], batch[1])
 
     inner, state = opt_state
     params, inner, k, metrics, state = _scan_steps(problem, record, optimizer, gradients_at, params, inner, k0, plan,
                                                    schedule, data, reference, constraint, (observe, state))
-    return params, (inner, typing.cast(GraB, sampler).after_steps(state, k, problem.n)), k, metrics
+    return params, (inner, typing.cast(RunOrdered, sampler).after_steps(state, k, problem.n)), k, metrics
 
 
 def finite_sum_gradients(problem: FiniteSum, data, batch, all_data: bool) -> StepGradients:
@@ -289,7 +289,7 @@ class CompiledRun:
         """The state of a sampler whose plans depend on the run, at θ⁰ (one a lane, stacked), else None."""
         if not self.sampler.depends_on_run:
             return None
-        sampler = typing.cast(GraB, self.sampler)
+        sampler = typing.cast(RunOrdered, self.sampler)
         seeds = np.atleast_1d(seeds)
         if self.lanes is None:
             return jax.tree.map(jnp.asarray, sampler.initial_state(self.problem.n, int(seeds[0]), params))
@@ -380,7 +380,7 @@ class CompiledRun:
         """The lanes' plans (R × S × B) cut from the orders their sampler's state holds, or their ``steps`` (first,
         end) alone."""
         orders = np.asarray(pytrees.local_value(sampler_state.order)).reshape(-1, self.problem.n)
-        plans = [typing.cast(GraB, self.sampler).plan_of(self.problem.n, order) for order in orders]
+        plans = [typing.cast(RunOrdered, self.sampler).plan_of(self.problem.n, order) for order in orders]
         indices, masks = np.stack([plan[0] for plan in plans]), np.stack([plan[1] for plan in plans])
         if steps is None:
             return indices, masks

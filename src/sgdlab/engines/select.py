@@ -21,6 +21,7 @@ from sgdlab.engines.evaluation import Reference
 from sgdlab.engines.native.work import is_network, is_sparse_single_margin, step_work
 from sgdlab.methods import Method
 from sgdlab.methods.averaging import Averaged, PolyakAverage
+from sgdlab.samplers import GraB
 from sgdlab.schedules import AdaptiveStep
 
 #: The engines a run may ask for ("streamed" is not asked for: data on disk are always streamed).
@@ -52,7 +53,7 @@ def unsupported(problem, sampler, optimizer, placement=None, schedule=None) -> s
         return reason
     if problem.constraint is not None:
         return "the problem is constrained (projected steps run on the JAX engine)"
-    if sampler.depends_on_run and (is_network(problem) or optimizer is not None):
+    if sampler.depends_on_run and (is_network(problem) or optimizer is not None or not isinstance(sampler, GraB)):
         return ("the sampler's order depends on the run (the native loop herds GraB's orders with plain SGD on the "
                 "linear models; other runs of it are on the JAX engine)")
     if sampler.weighted and not _native_weighted(problem, sampler, optimizer):

@@ -12,6 +12,7 @@ from sgdlab.samplers.schemes import (
     FullBatch,
     Importance,
     ImportanceShuffled,
+    RunOrdered,
     Sampler,
     ShuffledChunks,
     ShuffledCyclic,
@@ -48,7 +49,7 @@ SAMPLERS: dict[str, Callable[..., Sampler]] = {
 }
 
 __all__ = ["IID", "SAMPLERS", "Cyclic", "ExampleWeights", "FlipFlop", "FullBatch", "GraB", "GrabState", "Importance",
-           "ImportanceShuffled", "Sampler", "ShuffleOnce", "ShuffledChunks", "ShuffledCyclic", "WithReplacement",
-           "WithoutReplacement", "cyclic", "flip_flop", "full_batch", "grab", "iid", "importance",
+           "ImportanceShuffled", "RunOrdered", "Sampler", "ShuffleOnce", "ShuffledChunks", "ShuffledCyclic",
+           "WithReplacement", "WithoutReplacement", "cyclic", "flip_flop", "full_batch", "grab", "iid", "importance",
            "importance_shuffled", "shuffle_once", "shuffled_chunks", "shuffled_cyclic", "with_replacement",
            "without_replacement"]

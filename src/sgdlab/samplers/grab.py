@@ -30,7 +30,7 @@ import numpy as np
 
 from sgdlab._helpers import validation
 from sgdlab.samplers import draws
-from sgdlab.samplers.schemes import Blocks
+from sgdlab.samplers.schemes import RunOrdered
 
 
 class GrabState(typing.NamedTuple):
@@ -48,12 +48,11 @@ class GrabState(typing.NamedTuple):
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
-class GraB(Blocks):
-    """Blocks of an order herded from the previous epoch's per-example gradients (see the module docstring)."""
+class GraB(RunOrdered):
+    """Blocks of an order herded from the previous epoch's per-example gradients (see the module docstring); its
+    state is a :class:`GrabState`."""
 
     name = "grab"
-    #: Its plans come from the run's state (:class:`GrabState`), not from (seed, epoch) alone.
-    depends_on_run = True
 
     def __post_init__(self):
         super().__post_init__()
@@ -104,10 +103,6 @@ class GraB(Blocks):
                              jnp.full_like(state.back, n - 1))
         done = iteration % self.steps_per_epoch(n) == 0
         return jax.tree.map(lambda new, old: jnp.where(done, new, old), finished, state)
-
-    def plan_of(self, n: int, order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The epoch's plan from its order (the blocks of B, the last one padded and masked)."""
-        return self.blocks(n, np.asarray(order, dtype=np.int32))
 
 
 def grab(batch_size: int = 1) -> GraB:

@@ -325,6 +325,32 @@ class Blocks(_Minibatch):
         return order[: steps * b].reshape(steps, b), mask.reshape(steps, b)
 
 
+class RunOrdered(Blocks):
+    """Blocks of an order the run computes as it goes (GraB's, :mod:`sgdlab.samplers.grab`): its plans depend on the
+    run's state, not on (seed, epoch) alone. The engines carry the state (a NamedTuple whose ``order`` is the epoch's
+    order) beside θ, cut each epoch's plan from its order (:meth:`plan_of`), show every step its per-example
+    gradients (:meth:`observe`, a pure JAX function) and close the epoch (:meth:`after_steps`)."""
+
+    depends_on_run = True
+
+    def initial_state(self, n: int, seed: int, params):
+        """The state at the run's start, for N examples and parameters shaped like ``params``."""
+        raise NotImplementedError
+
+    def observe(self, state, gradients, indices, mask):
+        """The state after a step whose batch (``indices``, ``mask``) has the per-example gradients ``gradients``
+        (a leading axis of B) at the step's θ."""
+        raise NotImplementedError
+
+    def after_steps(self, state, iteration, n: int):
+        """The state after the steps up to ``iteration``: the next epoch's at an epoch's end, else as it is."""
+        raise NotImplementedError
+
+    def plan_of(self, n: int, order) -> tuple[np.ndarray, np.ndarray]:
+        """The epoch's plan from the order its state holds (the blocks of B, the last one padded and masked)."""
+        return self.blocks(n, np.asarray(order, dtype=np.int32))
+
+
 @dataclasses.dataclass(frozen=True, repr=False)
 class Cyclic(Blocks):
     """Blocks of 0, 1, …, N−1 in order, the same every epoch (deterministic)."""

@@ -30,7 +30,7 @@ from sgdlab.engines.native import loops
 from sgdlab.engines.native.stale_caches import clear_this_package_once
 from sgdlab.engines.plans import EpochPlans
 from sgdlab.methods.averaging import Averaged
-from sgdlab.samplers import GraB
+from sgdlab.samplers import RunOrdered
 from sgdlab.schedules import Constant, Schedule
 
 #: Worker threads for the lanes of a comparison, and whether one run's parts get threads of their
@@ -114,15 +114,15 @@ class NativeRun:
         final, opt_state, metrics, sampler_state = self._advance(params, opt_state, seeds, epoch, k, alphas, record,
                                                                  steps, sampler_state)
         if sampler_state is not None:   # GraB's order and stale mean move on at the epoch's end
-            sampler_state = typing.cast(GraB, self.sampler).after_steps(sampler_state, k + end - first, self.problem.n)
+            ordered = typing.cast(RunOrdered, self.sampler)
+            sampler_state = ordered.after_steps(sampler_state, k + end - first, self.problem.n)
         flags = method_flags(self.method, self.problem.n, self.sampler, seeds, epoch, epoch_steps)
         examples = np.full(seeds.size, int(self._examples[first:end].sum()))
         counted = counted + gradient_counts(self.method, examples, None if flags is None else flags[:, first:end],
                                             self.problem.n)
         if self.lanes is None:
-            final, opt_state, counted = self._without_lanes((final, opt_state, counted))
-            return Carry(final, opt_state, k + end - first, int(counted), self._without_lanes(sampler_state)), \
-                metrics.lane(0)
+            final, opt_state, counted, sampler_state = self._without_lanes((final, opt_state, counted, sampler_state))
+            return Carry(final, opt_state, k + end - first, int(counted), sampler_state), metrics.lane(0)
         return Carry(final, opt_state, k + end - first, counted, sampler_state), metrics
 
     def _with_lanes(self, tree):

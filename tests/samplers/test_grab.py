@@ -1,6 +1,8 @@
 """GraB (Lu, Guo and De Sa 2022): the herded order equals a plain NumPy implementation of the paper's online
 balancing with a stale mean, and the order travels with the run (lanes, pieces of epochs, checkpoints)."""
 
+import typing
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -151,3 +153,51 @@ def test_bad_uses_of_grab_say_what_is_allowed():
     with pytest.raises(ValueError, match=r"sampler must be iid\(B\) \(fresh draws\) or full_batch\(\) for an "
                        "expectation; got grab"):
         sl.minimize(expectation, sl.grab(1), step=0.01, steps=3)
+
+
+class NormOrdered(sl.samplers.RunOrdered):
+    """A toy order that depends on the run, to check the engine interface is not GraB's alone: each epoch visits the
+    examples by decreasing ‖∇fᵢ‖ seen in the epoch before (epoch 0: 0, 1, …, N − 1)."""
+
+    name = "norm_ordered"
+
+    class State(typing.NamedTuple):
+        order: typing.Any
+        norms: typing.Any
+
+    def initial_state(self, n, seed, params):
+        return self.State(np.arange(n, dtype=np.int32), np.zeros(n))
+
+    def observe(self, state, gradients, indices, mask):
+        norms = jnp.sqrt(sum(jnp.sum(leaf.reshape(indices.shape[0], -1) ** 2, axis=1)
+                             for leaf in jax.tree.leaves(gradients)))
+        return state._replace(norms=state.norms.at[jnp.where(mask, indices, state.norms.size)].set(norms, mode="drop"))
+
+    def after_steps(self, state, iteration, n):
+        done = iteration % self.steps_per_epoch(n) == 0
+        return state._replace(order=jnp.where(done, jnp.argsort(-state.norms, stable=True).astype(jnp.int32),
+                                              state.order))
+
+
+def test_any_order_computed_by_the_run_plugs_into_the_engine_interface(tmp_path):
+    # A sampler the library does not know, written against RunOrdered alone, runs on the JAX engine, equals a NumPy
+    # loop doing the same, and resumes from a checkpoint bit for bit.
+    X, y = _least_squares(9)
+    problem, alpha, sampler = sl.least_squares(X, y), 0.02, NormOrdered(2)
+    run = sl.minimize(problem, sampler, step=alpha, epochs=3, seed=0)
+    theta, order = np.zeros(P), np.arange(N)
+    for _ in range(3):
+        norms = np.zeros(N)
+        for start in range(0, N, 2):
+            block = order[start:start + 2]
+            each = (X[block] @ theta - y[block])[:, None] * X[block]
+            norms[block] = np.linalg.norm(each, axis=1)
+            theta = theta - alpha * each.mean(axis=0)
+        order = np.argsort(-norms, kind="stable")
+    assert run.engine == "jax"
+    np.testing.assert_allclose(run.params, theta, rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(run.sampler_state.order, order)
+    path = tmp_path / "ordered.npz"
+    sl.minimize(problem, sampler, step=alpha, epochs=1, seed=0, checkpoint=path)
+    resumed = sl.minimize(problem, sampler, step=alpha, epochs=3, seed=0, checkpoint=path, resume=True)
+    np.testing.assert_array_equal(resumed.params, run.params)

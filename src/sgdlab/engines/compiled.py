@@ -36,7 +36,7 @@ import numpy as np
 from sgdlab._helpers import pytrees
 from sgdlab.engines.base import Carry, Metrics, Seeds, lane_params
 from sgdlab.engines.evaluation import Reference, evaluate
-from sgdlab.engines.plans import EpochPlans
+from sgdlab.engines.plans import EpochPlans, plan_steps
 from sgdlab.methods import Method, StepGradients, plain
 from sgdlab.methods.averaging import Averaged, Averaging
 from sgdlab.problems.base import FiniteSum
@@ -366,9 +366,7 @@ class CompiledRun:
         else:
             source = self._epoch_plans(seeds, epoch) if sampler_state is None else self.plans_of(sampler_state)
             flags = method_flags(method, self.problem.n, self.sampler, seeds, epoch, source[0].shape[1])
-            source = source if flags is None else (*source, flags)
-            if steps is not None:
-                source = tuple(np.ascontiguousarray(part[:, steps[0]:steps[1]]) for part in source)
+            source = plan_steps(source if flags is None else (*source, flags), steps)
             examples = np.count_nonzero(source[1], axis=(1, 2))
         counts = gradient_counts(method, examples, source[2] if len(source) > 2 else None, self.problem.n)
         source = source if self.lanes is not None else jax.tree.map(lambda part: part[0], source)
@@ -376,15 +374,10 @@ class CompiledRun:
             return source, counts
         return (self.placement.replicated(source) if self._stand_in else self.placement.split_plan(*source)), counts
 
-    def plans_of(self, sampler_state, steps: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """The lanes' plans (R × S × B) cut from the orders their sampler's state holds, or their ``steps`` (first,
-        end) alone."""
-        orders = np.asarray(pytrees.local_value(sampler_state.order)).reshape(-1, self.problem.n)
-        plans = [typing.cast(RunOrdered, self.sampler).plan_of(self.problem.n, order) for order in orders]
-        indices, masks = np.stack([plan[0] for plan in plans]), np.stack([plan[1] for plan in plans])
-        if steps is None:
-            return indices, masks
-        return np.ascontiguousarray(indices[:, steps[0]:steps[1]]), np.ascontiguousarray(masks[:, steps[0]:steps[1]])
+    def plans_of(self, sampler_state) -> tuple[np.ndarray, np.ndarray]:
+        """The lanes' plans (R × S × B) cut from the orders their sampler's state holds."""
+        orders = pytrees.local_value(sampler_state.order)
+        return typing.cast(RunOrdered, self.sampler).plans_of(self.problem.n, orders)
 
     def _to_host(self, metrics: Metrics) -> Metrics:
         metrics = jax.tree.map(pytrees.local_value, metrics)

@@ -21,3 +21,12 @@ class EpochPlans:
         if last is None or last[0] != key:
             last = self._last = key, self.sampler.stacked_plans(self.n, seeds, epoch)
         return last[1]
+
+
+def plan_steps(plan: tuple, steps: tuple[int, int] | None) -> tuple:
+    """The parts of lanes' plans (each R × S × …) restricted to their ``steps`` (first, end), contiguous; all of
+    them when ``steps`` is None."""
+    if steps is None:
+        return plan
+    first, end = steps
+    return tuple(np.ascontiguousarray(part[:, first:end]) for part in plan)

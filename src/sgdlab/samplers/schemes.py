@@ -48,6 +48,14 @@ from sgdlab._helpers import validation
 from sgdlab.samplers import draws
 
 
+def stacked(plans: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """Plans (indices, mask), one a run, stacked along a leading axis (a view with an axis of one for one run: no
+    copy of a long plan)."""
+    if len(plans) == 1:
+        return plans[0][0][None], plans[0][1][None]
+    return np.stack([plan[0] for plan in plans]), np.stack([plan[1] for plan in plans])
+
+
 @dataclasses.dataclass(frozen=True)
 class Sampler:
     """Base of all samplers. A plan is (indices, mask), both of shape (steps, padded batch size)."""
@@ -77,10 +85,7 @@ class Sampler:
 
     def stacked_plans(self, n: int, seeds, epoch: int) -> tuple[np.ndarray, np.ndarray]:
         """The plans of several runs in one epoch, one per seed, stacked: indices and mask R × S × B."""
-        plans = [self.plan(n, int(seed), epoch) for seed in seeds]
-        if len(plans) == 1:   # a view with a leading axis of one: no copy of a long plan
-            return plans[0][0][None], plans[0][1][None]
-        return np.stack([plan[0] for plan in plans]), np.stack([plan[1] for plan in plans])
+        return stacked([self.plan(n, int(seed), epoch) for seed in seeds])
 
     def batches(self, n: int, epoch: int = 0, seed: int = 0) -> list[np.ndarray]:
         """The plan of one epoch as a list of index arrays, one per step (inspectable, replayable)."""
@@ -328,7 +333,7 @@ class Blocks(_Minibatch):
 class RunOrdered(Blocks):
     """Blocks of an order the run computes as it goes (GraB's, :mod:`sgdlab.samplers.grab`): its plans depend on the
     run's state, not on (seed, epoch) alone. The engines carry the state (a NamedTuple whose ``order`` is the epoch's
-    order) beside θ, cut each epoch's plan from its order (:meth:`plan_of`), show every step its per-example
+    order) beside θ, cut each epoch's plan from its order (:meth:`plans_of`), show every step its per-example
     gradients (:meth:`observe`, a pure JAX function) and close the epoch (:meth:`after_steps`)."""
 
     depends_on_run = True
@@ -346,9 +351,10 @@ class RunOrdered(Blocks):
         """The state after the steps up to ``iteration``: the next epoch's at an epoch's end, else as it is."""
         raise NotImplementedError
 
-    def plan_of(self, n: int, order) -> tuple[np.ndarray, np.ndarray]:
-        """The epoch's plan from the order its state holds (the blocks of B, the last one padded and masked)."""
-        return self.blocks(n, np.asarray(order, dtype=np.int32))
+    def plans_of(self, n: int, orders) -> tuple[np.ndarray, np.ndarray]:
+        """The epoch's plans of runs from the orders their states hold (R × N, one a lane, or one order): each cut
+        into blocks of B, the last one padded and masked; indices and mask R × S × B."""
+        return stacked([self.blocks(n, order) for order in np.asarray(orders, dtype=np.int32).reshape(-1, n)])
 
 
 @dataclasses.dataclass(frozen=True, repr=False)

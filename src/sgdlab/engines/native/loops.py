@@ -186,10 +186,8 @@ class HerdedLoop(LinearLoop):
 
     def herding(self, sampler_state) -> tuple:
         """(means, runnings, totals, next orders, slots) of the lanes' GraB states, in V's layout."""
-        def layout(tree):
-            matrices = np.asarray(tree, dtype=np.float64).reshape(-1, self.problem.n_features,
-                                                                  int(np.prod(self.shape[1:], dtype=int)))
-            return linear_sgd.weights_layout(self.rows, matrices)
+        def layout(lanes):
+            return self.evaluation_state(lanes)[0]
 
         slots = np.stack([np.asarray(sampler_state.front), np.asarray(sampler_state.back)], axis=-1).astype(np.int64)
         return (layout(sampler_state.mean), layout(sampler_state.running), layout(sampler_state.total),
@@ -200,7 +198,7 @@ class HerdedLoop(LinearLoop):
         means, runnings, totals, next_orders, slots = state[2:]
 
         def params_layout(values):
-            return linear_sgd.weights_from_layout(self.rows, values).reshape(len(values), *self.shape)
+            return LinearLoop.params(self, (values, np.ones(len(values))))
 
         return sampler_state._replace(mean=params_layout(means), running=params_layout(runnings),
                                       total=params_layout(totals), next_order=next_orders,

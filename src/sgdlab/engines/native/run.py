@@ -28,7 +28,7 @@ from sgdlab.engines.base import Carry, Metrics, Seeds
 from sgdlab.engines.compiled import CompiledRun, gradient_counts, method_flags, method_of
 from sgdlab.engines.native import loops
 from sgdlab.engines.native.stale_caches import clear_this_package_once
-from sgdlab.engines.plans import EpochPlans
+from sgdlab.engines.plans import EpochPlans, plan_steps
 from sgdlab.methods.averaging import Averaged
 from sgdlab.samplers import RunOrdered
 from sgdlab.schedules import Constant, Schedule
@@ -142,7 +142,7 @@ class NativeRun:
         plans = None
         if sampler_state is not None:
             state = (*state, *self.loop.herding(sampler_state))
-            plans = self.compiled.plans_of(sampler_state, steps)
+            plans = plan_steps(self.compiled.plans_of(sampler_state), steps)
         if self._on_parts(len(seeds)):
             self._run_parts(state, seeds, epoch, alphas, steps)
         else:
@@ -158,11 +158,7 @@ class NativeRun:
 
     def _plans(self, seeds: np.ndarray, epoch: int, steps: tuple[int, int] | None) -> tuple[np.ndarray, np.ndarray]:
         """The lanes' plans of epoch ``epoch`` (lanes × S × B), or their ``steps`` (first, end) alone."""
-        indices, masks = self._epoch_plans(seeds, epoch)
-        if steps is None:
-            return indices, masks
-        first, end = steps
-        return np.ascontiguousarray(indices[:, first:end]), np.ascontiguousarray(masks[:, first:end])
+        return plan_steps(self._epoch_plans(seeds, epoch), steps)
 
     def _run_lanes(self, state, seeds, epoch: int, alphas, steps: tuple[int, int] | None, plans=None) -> None:
         """The epoch of every lane, in one group of consecutive lanes a core, each group on its own

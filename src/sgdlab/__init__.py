@@ -77,6 +77,7 @@ _EXPORTS = {
 _SUBMODULES = {name: f"sgdlab.{name}" for name in ("problems", "samplers", "schedules", "constraints", "theory",
                                                     "data", "engines", "run", "experiments")}
 _SUBMODULES["distributed"] = "sgdlab.engines.distributed"
+_SUBMODULES["torch"] = "sgdlab.torch"   # imports PyTorch (the extra sgdlab[torch]) on first use
 
 __all__ = sorted(_EXPORTS) + sorted(_SUBMODULES)
 

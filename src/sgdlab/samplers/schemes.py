@@ -83,6 +83,11 @@ class Sampler:
         importance sampling's per-example constants) a copy holding them."""
         return self
 
+    def example_scales(self, n: int) -> np.ndarray | None:
+        """The weight each example's entry carries in a step's mean, N numbers (1/(N pᵢ) for importance sampling,
+        the plan's mask on that example's entries); None when every entry weighs 1."""
+        return None
+
     def stacked_plans(self, n: int, seeds, epoch: int) -> tuple[np.ndarray, np.ndarray]:
         """The plans of several runs in one epoch, one per seed, stacked: indices and mask R × S × B."""
         return stacked([self.plan(n, int(seed), epoch) for seed in seeds])
@@ -245,6 +250,9 @@ class _ByWeight(_Minibatch):
         if isinstance(self.weights, ExampleWeights) and self.weights.values.size != n:
             validation.fail("weights", f"N = {n} numbers, one an example", f"{self.weights.values.size}",
                             context=self.name)
+
+    def example_scales(self, n: int) -> np.ndarray:
+        return self.bound_weights(n).scales
 
     def bound_weights(self, n: int) -> ExampleWeights:
         """The weights, checked against N (a plan cannot be drawn from "lipschitz" without the problem)."""

@@ -1,11 +1,25 @@
 """Shared data for the tests: small problems with known answers, and the shared LIBSVM files."""
 
+import gc
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "libsvm"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def release_compiled_programs():
+    """Drop JAX's compiled programs after each test module. A process holds at most vm.max_map_count (65,530)
+    memory maps and each XLA:CPU executable takes dozens, which JAX's caches keep after their problem is gone: a
+    worker keeping every module's programs reached the limit within the suite, and LLVM then crashed mapping the
+    next one (a segfault, not an error)."""
+    yield
+    if "jax" in sys.modules:
+        sys.modules["jax"].clear_caches()
+    gc.collect()
 
 
 @pytest.fixture(scope="session")

@@ -432,12 +432,15 @@ def _step_check(problem: FiniteSum, spec: RunSpec) -> dict:
 
 
 def describe_problem(problem: FiniteSum) -> dict:
-    """What the report shows of a problem: its kind, N, the number of parameters, L, μ and κ where
+    """What the report shows of a problem: its kind (and model), N, the number of parameters, L, μ and κ where
     known, and p*."""
     L = problem.lipschitz()
     mu = problem.strong_convexity() if hasattr(problem, "strong_convexity") else None
     optimum = problem.optimal_value()
-    return {"kind": type(problem).__name__, "n": problem.n,
+    kind = type(problem).__name__
+    if getattr(problem, "model_kind", None):
+        kind = f"{kind} of an {problem.model_kind}"
+    return {"kind": kind, "n": problem.n,
             "parameters": int(sum(np.size(leaf) for leaf in jax.tree.leaves(problem.params0))),
             "L": L, "mu": mu, "kappa": (L / mu) if (L is not None and mu) else None,
             "p_star": None if optimum is None else float(optimum),

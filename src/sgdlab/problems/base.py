@@ -22,7 +22,7 @@ from sgdlab._helpers.aliases import Data, ExampleLoss, Params
 from sgdlab.constraints import ConstraintSet
 from sgdlab.data.ondisk import is_on_disk
 from sgdlab.data.sharded import holding_devices, is_row_sharded
-from sgdlab.problems import chunked
+from sgdlab.problems import chunked, models
 
 
 class Problem:
@@ -177,11 +177,12 @@ class FiniteSum(Problem):
     ----------
     loss : callable
         ``loss(params, example) -> scalar``, written in ``jax.numpy``; ``example`` has the
-        structure of ``data`` with the leading axis removed.
+        structure of ``data`` with the leading axis removed (``loss(model, example)`` for a model).
     data : pytree of arrays
         Every leaf has the same leading length N ≥ 1.
-    params0 : pytree of arrays
-        The default starting point; it fixes the parameters' structure, shapes and dtypes.
+    params0 : pytree of arrays, Equinox module or Flax NNX model
+        The default starting point; it fixes the parameters' structure, shapes and dtypes (a model's
+        trainable arrays, :mod:`sgdlab.problems.models`).
 
     Examples
     --------
@@ -203,12 +204,32 @@ class FiniteSum(Problem):
         if not callable(loss):
             validation.fail("loss", "a callable loss(params, example) -> scalar", validation.shown(loss),
                             error=TypeError)
-        self._example_loss = loss
+        self._defining_loss = loss
+        self._example_loss, params0, self._split = self._on_parameters(loss, params0)
         self.params0 = _validated_params0(params0)
         self.data, self.n = self._validated_data(data)
         self._loss_jit = jax.jit(self.data_loss)
         self._value_and_grad_jit = jax.jit(jax.value_and_grad(self.data_loss))
         self._batch_grad_jit = jax.jit(self._batch_grad)
+
+    def _on_parameters(self, loss, params0) -> tuple[ExampleLoss, Params, models.Split | None]:
+        """(the loss of θ, θ⁰, the model's parts): for an Equinox module or Flax NNX model its trainable arrays and
+        the user's ``loss(model, example)`` called on the model rebuilt around θ (:mod:`.models`)."""
+        split = models.split_model(params0)
+        if split is None:
+            return loss, params0, None
+        return models.on_model(loss, split.rebuild), split.params, split
+
+    @property
+    def model_kind(self) -> str | None:
+        """What the problem's model is ("Equinox MLP", "Flax NNX Net"), or None when θ is a pytree of arrays."""
+        return None if self._split is None else self._split.kind
+
+    def model(self, params: Params) -> Any:
+        """The model θ stands for: for a problem made from an Equinox module or a Flax NNX model, that model with
+        θ in place (``problem.model(result.params)``); θ itself for a pytree of arrays."""
+        params = self._conform(params)
+        return params if self._split is None else self._split.rebuild(params)
 
     def _validated_data(self, data):
         """(data as JAX arrays, N), after checking the data and that the loss gives one scalar per example."""
@@ -284,8 +305,8 @@ class FiniteSum(Problem):
         return pytrees.conform("params", params, self.params0)
 
     def defining_functions(self) -> tuple:
-        """The per-example loss."""
-        return (self._example_loss,)
+        """The per-example loss (as given: of θ, or of the model)."""
+        return (self._defining_loss,)
 
     def heldout_mismatch(self, other: Problem) -> str | None:
         """Why ``other`` cannot serve as held-out data of this problem — another model, parameter shapes or
@@ -298,7 +319,7 @@ class FiniteSum(Problem):
             return f"parameters {', '.join(theirs[0])}, not {', '.join(own[0])}"
         if getattr(other, "on_disk", False):
             return "data on disk (held-out data are evaluated whole, in memory)"
-        if type(self) is FiniteSum and other._example_loss is not self._example_loss:
+        if type(self) is FiniteSum and other._defining_loss is not self._defining_loss:
             return "another per-example loss function (give the training problem's own)"
         return None
 
@@ -308,6 +329,9 @@ class FiniteSum(Problem):
         return Negation(self)
 
     def __repr__(self) -> str:
+        if self._split is not None:
+            size = sum(leaf.size for leaf in jax.tree.leaves(self.params0))
+            return f"{type(self).__name__}(n={self.n}, {self.model_kind}, {size} parameters)"
         shapes = jax.tree.map(lambda leaf: leaf.shape, self.params0)
         return f"{type(self).__name__}(n={self.n}, params shape {shapes})"
 
@@ -319,6 +343,9 @@ class Negation(FiniteSum):
         self.original = original
         super().__init__(original._example_loss, original.data, original.params0)
         self.constraint = original.constraint
+
+    def _on_parameters(self, loss, params0):
+        return loss, params0, self.original._split   # the original's θ and loss of θ
 
     def _validated_data(self, data):
         return data, self.original.n   # the original's, already checked
@@ -368,12 +395,15 @@ def finite_sum(loss: ExampleLoss, data: Data, params0: Params) -> FiniteSum:
     Parameters
     ----------
     loss : callable
-        ``loss(params, example) -> scalar``, written in ``jax.numpy`` (JAX differentiates it).
+        ``loss(params, example) -> scalar``, written in ``jax.numpy`` (JAX differentiates it); for a model of
+        Equinox or Flax NNX, ``loss(model, example)``.
     data : pytree of arrays
         Every leaf has the same leading length N; example i is row i of every leaf. Leaves may be
         memory-mapped files or Parquet columns (``sl.parquet_columns``): runs then stream them.
-    params0 : pytree of arrays
-        θ⁰; it fixes the parameters' structure, shapes and dtypes.
+    params0 : pytree of arrays, Equinox module or Flax NNX model
+        θ⁰; it fixes the parameters' structure, shapes and dtypes. A model's trainable arrays are θ (its
+        floating-point arrays for Equinox, its ``nnx.Param`` state for Flax) and its other parts are held
+        apart (:mod:`sgdlab.problems.models`); ``problem.model(result.params)`` is the trained model.
 
     Returns
     -------

@@ -69,6 +69,10 @@ class _PlanStream:
         self.rank, self.world_size = _placement(rank, world_size)
         self.epoch, self.position = 0, 0
         self._cached: tuple[int, list[np.ndarray]] | None = None
+        width = self.scheme.plan(self.n, self.seed, 0)[0].shape[1]
+        if width < self.world_size:
+            validation.fail("world_size", f"at most the batch size {width} (each rank needs a share of every batch)",
+                            f"{self.world_size}")
 
     def shares(self, epoch: int) -> list[np.ndarray]:
         """This rank's share of each batch of epoch ``epoch``'s plan (int64 index arrays, one a step)."""

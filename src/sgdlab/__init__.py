@@ -72,6 +72,8 @@ _EXPORTS = {
     "Comparison": "sgdlab.experiments.compare",
     "step_sweep": "sgdlab.experiments.step_sweep",
     "StepSweep": "sgdlab.experiments.step_sweep",
+    "study": "sgdlab.experiments.study",
+    "Study": "sgdlab.experiments.study",
 }
 #: Public submodule -> where it lives (``sl.distributed`` is the engine's data-parallel module).
 _SUBMODULES = {name: f"sgdlab.{name}" for name in ("problems", "samplers", "schedules", "constraints", "theory",

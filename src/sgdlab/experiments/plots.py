@@ -1,4 +1,5 @@
-"""Convergence figures from a comparison's tidy table (used by Comparison.plot and the report).
+"""Convergence figures from a comparison's tidy table (used by Comparison.plot and the report), and a study's
+overview as a heat map.
 
 For each run, the metric is summarized across seeds at each recorded epoch: the median as a line,
 the quartiles as a band. The y axis is logarithmic; values ≤ 0 (a gap that rounding made
@@ -122,6 +123,30 @@ def generalization_figure(table: pd.DataFrame, heldout: str = "test", x: str = "
             ax.set_ylim(max(0.0, lowest - 0.1 * (1.0 - lowest)), 1.0 + 0.02 * (1.0 - lowest))
         ax.grid(True, which="major", alpha=0.3)
     _legend_below(figure, axes[0][0])
+    return figure
+
+
+def overview_figure(grid: pd.DataFrame, label: str):
+    """A matplotlib Figure of a runs × problems grid of positive numbers (a study's overview) as a heat map on a
+    log colour scale, each cell printed; a missing or non-positive cell is left blank."""
+    import matplotlib.colors
+    import matplotlib.pyplot as plt
+
+    values = grid.to_numpy(dtype=float)
+    shown = np.ma.masked_invalid(np.where(values > 0, values, np.nan))
+    figure, ax = plt.subplots(figsize=(1.6 * grid.shape[1] + 3.0, 0.55 * grid.shape[0] + 1.8))
+    finite = shown.compressed()
+    norm = matplotlib.colors.LogNorm(vmin=finite.min(), vmax=max(finite.max(), finite.min() * 10)) if finite.size \
+        else None
+    image = ax.imshow(shown, cmap="viridis_r", norm=norm, aspect="auto")
+    for (row, column), value in np.ndenumerate(values):
+        if np.isfinite(value):
+            ax.text(column, row, f"{value:.2g}", ha="center", va="center", fontsize=9,
+                    color="white" if norm is not None and value > 0 and norm(value) > 0.5 else "black")
+    ax.set(xticks=range(grid.shape[1]), xticklabels=grid.columns, yticks=range(grid.shape[0]),
+           yticklabels=grid.index, xlabel="problem", ylabel="run")
+    figure.colorbar(image, ax=ax, label=label)
+    figure.tight_layout()
     return figure
 
 

@@ -272,8 +272,8 @@ class CompiledRun:
         self._epoch: dict[bool, Any] = {}
         self._evaluate_lanes: Any = None
         start_params = params if lanes is None else jax.tree.map(lambda leaf: leaf[0], params)
-        self._evaluate = self._jit(evaluate, static_argnums=0).lower(
-            problem, start_params, self.data, self.reference, self.constraint).compile()
+        self._evaluate = self._jit(functools.partial(evaluate, problem)).lower(
+            start_params, self.data, self.reference, self.constraint).compile()
 
     def _jit(self, function, **options):
         """jax.jit, with every output replicated on the devices of a data-parallel run."""

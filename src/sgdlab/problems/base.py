@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import copy
 import math
-from functools import cached_property
+from collections.abc import Callable
+from functools import cached_property, partial
 from typing import Any
 
 import jax
@@ -157,6 +158,15 @@ class Problem:
         """Objects derived from this problem by the rest of sgdlab (the engines' compiled programs),
         kept as long as the problem lives; :meth:`subject_to` gives its new problem an empty one."""
         return self.__dict__.setdefault("_memo", {})
+
+    def jitted(self, function: Callable) -> Callable:
+        """``jax.jit`` of ``function(self, …)`` with this problem bound, built once and kept in :attr:`memo`, so it
+        goes with the problem. (Given to ``jax.jit`` as a static argument, a problem would stay in JAX's global
+        caches — its data and compiled programs with it — for as long as the process runs.)"""
+        programs = self.memo.setdefault("jitted", {})
+        if function not in programs:
+            programs[function] = jax.jit(partial(function, self))
+        return programs[function]
 
     def is_feasible(self, params, tol: float = 1e-8) -> bool:
         """True when θ satisfies the problem's constraints to within ``tol`` (always, unconstrained)."""

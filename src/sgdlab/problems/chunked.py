@@ -3,8 +3,6 @@ so no array is ever read whole."""
 
 from __future__ import annotations
 
-import functools
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -19,13 +17,12 @@ def value_and_grad(problem, params):
     for start in range(0, problem.n, EVAL_ROWS):
         rows = slice(start, start + EVAL_ROWS)
         chunk = jax.tree.map(lambda leaf, rows=rows: np.asarray(leaf[rows]), problem.data)
-        loss, grad = _chunk_sums(problem, params, chunk)
+        loss, grad = problem.jitted(_chunk_sums)(params, chunk)
         total_loss = total_loss + loss
         total_grad = grad if total_grad is None else jax.tree.map(jnp.add, total_grad, grad)
     return total_loss / problem.n, jax.tree.map(lambda leaf: leaf / problem.n, total_grad)
 
 
-@functools.partial(jax.jit, static_argnums=0)
 def _chunk_sums(problem, params, chunk):
     """(Σ fᵢ(θ), Σ ∇fᵢ(θ)) over the chunk's examples."""
     return jax.value_and_grad(lambda p: jnp.sum(problem.example_losses(p, chunk)))(params)

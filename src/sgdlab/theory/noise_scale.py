@@ -22,7 +22,6 @@ and their standard errors: sd(‖gᵢ − ḡ_S‖²)·√((1 − m/N)/m) for tr
 from __future__ import annotations
 
 import dataclasses
-import functools
 import math
 
 import jax
@@ -144,11 +143,11 @@ def _chunks(indices: np.ndarray):
 def example_gradients(problem: FiniteSum, params, indices: np.ndarray):
     """The flattened ∇fᵢ(θ) of ``indices``, in order: one NumPy block of rows per CHUNK indices."""
     for chunk in _chunks(indices):
-        yield np.asarray(_per_example_gradients(problem, params, problem.data, chunk))
+        yield np.asarray(problem.jitted(_per_example_gradients)(params, problem.data, chunk))
 
 
 def _chunk_sums(problem, params, chunk):
-    gradients = np.asarray(_per_example_gradients(problem, params, problem.data, chunk))
+    gradients = np.asarray(problem.jitted(_per_example_gradients)(params, problem.data, chunk))
     return gradients.sum(axis=0), gradients
 
 
@@ -159,7 +158,6 @@ def _spread(problem, params, chunk, mean):
     return deviations.sum(), deviations, centered @ mean
 
 
-@functools.partial(jax.jit, static_argnums=0)
 def _per_example_gradients(problem, params, data, indices):
     """The flattened ∇fᵢ(θ) of each index, one row each."""
 

@@ -9,8 +9,6 @@ finite sum, L_max = maxᵢ Lᵢ; the constant of a sampler's minibatches, betwee
 
 from __future__ import annotations
 
-import functools
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -104,7 +102,7 @@ def hessian_norm(problem: Problem, params: Params | None = None) -> LipschitzCon
     if not bool(pytrees.all_finite(grad)):
         validation.fail("params", "a point where ∇F is finite (power iteration needs Hessian-vector products)",
                         "a non-finite gradient", context="lipschitz")
-    value, iterations = _power_iteration(problem, params, problem.data)
+    value, iterations = problem.jitted(_power_iteration)(params, problem.data)
     if not np.isfinite(value):
         validation.fail("params", "a point where the Hessian-vector products are finite", "non-finite values",
                         context="lipschitz")
@@ -112,7 +110,6 @@ def hessian_norm(problem: Problem, params: Params | None = None) -> LipschitzCon
     return LipschitzConstant(float(value), method, exact=False)
 
 
-@functools.partial(jax.jit, static_argnums=0)
 def _power_iteration(problem: Problem, params, data):
     flat, unravel = ravel_pytree(params)
 

@@ -12,7 +12,6 @@ reshuffling; it needs an analysis of its own.
 from __future__ import annotations
 
 import dataclasses
-import functools
 
 import jax
 import numpy as np
@@ -98,7 +97,7 @@ def unbiasedness(problem: FiniteSum, sampler: Sampler, params: Params | None = N
     batches = [sampler.plan(problem.n, seed + draw, epoch) for draw in range(draws)]
     indices = np.stack([plan[0][step] for plan in batches])
     masks = np.stack([plan[1][step] for plan in batches])
-    samples = np.asarray(_stochastic_gradients(problem, params, problem.data, indices, masks))
+    samples = np.asarray(problem.jitted(_stochastic_gradients)(params, problem.data, indices, masks))
     exact = np.asarray(ravel_pytree(problem.grad(params))[0])
     basis, directions = _test_directions(exact.size)
     z = _z_scores(samples @ basis.T, basis @ exact)
@@ -129,7 +128,6 @@ def _z_scores(samples: np.ndarray, exact: np.ndarray) -> np.ndarray:
                         np.where(np.abs(error) <= rounding, 0.0, np.inf))
 
 
-@functools.partial(jax.jit, static_argnums=0)
 def _stochastic_gradients(problem, params, data, indices, masks):
     """The flattened minibatch gradient for each row of ``indices``/``masks`` (one batch a draw)."""
 

@@ -26,6 +26,7 @@ import contextlib
 import dataclasses
 import warnings
 from collections.abc import Callable, Iterable
+from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ import pandas as pd
 
 from sgdlab import schedules, theory
 from sgdlab._helpers import validation
+from sgdlab.experiments import groups
 from sgdlab.experiments.predictions import COLUMNS, flags, predictions
 from sgdlab.experiments.steps import parse_step
 from sgdlab.experiments.store import ResultStore, experiment_fingerprint
@@ -215,7 +217,7 @@ def compare(problem: FiniteSum, runs: dict, seeds: int | Iterable[int] = 10, epo
             on_epoch: OnEpoch | None = None,
             engine: str = "auto", predict: bool = True, record_params: bool = False, overwrite: bool = False,
             source: dict | None = None, goal: float = GOAL, heldout: dict[str, FiniteSum] | None = None,
-            stop: Patience | None = None) -> Comparison:
+            stop: Patience | None = None, executor: Executor | None = None) -> Comparison:
     """Run every setting in ``runs`` with every seed; see the module docstring.
 
     Parameters
@@ -251,6 +253,9 @@ def compare(problem: FiniteSum, runs: dict, seeds: int | Iterable[int] = 10, epo
     record_params : bool, default False
         Keep every run's θ at each recorded epoch (``Comparison.paths``, :meth:`Comparison.plot_paths`); for
         a comparison in memory (``out=None``: the paths are not saved).
+    executor : concurrent.futures.Executor, optional
+        Run each group of runs sharing a program as a task of this executor (processes, a Dask cluster):
+        :mod:`sgdlab.experiments.groups`. Each finished group is saved to ``out`` at once.
     predict : bool, default True
         Compute what the theory predicts beside the runs (``Comparison.predictions``: each run's bound and,
         on least squares, its exact expected curve).
@@ -285,7 +290,7 @@ def compare(problem: FiniteSum, runs: dict, seeds: int | Iterable[int] = 10, epo
     settings = dict(seeds=seed_list, epochs=epochs, record_every=record_every, tol=tol, title=title,
                     goal=checked_goal(goal))
     with _opened(out, keys, overwrite, {"settings": settings, "source": source}) as store:
-        histories, paths, computed = _histories(problem, plan, keys, store, on_epoch)
+        histories, paths, computed = _histories(problem, plan, keys, store, on_epoch, executor)
         table = _stacked([histories[spec.name, seed] for spec in specs for seed in seed_list])
         predicted = (predictions(problem, [(spec.name, spec.sampler, _predicted_schedule(spec)) for spec in specs],
                                  epochs) if predict else pd.DataFrame(columns=COLUMNS))
@@ -310,24 +315,26 @@ def _opened(out: Any, keys: dict, overwrite: bool, about: dict) -> contextlib.Ab
 
 
 def _histories(problem: FiniteSum, plan: list, keys: dict, store: ResultStore | None,
-               on_epoch: OnEpoch | None) -> tuple[dict, dict, int]:
+               on_epoch: OnEpoch | None, executor: Executor | None) -> tuple[dict, dict, int]:
     """Every (run, seed)'s history as columns: read from the store when saved and verified, else run
-    (group by group) and saved; with the paths kept and how many were run."""
+    (group by group, each saved as soon as it is done) ; with the paths kept and how many were run."""
     histories: dict[tuple[str, int], dict] = {}
     paths: dict[tuple[str, int], list] = {}
-    computed = 0
+    todo_groups = []
     for group, lanes in plan:
         if store is not None:
             saved = {lane: store.load(keys[lane], lane[0]) for lane in lanes}
             histories.update({lane: columns for lane, columns in saved.items() if columns is not None})
         todo = {lane: options for lane, options in lanes.items() if lane not in histories}
-        fresh = _run_group(problem, todo, group, on_epoch, paths) if todo else {}
+        if todo:
+            todo_groups.append((group, todo))
+    for fresh, fresh_paths in groups.computed(problem, todo_groups, on_epoch, executor, _run_group):
         for lane, columns in fresh.items():
             if store is not None:
                 store.save(keys[lane], pd.DataFrame(columns))
             histories[lane] = columns
-        computed += len(todo)
-    return histories, paths, computed
+        paths.update(fresh_paths)
+    return histories, paths, sum(len(todo) for _, todo in todo_groups)
 
 
 def _lanes(problem: FiniteSum, group: list[RunSpec], seeds: list[int], keywords: dict) -> dict:
@@ -352,9 +359,9 @@ def _recording(problem: FiniteSum, sampler: Sampler, record_every: Any) -> dict:
 
 
 def _run_group(problem: FiniteSum, lanes: dict[tuple[str, int], RunOptions], group: list[RunSpec],
-               on_epoch: OnEpoch | None, paths: dict) -> dict[tuple[str, int], dict]:
+               on_epoch: OnEpoch | None) -> tuple[dict[tuple[str, int], dict], dict]:
     """Run the lanes of one group as one program; each lane's history as columns (see :func:`_run_columns`),
-    and its path into ``paths`` when kept. Gradient descent draws nothing, so its seeds' runs are one run:
+    and the lanes' paths when kept. Gradient descent draws nothing, so its seeds' runs are one run:
     each of its settings runs once (with its first seed) and stands for the others."""
     first = next(iter(lanes.values()))
     label, epochs = repr(first.sampler), first.budget.units
@@ -365,8 +372,9 @@ def _run_group(problem: FiniteSum, lanes: dict[tuple[str, int], RunOptions], gro
     on_unit = None if on_epoch is None else lambda epoch: on_epoch(label, epoch, epochs)
     logs = dict(zip(computed, run_lanes([lanes[lane] for lane in computed], on_unit=on_unit), strict=True))
     specs, L = {spec.name: spec for spec in group}, problem.lipschitz()
-    paths.update({lane: logs[stands_for[lane]].path for lane in lanes if logs[stands_for[lane]].path is not None})
-    return {(name, seed): _run_columns(specs[name], seed, logs[stands_for[name, seed]], L) for name, seed in lanes}
+    paths = {lane: logs[stands_for[lane]].path for lane in lanes if logs[stands_for[lane]].path is not None}
+    return {(name, seed): _run_columns(specs[name], seed, logs[stands_for[name, seed]], L)
+            for name, seed in lanes}, paths
 
 
 def _stacked(histories: list[dict]) -> pd.DataFrame:

@@ -102,7 +102,8 @@ def study(problems: dict[str, FiniteSum], runs: dict, seeds: Any = 10, epochs: i
         A results folder: DIR/problems/<name>/ holds each problem's comparison, DIR/table.parquet the stacked
         table; a later call reuses the finished runs.
     **options
-        Passed to every :func:`sgdlab.compare` (record_every, tol, engine, predict, goal, overwrite, on_epoch, …).
+        Passed to every :func:`sgdlab.compare` (record_every, tol, engine, predict, goal, overwrite, on_epoch,
+        executor, …); with an ``executor`` the problems still run one after another, each one's groups spread.
 
     Returns
     -------

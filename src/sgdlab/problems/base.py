@@ -153,6 +153,11 @@ class Problem:
             constrained.__dict__.pop(derived, None)
         return constrained
 
+    def __getstate__(self) -> dict:
+        """The problem without what was derived from it (compiled programs, the cached negation), which a
+        process that unpickles it rebuilds: what a run group sent to another process carries."""
+        return {key: value for key, value in self.__dict__.items() if key not in ("_memo", "negation")}
+
     @property
     def memo(self) -> dict:
         """Objects derived from this problem by the rest of sgdlab (the engines' compiled programs),

@@ -1,0 +1,73 @@
+"""compare and study with an executor (sgdlab.experiments.groups): run groups as tasks of two spawned processes give
+the serial table; a group that raises in its worker is named, the others are saved, and a rerun computes only it."""
+
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import sgdlab as sl
+from sgdlab.experiments.groups import GroupsFailed
+
+RUNS = {"GD": dict(sampler="full_batch", step="1/L"), "RR": dict(sampler=sl.shuffled_cyclic(8), step=0.01),
+        "SGD": dict(sampler=sl.with_replacement(8), step=0.01), "cyclic": dict(sampler=sl.cyclic(8), step=0.01)}
+
+
+@pytest.fixture(scope="module")
+def workers():
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as executor:
+        yield executor
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(120, 4))
+    return X, X @ np.arange(1.0, 5.0) + 0.1 * rng.normal(size=120)
+
+
+def without_time(table):
+    return table.drop(columns="time")
+
+
+def test_groups_run_by_worker_processes_give_the_serial_table(data, workers):
+    X, y = data
+    own = sl.finite_sum(lambda theta, example: 0.5 * (example[0] @ theta - example[1]) ** 2, (X, y), np.zeros(4))
+    for problem in (sl.least_squares(X, y), own):   # a lambda loss travels too (cloudpickle)
+        serial = sl.compare(problem, RUNS, seeds=2, epochs=2).table
+        spread = sl.compare(problem, RUNS, seeds=2, epochs=2, executor=workers).table
+        pd.testing.assert_frame_equal(without_time(spread), without_time(serial))
+    problems = {"a": sl.least_squares(X, y), "b": sl.least_squares(X[:60], y[:60])}
+    pd.testing.assert_frame_equal(without_time(sl.study(problems, RUNS, seeds=2, epochs=2, executor=workers).table),
+                                  without_time(sl.study(problems, RUNS, seeds=2, epochs=2).table))
+
+
+def test_progress_counts_every_group_once_it_is_back(data, workers):
+    def recorded(**options):
+        calls = []
+        sl.compare(sl.least_squares(*data), RUNS, seeds=2, epochs=3,
+                   on_epoch=lambda label, epoch, epochs: calls.append((label, epoch, epochs)), **options)
+        return calls
+
+    serial, spread = recorded(), recorded(executor=workers)
+    assert sorted(spread) == sorted(call for call in serial if call[1] == 3)   # each group's last epoch, once
+    assert len(spread) == len(RUNS)
+
+
+def failing_in_workers(k):
+    """A step that raises in a worker process (as a data file missing there would), and is 0.01 here."""
+    if multiprocessing.parent_process() is not None:
+        raise OSError("data file missing on this worker")
+    return 0.01 + 0.0 * k
+
+
+def test_a_group_that_raises_is_named_and_the_rest_are_saved_then_reused(data, workers, tmp_path):
+    runs = {**RUNS, "broken": dict(sampler=sl.shuffled_cyclic(5), step=lambda k: failing_in_workers(k))}
+    problem = sl.least_squares(*data)
+    with pytest.raises(GroupsFailed, match=r"1 of 5 run group\(s\) failed .*broken: OSError: data file missing"):
+        sl.compare(problem, runs, seeds=2, epochs=2, out=tmp_path, executor=workers)
+    assert len(list((tmp_path / "runs").glob("*.parquet"))) == len(RUNS) * 2
+    again = sl.compare(problem, runs, seeds=2, epochs=2, out=tmp_path)   # here the step works
+    assert again.reused == len(RUNS) * 2 and set(again.table.run) == set(runs)

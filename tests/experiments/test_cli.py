@@ -77,6 +77,37 @@ step = { schedule = "inverse_time", alpha0 = "1/L_B", decay = 0.01 }
     assert "Logistic, two schemes" in (tmp_path / "out" / "report.html").read_text()
 
 
+def test_run_with_two_worker_processes_gives_the_serial_table(tmp_path, capsys):
+    experiment = """
+[problem]
+kind = "logistic"
+data = "breast_cancer"
+
+[compare]
+epochs = 2
+seeds = 2
+out = "out-{workers}"
+
+[runs.gd]
+sampler = "full_batch"
+
+[runs.rr]
+sampler = "shuffled_cyclic"
+batch_size = 16
+
+[runs.sgd]
+sampler = "with_replacement"
+batch_size = 16
+"""
+    tables = {}
+    for workers in ("1", "2"):
+        (tmp_path / f"exp{workers}.toml").write_text(experiment.format(workers=workers))
+        assert main(["run", str(tmp_path / f"exp{workers}.toml"), "--workers", workers]) == 0
+        assert "6 runs computed, 0 reused" in capsys.readouterr().out
+        tables[workers] = pd.read_parquet(tmp_path / f"out-{workers}" / "table.parquet").drop(columns="time")
+    pd.testing.assert_frame_equal(tables["2"], tables["1"])
+
+
 BAD = [
     (["compare", "--schemes", "zigzag"], "Invalid value for --schemes: 'zigzag' is not one of full_batch"),
     (["compare", "--problem", "ridge"], "Invalid value for '--problem': 'ridge' is not one of"),
@@ -85,6 +116,8 @@ BAD = [
     (["compare", "--seeds", "0"], "Invalid value for '--seeds': 0 is not in the range x>=1."),
     (["compare", "--batch-sizes", "1,x"], "Invalid value for --batch-sizes: expected comma-separated integers"),
     (["run", "missing.toml"], "EXPERIMENT must be an existing TOML file; got missing.toml."),
+    (["run", "exp.toml", "--workers", "0"], "Invalid value for '--workers': 0 is not in the range x>=1."),
+    (["run", "exp.toml", "--workers", "2", "--scheduler", "tcp://127.0.0.1:1"], "give either --workers or --scheduler"),
     (["report", "nowhere"], "folder must be a results folder written by compare(out=...) or sgdlab compare"),
 ]
 

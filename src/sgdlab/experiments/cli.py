@@ -7,6 +7,7 @@ at once. Bad input ends with one line naming what was wrong and what is allowed,
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import sys
 import warnings
@@ -164,9 +165,15 @@ def step_sweep(problem_table, schemes, batch_sizes, epochs, seeds, out):
 @cli.command()
 @click.argument("experiment", type=click.Path(dir_okay=False))
 @_overwrite_option
-def run(experiment, overwrite):
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Local worker processes; each group of runs sharing a compiled program is one task.")
+@click.option("--scheduler", default=None, metavar="tcp://HOST:PORT",
+              help="A Dask scheduler whose workers run the groups (needs sgdlab[dask]); not with --workers.")
+def run(experiment, overwrite, workers, scheduler):
     """Run the comparison described by an EXPERIMENT TOML file (format: see the README)."""
-    _execute(config.read(experiment), overwrite)
+    if scheduler is not None and workers != 1:
+        raise click.BadParameter("give either --workers or --scheduler, not both.", param_hint="--scheduler")
+    _execute(config.read(experiment), overwrite, workers, scheduler)
 
 
 @cli.command()
@@ -204,24 +211,51 @@ def _split(text: str, option: str, kind):
     return values
 
 
-def _execute(experiment: dict, overwrite: bool) -> None:
-    """Build the problem, run the comparison with a progress bar, print the summary, write the report."""
+def _execute(experiment: dict, overwrite: bool, workers: int = 1, scheduler: str | None = None) -> None:
+    """Build the problem, run the comparison with a progress bar (on ``workers`` local processes or a Dask
+    ``scheduler``'s workers), print the summary, write the report."""
     from sgdlab.experiments.compare import compare
     from sgdlab.experiments.report import write_report
 
     problem, runs, out, title, heldout, stop = config.build(experiment)
     settings = experiment["compare"]
-    with _ProgressBars() as on_epoch:
+    with _ProgressBars() as on_epoch, _executor(workers, scheduler) as executor:
         comparison = compare(problem, runs, seeds=settings["seeds"], epochs=settings["epochs"], out=out,
                              record_every=settings["record_every"], title=title, on_epoch=on_epoch,
                              overwrite=overwrite, source=config.source(experiment), goal=settings["goal"],
-                             heldout=heldout, stop=stop)
+                             heldout=heldout, stop=stop, executor=executor)
     _print_summary(comparison, title)
     total = len(comparison.table.groupby(["run", "seed"]))
     recomputed = f" ({comparison.recomputed} of them recomputed: their saved file did not verify)"
     click.echo(f"{total - comparison.reused} runs computed{recomputed if comparison.recomputed else ''}, "
                f"{comparison.reused} reused from {out}")
     click.echo(f"report: {write_report(out)}")
+
+
+@contextlib.contextmanager
+def _executor(workers: int, scheduler: str | None):
+    """None for one local worker (this process); a pool of that many spawned processes (JAX's threads do not
+    survive a fork); or the executor of a client of the Dask ``scheduler``."""
+    if scheduler is not None:
+        try:
+            import distributed
+        except ImportError:
+            raise click.UsageError("--scheduler needs Dask's distributed: pip install 'sgdlab[dask]'.") from None
+        try:
+            client = distributed.Client(scheduler, timeout=10)
+        except OSError as error:
+            raise click.BadParameter(f"no Dask scheduler answered at {scheduler} ({error}).",
+                                     param_hint="--scheduler") from None
+        with client:
+            yield client.get_executor()
+    elif workers == 1:
+        yield None
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            yield pool
 
 
 class _ProgressBars:

@@ -13,6 +13,8 @@ import pytest
 
 from sgdlab.experiments.cli import main
 
+from experiment_files import logistic_experiment
+
 SMALL = ["--schemes", "full_batch,shuffled_cyclic", "--batch-sizes", "8", "--epochs", "3", "--seeds", "2"]
 
 
@@ -78,30 +80,9 @@ step = { schedule = "inverse_time", alpha0 = "1/L_B", decay = 0.01 }
 
 
 def test_run_with_two_worker_processes_gives_the_serial_table(tmp_path, capsys):
-    experiment = """
-[problem]
-kind = "logistic"
-data = "breast_cancer"
-
-[compare]
-epochs = 2
-seeds = 2
-out = "out-{workers}"
-
-[runs.gd]
-sampler = "full_batch"
-
-[runs.rr]
-sampler = "shuffled_cyclic"
-batch_size = 16
-
-[runs.sgd]
-sampler = "with_replacement"
-batch_size = 16
-"""
     tables = {}
     for workers in ("1", "2"):
-        (tmp_path / f"exp{workers}.toml").write_text(experiment.format(workers=workers))
+        (tmp_path / f"exp{workers}.toml").write_text(logistic_experiment(f"out-{workers}", ("gd", "rr", "sgd")))
         assert main(["run", str(tmp_path / f"exp{workers}.toml"), "--workers", workers]) == 0
         assert "6 runs computed, 0 reused" in capsys.readouterr().out
         tables[workers] = pd.read_parquet(tmp_path / f"out-{workers}" / "table.parquet").drop(columns="time")

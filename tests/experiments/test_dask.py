@@ -15,6 +15,8 @@ import pytest
 import sgdlab as sl
 from sgdlab.experiments.cli import main
 
+from experiment_files import logistic_experiment
+
 distributed = pytest.importorskip("distributed")
 
 RUNS = {"GD": dict(sampler="full_batch", step="1/L"), "RR": dict(sampler=sl.shuffled_cyclic(8), step=0.01),
@@ -47,11 +49,9 @@ def cluster():
 
 
 @pytest.fixture(scope="module")
-def problems():
-    rng = np.random.default_rng(5)
-    X = rng.normal(size=(150, 4))
-    y = X @ np.array([1.0, -1.0, 2.0, 0.5]) + 0.1 * rng.normal(size=150)
-    return {"all": sl.least_squares(X, y), "half": sl.least_squares(X[:75], y[:75]),
+def problems(regression_data):
+    X, y = regression_data
+    return {"all": sl.least_squares(X, y), "half": sl.least_squares(X[:30], y[:30]),
             "own": sl.finite_sum(lambda theta, e: 0.5 * (e[0] @ theta - e[1]) ** 2, (X, y), np.zeros(4))}
 
 
@@ -70,26 +70,9 @@ def test_a_study_on_a_dask_cluster_gives_the_serial_table(cluster, problems):
 
 def test_sgdlab_run_with_a_scheduler_gives_the_serial_table(cluster, tmp_path, capsys):
     address, _ = cluster
-    experiment = """
-[problem]
-kind = "logistic"
-data = "breast_cancer"
-
-[compare]
-epochs = 2
-seeds = 2
-out = "out-{name}"
-
-[runs.gd]
-sampler = "full_batch"
-
-[runs.rr]
-sampler = "shuffled_cyclic"
-batch_size = 16
-"""
     tables = {}
     for name, extra in (("serial", []), ("dask", ["--scheduler", address])):
-        (tmp_path / f"{name}.toml").write_text(experiment.format(name=name))
+        (tmp_path / f"{name}.toml").write_text(logistic_experiment(f"out-{name}"))
         assert main(["run", str(tmp_path / f"{name}.toml"), *extra]) == 0
         assert "4 runs computed, 0 reused" in capsys.readouterr().out
         tables[name] = pd.read_parquet(tmp_path / f"out-{name}" / "table.parquet").drop(columns="time")

@@ -317,7 +317,7 @@ def _opened(out: Any, keys: dict, overwrite: bool, about: dict) -> contextlib.Ab
 def _histories(problem: FiniteSum, plan: list, keys: dict, store: ResultStore | None,
                on_epoch: OnEpoch | None, executor: Executor | None) -> tuple[dict, dict, int]:
     """Every (run, seed)'s history as columns: read from the store when saved and verified, else run
-    (group by group, each saved as soon as it is done) ; with the paths kept and how many were run."""
+    (group by group, each saved as soon as it is done); with the paths kept and how many were run."""
     histories: dict[tuple[str, int], dict] = {}
     paths: dict[tuple[str, int], list] = {}
     todo_groups = []

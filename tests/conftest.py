@@ -13,9 +13,8 @@ SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "
 @pytest.fixture(scope="module", autouse=True)
 def release_compiled_programs():
     """Drop JAX's compiled programs after each test module. A process holds at most vm.max_map_count (65,530)
-    memory maps and each XLA:CPU executable takes dozens, which JAX's caches keep after their problem is gone: a
-    worker keeping every module's programs reached the limit within the suite, and LLVM then crashed mapping the
-    next one (a segfault, not an error)."""
+    memory maps and each XLA:CPU executable takes dozens: clearing between modules bounds a worker's count whatever
+    a module leaves behind (a worker once reached the limit, and LLVM crashed mapping the next program)."""
     yield
     if "jax" in sys.modules:
         sys.modules["jax"].clear_caches()

@@ -69,7 +69,7 @@ class _PlanStream:
         self.rank, self.world_size = _placement(rank, world_size)
         self.epoch, self.position = 0, 0
         self._cached: tuple[int, list[np.ndarray]] | None = None
-        width = self.scheme.plan(self.n, self.seed, 0)[0].shape[1]
+        width = getattr(self.scheme, "batch_size", self.n)   # a plan's batch width (N for gradient descent)
         if width < self.world_size:
             validation.fail("world_size", f"at most the batch size {width} (each rank needs a share of every batch)",
                             f"{self.world_size}")

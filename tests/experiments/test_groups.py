@@ -44,7 +44,7 @@ def test_groups_run_by_worker_processes_give_the_serial_table(data, workers):
                                   without_time(sl.study(problems, RUNS, seeds=2, epochs=2).table))
 
 
-def test_progress_counts_every_group_once_it_is_back(data, workers):
+def test_progress_knows_every_group_first_then_counts_each_once_it_is_back(data, workers):
     def recorded(**options):
         calls = []
         sl.compare(sl.least_squares(*data), RUNS, seeds=2, epochs=3,
@@ -52,8 +52,11 @@ def test_progress_counts_every_group_once_it_is_back(data, workers):
         return calls
 
     serial, spread = recorded(), recorded(executor=workers)
-    assert sorted(spread) == sorted(call for call in serial if call[1] == 3)   # each group's last epoch, once
-    assert len(spread) == len(RUNS)
+    announced = [(label, 0, 3) for label, *_ in serial[:len(RUNS)]]
+    assert serial[:len(RUNS)] == announced and len({label for label, *_ in announced}) == len(RUNS)
+    assert serial[len(RUNS):] == [(label, epoch, 3) for label, *_ in announced for epoch in (1, 2, 3)]
+    assert spread[:len(RUNS)] == announced   # every group announced before any runs, then its last epoch, once
+    assert sorted(spread[len(RUNS):]) == sorted((label, 3, 3) for label, *_ in announced)
 
 
 def failing_in_workers(k):

@@ -129,7 +129,7 @@ def batch_size(problem_table, sizes, sampler, epochs, seeds, out, overwrite):
     experiment = config.validated(document, where="sgdlab batch-size")
     problem, _, default_out, title, _, _ = config.build(experiment)
     out = out or str(Path(default_out).with_name("batch-size-" + Path(default_out).name))
-    with _ProgressBars() as on_epoch:
+    with _Progress() as on_epoch:
         comparison, analysis = study.study(problem, sizes, sampler, seeds=seeds, epochs=epochs, out=out,
                                            title=f"batch size: {title}", on_epoch=on_epoch, overwrite=overwrite,
                                            source=config.source(experiment))
@@ -155,7 +155,7 @@ def step_sweep(problem_table, schemes, batch_sizes, epochs, seeds, out):
     experiment = config.validated(document, where="sgdlab step-sweep")
     problem, runs, default_out, title, _, _ = config.build(experiment)
     out = out or str(Path(default_out).with_name("step-sweep-" + Path(default_out).name))
-    with _ProgressBars() as on_epoch:
+    with _Progress() as on_epoch:
         result = sweep.step_sweep(problem, [run["sampler"] for run in runs.values()], seeds=seeds, epochs=epochs,
                                   on_epoch=on_epoch)
     _print_table(result.edges_table(), f"step sweep: {title}")
@@ -219,7 +219,7 @@ def _execute(experiment: dict, overwrite: bool, workers: int = 1, scheduler: str
 
     problem, runs, out, title, heldout, stop = config.build(experiment)
     settings = experiment["compare"]
-    with _ProgressBars() as on_epoch, _executor(workers, scheduler) as executor:
+    with _Progress() as on_epoch, _executor(workers, scheduler) as executor:
         comparison = compare(problem, runs, seeds=settings["seeds"], epochs=settings["epochs"], out=out,
                              record_every=settings["record_every"], title=title, on_epoch=on_epoch,
                              overwrite=overwrite, source=config.source(experiment), goal=settings["goal"],
@@ -258,25 +258,29 @@ def _executor(workers: int, scheduler: str | None):
             yield pool
 
 
-class _ProgressBars:
-    """A rich progress bar per compiled program, advanced after every epoch."""
+class _Progress:
+    """One bar over every run group announced (``on_epoch(label, 0, epochs)``, see :mod:`sgdlab.experiments.groups`):
+    the epochs done out of all the groups' epochs, and how many groups have finished."""
 
     def __enter__(self):
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-        self.bars = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("epochs"),
-                             TimeElapsedColumn(), transient=False)
-        self.tasks = {}
-        self.bars.__enter__()
+        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("epochs"),
+                            TimeElapsedColumn(), transient=False)
+        self.done: dict[str, int] = {}
+        self.totals: dict[str, int] = {}
+        self.bar.__enter__()
+        self.task = self.bar.add_task("run groups", total=None)
         return self.advance
 
     def advance(self, label: str, epoch: int, epochs: int) -> None:
-        if label not in self.tasks:
-            self.tasks[label] = self.bars.add_task(label, total=epochs)
-        self.bars.update(self.tasks[label], completed=epoch)
+        self.totals[label], self.done[label] = epochs, epoch
+        finished = sum(self.done[name] == total for name, total in self.totals.items())
+        self.bar.update(self.task, total=sum(self.totals.values()), completed=sum(self.done.values()),
+                        description=f"{finished}/{len(self.totals)} run groups")
 
     def __exit__(self, *exc):
-        return self.bars.__exit__(*exc)
+        return self.bar.__exit__(*exc)
 
 
 def _print_summary(comparison, title: str) -> None:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any
@@ -276,6 +276,21 @@ def compare(problem: FiniteSum, runs: dict, seeds: int | Iterable[int] = 10, epo
     >>> sorted(comparison.table.run.unique()), len(comparison.table)
     (['GD', 'RR'], 24)
     """
+    session = plan(problem, runs, seeds, epochs, out, record_every, tol, title, engine, predict, record_params,
+                   overwrite, source, goal, heldout, stop)
+    with session.opened():
+        for _, result in groups.computed(session.tasks(), on_epoch, executor, run_group):
+            session.keep(result)
+        comparison = session.finished()
+    session.warn_recomputed(comparison)
+    return comparison
+
+
+def plan(problem: FiniteSum, runs: dict, seeds: int | Iterable[int] = 10, epochs: int = 20, out: Any = None,
+         record_every: float = 1, tol: float | None = None, title: str | None = None, engine: str = "auto",
+         predict: bool = True, record_params: bool = False, overwrite: bool = False, source: dict | None = None,
+         goal: float = GOAL, heldout: dict[str, FiniteSum] | None = None, stop: Patience | None = None) -> Session:
+    """A comparison checked and ready to run (:class:`Session`); the arguments are :func:`compare`'s."""
     if not isinstance(problem, FiniteSum):
         validation.fail("problem", "a finite-sum problem such as sl.least_squares(X, y) (compare runs over epochs)",
                         validation.shown(problem), error=TypeError)
@@ -285,56 +300,91 @@ def compare(problem: FiniteSum, runs: dict, seeds: int | Iterable[int] = 10, epo
         validation.fail("record_params", "False with out= (the paths are kept in memory, not saved)", "True")
     keywords = {"epochs": epochs, "tol": tol, "record_every": record_every, "engine": engine,
                 "record_params": record_params, "heldout": heldout, "stop": stop}
-    plan = [(group, _lanes(problem, group, seed_list, keywords)) for group in _groups(specs)]
-    keys = {lane: run_key(options) for _, lanes in plan for lane, options in lanes.items()}
+    groups_planned = [(group, _lanes(problem, group, seed_list, keywords)) for group in _groups(specs)]
     settings = dict(seeds=seed_list, epochs=epochs, record_every=record_every, tol=tol, title=title,
                     goal=checked_goal(goal))
-    with _opened(out, keys, overwrite, {"settings": settings, "source": source}) as store:
-        histories, paths, computed = _histories(problem, plan, keys, store, on_epoch, executor)
-        table = _stacked([histories[spec.name, seed] for spec in specs for seed in seed_list])
-        predicted = (predictions(problem, [(spec.name, spec.sampler, _predicted_schedule(spec)) for spec in specs],
-                                 epochs) if predict else pd.DataFrame(columns=COLUMNS))
-        engines = {name: options.engine for _, lanes in plan for (name, _), options in lanes.items()}
-        comparison = Comparison(table, describe_problem(problem), _runs_info(problem, specs, engines),
-                                len(histories) - computed, predicted, paths, problem, goal=goal)
-        if store is not None:
-            store.finish(table, predicted, {"settings": settings, "source": source, "problem": comparison.problem,
-                                            "runs": comparison.runs}, set(keys.values()))
-            comparison.recomputed = store.rejected
-    if comparison.recomputed:
-        warnings.warn(f"{comparison.recomputed} saved run(s) in {Path(out) / 'runs'} did not verify (cut, altered "
-                      "or another run's file) and were recomputed", stacklevel=2)
-    return comparison
+    return Session(problem, specs, seed_list, groups_planned, settings, source, out, overwrite, predict, goal)
 
 
-def _opened(out: Any, keys: dict, overwrite: bool, about: dict) -> contextlib.AbstractContextManager:
-    """The results folder ``out`` opened for this experiment (nothing to open without ``out``)."""
-    if out is None:
-        return contextlib.nullcontext()
-    return ResultStore(out, experiment_fingerprint(keys), overwrite, about)
+class Session:
+    """One comparison from plan to table: :meth:`opened` (its results folder, when it has one, read for the runs
+    it already holds), :meth:`tasks` (the groups still to run), :meth:`keep` (each group's histories, saved as it
+    comes back), :meth:`finished` (the :class:`Comparison`). A study runs several sessions' tasks together."""
 
+    def __init__(self, problem: FiniteSum, specs: list[RunSpec], seeds: list[int], planned: list, settings: dict,
+                 source: dict | None, out: Any, overwrite: bool, predict: bool, goal: float):
+        self.problem, self.specs, self.seeds, self.planned = problem, specs, seeds, planned
+        self.settings, self.source, self.out, self.overwrite = settings, source, out, overwrite
+        self.predict, self.goal = predict, goal
+        self.keys = {lane: run_key(options) for _, lanes in planned for lane, options in lanes.items()}
+        self.store: ResultStore | None = None
+        self.histories: dict[tuple[str, int], dict] = {}
+        self.paths: dict[tuple[str, int], list] = {}
+        self.todo: list[tuple[list[RunSpec], dict]] = []
 
-def _histories(problem: FiniteSum, plan: list, keys: dict, store: ResultStore | None,
-               on_epoch: OnEpoch | None, executor: Executor | None) -> tuple[dict, dict, int]:
-    """Every (run, seed)'s history as columns: read from the store when saved and verified, else run
-    (group by group, each saved as soon as it is done); with the paths kept and how many were run."""
-    histories: dict[tuple[str, int], dict] = {}
-    paths: dict[tuple[str, int], list] = {}
-    todo_groups = []
-    for group, lanes in plan:
-        if store is not None:
-            saved = {lane: store.load(keys[lane], lane[0]) for lane in lanes}
-            histories.update({lane: columns for lane, columns in saved.items() if columns is not None})
-        todo = {lane: options for lane, options in lanes.items() if lane not in histories}
-        if todo:
-            todo_groups.append((group, todo))
-    for fresh, fresh_paths in groups.computed(problem, todo_groups, on_epoch, executor, _run_group):
+    @contextlib.contextmanager
+    def opened(self) -> Iterator[Session]:
+        """The results folder held for this comparison (nothing to hold without ``out``), its verified runs read."""
+        if self.out is None:
+            self._read_saved()
+            yield self
+            return
+        about = {"settings": self.settings, "source": self.source}
+        with ResultStore(self.out, experiment_fingerprint(self.keys), self.overwrite, about) as self.store:
+            self._read_saved()
+            yield self
+
+    def _read_saved(self) -> None:
+        for group, lanes in self.planned:
+            if self.store is not None:
+                saved = {lane: self.store.load(self.keys[lane], lane[0]) for lane in lanes}
+                self.histories.update({lane: columns for lane, columns in saved.items() if columns is not None})
+            todo = {lane: options for lane, options in lanes.items() if lane not in self.histories}
+            if todo:
+                self.todo.append((group, todo))
+
+    def tasks(self, prefix: str = "") -> list[groups.Task]:
+        """The groups still to run, as tasks for :func:`sgdlab.experiments.groups.computed`, each labelled by its
+        sampler and first run (after ``prefix``)."""
+        return [groups.Task(f"{prefix}{_group_label(group)}", self.problem, group, lanes) for group, lanes in self.todo]
+
+    def keep(self, result: tuple[dict, dict]) -> None:
+        """A finished task's histories and paths, each history saved to the folder at once."""
+        fresh, paths = result
         for lane, columns in fresh.items():
-            if store is not None:
-                store.save(keys[lane], pd.DataFrame(columns))
-            histories[lane] = columns
-        paths.update(fresh_paths)
-    return histories, paths, sum(len(todo) for _, todo in todo_groups)
+            if self.store is not None:
+                self.store.save(self.keys[lane], pd.DataFrame(columns))
+            self.histories[lane] = columns
+        self.paths.update(paths)
+
+    def finished(self) -> Comparison:
+        """The comparison of every run (its table and predictions written to the folder)."""
+        problem, specs = self.problem, self.specs
+        table = _stacked([self.histories[spec.name, seed] for spec in specs for seed in self.seeds])
+        predicted = (predictions(problem, [(spec.name, spec.sampler, _predicted_schedule(spec)) for spec in specs],
+                                 self.settings["epochs"]) if self.predict else pd.DataFrame(columns=COLUMNS))
+        engines = {name: options.engine for _, lanes in self.planned for (name, _), options in lanes.items()}
+        computed = sum(len(lanes) for _, lanes in self.todo)
+        comparison = Comparison(table, describe_problem(problem), _runs_info(problem, specs, engines),
+                                len(self.histories) - computed, predicted, self.paths, problem, goal=self.goal)
+        if self.store is not None:
+            self.store.finish(table, predicted, {"settings": self.settings, "source": self.source,
+                                                 "problem": comparison.problem, "runs": comparison.runs},
+                              set(self.keys.values()))
+            comparison.recomputed = self.store.rejected
+        return comparison
+
+    def warn_recomputed(self, comparison: Comparison) -> None:
+        """Say how many saved runs did not verify and were computed again (none: nothing said)."""
+        if comparison.recomputed:
+            warnings.warn(f"{comparison.recomputed} saved run(s) in {Path(self.out) / 'runs'} did not verify (cut, "
+                          "altered or another run's file) and were recomputed", stacklevel=3)
+
+
+def _group_label(group: list[RunSpec]) -> str:
+    """A group's name for progress and errors: its sampler and its first run (and how many others)."""
+    more = f" and {len(group) - 1} more" if len(group) > 1 else ""
+    return f"{group[0].sampler!r}: {group[0].name}{more}"
 
 
 def _lanes(problem: FiniteSum, group: list[RunSpec], seeds: list[int], keywords: dict) -> dict:
@@ -358,18 +408,16 @@ def _recording(problem: FiniteSum, sampler: Sampler, record_every: Any) -> dict:
     return {}
 
 
-def _run_group(problem: FiniteSum, lanes: dict[tuple[str, int], RunOptions], group: list[RunSpec],
-               on_epoch: OnEpoch | None) -> tuple[dict[tuple[str, int], dict], dict]:
-    """Run the lanes of one group as one program; each lane's history as columns (see :func:`_run_columns`),
-    and the lanes' paths when kept. Gradient descent draws nothing, so its seeds' runs are one run:
-    each of its settings runs once (with its first seed) and stands for the others."""
+def run_group(problem: FiniteSum, lanes: dict[tuple[str, int], RunOptions], group: list[RunSpec],
+               on_unit: Callable[[int], None] | None) -> tuple[dict[tuple[str, int], dict], dict]:
+    """Run the lanes of one group as one program (``on_unit(epoch)`` after each epoch); each lane's history as
+    columns (see :func:`_run_columns`), and the lanes' paths when kept. Gradient descent draws nothing, so its
+    seeds' runs are one run: each of its settings runs once (with its first seed) and stands for the others."""
     first = next(iter(lanes.values()))
-    label, epochs = repr(first.sampler), first.budget.units
     seeds_alike = first.sampler.is_full_batch
     first_seed = dict(reversed(lanes))
     stands_for = {lane: (lane[0], first_seed[lane[0]]) if seeds_alike else lane for lane in lanes}
     computed = list(dict.fromkeys(stands_for.values()))
-    on_unit = None if on_epoch is None else lambda epoch: on_epoch(label, epoch, epochs)
     logs = dict(zip(computed, run_lanes([lanes[lane] for lane in computed], on_unit=on_unit), strict=True))
     specs, L = {spec.name: spec for spec in group}, problem.lipschitz()
     paths = {lane: logs[stands_for[lane]].path for lane in lanes if logs[stands_for[lane]].path is not None}

@@ -7,6 +7,9 @@ a lambda goes too; the worker runs it and sends back each run's history as colum
 finish, and the caller saves each at once: an interrupted comparison keeps every finished group. A group that
 raises does not stop the others; once all are done, one error names every group that failed and why.
 
+Every task is announced to ``on_epoch(label, 0, epochs)`` before any runs, so a progress display knows the whole
+work from the start; a task run here then reports each epoch, a task run elsewhere its last one when it is back.
+
 With processes, start them with the spawn method (``ProcessPoolExecutor(mp_context=multiprocessing.get_context(
 "spawn"))``): JAX's threads do not survive a fork.
 """
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, as_completed
+from typing import Any, NamedTuple
 
 import cloudpickle
 
@@ -23,31 +27,53 @@ class GroupsFailed(RuntimeError):
     """Some run groups raised in their workers; the others finished (and were saved)."""
 
 
-def computed(problem, todo: list, on_epoch: Callable | None, executor: Executor | None,
-             run_group: Callable) -> Iterator[tuple[dict, dict]]:
-    """``run_group(problem, lanes, group, on_epoch)`` for each (group, lanes) of ``todo``: in order here without
-    an executor, else as the executor's tasks, yielded as they finish ((histories, paths) each)."""
+class Task(NamedTuple):
+    """One run group to execute: its label (progress and errors), its problem, its runs and their lanes' options."""
+
+    label: str
+    problem: Any
+    group: list
+    lanes: dict
+
+    @property
+    def epochs(self) -> int:
+        """The group's budget in epochs (its progress total)."""
+        return next(iter(self.lanes.values())).budget.units
+
+
+def computed(tasks: list[Task], on_epoch: Callable | None, executor: Executor | None,
+             run_group: Callable) -> Iterator[tuple[int, tuple[dict, dict]]]:
+    """``run_group(problem, lanes, group, on_unit)`` for each task: in order here without an executor, else as the
+    executor's tasks; yields (the task's index, its (histories, paths)) as each finishes."""
+    if on_epoch is not None:
+        for task in tasks:
+            on_epoch(task.label, 0, task.epochs)
     if executor is None:
-        for group, lanes in todo:
-            yield run_group(problem, lanes, group, on_epoch)
+        for index, task in enumerate(tasks):
+            on_unit = None if on_epoch is None else _reporter(on_epoch, task)
+            yield index, run_group(task.problem, task.lanes, task.group, on_unit)
         return
-    futures = {executor.submit(run_payload, cloudpickle.dumps((run_group, problem, lanes, group))): (group, lanes)
-               for group, lanes in todo}
+    futures = {executor.submit(run_payload, cloudpickle.dumps((run_group, task.problem, task.lanes, task.group))):
+               index for index, task in enumerate(tasks)}
     failures = []
     for future in as_completed(futures):
-        group, lanes = futures[future]
+        task = tasks[futures[future]]
         try:
             result = future.result()
         except Exception as error:   # reported with the group's name once the rest are done
-            failures.append(f"{', '.join(spec.name for spec in group)}: {type(error).__name__}: {error}")
+            failures.append(f"{task.label}: {type(error).__name__}: {error}")
             continue
         if on_epoch is not None:   # the group's program ran every epoch elsewhere
-            options = next(iter(lanes.values()))
-            on_epoch(repr(options.sampler), options.budget.units, options.budget.units)
-        yield result
+            on_epoch(task.label, task.epochs, task.epochs)
+        yield futures[future], result
     if failures:
         raise GroupsFailed(f"{len(failures)} of {len(futures)} run group(s) failed (the others finished): "
                            + "; ".join(failures))
+
+
+def _reporter(on_epoch: Callable, task: Task) -> Callable[[int], None]:
+    """``on_unit(epoch)`` for a task run here: ``on_epoch(label, epoch, epochs)``."""
+    return lambda epoch: on_epoch(task.label, epoch, task.epochs)
 
 
 def run_payload(payload: bytes) -> tuple[dict, dict]:

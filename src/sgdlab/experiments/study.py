@@ -14,8 +14,10 @@ DIR/table.parquet.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import re
+from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +25,8 @@ import pandas as pd
 
 from sgdlab._helpers import validation
 from sgdlab._helpers.files import atomic_write
-from sgdlab.experiments.compare import Comparison, compare
+from sgdlab.experiments import groups
+from sgdlab.experiments.compare import Comparison, OnEpoch, plan, run_group
 from sgdlab.problems.base import FiniteSum
 
 #: A problem's name: it names its folder in ``out``.
@@ -89,7 +92,7 @@ class Study:
 
 
 def study(problems: dict[str, FiniteSum], runs: dict, seeds: Any = 10, epochs: int = 20, out: Any = None,
-          **options: Any) -> Study:
+          executor: Executor | None = None, on_epoch: OnEpoch | None = None, **options: Any) -> Study:
     """Run ``runs`` on every problem of ``problems``; see the module docstring.
 
     Parameters
@@ -101,9 +104,14 @@ def study(problems: dict[str, FiniteSum], runs: dict, seeds: Any = 10, epochs: i
     out : path, optional
         A results folder: DIR/problems/<name>/ holds each problem's comparison, DIR/table.parquet the stacked
         table; a later call reuses the finished runs.
+    executor : concurrent.futures.Executor, optional
+        Runs every problem's run groups as its tasks, all submitted at once (:mod:`sgdlab.experiments.groups`);
+        each finished group is saved at once.
+    on_epoch : callable, optional
+        ``on_epoch(label, epoch, epochs)`` as in :func:`sgdlab.compare`, each label starting with the problem's name.
     **options
-        Passed to every :func:`sgdlab.compare` (record_every, tol, engine, predict, goal, overwrite, on_epoch,
-        executor, …); with an ``executor`` the problems still run one after another, each one's groups spread.
+        Passed to every comparison (record_every, tol, engine, predict, goal, overwrite, …; see
+        :func:`sgdlab.compare`).
 
     Returns
     -------
@@ -124,10 +132,19 @@ def study(problems: dict[str, FiniteSum], runs: dict, seeds: Any = 10, epochs: i
     """
     problems = _checked_problems(problems)
     folder = None if out is None else Path(out)
-    comparisons = {name: compare(problem, runs, seeds=seeds, epochs=epochs,
-                                 out=None if folder is None else folder / "problems" / name, **options)
-                   for name, problem in problems.items()}
-    result = Study(comparisons)
+    sessions = {name: plan(problem, runs, seeds=seeds, epochs=epochs,
+                           out=None if folder is None else folder / "problems" / name, **options)
+                for name, problem in problems.items()}
+    with contextlib.ExitStack() as held:
+        for session in sessions.values():
+            held.enter_context(session.opened())
+        owners = [name for name, session in sessions.items() for _ in session.tasks()]
+        tasks = [task for name, session in sessions.items() for task in session.tasks(f"{name}: ")]
+        for index, histories in groups.computed(tasks, on_epoch, executor, run_group):
+            sessions[owners[index]].keep(histories)
+        result = Study({name: session.finished() for name, session in sessions.items()})
+    for name, session in sessions.items():
+        session.warn_recomputed(result.comparisons[name])
     if folder is not None:
         atomic_write(folder / "table.parquet", lambda path: result.table.to_parquet(path, index=False))
     return result

@@ -76,7 +76,8 @@ step = { schedule = "inverse_time", alpha0 = "1/L_B", decay = 0.01 }
     table = pd.read_parquet(tmp_path / "out" / "table.parquet")
     assert set(table.run) == {"gd", "rr"} and table.seed.nunique() == 2
     assert json.loads((tmp_path / "out" / "experiment.json").read_text())["settings"]["title"] == "Logistic, two schemes"
-    assert "Logistic, two schemes" in (tmp_path / "out" / "report.html").read_text()
+    page = (tmp_path / "out" / "report.html").read_text()
+    assert "<title>Logistic, two schemes</title>" in page and "<h1>Logistic, two schemes</h1>" in page
 
 
 def test_run_with_two_worker_processes_gives_the_serial_table(tmp_path, capsys):
@@ -119,7 +120,8 @@ def test_bad_input_is_one_line_and_exit_code_2(args, text, tmp_path):
     ('[problem]\nkind = "ridge"\n', "exp.toml [problem] kind must be one of least_squares, logistic, softmax, mlp; got 'ridge'."),
     ('[compare]\nseeds = 0\n', "seeds must be an integer >= 1; got 0."),
     ('[problem]\ndata = "prices.csv"\ntarget = "price"\n', "target must be a column of prices.csv (a, b); got 'price'."),
-    ('[oops]\n', "exp.toml must be made of the tables [problem], [compare] and [runs.NAME]; got unknown table(s) ['oops']."),
+    ('[oops]\n', "exp.toml must be made of the tables [problem] (or [[problems]]), [compare] and [runs.NAME]; got unknown "
+     "table(s) ['oops']."),
     ('[problem\n', "EXPERIMENT must be a readable TOML file"),
     ('[problem]\nclass_weight = "balanced"\n', "class_weight must be given for logistic or softmax only (it weighs a "
      "classifier's classes); got 'balanced' for least_squares."),

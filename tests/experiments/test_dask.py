@@ -15,7 +15,7 @@ import pytest
 import sgdlab as sl
 from sgdlab.experiments.cli import main
 
-from experiment_files import logistic_experiment
+from experiment_files import logistic_experiment, study_experiment
 
 distributed = pytest.importorskip("distributed")
 
@@ -68,13 +68,15 @@ def test_a_study_on_a_dask_cluster_gives_the_serial_table(cluster, problems):
     pd.testing.assert_frame_equal(without_time(spread), without_time(serial))
 
 
-def test_sgdlab_run_with_a_scheduler_gives_the_serial_table(cluster, tmp_path, capsys):
+@pytest.mark.parametrize("experiment, runs", [(logistic_experiment, 4), (study_experiment, 12)],
+                         ids=["comparison", "study"])
+def test_sgdlab_run_with_a_scheduler_gives_the_serial_table(cluster, tmp_path, capsys, experiment, runs):
     address, _ = cluster
     tables = {}
     for name, extra in (("serial", []), ("dask", ["--scheduler", address])):
-        (tmp_path / f"{name}.toml").write_text(logistic_experiment(f"out-{name}"))
+        (tmp_path / f"{name}.toml").write_text(experiment(f"out-{name}"))
         assert main(["run", str(tmp_path / f"{name}.toml"), *extra]) == 0
-        assert "4 runs computed, 0 reused" in capsys.readouterr().out
+        assert f"{runs} runs computed, 0 reused" in capsys.readouterr().out
         tables[name] = pd.read_parquet(tmp_path / f"out-{name}" / "table.parquet").drop(columns="time")
     pd.testing.assert_frame_equal(tables["dask"], tables["serial"])
 

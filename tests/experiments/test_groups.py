@@ -59,6 +59,18 @@ def test_progress_knows_every_group_first_then_counts_each_once_it_is_back(data,
     assert sorted(spread[len(RUNS):]) == sorted((label, 3, 3) for label, *_ in announced)
 
 
+def test_a_study_submits_every_problems_groups_at_once(data, workers):
+    X, y = data
+    problems = {"a": sl.least_squares(X, y), "b": sl.least_squares(X[:60], y[:60])}
+    calls = []
+    sl.study(problems, RUNS, seeds=2, epochs=3, executor=workers,
+             on_epoch=lambda label, epoch, epochs: calls.append((label, epoch)))
+    groups = len(problems) * len(RUNS)
+    assert [epoch for _, epoch in calls[:groups]] == [0] * groups   # all announced, then each comes back once
+    assert sorted(label.split(":")[0] for label, _ in calls[:groups]) == ["a"] * len(RUNS) + ["b"] * len(RUNS)
+    assert sorted(calls[groups:]) == sorted((label, 3) for label, _ in calls[:groups])
+
+
 def failing_in_workers(k):
     """A step that raises in a worker process (as a data file missing there would), and is 0.01 here."""
     if multiprocessing.parent_process() is not None:

@@ -213,23 +213,64 @@ def _split(text: str, option: str, kind):
 
 def _execute(experiment: dict, overwrite: bool, workers: int = 1, scheduler: str | None = None) -> None:
     """Build the problem, run the comparison with a progress bar (on ``workers`` local processes or a Dask
-    ``scheduler``'s workers), print the summary, write the report."""
+    ``scheduler``'s workers), print the summary, write the report. A study's description (``[[problems]]``) goes
+    to :func:`_execute_study`."""
     from sgdlab.experiments.compare import compare
     from sgdlab.experiments.report import write_report
 
-    problem, runs, out, title, heldout, stop = config.build(experiment)
-    settings = experiment["compare"]
+    if "problems" in experiment:
+        _execute_study(experiment, overwrite, workers, scheduler)
+        return
+    built = config.build(experiment)
     with _Progress() as on_epoch, _executor(workers, scheduler) as executor:
-        comparison = compare(problem, runs, seeds=settings["seeds"], epochs=settings["epochs"], out=out,
-                             record_every=settings["record_every"], title=title, on_epoch=on_epoch,
-                             overwrite=overwrite, source=config.source(experiment), goal=settings["goal"],
-                             heldout=heldout, stop=stop, executor=executor)
-    _print_summary(comparison, title)
-    total = len(comparison.table.groupby(["run", "seed"]))
-    recomputed = f" ({comparison.recomputed} of them recomputed: their saved file did not verify)"
-    click.echo(f"{total - comparison.reused} runs computed{recomputed if comparison.recomputed else ''}, "
-               f"{comparison.reused} reused from {out}")
+        comparison = compare(built.problem, built.runs, **_comparison_options(experiment, built), out=built.out,
+                             on_epoch=on_epoch, overwrite=overwrite, executor=executor)
+    _print_summary(comparison, built.title)
+    _print_counts([comparison], built.out)
+    click.echo(f"report: {write_report(built.out)}")
+
+
+def _execute_study(experiment: dict, overwrite: bool, workers: int, scheduler: str | None) -> None:
+    """Build every problem of a study, run their comparisons as one study (all run groups at once) with one progress
+    bar, print each summary and the overview, write the reports."""
+    from sgdlab.experiments.compare import plan
+    from sgdlab.experiments.report import write_report
+    from sgdlab.experiments.study import run_study
+    from sgdlab.experiments.study_folder import problem_folder
+    from sgdlab.experiments.summary import overview_label
+
+    out, title = config.study_out(experiment), config.study_title(experiment)
+    sessions, titles = {}, {}
+    for name, description in config.each_problem(experiment).items():
+        built = config.build(description)
+        sessions[name] = plan(built.problem, built.runs, **_comparison_options(description, built),
+                              out=problem_folder(out, name), overwrite=overwrite)
+        titles[name] = built.title
+    with _Progress() as on_epoch, _executor(workers, scheduler) as executor:
+        result = run_study(sessions, out, executor, on_epoch, title, overwrite)
+    for name, comparison in result.comparisons.items():
+        _print_summary(comparison, f"{name}: {titles[name]}")
+    grid = result.overview()
+    _print_table(grid.rename_axis(columns=None).reset_index(), f"overview: {overview_label(grid.attrs['metric'])}")
+    _print_counts(list(result.comparisons.values()), out)
     click.echo(f"report: {write_report(out)}")
+
+
+def _comparison_options(description: dict, built: config.Built) -> dict:
+    """The keyword arguments of compare (and of plan) that a validated description sets."""
+    settings = description["compare"]
+    return dict(seeds=settings["seeds"], epochs=settings["epochs"], record_every=settings["record_every"],
+                title=built.title, source=config.source(description),
+                goal=settings["goal"], heldout=built.heldout, stop=built.stop)
+
+
+def _print_counts(comparisons: list, out: str) -> None:
+    """How many runs were computed, recomputed (their saved file did not verify) and reused from ``out``."""
+    total = sum(len(comparison.table.groupby(["run", "seed"])) for comparison in comparisons)
+    reused = sum(comparison.reused for comparison in comparisons)
+    recomputed = sum(comparison.recomputed for comparison in comparisons)
+    said = f" ({recomputed} of them recomputed: their saved file did not verify)" if recomputed else ""
+    click.echo(f"{total - reused} runs computed{said}, {reused} reused from {out}")
 
 
 @contextlib.contextmanager

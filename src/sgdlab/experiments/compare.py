@@ -330,9 +330,14 @@ class Session:
             yield self
             return
         about = {"settings": self.settings, "source": self.source}
-        with ResultStore(self.out, experiment_fingerprint(self.keys), self.overwrite, about) as self.store:
+        with ResultStore(self.out, self.fingerprint, self.overwrite, about) as self.store:
             self._read_saved()
             yield self
+
+    @property
+    def fingerprint(self) -> str:
+        """The comparison's identity (:func:`sgdlab.experiments.store.experiment_fingerprint`)."""
+        return experiment_fingerprint(self.keys)
 
     def _read_saved(self) -> None:
         for group, lanes in self.planned:

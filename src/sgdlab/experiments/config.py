@@ -35,6 +35,21 @@ An experiment file has three kinds of tables (every key optional unless marked):
                                # svrg:snapshot_every | loopless_svrg:p | saga
     average = "ema:0.99"       # optional: polyak_average:start | tail_average:fraction | ema:decay
 
+A study runs the same [runs] on several problems: in place of [problem], one [[problems]] table each, with the
+keys of [problem] and a ``name`` (default: the data's file name without its extension; names must differ)::
+
+    [[problems]]
+    name = "w8a"
+    kind = "logistic"
+    data = "../shared/data/libsvm/w8a"
+
+    [[problems]]
+    kind = "logistic"
+    data = "../shared/data/libsvm/a9a"   # named "a9a"
+
+Its results folder (default: results/study-<names>) holds each problem's comparison and the study's table and
+report (:mod:`sgdlab.experiments.study_folder`).
+
 A wrong key or a wrong type is an error that names the table, the key and what is allowed.
 Relative paths (data, out) are read from the file's folder.
 """
@@ -42,6 +57,7 @@ Relative paths (data, out) are read from the file's folder.
 from __future__ import annotations
 
 import math
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -54,6 +70,9 @@ DEFAULT_DATA = {"least_squares": "diabetes", "logistic": "breast_cancer", "softm
 SAMPLER_NAMES = ("full_batch", "with_replacement", "without_replacement", "importance", "importance_shuffled", "cyclic",
                  "shuffled_cyclic", "shuffle_once", "flip_flop", "shuffled_chunks", "grab")
 
+#: A problem's name in a study: it names its folder.
+PROBLEM_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
 #: table -> key -> (allowed types, what to say)
 SCHEMA: dict[str, dict[str, tuple[type | tuple[type, ...], str]]] = {
     "problem": {"kind": (str, "one of " + ", ".join(PROBLEM_KINDS)), "data": (str, "a bundled name or a path"),
@@ -62,6 +81,7 @@ SCHEMA: dict[str, dict[str, tuple[type | tuple[type, ...], str]]] = {
                 "class_weight": (str, "'balanced' (logistic and softmax)"),
                 "hidden": ((int, list), "a width or a list of widths (mlp)"),
                 "test_fraction": (float, "a fraction in (0, 1) of the rows to hold out")},
+    "problems": {"name": (str, "letters, digits, '.', '_' and '-' (it names the problem's folder)")},
     "compare": {"epochs": (int, "an integer >= 1"), "seeds": (int, "an integer >= 1"),
                 "record_every": ((int, float), "a whole number of epochs, or 1/m of one (0.5, 0.25, …)"),
                 "out": (str, "a folder path"), "title": (str, "text"),
@@ -210,38 +230,72 @@ def read(path) -> dict:
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
         validation.fail("EXPERIMENT", "a readable TOML file", f"{path}: {error}")
     experiment = validated(document, where=path.name)
-    if experiment["problem"]["data"] not in NAMED_DATA:
-        experiment["problem"]["data"] = str(path.parent / experiment["problem"]["data"])
+    for spec in experiment.get("problems", [experiment.get("problem")]):
+        if spec["data"] not in NAMED_DATA:
+            spec["data"] = str(path.parent / spec["data"])
     if experiment["compare"]["out"] is not None:
         experiment["compare"]["out"] = str(path.parent / experiment["compare"]["out"])
     return experiment
 
 
 def validated(document: dict, where: str = "experiment") -> dict:
-    """Check every table and key of an experiment description and fill in the defaults."""
-    unknown = set(document) - {"problem", "compare", "runs"}
+    """Check every table and key of an experiment description and fill in the defaults: {"problem": ...,
+    "compare": ..., "runs": ...}, or for a study {"problems": [...], ...}, each problem with its "name"."""
+    unknown = set(document) - {"problem", "problems", "compare", "runs"}
     if unknown:
-        validation.fail(f"{where}", "made of the tables [problem], [compare] and [runs.NAME]",
+        validation.fail(f"{where}", "made of the tables [problem] (or [[problems]]), [compare] and [runs.NAME]",
                         f"unknown table(s) {sorted(unknown)}")
-    problem = {**PROBLEM_DEFAULTS, **_table(document.get("problem", {}), "problem", where)}
-    if problem["kind"] not in PROBLEM_KINDS:
-        validation.fail(f"{where} [problem] kind", "one of " + ", ".join(PROBLEM_KINDS),
-                        validation.shown(problem["kind"]))
-    problem["data"] = problem["data"] or DEFAULT_DATA[problem["kind"]]
-    if problem["test_fraction"] is not None:
-        validation.fraction(f"{where} [problem] test_fraction", problem["test_fraction"])
+    if "problem" in document and "problems" in document:
+        validation.fail(f"{where}", "one [problem] table, or [[problems]] tables for a study, not both", "both")
     compare = {**COMPARE_DEFAULTS, **_table(document.get("compare", {}), "compare", where)}
     runs = document.get("runs") or default_runs()
     if not isinstance(runs, dict):
         validation.fail(f"{where} [runs]", "tables [runs.NAME]", validation.shown(runs), error=TypeError)
     runs = {name: _run(settings, name, where) for name, settings in runs.items()}
-    return {"problem": problem, "compare": compare, "runs": runs}
+    if "problems" in document:
+        return {"problems": _problems(document["problems"], where), "compare": compare, "runs": runs}
+    return {"problem": _problem_table(document.get("problem", {}), "problem", where), "compare": compare,
+            "runs": runs}
+
+
+def _problem_table(values, table: str, where: str) -> dict:
+    """A [problem] (or one [[problems]]) table checked, with the defaults filled in."""
+    problem = {**PROBLEM_DEFAULTS, **_table(values, table, where)}
+    if problem["kind"] not in PROBLEM_KINDS:
+        validation.fail(f"{where} [{table}] kind", "one of " + ", ".join(PROBLEM_KINDS),
+                        validation.shown(problem["kind"]))
+    problem["data"] = problem["data"] or DEFAULT_DATA[problem["kind"]]
+    if problem["test_fraction"] is not None:
+        validation.fraction(f"{where} [{table}] test_fraction", problem["test_fraction"])
+    return problem
+
+
+def _problems(tables, where: str) -> list[dict]:
+    """The [[problems]] tables checked, each named (by default its data's file name without extension), the
+    names distinct."""
+    if not isinstance(tables, list) or not tables:
+        validation.fail(f"{where} [[problems]]", "one or more [[problems]] tables", validation.shown(tables),
+                        error=TypeError)
+    problems = []
+    for table in tables:
+        spec = _problem_table(table, "problems", where)
+        spec["name"] = spec.get("name") or Path(str(spec["data"])).name.split(".")[0]
+        if not PROBLEM_NAME.fullmatch(spec["name"]):
+            validation.fail(f"{where} [[problems]] name", SCHEMA["problems"]["name"][1],
+                            validation.shown(spec["name"]))
+        problems.append(spec)
+    names = [spec["name"] for spec in problems]
+    if len(set(names)) != len(names):
+        validation.fail(f"{where} [[problems]] name", "a different name for each problem (give name = \"...\")",
+                        f"the names {names}")
+    return problems
 
 
 def _table(values, table: str, where: str) -> dict:
     if not isinstance(values, dict):
         validation.fail(f"{where} [{table}]", "a table", validation.shown(values), error=TypeError)
-    schema = SCHEMA["run" if table.startswith("runs.") else table]
+    schema = ({**SCHEMA["problem"], **SCHEMA["problems"]} if table == "problems"
+              else SCHEMA["run" if table.startswith("runs.") else table])
     for key, value in values.items():
         if key not in schema:
             validation.fail(f"{where} [{table}]", f"made of the keys {', '.join(schema)}", f"unknown key {key!r}")
@@ -310,6 +364,28 @@ def build(experiment: dict) -> Built:
     out = experiment["compare"]["out"] or f"results/{spec['kind']}-{Path(str(spec['data'])).stem}"
     title = experiment["compare"]["title"] or f"{spec['kind'].replace('_', ' ')} on {dataset.name}"
     return Built(problem, runs, out, title, heldout, _stop(experiment["compare"], heldout is not None))
+
+
+def each_problem(experiment: dict) -> dict[str, dict]:
+    """A validated study's description as one description of a comparison per problem, by name (each titled
+    "<the study's title>: <name>" when the study has a title)."""
+    settings, title = experiment["compare"], experiment["compare"]["title"]
+    return {spec["name"]: {"problem": {key: value for key, value in spec.items() if key != "name"},
+                           "compare": {**settings, "title": title and f"{title}: {spec['name']}"},
+                           "runs": experiment["runs"]}
+            for spec in experiment["problems"]}
+
+
+def study_out(experiment: dict) -> str:
+    """A validated study's results folder: [compare] out, else results/study-<its problems' names>."""
+    return experiment["compare"]["out"] or "results/study-" + "-".join(spec["name"] for spec in experiment["problems"])
+
+
+def study_title(experiment: dict) -> str:
+    """A validated study's title: [compare] title, else e.g. "logistic on w8a, a9a"."""
+    kinds = dict.fromkeys(spec["kind"].replace("_", " ") for spec in experiment["problems"])
+    names = ", ".join(spec["name"] for spec in experiment["problems"])
+    return experiment["compare"]["title"] or f"{' and '.join(kinds)} on {names}"
 
 
 def _stop(settings: dict, heldout: bool):

@@ -1,6 +1,7 @@
 """Whether a results folder's saved report was rendered from the folder as it is now.
 
-A report names on its first line the SHA-256 of what it was rendered from: the table and predictions files
+A report names on its first line the SHA-256 of what it was rendered from (a study's report: of its record and
+of each of its problems' inputs): the table and predictions files
 (byte for byte), the experiment record without its creation time (a rerun that reuses every run rewrites
 only that), and the source of the modules that draw the page, so an sgdlab that renders differently
 renders again. ``write_report`` keeps a saved report whose first line names the digest of the folder's
@@ -17,7 +18,8 @@ from pathlib import Path
 #: The first line of a report: this, the digest, " -->".
 PREFIX = "<!-- sgdlab report of "
 #: The modules whose code decides what a report shows.
-RENDERING_MODULES = ("report.py", "plots.py", "summary.py", "predictions.py", "rendered.py")
+RENDERING_MODULES = ("report.py", "page.py", "comparison_page.py", "study_page.py", "plots.py", "summary.py",
+                     "predictions.py", "rendered.py")
 
 
 def inputs_digest(folder: Path, experiment: dict) -> str:
@@ -31,6 +33,17 @@ def inputs_digest(folder: Path, experiment: dict) -> str:
     here = Path(__file__).parent
     for module in RENDERING_MODULES:
         digest.update((here / module).read_bytes())
+    return digest.hexdigest()
+
+
+def study_digest(folder: Path, record: dict, experiments: dict[str, dict]) -> str:
+    """The SHA-256 (hex) of what the report of the study in ``folder`` shows: its record without its creation time
+    and each problem's inputs (:func:`inputs_digest` of folder/problems/<name> and its ``experiments`` record)."""
+    digest = hashlib.sha256()
+    digest.update(json.dumps({key: value for key, value in record.items() if key != "created"}, sort_keys=True,
+                             default=str).encode())
+    for name, experiment in experiments.items():
+        digest.update(f"{name}\t{inputs_digest(folder / 'problems' / name, experiment)}".encode())
     return digest.hexdigest()
 
 

@@ -26,7 +26,7 @@ from sgdlab._helpers import validation
 from sgdlab._helpers.files import atomic_write
 from sgdlab.experiments.compare import OnEpoch, compare
 from sgdlab.experiments.config import run_name
-from sgdlab.experiments.report import figure_png, html_page, html_table
+from sgdlab.experiments.page import figure_png, html_page, html_table
 from sgdlab.problems.base import FiniteSum
 from sgdlab.run.options import StepSizeWarning
 from sgdlab.samplers import Sampler

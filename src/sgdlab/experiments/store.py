@@ -42,6 +42,8 @@ from sgdlab._helpers.files import atomic_write
 
 LOCK = ".sgdlab.lock"
 EXPERIMENT = "experiment.json"
+#: What marks the folder of a study of several problems (:mod:`sgdlab.experiments.study_folder`).
+STUDY = "study.json"
 #: The files that describe a whole experiment (removed when another experiment takes the folder over).
 EXPERIMENT_FILES = ("table.parquet", "predictions.parquet", "report.html", EXPERIMENT)
 KEY_FIELD, DIGEST_FIELD = b"sgdlab.run_key", b"sgdlab.sha256"
@@ -125,24 +127,13 @@ class ResultStore:
 
     def _locked(self):
         """The folder created and locked for this process, or ResultsFolderError."""
+        lock = locked(self.folder)
         try:
-            self.runs.mkdir(parents=True, exist_ok=True)
-            lock = open(self.folder / LOCK, "a+")   # noqa: SIM115 (held until close())
+            self.runs.mkdir(exist_ok=True)
         except OSError as error:
+            lock.close()
             raise ResultsFolderError(f"cannot write the results folder {self.folder}: {_reason(error)}; "
                                      "choose another folder (--out)") from error
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as error:
-            lock.seek(0)
-            owner = lock.read().strip() or "another process"
-            lock.close()
-            raise ResultsFolderError(f"the results folder {self.folder} is in use by {owner}; wait for it to "
-                                     "finish or choose another folder (--out)") from error
-        lock.seek(0)
-        lock.truncate()
-        lock.write(f"sgdlab process {os.getpid()} on {socket.gethostname()}\n")
-        lock.flush()
         return lock
 
     def _remove_stale_temporaries(self) -> None:
@@ -155,7 +146,14 @@ class ResultStore:
                 path.unlink(missing_ok=True)
 
     def _claim(self, overwrite: bool, about: dict) -> None:
-        """Refuse a folder of another experiment unless ``overwrite``; then record this one's fingerprint."""
+        """Refuse a folder of another experiment (or of a study) unless ``overwrite``; then record this one's
+        fingerprint."""
+        if (self.folder / STUDY).is_file():
+            if not overwrite:
+                validation.fail("out", "a new folder, this experiment's folder, or overwrite=True (--overwrite)",
+                                f"{self.folder}, which holds a study of several problems")
+            for name in (STUDY, *EXPERIMENT_FILES):
+                (self.folder / name).unlink(missing_ok=True)
         saved = read_experiment(self.folder, strict=False) or {}
         previous = saved.get("fingerprint")
         if previous is not None and previous != self.fingerprint:
@@ -180,6 +178,30 @@ class ResultStore:
         except OSError as error:
             raise ResultsFolderError(f"cannot write {path}: {_reason(error)}; the runs saved before it are intact "
                                      "(make room, or choose another folder, and run again to finish)") from error
+
+
+def locked(folder: Path):
+    """``folder`` created and its lock file held by this process (an open file: closing it releases the lock), or
+    ResultsFolderError naming the process that holds it."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        lock = open(folder / LOCK, "a+")   # noqa: SIM115 (held until closed)
+    except OSError as error:
+        raise ResultsFolderError(f"cannot write the results folder {folder}: {_reason(error)}; "
+                                 "choose another folder (--out)") from error
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as error:
+        lock.seek(0)
+        owner = lock.read().strip() or "another process"
+        lock.close()
+        raise ResultsFolderError(f"the results folder {folder} is in use by {owner}; wait for it to "
+                                 "finish or choose another folder (--out)") from error
+    lock.seek(0)
+    lock.truncate()
+    lock.write(f"sgdlab process {os.getpid()} on {socket.gethostname()}\n")
+    lock.flush()
+    return lock
 
 
 def experiment_fingerprint(runs: dict[tuple[str, int], str]) -> str:
@@ -241,6 +263,38 @@ def read_experiment(folder: Path, strict: bool = True) -> dict | None:
         warnings.warn(f"{path} does not read ({error}); it is replaced", stacklevel=3)
         return None
     return document
+
+
+def read_comparison(folder: Path) -> tuple[pd.DataFrame, dict, pd.DataFrame | None]:
+    """A finished comparison's (table, experiment record, predictions or None) from its folder, each file verified
+    against the experiment's fingerprint and its digest (a folder of an sgdlab before they were recorded: read as
+    it is), or an error naming the folder and the file."""
+    folder = Path(folder)
+    experiment = read_experiment(folder)
+    if experiment is None or not (folder / "table.parquet").is_file():
+        validation.fail("folder", "a results folder written by compare(out=...) or sgdlab compare",
+                        f"{folder} without {'experiment.json' if experiment is None else 'table.parquet'}")
+    if experiment.get("finished") is False:
+        validation.fail("folder", "the folder of a finished comparison",
+                        f"{folder}, whose comparison has not finished (run it again: its saved runs are reused)")
+    predicted = folder / "predictions.parquet"
+    return (_verified_frame(folder / "table.parquet", experiment), experiment,
+            _verified_frame(predicted, experiment) if predicted.is_file() else None)
+
+
+def _verified_frame(path: Path, experiment: dict) -> pd.DataFrame:
+    """A table of a comparison's folder, verified (see :func:`read_comparison`), or an error naming the file."""
+    fingerprint = experiment.get("fingerprint")
+    try:
+        frame = pd.read_parquet(path) if fingerprint is None else read_frame(path, fingerprint)
+    except (OSError, ValueError) as error:
+        frame, why = None, str(error)
+    else:
+        why = "it does not verify (cut, altered or another experiment's)"
+    if frame is None:
+        validation.fail("folder", f"a results folder whose {path.name} reads",
+                        f"{path}: {why}; run the comparison again to rebuild it (its saved runs are reused)")
+    return frame
 
 
 def environment() -> dict:

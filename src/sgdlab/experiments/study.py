@@ -1,36 +1,34 @@
 """study: the same runs on several problems, one comparison each, read as one table.
 
 ``study(problems={"w8a": p1, "a9a": p2}, runs={name: dict(sampler=..., step=...)}, seeds=10, epochs=20)``
-runs :func:`sgdlab.compare` on every problem with the same runs and seeds, and returns a :class:`Study`: its
+runs the comparison of :func:`sgdlab.compare` on every problem with the same runs and seeds — every problem's run
+groups together, as one set of tasks for an ``executor`` — and returns a :class:`Study`: its
 ``table`` stacks the comparisons' tables under a first column ``problem``, ``summary()`` stacks their summaries
 the same way, and ``overview()`` / ``plot()`` give one number per (run, problem) — the median over seeds of the
 final value of a metric relative to its value at the start — as a table and as a heat map.
 
 Steps given as text ("0.5/L_max") are read against each problem's own constants, so one ``runs`` dict means
 the same rule on every problem. With ``out=DIR`` each problem's comparison is kept in DIR/problems/<name>/ (its
-finished runs reused by a later call, as :func:`sgdlab.compare` does) and the stacked table in
-DIR/table.parquet.
+finished runs reused by a later call, as :func:`sgdlab.compare` does), and the study's record and stacked table
+beside them (:mod:`sgdlab.experiments.study_folder`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import re
 from concurrent.futures import Executor
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from sgdlab._helpers import validation
-from sgdlab._helpers.files import atomic_write
 from sgdlab.experiments import groups
-from sgdlab.experiments.compare import Comparison, OnEpoch, plan, run_group
+from sgdlab.experiments.compare import Comparison, OnEpoch, Session, plan, run_group
+from sgdlab.experiments.config import PROBLEM_NAME
+from sgdlab.experiments.study_folder import StudyFolder, problem_folder
+from sgdlab.experiments.summary import overview, overview_label
 from sgdlab.problems.base import FiniteSum
-
-#: A problem's name: it names its folder in ``out``.
-NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
 @dataclasses.dataclass
@@ -68,31 +66,21 @@ class Study:
                          for name, comparison in self.comparisons.items()})
 
     def overview(self, metric: str | None = None) -> pd.DataFrame:
-        """Runs × problems: the median over seeds of final / initial ``metric``, each seed's last row against its
-        first (1 is no progress, 10⁻³ a thousandfold reduction). ``metric`` defaults to gap when every problem
-        knows p*, else grad_norm."""
-        table = self.table
-        metric = metric or ("gap" if table.groupby("problem").gap.apply(lambda v: v.notna().any()).all()
-                            else "grad_norm")
-        if metric not in table.columns:
-            validation.fail("metric", "a column of the table such as gap, grad_norm, dist or loss",
-                            validation.shown(metric))
-        seeds = table.groupby(["problem", "run", "seed"], sort=False)[metric]
-        relative = (seeds.last() / seeds.first()).groupby(["run", "problem"], sort=False).median()
-        grid = relative.unstack("problem").reindex(index=table.run.unique(), columns=list(self.comparisons))
-        grid.attrs["metric"] = metric
-        return grid
+        """Runs × problems: the median over seeds of final / initial ``metric``
+        (:func:`sgdlab.experiments.summary.overview`; gap when every problem knows p*, else grad_norm)."""
+        return overview(self.table, metric)
 
     def plot(self, metric: str | None = None) -> Any:
         """A matplotlib Figure: :meth:`overview` as a heat map on a log colour scale, each cell labelled."""
         from sgdlab.experiments.plots import overview_figure
 
         grid = self.overview(metric)
-        return overview_figure(grid, f"final {grid.attrs['metric']} / initial (median over seeds)")
+        return overview_figure(grid, overview_label(grid.attrs["metric"]))
 
 
 def study(problems: dict[str, FiniteSum], runs: dict, seeds: Any = 10, epochs: int = 20, out: Any = None,
-          executor: Executor | None = None, on_epoch: OnEpoch | None = None, **options: Any) -> Study:
+          executor: Executor | None = None, on_epoch: OnEpoch | None = None, title: str | None = None,
+          **options: Any) -> Study:
     """Run ``runs`` on every problem of ``problems``; see the module docstring.
 
     Parameters
@@ -102,8 +90,11 @@ def study(problems: dict[str, FiniteSum], runs: dict, seeds: Any = 10, epochs: i
     runs, seeds, epochs
         As in :func:`sgdlab.compare`, the same for every problem.
     out : path, optional
-        A results folder: DIR/problems/<name>/ holds each problem's comparison, DIR/table.parquet the stacked
-        table; a later call reuses the finished runs.
+        A results folder (:mod:`sgdlab.experiments.study_folder`): DIR/problems/<name>/ holds each problem's
+        comparison, DIR/table.parquet the stacked table, DIR/study.json the study; a later call reuses the
+        finished runs, and ``sgdlab report DIR`` draws its report.
+    title : str, optional
+        The study's title (its report's heading); each problem's comparison is titled "<title>: <name>".
     executor : concurrent.futures.Executor, optional
         Runs every problem's run groups as its tasks, all submitted at once (:mod:`sgdlab.experiments.groups`);
         each finished group is saved at once.
@@ -111,7 +102,7 @@ def study(problems: dict[str, FiniteSum], runs: dict, seeds: Any = 10, epochs: i
         ``on_epoch(label, epoch, epochs)`` as in :func:`sgdlab.compare`, each label starting with the problem's name.
     **options
         Passed to every comparison (record_every, tol, engine, predict, goal, overwrite, …; see
-        :func:`sgdlab.compare`).
+        :func:`sgdlab.compare`); ``overwrite`` also lets the study take over a folder holding a comparison.
 
     Returns
     -------
@@ -131,11 +122,22 @@ def study(problems: dict[str, FiniteSum], runs: dict, seeds: Any = 10, epochs: i
     ('problem', ['small', 'wide'], (2, 2))
     """
     problems = _checked_problems(problems)
-    folder = None if out is None else Path(out)
-    sessions = {name: plan(problem, runs, seeds=seeds, epochs=epochs,
-                           out=None if folder is None else folder / "problems" / name, **options)
+    sessions = {name: plan(problem, runs, seeds=seeds, epochs=epochs, title=name if title is None else
+                           f"{title}: {name}", out=None if out is None else problem_folder(out, name), **options)
                 for name, problem in problems.items()}
+    return run_study(sessions, out, executor, on_epoch, title, options.get("overwrite", False))
+
+
+def run_study(sessions: dict[str, Session], out: Any = None, executor: Executor | None = None,
+              on_epoch: OnEpoch | None = None, title: str | None = None, overwrite: bool = False) -> Study:
+    """Run planned comparisons (:func:`sgdlab.experiments.compare.plan`, each with its folder in
+    ``out``/problems/<name> when ``out`` is given) as one study: every problem's groups submitted at once, each
+    saved as it comes back; with ``out``, the study's record and stacked table (:mod:`study_folder`)."""
+    first = next(iter(sessions.values()))
+    about = {"settings": {**first.settings, "title": title or "study of " + ", ".join(sessions)},
+             "problems": list(sessions)}
     with contextlib.ExitStack() as held:
+        folder = None if out is None else held.enter_context(StudyFolder(out, overwrite, about))
         for session in sessions.values():
             held.enter_context(session.opened())
         owners = [name for name, session in sessions.items() for _ in session.tasks()]
@@ -143,10 +145,10 @@ def study(problems: dict[str, FiniteSum], runs: dict, seeds: Any = 10, epochs: i
         for index, histories in groups.computed(tasks, on_epoch, executor, run_group):
             sessions[owners[index]].keep(histories)
         result = Study({name: session.finished() for name, session in sessions.items()})
+        if folder is not None:
+            folder.finish(result.table, about, {name: session.fingerprint for name, session in sessions.items()})
     for name, session in sessions.items():
         session.warn_recomputed(result.comparisons[name])
-    if folder is not None:
-        atomic_write(folder / "table.parquet", lambda path: result.table.to_parquet(path, index=False))
     return result
 
 
@@ -155,7 +157,7 @@ def _checked_problems(problems) -> dict[str, FiniteSum]:
         validation.fail("problems", "a non-empty dict of name to finite-sum problem", validation.shown(problems),
                         error=TypeError)
     for name, problem in problems.items():
-        if not isinstance(name, str) or not NAME.fullmatch(name):
+        if not isinstance(name, str) or not PROBLEM_NAME.fullmatch(name):
             validation.fail("problems", "names of letters, digits, '.', '_' and '-' (each names a folder)",
                             validation.shown(name))
         if not isinstance(problem, FiniteSum):

@@ -51,6 +51,27 @@ def summarize(table: pd.DataFrame, metric: str | None = None, target: float | No
     return summary
 
 
+def overview(table: pd.DataFrame, metric: str | None = None) -> pd.DataFrame:
+    """Runs × problems of a study's stacked ``table`` (a column ``problem``): the median over seeds of final /
+    initial ``metric``, each seed's last row against its first (1 is no progress, 10⁻³ a thousandfold
+    reduction). ``metric`` defaults to gap when every problem knows p*, else grad_norm."""
+    metric = metric or ("gap" if table.groupby("problem").gap.apply(lambda v: v.notna().any()).all()
+                        else "grad_norm")
+    if metric not in table.columns:
+        validation.fail("metric", "a column of the table such as gap, grad_norm, dist or loss",
+                        validation.shown(metric))
+    seeds = table.groupby(["problem", "run", "seed"], sort=False)[metric]
+    relative = (seeds.last() / seeds.first()).groupby(["run", "problem"], sort=False).median()
+    grid = relative.unstack("problem").reindex(index=table.run.unique(), columns=table.problem.unique())
+    grid.attrs["metric"] = metric
+    return grid
+
+
+def overview_label(metric: str) -> str:
+    """What an overview's cells are, in words."""
+    return f"final {metric} / initial (median over seeds)"
+
+
 def heldout_names(table: pd.DataFrame) -> list[str]:
     """The names of the held-out sets whose scores the table holds (``test`` for a column test_loss), in order."""
     return [column[:-len("_loss")] for column in table.columns

@@ -35,9 +35,29 @@ def test_readme_experiment_file_is_valid_and_runs(tmp_path):
     from sgdlab.experiments import config
     from sgdlab.experiments.compare import compare
 
-    (toml,) = re.findall(r"```toml\n(.*?)```", README.read_text(), flags=re.S)
+    toml, _ = re.findall(r"```toml\n(.*?)```", README.read_text(), flags=re.S)
     experiment = config.validated(tomllib.loads(toml))
     assert set(experiment["runs"]) == {"gd", "sgd", "rr"}
     problem, runs, _, title, _, _ = config.build(experiment)
     comparison = compare(problem, runs, seeds=2, epochs=2, out=tmp_path, title=title)
     assert set(comparison.table.status) == {"max_epochs"}
+
+
+def test_readme_study_file_is_an_excerpt_of_the_example_study():
+    """The README's study excerpt is a valid study itself, and each of its lines is in examples/libsvm_study.toml,
+    which validates with every data file in place."""
+    import tomllib
+
+    from sgdlab.experiments import config
+
+    _, excerpt = re.findall(r"```toml\n(.*?)```", README.read_text(), flags=re.S)
+    experiment = config.validated(tomllib.loads(excerpt))
+    assert [spec["name"] for spec in experiment["problems"]] == ["mushrooms"] and set(experiment["runs"]) == {"rr"}
+    example = README.parent / "examples" / "libsvm_study.toml"
+    lines = {line.split("#")[0].strip() for line in example.read_text().splitlines()}
+    assert all(line.split("#")[0].strip() in lines for line in excerpt.splitlines())
+    study = config.read(example)
+    assert [spec["name"] for spec in study["problems"]] == ["mushrooms", "w8a", "a9a"]
+    missing = [spec["data"] for spec in study["problems"] if not Path(spec["data"]).is_file()]
+    if missing:
+        pytest.skip(f"shared data not found: {missing}")

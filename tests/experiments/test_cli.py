@@ -100,7 +100,7 @@ BAD = [
     (["run", "missing.toml"], "EXPERIMENT must be an existing TOML file; got missing.toml."),
     (["run", "exp.toml", "--workers", "0"], "Invalid value for '--workers': 0 is not in the range x>=1."),
     (["run", "exp.toml", "--workers", "2", "--scheduler", "tcp://127.0.0.1:1"], "give either --workers or --scheduler"),
-    (["report", "nowhere"], "folder must be a results folder written by compare(out=...) or sgdlab compare"),
+    (["report", "nowhere"], "folder must be a results folder written by compare(out=...), study(out=...), sgdlab compare or sgdlab run"),
 ]
 
 

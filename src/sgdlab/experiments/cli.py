@@ -170,7 +170,8 @@ def step_sweep(problem_table, schemes, batch_sizes, epochs, seeds, out):
 @click.option("--scheduler", default=None, metavar="tcp://HOST:PORT",
               help="A Dask scheduler whose workers run the groups (needs sgdlab[dask]); not with --workers.")
 def run(experiment, overwrite, workers, scheduler):
-    """Run the comparison described by an EXPERIMENT TOML file (format: see the README)."""
+    """Run the comparison (or, with [[problems]] tables, the study) described by an EXPERIMENT TOML file
+    (format: see the README)."""
     if scheduler is not None and workers != 1:
         raise click.BadParameter("give either --workers or --scheduler, not both.", param_hint="--scheduler")
     _execute(config.read(experiment), overwrite, workers, scheduler)
@@ -179,7 +180,7 @@ def run(experiment, overwrite, workers, scheduler):
 @cli.command()
 @click.argument("folder", type=click.Path(file_okay=False))
 def report(folder):
-    """Rebuild FOLDER/report.html from the saved table of a comparison."""
+    """Rebuild FOLDER/report.html from the saved tables of a comparison or a study."""
     from sgdlab.experiments.report import write_report
 
     click.echo(f"report: {write_report(folder)}")
@@ -245,11 +246,11 @@ def _execute_study(experiment: dict, overwrite: bool, workers: int, scheduler: s
         built = config.build(description)
         sessions[name] = plan(built.problem, built.runs, **_comparison_options(description, built),
                               out=problem_folder(out, name), overwrite=overwrite)
-        titles[name] = built.title
+        titles[name] = built.title if experiment["compare"]["title"] else f"{name}: {built.title}"   # names it
     with _Progress() as on_epoch, _executor(workers, scheduler) as executor:
         result = run_study(sessions, out, executor, on_epoch, title, overwrite)
     for name, comparison in result.comparisons.items():
-        _print_summary(comparison, f"{name}: {titles[name]}")
+        _print_summary(comparison, titles[name])
     grid = result.overview()
     _print_table(grid.rename_axis(columns=None).reset_index(), f"overview: {overview_label(grid.attrs['metric'])}")
     _print_counts(list(result.comparisons.values()), out)

@@ -57,6 +57,7 @@ Relative paths (data, out) are read from the file's folder.
 from __future__ import annotations
 
 import math
+import os
 import re
 import tomllib
 from pathlib import Path
@@ -232,9 +233,9 @@ def read(path) -> dict:
     experiment = validated(document, where=path.name)
     for spec in experiment.get("problems", [experiment.get("problem")]):
         if spec["data"] not in NAMED_DATA:
-            spec["data"] = str(path.parent / spec["data"])
+            spec["data"] = os.path.normpath(path.parent / spec["data"])
     if experiment["compare"]["out"] is not None:
-        experiment["compare"]["out"] = str(path.parent / experiment["compare"]["out"])
+        experiment["compare"]["out"] = os.path.normpath(path.parent / experiment["compare"]["out"])
     return experiment
 
 

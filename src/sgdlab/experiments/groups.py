@@ -1,10 +1,11 @@
 """Where a comparison's run groups execute: one after another in this process, or as the tasks of any
 ``concurrent.futures.Executor`` (local processes, or a Dask cluster's ``distributed.Client(...).get_executor()``).
 
-A run group — the runs that share one compiled program — is one task. It travels as one cloudpickle payload (the
-problem without its compiled programs, the runs' options and the function that runs them), so a loss written as
-a lambda goes too; the worker runs it and sends back each run's history as columns. Groups come back as they
-finish, and the caller saves each at once: an interrupted comparison keeps every finished group. A group that
+A run group — the runs that share one compiled program — is one task. It travels as cloudpickle payloads (the
+problem without its compiled programs, pickled once for all its groups and, on a Dask cluster, scattered to the
+workers once; the runs' options and the function that runs them), so a loss written as a lambda goes too; the
+worker runs it and sends back each run's history as columns. Groups come back as they finish, and the caller
+saves each at once: an interrupted comparison keeps every finished group. A group that
 raises does not stop the others; once all are done, one error names every group that failed and why.
 
 Every task is announced to ``on_epoch(label, 0, epochs)`` before any runs, so a progress display knows the whole
@@ -16,6 +17,8 @@ With processes, start them with the spawn method (``ProcessPoolExecutor(mp_conte
 
 from __future__ import annotations
 
+import io
+import pickle
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, as_completed
 from typing import Any, NamedTuple
@@ -53,8 +56,10 @@ def computed(tasks: list[Task], on_epoch: Callable | None, executor: Executor | 
             on_unit = None if on_epoch is None else _reporter(on_epoch, task)
             yield index, run_group(task.problem, task.lanes, task.group, on_unit)
         return
-    futures = {executor.submit(run_payload, cloudpickle.dumps((run_group, task.problem, task.lanes, task.group))):
-               index for index, task in enumerate(tasks)}
+    problems = _shipped_problems(tasks, executor)
+    futures = {executor.submit(run_payload, problems[id(task.problem)],
+                               _pickled_without(task.problem, (run_group, task.lanes, task.group))): index
+               for index, task in enumerate(tasks)}
     failures = []
     for future in as_completed(futures):
         task = tasks[futures[future]]
@@ -76,7 +81,57 @@ def _reporter(on_epoch: Callable, task: Task) -> Callable[[int], None]:
     return lambda epoch: on_epoch(task.label, epoch, task.epochs)
 
 
-def run_payload(payload: bytes) -> tuple[dict, dict]:
-    """In a worker: unpickle one group and run it."""
-    run_group, problem, lanes, group = cloudpickle.loads(payload)
-    return run_group(problem, lanes, group, None)
+def _shipped_problems(tasks: list[Task], executor: Executor) -> dict[int, Any]:
+    """What the tasks of each problem receive for it: the problem pickled once; for the executor of a Dask client
+    (``distributed.Client(...).get_executor()``), those bytes scattered to the workers once, each task naming them
+    (Dask hands a task the copy held where it runs), so the data do not travel with every task."""
+    pickled = {id(task.problem): cloudpickle.dumps(task.problem) for task in tasks}
+    if type(executor).__module__.partition(".")[0] != "distributed":
+        return pickled
+    from distributed import get_client
+
+    client = get_client()
+    return {key: client.scatter(data, broadcast=True, hash=False) for key, data in pickled.items()}
+
+
+class _ProblemPickler(cloudpickle.Pickler):
+    """Pickles everything but one problem, which it writes as a reference (the runs' options hold their problem)."""
+
+    def __init__(self, file, problem):
+        super().__init__(file)
+        self.problem = problem
+
+    def persistent_id(self, obj):
+        return PROBLEM_REFERENCE if obj is self.problem else None
+
+
+class _ProblemUnpickler(pickle.Unpickler):
+    """Reads what :class:`_ProblemPickler` wrote, the reference resolved to the problem given."""
+
+    def __init__(self, file, problem):
+        super().__init__(file)
+        self.problem = problem
+
+    def persistent_load(self, pid):
+        if pid != PROBLEM_REFERENCE:
+            raise pickle.UnpicklingError(f"unknown reference {pid!r}")
+        return self.problem
+
+
+#: How a group's payload names its problem.
+PROBLEM_REFERENCE = "sgdlab.problem"
+
+
+def _pickled_without(problem, value) -> bytes:
+    """``value`` pickled with every reference to ``problem`` left as a reference: the group's payload stays small,
+    its problem's data travel once (:func:`_shipped_problems`)."""
+    buffer = io.BytesIO()
+    _ProblemPickler(buffer, problem).dump(value)
+    return buffer.getvalue()
+
+
+def run_payload(problem: bytes, payload: bytes) -> tuple[dict, dict]:
+    """In a worker: unpickle one group and its problem, and run it."""
+    unpickled = cloudpickle.loads(problem)
+    run_group, lanes, group = _ProblemUnpickler(io.BytesIO(payload), unpickled).load()
+    return run_group(unpickled, lanes, group, None)

@@ -272,8 +272,9 @@ def read_comparison(folder: Path) -> tuple[pd.DataFrame, dict, pd.DataFrame | No
     folder = Path(folder)
     experiment = read_experiment(folder)
     if experiment is None or not (folder / "table.parquet").is_file():
-        validation.fail("folder", "a results folder written by compare(out=...) or sgdlab compare",
-                        f"{folder} without {'experiment.json' if experiment is None else 'table.parquet'}")
+        lacking = "experiment.json" if experiment is None else "table.parquet"
+        validation.fail("folder", "a results folder written by compare(out=...), study(out=...), sgdlab compare "
+                        "or sgdlab run", f"{folder} without {lacking}")
     if experiment.get("finished") is False:
         validation.fail("folder", "the folder of a finished comparison",
                         f"{folder}, whose comparison has not finished (run it again: its saved runs are reused)")

@@ -27,9 +27,9 @@ import os
 import platform
 import socket
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import jax
 import numpy as np
@@ -55,7 +55,46 @@ class ResultsFolderError(OSError):
     names the folder or file and says what to do)."""
 
 
-class ResultStore:
+class LockedFolder:
+    """A results folder held by this process (a context manager): created and locked when opened (:func:`locked`),
+    released by :meth:`close`; its files written whole or not at all."""
+
+    def __init__(self, folder: Any):
+        self.folder = Path(folder)
+        self._lock = self._locked()
+
+    def _locked(self):
+        return locked(self.folder)
+
+    @contextlib.contextmanager
+    def released_on_error(self) -> Iterator[None]:
+        """Release the folder when the block raises (an opening that failed holds nothing)."""
+        try:
+            yield
+        except BaseException:
+            self.close()
+            raise
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release the folder to other processes."""
+        if not self._lock.closed:
+            self._lock.close()
+
+    def _write(self, path: Path, write: Callable[[Path], Any]) -> None:
+        try:
+            atomic_write(path, write)
+        except OSError as error:
+            raise ResultsFolderError(f"cannot write {path}: {_reason(error)}; the runs saved before it are intact "
+                                     "(make room, or choose another folder, and run again to finish)") from error
+
+
+class ResultStore(LockedFolder):
     """An open results folder (a context manager: ``with ResultStore(...) as store``).
 
     Parameters
@@ -73,28 +112,13 @@ class ResultStore:
     """
 
     def __init__(self, folder: Any, fingerprint: str, overwrite: bool = False, about: dict | None = None):
-        self.folder = Path(folder)
-        self.runs = self.folder / "runs"
+        self.runs = Path(folder) / "runs"
         self.fingerprint = fingerprint
         self.rejected = 0
-        self._lock = self._locked()
-        try:
+        super().__init__(folder)
+        with self.released_on_error():
             self._remove_stale_temporaries()
             self._claim(overwrite, about or {})
-        except BaseException:
-            self.close()
-            raise
-
-    def __enter__(self) -> ResultStore:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """Release the folder to other processes."""
-        if not self._lock.closed:
-            self._lock.close()
 
     def load(self, key: str, name: str) -> dict | None:
         """A saved run's history as columns (name → array) named ``name``, or None when there is no file
@@ -126,8 +150,8 @@ class ResultStore:
                 path.unlink(missing_ok=True)
 
     def _locked(self):
-        """The folder created and locked for this process, or ResultsFolderError."""
-        lock = locked(self.folder)
+        """The folder (and its runs/) created and locked for this process, or ResultsFolderError."""
+        lock = super()._locked()
         try:
             self.runs.mkdir(exist_ok=True)
         except OSError as error:
@@ -172,12 +196,6 @@ class ResultStore:
         self._write(self.folder / EXPERIMENT,
                     lambda path: path.write_text(json.dumps(document, indent=2, default=_plain) + "\n"))
 
-    def _write(self, path: Path, write: Callable[[Path], Any]) -> None:
-        try:
-            atomic_write(path, write)
-        except OSError as error:
-            raise ResultsFolderError(f"cannot write {path}: {_reason(error)}; the runs saved before it are intact "
-                                     "(make room, or choose another folder, and run again to finish)") from error
 
 
 def locked(folder: Path):

@@ -29,14 +29,12 @@ from typing import Any
 import pandas as pd
 
 from sgdlab._helpers import validation
-from sgdlab._helpers.files import atomic_write
 from sgdlab.experiments.store import (
     EXPERIMENT,
     EXPERIMENT_FILES,
     STUDY,
-    ResultsFolderError,
+    LockedFolder,
     environment,
-    locked,
     read_comparison,
     write_frame,
 )
@@ -55,7 +53,7 @@ def study_fingerprint(fingerprints: dict[str, str]) -> str:
     return hashlib.sha256("\n".join(f"{name}\t{key}" for name, key in fingerprints.items()).encode()).hexdigest()
 
 
-class StudyFolder:
+class StudyFolder(LockedFolder):
     """An open study folder (a context manager): locked for this process and claimed for a study.
 
     Parameters
@@ -69,25 +67,10 @@ class StudyFolder:
     """
 
     def __init__(self, folder: Any, overwrite: bool, about: dict):
-        self.folder = Path(folder)
-        self._lock = locked(self.folder)
-        try:
+        super().__init__(folder)
+        with self.released_on_error():
             self._claim(overwrite)
             self._write_record({**about, "finished": False})
-        except BaseException:
-            self.close()
-            raise
-
-    def __enter__(self) -> StudyFolder:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """Release the folder to other processes."""
-        if not self._lock.closed:
-            self._lock.close()
 
     def finish(self, table: pd.DataFrame, about: dict, fingerprints: dict[str, str]) -> None:
         """Write the stacked table (with the study's fingerprint) and the finished study.json, which names each
@@ -111,13 +94,6 @@ class StudyFolder:
         document = {"created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"), **document,
                     "environment": environment()}
         self._write(self.folder / STUDY, lambda path: path.write_text(json.dumps(document, indent=2) + "\n"))
-
-    def _write(self, path: Path, write) -> None:
-        try:
-            atomic_write(path, write)
-        except OSError as error:
-            raise ResultsFolderError(f"cannot write {path}: {error}; the runs saved before it are intact (make "
-                                     "room, or choose another folder, and run the study again to finish)") from error
 
 
 def is_study(folder: Any) -> bool:

@@ -146,6 +146,9 @@ def test_a_study_and_a_comparison_take_each_others_folder_only_when_asked(tmp_pa
     ('[[problems]]\nnam = "a"\n', "[problems] must be made of the keys kind, data, target, standardize, intercept, "
      "l2, class_weight, hidden, test_fraction, name; got unknown key 'nam'."),
     ('problems = 3\n', "exp.toml [[problems]] must be one or more [[problems]] tables; got 3."),
+    ('[[problems]]\nkind = "logistic"\ndata = "nope.svm"\n',
+     "[[problems]] 'nope': data must be a bundled name (diabetes, breast_cancer, digits, synthetic) or an existing "
+     "file; got"),
 ])
 def test_bad_study_files_are_one_line_naming_the_table(tmp_path, toml, text):
     (tmp_path / "exp.toml").write_text(toml)

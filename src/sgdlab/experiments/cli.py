@@ -243,7 +243,7 @@ def _execute_study(experiment: dict, overwrite: bool, workers: int, scheduler: s
     out, title = config.study_out(experiment), config.study_title(experiment)
     sessions, titles = {}, {}
     for name, description in config.each_problem(experiment).items():
-        built = config.build(description)
+        built = _built_problem(name, description)
         sessions[name] = plan(built.problem, built.runs, **_comparison_options(description, built),
                               out=problem_folder(out, name), overwrite=overwrite)
         titles[name] = built.title if experiment["compare"]["title"] else f"{name}: {built.title}"   # names it
@@ -255,6 +255,16 @@ def _execute_study(experiment: dict, overwrite: bool, workers: int, scheduler: s
     _print_table(grid.rename_axis(columns=None).reset_index(), f"overview: {overview_label(grid.attrs['metric'])}")
     _print_counts(list(result.comparisons.values()), out)
     click.echo(f"report: {write_report(out)}")
+
+
+def _built_problem(name: str, description: dict) -> config.Built:
+    """One problem of a study built, an error in it naming the problem."""
+    from sgdlab._helpers.validation import InvalidType, InvalidValue
+
+    try:
+        return config.build(description)
+    except (InvalidValue, InvalidType, OSError) as error:
+        raise type(error)(f"[[problems]] {name!r}: {error}") from error
 
 
 def _comparison_options(description: dict, built: config.Built) -> dict:

@@ -340,6 +340,7 @@ class Session:
         return experiment_fingerprint(self.keys)
 
     def _read_saved(self) -> None:
+        """Take each run the folder holds and verifies; the rest of each group is what remains to run."""
         for group, lanes in self.planned:
             if self.store is not None:
                 saved = {lane: self.store.load(self.keys[lane], lane[0]) for lane in lanes}
@@ -414,7 +415,7 @@ def _recording(problem: FiniteSum, sampler: Sampler, record_every: Any) -> dict:
 
 
 def run_group(problem: FiniteSum, lanes: dict[tuple[str, int], RunOptions], group: list[RunSpec],
-               on_unit: Callable[[int], None] | None) -> tuple[dict[tuple[str, int], dict], dict]:
+              on_unit: Callable[[int], None] | None) -> tuple[dict[tuple[str, int], dict], dict]:
     """Run the lanes of one group as one program (``on_unit(epoch)`` after each epoch); each lane's history as
     columns (see :func:`_run_columns`), and the lanes' paths when kept. Gradient descent draws nothing, so its
     seeds' runs are one run: each of its settings runs once (with its first seed) and stands for the others."""

@@ -223,7 +223,7 @@ def _execute(experiment: dict, overwrite: bool, workers: int = 1, scheduler: str
         _execute_study(experiment, overwrite, workers, scheduler)
         return
     built = config.build(experiment)
-    with _Progress() as on_epoch, _executor(workers, scheduler) as executor:
+    with _executor(workers, scheduler) as executor, _Progress() as on_epoch:
         comparison = compare(built.problem, built.runs, **_comparison_options(experiment, built), out=built.out,
                              on_epoch=on_epoch, overwrite=overwrite, executor=executor)
     _print_summary(comparison, built.title)
@@ -247,7 +247,7 @@ def _execute_study(experiment: dict, overwrite: bool, workers: int, scheduler: s
         sessions[name] = plan(built.problem, built.runs, **_comparison_options(description, built),
                               out=problem_folder(out, name), overwrite=overwrite)
         titles[name] = built.title if experiment["compare"]["title"] else f"{name}: {built.title}"   # names it
-    with _Progress() as on_epoch, _executor(workers, scheduler) as executor:
+    with _executor(workers, scheduler) as executor, _Progress() as on_epoch:
         result = run_study(sessions, out, executor, on_epoch, title, overwrite)
     for name, comparison in result.comparisons.items():
         _print_summary(comparison, titles[name])

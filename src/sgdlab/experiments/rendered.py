@@ -15,6 +15,8 @@ import hashlib
 import json
 from pathlib import Path
 
+from sgdlab.experiments.study_folder import problem_folder
+
 #: The first line of a report: this, the digest, " -->".
 PREFIX = "<!-- sgdlab report of "
 #: The modules whose code decides what a report shows.
@@ -43,7 +45,7 @@ def study_digest(folder: Path, record: dict, experiments: dict[str, dict]) -> st
     digest.update(json.dumps({key: value for key, value in record.items() if key != "created"}, sort_keys=True,
                              default=str).encode())
     for name, experiment in experiments.items():
-        digest.update(f"{name}\t{inputs_digest(folder / 'problems' / name, experiment)}".encode())
+        digest.update(f"{name}\t{inputs_digest(problem_folder(folder, name), experiment)}".encode())
     return digest.hexdigest()
 
 

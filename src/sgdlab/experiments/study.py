@@ -27,7 +27,7 @@ from sgdlab.experiments import groups
 from sgdlab.experiments.compare import Comparison, OnEpoch, Session, plan, run_group
 from sgdlab.experiments.config import PROBLEM_NAME
 from sgdlab.experiments.study_folder import StudyFolder, problem_folder
-from sgdlab.experiments.summary import overview, overview_label
+from sgdlab.experiments.summary import overview, overview_label, stacked
 from sgdlab.problems.base import FiniteSum
 
 
@@ -56,13 +56,13 @@ class Study:
     @property
     def table(self) -> pd.DataFrame:
         """Every comparison's table, stacked, with the problem's name as the first column."""
-        return _stacked({name: comparison.table for name, comparison in self.comparisons.items()})
+        return stacked({name: comparison.table for name, comparison in self.comparisons.items()})
 
     def summary(self, metric: str | None = None, target: float | None = None,
                 goal: float | None = None) -> pd.DataFrame:
         """Every comparison's :meth:`~sgdlab.experiments.compare.Comparison.summary`, stacked under a column
         ``problem`` (a target, when given, applies to every problem)."""
-        return _stacked({name: comparison.summary(metric, target, goal)
+        return stacked({name: comparison.summary(metric, target, goal)
                          for name, comparison in self.comparisons.items()})
 
     def overview(self, metric: str | None = None) -> pd.DataFrame:
@@ -140,13 +140,12 @@ def run_study(sessions: dict[str, Session], out: Any = None, executor: Executor 
         folder = None if out is None else held.enter_context(StudyFolder(out, overwrite, about))
         for session in sessions.values():
             held.enter_context(session.opened())
-        owners = [name for name, session in sessions.items() for _ in session.tasks()]
-        tasks = [task for name, session in sessions.items() for task in session.tasks(f"{name}: ")]
-        for index, histories in groups.computed(tasks, on_epoch, executor, run_group):
-            sessions[owners[index]].keep(histories)
+        owned = [(name, task) for name, session in sessions.items() for task in session.tasks(f"{name}: ")]
+        for index, histories in groups.computed([task for _, task in owned], on_epoch, executor, run_group):
+            sessions[owned[index][0]].keep(histories)
         result = Study({name: session.finished() for name, session in sessions.items()})
         if folder is not None:
-            folder.finish(result.table, about, {name: session.fingerprint for name, session in sessions.items()})
+            folder.finish(result.table, {name: session.fingerprint for name, session in sessions.items()})
     for name, session in sessions.items():
         session.warn_recomputed(result.comparisons[name])
     return result
@@ -164,9 +163,3 @@ def _checked_problems(problems) -> dict[str, FiniteSum]:
             validation.fail("problems", "finite-sum problems such as sl.least_squares(X, y)",
                             f"{validation.shown(problem)} for {name!r}", error=TypeError)
     return problems
-
-
-def _stacked(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """The tables one under another, with their names in a first column ``problem``."""
-    return pd.concat([table.assign(problem=name)[["problem", *table.columns]] for name, table in tables.items()],
-                     ignore_index=True)

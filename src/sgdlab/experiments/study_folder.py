@@ -68,16 +68,17 @@ class StudyFolder(LockedFolder):
 
     def __init__(self, folder: Any, overwrite: bool, about: dict):
         super().__init__(folder)
+        self.about = about
         with self.released_on_error():
             self._claim(overwrite)
             self._write_record({**about, "finished": False})
 
-    def finish(self, table: pd.DataFrame, about: dict, fingerprints: dict[str, str]) -> None:
+    def finish(self, table: pd.DataFrame, fingerprints: dict[str, str]) -> None:
         """Write the stacked table (with the study's fingerprint) and the finished study.json, which names each
         problem's experiment fingerprint."""
         fingerprint = study_fingerprint(fingerprints)
         self._write(self.folder / "table.parquet", lambda path: write_frame(path, table, fingerprint))
-        self._write_record({**about, "problems": fingerprints, "fingerprint": fingerprint, "finished": True})
+        self._write_record({**self.about, "problems": fingerprints, "fingerprint": fingerprint, "finished": True})
 
     def _claim(self, overwrite: bool) -> None:
         """Refuse a comparison's folder unless ``overwrite`` (then clear it)."""

@@ -21,7 +21,7 @@ from sgdlab.experiments.comparison_page import (
 )
 from sgdlab.experiments.page import figure_png, html_page, html_table, key_values
 from sgdlab.experiments.predictions import COLUMNS
-from sgdlab.experiments.summary import GOAL, overview, overview_label
+from sgdlab.experiments.summary import GOAL, overview, overview_label, stacked
 
 #: The curves drawn for each problem (its full report has them all).
 STUDY_METRICS = ("gap", "grad_norm")
@@ -31,7 +31,7 @@ def render_study(record: dict, comparisons: dict[str, tuple[pd.DataFrame, dict, 
     """The study's HTML from its record and each problem's (table, experiment record, predictions)."""
     settings = record.get("settings", {})
     title = settings.get("title") or "sgdlab study"
-    table = pd.concat([frame.assign(problem=name) for name, (frame, _, _) in comparisons.items()], ignore_index=True)
+    table = stacked({name: frame for name, (frame, _, _) in comparisons.items()})
     first = next(iter(comparisons.values()))[1]
     sections = [
         f"<h1>{html.escape(title)}</h1>",

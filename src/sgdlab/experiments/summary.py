@@ -51,6 +51,12 @@ def summarize(table: pd.DataFrame, metric: str | None = None, target: float | No
     return summary
 
 
+def stacked(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """A study's tables (by problem) one under another, with the problem's name as a first column ``problem``."""
+    return pd.concat([table.assign(problem=name)[["problem", *table.columns]] for name, table in tables.items()],
+                     ignore_index=True)
+
+
 def overview(table: pd.DataFrame, metric: str | None = None) -> pd.DataFrame:
     """Runs × problems of a study's stacked ``table`` (a column ``problem``): the median over seeds of final /
     initial ``metric``, each seed's last row against its first (1 is no progress, 10⁻³ a thousandfold

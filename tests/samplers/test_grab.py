@@ -115,21 +115,23 @@ def test_grab_with_momentum_and_an_averaged_iterate_in_lanes():
 
 
 @pytest.mark.parametrize("batch_size", [1, 4])
-@pytest.mark.parametrize("family", ["least_squares", "logistic_l2", "softmax_l2", "logistic_csr", "logistic_fold"])
+@pytest.mark.parametrize("family", ["least_squares", "logistic_l2", "softmax_l2", "logistic_csr", "logistic_fold",
+                                    "logistic_csr_fold"])
 def test_the_native_herding_equals_the_jax_engines(family, batch_size):
     # The native loop herds the same gradients xᵢdᵢᵀ + λW in V's layout: θ and the stale mean to 1e-12, the same orders.
     import scipy.sparse
 
     X, y = _least_squares(8)
     labels = (y > 0).astype(int)
+    sparse = scipy.sparse.csr_matrix(np.where(np.abs(X) > 0.8, X, 0.0))
     problem = {"least_squares": lambda: sl.least_squares(X, y),
                "logistic_l2": lambda: sl.logistic_regression(X, labels, l2=0.05),
                "softmax_l2": lambda: sl.softmax_regression(X, np.digitize(y, [-1.0, 1.0]), l2=0.01),
-               "logistic_csr": lambda: sl.logistic_regression(scipy.sparse.csr_matrix(np.where(np.abs(X) > 0.8, X, 0.0)),
-                                                              labels, l2=0.05),
+               "logistic_csr": lambda: sl.logistic_regression(sparse, labels, l2=0.05),
                # αλ = 1/2: W's scale halves every step, so the loops fold it into V again and again
-               "logistic_fold": lambda: sl.logistic_regression(X, labels, l2=2.0)}[family]()
-    step = 0.25 if family == "logistic_fold" else 0.05
+               "logistic_fold": lambda: sl.logistic_regression(X, labels, l2=2.0),
+               "logistic_csr_fold": lambda: sl.logistic_regression(sparse, labels, l2=2.0)}[family]()
+    step = 0.25 if family.endswith("fold") else 0.05
     runs = [sl.minimize(problem, sl.grab(batch_size), step=step, epochs=4, seed=3, engine=engine)
             for engine in ("native", "jax")]
     assert [run.engine for run in runs] == ["native", "jax"]

@@ -96,14 +96,21 @@ class GraB(RunOrdered):
 
     def after_steps(self, state: GrabState, iteration, n: int) -> GrabState:
         """At an epoch's end (``iteration`` a multiple of the epoch's steps) the next epoch's state: the order built,
-        the stale mean (1/N) Σ gᵢ, sums and slots reset; else the state as it is (a piece of an epoch)."""
+        the stale mean (1/N) Σ gᵢ, sums and slots reset; else the state as it is (a piece of an epoch). In NumPy
+        for a state of NumPy arrays (the native engine's, between its epochs), else in jax.numpy."""
+        xp = np if _on_host(state, iteration) else jnp
         finished = GrabState(state.next_order, jax.tree.map(lambda t: t / n, state.total),
-                             jax.tree.map(jnp.zeros_like, state.running), jax.tree.map(jnp.zeros_like, state.total),
-                             jnp.zeros_like(state.next_order), jnp.zeros_like(state.front),
-                             jnp.full_like(state.back, n - 1))
+                             jax.tree.map(xp.zeros_like, state.running), jax.tree.map(xp.zeros_like, state.total),
+                             xp.zeros_like(state.next_order), xp.zeros_like(state.front),
+                             xp.full_like(state.back, n - 1))
         done = iteration % self.steps_per_epoch(n) == 0
-        return jax.tree.map(lambda new, old: jnp.where(done, new, old), finished, state)
+        return jax.tree.map(lambda new, old: xp.where(done, new, old), finished, state)
 
+
+def _on_host(state: GrabState, iteration) -> bool:
+    """Whether the state's arrays and the iteration are NumPy's (or Python's), not JAX's (traced or not)."""
+    return not isinstance(iteration, jax.Array) and all(
+        isinstance(leaf, np.ndarray | np.generic) for leaf in jax.tree.leaves(state))
 
 def grab(batch_size: int = 1) -> GraB:
     """GraB's herded order (Lu, Guo and De Sa 2022): each epoch visits the examples in an order balanced from the

@@ -10,16 +10,19 @@ t and the stale mean m are held in V's layout. In :func:`grab_epoch` (any B and 
 the λW − m part of cᵢ is a pass over the p·K weights, so an entry costs O(p·K) beside the step's O(nnz(xᵢ)·K).
 
 At B = 1 with one margin (the common case) :func:`grab_single_example` keeps an entry's cost proportional to the
-row's nonzeros. It holds r = u + γm + aV + q and t = u_t + bV + q_t, where the vectors u, q, u_t, q_t change only on
-the row's columns and γ, a, b are numbers: r ± cᵢ adds ±dᵢxᵢ to u, ∓1 to γ and ±λs to a; a step V ← V + δ
-(δ = f dᵢxᵢ) takes aδ out of q and bδ out of q_t so that r and t stay what they were. The dense parts of ⟨r, cᵢ⟩,
+row's nonzeros. It holds r = z + γm + aV and t = y + bV, where the vectors z and y change only on the row's
+columns and γ, a, b are numbers: r ± cᵢ adds ±dᵢxᵢ to z, ∓1 to γ and ±λs to a, t + gᵢ adds dᵢxᵢ to y and λs to
+b; a step V ← V + fxᵢ takes afxᵢ out of z and bfxᵢ out of y, so that r and t stay what they were. The dense
+parts of ⟨r, cᵢ⟩,
 
-    ⟨r, V⟩ = ⟨u, V⟩ + γ⟨m, V⟩ + a⟨V, V⟩ + ⟨q, V⟩,   ⟨r, m⟩ = ⟨u, m⟩ + γ⟨m, m⟩ + a⟨V, m⟩ + ⟨q, m⟩,
+    ⟨r, V⟩ = ⟨z, V⟩ + γ⟨m, V⟩ + a⟨V, V⟩,   ⟨r, m⟩ = ⟨z, m⟩ + γ⟨m, m⟩ + a⟨V, m⟩,
 
-come from inner products kept as numbers and updated with each change on row i's columns (⟨δ, V⟩ from the row's
-product with V, ‖δ‖² = f²dᵢ²‖xᵢ‖²). r and t are written out whole at the end of the call. The kept numbers round
-differently from the direct sums: an order may differ from :func:`grab_epoch`'s where ⟨r, cᵢ⟩ is within rounding
-of 0.
+come from inner products kept as numbers and updated with each change on row i's columns (from the row's
+products with V, z and m, and ‖xᵢ‖²). On CSR rows V, z, y and m sit side by side in one p × 4 array, so that a
+nonzero's four numbers share a cache line (on dense rows each vector is contiguous): a step reads its row twice,
+once for xᵢᵀV, xᵢᵀz and xᵢᵀm, once to update V, z and y. r and t are written out whole at the end of the call. The
+kept numbers round differently from the direct sums: an order may differ from :func:`grab_epoch`'s where ⟨r, cᵢ⟩
+is within rounding of 0.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ import numba
 import numpy as np
 from numba.extending import overload
 
-from sgdlab.engines.native._llvm.flags import REORDER
+from sgdlab.engines.native._llvm.flags import IN_ORDER, REORDER
 from sgdlab.engines.native.linear_sgd import (
     PREFETCH_AHEAD_STEPS,
     _ask_ahead,
@@ -49,10 +52,13 @@ def place(next_order, slots, i, sign):
     slots[slot] += 1 if sign > 0.0 else -1
 
 
-#: The B = 1 loop folds W's scale into w once it falls below this (linear_sgd's loops: 1e-9). r = … + aV + q and
-#: t = … + bV + q_t hold aV against q: as the scale s falls, V grows as 1/s and q's terms with it, so the two
+#: The B = 1 loop folds W's scale into V once it falls below this (linear_sgd's loops: 1e-9). r = z + γm + aV and
+#: t = y + bV hold aV against z: as the scale s falls, V grows as 1/s and z's terms with it, so the two
 #: cancel to an absolute error of about eps·|aV| ≈ eps/s of r's size; folding at 1e-3 keeps that near 1e-13.
 GRAB_RESCALE_BELOW = 1e-3
+
+#: Where the B = 1 loop's four p-vectors sit in its array (:func:`herding_vectors`): V, r's part z, t's part y, m.
+V_AT, Z_AT, Y_AT, M_AT = 0, 1, 2, 3
 
 
 @numba.njit(cache=True, fastmath=REORDER, nogil=True, error_model="numpy")
@@ -97,113 +103,161 @@ def grab_epoch(loss, rows, y, V, scale, indices, mask, alphas, l2, mean, running
     return scale
 
 
-def row_products(rows, i, first, second, third, fourth):
-    """(xᵢᵀfirst, xᵢᵀsecond, xᵢᵀthird, xᵢᵀfourth) for row i and four p-vectors, in one pass over the row."""
+def herding_vectors(rows, p):
+    """An empty array for the B = 1 loop's four p-vectors V, z, y, m: 4 × p on dense rows (each vector contiguous,
+    so the products over a row vectorize), p × 4 on CSR rows (a nonzero's four numbers in one cache line)."""
+
+
+@overload(herding_vectors, inline="always")
+def _herding_vectors(rows, p):
+    if isinstance(rows, numba.types.Array):
+        return lambda rows, p: np.empty((4, p))
+    return lambda rows, p: np.empty((p, 4))
+
+
+def herding_vector(rows, vectors, k):
+    """Vector k (V_AT, Z_AT, Y_AT or M_AT) of :func:`herding_vectors`' array, a view."""
+
+
+@overload(herding_vector, inline="always")
+def _herding_vector(rows, vectors, k):
+    if isinstance(rows, numba.types.Array):
+        return lambda rows, vectors, k: vectors[k]
+    return lambda rows, vectors, k: vectors[:, k]
+
+
+def row_products(rows, i, vectors):
+    """(xᵢᵀV, xᵢᵀz, xᵢᵀm) for row i and :func:`herding_vectors`' array, in one pass over the row."""
 
 
 @overload(row_products, inline="always")
-def _row_products(rows, i, first, second, third, fourth):
+def _row_products(rows, i, vectors):
     if isinstance(rows, numba.types.Array):
-        def dense(rows, i, first, second, third, fourth):
-            one, two, three, four = 0.0, 0.0, 0.0, 0.0
+        def dense(rows, i, vectors):
+            with_v, with_z, with_m = 0.0, 0.0, 0.0
             for j in range(rows.shape[1]):
                 x = rows[i, j]
-                one += x * first[j]
-                two += x * second[j]
-                three += x * third[j]
-                four += x * fourth[j]
-            return one, two, three, four
+                with_v += x * vectors[V_AT, j]
+                with_z += x * vectors[Z_AT, j]
+                with_m += x * vectors[M_AT, j]
+            return with_v, with_z, with_m
         return dense
 
-    def csr(rows, i, first, second, third, fourth):
+    def csr(rows, i, vectors):
         data, indices, indptr = rows
-        one, two, three, four = 0.0, 0.0, 0.0, 0.0
+        with_v, with_z, with_m = 0.0, 0.0, 0.0
         for position in range(indptr[i], indptr[i + 1]):
             x, j = data[position], indices[position]
-            one += x * first[j]
-            two += x * second[j]
-            three += x * third[j]
-            four += x * fourth[j]
-        return one, two, three, four
+            with_v += x * vectors[j, V_AT]
+            with_z += x * vectors[j, Z_AT]
+            with_m += x * vectors[j, M_AT]
+        return with_v, with_z, with_m
     return csr
 
 
-def row_updates(rows, i, first, a, second, b, third, c, fourth, d, fifth, e):
-    """first += a·xᵢ, second += b·xᵢ, … fifth += e·xᵢ for row i, in one pass over the row."""
+def row_updates(rows, i, vectors, to_v, to_z, to_y):
+    """V += to_v·xᵢ, z += to_z·xᵢ, y += to_y·xᵢ in :func:`herding_vectors`' array, in one pass over row i."""
 
 
 @overload(row_updates, inline="always")
-def _row_updates(rows, i, first, a, second, b, third, c, fourth, d, fifth, e):
+def _row_updates(rows, i, vectors, to_v, to_z, to_y):
     if isinstance(rows, numba.types.Array):
-        def dense(rows, i, first, a, second, b, third, c, fourth, d, fifth, e):
+        def dense(rows, i, vectors, to_v, to_z, to_y):
             for j in range(rows.shape[1]):
                 x = rows[i, j]
-                first[j] += a * x
-                second[j] += b * x
-                third[j] += c * x
-                fourth[j] += d * x
-                fifth[j] += e * x
+                vectors[V_AT, j] += to_v * x
+                vectors[Z_AT, j] += to_z * x
+                vectors[Y_AT, j] += to_y * x
         return dense
 
-    def csr(rows, i, first, a, second, b, third, c, fourth, d, fifth, e):
+    def csr(rows, i, vectors, to_v, to_z, to_y):
         data, indices, indptr = rows
         for position in range(indptr[i], indptr[i + 1]):
             x, j = data[position], indices[position]
-            first[j] += a * x
-            second[j] += b * x
-            third[j] += c * x
-            fourth[j] += d * x
-            fifth[j] += e * x
+            vectors[j, V_AT] += to_v * x
+            vectors[j, Z_AT] += to_z * x
+            vectors[j, Y_AT] += to_y * x
     return csr
 
 
-@numba.njit(cache=True, fastmath=REORDER, nogil=True, error_model="numpy")
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def strided_dot(first, second):
+    """⟨first, second⟩ for two p-vectors, views of any stride (np.dot wants contiguous ones)."""
+    total = 0.0
+    for j in range(first.size):
+        total += first[j] * second[j]
+    return total
+
+
+def _herded_single_loop(fastmath: set):
+    """:func:`grab_epoch` at B = 1 and K = 1, compiled with ``fastmath``, at a cost proportional to the rows'
+    nonzeros (see the module docstring): w, mean, running and total are p-vectors, ``norms`` the rows' ‖xᵢ‖²;
+    w, running and total are written back at the end. Returns the new scale."""
+
+    def steps_of(loss, rows, y, w, scale, order, alphas, l2, mean, running, total, next_order, slots, norms):
+        vectors = herding_vectors(rows, w.size)
+        V, z, t_part = herding_vector(rows, vectors, V_AT), herding_vector(rows, vectors, Z_AT), \
+            herding_vector(rows, vectors, Y_AT)
+        V[:], z[:], t_part[:], herding_vector(rows, vectors, M_AT)[:] = w, running, total, mean
+        gamma, a, b = 0.0, 0.0, 0.0
+        zv, mv, vv = np.dot(running, w), np.dot(mean, w), np.dot(w, w)
+        zm, mm = np.dot(running, mean), np.dot(mean, mean)
+        for t in range(order.shape[0]):
+            _ask_ahead(rows, y, order, t, PREFETCH_AHEAD_STEPS)
+            i = order[t]
+            xv, xz, xm = row_products(rows, i, vectors)
+            d = scalar_derivative(loss, scale * xv, y[i])
+            decay = l2 * scale
+            with_v = zv + gamma * mv + a * vv   # ⟨r, V⟩
+            with_m = zm + gamma * mm + a * mv   # ⟨r, m⟩
+            sign = 1.0 if d * (xz + gamma * xm + a * xv) + decay * with_v - with_m <= 0.0 else -1.0
+            gamma -= sign
+            a += sign * decay
+            b += decay
+            place(next_order, slots, i, sign)
+            shrunk = scale * (1.0 - alphas[t] * l2)
+            if abs(shrunk) < GRAB_RESCALE_BELOW:   # W's scale folds into V: r's aV and t's bV written into z and y
+                z += a * V
+                t_part += b * V
+                V *= shrunk
+                xz += a * xv
+                xv *= shrunk
+                a, b, scale = 0.0, 0.0, 1.0
+                zv, mv, vv, zm = strided_dot(z, V), strided_dot(mean, V), strided_dot(V, V), strided_dot(z, mean)
+            else:
+                scale = shrunk
+            f = -alphas[t] * d / scale   # the step: V ← V + f xᵢ
+            to_z = sign * d - a * f      # r ± cᵢ, less the step's share of aV
+            to_y = d - b * f             # t + gᵢ, less the step's share of bV
+            norm = norms[i]
+            zv += to_z * xv + f * xz + to_z * f * norm
+            zm += to_z * xm
+            mv += f * xm
+            vv += 2.0 * f * xv + f * f * norm
+            row_updates(rows, i, vectors, f, to_z, to_y)
+        w[:] = V
+        running[:] = z + gamma * mean + a * w
+        total[:] = t_part + b * w
+        return scale
+
+    return numba.njit(cache=True, fastmath=fastmath, nogil=True, error_model="numpy")(steps_of)
+
+
+#: The B = 1 herding loop compiled as linear_sgd's B = 1 loop is: reassociating on dense rows (the products over
+#: p vectorize), in order on CSR rows (short sparse products are slower vectorized with gathers).
+_DENSE_HERDED = _herded_single_loop(REORDER)
+_SPARSE_HERDED = _herded_single_loop(IN_ORDER)
+
+
 def grab_single_example(loss, rows, y, w, scale, order, alphas, l2, mean, running, total, next_order, slots, norms):
-    """:func:`grab_epoch` at B = 1 and K = 1 at a cost proportional to the rows' nonzeros (see the module docstring):
-    w, mean, running and total are p-vectors, ``norms`` the rows' ‖xᵢ‖²; running and total are rewritten at the
-    end. Each step reads its row twice, once for its products, once for its updates. Returns the new scale."""
-    u, q, totals, total_q = running.copy(), np.zeros_like(w), total.copy(), np.zeros_like(w)
-    gamma, a, b = 0.0, 0.0, 0.0
-    uv, mv, vv, qv = np.dot(u, w), np.dot(mean, w), np.dot(w, w), 0.0
-    um, mm, qm = np.dot(u, mean), np.dot(mean, mean), 0.0
-    for t in range(order.shape[0]):
-        _ask_ahead(rows, y, order, t, PREFETCH_AHEAD_STEPS)
-        i = order[t]
-        xw, xu, xm, xq = row_products(rows, i, w, u, mean, q)
-        d = scalar_derivative(loss, scale * xw, y[i])
-        decay = l2 * scale
-        with_v = uv + gamma * mv + a * vv + qv
-        with_m = um + gamma * mm + a * mv + qm
-        sign = 1.0 if d * (xu + gamma * xm + a * xw + xq) + decay * with_v - with_m <= 0.0 else -1.0
-        uv += sign * d * xw
-        um += sign * d * xm
-        gamma -= sign
-        a += sign * decay
-        b += decay
-        place(next_order, slots, i, sign)
-        norm = norms[i]
-        shrunk = scale * (1.0 - alphas[t] * l2)
-        if abs(shrunk) < GRAB_RESCALE_BELOW:   # W's scale folds into w: r's and t's aV and bV written into q, q_t
-            q += a * w
-            total_q += b * w
-            xq += a * xw
-            w *= shrunk
-            xw *= shrunk
-            a, b, scale = 0.0, 0.0, 1.0
-            uv = np.dot(u, w) + sign * d * xw   # u's update of this step is still to come
-            mv, vv, qv, qm = np.dot(mean, w), np.dot(w, w), np.dot(q, w), np.dot(q, mean)
-        else:
-            scale = shrunk
-        f = -alphas[t] * d / scale   # the step: w ← w + f xᵢ
-        qv += f * xq - a * f * xw - a * f * f * norm
-        qm -= a * f * xm
-        uv += f * (xu + sign * d * norm)
-        mv += f * xm
-        vv += 2.0 * f * xw + f * f * norm
-        row_updates(rows, i, u, sign * d, totals, d, q, -a * f, total_q, -b * f, w, f)
-    running[:] = u + gamma * mean + a * w + q
-    total[:] = totals + b * w + total_q
-    return scale
+    """:func:`grab_epoch` at B = 1 and K = 1 (see :func:`_herded_single_loop`), compiled for the kind of rows."""
+
+
+@overload(grab_single_example)
+def _grab_single_example(loss, rows, y, w, scale, order, alphas, l2, mean, running, total, next_order, slots, norms):
+    loop = _DENSE_HERDED if isinstance(rows, numba.types.Array) else _SPARSE_HERDED
+    return lambda loss, rows, y, w, scale, order, alphas, l2, mean, running, total, next_order, slots, norms: loop(
+        loss, rows, y, w, scale, order, alphas, l2, mean, running, total, next_order, slots, norms)
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")

@@ -831,6 +831,25 @@ def case_grab(rows, repeats):
     return table, targets
 
 
+def case_grab_batches(rows, repeats):
+    """GraB against random reshuffling at B = 16 on CSR rows, native engine: w8a logistic (K = 1) and news20
+    softmax (K = 20, p·K = 1.2 million weights), where herding's cost follows the rows' nonzeros, not p·K."""
+    X, y = libsvm("w8a", rows)
+    logistic = sl.logistic_regression(X, y > 0, l2=1e-4)
+    X, y = libsvm("news20.bz2", rows)
+    softmax = sl.softmax_regression(X, y, l2=1e-4)
+    table, targets = [], []
+    for name, problem in (("w8a logistic", logistic), ("news20 softmax", softmax)):
+        alpha = 0.5 / problem.lipschitz_max()
+        grab, shuffled = (sgdlab_row("grab_batches", problem, sampler, alpha, repeats)
+                          for sampler in (sl.grab(16), sl.shuffled_cyclic(16)))
+        table += [dataclasses.replace(row, system=f"{row.system}, {name}, {sampler}")
+                  for row, sampler in ((grab, "grab(16)"), (shuffled, "shuffled_cyclic(16)"))]
+        targets.append(Target("grab_batches", f"GraB / RR epoch ({name}, B=16)", grab.seconds / shuffled.seconds,
+                              None, False))
+    return table, targets
+
+
 def case_jax_mlp(size, repeats):
     """The network 64-128-10, B = 32, float32, one epoch on JAX's default device (what --device gpu times)."""
     n, p = size
@@ -870,7 +889,8 @@ CASES = {"b1": case_b1, "b64": case_b64, "gd": case_gd, "mlp": case_mlp, "sweep"
          "gd_sparse": case_gd_sparse, "peers_mlp": case_peers_mlp, "peers_mlp_one_core": case_peers_mlp_one_core,
          "peers_lsq": case_peers_least_squares, "peers_w8a": case_peers_w8a, "peers_mlp_jax": case_peers_mlp_jax,
          "jax_mlp": case_jax_mlp, "jax_lsq": case_jax_least_squares, "jax_sweep": case_jax_sweep,
-         "jax_probe": case_jax_probe, "importance": case_importance, "grab": case_grab}
+         "jax_probe": case_jax_probe, "importance": case_importance, "grab": case_grab,
+         "grab_batches": case_grab_batches}
 #: The JAX engine's cases that --device gpu runs on the GPU (absolute times, to RESULTS-gpu.md).
 DEVICE_CASES = ["jax_mlp", "jax_lsq", "jax_sweep", "jax_probe"]
 #: The cases a plain run runs; "large" (a file larger than memory: minutes, and disk space) only when named,
@@ -886,7 +906,7 @@ SIZES = {  # case -> (full size, --quick size)
     "peers_mlp_jax": ((60_000, 64), (1_024, 64)), "peers_lsq": ((200_000, 100), (2_048, 20)),
     "peers_w8a": (None, 2_000), "jax_mlp": ((60_000, 64), (1_024, 64)), "jax_lsq": ((200_000, 100), (2_048, 20)),
     "jax_sweep": ((10_000, 50), (500, 10)), "jax_probe": ((200_000, 100), (2_048, 20)), "importance": (None, 2_000),
-    "grab": (None, 2_000),
+    "grab": (None, 2_000), "grab_batches": (None, 2_000),
 }
 
 

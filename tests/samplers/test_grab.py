@@ -116,7 +116,7 @@ def test_grab_with_momentum_and_an_averaged_iterate_in_lanes():
 
 @pytest.mark.parametrize("batch_size", [1, 4])
 @pytest.mark.parametrize("family", ["least_squares", "logistic_l2", "softmax_l2", "logistic_csr", "logistic_fold",
-                                    "logistic_csr_fold"])
+                                    "logistic_csr_fold", "softmax_csr"])
 def test_the_native_herding_equals_the_jax_engines(family, batch_size):
     # The native loop herds the same gradients xᵢdᵢᵀ + λW in V's layout: θ and the stale mean to 1e-12, the same orders.
     import scipy.sparse
@@ -130,7 +130,8 @@ def test_the_native_herding_equals_the_jax_engines(family, batch_size):
                "logistic_csr": lambda: sl.logistic_regression(sparse, labels, l2=0.05),
                # αλ = 1/2: W's scale halves every step, so the loops fold it into V again and again
                "logistic_fold": lambda: sl.logistic_regression(X, labels, l2=2.0),
-               "logistic_csr_fold": lambda: sl.logistic_regression(sparse, labels, l2=2.0)}[family]()
+               "logistic_csr_fold": lambda: sl.logistic_regression(sparse, labels, l2=2.0),
+               "softmax_csr": lambda: sl.softmax_regression(sparse, np.digitize(y, [-1.0, 1.0]), l2=0.01)}[family]()
     step = 0.25 if family.endswith("fold") else 0.05
     runs = [sl.minimize(problem, sl.grab(batch_size), step=step, epochs=4, seed=3, engine=engine)
             for engine in ("native", "jax")]

@@ -6,23 +6,28 @@ every real entry's gradient, in the batch's order,
     gᵢ = xᵢ dᵢᵀ + λW,   cᵢ = gᵢ − m,   σ = +1 if ⟨r, cᵢ⟩ ≤ 0 else −1,   r ← r + σ cᵢ,   t ← t + gᵢ,
 
 placing i at the front of the next order (σ = +1) or at the back; then takes the step. The running sum r, the sum
-t and the stale mean m are held in V's layout. In :func:`grab_epoch` (any B and K) ⟨r, xᵢdᵢᵀ⟩ reads row i only and
-the λW − m part of cᵢ is a pass over the p·K weights, so an entry costs O(p·K) beside the step's O(nnz(xᵢ)·K).
+t and the stale mean m are held in V's layout. Three loops, by the shape of the work:
 
-At B = 1 with one margin (the common case) :func:`grab_single_example` keeps an entry's cost proportional to the
-row's nonzeros. It holds r = z + γm + aV and t = y + bV, where the vectors z and y change only on the row's
-columns and γ, a, b are numbers: r ± cᵢ adds ±dᵢxᵢ to z, ∓1 to γ and ±λs to a, t + gᵢ adds dᵢxᵢ to y and λs to
-b; a step V ← V + fxᵢ takes afxᵢ out of z and bfxᵢ out of y, so that r and t stay what they were. The dense
-parts of ⟨r, cᵢ⟩,
+- :func:`dense_batches` (dense rows, B > 1 or K > 1): r and t as they are; ⟨r, xᵢdᵢᵀ⟩ reads row i and the λW − m
+  part of cᵢ is a pass over the p·K weights, which on dense rows costs what a pass over the row costs.
+- :func:`grab_single_example` (B = 1, one margin: the common case) and :func:`sparse_batches` (CSR rows, any B and
+  K) keep an entry's cost proportional to its row's nonzeros, as below (on news20, p·K = 1.2 million weights
+  against 80 nonzeros a row, this is what makes GraB usable there).
+
+At B = 1 with one margin :func:`grab_single_example` holds r = z + γm + aV and t = y + bV, where the vectors z
+and y change only on the row's columns and γ, a, b are numbers: r ± cᵢ adds ±dᵢxᵢ to z, ∓1 to γ and ±λs to a,
+t + gᵢ adds dᵢxᵢ to y and λs to b; a step V ← V + fxᵢ takes afxᵢ out of z and bfxᵢ out of y, so that r and t stay
+what they were. The dense parts of ⟨r, cᵢ⟩,
 
     ⟨r, V⟩ = ⟨z, V⟩ + γ⟨m, V⟩ + a⟨V, V⟩,   ⟨r, m⟩ = ⟨z, m⟩ + γ⟨m, m⟩ + a⟨V, m⟩,
 
 come from inner products kept as numbers and updated with each change on row i's columns (from the row's
 products with V, z and m, and ‖xᵢ‖²). On CSR rows V, z, y and m sit side by side in one p × 4 array, so that a
 nonzero's four numbers share a cache line (on dense rows each vector is contiguous): a step reads its row twice,
-once for xᵢᵀV, xᵢᵀz and xᵢᵀm, once to update V, z and y. r and t are written out whole at the end of the call. The
-kept numbers round differently from the direct sums: an order may differ from :func:`grab_epoch`'s where ⟨r, cᵢ⟩
-is within rounding of 0.
+once for xᵢᵀV, xᵢᵀz and xᵢᵀm, once to update V, z and y. :func:`sparse_batches` does the same with p × K arrays
+and K derivatives an entry. r and t are written out whole at the end of the call. The kept numbers round
+differently from the direct sums: an order may differ from the JAX engine's where ⟨r, cᵢ⟩ is within rounding
+of 0.
 """
 
 from __future__ import annotations
@@ -61,16 +66,53 @@ GRAB_RESCALE_BELOW = 1e-3
 V_AT, Z_AT, Y_AT, M_AT = 0, 1, 2, 3
 
 
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def strided_dot(first, second):
+    """⟨first, second⟩ of two short vectors or views of any stride (Numba's np.dot calls BLAS: contiguous
+    vectors only, and a call's cost)."""
+    total = 0.0
+    for j in range(first.size):
+        total += first[j] * second[j]
+    return total
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def kept_products(z, V, mean):
+    """(⟨z, V⟩, ⟨m, V⟩, ⟨V, V⟩, ⟨z, m⟩), the inner products the sparse loops keep as numbers (flat vectors)."""
+    return strided_dot(z, V), strided_dot(mean, V), strided_dot(V, V), strided_dot(z, mean)
+
+
 @numba.njit(cache=True, fastmath=REORDER, nogil=True, error_model="numpy")
 def grab_epoch(loss, rows, y, V, scale, indices, mask, alphas, l2, mean, running, total, next_order, slots, norms):
     """The plan's steps on W = scale·V (in place, as linear_sgd's batch loop) with each entry's gradient balanced
     before its step's update (see the module docstring); ``next_order`` and ``slots`` (the next free place at the
     front and at the back) are updated in place; ``norms`` are the rows' ‖xᵢ‖². Returns the new scale."""
-    steps, width = indices.shape
-    K = class_count(rows, V)
-    if width == 1 and K == 1:
+    if indices.shape[1] == 1 and class_count(rows, V) == 1:
         return grab_single_example(loss, rows, y, V.reshape(-1), scale, indices[:, 0], alphas, l2, mean.reshape(-1),
                                    running.reshape(-1), total.reshape(-1), next_order, slots, norms)
+    return grab_batches(loss, rows, y, V, scale, indices, mask, alphas, l2, mean, running, total, next_order, slots,
+                        norms)
+
+
+def grab_batches(loss, rows, y, V, scale, indices, mask, alphas, l2, mean, running, total, next_order, slots, norms):
+    """:func:`grab_epoch` for any B and K: :func:`dense_batches` on dense rows, :func:`sparse_batches` on CSR."""
+
+
+@overload(grab_batches)
+def _grab_batches(loss, rows, y, V, scale, indices, mask, alphas, l2, mean, running, total, next_order, slots,
+                  norms):
+    loop = dense_batches if isinstance(rows, numba.types.Array) else sparse_batches
+    return lambda loss, rows, y, V, scale, indices, mask, alphas, l2, mean, running, total, next_order, slots, \
+        norms: loop(loss, rows, y, V, scale, indices, mask, alphas, l2, mean, running, total, next_order, slots, norms)
+
+
+@numba.njit(cache=True, fastmath=REORDER, nogil=True, error_model="numpy")
+def dense_batches(loss, rows, y, V, scale, indices, mask, alphas, l2, mean, running, total, next_order, slots,
+                  norms):
+    """:func:`grab_epoch` on dense rows: r and t held as they are, the λW − m part of each cᵢ a pass over the p·K
+    weights (on dense rows a pass over the row costs as much)."""
+    steps, width = indices.shape
+    K = class_count(rows, V)
     margins, products = np.empty(K), np.empty(K)
     derivatives = np.empty((width, K))
     planned = indices.reshape(-1)
@@ -101,6 +143,100 @@ def grab_epoch(loss, rows, y, V, scale, indices, mask, alphas, l2, mean, running
             entry += 1
         scale = batch_step(rows, V, scale, indices[t], mask[t], alphas[t], l2, count, derivatives)
     return scale
+
+
+@numba.njit(cache=True, fastmath=IN_ORDER, nogil=True, error_model="numpy")
+def sparse_batches(loss, rows, y, V, scale, indices, mask, alphas, l2, mean, running, total, next_order, slots,
+                   norms):
+    """:func:`grab_epoch` on CSR rows at a cost proportional to the rows' nonzeros: r = z + γm + aV and t = y + bV
+    with the kept inner products of the B = 1 loop (module docstring), for K margins; the step's update is applied
+    entry by entry, each first read for the change it makes to the kept products, and adds the entry's gᵢ to t with
+    it. An entry reads its row five times (its derivatives, balancing's products and update of z, the step's
+    products and updates of V, z and y)."""
+    steps, width = indices.shape
+    K = class_count(rows, V)
+    z, t_part = running.copy(), total.copy()
+    flat_v, flat_z, flat_m = V.reshape(-1), z.reshape(-1), mean.reshape(-1)
+    gamma, a, b = 0.0, 0.0, 0.0
+    zv, mv, vv, zm = kept_products(flat_z, flat_v, flat_m)
+    mm = strided_dot(flat_m, flat_m)
+    margins, derivatives = np.empty(K), np.empty((width, K))
+    planned = indices.reshape(-1)
+    for t in range(steps):
+        count, _ = batch_derivatives(loss, rows, y, V, scale, indices[t], mask[t], planned, t * width, margins,
+                                     derivatives)
+        decay = l2 * scale
+        entry = 0
+        for e in range(width):   # balancing, every entry at the step's W
+            if not mask[t, e]:
+                continue
+            i, d = indices[t, e], derivatives[entry]
+            dv, dz, dm = csr_products(rows, i, d, V, z, mean)
+            dense_part = decay * (zv + gamma * mv + a * vv) - (zm + gamma * mm + a * mv)   # ⟨r, λW − m⟩
+            sign = 1.0 if dz + gamma * dm + a * dv + dense_part <= 0.0 else -1.0
+            zv += sign * dv
+            zm += sign * dm
+            gamma -= sign
+            a += sign * decay
+            b += decay
+            row_add_outer(rows, i, z, sign, d)   # t's gᵢ is added with the step's update below
+            place(next_order, slots, i, sign)
+            entry += 1
+        shrunk = scale * (1.0 - alphas[t] * l2)
+        if abs(shrunk) < GRAB_RESCALE_BELOW:   # W's scale folds into V: r's aV and t's bV written into z and y
+            z += a * V
+            t_part += b * V
+            V *= shrunk
+            a, b, scale = 0.0, 0.0, 1.0
+            zv, mv, vv, zm = kept_products(flat_z, flat_v, flat_m)
+        else:
+            scale = shrunk
+        factor = -alphas[t] / (count * scale)   # the step: V ← V + factor Σᵢ xᵢdᵢᵀ, one entry at a time
+        entry = 0
+        for e in range(width):
+            if not mask[t, e]:
+                continue
+            i, d = indices[t, e], derivatives[entry]
+            dv, dz, dm = csr_products(rows, i, d, V, z, mean)
+            squared = factor * factor * norms[i] * strided_dot(d, d)   # ‖δ‖² of δ = factor · xᵢdᵢᵀ
+            zv += factor * dz - a * factor * dv - a * squared      # ⟨z − aδ, V + δ⟩
+            zm -= a * factor * dm
+            mv += factor * dm
+            vv += 2.0 * factor * dv + squared
+            csr_add_outers(rows, i, d, V, factor, z, -a * factor, t_part, 1.0 - b * factor)
+            entry += 1
+    running[:] = z + gamma * mean + a * V
+    total[:] = t_part + b * V
+    return scale
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def csr_products(rows, i, d, V, z, mean):
+    """(⟨xᵢdᵀ, V⟩, ⟨xᵢdᵀ, z⟩, ⟨xᵢdᵀ, m⟩) for CSR row i and K numbers d, V, z, m p × K, in one pass over the row."""
+    data, indices, indptr = rows
+    with_v, with_z, with_m = 0.0, 0.0, 0.0
+    for position in range(indptr[i], indptr[i + 1]):
+        x, j = data[position], indices[position]
+        for k in range(d.size):
+            xd = x * d[k]
+            with_v += xd * V[j, k]
+            with_z += xd * z[j, k]
+            with_m += xd * mean[j, k]
+    return with_v, with_z, with_m
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def csr_add_outers(rows, i, d, first, to_first, second, to_second, third, to_third):
+    """first += to_first · xᵢdᵀ, and so second and third, for CSR row i, K numbers d and p × K arrays, in one pass
+    over the row."""
+    data, indices, indptr = rows
+    for position in range(indptr[i], indptr[i + 1]):
+        x, j = data[position], indices[position]
+        x_first, x_second, x_third = to_first * x, to_second * x, to_third * x
+        for k in range(d.size):
+            first[j, k] += x_first * d[k]
+            second[j, k] += x_second * d[k]
+            third[j, k] += x_third * d[k]
 
 
 def herding_vectors(rows, p):
@@ -180,15 +316,6 @@ def _row_updates(rows, i, vectors, to_v, to_z, to_y):
     return csr
 
 
-@numba.njit(cache=True, inline="always", error_model="numpy")
-def strided_dot(first, second):
-    """⟨first, second⟩ for two p-vectors, views of any stride (np.dot wants contiguous ones)."""
-    total = 0.0
-    for j in range(first.size):
-        total += first[j] * second[j]
-    return total
-
-
 def _herded_single_loop(fastmath: set):
     """:func:`grab_epoch` at B = 1 and K = 1, compiled with ``fastmath``, at a cost proportional to the rows'
     nonzeros (see the module docstring): w, mean, running and total are p-vectors, ``norms`` the rows' ‖xᵢ‖²;
@@ -200,8 +327,8 @@ def _herded_single_loop(fastmath: set):
             herding_vector(rows, vectors, Y_AT)
         V[:], z[:], t_part[:], herding_vector(rows, vectors, M_AT)[:] = w, running, total, mean
         gamma, a, b = 0.0, 0.0, 0.0
-        zv, mv, vv = np.dot(running, w), np.dot(mean, w), np.dot(w, w)
-        zm, mm = np.dot(running, mean), np.dot(mean, mean)
+        zv, mv, vv, zm = kept_products(z, V, mean)
+        mm = strided_dot(mean, mean)
         for t in range(order.shape[0]):
             _ask_ahead(rows, y, order, t, PREFETCH_AHEAD_STEPS)
             i = order[t]
@@ -223,7 +350,7 @@ def _herded_single_loop(fastmath: set):
                 xz += a * xv
                 xv *= shrunk
                 a, b, scale = 0.0, 0.0, 1.0
-                zv, mv, vv, zm = strided_dot(z, V), strided_dot(mean, V), strided_dot(V, V), strided_dot(z, mean)
+                zv, mv, vv, zm = kept_products(z, V, mean)
             else:
                 scale = shrunk
             f = -alphas[t] * d / scale   # the step: V ← V + f xᵢ

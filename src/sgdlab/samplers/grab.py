@@ -112,6 +112,7 @@ def _on_host(state: GrabState, iteration) -> bool:
     return not isinstance(iteration, jax.Array) and all(
         isinstance(leaf, np.ndarray | np.generic) for leaf in jax.tree.leaves(state))
 
+
 def grab(batch_size: int = 1) -> GraB:
     """GraB's herded order (Lu, Guo and De Sa 2022): each epoch visits the examples in an order balanced from the
     previous epoch's per-example gradients, so that the partial sums of an epoch's gradients track the full

@@ -82,6 +82,16 @@ def kept_products(z, V, mean):
     return strided_dot(z, V), strided_dot(mean, V), strided_dot(V, V), strided_dot(z, mean)
 
 
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def folded(V, z, y, mean, a, b, shrunk):
+    """W's scale folded into V (flat vectors, in place): r's aV and t's bV written into z and y, then V ← shrunk·V,
+    so that a and b start again from 0 with the scale 1; returns the kept products afresh (:func:`kept_products`)."""
+    z += a * V
+    y += b * V
+    V *= shrunk
+    return kept_products(z, V, mean)
+
+
 @numba.njit(cache=True, fastmath=REORDER, nogil=True, error_model="numpy")
 def grab_epoch(loss, rows, y, V, scale, indices, mask, alphas, l2, mean, running, total, next_order, slots, norms):
     """The plan's steps on W = scale·V (in place, as linear_sgd's batch loop) with each entry's gradient balanced
@@ -183,12 +193,9 @@ def sparse_batches(loss, rows, y, V, scale, indices, mask, alphas, l2, mean, run
             place(next_order, slots, i, sign)
             entry += 1
         shrunk = scale * (1.0 - alphas[t] * l2)
-        if abs(shrunk) < GRAB_RESCALE_BELOW:   # W's scale folds into V: r's aV and t's bV written into z and y
-            z += a * V
-            t_part += b * V
-            V *= shrunk
+        if abs(shrunk) < GRAB_RESCALE_BELOW:
+            zv, mv, vv, zm = folded(flat_v, flat_z, t_part.reshape(-1), flat_m, a, b, shrunk)
             a, b, scale = 0.0, 0.0, 1.0
-            zv, mv, vv, zm = kept_products(flat_z, flat_v, flat_m)
         else:
             scale = shrunk
         factor = -alphas[t] / (count * scale)   # the step: V ← V + factor Σᵢ xᵢdᵢᵀ, one entry at a time
@@ -343,14 +350,11 @@ def _herded_single_loop(fastmath: set):
             b += decay
             place(next_order, slots, i, sign)
             shrunk = scale * (1.0 - alphas[t] * l2)
-            if abs(shrunk) < GRAB_RESCALE_BELOW:   # W's scale folds into V: r's aV and t's bV written into z and y
-                z += a * V
-                t_part += b * V
-                V *= shrunk
+            if abs(shrunk) < GRAB_RESCALE_BELOW:
+                zv, mv, vv, zm = folded(V, z, t_part, mean, a, b, shrunk)
                 xz += a * xv
                 xv *= shrunk
                 a, b, scale = 0.0, 0.0, 1.0
-                zv, mv, vv, zm = kept_products(z, V, mean)
             else:
                 scale = shrunk
             f = -alphas[t] * d / scale   # the step: V ← V + f xᵢ

@@ -124,10 +124,8 @@ def averaged_epoch(loss, rows, y, V, scale, U, weight, indices, mask, alphas, l2
         count, total = batch_derivatives(loss, rows, y, V, scale, indices[t], mask[t], planned, t * width, margins,
                                          derivatives)
         scale *= 1.0 - alphas[t] * l2 * (total / count)   # the penalty weighted as the terms (× their mean weight)
-        if abs(scale) < AVERAGED_RESCALE_BELOW:   # W = scale·V becomes V: first Σ = U + weight·V moves into U
-            U += weight * V
-            V *= scale
-            scale, weight = 1.0, 0.0
+        if abs(scale) < AVERAGED_RESCALE_BELOW:
+            scale, weight = folded_average(V, U, scale, weight)
         factor = -alphas[t] / (count * scale)
         count = 0
         for b in range(width):
@@ -144,20 +142,32 @@ def averaged_epoch(loss, rows, y, V, scale, U, weight, indices, mask, alphas, l2
     return scale, weight
 
 
+@numba.njit(cache=True, error_model="numpy")   # a call, not inlined: array code in a loop's body slows every step
+def folded_average(V, U, scale, weight):
+    """W = scale·V becomes V and Σ = U + weight·V moves into U (in place); returns the new (scale, weight), (1, 0)."""
+    U += weight * V
+    V *= scale
+    return 1.0, 0.0
+
+
 @numba.njit(cache=True, fastmath=REORDER, nogil=True, error_model="numpy")
 def averaged_single_epoch(loss, rows, y, v, scale, u, weight, order, alphas, l2, k0, first):
     """:func:`averaged_epoch` for one example and one margin a step (B = 1, K = 1): no batch buffers, and the
-    rows asked for PREFETCH_AHEAD_STEPS steps ahead, as plain SGD's B = 1 loop."""
+    rows asked for PREFETCH_AHEAD_STEPS steps ahead, as plain SGD's B = 1 loop. Without an ℓ2 term the scale stays
+    1 and is left out of the arithmetic, as there."""
+    decays = l2 != 0.0 or scale != 1.0
     for t in range(order.shape[0]):
         _ask_ahead(rows, y, order, t, PREFETCH_AHEAD_STEPS)
         i = order[t]
-        derivative = scalar_derivative(loss, scale * row_dot(rows, i, v), y[i])
-        scale *= 1.0 - alphas[t] * l2
-        if abs(scale) < AVERAGED_RESCALE_BELOW:
-            u += weight * v
-            v *= scale
-            scale, weight = 1.0, 0.0
-        row_axpy_pair(rows, i, v, u, -alphas[t] * derivative / scale, weight)
+        dot = row_dot(rows, i, v)
+        derivative = scalar_derivative(loss, scale * dot if decays else dot, y[i])
+        step = -alphas[t] * derivative
+        if decays:
+            scale *= 1.0 - alphas[t] * l2
+            if abs(scale) < AVERAGED_RESCALE_BELOW:
+                scale, weight = folded_average(v, u, scale, weight)
+            step /= scale
+        row_axpy_pair(rows, i, v, u, step, weight)
         if k0 + t + 1 > first:
             weight += scale
     return scale, weight

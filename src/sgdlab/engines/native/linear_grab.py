@@ -82,7 +82,7 @@ def kept_products(z, V, mean):
     return strided_dot(z, V), strided_dot(mean, V), strided_dot(V, V), strided_dot(z, mean)
 
 
-@numba.njit(cache=True, inline="always", error_model="numpy")
+@numba.njit(cache=True, error_model="numpy")   # a call, not inlined: array code in a loop's body slows every step
 def folded(V, z, y, mean, a, b, shrunk):
     """W's scale folded into V (flat vectors, in place): r's aV and t's bV written into z and y, then V ← shrunk·V,
     so that a and b start again from 0 with the scale 1; returns the kept products afresh (:func:`kept_products`)."""

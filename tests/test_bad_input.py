@@ -75,7 +75,7 @@ CASES = [
     ("tol 0", lambda: sl.minimize(problem, step=0.1, tol=0), ValueError, "tol must be a positive finite number; got 0.0"),
     ("record_every 0", lambda: sl.minimize(problem, step=0.1, record_every=0), ValueError, "record_every must be a positive number: a whole number of epochs, or 1/m of one (0.5, 0.25, 0.2, 0.1, …); got 0"),
     ("unknown sampler name", lambda: sl.minimize(problem, sampler="random", step=0.1), ValueError,
-     "sampler must be one of full_batch, with_replacement, without_replacement, importance, importance_shuffled, cyclic, shuffled_cyclic, shuffle_once, flip_flop, shuffled_chunks, grab, iid; got 'random'"),
+     "sampler must be one of full_batch, iid, with_replacement, without_replacement, cyclic, shuffled_cyclic, shuffle_once, flip_flop, shuffled_chunks, grab, importance, importance_shuffled; got 'random'"),
     ("sampler object", lambda: sl.minimize(problem, sampler=42, step=0.1), TypeError, "sampler must be a sampler such as sl.shuffled_cyclic(32)"),
     ("problem object", lambda: sl.minimize("least squares", step=0.1), TypeError, "problem must be a finite sum such as sl.least_squares(X, y) or an sl.expectation(...); got 'least squares'"),
     ("unknown minimize argument", lambda: sl.minimize(problem, step=0.1, smapler=sl.cyclic()), TypeError,

@@ -19,9 +19,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from sgdlab._helpers import validation
+from sgdlab._helpers import theorem, validation
+from sgdlab._helpers.registry import Registry
 
 S = typing.TypeVar("S", bound="Schedule")
+
+#: The step-size schedules k ↦ αₖ and the steps that adapt to the loss, each factory registered where it is defined.
+SCHEDULES = Registry("schedule")
+STEP_RULES = Registry("step rule")
 
 
 class Schedule:
@@ -152,6 +157,7 @@ class Polyak(AdaptiveStep):
     """αₖ = (F(θᵏ) − p*)/‖∇F(θᵏ)‖² (0 where ∇F(θᵏ) = 0): Polyak's step for gradient descent."""
 
     formula = "αₖ = (F(θᵏ) − {optimal:.6g})/‖∇F(θᵏ)‖² (Polyak)"
+    theorems = (theorem.POLYAK_STEP,)
 
     optimal: float
 
@@ -168,6 +174,7 @@ class StochasticPolyak(AdaptiveStep):
     bound of every f_{Iₖ} (0 for nonnegative losses)."""
 
     formula = "αₖ = min((f_Iₖ(θᵏ) − {f_min:.4g})/({c:.4g} ‖gₖ‖²), {max_step:.4g}) (stochastic Polyak)"
+    theorems = (theorem.STOCHASTIC_POLYAK_STEP,)
 
     c: float
     f_min: float
@@ -183,6 +190,7 @@ class StochasticPolyak(AdaptiveStep):
 StepLike = float | Schedule | Callable[[Any], Any]
 
 
+@SCHEDULES.register
 def constant(alpha: float) -> Constant:
     """αₖ = α for every k.
 
@@ -207,6 +215,7 @@ def constant(alpha: float) -> Constant:
     return Constant(validation.positive_float("alpha", alpha, context="constant"))
 
 
+@SCHEDULES.register
 def inverse_time(alpha0: float, decay: float) -> InverseTime:
     """αₖ = α₀ / (1 + decay · k): Σαₖ = ∞ and Σαₖ² < ∞ (Robbins–Monro), so SGD converges to θ*.
 
@@ -234,6 +243,7 @@ def inverse_time(alpha0: float, decay: float) -> InverseTime:
                        validation.nonnegative_float("decay", decay, context="inverse_time"))
 
 
+@SCHEDULES.register
 def inverse_sqrt(alpha0: float) -> InverseSqrt:
     """αₖ = α₀ / √(k + 1).
 
@@ -257,6 +267,7 @@ def inverse_sqrt(alpha0: float) -> InverseSqrt:
     return InverseSqrt(validation.positive_float("alpha0", alpha0, context="inverse_sqrt"))
 
 
+@SCHEDULES.register
 def step_decay(alpha0: float, factor: float, every: int) -> StepDecay:
     """αₖ = α₀ · factor^⌊k / every⌋: multiply the step by ``factor`` every ``every`` iterations.
 
@@ -286,6 +297,7 @@ def step_decay(alpha0: float, factor: float, every: int) -> StepDecay:
                      validation.integer("every", every, context="step_decay"))
 
 
+@SCHEDULES.register
 def cosine(alpha0: float, total: int, alpha_min: float = 0.0) -> Cosine:
     """Cosine annealing, αₖ = α_min + (α₀ − α_min)(1 + cos(π min(k, total)/total))/2.
 
@@ -318,6 +330,7 @@ def cosine(alpha0: float, total: int, alpha_min: float = 0.0) -> Cosine:
     return Cosine(alpha0, validation.integer("total", total, context="cosine"), alpha_min)
 
 
+@STEP_RULES.register
 def polyak(optimal: float | None = None) -> Polyak:
     """Polyak's step for gradient descent: αₖ = (F(θᵏ) − p*)/‖∇F(θᵏ)‖².
 
@@ -347,6 +360,7 @@ def polyak(optimal: float | None = None) -> Polyak:
     return Polyak(validation.real("optimal", optimal, allowed="a finite number", accept=np.isfinite, context="polyak"))
 
 
+@STEP_RULES.register
 def stochastic_polyak(c: float = 0.5, f_min: float = 0.0, max_step: float | None = None) -> StochasticPolyak:
     """The stochastic Polyak step: αₖ = min((f_{Iₖ}(θᵏ) − f_min)/(c ‖gₖ‖²), max_step).
 

@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from sgdlab._helpers import validation
-from sgdlab.samplers.schemes import Sampler as _Scheme
+from sgdlab.samplers.base import Sampler as _Scheme
 
 try:
     import torch

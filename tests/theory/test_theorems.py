@@ -35,7 +35,7 @@ def test_each_sampler_gets_its_own_theorem_or_none():
         check = sl.check_step(problem, alpha, shuffled)
         assert check.theorem is None and "needs every term fᵢ μ-strongly convex" in check.verdict
     chunks = sl.check_step(problem, alpha, sl.shuffled_chunks(1, chunk=4))
-    assert chunks.theorem is None and "no theorem for shuffled_chunks" in chunks.verdict
+    assert chunks.theorem is None and "no theorem known for shuffled_chunks(" in chunks.verdict
     logistic = sl.logistic_regression(problem.X, problem.y > 0)   # no ℓ2: not strongly convex
     assert "needs F μ-strongly convex" in sl.check_step(logistic, 0.1, sgd).verdict
 

@@ -15,13 +15,13 @@ import importlib.util
 import jax
 
 from sgdlab._helpers import validation
+from sgdlab._helpers.declared import declared
 from sgdlab.engines.base import EpochProgram
 from sgdlab.engines.compiled import CompiledRun
 from sgdlab.engines.evaluation import Reference
 from sgdlab.engines.native.work import is_network, is_sparse_single_margin, step_work
 from sgdlab.methods import Method
-from sgdlab.methods.averaging import Averaged, PolyakAverage
-from sgdlab.samplers import GraB
+from sgdlab.methods.averaging import Averaged
 from sgdlab.schedules import AdaptiveStep
 
 #: The engines a run may ask for ("streamed" is not asked for: data on disk are always streamed).
@@ -53,9 +53,9 @@ def unsupported(problem, sampler, optimizer, placement=None, schedule=None) -> s
         return reason
     if problem.constraint is not None:
         return "the problem is constrained (projected steps run on the JAX engine)"
-    if sampler.depends_on_run and (is_network(problem) or optimizer is not None or not isinstance(sampler, GraB)):
-        return ("the sampler's order depends on the run (the native loop herds GraB's orders with plain SGD on the "
-                "linear models; other runs of it are on the JAX engine)")
+    reason = _sampler_reason(problem, sampler, optimizer)
+    if reason is not None:
+        return reason
     if sampler.weighted and not _native_weighted(problem, sampler, optimizer):
         return ("the sampler weighs its draws (the native loop runs importance sampling with plain SGD or its average, "
                 "networks at B = 1; other runs of it are on the JAX engine)")
@@ -154,14 +154,30 @@ def _compiled(problem, sampler, params, schedule, reference, lanes, optimizer, c
     return cache[key]
 
 
+def _sampler_reason(problem, sampler, optimizer) -> str | None:
+    """Why the native loop cannot run ``sampler``'s plans, or None: a sampler runs natively when its own class
+    declares ``native`` ("plans": the loop needs its plans alone; "herded": GraB's orders, herded natively with
+    plain SGD on the linear models)."""
+    native = declared(sampler, "native")
+    if native is None:
+        return (f"{type(sampler).__name__} declares no native support (a sampler's own class says native = "
+                "'plans' when the native loop needs nothing but its plans)")
+    if native == "herded" and (is_network(problem) or optimizer is not None):
+        return ("the sampler's order depends on the run (the native loop herds GraB's orders with plain SGD on the "
+                "linear models; other runs of it are on the JAX engine)")
+    return None
+
+
 def _native_method(problem, method: Method) -> bool:
-    """Whether the native loop runs ``method`` on ``problem``: on the linear models, heavy ball and Nesterov,
-    and SAGA with one margin (least squares, logistic regression)."""
-    if is_network(problem):
+    """Whether the native loop runs ``method`` on ``problem``, as the method's own class declares it
+    (:func:`~sgdlab._helpers.declared.declared`): heavy ball and Nesterov on the linear models, and SAGA with one
+    margin (least squares, logistic regression)."""
+    native = declared(method, "native")
+    if is_network(problem) or native is None:
         return False
-    if method.name == "saga":
-        return getattr(problem, "native_loss", None) in ("squared", "logistic")
-    return method.name in ("heavy_ball", "nesterov")
+    if native == "saga":
+        return declared(problem, "native_loss") in ("squared", "logistic")
+    return native in ("heavy_ball", "nesterov")
 
 
 def _native_weighted(problem, sampler, optimizer) -> bool:
@@ -174,13 +190,13 @@ def _native_weighted(problem, sampler, optimizer) -> bool:
 
 def _native_average(problem, rule: Averaged) -> bool:
     """Whether the native loop runs ``rule``: a Polyak–Ruppert or tail average of plain SGD on a linear model."""
-    return rule.rule is None and not is_network(problem) and isinstance(rule.averaging, PolyakAverage)
+    return rule.rule is None and not is_network(problem) and declared(rule.averaging, "native") == "polyak_average"
 
 
 def _model_reason(problem) -> str | None:
     """Why the native loop has no model for ``problem``, or None when it has one."""
     if not is_network(problem):
-        if getattr(problem, "native_loss", None) is None:
+        if declared(problem, "native_loss") is None:
             return (f"{type(problem).__name__} is not a built-in linear model (least squares, logistic, softmax, "
                     "curve fit) or a ReLU network of one hidden layer")
         if getattr(problem, "scale", None) is not None:

@@ -19,8 +19,10 @@ from sgdlab.methods.averaging import (
 )
 from sgdlab.methods.base import Method, StepGradients, plain, read_method
 from sgdlab.methods.momentum import HeavyBall, Nesterov, heavy_ball, nesterov
+from sgdlab.methods.registry import AVERAGINGS, METHODS
 from sgdlab.methods.variance_reduced import SAGA, SVRG, LooplessSVRG, loopless_svrg, saga, svrg
 
-__all__ = ["EMA", "SAGA", "SVRG", "Averaging", "HeavyBall", "LooplessSVRG", "Method", "Nesterov", "PolyakAverage",
+__all__ = ["AVERAGINGS", "EMA", "METHODS", "SAGA", "SVRG", "Averaging", "HeavyBall", "LooplessSVRG", "Method",
+           "Nesterov", "PolyakAverage",
            "ScheduleFree", "StepGradients", "TailAverage", "ema", "heavy_ball", "loopless_svrg", "nesterov", "plain",
            "polyak_average", "read_method", "saga", "schedule_free", "svrg", "tail_average"]

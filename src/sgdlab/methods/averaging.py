@@ -26,6 +26,7 @@ import jax
 import jax.numpy as jnp
 
 from sgdlab._helpers import validation
+from sgdlab.methods.registry import AVERAGINGS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,6 +63,8 @@ class PolyakAverage(Averaging):
     start: int = 0
     first: int | None = None
     name = "polyak_average"
+    #: The native loops average plain SGD from a start (read for the class itself only).
+    native = "polyak_average"
 
     def update(self, state: Any, params: Any, k: Any, rule_state: Any = None) -> Any:
         """θ̄ ← θ̄ + (θᵏ − θ̄)/count once k > first (count counts those k), else θ̄ ← θᵏ."""
@@ -88,6 +91,7 @@ class TailAverage(PolyakAverage):
 
     fraction: float = 0.5
     name = "tail_average"
+    native = "polyak_average"
 
     def resolved(self, steps_per_epoch: int, iterations: int) -> Averaging:
         return dataclasses.replace(self, first=math.floor((1.0 - self.fraction) * iterations))
@@ -143,6 +147,7 @@ class Averaged:
     averaging: Averaging
 
 
+@AVERAGINGS.register
 def polyak_average(start: int = 0) -> PolyakAverage:
     """The Polyak–Ruppert average: θ̄ᵏ = (1/(k − s)) Σ_{j=s+1}^{k} θʲ, s = start · (steps per epoch).
 
@@ -165,6 +170,7 @@ def polyak_average(start: int = 0) -> PolyakAverage:
     return PolyakAverage(validation.integer("start", start, low=0, context="polyak_average"))
 
 
+@AVERAGINGS.register
 def tail_average(fraction: float = 0.5) -> TailAverage:
     """The mean of the iterates of the last ``fraction`` of the run's K steps (s = ⌊(1 − fraction) K⌋).
 
@@ -189,6 +195,7 @@ def tail_average(fraction: float = 0.5) -> TailAverage:
     return TailAverage(fraction=fraction)
 
 
+@AVERAGINGS.register
 def ema(decay: float = 0.999) -> EMA:
     """The exponential moving average θ̄ᵏ⁺¹ = decay · θ̄ᵏ + (1 − decay) · θᵏ⁺¹, θ̄⁰ = θ⁰.
 
@@ -212,6 +219,7 @@ def ema(decay: float = 0.999) -> EMA:
                                      context="ema"))
 
 
+@AVERAGINGS.register
 def schedule_free() -> ScheduleFree:
     """The evaluation point of an optax schedule-free optimizer (``optax.contrib.schedule_free_sgd``, …) as the
     run's second iterate: its history's avg_… columns and ``Result.averaged_params`` are x, where the

@@ -23,7 +23,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from sgdlab._helpers import validation
+from sgdlab._helpers import theorem, validation
+from sgdlab.methods.registry import METHODS
 
 
 class StepGradients(typing.NamedTuple):
@@ -53,6 +54,10 @@ class Method:
     """Plain (S)GD, θ⁺ = θ − α g, and the base of every method (see the module docstring)."""
 
     name = "plain"
+    #: What the native engine runs for this class (read for the class itself only: see sgdlab._helpers.declared).
+    native = "plain"
+    #: The theorems of its step: plain SGD's are its sampler's.
+    theorems: typing.ClassVar[tuple[theorem.Theorem, ...]] = ()
     #: Per-example gradients a step computes for each entry of its batch (SVRG: two, at θ and at the snapshot).
     gradients_per_example = 1
     #: Whether the method needs a finite sum held in memory (per-example gradients, a full gradient).
@@ -94,6 +99,7 @@ class Method:
         return 2.0 / L
 
 
+@METHODS.register
 def plain() -> Method:
     """Plain (S)GD: θᵏ⁺¹ = θᵏ − αₖ gᵏ.
 

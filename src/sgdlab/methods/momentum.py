@@ -16,8 +16,9 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from sgdlab._helpers import validation
+from sgdlab._helpers import theorem, validation
 from sgdlab.methods.base import Method
+from sgdlab.methods.registry import METHODS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -26,6 +27,8 @@ class HeavyBall(Method):
 
     beta: float = 0.9
     name = "heavy_ball"
+    native = "heavy_ball"
+    theorems = (theorem.HEAVY_BALL_QUADRATIC,)
 
     def init(self, params: Any, n: int | None = None) -> Any:
         """v⁰ = 0, shaped like θ."""
@@ -49,6 +52,8 @@ class Nesterov(HeavyBall):
     """Nesterov momentum: v⁺ = β v + g, θ⁺ = θ − α (g + β v⁺) (v⁰ = 0)."""
 
     name = "nesterov"
+    native = "nesterov"
+    theorems = (theorem.NESTEROV_QUADRATIC,)
 
     def apply(self, params: Any, state: Any, grads: Any, alpha: Any) -> tuple[Any, Any]:
         """(θ − α (g + β v⁺), v⁺) with v⁺ = β v + g."""
@@ -69,6 +74,7 @@ class Nesterov(HeavyBall):
         return (2.0 + 2.0 * self.beta) / ((1.0 + 2.0 * self.beta) * L)
 
 
+@METHODS.register
 def heavy_ball(beta: float = 0.9) -> HeavyBall:
     """Heavy-ball momentum: vᵏ⁺¹ = β vᵏ + gᵏ, θᵏ⁺¹ = θᵏ − αₖ vᵏ⁺¹, with 0 ≤ β < 1.
 
@@ -91,6 +97,7 @@ def heavy_ball(beta: float = 0.9) -> HeavyBall:
     return HeavyBall(_momentum("heavy_ball", beta))
 
 
+@METHODS.register
 def nesterov(beta: float = 0.9) -> Nesterov:
     """Nesterov momentum: vᵏ⁺¹ = β vᵏ + gᵏ, θᵏ⁺¹ = θᵏ − αₖ (gᵏ + β vᵏ⁺¹), with 0 ≤ β < 1.
 

@@ -28,8 +28,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from sgdlab._helpers import validation
+from sgdlab._helpers import theorem, validation
 from sgdlab.methods.base import Method, StepGradients
+from sgdlab.methods.registry import METHODS
 
 
 def _descend(params, grads, alpha):
@@ -53,6 +54,7 @@ class SVRG(Method):
 
     snapshot_every: int = 1
     name = "svrg"
+    theorems = (theorem.SVRG,)
     gradients_per_example = 2
     needs_finite_sum = True
 
@@ -83,6 +85,7 @@ class LooplessSVRG(SVRG):
 
     p: float | None = None
     name = "loopless_svrg"
+    theorems = (theorem.LOOPLESS_SVRG,)
 
     def probability(self, n: int, batch_size: int) -> float:
         """p, or B/N when not given (one snapshot an epoch on average)."""
@@ -104,6 +107,8 @@ class SAGA(Method):
     """SAGA with a table of one gradient per example (see the module docstring)."""
 
     name = "saga"
+    native = "saga"
+    theorems = (theorem.SAGA,)
     needs_finite_sum = True
 
     def init(self, params: Any, n: int | None = None) -> Any:
@@ -152,6 +157,7 @@ def _stored(table, mean, current, stored, indices, mask, n: int):
     return table, mean
 
 
+@METHODS.register
 def svrg(snapshot_every: int = 1) -> SVRG:
     """SVRG: gₖ = (1/b) Σ_{i ∈ Iₖ} (∇fᵢ(θᵏ) − ∇fᵢ(w̃)) + ∇F(w̃), with the snapshot w̃ ← θ taken at the start
     of every ``snapshot_every``-th epoch; θᵏ⁺¹ = θᵏ − αₖ gₖ.
@@ -179,6 +185,7 @@ def svrg(snapshot_every: int = 1) -> SVRG:
     return SVRG(validation.integer("snapshot_every", snapshot_every, low=1, context="svrg"))
 
 
+@METHODS.register
 def loopless_svrg(p: float | None = None) -> LooplessSVRG:
     """Loopless SVRG: SVRG's gₖ, with the snapshot moved to θᵏ with probability p before each step.
 
@@ -204,6 +211,7 @@ def loopless_svrg(p: float | None = None) -> LooplessSVRG:
     return LooplessSVRG(p=p)
 
 
+@METHODS.register
 def saga() -> SAGA:
     """SAGA: gₖ = (1/b) Σ_{i ∈ Iₖ} (∇fᵢ(θᵏ) − φᵢ) + (1/N) Σⱼ φⱼ, then φᵢ ← ∇fᵢ(θᵏ) for i ∈ Iₖ.
 

@@ -24,6 +24,7 @@ from sgdlab.constraints import ConstraintSet
 from sgdlab.data.ondisk import is_on_disk
 from sgdlab.data.sharded import holding_devices, is_row_sharded
 from sgdlab.problems import chunked, models
+from sgdlab.problems.hyperparameters import constructor_arguments
 
 
 class Problem:
@@ -110,6 +111,11 @@ class Problem:
         """The user code that defines F (its per-example loss, or the loss and sampler of an
         expectation), which fingerprints of the problem hash along with its data."""
         return ()
+
+    def hyperparameters(self) -> dict[str, Any]:
+        """What defines the problem besides its data, θ⁰ and defining functions: its constructor's other arguments
+        (:mod:`sgdlab.problems.hyperparameters`), which a run's identity hashes."""
+        return constructor_arguments(self)
 
     def solution(self):
         """A minimizer θ* of the problem, or None when not known.
@@ -361,6 +367,10 @@ class Negation(FiniteSum):
 
     def _on_parameters(self, loss, params0):
         return loss, params0, self.original._split   # the original's θ and loss of θ
+
+    def hyperparameters(self) -> dict[str, Any]:
+        """The original problem's."""
+        return self.original.hyperparameters()
 
     def _validated_data(self, data):
         return data, self.original.n   # the original's, already checked

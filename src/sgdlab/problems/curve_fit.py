@@ -163,6 +163,9 @@ def gaussian_rbf(centers: ArrayLike, width: float) -> GaussianRBF:
 class CurveFit(LeastSquares):
     """F(θ) = (1/2N) Σᵢ (Σⱼ θⱼ φⱼ(xᵢ) − yᵢ)², least squares on the basis features of x."""
 
+    native_loss = "squared"
+    exact_lipschitz = True
+
     def __init__(self, x, y, basis: Basis, sample_weight=None):
         if not isinstance(basis, Basis):
             validation.fail("basis", "a basis such as sl.polynomial(3), sl.fourier(5) or sl.gaussian_rbf(c, w)",

@@ -17,6 +17,7 @@ from numpy.typing import ArrayLike
 
 from sgdlab._helpers.aliases import Features
 from sgdlab.problems.linear import LinearModel, design_matrix, targets
+from sgdlab.problems.registry import FAMILIES
 from sgdlab.problems.weights import example_weights, mean_one_scale
 
 #: The normal equations solve for θ* only when λ_min(XᵀX) > GRAM_RCOND · λ_max(XᵀX) (κ(X) < 10⁴).
@@ -32,6 +33,7 @@ class LeastSquares(LinearModel):
     """F(θ) = (1/2N) ‖Xθ − y‖², with its closed-form solution, optimal value and L."""
 
     native_loss = "squared"
+    exact_lipschitz = True
 
     def __init__(self, X, y, sample_weight=None):
         X = design_matrix(X)
@@ -166,6 +168,7 @@ class LeastSquares(LinearModel):
         return float(smallest / self.n)
 
 
+@FAMILIES.register
 def least_squares(X: Features, y: ArrayLike, sample_weight: ArrayLike | None = None) -> LeastSquares:
     """F(θ) = (1/2N) ‖Xθ − y‖² = (1/N) Σᵢ ½(xᵢᵀθ − yᵢ)², least squares in its mean form; with sample weights
     F(θ) = Σᵢ wᵢ ½(xᵢᵀθ − yᵢ)² / Σᵢ wᵢ.

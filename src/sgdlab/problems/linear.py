@@ -39,8 +39,11 @@ class LinearModel(FiniteSum):
     """
 
     curvature = 1.0
-    #: The loss family the native loop (sgdlab.engines.select) runs for this model, or None when it has none.
+    #: The loss kernel the native loop (sgdlab.engines.select) runs for this model, declared by each family's own
+    #: class (read with sgdlab._helpers.declared: a subclass with other margin_losses has none until it says so).
     native_loss: str | None = None
+    #: Whether L = c λ_max(XᵀX)/N + λ is F's exact constant (least squares), not a bound (declared per class).
+    exact_lipschitz = False
     #: The weights wᵢ the problem was built with (None: unweighted), see :mod:`sgdlab.problems.weights`.
     sample_weight: np.ndarray | None = None
 

@@ -27,6 +27,7 @@ from numpy.typing import ArrayLike
 from sgdlab._helpers import validation
 from sgdlab._helpers.aliases import Features
 from sgdlab.problems.linear import LinearClassifier, correct_fraction, data_parts, design_matrix, targets
+from sgdlab.problems.registry import FAMILIES
 from sgdlab.problems.rows import products
 from sgdlab.problems.weights import example_weights
 
@@ -50,6 +51,7 @@ class LogisticRegression(LinearClassifier):
         labels = np.asarray(y)   # as given, for the keys of class_weight
         y, self.label_coding = _signed_labels(targets(y, X), X.dtype)
         weights = example_weights(X.shape[0], sample_weight, class_weight, labels)
+        self.class_weight = class_weight
         super().__init__(X, y, np.zeros(X.shape[1], dtype=X.dtype), l2=validation.nonnegative_float("l2", l2),
                          weights=weights)
 
@@ -112,6 +114,7 @@ def _signed_labels(y: np.ndarray, dtype) -> tuple[np.ndarray, str]:
                     context="logistic_regression")
 
 
+@FAMILIES.register(name="logistic")
 def logistic_regression(X: Features, y: ArrayLike, l2: float = 0.0, sample_weight: ArrayLike | None = None,
                         class_weight: str | dict | None = None) -> LogisticRegression:
     """Binary logistic regression, F(θ) = (1/N) Σᵢ log(1 + exp(−yᵢ xᵢᵀθ)) + (λ/2) ‖θ‖²; with weights wᵢ

@@ -32,6 +32,7 @@ from sgdlab._helpers import validation
 from sgdlab._helpers.aliases import Features
 from sgdlab.problems.base import FiniteSum
 from sgdlab.problems.linear import class_labels, correct_fraction, design_matrix, known_classes
+from sgdlab.problems.registry import FAMILIES
 from sgdlab.problems.weights import example_weights, mean_one_scale
 
 TASKS = ("classification", "regression")
@@ -73,6 +74,9 @@ def weighted(loss):
 class MLP(FiniteSum):
     """A ReLU network trained on (X, y) for ``task`` "classification" or "regression"."""
 
+    #: The native engine runs this class's networks (of one hidden layer; read for the class itself only).
+    native_network = True
+
     #: The weights wᵢ the problem was built with (None: unweighted), see :mod:`sgdlab.problems.weights`.
     sample_weight: np.ndarray | None = None
 
@@ -94,6 +98,7 @@ class MLP(FiniteSum):
             validation.fail("class_weight", "left out for regression (it weighs a classifier's classes)",
                             validation.shown(class_weight))
         weights = example_weights(X.shape[0], sample_weight, class_weight, np.asarray(y))
+        self.class_weight = class_weight
         params0 = he_initialization((X.shape[1], *self.hidden, width), self.seed, X.dtype)
         self.X, self.targets = X, targets
         if weights is None:
@@ -184,6 +189,7 @@ def _widths(hidden) -> tuple[int, ...]:
     return tuple(int(w) for w in widths)
 
 
+@FAMILIES.register
 def mlp(X: Features, y: ArrayLike, hidden: int | Sequence[int] = (64,), task: str = "classification", seed: int = 0,
         classes: ArrayLike | None = None, sample_weight: ArrayLike | None = None,
         class_weight: str | dict | None = None) -> MLP:

@@ -24,6 +24,7 @@ from sgdlab.problems.linear import (
     design_matrix,
     known_classes,
 )
+from sgdlab.problems.registry import FAMILIES
 from sgdlab.problems.rows import products
 from sgdlab.problems.weights import example_weights
 
@@ -42,6 +43,7 @@ class SoftmaxRegression(LinearClassifier):
         labels = np.searchsorted(self.classes, y)
         W0 = np.zeros((X.shape[1], self.classes.size), dtype=X.dtype)
         weights = example_weights(X.shape[0], sample_weight, class_weight, y)
+        self.class_weight = class_weight
         super().__init__(X, labels, W0, l2=validation.nonnegative_float("l2", l2), weights=weights)
 
     @staticmethod
@@ -77,6 +79,7 @@ class SoftmaxRegression(LinearClassifier):
         return self.classes[np.argmax(design_matrix(X) @ np.asarray(params), axis=1)]
 
 
+@FAMILIES.register(name="softmax")
 def softmax_regression(X: Features, y: ArrayLike, l2: float = 0.0, sample_weight: ArrayLike | None = None,
                        class_weight: str | dict | None = None) -> SoftmaxRegression:
     """Softmax (multinomial logistic) regression, fᵢ(W) = log Σₖ exp(xᵢᵀWₖ) − xᵢᵀW_{yᵢ} + (λ/2) ‖W‖²_F; with weights

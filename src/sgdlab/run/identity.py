@@ -17,13 +17,14 @@ from typing import TYPE_CHECKING, Any
 import jax
 import numpy as np
 
+from sgdlab._helpers.declared import qualified_name
 from sgdlab.data.ondisk import is_on_disk
 
 if TYPE_CHECKING:
     from sgdlab.run.options import RunOptions
 
 #: The version of the identity's layout; saved runs and checkpoints of another version do not match.
-FORMAT = 1
+FORMAT = 2
 
 
 def run_identity(options: RunOptions) -> dict[str, Any]:
@@ -34,13 +35,13 @@ def run_identity(options: RunOptions) -> dict[str, Any]:
         "problem": problem_fingerprint(options.problem),
         "params": [[list(np.shape(leaf)), str(np.asarray(leaf).dtype)] for leaf in jax.tree.leaves(options.params0)],
         "start": array_digest(options.params0),
-        "sampler": repr(options.sampler),
+        "sampler": [qualified_name(options.sampler), repr(options.sampler)],
         "schedule": None if schedule is None else {
-            "kind": type(schedule).__name__, "static": repr(jax.tree.structure(schedule)),
+            "kind": qualified_name(schedule), "static": repr(jax.tree.structure(schedule)),
             "values": [float(np.asarray(leaf)) for leaf in jax.tree.leaves(schedule)]},
         "optimizer": None if options.optimizer is None else function_digest(options.optimizer.update),
-        **({} if options.method.is_plain else {"method": repr(options.method)}),
-        **({} if options.average is None else {"average": repr(options.average)}),
+        **({} if options.method.is_plain else {"method": [qualified_name(options.method), repr(options.method)]}),
+        **({} if options.average is None else {"average": [qualified_name(options.average), repr(options.average)]}),
         **({} if options.stop is None else {"stop": options.stop.describe()}),
         **({} if not options.heldout else {"heldout": {name: problem_fingerprint(problem)
                                                        for name, problem in options.heldout}}),
@@ -74,10 +75,12 @@ def problem_fingerprint(problem) -> str:
 
 def _fingerprint(problem) -> str:
     digest = hashlib.blake2b(digest_size=16)
-    digest.update(type(problem).__qualname__.encode())
+    digest.update(qualified_name(problem).encode())
     for leaf in jax.tree.leaves((problem.data, problem.params0)):
         _hash_array(digest, leaf)
-    digest.update(repr(getattr(problem, "l2", None)).encode())
+    for name, value in sorted(problem.hyperparameters().items()):
+        digest.update(name.encode())
+        _hash_value(digest, value)
     if problem.constraint is not None:
         digest.update(repr(problem.constraint).encode())
         for leaf in jax.tree.leaves(problem.constraint):
@@ -85,6 +88,28 @@ def _fingerprint(problem) -> str:
     for function in problem.defining_functions():
         _hash_function(digest, function)
     return digest.hexdigest()
+
+
+def _hash_value(digest, value) -> None:
+    """Hash a hyperparameter: arrays (dense or sparse) by their numbers, functions by their code, containers
+    item by item, anything else by its repr."""
+    if callable(value) and hasattr(value, "__code__"):
+        _hash_function(digest, value)
+    elif isinstance(value, list | tuple):
+        digest.update(f"{type(value).__name__}{len(value)}".encode())
+        for item in value:
+            _hash_value(digest, item)
+    elif isinstance(value, dict):
+        for key in sorted(value, key=repr):
+            digest.update(repr(key).encode())
+            _hash_value(digest, value[key])
+    elif hasattr(value, "tocsr"):   # a scipy.sparse matrix
+        for part in (value.tocsr().data, value.tocsr().indices, value.tocsr().indptr):
+            _hash_array(digest, part)
+    elif isinstance(value, np.ndarray | jax.Array):
+        _hash_array(digest, value)
+    else:
+        digest.update(repr(value).encode())
 
 
 def function_digest(function) -> str:

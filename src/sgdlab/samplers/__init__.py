@@ -1,55 +1,30 @@
-"""Samplers: which indices each step uses (:mod:`~sgdlab.samplers.schemes`), drawn by the exactly
-uniform, compiled random draws of :mod:`~sgdlab.samplers.draws`."""
+"""Samplers: which indices each step uses (:mod:`~sgdlab.samplers.base` and the schemes of
+:mod:`~sgdlab.samplers.drawn`, :mod:`~sgdlab.samplers.weighted`, :mod:`~sgdlab.samplers.orders`,
+:mod:`~sgdlab.samplers.grab`), drawn by the exactly uniform, compiled random draws of :mod:`~sgdlab.samplers.draws`.
+Every factory is registered in :data:`SAMPLERS` where it is defined."""
 
-from collections.abc import Callable
-
+from sgdlab.samplers.base import IID, FullBatch, Minibatch, Sampler, full_batch, iid, stacked
+from sgdlab.samplers.drawn import WithoutReplacement, WithReplacement, with_replacement, without_replacement
 from sgdlab.samplers.grab import GraB, GrabState, grab
-from sgdlab.samplers.schemes import (
-    IID,
+from sgdlab.samplers.orders import (
+    Blocks,
     Cyclic,
-    ExampleWeights,
     FlipFlop,
-    FullBatch,
-    Importance,
-    ImportanceShuffled,
     RunOrdered,
-    Sampler,
     ShuffledChunks,
     ShuffledCyclic,
     ShuffleOnce,
-    WithoutReplacement,
-    WithReplacement,
     cyclic,
     flip_flop,
-    full_batch,
-    iid,
-    importance,
-    importance_shuffled,
     shuffle_once,
     shuffled_chunks,
     shuffled_cyclic,
-    with_replacement,
-    without_replacement,
 )
+from sgdlab.samplers.registry import SAMPLERS
+from sgdlab.samplers.weighted import ExampleWeights, Importance, ImportanceShuffled, importance, importance_shuffled
 
-#: The public constructors by name, for messages and for configuration files.
-SAMPLERS: dict[str, Callable[..., Sampler]] = {
-    "full_batch": full_batch,
-    "with_replacement": with_replacement,
-    "without_replacement": without_replacement,
-    "importance": importance,
-    "importance_shuffled": importance_shuffled,
-    "cyclic": cyclic,
-    "shuffled_cyclic": shuffled_cyclic,
-    "shuffle_once": shuffle_once,
-    "flip_flop": flip_flop,
-    "shuffled_chunks": shuffled_chunks,
-    "grab": grab,
-    "iid": iid,
-}
-
-__all__ = ["IID", "SAMPLERS", "Cyclic", "ExampleWeights", "FlipFlop", "FullBatch", "GraB", "GrabState", "Importance",
-           "ImportanceShuffled", "RunOrdered", "Sampler", "ShuffleOnce", "ShuffledChunks", "ShuffledCyclic",
-           "WithReplacement", "WithoutReplacement", "cyclic", "flip_flop", "full_batch", "grab", "iid", "importance",
-           "importance_shuffled", "shuffle_once", "shuffled_chunks", "shuffled_cyclic", "with_replacement",
-           "without_replacement"]
+__all__ = ["IID", "SAMPLERS", "Blocks", "Cyclic", "ExampleWeights", "FlipFlop", "FullBatch", "GraB", "GrabState",
+           "Importance", "ImportanceShuffled", "Minibatch", "RunOrdered", "Sampler", "ShuffleOnce", "ShuffledChunks",
+           "ShuffledCyclic", "WithReplacement", "WithoutReplacement", "cyclic", "flip_flop", "full_batch", "grab",
+           "iid", "importance", "importance_shuffled", "shuffle_once", "shuffled_chunks", "shuffled_cyclic", "stacked",
+           "with_replacement", "without_replacement"]

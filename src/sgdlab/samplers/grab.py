@@ -30,7 +30,8 @@ import numpy as np
 
 from sgdlab._helpers import validation
 from sgdlab.samplers import draws
-from sgdlab.samplers.schemes import RunOrdered
+from sgdlab.samplers.orders import RunOrdered
+from sgdlab.samplers.registry import SAMPLERS
 
 
 class GrabState(typing.NamedTuple):
@@ -53,6 +54,8 @@ class GraB(RunOrdered):
     state is a :class:`GrabState`."""
 
     name = "grab"
+    native = "herded"
+    theorems = ()
 
     def __post_init__(self):
         super().__post_init__()
@@ -113,6 +116,7 @@ def _on_host(state: GrabState, iteration) -> bool:
         isinstance(leaf, np.ndarray | np.generic) for leaf in jax.tree.leaves(state))
 
 
+@SAMPLERS.register
 def grab(batch_size: int = 1) -> GraB:
     """GraB's herded order (Lu, Guo and De Sa 2022): each epoch visits the examples in an order balanced from the
     previous epoch's per-example gradients, so that the partial sums of an epoch's gradients track the full

@@ -16,8 +16,8 @@ from jax.flatten_util import ravel_pytree
 
 from sgdlab._helpers import pytrees, validation
 from sgdlab._helpers.aliases import Params
+from sgdlab._helpers.declared import declared
 from sgdlab.problems.base import Problem
-from sgdlab.problems.linear import LinearModel
 
 #: Power iteration stops when the estimate changes by less than this, relatively.
 POWER_TOL = 1e-12
@@ -67,7 +67,7 @@ def lipschitz(problem: Problem, params: Params | None = None) -> LipschitzConsta
     """
     known = problem.lipschitz()
     if known is not None:
-        exact = isinstance(problem, LinearModel) and problem.curvature == 1.0
+        exact = bool(declared(problem, "exact_lipschitz", False))
         return LipschitzConstant(known, "closed form" if exact else "closed-form bound", exact)
     return hessian_norm(problem, params)
 

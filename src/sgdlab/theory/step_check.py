@@ -11,7 +11,8 @@ from __future__ import annotations
 import dataclasses
 
 from sgdlab import schedules
-from sgdlab._helpers import validation
+from sgdlab._helpers import theorem, validation
+from sgdlab._helpers.declared import declared
 from sgdlab.methods import Method
 from sgdlab.problems.base import Problem
 from sgdlab.samplers import Sampler, full_batch
@@ -90,45 +91,41 @@ def check_step(problem: Problem, step: schedules.StepLike, sampler: Sampler | No
     if not method.is_plain:
         return method_verdict(problem, method, alpha, float(L), isinstance(schedule, schedules.Constant))
     verdict = guarantee(problem, sampler, alpha, constant=isinstance(schedule, schedules.Constant))
-    text, theorem = verdict.verdict, verdict.theorem
+    text, quoted = verdict.verdict, verdict.theorem
     if problem.lipschitz() is None and sampler.is_full_batch:   # gradient descent's rule with L estimated at θ⁰
-        text, theorem = f"{descent_rule(ratio)} (L from {L.method}).", None
-    return StepCheck(float(L), 2 / float(L), ratio, ratio < 2, text, theorem)
+        text, quoted = f"{descent_rule(ratio)} (L from {L.method}).", None
+    return StepCheck(float(L), 2 / float(L), ratio, ratio < 2, text, quoted)
 
 
-def adaptive_verdict(schedule: schedules.AdaptiveStep) -> tuple[str, str]:
-    """(verdict, theorem) of a step that adapts to the loss."""
-    if isinstance(schedule, schedules.Polyak):
-        return ("Polyak's step needs no L: on a convex F every step moves θ no farther from θ*, and the best "
-                "iterate's gap is at most 2L‖θ⁰ − θ*‖²/k.", "Polyak's step (Polyak 1987, §5.3; Hazan and Kakade 2019)")
-    return ("the stochastic Polyak step needs no L: with c = 1/2 it converges linearly on a strongly convex finite "
-            "sum when every fᵢ reaches f_min at θ* (interpolation), else to a neighbourhood.",
-            "the stochastic Polyak step (Loizou et al. 2021, Theorem 3.1)")
-
-
-#: (largest α·L_max of the theorem, the theorem) of each variance-reduced method.
-VARIANCE_REDUCED = {
-    "svrg": (0.25, "SVRG (Johnson and Zhang 2013, Theorem 1): a linear rate for α < 1/(4 L_max) and enough steps "
-                   "between snapshots"),
-    "loopless_svrg": (1 / 6, "loopless SVRG (Kovalev, Horváth and Richtárik 2020, Theorem 5): a linear rate for "
-                             "α ≤ 1/(6 L_max)"),
-    "saga": (1 / 3, "SAGA (Defazio, Bach and Lacoste-Julien 2014, Theorem 1): a linear rate for α ≤ 1/(3 L_max)"),
+#: What each step rule's theorem says, by the theorem's key (the rule's own class declares the theorem).
+ADAPTIVE_CLAIMS = {
+    "polyak_step": "Polyak's step needs no L: on a convex F every step moves θ no farther from θ*, and the best "
+                   "iterate's gap is at most 2L‖θ⁰ − θ*‖²/k.",
+    "stochastic_polyak_step": "the stochastic Polyak step needs no L: with c = 1/2 it converges linearly on a "
+                              "strongly convex finite sum when every fᵢ reaches f_min at θ* (interpolation), else "
+                              "to a neighbourhood.",
 }
 
 
+def adaptive_verdict(schedule: schedules.AdaptiveStep) -> tuple[str, str | None]:
+    """(verdict, theorem) of a step that adapts to the loss, from the theorem its own class declares."""
+    for known in declared(schedule, "theorems", ()):
+        if known.key in ADAPTIVE_CLAIMS:
+            return ADAPTIVE_CLAIMS[known.key], known.title
+    return f"no theorem known for the step {schedule.describe()}; judge the run by its curves.", None
+
+
 def method_verdict(problem: Problem, method: Method, alpha: float, L: float, constant: bool) -> StepCheck:
-    """The step check of a method other than plain SGD: momentum's stability region on a quadratic, or the
-    step of a variance-reduced method's theorem."""
-    if method.name in VARIANCE_REDUCED:
-        most, theorem = VARIANCE_REDUCED[method.name]
-        L_max = problem.lipschitz_max()
-        if L_max is None:
-            verdict = f"{theorem}; L_max is not known here."
-        else:
-            ratio = alpha * L_max
-            inside = "within" if ratio <= most * (1 + 1e-12) else "beyond"
-            verdict = f"α·L_max = {ratio:.3g} ({inside} {theorem.split(':')[0]}'s α·L_max ≤ {most:.3g})."
-        return StepCheck(L, 2 / L, alpha * L, alpha * L < 2, verdict, theorem)
+    """The step check of a method other than plain SGD, from the theorem its own class declares: momentum's
+    stability region on a quadratic, or the step of a variance-reduced method's theorem; "no theorem known"
+    for a method that declares none (a subclass does not inherit its parent's)."""
+    known = {declared_theorem.key: declared_theorem for declared_theorem in declared(method, "theorems", ())}
+    if "variance_reduced" in known:
+        return _variance_reduced(problem, known["variance_reduced"], alpha, L)
+    if "momentum_quadratic" not in known:
+        verdict = (f"α·L = {alpha * L:.3g}: no theorem known for {method.describe()} ({type(method).__name__} "
+                   "declares none); judge the run by its curves.")
+        return StepCheck(L, 2 / L, alpha * L, alpha * L < 2, verdict, None)
     limit = method.stability_limit(L)
     relation, ok = ("<", True) if alpha < limit else ("≥", False)
     words = "stable" if ok else "unstable along the top eigenvector"
@@ -137,3 +134,15 @@ def method_verdict(problem: Problem, method: Method, alpha: float, L: float, con
     if not constant:
         verdict = f"α₀ = {alpha:.4g}; " + verdict
     return StepCheck(L, limit, alpha * L, ok, verdict, f"{method.describe()} on a quadratic (Polyak 1987, §3.2)")
+
+
+def _variance_reduced(problem: Problem, result: theorem.Theorem, alpha: float, L: float) -> StepCheck:
+    """The step against a variance-reduced method's theorem, α·L_max ≤ its limit."""
+    L_max, most = problem.lipschitz_max(), float(result.limit)   # type: ignore[arg-type]   # every such theorem has one
+    if L_max is None:
+        verdict = f"{result.statement}; L_max is not known here."
+    else:
+        ratio = alpha * L_max
+        inside = "within" if ratio <= most * (1 + 1e-12) else "beyond"
+        verdict = f"α·L_max = {ratio:.3g} ({inside} {result.title}'s α·L_max ≤ {most:.3g})."
+    return StepCheck(L, 2 / L, alpha * L, alpha * L < 2, verdict, result.statement)

@@ -35,27 +35,20 @@ import numpy as np
 import pandas as pd
 
 from sgdlab import schedules
-from sgdlab._helpers import pytrees
+from sgdlab._helpers import pytrees, theorem
 from sgdlab._helpers.aliases import Params
+from sgdlab._helpers.declared import declared
 from sgdlab.problems.base import FiniteSum, Problem
 from sgdlab.problems.linear import LinearModel
-from sgdlab.samplers import (
-    Cyclic,
-    Importance,
-    Sampler,
-    ShuffledCyclic,
-    ShuffleOnce,
-    WithoutReplacement,
-    WithReplacement,
-)
+from sgdlab.samplers import Sampler
 from sgdlab.theory.minibatch import gradient_noise_at_optimum, minibatch_lipschitz
 from sgdlab.theory.shuffling import shadow_drift, term_strong_convexity
 
-DESCENT = "the descent lemma of gradient descent"
+DESCENT = theorem.GRADIENT_DESCENT.name
 CONTRACTION = "contraction of gradient descent on a strongly convex F (Polyak 1987, §1.4)"
-SGD = "SGD with batches drawn afresh (Gower et al. 2019, Theorem 3.1)"
+SGD = theorem.FRESH_BATCHES.title
 GRADIENT_SUM = "the descent lemma summed over gradient descent's steps (Nesterov 2004, §1.2.3)"
-SHUFFLED = "shuffled and cyclic orders with strongly convex terms (Mishchenko, Khaled and Richtárik 2020, Theorem 1)"
+SHUFFLED = theorem.SHUFFLED_ORDERS.title
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,17 +97,23 @@ def guarantee(problem: Problem, sampler: Sampler, alpha: float, constant: bool =
     if L is None:
         return Guarantee(None, "L is not known for this problem, so no step-size theorem applies; the step is "
                                "judged by the run alone.")
-    if sampler.is_full_batch:
+    keys = {declared_theorem.key for declared_theorem in sampler_theorems(sampler)}
+    if "gradient_descent" in keys:
         return _gradient_descent(alpha, L)
-    if isinstance(sampler, WithReplacement | WithoutReplacement | Importance):
+    if "fresh_batches" in keys:
         return _fresh_batches(problem, sampler, alpha)
-    if isinstance(sampler, Cyclic | ShuffledCyclic | ShuffleOnce) and isinstance(problem, FiniteSum):
+    if "shuffled_orders" in keys and isinstance(problem, FiniteSum):
         return _shuffled_orders(problem, sampler, alpha, constant)
     batch = getattr(sampler, "batch_size", None)
     ratio = alpha * minibatch_lipschitz(problem, batch) if isinstance(problem, FiniteSum) and batch else np.nan
-    return Guarantee(None, f"α·L_B = {ratio:.3g}: no theorem for {sampler.name} is implemented here yet (its "
-                           "batches are not independent, so SGD's theorem does not apply); judge the run by its "
-                           "curves.")
+    return Guarantee(None, f"α·L_B = {ratio:.3g}: no theorem known for {sampler!r} (a sampler's own class declares "
+                           "the theorems that apply to it; SGD's needs batches drawn independently, the shuffled "
+                           "orders' blocks of one permutation); judge the run by its curves.")
+
+
+def sampler_theorems(sampler: Sampler) -> tuple[theorem.Theorem, ...]:
+    """The theorems ``sampler``'s own class declares (none for a class that does not: never its parent's)."""
+    return tuple(declared(sampler, "theorems", ()))
 
 
 def _gradient_descent(alpha: float, L: float) -> Guarantee:

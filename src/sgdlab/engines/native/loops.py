@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from sgdlab._helpers.declared import declared
 from sgdlab.engines.native import (
     linear_evaluation,
     linear_gd,
@@ -55,7 +56,7 @@ def loop_for(problem, batch_size: int, rule=None, full_batch: bool = False, herd
         return NetworkLoop(problem, batch_size)
     if herded:
         return HerdedLoop(problem, batch_size)
-    name = getattr(rule, "name", None)
+    name = declared(rule, "native")
     if full_batch and rule is None and is_sparse_single_margin(problem):
         return GradientDescentLoop(problem, batch_size)
     if name == "saga":
@@ -84,7 +85,7 @@ class RowsEvaluation:
     and held-out scores from :mod:`sgdlab.engines.native.linear_evaluation`, read from the lanes' θ."""
 
     def __init__(self, problem):
-        self.problem, self.loss = problem, LOSSES[problem.native_loss]
+        self.problem, self.loss = problem, LOSSES[declared(problem, "native_loss")]
         self.rows, self.targets = problem.native_data()
 
     @property
@@ -270,7 +271,7 @@ class MomentumLoop(LinearLoop):
 
     def __init__(self, problem, batch_size: int, method):
         super().__init__(problem, batch_size)
-        self.beta, self.nesterov = method.beta, method.name == "nesterov"
+        self.beta, self.nesterov = method.beta, declared(method, "native") == "nesterov"
 
     def initial_state(self, lanes: int) -> Any:
         """v⁰ = 0 for ``lanes`` runs."""

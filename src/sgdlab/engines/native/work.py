@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from sgdlab._helpers.declared import declared
+
 
 def step_work(problem, batch_size: int) -> int:
     """Multiply-adds of a step's forward pass: B · p · K (linear models), B · H · (p + K) (a network)."""
@@ -15,10 +17,10 @@ def step_work(problem, batch_size: int) -> int:
 
 def is_network(problem) -> bool:
     """Whether ``problem`` is a ReLU network (sgdlab.mlp), whose loop is sgdlab.engines.native.network_sgd."""
-    return getattr(problem, "hidden", None) is not None
+    return bool(declared(problem, "native_network", False))
 
 
 def is_sparse_single_margin(problem) -> bool:
     """Whether ``problem`` is a linear model of one margin (least squares, logistic) on CSR rows: the models whose
     gradient descent runs as two sparse products (:mod:`sgdlab.engines.native.linear_gd`)."""
-    return getattr(problem, "native_loss", None) in ("squared", "logistic") and getattr(problem, "is_sparse", False)
+    return declared(problem, "native_loss") in ("squared", "logistic") and getattr(problem, "is_sparse", False)

@@ -1,0 +1,53 @@
+"""Theorems as objects declare them: the name, the citation and the largest step a theorem admits.
+
+A sampler, a method or a step rule carries the theorems that apply to it (``theorems = (FRESH_BATCHES,)``
+in its class body, read with :func:`sgdlab._helpers.declared.declared`); :mod:`sgdlab.theory` checks each
+theorem's assumptions on the run and computes its bound. The catalogue below lists the theorems sgdlab knows;
+a third party's object declares one of them, or a :class:`Theorem` of its own (quoted in words, with no bound
+drawn unless the theory knows its ``key``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+
+@dataclasses.dataclass(frozen=True)
+class Theorem:
+    """A theorem's ``key`` (how the theory knows it), its ``name`` and ``citation`` in words, and ``limit``: the
+    largest α times ``constant`` (e.g. 1/4 with "L_max") it admits, or None where the limit is not of that form."""
+
+    key: str
+    name: str
+    citation: str
+    limit: float | None = None
+    constant: str | None = None
+    claim: str = ""
+
+    @property
+    def statement(self) -> str:
+        """'name (citation): claim', the theorem as a step check quotes it."""
+        return f"{self.title}: {self.claim}" if self.claim else self.title
+
+    @property
+    def title(self) -> str:
+        """'name (citation)', as verdicts quote it."""
+        return f"{self.name} ({self.citation})"
+
+
+GRADIENT_DESCENT = Theorem("gradient_descent", "the descent lemma of gradient descent", "Nesterov 2004, §1.2.3",
+                           2.0, "L")
+FRESH_BATCHES = Theorem("fresh_batches", "SGD with batches drawn afresh", "Gower et al. 2019, Theorem 3.1", 0.5, "L_B")
+SHUFFLED_ORDERS = Theorem("shuffled_orders", "shuffled and cyclic orders with strongly convex terms",
+                          "Mishchenko, Khaled and Richtárik 2020, Theorem 1", 1.0, "L_max")
+HEAVY_BALL_QUADRATIC = Theorem("momentum_quadratic", "heavy ball on a quadratic", "Polyak 1987, §3.2")
+NESTEROV_QUADRATIC = Theorem("momentum_quadratic", "Nesterov momentum on a quadratic", "Polyak 1987, §3.2")
+SVRG = Theorem("variance_reduced", "SVRG", "Johnson and Zhang 2013, Theorem 1", 0.25, "L_max",
+                "a linear rate for α < 1/(4 L_max) and enough steps between snapshots")
+LOOPLESS_SVRG = Theorem("variance_reduced", "loopless SVRG", "Kovalev, Horváth and Richtárik 2020, Theorem 5", 1 / 6,
+                        "L_max", "a linear rate for α ≤ 1/(6 L_max)")
+SAGA = Theorem("variance_reduced", "SAGA", "Defazio, Bach and Lacoste-Julien 2014, Theorem 1", 1 / 3, "L_max",
+               "a linear rate for α ≤ 1/(3 L_max)")
+POLYAK_STEP = Theorem("polyak_step", "Polyak's step", "Polyak 1987, §5.3; Hazan and Kakade 2019")
+STOCHASTIC_POLYAK_STEP = Theorem("stochastic_polyak_step", "the stochastic Polyak step",
+                                 "Loizou et al. 2021, Theorem 3.1")

@@ -32,13 +32,13 @@ def test_readme_first_lines_give_the_two_commands():
 def test_readme_experiment_file_is_valid_and_runs(tmp_path):
     import tomllib
 
-    from sgdlab.experiments import config
+    from sgdlab.experiments import building, config
     from sgdlab.experiments.compare import compare
 
     toml, _ = re.findall(r"```toml\n(.*?)```", README.read_text(), flags=re.S)
     experiment = config.validated(tomllib.loads(toml))
     assert set(experiment["runs"]) == {"gd", "sgd", "rr"}
-    problem, runs, _, title, _, _ = config.build(experiment)
+    problem, runs, _, title, _, _ = building.build(experiment)
     comparison = compare(problem, runs, seeds=2, epochs=2, out=tmp_path, title=title)
     assert set(comparison.table.status) == {"max_epochs"}
 

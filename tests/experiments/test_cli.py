@@ -92,7 +92,7 @@ def test_run_with_two_worker_processes_gives_the_serial_table(tmp_path, capsys):
 
 BAD = [
     (["compare", "--schemes", "zigzag"], "Invalid value for --schemes: 'zigzag' is not one of full_batch"),
-    (["compare", "--problem", "ridge"], "Invalid value for '--problem': 'ridge' is not one of"),
+    (["compare", "--problem", "ridge"], "sgdlab compare [problem] kind must be one of least_squares, logistic, mlp, softmax; got 'ridge'."),
     (["compare", "--step", "1/K"], "step must be a number, or text 'c/L', 'c/L_B' or 'c/L_max'"),
     (["compare", "--data", "no/such/file.csv"], "data must be a bundled name (diabetes, breast_cancer, digits, synthetic) or an existing file; got 'no/such/file.csv'."),
     (["compare", "--seeds", "0"], "Invalid value for '--seeds': 0 is not in the range x>=1."),
@@ -115,17 +115,23 @@ def test_bad_input_is_one_line_and_exit_code_2(args, text, tmp_path):
 @pytest.mark.parametrize("toml, text", [
     ('[compare]\nepochs = "ten"\n', "exp.toml [compare] epochs must be an integer >= 1; got 'ten'."),
     ('[compare]\nepoch = 3\n', "exp.toml [compare] must be made of the keys epochs, seeds, record_every, out, title, goal, patience, patience_on; got unknown key 'epoch'."),
-    ('[runs.a]\nsampler = "cyclic"\nbatchsize = 4\n', "exp.toml [runs.a] must be made of the keys sampler, batch_size, step, method, average; got unknown key 'batchsize'."),
+    ('[runs.a]\nsampler = "cyclic"\nbatchsize = 4\n', "exp.toml [runs.a] must be made of the keys sampler, step, method, average, batch_size, drop_last; got unknown key 'batchsize'."),
     ('[runs.a]\nbatch_size = 4\n', "exp.toml [runs.a] must be a table with a sampler key"),
-    ('[problem]\nkind = "ridge"\n', "exp.toml [problem] kind must be one of least_squares, logistic, softmax, mlp; got 'ridge'."),
+    ('[problem]\nkind = "ridge"\n', "exp.toml [problem] kind must be one of least_squares, logistic, mlp, softmax; got 'ridge'."),
     ('[compare]\nseeds = 0\n', "seeds must be an integer >= 1; got 0."),
     ('[problem]\ndata = "prices.csv"\ntarget = "price"\n', "target must be a column of prices.csv (a, b); got 'price'."),
     ('[oops]\n', "exp.toml must be made of the tables [problem] (or [[problems]]), [compare] and [runs.NAME]; got unknown "
      "table(s) ['oops']."),
     ('[problem\n', "EXPERIMENT must be a readable TOML file"),
-    ('[problem]\nclass_weight = "balanced"\n', "class_weight must be given for logistic or softmax only (it weighs a "
-     "classifier's classes); got 'balanced' for least_squares."),
-    ('[problem]\nkind = "logistic"\nclass_weight = "equal"\n', "class_weight must be 'balanced'; got 'equal'."),
+    ('[problem]\nclass_weight = "balanced"\n', "exp.toml [problem] must be made of the keys kind, data, target, "
+     "standardize, intercept, test_fraction, sample_weight; got unknown key 'class_weight'."),   # least squares's keys
+    ('[problem]\nkind = "logistic"\nclass_weight = "equal"\n', "class_weight must be 'balanced' or a dict from class "
+     "label to weight; got 'equal'."),
+    ('[problem]\nl2 = 0.1\n', "got unknown key 'l2'"),
+    ('[runs.a]\nsampler = { name = "importance", weights = "uniform" }\n', "weights must be 'lipschitz' or N "
+     "nonnegative numbers; got 'uniform'."),
+    ('[runs.a]\nsampler = "cyclic"\nmethod = { name = "heavy_ball", gamma = 0.5 }\n', "[runs.a] method gamma must be a "
+     "parameter of heavy_ball (its keys: beta); got unknown key 'gamma'."),
 ])
 def test_bad_experiment_files(tmp_path, toml, text):
     (tmp_path / "prices.csv").write_text("a,b\n1,2\n3,4\n")
@@ -177,9 +183,9 @@ def test_killed_comparison_resumes_without_recomputing(tmp_path):
 
 def test_chosen_schemes_take_the_same_default_steps_as_the_main_job():
     """GD at 1/L and every stochastic run at 0.5/L_B, whether the schemes are the defaults or chosen."""
-    from sgdlab.experiments import config
+    from sgdlab.experiments import run_tables
 
-    for runs in (config.default_runs(), config.product_runs(["full_batch", "cyclic", "with_replacement"], [1, 8])):
+    for runs in (run_tables.default_runs(), run_tables.product_runs(["full_batch", "cyclic", "with_replacement"], [1, 8])):
         steps = {name: run["step"] for name, run in runs.items()}
         assert steps.pop("GD") == "1/L" and set(steps.values()) == {"0.5/L_B"}
 
@@ -224,7 +230,7 @@ def test_a_results_folder_keeps_its_experiment_and_how_to_rebuild_it(tmp_path, c
     assert main(args) == 0
     saved = json.loads((tmp_path / "out" / "experiment.json").read_text())
     assert saved["source"] == {"kind": "least_squares", "data": str(data), "target": "progression",
-                               "standardize": True, "intercept": False, "l2": 0.0,
+                               "standardize": True, "intercept": False,
                                "data_sha256": hashlib.sha256(data.read_bytes()).hexdigest()}
     assert {run["engine"] for run in saved["runs"].values()} <= {"native", "jax"}
     assert {"numba", "jax", "numpy", "scipy", "pyarrow"} <= set(saved["environment"]["versions"])
@@ -247,8 +253,7 @@ def test_a_text_target_is_refused_for_least_squares_and_labels_for_classifiers(t
     frame.to_csv(tmp_path / "grades.csv", index=False)
     common = ["--data", str(tmp_path / "grades.csv"), "--epochs", "1", "--seeds", "1", "--schemes", "full_batch"]
     assert main(["compare", *common, "--out", str(tmp_path / "ls")]) == 2
-    assert ("target must be a numeric column for least_squares (text labels are for logistic or softmax); got text "
-            "values such as 'low'") in capsys.readouterr().err
+    assert "y must be an array of numbers; got text values such as 'low'" in capsys.readouterr().err
     assert main(["compare", "--problem", "logistic", *common, "--out", str(tmp_path / "logistic")]) == 0
 
 
@@ -296,7 +301,7 @@ def test_methods_from_the_command_line_and_an_experiment_file(tmp_path, capsys):
     assert saved["method"] == "Nesterov (β = 0.8)"
     capsys.readouterr()
     assert main([*args[:-4], "--methods", "momentum", "--out", str(tmp_path / "bad")]) == 2
-    assert "--methods must be plain, heavy_ball:β, nesterov:β, svrg:snapshot_every" in capsys.readouterr().err
+    assert "--methods must be plain, heavy_ball:beta, nesterov:beta, svrg:snapshot_every" in capsys.readouterr().err
     assert main([*args[:-4], "--methods", "heavy_ball:1.5", "--out", str(tmp_path / "bad")]) == 2
     assert "beta must be a number in [0, 1) for heavy_ball; got 1.5" in capsys.readouterr().err
     assert main([*args[:-4], "--methods", "svrg:0", "--out", str(tmp_path / "bad")]) == 2
@@ -354,12 +359,12 @@ def test_balanced_class_weights_from_the_command_line_and_a_file(tmp_path):
     """--class-weight balanced and [problem] class_weight build the problem sl.logistic_regression(...,
     class_weight="balanced") does: the same runs, and the report's problem table says so."""
     import sgdlab as sl
-    from sgdlab.experiments import config
+    from sgdlab.experiments import building, config
 
     assert main(["compare", "--problem", "logistic", "--class-weight", "balanced", "--schemes", "shuffled_cyclic",
                  "--batch-sizes", "8", "--step", "0.05", "--epochs", "2", "--seeds", "1", "--out", str(tmp_path / "cli")]) == 0
     table = pd.read_parquet(tmp_path / "cli" / "table.parquet")
-    built = config.build(config.validated({"problem": {"kind": "logistic", "class_weight": "balanced"}}))
+    built = building.build(config.validated({"problem": {"kind": "logistic", "class_weight": "balanced"}}))
     labels = (built.problem.y > 0).astype(int)
     expected = len(labels) / (2 * np.bincount(labels))
     np.testing.assert_allclose(built.problem.sample_weight, expected[labels], rtol=1e-14)

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 import sgdlab as sl
-from sgdlab.experiments import config
+from sgdlab.experiments import building, config
 from sgdlab.experiments.cli import main
 from sgdlab.experiments.plots import generalization_figure
 from sgdlab.experiments.summary import summarize
@@ -30,7 +30,7 @@ def test_the_command_line_holds_out_a_test_set_and_reports_it(tmp_path, capsys):
 
 def test_the_split_is_stratified_and_standardized_by_the_training_rows():
     experiment = config.validated({"problem": {"kind": "logistic", "test_fraction": 0.2}})
-    built = config.build(experiment)
+    built = building.build(experiment)
     dataset = sl.data.load("breast_cancer")
     (X_train, y_train), (X_test, y_test) = sl.data.split(dataset.X, dataset.y, fractions=(0.8, 0.2), seed=0,
                                                          stratify=dataset.y)

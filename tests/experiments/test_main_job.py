@@ -5,12 +5,12 @@ measured mean, and the least-squares runs carry their exact expected curves."""
 import pytest
 
 import sgdlab as sl
-from sgdlab.experiments import config
+from sgdlab.experiments import building, config
 
 
 @pytest.fixture(scope="module")
 def main_job():
-    built = config.build(config.validated({}, where="sgdlab compare"))
+    built = building.build(config.validated({}, where="sgdlab compare"))
     problem, runs = built.problem, built.runs
     return sl.compare(problem, runs, seeds=10, epochs=20)
 

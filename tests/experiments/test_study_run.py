@@ -144,7 +144,7 @@ def test_a_study_and_a_comparison_take_each_others_folder_only_when_asked(tmp_pa
      "exp.toml must be one [problem] table, or [[problems]] tables for a study, not both; got both."),
     ('[[problems]]\nname = "a b"\n', "[[problems]] name must be letters, digits, '.', '_' and '-'"),
     ('[[problems]]\nnam = "a"\n', "[problems] must be made of the keys kind, data, target, standardize, intercept, "
-     "l2, class_weight, hidden, test_fraction, name; got unknown key 'nam'."),
+     "test_fraction, name, sample_weight; got unknown key 'nam'."),
     ('problems = 3\n', "exp.toml [[problems]] must be one or more [[problems]] tables; got 3."),
     ('[[problems]]\nkind = "logistic"\ndata = "nope.svm"\n',
      "[[problems]] 'nope': data must be a bundled name (diabetes, breast_cancer, digits, synthetic) or an existing "

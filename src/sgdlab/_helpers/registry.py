@@ -35,11 +35,14 @@ class Registry(Mapping[str, Callable[..., Any]]):
         #: family's X and y).
         self.skip = skip
         self._factories: dict[str, Callable[..., Any]] = {}
+        self._facts: dict[str, dict[str, Any]] = {}
 
-    def register(self, factory: Factory | None = None, *, name: str | None = None) -> Any:
-        """Register ``factory`` under ``name`` (default its ``__name__``); usable as ``@REGISTRY.register`` or
-        ``REGISTRY.register(factory, name="...")``. A name is registered once: a second factory under a taken
-        name is refused (unless it is the same factory, registered again when its module is reloaded)."""
+    def register(self, factory: Factory | None = None, *, name: str | None = None, **facts: Any) -> Any:
+        """Register ``factory`` under ``name`` (default its ``__name__``), with what the entry says of itself to
+        the layers above (``facts``, e.g. a problem family's example data set); usable as ``@REGISTRY.register``,
+        ``@REGISTRY.register(name="...")`` or ``REGISTRY.register(factory, name="...")``. A name is registered
+        once: a second factory under a taken name is refused (unless it is the same factory, registered again
+        when its module is reloaded)."""
 
         def add(function: Factory) -> Factory:
             key = name or function.__name__
@@ -47,7 +50,7 @@ class Registry(Mapping[str, Callable[..., Any]]):
             if known is not None and _qualified(known) != _qualified(function):
                 validation.fail("name", f"a {self.kind} name not yet registered (taken: {', '.join(self)})",
                                 repr(key), context=f"{self.kind}s.register")
-            self._factories[key] = function
+            self._factories[key], self._facts[key] = function, facts
             return function
 
         return add if factory is None else add(factory)
@@ -61,31 +64,40 @@ class Registry(Mapping[str, Callable[..., Any]]):
     def __len__(self) -> int:
         return len(self._factories)
 
+    def facts(self, name: str) -> dict[str, Any]:
+        """What ``name``'s entry said of itself when it was registered."""
+        return self._facts[name]
+
     def allowed(self) -> str:
         """'one of a, b, c': the registered names, for messages."""
         return "one of " + ", ".join(self)
 
     def parameters(self, name: str) -> dict[str, inspect.Parameter]:
         """The settable parameters of ``name``'s factory (its schema), in order."""
-        parameters = list(inspect.signature(self.named(name)).parameters.values())
+        parameters = list(inspect.signature(self[self.named(name)]).parameters.values())
         return {parameter.name: parameter for parameter in parameters[len(self.skip):]
                 if parameter.kind not in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD)}
 
-    def named(self, name: Any, where: str | None = None) -> Callable[..., Any]:
-        """The factory registered as ``name``, else an error naming ``where`` (default the kind) and the names."""
+    def named(self, name: Any, where: str | None = None) -> str:
+        """``name`` when it is registered, else an error naming ``where`` (default the kind) and the names."""
         if not isinstance(name, str) or name not in self._factories:
             validation.fail(where or self.kind, self.allowed(), validation.shown(name))
-        return self._factories[name]
+        return name
 
     def build(self, name: Any, settings: Mapping[str, Any], where: str | None = None, *leading: Any) -> Any:
         """``name``'s factory called with ``leading`` positional arguments and ``settings`` by keyword, each key
         checked against its parameters (an unknown one is an error naming ``where`` and the keys allowed)."""
-        factory, schema = self.named(name, where), self.parameters(name)
+        factory, schema = self[self.named(name, where)], self.parameters(name)
         unknown = [key for key in settings if key not in schema]
         if unknown:
             keys = ", ".join(schema) or "none"
             validation.fail(f"{where or self.kind} {unknown[0]}", f"a parameter of {name} (its keys: {keys})",
                             f"unknown key {unknown[0]!r}")
+        missing = [key for key, parameter in schema.items() if parameter.default is parameter.empty
+                   and key not in settings]
+        if missing:
+            validation.fail(f"{where or self.kind} {missing[0]}", f"given for {name} (its keys: {', '.join(schema)})",
+                            "nothing")
         return factory(*leading, **settings)
 
     def signature(self, name: str) -> str:

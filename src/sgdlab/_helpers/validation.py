@@ -101,7 +101,13 @@ def finite_array(name: str, value, *, ndim: int | None = None, dtype=None) -> np
     """
     if np.iscomplexobj(value):
         fail(name, "an array of real numbers", f"complex values (dtype {np.asarray(value).dtype})", error=TypeError)
-    array = np.asarray(value) if dtype is None else np.asarray(value, dtype=dtype)
+    raw = np.asarray(value)
+    if raw.size and (raw.dtype.kind in "US" or isinstance(raw.flat[0], str)):
+        fail(name, "an array of numbers", f"text values such as {str(raw.flat[0])!r}", error=TypeError)
+    try:
+        array = raw if dtype is None else raw.astype(dtype)
+    except (TypeError, ValueError):
+        fail(name, "an array of numbers", shown(value), error=TypeError)
     if array.dtype == object or not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
         fail(name, "an array of numbers", shown(value), error=TypeError)
     if dtype is None and not np.issubdtype(array.dtype, np.floating):

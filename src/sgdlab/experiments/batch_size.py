@@ -16,7 +16,7 @@ from pathlib import Path
 from sgdlab import samplers, theory
 from sgdlab._helpers.files import atomic_write
 from sgdlab.experiments.compare import Comparison, compare
-from sgdlab.experiments.config import run_name
+from sgdlab.experiments.run_tables import run_name
 from sgdlab.theory.probe import checked_sizes, probe_batch_sizes
 
 

@@ -11,14 +11,56 @@ import contextlib
 import functools
 import sys
 import warnings
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 import sgdlab
-from sgdlab.experiments import config
+from sgdlab.experiments import config, console, entries
 
-SCHEMES = click.Choice(config.SAMPLER_NAMES)
+if TYPE_CHECKING:
+    from sgdlab.experiments.building import Built
+
+
+class _RegistryHelp(click.Option):
+    """An option whose help is written when it is shown (it lists a registry's names, whose modules load JAX: not
+    for ``sgdlab --help``); ``help_text`` makes it."""
+
+    def __init__(self, *args, help_text: Callable[[], str], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.help_text = help_text
+
+    def get_help_record(self, ctx):
+        self.help = self.help_text()
+        return super().get_help_record(ctx)
+
+
+def _registry(kind: str):
+    """The registry of ``kind`` ("problems", "samplers", "methods"), its modules loaded."""
+    from sgdlab import methods, problems, samplers
+
+    return {"problems": problems.FAMILIES, "samplers": samplers.SAMPLERS, "methods": methods.METHODS}[kind]
+
+
+def _step_rules() -> str:
+    from sgdlab.experiments.entries import usage
+    from sgdlab.schedules import STEP_RULES
+
+    return usage(STEP_RULES)
+
+
+def _run_tables():
+    from sgdlab.experiments import run_tables
+
+    return run_tables
+
+
+def _building():
+    from sgdlab.experiments import building
+
+    return building
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -31,19 +73,21 @@ def _problem_options(command):
     """The options that say which problem to build (shared by compare, batch-size and step-sweep), given to the
     command as one ``problem_table``: the TOML's [problem] without the options left unset."""
     options = [
-        click.option("--problem", "kind", type=click.Choice(config.PROBLEM_KINDS), default="least_squares",
-                     show_default=True, help="What to minimize."),
+        click.option("--problem", "kind", default="least_squares", show_default=True, cls=_RegistryHelp,
+                     help_text=lambda: f"What to minimize: a problem family, {_registry('problems').allowed()}."),
         click.option("--data", default=None, help="diabetes, breast_cancer, digits, synthetic, or a file "
                      "(.npy, .npz, .csv, .parquet, svmlight). Default: diabetes / breast_cancer / digits by problem."),
         click.option("--target", default=None, help="The target column of a CSV or Parquet file (default: the last)."),
         click.option("--standardize/--no-standardize", default=True, show_default=True,
                      help="Center and scale features."),
         click.option("--intercept/--no-intercept", default=True, show_default=True, help="Append a column of ones."),
-        click.option("--l2", type=float, default=0.0, show_default=True, help="ℓ2 weight (logistic and softmax)."),
+        click.option("--l2", type=float, default=None, help="ℓ2 weight (logistic and softmax) [default: 0]."),
         click.option("--class-weight", type=click.Choice(["balanced"]), default=None,
                      help="Weigh each class's losses by N / (K · its count) (logistic and softmax)."),
         click.option("--hidden", default=None, help="The hidden layers' widths of --problem mlp, e.g. 64 or 128,64 "
                      "[default: 64]. A network's L_B is not known: give --step."),
+        click.option("--param", "params", multiple=True, metavar="KEY=VALUE",
+                     help="Any other parameter of the problem family's factory, e.g. --param delta=2 (repeatable)."),
     ]
 
     @functools.wraps(command)
@@ -51,7 +95,8 @@ def _problem_options(command):
         problem = {key: given.pop(key) for key in PROBLEM_OPTIONS}
         if problem["hidden"] is not None:
             problem["hidden"] = _split(problem["hidden"], "--hidden", int)
-        return command(problem_table={key: value for key, value in problem.items() if value is not None}, **given)
+        table = {key: value for key, value in problem.items() if value is not None and key != "params"}
+        return command(problem_table={**table, **_assignments(problem["params"], "--param")}, **given)
 
     for option in reversed(options):
         with_problem = option(with_problem)
@@ -59,7 +104,18 @@ def _problem_options(command):
 
 
 #: The options of :func:`_problem_options`, by their parameter names.
-PROBLEM_OPTIONS = ("kind", "data", "target", "standardize", "intercept", "l2", "class_weight", "hidden")
+PROBLEM_OPTIONS = ("kind", "data", "target", "standardize", "intercept", "l2", "class_weight", "hidden", "params")
+
+
+def _assignments(texts: tuple[str, ...], option: str) -> dict:
+    """{key: value} of KEY=VALUE texts, each value read as TOML reads it (a bare word stays text)."""
+    settings = {}
+    for text in texts:
+        key, equals, value = text.partition("=")
+        if not equals or not key.strip():
+            raise click.BadParameter(f"expected KEY=VALUE; got {text!r}.", param_hint=option)
+        settings[key.strip()] = entries.parse_value(value)
+    return settings
 
 
 
@@ -71,15 +127,16 @@ _overwrite_option = click.option("--overwrite", is_flag=True, help="Let this exp
 
 @cli.command()
 @_problem_options
-@click.option("--schemes", default=None, help="Comma-separated samplers, e.g. full_batch,shuffled_cyclic. "
-              "Default: GD, with replacement (B=1, 32), without replacement (32), cyclic (1), "
-              "shuffled cyclic (1, 32), shuffle once (32).")
+@click.option("--schemes", default=None, cls=_RegistryHelp, help_text=lambda: "Comma-separated samplers, "
+              f"{_registry('samplers').allowed()}, each NAME or NAME:key=value[:key=value…] (e.g. "
+              "shuffled_cyclic,importance:weights=lipschitz). Default: GD, with replacement (B=1, 32), without "
+              "replacement (32), cyclic (1), shuffled cyclic (1, 32), shuffle once (32).")
 @click.option("--batch-sizes", default=None, help="Comma-separated batch sizes for --schemes (default 1,32).")
-@click.option("--methods", default=None, help="Comma-separated methods for --schemes (default plain): "
-              + config.METHOD_HELP + ". E.g. plain,heavy_ball:0.9,svrg,saga,polyak_average.")
-@click.option("--step", default=None, help="A number, or c/L, c/L_B, c/L_max, e.g. 0.5/L, or polyak, "
-              "stochastic_polyak. Default: 1/L for gradient descent, 0.5/L_B (the largest step of SGD's theorem) "
-              "for the others.")
+@click.option("--methods", default=None, cls=_RegistryHelp, help_text=lambda: "Comma-separated methods for --schemes "
+              f"(default plain): {_run_tables().method_help()}. E.g. plain,heavy_ball:0.9,svrg,saga,polyak_average.")
+@click.option("--step", default=None, cls=_RegistryHelp, help_text=lambda: "A number, or c/L, c/L_B, c/L_max, "
+              f"e.g. 0.5/L, or a step rule, {_step_rules()}. Default: 1/L for gradient descent, 0.5/L_B (the largest "
+              "step of SGD's theorem) for the others.")
 @click.option("--epochs", type=click.IntRange(min=1), default=20, show_default=True)
 @click.option("--seeds", type=click.IntRange(min=1), default=10, show_default=True)
 @click.option("--record-every", type=float, default=1, show_default=True,
@@ -113,7 +170,8 @@ def compare(problem_table, schemes, batch_sizes, methods, step, epochs, seeds, r
 @cli.command("batch-size")
 @_problem_options
 @click.option("--sizes", default="1,4,16,64,256", show_default=True, help="Comma-separated, increasing batch sizes.")
-@click.option("--sampler", type=SCHEMES, default="shuffled_cyclic", show_default=True)
+@click.option("--sampler", default="shuffled_cyclic", show_default=True, cls=_RegistryHelp,
+              help_text=lambda: f"The sampler: {_registry('samplers').allowed()}.")
 @click.option("--epochs", type=click.IntRange(min=1), default=20, show_default=True)
 @click.option("--seeds", type=click.IntRange(min=1), default=5, show_default=True)
 @click.option("--out", default=None, help="Results folder (default: results/batch-size-<problem>-<data>).")
@@ -125,15 +183,15 @@ def batch_size(problem_table, sizes, sampler, epochs, seeds, out, overwrite):
 
     sizes = _split(sizes, "--sizes", int)
     document = {"problem": problem_table,
-                "compare": {"epochs": epochs, "seeds": seeds}, "runs": config.product_runs([sampler], sizes)}
+                "compare": {"epochs": epochs, "seeds": seeds}, "runs": _run_tables().product_runs([sampler], sizes)}
     experiment = config.validated(document, where="sgdlab batch-size")
-    problem, _, default_out, title, _, _ = config.build(experiment)
+    problem, _, default_out, title, _, _ = _building().build(experiment)
     out = out or str(Path(default_out).with_name("batch-size-" + Path(default_out).name))
-    with _Progress() as on_epoch:
+    with console.Progress() as on_epoch:
         comparison, analysis = study.study(problem, sizes, sampler, seeds=seeds, epochs=epochs, out=out,
                                            title=f"batch size: {title}", on_epoch=on_epoch, overwrite=overwrite,
-                                           source=config.source(experiment))
-    _print_summary(comparison, title)
+                                           source=_building().source(experiment))
+    console.print_summary(comparison, title)
     click.echo(f"B_simple at θ⁰ = {analysis['b_simple']:.4g}; throughput knee B = {analysis['knee']}")
     click.echo(f"report: {write_report(out)}")
 
@@ -153,12 +211,12 @@ def step_sweep(problem_table, schemes, batch_sizes, epochs, seeds, out):
     document = {"problem": problem_table,
                 "runs": _runs(schemes, batch_sizes)}
     experiment = config.validated(document, where="sgdlab step-sweep")
-    problem, runs, default_out, title, _, _ = config.build(experiment)
+    problem, runs, default_out, title, _, _ = _building().build(experiment)
     out = out or str(Path(default_out).with_name("step-sweep-" + Path(default_out).name))
-    with _Progress() as on_epoch:
+    with console.Progress() as on_epoch:
         result = sweep.step_sweep(problem, [run["sampler"] for run in runs.values()], seeds=seeds, epochs=epochs,
                                   on_epoch=on_epoch)
-    _print_table(result.edges_table(), f"step sweep: {title}")
+    console.print_table(result.edges_table(), f"step sweep: {title}")
     click.echo(f"report: {result.save(out, f'step sweep: {title}')}")
 
 
@@ -188,17 +246,16 @@ def report(folder):
 
 def _runs(schemes: str | None, batch_sizes: str | None, methods: str | None = None) -> dict:
     if schemes is None and batch_sizes is None and methods is None:
-        return config.default_runs()
-    names = _split(schemes, "--schemes", str) if schemes else list(config.SAMPLER_NAMES)
+        return _run_tables().default_runs()
+    names = _split(schemes, "--schemes", str) if schemes else _run_tables().finite_sum_samplers()
     for name in names:
-        if name not in config.SAMPLER_NAMES:
-            raise click.BadParameter(f"{name!r} is not one of {', '.join(config.SAMPLER_NAMES)}.",
-                                     param_hint="--schemes")
+        if name.partition(":")[0] not in _registry("samplers"):
+            raise click.BadParameter(f"{name!r} is not {_registry('samplers').allowed()}.", param_hint="--schemes")
     sizes = _split(batch_sizes, "--batch-sizes", int) if batch_sizes else [1, 32]
     chosen = _split(methods, "--methods", str) if methods else None
     for method in chosen or []:
-        config.split_method(method)
-    return config.product_runs(names, sizes, chosen)
+        _run_tables().split_method(method)
+    return _run_tables().product_runs(names, sizes, chosen)
 
 
 def _split(text: str, option: str, kind):
@@ -222,12 +279,12 @@ def _execute(experiment: dict, overwrite: bool, workers: int = 1, scheduler: str
     if "problems" in experiment:
         _execute_study(experiment, overwrite, workers, scheduler)
         return
-    built = config.build(experiment)
-    with _executor(workers, scheduler) as executor, _Progress() as on_epoch:
+    built = _building().build(experiment)
+    with _executor(workers, scheduler) as executor, console.Progress() as on_epoch:
         comparison = compare(built.problem, built.runs, **_comparison_options(experiment, built), out=built.out,
                              on_epoch=on_epoch, overwrite=overwrite, executor=executor)
-    _print_summary(comparison, built.title)
-    _print_counts([comparison], built.out)
+    console.print_summary(comparison, built.title)
+    console.print_counts([comparison], built.out)
     click.echo(f"report: {write_report(built.out)}")
 
 
@@ -240,48 +297,40 @@ def _execute_study(experiment: dict, overwrite: bool, workers: int, scheduler: s
     from sgdlab.experiments.study_folder import problem_folder
     from sgdlab.experiments.summary import overview_label
 
-    out, title = config.study_out(experiment), config.study_title(experiment)
+    out, title = _building().study_out(experiment), _building().study_title(experiment)
     sessions, titles = {}, {}
-    for name, description in config.each_problem(experiment).items():
+    for name, description in _building().each_problem(experiment).items():
         built = _built_problem(name, description)
         sessions[name] = plan(built.problem, built.runs, **_comparison_options(description, built),
                               out=problem_folder(out, name), overwrite=overwrite)
         titles[name] = built.title if experiment["compare"]["title"] else f"{name}: {built.title}"   # names it
-    with _executor(workers, scheduler) as executor, _Progress() as on_epoch:
+    with _executor(workers, scheduler) as executor, console.Progress() as on_epoch:
         result = run_study(sessions, out, executor, on_epoch, title, overwrite)
     for name, comparison in result.comparisons.items():
-        _print_summary(comparison, titles[name])
+        console.print_summary(comparison, titles[name])
     grid = result.overview()
-    _print_table(grid.rename_axis(columns=None).reset_index(), f"overview: {overview_label(grid.attrs['metric'])}")
-    _print_counts(list(result.comparisons.values()), out)
+    label = overview_label(grid.attrs["metric"])
+    console.print_table(grid.rename_axis(columns=None).reset_index(), f"overview: {label}")
+    console.print_counts(list(result.comparisons.values()), out)
     click.echo(f"report: {write_report(out)}")
 
 
-def _built_problem(name: str, description: dict) -> config.Built:
+def _built_problem(name: str, description: dict) -> Built:
     """One problem of a study built, an error in it naming the problem."""
     from sgdlab._helpers.validation import InvalidType, InvalidValue
 
     try:
-        return config.build(description)
+        return _building().build(description)
     except (InvalidValue, InvalidType, OSError) as error:
         raise type(error)(f"[[problems]] {name!r}: {error}") from error
 
 
-def _comparison_options(description: dict, built: config.Built) -> dict:
+def _comparison_options(description: dict, built: Built) -> dict:
     """The keyword arguments of compare (and of plan) that a validated description sets."""
     settings = description["compare"]
     return dict(seeds=settings["seeds"], epochs=settings["epochs"], record_every=settings["record_every"],
-                title=built.title, source=config.source(description),
+                title=built.title, source=_building().source(description),
                 goal=settings["goal"], heldout=built.heldout, stop=built.stop)
-
-
-def _print_counts(comparisons: list, out: str) -> None:
-    """How many runs were computed, recomputed (their saved file did not verify) and reused from ``out``."""
-    total = sum(len(comparison.table.groupby(["run", "seed"])) for comparison in comparisons)
-    reused = sum(comparison.reused for comparison in comparisons)
-    recomputed = sum(comparison.recomputed for comparison in comparisons)
-    said = f" ({recomputed} of them recomputed: their saved file did not verify)" if recomputed else ""
-    click.echo(f"{total - reused} runs computed{said}, {reused} reused from {out}")
 
 
 @contextlib.contextmanager
@@ -308,106 +357,6 @@ def _executor(workers: int, scheduler: str | None):
 
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
             yield pool
-
-
-class _Progress:
-    """One bar over every run group announced (``on_epoch(label, 0, epochs)``, see :mod:`sgdlab.experiments.groups`):
-    the epochs done out of all the groups' epochs, and how many groups have finished."""
-
-    def __enter__(self):
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("epochs"),
-                            TimeElapsedColumn(), transient=False)
-        self.done: dict[str, int] = {}
-        self.totals: dict[str, int] = {}
-        self.bar.__enter__()
-        self.task = self.bar.add_task("run groups", total=None)
-        return self.advance
-
-    def advance(self, label: str, epoch: int, epochs: int) -> None:
-        self.totals[label], self.done[label] = epochs, epoch
-        finished = sum(self.done[name] == total for name, total in self.totals.items())
-        self.bar.update(self.task, total=sum(self.totals.values()), completed=sum(self.done.values()),
-                        description=f"{finished}/{len(self.totals)} run groups")
-
-    def __exit__(self, *exc):
-        return self.bar.__exit__(*exc)
-
-
-def _print_summary(comparison, title: str) -> None:
-    import numpy as np
-    from rich.table import Table
-
-    from sgdlab.experiments.summary import heldout_score
-
-    summary = comparison.summary()
-    metric = summary.attrs["metric"]
-    table = Table(title=f"{title}: final {metric} across seeds; target {metric} ≤ {summary.attrs['target']:.3g}")
-    averaged = summary[f"final averaged {metric}"].notna().any()
-    passes = not np.allclose(summary["gradient passes"], comparison.table.epoch.max())
-    score = heldout_score(comparison.table)
-    scores = [] if score is None else [f"final {score}", f"best {score}", f"epoch of best {score}"]
-    columns = ["run", "α·L", f"median {metric}", "q25–q75", *([f"θ̄ {metric}"] if averaged else []),
-               *(["passes"] if passes else []), "reached", "epochs to target",
-               *([] if score is None else [score.replace("_accuracy", " acc").replace("_", " "), "best", "at epoch"]),
-               "status"]
-    for column in columns:
-        table.add_column(column, justify="left" if column in ("run", "status") else "right")
-    for _, row in summary.iterrows():
-        table.add_row(str(row["run"]), _fmt(row["α·L"]), _fmt(row[f"final {metric}"]),
-                      f"{_fmt(row[f'final {metric} q25'])}–{_fmt(row[f'final {metric} q75'])}",
-                      *([_fmt(row[f"final averaged {metric}"])] if averaged else []),
-                      *([_fmt(row["gradient passes"])] if passes else []),
-                      str(row["reached"]), _fmt(row["epochs to target"]), *(_fmt(row[column]) for column in scores),
-                      str(row["status"]))
-    _console().print(table)
-    _print_stops(comparison.table)
-
-
-#: The most early stops printed in the terminal (the report lists them all).
-PRINTED_STOPS = 12
-
-
-def _print_stops(table) -> None:
-    """The message of every run and seed that diverged or converged before its budget (the first PRINTED_STOPS)."""
-    from sgdlab.experiments.summary import stops
-
-    early = stops(table)
-    for row in early.head(PRINTED_STOPS).itertuples(index=False):
-        click.echo(f"{row.run}, seed {row.seed}: {row.message}")
-    if len(early) > PRINTED_STOPS:
-        click.echo(f"… and {len(early) - PRINTED_STOPS} more runs that stopped early (listed in the report).")
-
-
-def _print_table(frame, title: str) -> None:
-    """A DataFrame as a rich table, text left and numbers right."""
-    from rich.table import Table
-
-    table = Table(title=title)
-    from pandas.api.types import is_numeric_dtype
-
-    for column in frame.columns:
-        table.add_column(str(column), justify="right" if is_numeric_dtype(frame[column]) else "left")
-    for row in frame.itertuples(index=False):
-        table.add_row(*(_fmt(value) for value in row))
-    _console().print(table)
-
-
-def _console():
-    """A rich console, 130 columns wide when the output is not a terminal."""
-    from rich.console import Console
-
-    console = Console()
-    return console if console.is_terminal else Console(width=130)
-
-
-def _fmt(value) -> str:
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        return str(value)
-    return "—" if value != value else ("∞" if value == float("inf") else f"{value:.3g}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -25,8 +25,8 @@ from sgdlab import theory
 from sgdlab._helpers import validation
 from sgdlab._helpers.files import atomic_write
 from sgdlab.experiments.compare import OnEpoch, compare
-from sgdlab.experiments.config import run_name
 from sgdlab.experiments.page import figure_png, html_page, html_table
+from sgdlab.experiments.run_tables import run_name
 from sgdlab.problems.base import FiniteSum
 from sgdlab.run.options import StepSizeWarning
 from sgdlab.samplers import Sampler

@@ -1,24 +1,22 @@
 """Steps as a comparison writes them: numbers, schedules, or text relative to the problem's constants.
 
-"0.5/L", "1/L_B" (the run's minibatch constant; L_N = L for gradient descent) or "1/L_max"; "polyak"
-(gradient descent's Polyak step, p* from the problem) or "stochastic_polyak" (c = 1/2, f_min = 0); a dict
-``{"schedule": "inverse_time", "alpha0": "1/L_B", "decay": 0.01}`` builds a schedule whose α₀ may
-be such text.
+"0.5/L", "1/L_B" (the run's minibatch constant; L_N = L for gradient descent) or "1/L_max"; a registered step
+rule by name, with any of its parameters (:mod:`sgdlab.experiments.entries`): "polyak" (gradient descent's Polyak
+step, p* from the problem), "stochastic_polyak" or "stochastic_polyak:c=0.2"; a dict
+``{"schedule": "inverse_time", "alpha0": "1/L_B", "decay": 0.01}`` builds a registered schedule (or step rule)
+whose first parameter may be such text.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 
 from sgdlab import schedules, theory
 from sgdlab._helpers import validation
+from sgdlab.experiments import entries
 from sgdlab.problems.base import FiniteSum
 from sgdlab.samplers import Sampler
 
-#: The steps that adapt to the loss, by the text that names them.
-ADAPTIVE_STEPS: dict[str, Callable[[], schedules.Schedule]] = {"polyak": schedules.polyak,
-                                                              "stochastic_polyak": schedules.stochastic_polyak}
 _STEP_TEXT = re.compile(r"^\s*(?P<c>\S+?)\s*/\s*(?P<constant>L_B|L_max|L)\s*$")
 
 
@@ -27,8 +25,8 @@ def parse_step(step, problem: FiniteSum, sampler: Sampler) -> tuple[schedules.Sc
     schedule whose α₀ may be such text. Returns the schedule and how the step was written."""
     if isinstance(step, dict):
         return _schedule_from_dict(step, problem, sampler)
-    if isinstance(step, str) and step.strip() in ADAPTIVE_STEPS:
-        return ADAPTIVE_STEPS[step.strip()](), step.strip()
+    if isinstance(step, str) and step.partition(":")[0].strip() in schedules.STEP_RULES:
+        return entries.build(step, schedules.STEP_RULES, "step"), step.strip()
     if isinstance(step, str):
         return _relative_step(step, problem, sampler), step.strip()
     schedule = schedules.as_schedule(step)
@@ -44,7 +42,7 @@ def _relative_step(text: str, problem: FiniteSum, sampler: Sampler) -> schedules
     c = _number(match["c"]) if match else None
     if match is None or c is None:
         validation.fail("step", "a number, or text 'c/L', 'c/L_B' or 'c/L_max' with c a positive number, or "
-                        "'polyak' or 'stochastic_polyak'", validation.shown(text))
+                        f"a step rule ({entries.usage(schedules.STEP_RULES)})", validation.shown(text))
     needs_terms = match["constant"] == "L_max" or (match["constant"] == "L_B" and not sampler.is_full_batch)
     if needs_terms and problem.lipschitz_max() is None:
         validation.fail("step", f"given as a number or a schedule for {type(problem).__name__}, whose L_B and L_max "
@@ -73,21 +71,15 @@ def _constant(name: str, problem: FiniteSum, sampler: Sampler) -> float:
     return theory.minibatch_lipschitz(problem, getattr(sampler, "batch_size", problem.n), sampler)
 
 
-SCHEDULES: dict[str, Callable[..., schedules.Schedule]] = {
-    "constant": schedules.constant, "inverse_time": schedules.inverse_time, "inverse_sqrt": schedules.inverse_sqrt,
-    "step_decay": schedules.step_decay, "cosine": schedules.cosine}
-
-
 def _schedule_from_dict(spec: dict, problem, sampler) -> tuple[schedules.Schedule, str]:
+    """A registered schedule or step rule from a dict naming it (``schedule``) with its parameters; the first
+    parameter (α, α₀) may be written as a step relative to the problem's constants."""
     spec = dict(spec)
     kind = spec.pop("schedule", None)
-    if kind not in SCHEDULES:
-        validation.fail("step", f"a dict with 'schedule' one of {', '.join(SCHEDULES)}", validation.shown(kind))
-    first = "alpha" if kind == "constant" else "alpha0"
-    if first in spec and not isinstance(spec[first], (int, float)):
+    registry = schedules.STEP_RULES if kind in schedules.STEP_RULES else schedules.SCHEDULES
+    registry.named(kind, "step schedule")
+    first = next(iter(registry.parameters(kind)), None)
+    if first is not None and first.startswith("alpha") and isinstance(spec.get(first), str):
         spec[first] = schedules.initial_alpha(parse_step(spec[first], problem, sampler)[0])
-    try:
-        schedule = SCHEDULES[kind](**spec)
-    except TypeError as error:
-        validation.fail("step", f"the arguments of {kind}", str(error).split("() ", 1)[-1])
+    schedule = registry.build(kind, spec, f"step {kind}")
     return schedule, schedule.describe()

@@ -94,6 +94,10 @@ class Method:
         """The method in words, e.g. 'heavy ball (β = 0.9)'."""
         return "plain"
 
+    def step_scale(self) -> float:
+        """The factor a comparison's default step takes beside plain SGD's: 1 (momentum: 1 − β)."""
+        return 1.0
+
     def stability_limit(self, L: float) -> float:
         """The constant steps below this are stable on a quadratic of smoothness L: 2/L for plain SGD."""
         return 2.0 / L

@@ -42,6 +42,10 @@ class HeavyBall(Method):
     def describe(self) -> str:
         return f"heavy ball (β = {self.beta:g})"
 
+    def step_scale(self) -> float:
+        """1 − β: the step it takes in the long run, α/(1 − β), is then plain SGD's α."""
+        return 1.0 - self.beta
+
     def stability_limit(self, L: float) -> float:
         """2(1 + β)/L: heavy ball's constant steps are stable on a quadratic exactly below it."""
         return 2.0 * (1.0 + self.beta) / L

@@ -6,10 +6,12 @@ from sgdlab.problems.expectation import Expectation, expectation
 from sgdlab.problems.least_squares import LeastSquares, least_squares
 from sgdlab.problems.logistic import LogisticRegression, logistic_regression
 from sgdlab.problems.mlp import MLP, mlp
+from sgdlab.problems.registry import FAMILIES
 from sgdlab.problems.softmax import SoftmaxRegression, softmax_regression
 from sgdlab.problems.streaming import streaming_least_squares
 
 __all__ = [
+    "FAMILIES",
     "MLP",
     "CurveFit",
     "Expectation",

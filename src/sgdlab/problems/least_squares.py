@@ -168,7 +168,7 @@ class LeastSquares(LinearModel):
         return float(smallest / self.n)
 
 
-@FAMILIES.register
+@FAMILIES.register(data="diabetes", classifier=False)
 def least_squares(X: Features, y: ArrayLike, sample_weight: ArrayLike | None = None) -> LeastSquares:
     """F(θ) = (1/2N) ‖Xθ − y‖² = (1/N) Σᵢ ½(xᵢᵀθ − yᵢ)², least squares in its mean form; with sample weights
     F(θ) = Σᵢ wᵢ ½(xᵢᵀθ − yᵢ)² / Σᵢ wᵢ.

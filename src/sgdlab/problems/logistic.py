@@ -99,22 +99,32 @@ class LogisticRegression(LinearClassifier):
     def predict(self, params, X) -> np.ndarray:
         """The label (in the coding of the training labels) of sign(xᵀθ) for each row of X."""
         positive = np.asarray(design_matrix(X) @ np.asarray(params)) > 0
-        low = 0 if self.label_coding == "{0, 1}" else -1
-        return np.where(positive, 1, low)
+        low, high = (_label(text) for text in self.label_coding.strip("{}").split(", "))
+        return np.where(positive, high, low)
+
+
+def _label(text: str) -> int | float:
+    """A label of the coding's text as a number (an integer where it is one)."""
+    value = float(text)
+    return int(value) if value.is_integer() else value
 
 
 def _signed_labels(y: np.ndarray, dtype) -> tuple[np.ndarray, str]:
-    """Map labels coded {0, 1} or {−1, 1} to ±1; say which coding was used."""
+    """Map labels coded {0, 1}, {−1, 1} or any two numbers a < b (LIBSVM's 1/2) to ±1, the larger one +1; say
+    which coding was used."""
     values = set(np.unique(y).tolist())
     if values <= {0.0, 1.0}:
         return np.where(y == 1, 1, -1).astype(dtype), "{0, 1}"
     if values <= {-1.0, 1.0}:
         return y.astype(dtype), "{-1, 1}"
-    validation.fail("y", "labels coded {0, 1} or {-1, 1}", f"values {sorted(values)[:6]}",
-                    context="logistic_regression")
+    if len(values) == 2:
+        low, high = sorted(values)
+        return np.where(y == high, 1, -1).astype(dtype), f"{{{low:g}, {high:g}}}"
+    validation.fail("y", "labels coded {0, 1}, {-1, 1} or two other numbers (the larger is the positive class)",
+                    f"values {sorted(values)[:6]}", context="logistic_regression")
 
 
-@FAMILIES.register(name="logistic")
+@FAMILIES.register(name="logistic", data="breast_cancer", classifier=True)
 def logistic_regression(X: Features, y: ArrayLike, l2: float = 0.0, sample_weight: ArrayLike | None = None,
                         class_weight: str | dict | None = None) -> LogisticRegression:
     """Binary logistic regression, F(θ) = (1/N) Σᵢ log(1 + exp(−yᵢ xᵢᵀθ)) + (λ/2) ‖θ‖²; with weights wᵢ
@@ -125,7 +135,7 @@ def logistic_regression(X: Features, y: ArrayLike, l2: float = 0.0, sample_weigh
     X : array or sparse matrix, N × p
         The features (a SciPy sparse matrix is kept as CSR).
     y : array, N
-        The labels, coded {0, 1} or {−1, +1} (0 is read as −1).
+        The labels, coded {0, 1} or {−1, +1} (0 is read as −1), or any two numbers a < b (b is the positive class).
     l2 : float, default 0
         λ ≥ 0, the ℓ2 weight (with λ > 0 the minimizer is unique).
     sample_weight : array of N nonnegative numbers, optional

@@ -189,7 +189,7 @@ def _widths(hidden) -> tuple[int, ...]:
     return tuple(int(w) for w in widths)
 
 
-@FAMILIES.register
+@FAMILIES.register(data="digits", classifier=True)
 def mlp(X: Features, y: ArrayLike, hidden: int | Sequence[int] = (64,), task: str = "classification", seed: int = 0,
         classes: ArrayLike | None = None, sample_weight: ArrayLike | None = None,
         class_weight: str | dict | None = None) -> MLP:

@@ -79,7 +79,7 @@ class SoftmaxRegression(LinearClassifier):
         return self.classes[np.argmax(design_matrix(X) @ np.asarray(params), axis=1)]
 
 
-@FAMILIES.register(name="softmax")
+@FAMILIES.register(name="softmax", data="digits", classifier=True)
 def softmax_regression(X: Features, y: ArrayLike, l2: float = 0.0, sample_weight: ArrayLike | None = None,
                        class_weight: str | dict | None = None) -> SoftmaxRegression:
     """Softmax (multinomial logistic) regression, fᵢ(W) = log Σₖ exp(xᵢᵀWₖ) − xᵢᵀW_{yᵢ} + (λ/2) ‖W‖²_F; with weights

@@ -103,6 +103,9 @@ class Sampler:
         """True for gradient descent, whose every step uses all N terms."""
         return False
 
+    #: Whether it samples the terms of a finite sum (an expectation's sampler draws ω instead).
+    serves_finite_sums = True
+
     def __repr__(self) -> str:
         fields = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in dataclasses.fields(self))
         return f"{self.name}({fields})"
@@ -145,6 +148,7 @@ class IID(Minibatch):
     """For an expectation: B fresh, independent draws of ω at every step (no index plan)."""
 
     name = "iid"
+    serves_finite_sums = False
     theorems = ()
 
     def validate(self, n) -> None:

@@ -1,0 +1,116 @@
+"""What the sgdlab command prints: a progress bar over run groups, a comparison's summary and early stops, tables
+(rich), and the count of runs computed and reused."""
+
+from __future__ import annotations
+
+import click
+
+
+def print_counts(comparisons: list, out: str) -> None:
+    """How many runs were computed, recomputed (their saved file did not verify) and reused from ``out``."""
+    total = sum(len(comparison.table.groupby(["run", "seed"])) for comparison in comparisons)
+    reused = sum(comparison.reused for comparison in comparisons)
+    recomputed = sum(comparison.recomputed for comparison in comparisons)
+    said = f" ({recomputed} of them recomputed: their saved file did not verify)" if recomputed else ""
+    click.echo(f"{total - reused} runs computed{said}, {reused} reused from {out}")
+
+
+class Progress:
+    """One bar over every run group announced (``on_epoch(label, 0, epochs)``, see :mod:`sgdlab.experiments.groups`):
+    the epochs done out of all the groups' epochs, and how many groups have finished."""
+
+    def __enter__(self):
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("epochs"),
+                            TimeElapsedColumn(), transient=False)
+        self.done: dict[str, int] = {}
+        self.totals: dict[str, int] = {}
+        self.bar.__enter__()
+        self.task = self.bar.add_task("run groups", total=None)
+        return self.advance
+
+    def advance(self, label: str, epoch: int, epochs: int) -> None:
+        self.totals[label], self.done[label] = epochs, epoch
+        finished = sum(self.done[name] == total for name, total in self.totals.items())
+        self.bar.update(self.task, total=sum(self.totals.values()), completed=sum(self.done.values()),
+                        description=f"{finished}/{len(self.totals)} run groups")
+
+    def __exit__(self, *exc):
+        return self.bar.__exit__(*exc)
+
+
+def print_summary(comparison, title: str) -> None:
+    import numpy as np
+    from rich.table import Table
+
+    from sgdlab.experiments.summary import heldout_score
+
+    summary = comparison.summary()
+    metric = summary.attrs["metric"]
+    table = Table(title=f"{title}: final {metric} across seeds; target {metric} ≤ {summary.attrs['target']:.3g}")
+    averaged = summary[f"final averaged {metric}"].notna().any()
+    passes = not np.allclose(summary["gradient passes"], comparison.table.epoch.max())
+    score = heldout_score(comparison.table)
+    scores = [] if score is None else [f"final {score}", f"best {score}", f"epoch of best {score}"]
+    columns = ["run", "α·L", f"median {metric}", "q25–q75", *([f"θ̄ {metric}"] if averaged else []),
+               *(["passes"] if passes else []), "reached", "epochs to target",
+               *([] if score is None else [score.replace("_accuracy", " acc").replace("_", " "), "best", "at epoch"]),
+               "status"]
+    for column in columns:
+        table.add_column(column, justify="left" if column in ("run", "status") else "right")
+    for _, row in summary.iterrows():
+        table.add_row(str(row["run"]), formatted(row["α·L"]), formatted(row[f"final {metric}"]),
+                      f"{formatted(row[f'final {metric} q25'])}–{formatted(row[f'final {metric} q75'])}",
+                      *([formatted(row[f"final averaged {metric}"])] if averaged else []),
+                      *([formatted(row["gradient passes"])] if passes else []),
+                      str(row["reached"]), formatted(row["epochs to target"]),
+                      *(formatted(row[column]) for column in scores),
+                      str(row["status"]))
+    console().print(table)
+    print_stops(comparison.table)
+
+
+#: The most early stops printed in the terminal (the report lists them all).
+PRINTED_STOPS = 12
+
+
+def print_stops(table) -> None:
+    """The message of every run and seed that diverged or converged before its budget (the first PRINTED_STOPS)."""
+    from sgdlab.experiments.summary import stops
+
+    early = stops(table)
+    for row in early.head(PRINTED_STOPS).itertuples(index=False):
+        click.echo(f"{row.run}, seed {row.seed}: {row.message}")
+    if len(early) > PRINTED_STOPS:
+        click.echo(f"… and {len(early) - PRINTED_STOPS} more runs that stopped early (listed in the report).")
+
+
+def print_table(frame, title: str) -> None:
+    """A DataFrame as a rich table, text left and numbers right."""
+    from rich.table import Table
+
+    table = Table(title=title)
+    from pandas.api.types import is_numeric_dtype
+
+    for column in frame.columns:
+        table.add_column(str(column), justify="right" if is_numeric_dtype(frame[column]) else "left")
+    for row in frame.itertuples(index=False):
+        table.add_row(*(formatted(value) for value in row))
+    console().print(table)
+
+
+def console():
+    """A rich console, 130 columns wide when the output is not a terminal."""
+    from rich.console import Console
+
+    console = Console()
+    return console if console.is_terminal else Console(width=130)
+
+
+def formatted(value) -> str:
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    return "—" if value != value else ("∞" if value == float("inf") else f"{value:.3g}")

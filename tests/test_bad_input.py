@@ -48,7 +48,7 @@ CASES = [
     ("vector loss", lambda: sl.finite_sum(lambda p, e: p * e, np.ones((4, 2)), np.zeros(2)), ValueError,
      "loss must be a function returning a scalar"),
     ("logistic labels", lambda: sl.logistic_regression(X, np.arange(12) % 3), ValueError,
-     "y must be labels coded {0, 1}, {-1, 1} or two other numbers (the larger is the positive class) for logistic_regression; got values [0.0, 1.0, 2.0]"),
+     "y must be labels coded {0, 1}, {-1, 1} or two other values (the larger is the positive class) for logistic_regression; got values [0, 1, 2]"),
     ("one class", lambda: sl.softmax_regression(X, np.zeros(12)), ValueError, "y must be labels of at least 2 classes"),
     ("negative l2", lambda: sl.logistic_regression(X, y > 0, l2=-1.0), ValueError, "l2 must be a finite number >= 0; got -1.0"),
     ("batch_size 0", lambda: sl.shuffled_cyclic(0), ValueError, "batch_size must be an integer >= 1 for shuffled_cyclic; got 0"),

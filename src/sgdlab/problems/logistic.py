@@ -26,7 +26,7 @@ from numpy.typing import ArrayLike
 
 from sgdlab._helpers import validation
 from sgdlab._helpers.aliases import Features
-from sgdlab.problems.linear import LinearClassifier, correct_fraction, data_parts, design_matrix, targets
+from sgdlab.problems.linear import LinearClassifier, class_labels, correct_fraction, data_parts, design_matrix
 from sgdlab.problems.registry import FAMILIES
 from sgdlab.problems.rows import products
 from sgdlab.problems.weights import example_weights
@@ -49,7 +49,9 @@ class LogisticRegression(LinearClassifier):
     def __init__(self, X, y, l2: float = 0.0, sample_weight=None, class_weight=None):
         X = design_matrix(X)
         labels = np.asarray(y)   # as given, for the keys of class_weight
-        y, self.label_coding = _signed_labels(targets(y, X), X.dtype)
+        y, self.labels = _signed_labels(class_labels(y, X), X.dtype)
+        #: How the labels were coded, e.g. "{0, 1}".
+        self.label_coding = "{" + ", ".join(str(label) for label in self.labels) + "}"
         weights = example_weights(X.shape[0], sample_weight, class_weight, labels)
         self.class_weight = class_weight
         super().__init__(X, y, np.zeros(X.shape[1], dtype=X.dtype), l2=validation.nonnegative_float("l2", l2),
@@ -99,29 +101,22 @@ class LogisticRegression(LinearClassifier):
     def predict(self, params, X) -> np.ndarray:
         """The label (in the coding of the training labels) of sign(xᵀθ) for each row of X."""
         positive = np.asarray(design_matrix(X) @ np.asarray(params)) > 0
-        low, high = (_label(text) for text in self.label_coding.strip("{}").split(", "))
+        low, high = self.labels
         return np.where(positive, high, low)
 
 
-def _label(text: str) -> int | float:
-    """A label of the coding's text as a number (an integer where it is one)."""
-    value = float(text)
-    return int(value) if value.is_integer() else value
-
-
-def _signed_labels(y: np.ndarray, dtype) -> tuple[np.ndarray, str]:
-    """Map labels coded {0, 1}, {−1, 1} or any two numbers a < b (LIBSVM's 1/2) to ±1, the larger one +1; say
-    which coding was used."""
-    values = set(np.unique(y).tolist())
-    if values <= {0.0, 1.0}:
-        return np.where(y == 1, 1, -1).astype(dtype), "{0, 1}"
-    if values <= {-1.0, 1.0}:
-        return y.astype(dtype), "{-1, 1}"
-    if len(values) == 2:
-        low, high = sorted(values)
-        return np.where(y == high, 1, -1).astype(dtype), f"{{{low:g}, {high:g}}}"
-    validation.fail("y", "labels coded {0, 1}, {-1, 1} or two other numbers (the larger is the positive class)",
-                    f"values {sorted(values)[:6]}", context="logistic_regression")
+def _signed_labels(y: np.ndarray, dtype) -> tuple[np.ndarray, tuple]:
+    """Map two labels to ±1 — {0, 1} and {−1, 1} as coded, any other two (numbers, or text like LIBSVM's and CSV
+    files') in sorted order, the larger one +1 — and give the two labels (low, high)."""
+    values = sorted(np.unique(y).tolist())
+    if set(values) <= {0, 1} or set(values) <= {-1, 1}:
+        low, high = (-1 if -1 in values else 0), 1
+    elif len(values) == 2:
+        low, high = values
+    else:
+        validation.fail("y", "labels coded {0, 1}, {-1, 1} or two other values (the larger is the positive class)",
+                        f"values {values[:6]}", context="logistic_regression")
+    return np.where(y == high, 1, -1).astype(dtype), (low, high)
 
 
 @FAMILIES.register(name="logistic", data="breast_cancer", classifier=True)
@@ -135,7 +130,7 @@ def logistic_regression(X: Features, y: ArrayLike, l2: float = 0.0, sample_weigh
     X : array or sparse matrix, N × p
         The features (a SciPy sparse matrix is kept as CSR).
     y : array, N
-        The labels, coded {0, 1} or {−1, +1} (0 is read as −1), or any two numbers a < b (b is the positive class).
+        The labels, coded {0, 1} or {−1, +1} (0 is read as −1), or any two values a < b (b is the positive class).
     l2 : float, default 0
         λ ≥ 0, the ℓ2 weight (with λ > 0 the minimizer is unique).
     sample_weight : array of N nonnegative numbers, optional

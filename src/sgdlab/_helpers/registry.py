@@ -55,6 +55,11 @@ class Registry(Mapping[str, Callable[..., Any]]):
 
         return add if factory is None else add(factory)
 
+    def unregister(self, name: str) -> None:
+        """Take ``name`` out (a test's or a plugin's entry, when it is done)."""
+        self._factories.pop(self.named(name, f"{self.kind}s.unregister"))
+        self._facts.pop(name)
+
     def __getitem__(self, name: str) -> Callable[..., Any]:
         return self._factories[name]
 

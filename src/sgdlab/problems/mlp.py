@@ -90,6 +90,7 @@ class MLP(FiniteSum):
             self.classes = known_classes(class_labels(y, X), classes, "classification")
             targets, width, loss = np.searchsorted(self.classes, np.asarray(y)), self.classes.size, cross_entropy_loss
         else:
+            self.classes = None
             targets = validation.finite_array("y", y, dtype=X.dtype)
             validation.same_length(("X", "y"), (X.shape[0], targets.shape[0]))
             width, loss = (1 if targets.ndim == 1 else targets.shape[1]), squared_loss

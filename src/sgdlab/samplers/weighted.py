@@ -142,6 +142,11 @@ class ImportanceShuffled(ByWeight):
         return indices.reshape(steps, b), mask.reshape(steps, b)
 
 
+def _held(weights: str | ExampleWeights | ArrayLike) -> str | ExampleWeights:
+    """"lipschitz" as it is, N numbers as ExampleWeights (checked)."""
+    return weights if isinstance(weights, str | ExampleWeights) else ExampleWeights(weights)
+
+
 @SAMPLERS.register
 def importance(batch_size: int = 1, weights: str | ArrayLike = "lipschitz") -> Importance:
     """Importance sampling: B independent indices a step, i with probability pᵢ ∝ wᵢ, each gradient weighted by
@@ -170,7 +175,7 @@ def importance(batch_size: int = 1, weights: str | ArrayLike = "lipschitz") -> I
     >>> indices.tolist(), weights.round(3).tolist()
     ([[2, 2], [2, 0]], [[0.444, 0.444], [0.444, 1.333]])
     """
-    return Importance(batch_size, weights if isinstance(weights, str) else ExampleWeights(weights))
+    return Importance(batch_size, _held(weights))
 
 
 @SAMPLERS.register
@@ -200,4 +205,4 @@ def importance_shuffled(batch_size: int = 1, weights: str | ArrayLike = "lipschi
     >>> np.bincount(np.concatenate(sampler.batches(4, epoch=0, seed=0)), minlength=4).tolist()
     [1, 1, 2, 0]
     """
-    return ImportanceShuffled(batch_size, weights if isinstance(weights, str) else ExampleWeights(weights))
+    return ImportanceShuffled(batch_size, _held(weights))

@@ -133,7 +133,7 @@ def method_verdict(problem: Problem, method: Method, alpha: float, L: float, con
                f"of smoothness L = {L:.4g}: {words} (Polyak 1987, §3.2).")
     if not constant:
         verdict = f"α₀ = {alpha:.4g}; " + verdict
-    return StepCheck(L, limit, alpha * L, ok, verdict, f"{method.describe()} on a quadratic (Polyak 1987, §3.2)")
+    return StepCheck(L, limit, alpha * L, ok, verdict, known["momentum_quadratic"].title)
 
 
 def _variance_reduced(problem: Problem, result: theorem.Theorem, alpha: float, L: float) -> StepCheck:

@@ -79,6 +79,8 @@ class MLP(FiniteSum):
 
     #: The weights wᵢ the problem was built with (None: unweighted), see :mod:`sgdlab.problems.weights`.
     sample_weight: np.ndarray | None = None
+    #: The class labels in sorted order (None for regression).
+    classes: np.ndarray | None = None
 
     def __init__(self, X, y, hidden=(64,), task: str = "classification", seed: int = 0, classes=None,
                  sample_weight=None, class_weight=None):
@@ -87,8 +89,8 @@ class MLP(FiniteSum):
             validation.fail("task", "one of " + ", ".join(TASKS), validation.shown(task))
         self.task, self.hidden, self.seed = task, _widths(hidden), validation.integer("seed", seed, low=0)
         if task == "classification":
-            self.classes = known_classes(class_labels(y, X), classes, "classification")
-            targets, width, loss = np.searchsorted(self.classes, np.asarray(y)), self.classes.size, cross_entropy_loss
+            self.classes = labels = known_classes(class_labels(y, X), classes, "classification")
+            targets, width, loss = np.searchsorted(labels, np.asarray(y)), labels.size, cross_entropy_loss
         else:
             self.classes = None
             targets = validation.finite_array("y", y, dtype=X.dtype)
@@ -131,7 +133,7 @@ class MLP(FiniteSum):
         if reason is None and other.task != self.task:
             return f"the task {other.task!r}, not {self.task!r}"
         if reason is None and self.is_classifier and not np.array_equal(other.classes, self.classes):
-            return f"the classes {other.classes.tolist()[:10]}, not {self.classes.tolist()[:10]}"
+            return f"the classes {np.asarray(other.classes).tolist()[:10]}, not {np.asarray(self.classes).tolist()[:10]}"
         return reason
 
     def data_accuracy(self, params, data) -> jax.Array:
@@ -164,7 +166,7 @@ class MLP(FiniteSum):
         """Classes (classification) or outputs (regression; shape (N,) for a 1-D target)."""
         outputs = np.asarray(jax.vmap(lambda x: forward(params, x)[0])(jnp.asarray(design_matrix(X))))
         if self.task == "classification":
-            return self.classes[np.argmax(outputs, axis=1)]
+            return np.asarray(self.classes)[np.argmax(outputs, axis=1)]
         return outputs[:, 0] if outputs.shape[1] == 1 else outputs
 
     def accuracy(self, params, X, y) -> float:

@@ -132,8 +132,9 @@ class MLP(FiniteSum):
         reason = super().heldout_mismatch(other)
         if reason is None and other.task != self.task:
             return f"the task {other.task!r}, not {self.task!r}"
-        if reason is None and self.is_classifier and not np.array_equal(other.classes, self.classes):
-            return f"the classes {np.asarray(other.classes).tolist()[:10]}, not {np.asarray(self.classes).tolist()[:10]}"
+        theirs, ours = np.asarray(other.classes), np.asarray(self.classes)
+        if reason is None and self.is_classifier and not np.array_equal(theirs, ours):
+            return f"the classes {theirs.tolist()[:10]}, not {ours.tolist()[:10]}"
         return reason
 
     def data_accuracy(self, params, data) -> jax.Array:

@@ -39,7 +39,7 @@ from sgdlab.engines.evaluation import Reference, evaluate
 from sgdlab.engines.plans import EpochPlans, plan_steps
 from sgdlab.methods import Method, StepGradients, plain
 from sgdlab.methods.averaging import Averaged, Averaging
-from sgdlab.problems.base import FiniteSum
+from sgdlab.problems.finite_sum import FiniteSum
 from sgdlab.samplers import RunOrdered, Sampler
 from sgdlab.schedules import AdaptiveStep, Schedule
 

@@ -20,7 +20,7 @@ import jax.numpy as jnp
 
 from sgdlab._helpers import pytrees
 from sgdlab.engines.base import Metrics
-from sgdlab.problems.base import FiniteSum
+from sgdlab.problems.finite_sum import FiniteSum
 
 #: Held-out problems by name, in the order their columns appear.
 HeldOut = tuple[tuple[str, FiniteSum], ...]

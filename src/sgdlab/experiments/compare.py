@@ -43,7 +43,7 @@ from sgdlab.experiments.store import ResultStore, experiment_fingerprint
 from sgdlab.experiments.summary import GOAL, checked_goal, goal_value, summarize
 from sgdlab.methods import Method, read_method
 from sgdlab.methods.averaging import Averaging, read_average
-from sgdlab.problems.base import FiniteSum
+from sgdlab.problems.finite_sum import FiniteSum
 from sgdlab.run.history import RunLog
 from sgdlab.run.identity import run_key
 from sgdlab.run.loop import run_lanes

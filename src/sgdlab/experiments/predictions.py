@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from sgdlab import theory
-from sgdlab.problems.base import FiniteSum
+from sgdlab.problems.finite_sum import FiniteSum
 from sgdlab.samplers import Sampler
 from sgdlab.schedules import Schedule
 

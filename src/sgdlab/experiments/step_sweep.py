@@ -27,7 +27,7 @@ from sgdlab._helpers.files import atomic_write
 from sgdlab.experiments.compare import OnEpoch, compare
 from sgdlab.experiments.page import figure_png, html_page, html_table
 from sgdlab.experiments.run_tables import run_name
-from sgdlab.problems.base import FiniteSum
+from sgdlab.problems.finite_sum import FiniteSum
 from sgdlab.run.options import StepSizeWarning
 from sgdlab.samplers import Sampler
 

@@ -14,7 +14,7 @@ import re
 from sgdlab import schedules, theory
 from sgdlab._helpers import validation
 from sgdlab.experiments import entries
-from sgdlab.problems.base import FiniteSum
+from sgdlab.problems.finite_sum import FiniteSum
 from sgdlab.samplers import Sampler
 
 _STEP_TEXT = re.compile(r"^\s*(?P<c>\S+?)\s*/\s*(?P<constant>L_B|L_max|L)\s*$")

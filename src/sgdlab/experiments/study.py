@@ -28,7 +28,7 @@ from sgdlab.experiments.compare import Comparison, OnEpoch, Session, plan, run_g
 from sgdlab.experiments.config import PROBLEM_NAME
 from sgdlab.experiments.study_folder import StudyFolder, problem_folder
 from sgdlab.experiments.summary import overview, overview_label, stacked
-from sgdlab.problems.base import FiniteSum
+from sgdlab.problems.finite_sum import FiniteSum
 
 
 @dataclasses.dataclass

@@ -1,8 +1,9 @@
 """What to minimize: the Problem base, user finite sums, and the built-in families."""
 
-from sgdlab.problems.base import FiniteSum, Negation, Problem, finite_sum
+from sgdlab.problems.base import Problem
 from sgdlab.problems.curve_fit import CurveFit, curve_fit, fourier, gaussian_rbf, polynomial
 from sgdlab.problems.expectation import Expectation, expectation
+from sgdlab.problems.finite_sum import FiniteSum, Negation, finite_sum
 from sgdlab.problems.least_squares import LeastSquares, least_squares
 from sgdlab.problems.logistic import LogisticRegression, logistic_regression
 from sgdlab.problems.mlp import MLP, mlp

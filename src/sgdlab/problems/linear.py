@@ -20,7 +20,7 @@ import scipy.sparse
 import scipy.sparse.linalg
 
 from sgdlab._helpers import validation
-from sgdlab.problems.base import FiniteSum, weighted_mean
+from sgdlab.problems.finite_sum import FiniteSum, weighted_mean
 from sgdlab.problems.rows import batch_products, engine_rows, products
 from sgdlab.problems.weights import mean_one_scale, scaled
 from sgdlab.samplers import ExampleWeights

@@ -30,7 +30,7 @@ from numpy.typing import ArrayLike
 
 from sgdlab._helpers import validation
 from sgdlab._helpers.aliases import Features
-from sgdlab.problems.base import FiniteSum
+from sgdlab.problems.finite_sum import FiniteSum
 from sgdlab.problems.linear import class_labels, correct_fraction, design_matrix, known_classes
 from sgdlab.problems.registry import FAMILIES
 from sgdlab.problems.weights import example_weights, mean_one_scale

@@ -34,7 +34,7 @@ from sgdlab import schedules, theory
 from sgdlab._helpers import pytrees
 from sgdlab.engines.base import Metrics
 from sgdlab.engines.evaluation import score_columns
-from sgdlab.problems.base import FiniteSum
+from sgdlab.problems.finite_sum import FiniteSum
 from sgdlab.run.options import MAXIMIZE, RunOptions
 from sgdlab.run.result import Result, Status
 

@@ -28,8 +28,9 @@ from sgdlab.engines import distributed, select
 from sgdlab.engines.evaluation import HeldOut, Reference, score_columns
 from sgdlab.methods import Method, read_method
 from sgdlab.methods.averaging import Averaged, Averaging, ScheduleFree, read_average
-from sgdlab.problems.base import FiniteSum, Problem
+from sgdlab.problems.base import Problem
 from sgdlab.problems.expectation import Expectation
+from sgdlab.problems.finite_sum import FiniteSum
 from sgdlab.run.stopping import Patience
 from sgdlab.samplers import IID, SAMPLERS, Sampler, full_batch
 from sgdlab.schedules import Schedule

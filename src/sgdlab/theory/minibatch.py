@@ -34,7 +34,7 @@ from __future__ import annotations
 import numpy as np
 
 from sgdlab._helpers import pytrees, validation
-from sgdlab.problems.base import FiniteSum
+from sgdlab.problems.finite_sum import FiniteSum
 from sgdlab.samplers import Importance, ImportanceShuffled, Sampler, WithReplacement
 from sgdlab.theory.noise_scale import example_gradients, noise_scale
 from sgdlab.theory.smoothness import lipschitz, lipschitz_max

@@ -31,7 +31,8 @@ from jax.flatten_util import ravel_pytree
 
 from sgdlab._helpers import pytrees, validation
 from sgdlab._helpers.aliases import Params
-from sgdlab.problems.base import FiniteSum, Problem
+from sgdlab.problems.base import Problem
+from sgdlab.problems.finite_sum import FiniteSum
 from sgdlab.samplers import draws
 
 #: Per-example gradients are computed this many examples at a time (bounds the memory to chunk × parameters).

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from sgdlab._helpers import pytrees, validation
-from sgdlab.problems.base import FiniteSum
+from sgdlab.problems.finite_sum import FiniteSum
 from sgdlab.samplers import draws
 
 #: Each size is timed over at least this many steps and this many seconds (whichever is longer).

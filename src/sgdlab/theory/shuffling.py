@@ -28,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 
 from sgdlab._helpers import pytrees
-from sgdlab.problems.base import FiniteSum
+from sgdlab.problems.finite_sum import FiniteSum
 from sgdlab.problems.least_squares import LeastSquares
 from sgdlab.problems.linear import LinearModel
 from sgdlab.samplers import Cyclic, Sampler

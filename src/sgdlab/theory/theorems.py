@@ -38,7 +38,8 @@ from sgdlab import schedules
 from sgdlab._helpers import pytrees, theorem
 from sgdlab._helpers.aliases import Params
 from sgdlab._helpers.declared import declared
-from sgdlab.problems.base import FiniteSum, Problem
+from sgdlab.problems.base import Problem
+from sgdlab.problems.finite_sum import FiniteSum
 from sgdlab.problems.linear import LinearModel
 from sgdlab.samplers import Sampler
 from sgdlab.theory.minibatch import gradient_noise_at_optimum, minibatch_lipschitz

@@ -19,7 +19,7 @@ from jax.flatten_util import ravel_pytree
 
 from sgdlab._helpers import pytrees, validation
 from sgdlab._helpers.aliases import Params
-from sgdlab.problems.base import FiniteSum
+from sgdlab.problems.finite_sum import FiniteSum
 from sgdlab.samplers import Sampler
 
 #: Family-wise level of the unbiasedness test (Bonferroni over the directions tested).

@@ -28,7 +28,7 @@ from sgdlab.experiments.compare import OnEpoch, compare
 from sgdlab.experiments.page import figure_png, html_page, html_table
 from sgdlab.experiments.run_tables import run_name
 from sgdlab.problems.finite_sum import FiniteSum
-from sgdlab.run.options import StepSizeWarning
+from sgdlab.run.steps import StepSizeWarning
 from sgdlab.samplers import Sampler
 
 #: α·L of the default sweep: 31 values, log-spaced over [0.05, 4].

@@ -25,11 +25,11 @@ from sgdlab.run.options import (
     RunKeywords,
     SamplerLike,
     StepLike,
-    StepSizeWarning,
     check_problem,
     validated,
 )
 from sgdlab.run.result import Result
+from sgdlab.run.steps import StepSizeWarning
 
 __all__ = ["Result", "StepSizeWarning", "maximize", "minimize"]
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import math
 import os
 from pathlib import Path
 from typing import Any, Literal, TypedDict
@@ -19,8 +18,6 @@ from typing import Any, Literal, TypedDict
 import jax
 import numpy as np
 
-from sgdlab import schedules as _schedules
-from sgdlab import theory
 from sgdlab._helpers import pytrees, validation
 from sgdlab.constraints import ConstraintSet
 from sgdlab.data.sharded import holding_devices
@@ -31,37 +28,16 @@ from sgdlab.methods.averaging import Averaged, Averaging, ScheduleFree, read_ave
 from sgdlab.problems.base import Problem
 from sgdlab.problems.expectation import Expectation
 from sgdlab.problems.finite_sum import FiniteSum
+from sgdlab.run.budget import Budget, budget_of
+from sgdlab.run.steps import StepLike, adapted, schedule_of, step_note
 from sgdlab.run.stopping import Patience
 from sgdlab.samplers import IID, SAMPLERS, Sampler, full_batch
 from sgdlab.schedules import Schedule
 
 #: What ``sampler=`` takes: a sampler, a sampler's name ("cyclic", …) or None (gradient descent).
 SamplerLike = Sampler | str | None
-#: What ``step=`` takes: a number α, a schedule k ↦ αₖ, a callable k ↦ αₖ written in jax.numpy, or None (1/L).
-StepLike = _schedules.StepLike | None
 #: An optax ``GradientTransformation`` (anything with ``init`` and ``update``).
 Optimizer = Any
-
-
-class StepSizeWarning(UserWarning):
-    """A constant step with α·L ≥ 2: beyond the step-size rule of gradient descent.
-
-    ``minimize`` warns once a run (attributed to the caller's line) and adds the verdict to the run's message.
-
-    Examples
-    --------
-    >>> import warnings
-    >>> import numpy as np
-    >>> import sgdlab as sl
-    >>> problem = sl.least_squares(np.eye(2), np.ones(2))   # L = 1/2
-    >>> with warnings.catch_warnings(record=True) as caught:
-    ...     warnings.simplefilter("always")
-    ...     result = sl.minimize(problem, step=5.0, epochs=3)
-    >>> [warning.category.__name__ for warning in caught], result.status
-    (['StepSizeWarning'], 'max_epochs')
-    >>> result.message.split("Note: ")[1]
-    'α·L = 2.5 ≥ 2: no guarantee; on quadratics gradient descent diverges.'
-    """
 
 
 @dataclasses.dataclass(frozen=True)
@@ -111,78 +87,6 @@ DEFAULTS: dict[str, Any] = {"epochs": None, "steps": None, "params0": None, "see
                             "engine": "auto", "checkpoint": None,
                             "checkpoint_every": 1, "resume": False, "devices": None, "noise_scale_every": None,
                             "record_params": False, "heldout": None, "stop": None}
-
-
-@dataclasses.dataclass(frozen=True)
-class Budget:
-    """How long a run goes, in the units its loop counts.
-
-    A finite sum's loop unit is an epoch, or a piece of one: when rows are recorded inside epochs (``cuts``,
-    the steps of an epoch after which its pieces end) or a budget in steps ends mid-epoch. An expectation,
-    which has no epochs, runs in chunks of ``chunk`` steps (its ``record_every``), the last one possibly shorter.
-    """
-
-    #: Loop units to run: epochs or pieces of them, or chunks of steps.
-    units: int
-    #: Steps in all.
-    iterations: int
-    #: Steps per loop unit of an expectation; None for a finite sum.
-    chunk: int | None = None
-    #: Steps per epoch of a finite sum (None for an expectation).
-    epoch_steps: int | None = None
-    #: The steps of an epoch after which a finite sum's units end, ascending, the last the epoch's end (): whole epochs.
-    cuts: tuple[int, ...] = ()
-
-    @classmethod
-    def of_finite_sum(cls, iterations: int, epoch_steps: int, cuts: tuple[int, ...] = ()) -> Budget:
-        """The budget of ``iterations`` steps of a finite sum whose epochs have ``epoch_steps`` steps, in units
-        ending at ``cuts`` inside every epoch (whole epochs when empty); the last unit may end early."""
-        epochs, rest = divmod(iterations, epoch_steps)
-        pieces = cuts or (epoch_steps,)
-        partial = 0 if rest == 0 else sum(1 for cut in pieces if cut < rest) + 1
-        return cls(epochs * len(pieces) + partial, iterations, None, epoch_steps, tuple(cuts))
-
-    def span(self, unit: int) -> tuple[int, int, int]:
-        """(epoch, first step, end step) of a finite sum's loop unit ``unit`` (counted from 1), steps counted
-        inside its epoch."""
-        assert self.epoch_steps is not None   # a finite sum's budget
-        pieces = self.cuts or (self.epoch_steps,)
-        epoch, piece = divmod(unit - 1, len(pieces))
-        start = pieces[piece - 1] if piece else 0
-        return epoch, start, min(pieces[piece], self.iterations - epoch * self.epoch_steps)
-
-    def steps(self, unit: int) -> tuple[int, int] | None:
-        """The steps (first, end) of the epoch that loop unit ``unit`` runs, or None when it runs a whole epoch
-        (or is a chunk of an expectation)."""
-        if self.chunk is not None:
-            return None
-        _, start, stop = self.span(unit)
-        return None if (start, stop) == (0, self.epoch_steps) else (start, stop)
-
-    def epoch_of(self, unit: int) -> int:
-        """The epoch (counted from 0) loop unit ``unit`` belongs to; for an expectation, its chunk."""
-        return unit - 1 if self.chunk is not None else self.span(unit)[0]
-
-    def position(self, unit: int) -> float:
-        """The history's epoch after loop unit ``unit``: a whole number at an epoch's end, else the epoch plus the
-        fraction of its steps done; for an expectation, the unit itself."""
-        if self.chunk is not None:
-            return unit
-        assert self.epoch_steps is not None
-        epoch, _, stop = self.span(unit)
-        return epoch + 1 if stop == self.epoch_steps else epoch + stop / self.epoch_steps
-
-    def unit_length(self, unit: int) -> int | None:
-        """Steps in loop unit ``unit`` (counted from 1): None for a whole epoch; the chunk, or what is left."""
-        if self.chunk is not None:
-            return min(self.chunk, self.iterations - (unit - 1) * self.chunk)
-        steps = self.steps(unit)
-        return None if steps is None else steps[1] - steps[0]
-
-    def unit_lengths(self) -> list[int | None]:
-        """The distinct unit lengths a run needs programs for: those of the first epoch's units, and the last's."""
-        first = range(1, min(self.units, len(self.cuts) or 1) + 1)
-        return list(dict.fromkeys(self.unit_length(unit) for unit in (*first, self.units)))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -255,9 +159,9 @@ def validated(problem: Problem, sense: Sense, sampler: SamplerLike, step: StepLi
     problem = _constrained(problem, options["constraint"])
     sampler = read_sampler(sampler).for_problem(problem)
     _check_sampler(problem, sampler)
-    budget, record_every = _budget(problem, sampler, options["epochs"], options["steps"], options["record_every"],
+    budget, record_every = budget_of(problem, sampler, options["epochs"], options["steps"], options["record_every"],
                                    options["record_steps"])
-    schedule = _schedule(problem, step, options["optimizer"], budget.iterations)
+    schedule = schedule_of(problem, step, options["optimizer"], budget.iterations)
     method = read_method(options["method"])
     if options["optimizer"] is not None and not method.is_plain:
         validation.fail("method", "left out when an optax optimizer is given (the optimizer is the method)",
@@ -265,7 +169,7 @@ def validated(problem: Problem, sense: Sense, sampler: SamplerLike, step: StepLi
     params0 = _params0(problem, options["params0"])
     placement = _placement(problem, options["devices"])
     _check_method(problem, sampler, method, placement)
-    schedule = _adapted(problem, sampler, schedule, method)
+    schedule = adapted(problem, sampler, schedule, method)
     average = _average(problem, sampler, options["average"], budget, options["optimizer"])
     heldout = _heldout(problem, options["heldout"])
     rule = options["optimizer"] if method.is_plain else method
@@ -282,7 +186,7 @@ def validated(problem: Problem, sense: Sense, sampler: SamplerLike, step: StepLi
         placement=placement,
         checkpointing=_checkpointing(options["checkpoint"], options["checkpoint_every"], options["resume"]),
         noise_scale_every=_noise_scale_every(problem, options["noise_scale_every"]),
-        step_note=_step_note(problem, schedule, sampler, method),
+        step_note=step_note(problem, schedule, sampler, method),
         record_params=_record_params(options["record_params"], options["checkpoint"]), method=method,
         average=average, heldout=heldout, stop=_stop(problem, options["stop"], average, heldout))
 
@@ -438,83 +342,6 @@ def _check_sampler(problem: Problem, sampler: Sampler) -> None:
                         "needs E[∇f] exactly)", repr(sampler))
 
 
-def _budget(problem: Problem, sampler: Sampler, epochs: Any, steps: Any, record_every: Any,
-            record_steps: Any) -> tuple[Budget, int]:
-    """(the budget, record_every in loop units): for a finite sum, epochs or steps, in units of whole epochs or of
-    the pieces rows are recorded after (:func:`_cuts`); for an expectation, chunks of record_every steps (the
-    last may be shorter)."""
-    if problem.n is not None:
-        epoch_steps = sampler.steps_per_epoch(problem.n)
-        if steps is not None and epochs is not None:
-            validation.fail("steps", "left out when epochs is given (a finite sum's budget is one or the other)",
-                            validation.shown(steps))
-        iterations = (validation.integer("steps", steps) if steps is not None
-                      else validation.integer("epochs", 10 if epochs is None else epochs) * epoch_steps)
-        every, cuts = _cuts(epoch_steps, record_every, record_steps)
-        return Budget.of_finite_sum(iterations, epoch_steps, cuts), every
-    if epochs is not None:
-        validation.fail("epochs", "left out for an expectation, which has no epochs (give steps)",
-                        validation.shown(epochs))
-    if steps is None:
-        validation.fail("steps", "given for an expectation (its budget is a number of steps)", "steps=None")
-    steps = validation.integer("steps", steps)
-    if record_steps is not None:
-        record_every = _one_of_record_every(record_every, record_steps)
-    chunk = min(validation.integer("record_every", record_every), steps)
-    return Budget(math.ceil(steps / chunk), steps, chunk), 1
-
-
-def _cuts(epoch_steps: int, record_every: Any, record_steps: Any) -> tuple[int, tuple[int, ...]]:
-    """(record_every in whole epochs, the steps of an epoch after which a row is recorded) of a finite sum:
-    record_every = k epochs gives (k, none); record_every = 1/m gives a row after steps ⌊jS/m⌋, j = 1 … m, of
-    every epoch of S steps; record_steps = k a row after every k steps of an epoch (and at its end)."""
-    if record_steps is not None:
-        every = _one_of_record_every(record_every, record_steps)
-        every = validation.integer("record_steps", every, high=epoch_steps,
-                                   context=f"an epoch of {epoch_steps} steps")
-        return 1, (*range(every, epoch_steps, every), epoch_steps) if every < epoch_steps else ()
-    allowed = "a positive number: a whole number of epochs, or 1/m of one (0.5, 0.25, 0.2, 0.1, …)"
-    if isinstance(record_every, bool) or not isinstance(record_every, int | float | np.integer | np.floating) \
-            or not (math.isfinite(record_every) and record_every > 0):
-        validation.fail("record_every", allowed, validation.shown(record_every))
-    if record_every >= 1:
-        if not float(record_every).is_integer():
-            validation.fail("record_every", allowed, validation.shown(record_every))
-        return int(record_every), ()
-    pieces = round(1 / record_every)
-    if abs(pieces * record_every - 1) > 1e-9:
-        validation.fail("record_every", allowed, validation.shown(record_every))
-    if pieces > epoch_steps:
-        steps = f"{epoch_steps} step{'s' if epoch_steps > 1 else ''}"
-        validation.fail("record_every", f"at least 1/{epoch_steps} of an epoch here (an epoch has {steps}: at least "
-                        "one step between rows)", validation.shown(record_every))
-    return 1, tuple(piece * epoch_steps // pieces for piece in range(1, pieces + 1))
-
-
-def _one_of_record_every(record_every: Any, record_steps: Any) -> Any:
-    """record_steps, when record_every is left at its default (the two say the same thing two ways)."""
-    if not (isinstance(record_every, int | float) and record_every == 1):
-        validation.fail("record_steps", "left out when record_every is given (a row every record_every epochs, or "
-                        "every record_steps steps)", validation.shown(record_steps))
-    return record_steps
-
-
-def _schedule(problem: Problem, step: StepLike, optimizer: Optimizer | None, iterations: int) -> Schedule | None:
-    """The step schedule (1/L by default), or None when an optax optimizer sets the steps."""
-    if optimizer is None:
-        schedule = _schedules.as_schedule(_default_step(problem) if step is None else step)
-        if not isinstance(schedule, _schedules.AdaptiveStep):
-            _schedules.check_positive(schedule, iterations)
-        return schedule
-    if not (callable(getattr(optimizer, "init", None)) and callable(getattr(optimizer, "update", None))):
-        validation.fail("optimizer", "an optax GradientTransformation such as optax.sgd(0.1)",
-                        validation.shown(optimizer), error=TypeError)
-    if step is not None:
-        validation.fail("step", "left out when an optimizer is given (the optimizer sets the step size)",
-                        validation.shown(step))
-    return None
-
-
 def _check_method(problem: Problem, sampler: Sampler, method: Method, placement) -> None:
     """Refuse a variance-reduced method where it has no finite table or full gradient to keep, and what importance
     sampling's weighted steps do not run with."""
@@ -565,29 +392,6 @@ def _probe_state(optimizer: Optimizer | None) -> Any:
         return None
 
 
-def _adapted(problem: Problem, sampler: Sampler, schedule: Schedule | None, method: Method) -> Schedule | None:
-    """A Polyak step with p* filled in from the problem, checked usable with this sampler and method."""
-    if not isinstance(schedule, _schedules.AdaptiveStep):
-        return schedule
-    if method.needs_finite_sum:
-        validation.fail("step", f"a number or a schedule for {method.describe()} (Polyak's steps take the batch "
-                        "gradient, not a variance-reduced one)", schedule.describe())
-    if not isinstance(problem, FiniteSum):
-        validation.fail("step", "a number or a schedule for an expectation (Polyak's steps need the loss of each "
-                        "batch)", schedule.describe())
-    if isinstance(schedule, _schedules.Polyak):
-        if not sampler.is_full_batch:
-            validation.fail("step", "sl.stochastic_polyak() for a stochastic sampler (sl.polyak() is gradient "
-                            "descent's step: it needs F and ∇F at every iterate)", f"sl.polyak() with {sampler!r}")
-        if np.isnan(schedule.optimal):
-            optimal = problem.optimal_value()
-            if optimal is None or not np.isfinite(optimal):
-                validation.fail("step", "sl.polyak(optimal=p*) where the problem's p* is not known, or another "
-                                "step", f"sl.polyak() on {type(problem).__name__}, whose p* is not known")
-            return _schedules.Polyak(float(optimal))
-    return schedule
-
-
 def _constrained(problem: Problem, constraint: ConstraintSet | None) -> Problem:
     """The problem with ``constraint`` attached, checked usable by projected (S)GD."""
     if constraint is not None:
@@ -602,26 +406,6 @@ def _constrained(problem: Problem, constraint: ConstraintSet | None) -> Problem:
         validation.fail("constraint", "a set with at least one point", f"{constraint!r}, which is empty "
                         "(Aθ = b has no solution)")
     return problem
-
-
-def _step_note(problem: Problem, schedule: Schedule | None, sampler: Sampler, method: Method) -> str:
-    """For a constant step beyond 2/L (L known), or beyond a momentum method's own stability limit: warn once
-    and return a note for the message."""
-    L = problem.lipschitz()
-    if not isinstance(schedule, _schedules.Constant) or L is None:
-        return ""
-    check = theory.check_step(problem, schedule.alpha, None if method.is_plain else sampler, method)
-    if check.ok:
-        return ""
-    validation.warn(check.verdict, StepSizeWarning)
-    return f" Note: {check.verdict}"
-
-
-def _default_step(problem: Problem) -> float:
-    L = problem.lipschitz()
-    if L is None or not L > 0:
-        validation.fail("step", "given for a problem whose L is not known (the default step is 1/L)", "step=None")
-    return 1.0 / L
 
 
 def solution_of(problem: Problem) -> Any:

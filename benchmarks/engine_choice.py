@@ -78,7 +78,7 @@ def measure(case: Case, repeats: int) -> list[str]:
         sampler = sl.shuffled_cyclic(batch)
         native = sgdlab_epoch(problem, sampler, step, repeats, "native")[0]
         jax_epoch = sgdlab_epoch(problem, sampler, step, repeats, "jax")[0]
-        picked = select.choose("auto", problem, sampler, None)
+        picked = select.choose("auto", problem, sampler)
         faster = "native" if native < jax_epoch else "jax"
         mine, other = (native, jax_epoch) if picked == "native" else (jax_epoch, native)
         verdict = "yes" if picked == faster or mine <= NOISE * other else f"no ({mine / other:.2f}×)"

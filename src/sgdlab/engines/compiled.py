@@ -37,32 +37,29 @@ from sgdlab._helpers import pytrees
 from sgdlab.engines.base import Carry, Metrics, Seeds, lane_params
 from sgdlab.engines.evaluation import Reference, evaluate
 from sgdlab.engines.plans import EpochPlans, plan_steps
-from sgdlab.methods import Method, StepGradients, plain
-from sgdlab.methods.averaging import Averaged, Averaging
+from sgdlab.engines.update_rules import PLAIN_RULE, UpdateRule
+from sgdlab.methods import StepGradients
 from sgdlab.problems.finite_sum import FiniteSum
 from sgdlab.samplers import RunOrdered, Sampler
-from sgdlab.schedules import AdaptiveStep, Schedule
-
-#: The default method: θ − αₖ g.
-PLAIN = plain()
+from sgdlab.schedules import Schedule
 
 
-def run_epoch(problem: FiniteSum, sampler: Sampler, record: bool, optimizer,
+def run_epoch(problem: FiniteSum, sampler: Sampler, record: bool, rule: UpdateRule,
               params, opt_state, k0, plan, schedule: Schedule, data, reference, constraint):
     """One epoch of (projected) (S)GD from θ = ``params`` at iteration k0 over ``plan`` = (indices,
     mask[, flags]), indices and mask S × B and the method's refresh flags S (:mod:`sgdlab.methods`); for
-    gradient descent a 1 × 1 plan stands for all the data. Returns (θ, optimizer state, k0 + steps,
-    Metrics). With an optax ``optimizer`` the update is θ + u with (u, state) = optimizer.update(g, state,
-    θ); with a method, the method's step; without either, θ − αₖ g. A sampler whose plans depend on the run
-    takes ``opt_state`` = (the optimizer's state, its own state), returned the same way: each step shows it the
-    batch's per-example gradients ∇fᵢ(θᵏ) before the update (``sampler.observe``)."""
+    gradient descent a 1 × 1 plan stands for all the data. Returns (θ, the rule's state, k0 + steps,
+    Metrics). Each step is the update ``rule``'s (:mod:`sgdlab.engines.update_rules`): θ − αₖ g, a method's
+    step, or θ + u from an optax transformation, with an averaged iterate beside when it keeps one. A sampler
+    whose plans depend on the run takes ``opt_state`` = (the rule's state, its own state), returned the same way:
+    each step shows it the batch's per-example gradients ∇fᵢ(θᵏ) before the update (``sampler.observe``)."""
     all_data = sampler.is_full_batch and plan[0].shape[-1] == 1
 
     def gradients_at(k, batch):
         return finite_sum_gradients(problem, data, batch, all_data)
 
     if not sampler.depends_on_run:
-        return _scan_steps(problem, record, optimizer, gradients_at, params, opt_state, k0, plan,
+        return _scan_steps(problem, record, rule, gradients_at, params, opt_state, k0, plan,
                            schedule, data, reference, constraint)[:4]
 
     def observe(k, batch, params, state):
@@ -72,7 +69,7 @@ def run_epoch(problem: FiniteSum, sampler: Sampler, record: bool, optimizer,
         return typing.cast(RunOrdered, sampler).observe(state, each, batch[0], batch[1])
 
     inner, state = opt_state
-    params, inner, k, metrics, state = _scan_steps(problem, record, optimizer, gradients_at, params, inner, k0, plan,
+    params, inner, k, metrics, state = _scan_steps(problem, record, rule, gradients_at, params, inner, k0, plan,
                                                    schedule, data, reference, constraint, (observe, state))
     return params, (inner, typing.cast(RunOrdered, sampler).after_steps(state, k, problem.n)), k, metrics
 
@@ -100,7 +97,7 @@ def finite_sum_gradients(problem: FiniteSum, data, batch, all_data: bool) -> Ste
         indices=indices, mask=mask, flag=batch[2] if len(batch) > 2 else None)
 
 
-def run_chunk(length: int, problem, sampler: Sampler, record: bool, optimizer,
+def run_chunk(length: int, problem, sampler: Sampler, record: bool, rule: UpdateRule,
               params, opt_state, k0, seed, schedule: Schedule, data, reference, constraint):
     """``length`` steps of (S)GD on an expectation from iteration k0. Step k draws its ω from the
     key fold_in(key(seed), k), or uses the exact gradient for gradient descent; returns what
@@ -112,69 +109,68 @@ def run_chunk(length: int, problem, sampler: Sampler, record: bool, optimizer,
         return StepGradients(mean=lambda params: problem.step_gradient(params, sampler, seed, k),
                              value_and_mean=value_and_mean)
 
-    return _scan_steps(problem, record, optimizer, gradients_at, params, opt_state, k0, jnp.zeros(length),
+    return _scan_steps(problem, record, rule, gradients_at, params, opt_state, k0, jnp.zeros(length),
                        schedule, data, reference, constraint)[:4]
 
 
-def _scan_steps(problem, record, optimizer, gradients_at, params, opt_state, k0, batches, schedule, data,
+def _scan_steps(problem, record, rule: UpdateRule, gradients_at, params, opt_state, k0, batches, schedule, data,
                 reference, constraint, follow=None):
     """Scan the updates over ``batches`` (one per step), projecting when constrained and updating the averaged
     iterate after the step when there is one; then the metrics. ``follow`` = (observe, state): a state that each
     step updates by observe(k, batch, θᵏ, state) before its update. Returns (θ, optimizer state, k, metrics,
     the followed state or None)."""
-    rule, averaging = unwrapped(optimizer)
     observe, followed = (None, None) if follow is None else follow
 
     def step(carry, batch):
         params, opt_state, k, followed = carry
         if observe is not None:
             followed = observe(k, batch, params, followed)
-        inner, tracked = opt_state if averaging is not None else (opt_state, None)
-        params, inner = update(rule, params, inner, gradients_at(k, batch), schedule, k)
+        params, inner = rule.step(params, rule.inner(opt_state), gradients_at(k, batch), schedule, k)
         params = params if constraint is None else constraint.project(params)
-        opt_state = inner if averaging is None else (inner, averaging.update(tracked, params, k + 1, inner))
-        return (params, opt_state, k + 1, followed), None
+        return (params, rule.follow(opt_state, inner, params, k + 1), k + 1, followed), None
 
     (params, opt_state, k, followed), _ = jax.lax.scan(step, (params, opt_state, k0, followed), batches)
     if record:
-        metrics = evaluate_run(problem, optimizer, params, opt_state, data, reference, constraint)
+        metrics = evaluate_run(problem, rule, params, opt_state, data, reference, constraint)
         return params, opt_state, k, metrics, followed
     nan = jnp.asarray(jnp.nan, dtype=jax.tree.leaves(params)[0].dtype)
     extras = dict.fromkeys((*jax.eval_shape(problem.diagnostics, params, data), *reference.columns), nan)
     return params, opt_state, k, Metrics(pytrees.all_finite(params), nan, nan, nan, nan, extras), followed
 
 
-def evaluate_run(problem: FiniteSum, optimizer, params, opt_state, data, reference, constraint) -> Metrics:
+def evaluate_run(problem: FiniteSum, rule: UpdateRule, params, opt_state, data, reference, constraint) -> Metrics:
     """:func:`evaluate` at θ, with the averaged iterate's metrics beside (``Metrics.averaged``) when the run
     averages."""
     metrics = evaluate(problem, params, data, reference, constraint)
-    _, averaging = unwrapped(optimizer)
-    if averaging is None:
+    point = rule.averaged_point(opt_state)
+    if point is None:
         return metrics
-    point = averaging.point(opt_state[1])   # θ̄'s row: F, ‖∇F‖, ‖θ̄ − θ*‖ (not the held-out scores)
+    # θ̄'s row: F, ‖∇F‖, ‖θ̄ − θ*‖ (not the held-out scores)
     return metrics._replace(averaged=evaluate(problem, point, data, Reference(reference.solution), constraint))
 
 
-def evaluate_each(problem: FiniteSum, params, data, reference, constraint, optimizer=None, opt_state=()) -> Metrics:
+def evaluate_each(problem: FiniteSum, params, data, reference, constraint, rule: UpdateRule = PLAIN_RULE,
+                  opt_state=()) -> Metrics:
     """:func:`evaluate_run` of every lane of ``params`` (a leading axis), one lane after the other
     (``jax.lax.map``, not ``jax.vmap``): a batched evaluation multiplies X by all the lanes' θ at once, a
     product whose rounding depends on how many there are, so a run's history would change in its last bits
     with the size of its group; evaluated lane by lane it is the same bits as a run on its own."""
     def one(lane):
         params, opt_state = lane
-        return evaluate_run(problem, optimizer, params, opt_state, data, reference, constraint)
+        return evaluate_run(problem, rule, params, opt_state, data, reference, constraint)
 
     return jax.lax.map(one, (params, opt_state))
 
 
-def lanes_epoch(problem: FiniteSum, sampler: Sampler, record: bool, optimizer, steps, params, opt_state, k0, source,
+def lanes_epoch(problem: FiniteSum, sampler: Sampler, record: bool, rule: UpdateRule, steps, params, opt_state, k0,
+                source,
                 schedule, data, reference, constraint):
     """One epoch of R lanes: ``steps`` (the epoch vmapped over the lanes, without history), then, when
     recording, every lane's metrics by :func:`evaluate_each`."""
     params, opt_state, k, metrics = steps(params, opt_state, k0, source, schedule, data, reference, constraint)
     if record:
         method_state = opt_state[0] if sampler.depends_on_run else opt_state   # (the method's, the sampler's)
-        metrics = evaluate_each(problem, params, data, reference, constraint, optimizer, method_state)
+        metrics = evaluate_each(problem, params, data, reference, constraint, rule, method_state)
     return params, opt_state, k, metrics
 
 
@@ -191,49 +187,6 @@ def lane_after_lane(epoch, params, opt_state, k0, source, schedule, data, refere
     return params, opt_state, k[0], metrics
 
 
-def update(optimizer, params, opt_state, gradients: StepGradients, schedule: Schedule | None, k):
-    """One update from θ with the step's ``gradients``: θ − αₖ g (no optimizer), a method's step
-    (:mod:`sgdlab.methods`, e.g. heavy ball or SAGA) with αₖ, or θ + u from an optax
-    GradientTransformation (given the batch loss as ``value=`` when it takes extra arguments, as
-    optax.polyak_sgd and its line searches do), with the result kept in θ's dtype (as
-    optax.apply_updates does). A step that adapts to the loss (Polyak's) takes its αₖ from the batch's
-    loss and gradient."""
-    if optimizer is None or isinstance(optimizer, Method):
-        assert schedule is not None   # a run without an optax optimizer always has a schedule (run.options)
-        method = optimizer or PLAIN
-        if isinstance(schedule, AdaptiveStep):
-            value, grads = gradients.value_and_mean(params)
-            return method.apply(params, opt_state, grads, schedule.size(value, grads))
-        if optimizer is None:
-            return pytrees.sgd_update(params, gradients.mean(params), schedule(k)), opt_state
-        return method.step(params, opt_state, gradients, schedule(k))
-    import optax  # an optax optimizer was given, so optax is installed (it is not a dependency of sgdlab)
-
-    if isinstance(optimizer, optax.GradientTransformationExtraArgs):
-        value, grads = gradients.value_and_mean(params)
-        updates, opt_state = optimizer.update(grads, opt_state, params, value=value, grad=grads,
-                                              value_fn=lambda point: gradients.value_and_mean(point)[0])
-    else:
-        updates, opt_state = optimizer.update(gradients.mean(params), opt_state, params)
-    return jax.tree.map(lambda p, u: (p + u).astype(p.dtype), params, updates), opt_state
-
-
-def initial_state(optimizer, params, lanes: int | None = None, n: int | None = None):
-    """The optimizer's (or method's) state at θ⁰ for a problem of ``n`` terms (empty without either), one
-    per lane when batched."""
-    if optimizer is None:
-        return ()
-    if isinstance(optimizer, Averaged):
-        tracked = optimizer.averaging.init(params) if lanes is None else jax.vmap(optimizer.averaging.init)(params)
-        return initial_state(optimizer.rule, params, lanes, n), tracked
-    if isinstance(optimizer, Method):
-        def init(params):
-            return optimizer.init(params, n)
-    else:
-        init = optimizer.init
-    return init(params) if lanes is None else jax.vmap(init)(params)
-
-
 #: How the batched epoch maps over its arguments: params, optimizer state, k0, the plan (or an expectation's
 #: seed), schedule, data, reference, constraint; and over its results: params, optimizer state, the shared
 #: iteration counter, metrics.
@@ -243,7 +196,7 @@ LANE_OUT_AXES = (0, 0, None, 0)
 
 class CompiledRun:
     """The JAX engine's epoch program (:class:`~sgdlab.engines.base.EpochProgram`) of one (problem,
-    sampler, schedule kind, optimizer, unit, lanes, placement): the
+    sampler, schedule kind, update rule, unit, lanes, placement): the
     evaluation at the start and an epoch with and without history, each built ahead of time on
     first need, so compilation is timed apart from the run. With ``lanes`` = R, the epoch runs R
     runs at once: parameters, plans (or seeds) and schedule numbers carry a leading axis of length R.
@@ -252,9 +205,10 @@ class CompiledRun:
     engine = "jax"
 
     def __init__(self, problem: FiniteSum, sampler: Sampler, params, schedule: Schedule, reference,
-                 lanes: int | None = None, optimizer=None, chunk: int | None = None, placement=None):
+                 lanes: int | None = None, rule: UpdateRule = PLAIN_RULE, chunk: int | None = None,
+                 placement=None):
         self.problem, self.sampler, self.lanes = problem, sampler, lanes
-        self.optimizer, self.chunk, self.placement = optimizer, chunk, placement
+        self.rule, self.chunk, self.placement = rule, chunk, placement
         #: An expectation's program runs chunks of ``chunk`` steps; a finite sum's, epochs or pieces of ``chunk`` steps.
         self.expectation = problem.n is None
         #: Gradient descent takes a 1 × 1 stand-in plan (all the data) unless its N indices are split over devices.
@@ -265,7 +219,7 @@ class CompiledRun:
         params = self._placed(params)
         seeds = np.zeros(lanes or 1, dtype=np.int64)
         sampler_state = self.initial_sampler_state(params, seeds)
-        self._example_args = (params, self._joined(initial_state(optimizer, params, lanes, problem.n), sampler_state),
+        self._example_args = (params, self._joined(rule.init(params, lanes, problem.n), sampler_state),
                               _counter(0), self._source(seeds, 0, None if chunk is None else (0, chunk),
                                                         sampler_state)[0],
                               schedule, self.data, self.reference, self.constraint)
@@ -282,8 +236,8 @@ class CompiledRun:
         return jax.jit(function, **options)
 
     def initial_state(self, params) -> Any:
-        """The optimizer's (or method's) state at θ⁰ (stacked θ when there are lanes)."""
-        return initial_state(self.optimizer, params, self.lanes, self.problem.n)
+        """The update rule's state at θ⁰ (stacked θ when there are lanes)."""
+        return self.rule.init(params, self.lanes, self.problem.n)
 
     def initial_sampler_state(self, params, seeds) -> Any:
         """The state of a sampler whose plans depend on the run, at θ⁰ (one a lane, stacked), else None."""
@@ -307,12 +261,12 @@ class CompiledRun:
         if record in self._epoch:
             return 0.0
         started = time.perf_counter()
-        program = functools.partial(self.step_function, self.problem, self.sampler, record, self.optimizer)
-        if self.lanes is not None and (self._stand_in or method_of(self.optimizer).needs_finite_sum):
+        program = functools.partial(self.step_function, self.problem, self.sampler, record, self.rule)
+        if self.lanes is not None and (self._stand_in or self.rule.method.needs_finite_sum):
             program = functools.partial(lane_after_lane, program)
         elif self.lanes is not None:
-            program = functools.partial(lanes_epoch, self.problem, self.sampler, record, self.optimizer, jax.vmap(
-                functools.partial(self.step_function, self.problem, self.sampler, False, self.optimizer),
+            program = functools.partial(lanes_epoch, self.problem, self.sampler, record, self.rule, jax.vmap(
+                functools.partial(self.step_function, self.problem, self.sampler, False, self.rule),
                 in_axes=LANE_AXES, out_axes=LANE_OUT_AXES))
         self._epoch[record] = self._jit(program).lower(*self._example_args).compile()
         return time.perf_counter() - started
@@ -356,7 +310,6 @@ class CompiledRun:
         (:func:`gradient_counts`)."""
         seeds = np.atleast_1d(np.asarray(seed, dtype=np.int64))
         source: Any
-        method = method_of(self.optimizer)
         if self.chunk is not None and self.expectation:
             source = seeds
             examples = np.full(len(seeds), self.chunk * getattr(self.sampler, "batch_size", 1))
@@ -365,10 +318,10 @@ class CompiledRun:
             examples = np.full(len(seeds), self.problem.n)
         else:
             source = self._epoch_plans(seeds, epoch) if sampler_state is None else self.plans_of(sampler_state)
-            flags = method_flags(method, self.problem.n, self.sampler, seeds, epoch, source[0].shape[1])
+            flags = self.rule.flags(self.problem.n, self.sampler, seeds, epoch, source[0].shape[1])
             source = plan_steps(source if flags is None else (*source, flags), steps)
             examples = np.count_nonzero(source[1], axis=(1, 2))
-        counts = gradient_counts(method, examples, source[2] if len(source) > 2 else None, self.problem.n)
+        counts = self.rule.gradient_counts(examples, source[2] if len(source) > 2 else None, self.problem.n)
         source = source if self.lanes is not None else jax.tree.map(lambda part: part[0], source)
         if self.placement is None or self.expectation:
             return source, counts
@@ -403,36 +356,3 @@ def stacked_schedules(schedules: list[Schedule | None]) -> Schedule | None:
 def stacked_params(params, lanes: int):
     """θ repeated along a new leading axis of length ``lanes``."""
     return jax.tree.map(lambda leaf: jnp.broadcast_to(leaf, (lanes, *jnp.shape(leaf))), params)
-
-
-def unwrapped(optimizer) -> tuple[Any, Averaging | None]:
-    """(the update rule, the averaging) of a run's rule, which may carry an averaged iterate."""
-    if isinstance(optimizer, Averaged):
-        return optimizer.rule, optimizer.averaging
-    return optimizer, None
-
-
-def method_of(optimizer) -> Method:
-    """The method a run's update rule applies (plain SGD for none, or for an optax optimizer)."""
-    rule = unwrapped(optimizer)[0]
-    return rule if isinstance(rule, Method) else PLAIN
-
-
-def averaged_params(optimizer, opt_state):
-    """θ̄ from a run's state when its rule averages, else None."""
-    _, averaging = unwrapped(optimizer)
-    return None if averaging is None else averaging.point(opt_state[1])
-
-
-def method_flags(method: Method, n: int, sampler: Sampler, seeds: np.ndarray, epoch: int,
-                 steps: int) -> np.ndarray | None:
-    """The method's refresh flags of the epoch, R × S for R seeds, or None when it has none."""
-    batch_size = getattr(sampler, "batch_size", n)
-    flags = [method.flags(n, batch_size, int(seed), epoch, steps) for seed in seeds]
-    return None if any(lane is None for lane in flags) else np.stack(typing.cast(list[np.ndarray], flags))
-
-
-def gradient_counts(method: Method, examples: np.ndarray, flags: np.ndarray | None, n: int | None) -> np.ndarray:
-    """Per-example gradients each lane's epoch computes, from its batch entries and refresh flags."""
-    return np.array([method.gradient_count(int(count), None if flags is None else flags[lane], n)
-                     for lane, count in enumerate(examples)], dtype=np.int64)

@@ -20,8 +20,7 @@ from sgdlab.engines.base import EpochProgram
 from sgdlab.engines.compiled import CompiledRun
 from sgdlab.engines.evaluation import Reference
 from sgdlab.engines.native.work import is_network, is_sparse_single_margin, step_work
-from sgdlab.methods import Method
-from sgdlab.methods.averaging import Averaged
+from sgdlab.engines.update_rules import PLAIN_RULE, UpdateRule
 from sgdlab.schedules import AdaptiveStep
 
 #: The engines a run may ask for ("streamed" is not asked for: data on disk are always streamed).
@@ -46,26 +45,27 @@ AUTO_MAX_WORK = 524_288
 AUTO_MAX_WORK_NETWORK = 8_388_608
 
 
-def unsupported(problem, sampler, optimizer, placement=None, schedule=None) -> str | None:
-    """Why the native loop cannot run this (problem, sampler, optimizer, devices, step), or None when it can."""
+def unsupported(problem, sampler, rule: UpdateRule = PLAIN_RULE, placement=None, schedule=None) -> str | None:
+    """Why the native loop cannot run this (problem, sampler, update rule, devices, step), or None when it can: each
+    object is asked what its own class declares (:mod:`sgdlab._helpers.declared`, ``rule.native_kernels()``)."""
     reason = _model_reason(problem)
     if reason is not None:
         return reason
     if problem.constraint is not None:
         return "the problem is constrained (projected steps run on the JAX engine)"
-    reason = _sampler_reason(problem, sampler, optimizer)
+    reason = _sampler_reason(problem, sampler, rule)
     if reason is not None:
         return reason
-    if sampler.weighted and not _native_weighted(problem, sampler, optimizer):
+    if sampler.weighted and not _native_weighted(problem, sampler, rule):
         return ("the sampler weighs its draws (the native loop runs importance sampling with plain SGD or its average, "
                 "networks at B = 1; other runs of it are on the JAX engine)")
-    if isinstance(optimizer, Averaged) and not _native_average(problem, optimizer):
-        return (f"the run keeps a {optimizer.averaging.describe()} (the native loop averages plain SGD on the "
+    if rule.averaging is not None and not _native_average(problem, rule):
+        return (f"the run keeps a {rule.averaging.describe()} (the native loop averages plain SGD on the "
                 "linear models, from a start: polyak_average or tail_average)")
-    if isinstance(optimizer, Method) and not _native_method(problem, optimizer):
-        return (f"the method is {optimizer.describe()} (the native loop runs plain SGD, heavy ball and Nesterov "
+    if not rule.method.is_plain and not _native_method(problem, rule):
+        return (f"the method is {rule.method.describe()} (the native loop runs plain SGD, heavy ball and Nesterov "
                 "on the linear models, and SAGA on least squares and logistic regression)")
-    if optimizer is not None and not isinstance(optimizer, Method | Averaged):
+    if rule.transformation is not None:
         return "an optax optimizer is given (its update runs on the JAX engine)"
     if isinstance(schedule, AdaptiveStep):
         return "the step adapts to the loss (Polyak's steps run on the JAX engine)"
@@ -78,7 +78,7 @@ def unsupported(problem, sampler, optimizer, placement=None, schedule=None) -> s
     return None
 
 
-def choose(engine: str, problem, sampler, optimizer, placement=None, schedule=None) -> str:
+def choose(engine: str, problem, sampler, rule: UpdateRule = PLAIN_RULE, placement=None, schedule=None) -> str:
     """The engine that runs a run asking for ``engine`` ("auto", "jax" or "native"): "jax", "native" or,
     for data on disk, "streamed".
 
@@ -91,7 +91,7 @@ def choose(engine: str, problem, sampler, optimizer, placement=None, schedule=No
         validation.fail("engine", f"one of {', '.join(map(repr, ENGINES))}", validation.shown(engine))
     if getattr(problem, "on_disk", False):
         return _streamed(engine, placement)
-    reason = unsupported(problem, sampler, optimizer, placement, schedule)
+    reason = unsupported(problem, sampler, rule, placement, schedule)
     if engine == "native":
         if reason is not None:
             validation.fail("engine", "'auto' or 'jax' here", f"'native', but {reason}")
@@ -117,9 +117,9 @@ def _streamed(engine: str, placement) -> str:
 
 
 def program(engine: str, problem, sampler, params, schedule, reference: Reference, *, lanes: int | None = None,
-            optimizer=None, chunk: int | None = None, placement=None) -> EpochProgram:
+            rule: UpdateRule = PLAIN_RULE, chunk: int | None = None, placement=None) -> EpochProgram:
     """The epoch program of ``engine`` (as :func:`choose` names it) for this problem, sampler, kind of
-    schedule, optimizer, lanes (None: one run), chunk of steps (an expectation's loop unit, or a piece of a
+    schedule, update rule, lanes (None: one run), chunk of steps (an expectation's loop unit, or a piece of a
     finite sum's epoch; None: an epoch) and placement on devices. ``params`` and ``schedule`` give the shapes
     the program is compiled for (stacked along a leading axis when there are lanes); ``reference`` holds θ*
     (or None) and the held-out problems a history row scores (:mod:`sgdlab.engines.evaluation`).
@@ -131,8 +131,8 @@ def program(engine: str, problem, sampler, params, schedule, reference: Referenc
             validation.fail("problem", _IN_MEMORY, repr(problem))
         from sgdlab.engines.streamed import StreamedRun
 
-        return StreamedRun(problem, sampler, reference.solution, optimizer)
-    compiled = _compiled(problem, sampler, params, schedule, reference, lanes, optimizer, chunk, placement)
+        return StreamedRun(problem, sampler, reference.solution, rule)
+    compiled = _compiled(problem, sampler, params, schedule, reference, lanes, rule, chunk, placement)
     if engine == "native":
         from sgdlab.engines.native.run import NativeRun  # Numba loads with the first native run
 
@@ -143,18 +143,18 @@ def program(engine: str, problem, sampler, params, schedule, reference: Referenc
     return compiled
 
 
-def _compiled(problem, sampler, params, schedule, reference, lanes, optimizer, chunk, placement) -> CompiledRun:
+def _compiled(problem, sampler, params, schedule, reference, lanes, rule, chunk, placement) -> CompiledRun:
     """The JAX engine's program, built once per problem and key."""
     cache = problem.memo.setdefault("compiled_runs", {})
     devices = None if placement is None else tuple(device.id for device in placement.mesh.devices.flat)
-    key = (sampler, jax.tree.structure(schedule), reference.solution is None, reference.heldout, lanes, optimizer,
+    key = (sampler, jax.tree.structure(schedule), reference.solution is None, reference.heldout, lanes, rule,
            chunk, devices)
     if key not in cache:
-        cache[key] = CompiledRun(problem, sampler, params, schedule, reference, lanes, optimizer, chunk, placement)
+        cache[key] = CompiledRun(problem, sampler, params, schedule, reference, lanes, rule, chunk, placement)
     return cache[key]
 
 
-def _sampler_reason(problem, sampler, optimizer) -> str | None:
+def _sampler_reason(problem, sampler, rule: UpdateRule) -> str | None:
     """Why the native loop cannot run ``sampler``'s plans, or None: a sampler runs natively when its own class
     declares ``native`` ("plans": the loop needs its plans alone; "herded": GraB's orders, herded natively with
     plain SGD on the linear models)."""
@@ -162,17 +162,17 @@ def _sampler_reason(problem, sampler, optimizer) -> str | None:
     if native is None:
         return (f"{type(sampler).__name__} declares no native support (a sampler's own class says native = "
                 "'plans' when the native loop needs nothing but its plans)")
-    if native == "herded" and (is_network(problem) or optimizer is not None):
+    if native == "herded" and (is_network(problem) or not rule.is_plain):
         return ("the sampler's order depends on the run (the native loop herds GraB's orders with plain SGD on the "
                 "linear models; other runs of it are on the JAX engine)")
     return None
 
 
-def _native_method(problem, method: Method) -> bool:
-    """Whether the native loop runs ``method`` on ``problem``, as the method's own class declares it
+def _native_method(problem, rule: UpdateRule) -> bool:
+    """Whether the native loop runs the rule's method on ``problem``, as the method's own class declares it
     (:func:`~sgdlab._helpers.declared.declared`): heavy ball and Nesterov on the linear models, and SAGA with one
     margin (least squares, logistic regression)."""
-    native = declared(method, "native")
+    native = rule.native_kernels()[0]
     if is_network(problem) or native is None:
         return False
     if native == "saga":
@@ -180,17 +180,19 @@ def _native_method(problem, method: Method) -> bool:
     return native in ("heavy_ball", "nesterov")
 
 
-def _native_weighted(problem, sampler, optimizer) -> bool:
+def _native_weighted(problem, sampler, rule: UpdateRule) -> bool:
     """Whether the native loop runs a sampler that weighs its draws: with plain SGD or a Polyak–Ruppert average of
     it, on a linear model at any B (its batch loops weigh each row's derivative) and on a network at B = 1 (a
     step's weight then scales its step size)."""
-    plain = optimizer is None or (isinstance(optimizer, Averaged) and optimizer.rule is None)
+    plain = rule.method.is_plain and rule.transformation is None
     return plain and (sampler.batch_size == 1 or not is_network(problem))
 
 
-def _native_average(problem, rule: Averaged) -> bool:
-    """Whether the native loop runs ``rule``: a Polyak–Ruppert or tail average of plain SGD on a linear model."""
-    return rule.rule is None and not is_network(problem) and declared(rule.averaging, "native") == "polyak_average"
+def _native_average(problem, rule: UpdateRule) -> bool:
+    """Whether the native loop runs ``rule``'s averaging: a Polyak–Ruppert or tail average of plain SGD on a linear
+    model, as the averaging's own class declares it."""
+    method, averaging = rule.native_kernels()
+    return method == "plain" and not is_network(problem) and averaging == "polyak_average"
 
 
 def _model_reason(problem) -> str | None:

@@ -21,8 +21,9 @@ import numpy as np
 
 from sgdlab._helpers import pytrees
 from sgdlab.engines.base import Carry, Metrics, PlansFromSeeds, Seeds
-from sgdlab.engines.compiled import initial_state, run_epoch, update
+from sgdlab.engines.compiled import run_epoch
 from sgdlab.engines.evaluation import Reference
+from sgdlab.engines.update_rules import PLAIN_RULE, UpdateRule
 from sgdlab.methods import StepGradients
 from sgdlab.problems.chunked import value_and_grad
 from sgdlab.schedules import Schedule
@@ -37,13 +38,13 @@ class StreamedRun(PlansFromSeeds):
     engine = "streamed"
     lanes: int | None = None
 
-    def __init__(self, problem, sampler, solution, optimizer=None):
-        self.problem, self.sampler, self.solution, self.optimizer = problem, sampler, solution, optimizer
-        self._programs = {}
+    def __init__(self, problem, sampler, solution, rule: UpdateRule = PLAIN_RULE):
+        self.problem, self.sampler, self.solution, self.rule = problem, sampler, solution, rule
+        self._programs: dict = {}
 
     def initial_state(self, params):
-        """The optimizer's (or method's) state at θ⁰."""
-        return initial_state(self.optimizer, params, None, self.problem.n)
+        """The update rule's state at θ⁰."""
+        return self.rule.init(params, None, self.problem.n)
 
     def prepare(self, record: bool) -> float:
         """Nothing ahead of time: a block program compiles on its first block (its seconds count in the
@@ -57,7 +58,8 @@ class StreamedRun(PlansFromSeeds):
         if self.sampler.is_full_batch:
             value, gradient = value_and_grad(self.problem, params)
             gradients = StepGradients(mean=lambda point: gradient, value_and_mean=lambda point: (value, gradient))
-            params, opt_state = update(self.optimizer, params, opt_state, gradients, schedule, jnp.asarray(k))
+            params, inner = self.rule.step(params, self.rule.inner(opt_state), gradients, schedule, jnp.asarray(k))
+            opt_state = self.rule.follow(opt_state, inner, params, jnp.asarray(k + 1))
             k, examples = k + 1, self.problem.n
         else:
             params, opt_state, k, examples = self._minibatch_epoch(params, opt_state, k, int(seeds), epoch, schedule,
@@ -109,7 +111,7 @@ class StreamedRun(PlansFromSeeds):
         """The epoch program (without history) for blocks of ``shape`` = (steps, B), jitted once."""
         if shape not in self._programs:
             self._programs[shape] = jax.jit(functools.partial(run_epoch, self.problem, self.sampler, False,
-                                                              self.optimizer))
+                                                              self.rule))
         return self._programs[shape]
 
 

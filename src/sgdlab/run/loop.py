@@ -42,7 +42,7 @@ class Programs:
         self.budget = options.budget
         self.by_length: dict[int | None, EpochProgram] = {
             length: select.program(options.engine, options.problem, options.sampler, params, schedule,
-                                   options.reference, lanes=lanes, optimizer=options.update_rule,
+                                   options.reference, lanes=lanes, rule=options.update_rule,
                                    chunk=length, placement=options.placement)
             for length in options.budget.unit_lengths()}
         for program in self.by_length.values():
@@ -110,7 +110,7 @@ def run_one(options: RunOptions) -> Result:
             checkpoint.save(saving.path, identity, carry, unit, elapsed, log)
 
     carry = advance(programs, [log], carry, options.seed, schedule, unit=unit, elapsed=elapsed, after_unit=after_unit)
-    averaged = compiled.averaged_params(options.update_rule, carry.opt_state)
+    averaged = options.update_rule.averaged_point(carry.opt_state)
     return log.result(pytrees.to_numpy(carry.params), programs.seconds,
                       None if averaged is None else pytrees.to_numpy(averaged), pytrees.to_numpy(carry.sampler_state))
 

@@ -23,8 +23,9 @@ from sgdlab.constraints import ConstraintSet
 from sgdlab.data.sharded import holding_devices
 from sgdlab.engines import distributed, select
 from sgdlab.engines.evaluation import HeldOut, Reference, score_columns
+from sgdlab.engines.update_rules import UpdateRule
 from sgdlab.methods import Method, read_method
-from sgdlab.methods.averaging import Averaged, Averaging, ScheduleFree, read_average
+from sgdlab.methods.averaging import Averaging, ScheduleFree, read_average
 from sgdlab.problems.base import Problem
 from sgdlab.problems.expectation import Expectation
 from sgdlab.problems.finite_sum import FiniteSum
@@ -141,11 +142,9 @@ class RunOptions:
         return Reference(solution_of(self.problem), self.heldout)
 
     @property
-    def update_rule(self) -> Optimizer | Method | Averaged | None:
-        """What the engines apply a step: the optax optimizer, else the method unless plain (None: θ − αₖ g),
-        wrapped with the averaging when the run averages."""
-        rule = self.optimizer if self.optimizer is not None else (None if self.method.is_plain else self.method)
-        return rule if self.average is None else Averaged(rule, self.average)
+    def update_rule(self) -> UpdateRule:
+        """What the engines apply a step: the method (or the optax optimizer) and the averaging beside θ."""
+        return UpdateRule(self.method, self.optimizer, self.average)
 
     def with_seed(self, seed: int) -> RunOptions:
         """The same run with another seed."""
@@ -172,7 +171,7 @@ def validated(problem: Problem, sense: Sense, sampler: SamplerLike, step: StepLi
     schedule = adapted(problem, sampler, schedule, method)
     average = _average(problem, sampler, options["average"], budget, options["optimizer"])
     heldout = _heldout(problem, options["heldout"])
-    rule = options["optimizer"] if method.is_plain else method
+    rule = UpdateRule(method, options["optimizer"], average)
     if getattr(problem, "on_disk", False) and problem.constraint is not None:
         validation.fail("constraint", "left out for data on disk (projected steps need the data in memory)",
                         repr(problem.constraint))
@@ -181,8 +180,7 @@ def validated(problem: Problem, sense: Sense, sampler: SamplerLike, step: StepLi
         params0=params0, seed=validation.integer("seed", options["seed"], low=0, high=2**31 - 1), budget=budget,
         record_every=record_every,
         tol=None if options["tol"] is None else validation.positive_float("tol", options["tol"]),
-        engine=select.choose(options["engine"], problem, sampler, rule if average is None else Averaged(rule, average),
-                             placement, schedule),
+        engine=select.choose(options["engine"], problem, sampler, rule, placement, schedule),
         placement=placement,
         checkpointing=_checkpointing(options["checkpoint"], options["checkpoint_every"], options["resume"]),
         noise_scale_every=_noise_scale_every(problem, options["noise_scale_every"]),

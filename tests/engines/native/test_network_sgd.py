@@ -110,7 +110,7 @@ def test_auto_runs_one_hidden_layer_natively_and_deeper_or_larger_work_on_jax():
     assert sl.minimize(network, sl.shuffled_cyclic(32), step=0.01, epochs=1).engine == "native"
     per_example = P * 9 + 9 * 4   # B · H · (p + K) at B = 1
     too_large = sl.shuffled_cyclic(select.AUTO_MAX_WORK_NETWORK // per_example + 1)
-    assert select.choose("auto", network, too_large, None) == "jax"
+    assert select.choose("auto", network, too_large) == "jax"
     assert sl.minimize(_network(hidden=(6, 5)), sl.shuffled_cyclic(32), step=0.01, epochs=1).engine == "jax"
 
 

@@ -42,28 +42,30 @@ from sgdlab.engines.native import (
 )
 from sgdlab.engines.native._llvm import meeting
 from sgdlab.engines.native.work import is_network, is_sparse_single_margin, step_work
-from sgdlab.methods.averaging import Averaged
+from sgdlab.engines.update_rules import PLAIN_RULE, UpdateRule
 
 #: The linear loop's switch for each problem's ``native_loss``.
 LOSSES = {"squared": linear_sgd.SQUARED, "logistic": linear_sgd.LOGISTIC, "softmax": linear_sgd.SOFTMAX}
 
 
-def loop_for(problem, batch_size: int, rule=None, full_batch: bool = False, herded: bool = False):
-    """The loop object for ``problem`` at batch size ``batch_size`` and the run's update ``rule`` (None: plain
-    SGD; SAGA, heavy ball or Nesterov; plain SGD with a Polyak–Ruppert or tail average); ``full_batch`` for
-    gradient descent, ``herded`` for GraB's orders (plain SGD on a linear model)."""
+def loop_for(problem, batch_size: int, rule: UpdateRule = PLAIN_RULE, full_batch: bool = False,
+             herded: bool = False):
+    """The loop object for ``problem`` at batch size ``batch_size`` and the run's update ``rule``, by the kernels its
+    method and averaging declare (``rule.native_kernels()``: plain SGD; SAGA, heavy ball or Nesterov; plain SGD
+    with a Polyak–Ruppert or tail average); ``full_batch`` for gradient descent, ``herded`` for GraB's orders (plain
+    SGD on a linear model)."""
     if is_network(problem):
         return NetworkLoop(problem, batch_size)
     if herded:
         return HerdedLoop(problem, batch_size)
-    name = declared(rule, "native")
-    if full_batch and rule is None and is_sparse_single_margin(problem):
+    method, averaging = rule.native_kernels()
+    if full_batch and rule.is_plain and is_sparse_single_margin(problem):
         return GradientDescentLoop(problem, batch_size)
-    if name == "saga":
+    if method == "saga":
         return SagaLoop(problem)
-    if name in ("heavy_ball", "nesterov"):
-        return MomentumLoop(problem, batch_size, rule)
-    if isinstance(rule, Averaged):
+    if method in ("heavy_ball", "nesterov"):
+        return MomentumLoop(problem, batch_size, rule.method)
+    if averaging == "polyak_average":
         return AveragedLoop(problem, batch_size, rule.averaging)
     return LinearLoop(problem, batch_size)
 

@@ -25,11 +25,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from sgdlab.engines.base import Carry, Metrics, Seeds
-from sgdlab.engines.compiled import CompiledRun, gradient_counts, method_flags, method_of
+from sgdlab.engines.compiled import CompiledRun
 from sgdlab.engines.native import loops
 from sgdlab.engines.native.stale_caches import clear_this_package_once
 from sgdlab.engines.plans import EpochPlans, plan_steps
-from sgdlab.methods.averaging import Averaged
 from sgdlab.samplers import RunOrdered
 from sgdlab.schedules import Constant, Schedule
 
@@ -60,10 +59,10 @@ class NativeRun:
         problem = compiled.problem
         self.problem, self.sampler, self.lanes = problem, compiled.sampler, compiled.lanes
         width = getattr(self.sampler, "batch_size", problem.n)   # gradient descent: one batch of all N
-        self.method = method_of(compiled.optimizer)
+        self.rule = compiled.rule
         #: Whether the run keeps an averaged iterate (its metrics are recorded beside θ's).
-        self.averages = isinstance(compiled.optimizer, Averaged)
-        self.loop = loops.loop_for(problem, width, compiled.optimizer, self.sampler.is_full_batch,
+        self.averages = self.rule.averaging is not None
+        self.loop = loops.loop_for(problem, width, self.rule, self.sampler.is_full_batch,
                                    self.sampler.depends_on_run)
         self.dtype = jax.tree.leaves(problem.params0)[0].dtype   # θ's (the linear loops compute in float64)
         self.extras = (*jax.eval_shape(problem.diagnostics, problem.params0, problem.data), *compiled.reference.columns)
@@ -116,10 +115,10 @@ class NativeRun:
         if sampler_state is not None:   # GraB's order and stale mean move on at the epoch's end
             ordered = typing.cast(RunOrdered, self.sampler)
             sampler_state = ordered.after_steps(sampler_state, k + end - first, self.problem.n)
-        flags = method_flags(self.method, self.problem.n, self.sampler, seeds, epoch, epoch_steps)
+        flags = self.rule.flags(self.problem.n, self.sampler, seeds, epoch, epoch_steps)
         examples = np.full(seeds.size, int(self._examples[first:end].sum()))
-        counted = counted + gradient_counts(self.method, examples, None if flags is None else flags[:, first:end],
-                                            self.problem.n)
+        counted = counted + self.rule.gradient_counts(examples, None if flags is None else flags[:, first:end],
+                                                      self.problem.n)
         if self.lanes is None:
             final, opt_state, counted, sampler_state = self._without_lanes((final, opt_state, counted, sampler_state))
             return Carry(final, opt_state, k + end - first, int(counted), sampler_state), metrics.lane(0)

@@ -55,7 +55,12 @@ def stacked(plans: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.
 
 @dataclasses.dataclass(frozen=True)
 class Sampler:
-    """Base of all samplers. A plan is (indices, mask), both of shape (steps, padded batch size)."""
+    """Base of all samplers. A plan is (indices, mask), both of shape (steps, padded batch size).
+
+    What a sampler supports is declared in its own class body and read for that class alone
+    (:func:`sgdlab._helpers.declared.declared`): ``native = "plans"`` when the native loop needs nothing but its
+    plans, ``theorems = (...)`` the theorems of :mod:`sgdlab._helpers.theorem` that apply to it. A subclass that
+    declares neither runs on the JAX engine and gets "no theorem known", never its parent's."""
 
     name = "sampler"
 

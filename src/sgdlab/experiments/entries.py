@@ -40,8 +40,8 @@ def read_text(text: Any, registry: Registry, where: str) -> tuple[str, dict[str,
         if not equals:   # a bare value sets the first parameter
             key, value = (parameters[0] if parameters else ""), part
         if key not in parameters:
-            validation.fail(where, f"{usage(registry)} ({name} takes {_listed(parameters)})",
-                            validation.shown(text))
+            validation.fail(where, f"{name}:key=value with key one of {_listed(parameters)}" if parameters
+                            else f"{name} alone (it takes no parameters)", validation.shown(text))
         settings[key.strip()] = parse_value(value)
     return name, settings
 

@@ -248,6 +248,33 @@ def test_a_least_squares_subclass_with_another_loss_is_run_as_itself():
         sl.minimize(problem, engine="native", **settings)
     assert sl.theory.lipschitz(problem).method == "closed-form bound"   # L is exact for least squares only
     assert check_problem(problem).check().ok
+    sgd = sl.check_step(problem, 0.01, sl.with_replacement(1))   # its terms are not declared convex
+    assert sgd.theorem is None and "needs convex terms" in sgd.verdict
+    assert sl.theory.bound(problem, sl.with_replacement(1), 0.01, epochs=2).empty
+    with pytest.raises(ValueError, match="problem must be a least-squares problem"):
+        sl.theory.expected_history(problem, sl.with_replacement(1), 0.01, epochs=1)
+    parent = sl.least_squares(X, y)
+    assert sl.check_step(parent, 0.01, sl.with_replacement(1)).theorem is not None   # the parent keeps its own
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class BackwardsCyclic(sl.samplers.Cyclic):
+    """Cyclic blocks in reverse order: another law of the batches under the parent's name."""
+
+    def order(self, n, seed, epoch):
+        return np.arange(n, dtype=np.int32)[::-1].copy()
+
+
+def test_a_cyclic_subclass_gets_neither_the_shuffled_theorem_nor_the_exact_cyclic_curve():
+    X, y = _regression(n=6, p=2)
+    problem = sl.logistic_regression(X, (y > y.mean()).astype(int), l2=0.5)
+    check = sl.check_step(problem, 0.05, BackwardsCyclic(2))
+    assert check.theorem is None and "no theorem known" in check.verdict
+    assert sl.check_step(problem, 0.05, sl.cyclic(2)).theorem is not None
+    squares = sl.least_squares(X, y)
+    with pytest.raises(ValueError, match="sampler must be full_batch, with_replacement"):
+        sl.theory.expected_history(squares, BackwardsCyclic(2), 0.05, epochs=1)
+    assert not sl.theory.expected_history(squares, sl.cyclic(2), 0.05, epochs=1).empty
 
 
 #: For each parameter of a registered family, a value other than its default (by name; a number's default + 1).

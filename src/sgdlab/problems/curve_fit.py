@@ -165,6 +165,8 @@ class CurveFit(LeastSquares):
 
     native_loss = "squared"
     exact_lipschitz = True
+    convex_terms = True
+    quadratic_terms = True
 
     def __init__(self, x, y, basis: Basis, sample_weight=None):
         if not isinstance(basis, Basis):

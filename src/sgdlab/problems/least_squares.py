@@ -34,6 +34,9 @@ class LeastSquares(LinearModel):
 
     native_loss = "squared"
     exact_lipschitz = True
+    #: Each term is convex, and quadratic in θ (declared per class: read by the theory for this class alone).
+    convex_terms = True
+    quadratic_terms = True
 
     def __init__(self, X, y, sample_weight=None):
         X = design_matrix(X)

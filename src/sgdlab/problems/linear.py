@@ -44,6 +44,9 @@ class LinearModel(FiniteSum):
     native_loss: str | None = None
     #: Whether L = c λ_max(XᵀX)/N + λ is F's exact constant (least squares), not a bound (declared per class).
     exact_lipschitz = False
+    #: Whether every term is convex (and quadratic) in θ, as each family's own class declares: the theorems need it.
+    convex_terms = False
+    quadratic_terms = False
     #: The weights wᵢ the problem was built with (None: unweighted), see :mod:`sgdlab.problems.weights`.
     sample_weight: np.ndarray | None = None
 

@@ -43,6 +43,7 @@ class LogisticRegression(LinearClassifier):
     """Binary logistic regression with an optional ℓ2 weight ``l2`` (λ above)."""
 
     native_loss = "logistic"
+    convex_terms = True
 
     curvature = 0.25
 

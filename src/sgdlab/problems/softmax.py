@@ -33,6 +33,7 @@ class SoftmaxRegression(LinearClassifier):
     """Softmax regression over the classes found in y, with an optional ℓ2 weight ``l2``."""
 
     native_loss = "softmax"
+    convex_terms = True
 
     curvature = 0.5
 

@@ -121,6 +121,7 @@ class FullBatch(Sampler):
     """Gradient descent: every step uses all N terms, so one step is one epoch."""
 
     name = "full_batch"
+    exact_law = "full_batch"
     native = "plans"
     theorems = (theorem.GRADIENT_DESCENT,)
 

@@ -28,6 +28,7 @@ class WithReplacement(Drawn):
     """Each step draws B indices iid uniform on {0, …, N−1}; repeats count each time."""
 
     name = "with_replacement"
+    exact_law = "fresh_draws"
     native = "plans"
     theorems = (theorem.FRESH_BATCHES,)
 
@@ -41,6 +42,7 @@ class WithoutReplacement(Drawn):
     by a partial Fisher–Yates shuffle; every B-subset has probability 1/C(N, B))."""
 
     name = "without_replacement"
+    exact_law = "fresh_draws"
     native = "plans"
     theorems = (theorem.FRESH_BATCHES,)
 

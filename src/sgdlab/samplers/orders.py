@@ -85,6 +85,7 @@ class Cyclic(Blocks):
     """Blocks of 0, 1, …, N−1 in order, the same every epoch (deterministic)."""
 
     name = "cyclic"
+    exact_law = "cyclic"
     native = "plans"
     theorems = (theorem.SHUFFLED_ORDERS,)
 
@@ -97,6 +98,7 @@ class ShuffledCyclic(Blocks):
     """Blocks of a fresh uniform permutation each epoch (random reshuffling; deep learning's default)."""
 
     name = "shuffled_cyclic"
+    exact_law = "reshuffled"
     native = "plans"
     theorems = (theorem.SHUFFLED_ORDERS,)
 
@@ -109,6 +111,7 @@ class ShuffleOnce(Blocks):
     """Blocks of one uniform permutation, drawn from the seed alone and reused every epoch."""
 
     name = "shuffle_once"
+    exact_law = "shuffled_once"
     native = "plans"
     theorems = (theorem.SHUFFLED_ORDERS,)
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import typing
 
 import numpy as np
 import pandas as pd
@@ -32,9 +33,10 @@ import scipy.sparse
 from sgdlab import schedules
 from sgdlab._helpers import pytrees, validation
 from sgdlab._helpers.aliases import Params
+from sgdlab._helpers.declared import declared
 from sgdlab.problems.base import Problem
-from sgdlab.problems.least_squares import LeastSquares
-from sgdlab.samplers import Cyclic, FullBatch, Sampler, ShuffledCyclic, ShuffleOnce, WithoutReplacement, WithReplacement
+from sgdlab.problems.linear import LinearModel
+from sgdlab.samplers import Sampler
 from sgdlab.theory.minibatch import variance_factor
 
 #: Multiply-adds the moment recursion may spend, steps × N × p² (a few seconds on a laptop core).
@@ -117,13 +119,13 @@ class _Quadratic:
 
     @classmethod
     def of(cls, problem: Problem) -> _Quadratic:
-        if not isinstance(problem, LeastSquares) or problem.constraint is not None:
+        if not declared(problem, "quadratic_terms", False) or problem.constraint is not None:
             validation.fail("problem", "a least-squares problem without constraint (its gradients are affine)",
                             validation.shown(problem), context="expected_history")
-        X = problem.X.toarray() if scipy.sparse.issparse(problem.X) else problem.X
-        X = np.asarray(X, dtype=np.float64)
-        solution = np.asarray(problem.solution(), dtype=np.float64)
-        return cls(X, X @ solution - np.asarray(problem.y, dtype=np.float64), solution)
+        linear = typing.cast(LinearModel, problem)   # the classes that declare quadratic terms are linear models
+        X = np.asarray(linear.X.toarray() if scipy.sparse.issparse(linear.X) else linear.X, dtype=np.float64)
+        solution = np.asarray(linear.solution(), dtype=np.float64)
+        return cls(X, X @ solution - np.asarray(linear.y, dtype=np.float64), solution)
 
     def gap_and_distance(self, second_moment: np.ndarray) -> tuple[float, float]:
         """(½ tr(HS), tr S) for S = E[eeᵀ]."""
@@ -167,40 +169,42 @@ def exact_cost(problem: Problem, sampler: Sampler, epochs: int) -> int | None:
     >>> sl.theory.exact_cost(problem, sl.shuffled_cyclic(1), epochs=2) is None   # 10! orders: too many
     True
     """
-    if not isinstance(problem, LeastSquares) or problem.constraint is not None:
+    if not declared(problem, "quadratic_terms", False) or problem.constraint is not None:
         return None
-    n, p = problem.n, problem.n_features
+    linear = typing.cast(LinearModel, problem)
+    n, p = linear.n, linear.n_features
     steps = epochs * sampler.steps_per_epoch(n)
     arithmetic = _arithmetic(sampler, n, p, steps)
     return None if arithmetic is None else steps * STEP_OVERHEAD + arithmetic
 
 
 def _arithmetic(sampler: Sampler, n: int, p: int, steps: int) -> int | None:
-    if isinstance(sampler, ShuffledCyclic | ShuffleOnce):
+    law = declared(sampler, "exact_law")
+    if law in ("reshuffled", "shuffled_once"):
         return steps * math.factorial(n) * p**3 if n <= MAX_ENUMERATED else None
-    if isinstance(sampler, FullBatch):
+    if law == "full_batch":
         return steps * p**3
-    if isinstance(sampler, Cyclic):
-        return steps * sampler.batch_size * p * p
-    if isinstance(sampler, WithReplacement | WithoutReplacement):
+    if law == "cyclic":
+        return steps * sampler.batch_size * p * p   # type: ignore[attr-defined]   # a cyclic sampler has one
+    if law == "fresh_draws":
         return min(steps * n * p * p, (n + steps) * p**4) if p * p <= n else steps * n * p * p
     return None
 
 
 def _curve(quadratic: _Quadratic, sampler: Sampler, error: np.ndarray, alphas: np.ndarray) -> list:
     """[(gap, dist_sq)] at the start and after each epoch (row of ``alphas``) for this sampler."""
-    n = quadratic.n
-    if isinstance(sampler, FullBatch | WithReplacement | WithoutReplacement):
+    n, law = quadratic.n, declared(sampler, "exact_law")
+    if law in ("full_batch", "fresh_draws"):
         batch = int(getattr(sampler, "batch_size", n))   # gradient descent: all N
         return _fresh_batches(quadratic, variance_factor(n, batch, sampler), error, alphas)
-    if isinstance(sampler, Cyclic):
+    if law == "cyclic":
         return _orders(quadratic, sampler, error, alphas, np.arange(n)[None], reshuffled=False)
-    if isinstance(sampler, ShuffledCyclic | ShuffleOnce):
+    if law in ("reshuffled", "shuffled_once"):
         if n > MAX_ENUMERATED:
             validation.fail("problem", f"a problem of at most N = {MAX_ENUMERATED} terms for {sampler.name} (its "
                             "expectation averages all N! orders)", f"N = {n}", context="expected_history")
         orders = np.array(list(itertools.permutations(range(n))))
-        return _orders(quadratic, sampler, error, alphas, orders, reshuffled=isinstance(sampler, ShuffledCyclic))
+        return _orders(quadratic, sampler, error, alphas, orders, reshuffled=law == "reshuffled")
     validation.fail("sampler", "full_batch, with_replacement, without_replacement, cyclic, or shuffled_cyclic and "
                     "shuffle_once for small N (the samplers with an exact expected curve)", repr(sampler),
                     context="expected_history")

@@ -25,13 +25,15 @@ term (a neighbourhood of order α²L_max N σ²/μ); here D is computed exactly.
 
 from __future__ import annotations
 
+import typing
+
 import numpy as np
 
 from sgdlab._helpers import pytrees
+from sgdlab._helpers.declared import declared
 from sgdlab.problems.finite_sum import FiniteSum
-from sgdlab.problems.least_squares import LeastSquares
 from sgdlab.problems.linear import LinearModel
-from sgdlab.samplers import Cyclic, Sampler
+from sgdlab.samplers import Sampler
 from sgdlab.theory.minibatch import gradient_noise_at_optimum
 from sgdlab.theory.noise_scale import example_gradients
 
@@ -39,11 +41,12 @@ from sgdlab.theory.noise_scale import example_gradients
 def term_strong_convexity(problem: FiniteSum) -> float:
     """μ such that every term fᵢ is μ-strongly convex: the ℓ2 weight λ of a linear model, plus minᵢ xᵢ² for
     least squares in one parameter (fᵢ'' = xᵢ²); 0 otherwise."""
-    if not isinstance(problem, LinearModel):
+    if not declared(problem, "convex_terms", False):
         return 0.0
-    mu = float(problem.l2)
-    if isinstance(problem, LeastSquares) and problem.n_features == 1 and not problem.is_sparse:
-        mu += float(np.min(np.asarray(problem.X, dtype=np.float64) ** 2))
+    linear = typing.cast(LinearModel, problem)   # the classes that declare convex terms are linear models
+    mu = float(linear.l2)
+    if declared(problem, "quadratic_terms", False) and linear.n_features == 1 and not linear.is_sparse:
+        mu += float(np.min(np.asarray(linear.X, dtype=np.float64) ** 2))
     return mu
 
 
@@ -53,7 +56,7 @@ def shadow_drift(problem: FiniteSum, sampler: Sampler, q: float) -> float:
     n, batch = problem.n, sampler.batch_size   # type: ignore[attr-defined]   # the block samplers have one
     steps = np.arange(n // batch)
     weights = q ** (steps[::-1].astype(np.float64))
-    if isinstance(sampler, Cyclic):
+    if declared(sampler, "exact_law") == "cyclic":
         drifts = _cyclic_drifts(problem, batch)
     else:
         spread = gradient_noise_at_optimum(problem, 1)   # σ² = (1/N) Σᵢ ‖∇fᵢ(θ*)‖²

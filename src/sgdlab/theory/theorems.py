@@ -40,7 +40,6 @@ from sgdlab._helpers.aliases import Params
 from sgdlab._helpers.declared import declared
 from sgdlab.problems.base import Problem
 from sgdlab.problems.finite_sum import FiniteSum
-from sgdlab.problems.linear import LinearModel
 from sgdlab.samplers import Sampler
 from sgdlab.theory.minibatch import gradient_noise_at_optimum, minibatch_lipschitz
 from sgdlab.theory.shuffling import shadow_drift, term_strong_convexity
@@ -170,8 +169,8 @@ def _shuffled_orders(problem: FiniteSum, sampler: Sampler, alpha: float, constan
 
 def _shuffled_assumptions(problem: FiniteSum, sampler: Sampler, constant: bool) -> str:
     """What the shuffled orders' theorem needs that the run does not give, in words ('' when all holds)."""
-    if not isinstance(problem, LinearModel) or problem.constraint is not None:
-        return "convex terms and no constraint (known for the built-in linear models)"
+    if not declared(problem, "convex_terms", False) or problem.constraint is not None:
+        return "convex terms and no constraint (declared by the built-in linear models' classes)"
     if term_strong_convexity(problem) <= 0:
         return ("every term fᵢ μ-strongly convex (an ℓ2 weight λ > 0 gives μ = λ); the version that needs only F "
                 "strongly convex (their Theorem 2) is not implemented here")
@@ -187,8 +186,8 @@ def _shuffled_assumptions(problem: FiniteSum, sampler: Sampler, constant: bool) 
 
 def _sgd_assumptions(problem: Problem) -> str:
     """What SGD's theorem needs that the problem does not give, in words ('' when all holds)."""
-    if not isinstance(problem, LinearModel) or problem.constraint is not None:
-        return "convex terms and no constraint (known for the built-in linear models)"
+    if not declared(problem, "convex_terms", False) or problem.constraint is not None:
+        return "convex terms and no constraint (declared by the built-in linear models' classes)"
     if not _strong_convexity(problem):
         return "F μ-strongly convex with μ known and > 0"
     if problem.solution() is None:
@@ -278,7 +277,7 @@ def _distance_curve(problem: Problem, sampler: Sampler, verdict: Guarantee, alph
     (None, None) when the run's theorem gives no curve: gradient descent's contraction needs a strongly
     convex linear model."""
     mu = _strong_convexity(problem)
-    contracts = verdict.theorem == DESCENT and mu > 0 and isinstance(problem, LinearModel)
+    contracts = verdict.theorem == DESCENT and mu > 0 and declared(problem, "convex_terms", False)
     if not (verdict.theorem in (SGD, SHUFFLED) or contracts) or problem.solution() is None:
         return None, None
     start = problem.params0 if params0 is None else pytrees.conform("params0", params0, problem.params0)

@@ -246,10 +246,13 @@ def test_a_least_squares_subclass_with_another_loss_is_run_as_itself():
     np.testing.assert_allclose(auto.params, jax_run.params, rtol=0, atol=1e-10)
     with pytest.raises(ValueError, match="AbsoluteLeastSquares is not a built-in linear model"):
         sl.minimize(problem, engine="native", **settings)
-    assert sl.theory.lipschitz(problem).method == "closed-form bound"   # L is exact for least squares only
+    # least squares' closed forms are not its: no L, θ*, p*, μ; the theory estimates L by power iteration
+    assert problem.lipschitz() is None and problem.solution() is None and problem.optimal_value() is None
+    assert problem.strong_convexity() is None and problem.lipschitz_each() is None
+    assert sl.theory.lipschitz(problem).method != "closed form" and auto.history.gap.isna().all()
     assert check_problem(problem).check().ok
-    sgd = sl.check_step(problem, 0.01, sl.with_replacement(1))   # its terms are not declared convex
-    assert sgd.theorem is None and "needs convex terms" in sgd.verdict
+    sgd = sl.check_step(problem, 0.01, sl.with_replacement(1))
+    assert sgd.theorem is None and "Gower" not in sgd.verdict
     assert sl.theory.bound(problem, sl.with_replacement(1), 0.01, epochs=2).empty
     with pytest.raises(ValueError, match="problem must be a least-squares problem"):
         sl.theory.expected_history(problem, sl.with_replacement(1), 0.01, epochs=1)

@@ -34,6 +34,8 @@ class LeastSquares(LinearModel):
 
     native_loss = "squared"
     exact_lipschitz = True
+    #: The squared loss's second derivative in the margin (declared beside margin_losses: see knows_its_losses).
+    curvature = 1.0
     #: Each term is convex, and quadratic in θ (declared per class: read by the theory for this class alone).
     convex_terms = True
     quadratic_terms = True
@@ -161,8 +163,8 @@ class LeastSquares(LinearModel):
 
     def strong_convexity(self) -> float | None:
         """μ = λ_min(XᵀX)/N (0 when X has fewer rows than columns or is rank deficient; None when X is
-        sparse with N and p both above DENSE_EIGEN_MAX_FEATURES)."""
-        if self.rank is None:
+        sparse with N and p both above DENSE_EIGEN_MAX_FEATURES, and for losses the family does not know)."""
+        if self.rank is None or not self.knows_its_losses():
             return None
         if self.rank < self.n_features:
             return 0.0

@@ -165,29 +165,47 @@ class LinearModel(FiniteSum):
         root = np.sqrt(self.scale)
         return scipy.sparse.diags(root) @ rows if self.is_sparse else root[:, None] * rows
 
-    def lipschitz(self) -> float:
+    @classmethod
+    def knows_its_losses(cls) -> bool:
+        """Whether the family's constants and closed forms describe this class's losses: the class that defines
+        ``margin_losses`` declares their ``curvature`` too. A subclass with other losses knows none of them: its L,
+        L_max, Lᵢ, μ, θ*, p* and bounds on F are None (the theory then estimates L by power iteration)."""
+        definer = next(klass for klass in cls.__mro__ if "margin_losses" in vars(klass))
+        return "curvature" in vars(definer)
+
+    def lipschitz(self) -> float | None:
         """L = c · λ_max(XᵀX)/N + λ (Xᵀ diag(cᵢ) X weighted) (exact for least squares, and for logistic at θ = 0)."""
-        return self.curvature * self.gram_max_eigenvalue + self.l2
+        return self.curvature * self.gram_max_eigenvalue + self.l2 if self.knows_its_losses() else None
 
-    def lipschitz_max(self) -> float:
+    def lipschitz_max(self) -> float | None:
         """L_max = maxᵢ Lᵢ = c · maxᵢ cᵢ‖xᵢ‖² + λ, the largest per-example constant."""
-        return self.curvature * float(np.max(self._weighted_squared_norms)) + self.l2
+        each = self.lipschitz_each()
+        return None if each is None else float(np.max(each))
 
-    def lipschitz_each(self) -> np.ndarray:
+    def lipschitz_each(self) -> np.ndarray | None:
         """(Lᵢ)ᵢ = (c cᵢ‖xᵢ‖² + λ)ᵢ (cᵢ = 1 unweighted), a Lipschitz constant of each ∇fᵢ (N numbers): the largest
         eigenvalue of ∇²fᵢ, attained for least squares everywhere, for logistic regression at a zero margin, and for
         softmax where two classes share all the probability equally."""
-        return self.curvature * self._weighted_squared_norms + self.l2
+        return self.curvature * self._weighted_squared_norms + self.l2 if self.knows_its_losses() else None
+
+    def solution(self):
+        """θ* where the family knows it for these losses (see :meth:`knows_its_losses`)."""
+        return super().solution() if self.knows_its_losses() else None
+
+    def optimal_value(self) -> float | None:
+        """p* where the family knows it for these losses (see :meth:`knows_its_losses`)."""
+        return super().optimal_value() if self.knows_its_losses() else None
 
     def supremum(self) -> float | None:
         """+inf: a convex loss that varies along some direction (X ≠ 0 or λ > 0) is unbounded above."""
         nonzero = self.X.count_nonzero() > 0 if self.is_sparse else np.any(self.X != 0)
-        return math.inf if self.l2 > 0 or nonzero else None
+        return math.inf if self.knows_its_losses() and (self.l2 > 0 or nonzero) else None
 
-    def lower_bound(self) -> float:
-        """p* where known, else 0: every loss ℓ and the penalty (λ/2)‖θ‖² are nonnegative."""
+    def lower_bound(self) -> float | None:
+        """p* where known, else 0: every loss ℓ and the penalty (λ/2)‖θ‖² are nonnegative (None for losses the
+        family does not know)."""
         known = super().lower_bound()
-        return 0.0 if known is None else known
+        return known if known is not None or not self.knows_its_losses() else 0.0
 
     @cached_property
     def row_squared_norms(self) -> np.ndarray:
@@ -214,8 +232,8 @@ class LinearClassifier(LinearModel):
 
     def strong_convexity(self) -> float | None:
         """μ = λ, the ℓ2 weight, when positive: the loss is convex and the penalty λ-strongly convex, so F is
-        at least λ-strongly convex (None without a penalty: F need not be strongly convex)."""
-        return self.l2 if self.l2 > 0 else None
+        at least λ-strongly convex (None without a penalty, or for losses the family does not know)."""
+        return self.l2 if self.l2 > 0 and self.knows_its_losses() else None
 
     def predict(self, params, X) -> np.ndarray:
         raise NotImplementedError

@@ -3,6 +3,7 @@
 import re
 import warnings
 
+import numpy as np
 import pytest
 
 import sgdlab as sl
@@ -39,3 +40,21 @@ def test_check_step_refuses_non_positive_steps(regression_data, alpha, error):
     problem = sl.least_squares(*regression_data)
     with pytest.raises(error, match=re.escape("step must be a positive")):
         sl.check_step(problem, alpha)
+
+
+def test_projected_gradient_descent_is_promised_a_vanishing_gradient_mapping_not_gradient():
+    """On a box whose face holds the minimizer, ∇F stays away from 0; what the verdict promises (F decreasing at
+    every step, (θᵏ − θᵏ⁺¹)/α → 0) is what the run shows."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 3))
+    problem = sl.least_squares(X, X @ np.array([3.0, -2.0, 0.5])).subject_to(sl.box(-1.0, 1.0))
+    alpha = 1.0 / problem.lipschitz()
+    check = sl.check_step(problem, alpha)
+    assert "gradient mapping (θᵏ − θᵏ⁺¹)/α → 0" in check.verdict and "∇F(θᵏ) → 0" not in check.verdict
+    result = sl.minimize(problem, step=alpha, epochs=300, record_params=True)
+    losses = result.history.loss.to_numpy()
+    assert np.all(np.diff(losses) <= 1e-12)
+    path = np.stack(result.path)
+    assert np.linalg.norm(path[-1] - path[-2]) / alpha < 1e-8 < 0.1 < result.history.grad_norm.iloc[-1]
+    free = sl.least_squares(X, X @ np.array([3.0, -2.0, 0.5]))
+    assert "makes ∇F(θᵏ) → 0" in sl.check_step(free, alpha).verdict

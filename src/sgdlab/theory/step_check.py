@@ -93,7 +93,7 @@ def check_step(problem: Problem, step: schedules.StepLike, sampler: Sampler | No
     verdict = guarantee(problem, sampler, alpha, constant=isinstance(schedule, schedules.Constant))
     text, quoted = verdict.verdict, verdict.theorem
     if problem.lipschitz() is None and sampler.is_full_batch:   # gradient descent's rule with L estimated at θ⁰
-        text, quoted = f"{descent_rule(ratio)} (L from {L.method}).", None
+        text, quoted = f"{descent_rule(ratio, problem.constraint is not None)} (L from {L.method}).", None
     return StepCheck(float(L), 2 / float(L), ratio, ratio < 2, text, quoted)
 
 

@@ -99,7 +99,7 @@ def guarantee(problem: Problem, sampler: Sampler, alpha: float, constant: bool =
                                "judged by the run alone.")
     keys = {declared_theorem.key for declared_theorem in sampler_theorems(sampler)}
     if "gradient_descent" in keys:
-        return _gradient_descent(alpha, L)
+        return _gradient_descent(alpha, L, problem.constraint is not None)
     if "fresh_batches" in keys:
         return _fresh_batches(problem, sampler, alpha)
     if "shuffled_orders" in keys and isinstance(problem, FiniteSum):
@@ -116,13 +116,20 @@ def sampler_theorems(sampler: Sampler) -> tuple[theorem.Theorem, ...]:
     return tuple(declared(sampler, "theorems", ()))
 
 
-def _gradient_descent(alpha: float, L: float) -> Guarantee:
+def _gradient_descent(alpha: float, L: float, projected: bool = False) -> Guarantee:
     ratio = alpha * L
-    return Guarantee(DESCENT if ratio < 2 else None, descent_rule(ratio) + ".")
+    return Guarantee(DESCENT if ratio < 2 else None, descent_rule(ratio, projected) + ".")
 
 
-def descent_rule(ratio: float) -> str:
-    """Gradient descent's rule α·L < 2 in words, for ``ratio`` = α·L (without a full stop)."""
+def descent_rule(ratio: float, projected: bool = False) -> str:
+    """Gradient descent's rule α·L < 2 in words, for ``ratio`` = α·L (without a full stop). Projected onto a convex
+    set C (``projected``), θᵏ⁺¹ = P_C(θᵏ − α∇F(θᵏ)) satisfies ⟨∇F(θᵏ), θᵏ⁺¹ − θᵏ⟩ ≤ −‖θᵏ⁺¹ − θᵏ‖²/α (the
+    projection's obtuse angle), so with the descent lemma F(θᵏ⁺¹) ≤ F(θᵏ) − (1/α − L/2)‖θᵏ⁺¹ − θᵏ‖²: F decreases
+    and, summed, the gradient mapping (θᵏ − θᵏ⁺¹)/α → 0, while ∇F need not vanish at a minimizer on C's boundary."""
+    if ratio < 2 and projected:
+        return (f"α·L = {ratio:.3g} < 2: projected gradient descent with this constant step decreases F at every step "
+                "and makes the gradient mapping (θᵏ − θᵏ⁺¹)/α → 0 (∇F itself need not vanish on the constraint's "
+                "boundary)")
     if ratio < 2:
         return (f"α·L = {ratio:.3g} < 2: gradient descent with this constant step decreases F at every step and "
                 "makes ∇F(θᵏ) → 0")

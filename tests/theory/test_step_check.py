@@ -58,3 +58,16 @@ def test_projected_gradient_descent_is_promised_a_vanishing_gradient_mapping_not
     assert np.linalg.norm(path[-1] - path[-2]) / alpha < 1e-8 < 0.1 < result.history.grad_norm.iloc[-1]
     free = sl.least_squares(X, X @ np.array([3.0, -2.0, 0.5]))
     assert "makes ∇F(θᵏ) → 0" in sl.check_step(free, alpha).verdict
+
+
+@pytest.mark.parametrize("method", [sl.svrg(), sl.loopless_svrg(), sl.saga()], ids=repr)
+def test_variance_reduced_rates_are_quoted_only_where_f_is_strongly_convex(method):
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(50, 4))
+    labels = (X[:, 0] + 0.3 * rng.normal(size=50) > 0).astype(int)
+    plain = sl.logistic_regression(X, labels)             # no ℓ2: μ unknown, no linear rate
+    alpha = 0.1 / plain.lipschitz_max()
+    check = sl.check_step(plain, alpha, sl.shuffled_cyclic(1), method=method)
+    assert check.theorem is None and "needs convex terms and F μ-strongly convex" in check.verdict
+    ridge = sl.logistic_regression(X, labels, l2=0.1)
+    assert sl.check_step(ridge, alpha, sl.shuffled_cyclic(1), method=method).theorem is not None

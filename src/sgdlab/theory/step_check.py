@@ -139,10 +139,24 @@ def method_verdict(problem: Problem, method: Method, alpha: float, L: float, con
 def _variance_reduced(problem: Problem, result: theorem.Theorem, alpha: float, L: float) -> StepCheck:
     """The step against a variance-reduced method's theorem, α·L_max ≤ its limit."""
     L_max, most = problem.lipschitz_max(), float(result.limit)   # type: ignore[arg-type]   # every such theorem has one
+    ratio = float("nan") if L_max is None else alpha * L_max
+    missing = _linear_rate_missing(problem)
+    if missing:
+        verdict = (f"α·L_max = {ratio:.3g}: {result.title}'s linear rate needs convex terms and F μ-strongly convex, "
+                   f"but {missing}; no rate is quoted.")
+        return StepCheck(L, 2 / L, alpha * L, alpha * L < 2, verdict, None)
     if L_max is None:
         verdict = f"{result.statement}; L_max is not known here."
     else:
-        ratio = alpha * L_max
         inside = "within" if ratio <= most * (1 + 1e-12) else "beyond"
         verdict = f"α·L_max = {ratio:.3g} ({inside} {result.title}'s α·L_max ≤ {most:.3g})."
     return StepCheck(L, 2 / L, alpha * L, alpha * L < 2, verdict, result.statement)
+
+
+def _linear_rate_missing(problem: Problem) -> str:
+    """What a variance-reduced method's linear rate needs that the problem does not give, in words ('' when none):
+    convex terms (declared by the family's class) and a strong convexity μ > 0."""
+    if not declared(problem, "convex_terms", False):
+        return "the terms are not declared convex"
+    mu = problem.strong_convexity() if hasattr(problem, "strong_convexity") else None
+    return "" if mu else "F is not known strongly convex here (μ is 0 or unknown; an ℓ2 weight λ > 0 gives μ ≥ λ)"

@@ -207,7 +207,7 @@ def _checked_scheme(sampler) -> _Scheme:
     if sampler.depends_on_run:
         validation.fail("sampler", "a scheme whose plans depend on (seed, epoch) alone (the order of "
                         f"{sampler.name} is made from the run's gradients)", repr(sampler))
-    if sampler.name == "iid":
+    if not sampler.serves_finite_sums:
         validation.fail("sampler", "a scheme over N examples (iid draws ω for an expectation: no indices)",
                         repr(sampler))
     return sampler

@@ -40,6 +40,10 @@ class Schedule:
     def __call__(self, k):
         raise NotImplementedError
 
+    def never_rises(self) -> bool:
+        """Whether αₖ₊₁ ≤ αₖ for every k, so that α₀ is the largest step (False where not known: a custom schedule)."""
+        return False
+
     def describe(self) -> str:
         """The formula with this schedule's numbers, e.g. 'αₖ = 0.1/(1 + 0.01 k)'."""
         fields = dataclasses.fields(self)  # type: ignore[arg-type]   # every schedule is a dataclass
@@ -63,6 +67,9 @@ class Constant(Schedule):
     def __call__(self, k):
         return jnp.full(jnp.shape(k), self.alpha, dtype=jnp.result_type(float))
 
+    def never_rises(self) -> bool:
+        return True
+
 
 @_schedule
 class InverseTime(Schedule):
@@ -76,6 +83,9 @@ class InverseTime(Schedule):
     def __call__(self, k):
         return self.alpha0 / (1.0 + self.decay * k)
 
+    def never_rises(self) -> bool:
+        return self.decay >= 0
+
 
 @_schedule
 class InverseSqrt(Schedule):
@@ -87,6 +97,9 @@ class InverseSqrt(Schedule):
 
     def __call__(self, k):
         return self.alpha0 / jnp.sqrt(k + 1.0)
+
+    def never_rises(self) -> bool:
+        return True
 
 
 @_schedule
@@ -101,6 +114,9 @@ class StepDecay(Schedule):
 
     def __call__(self, k):
         return self.alpha0 * self.factor ** jnp.floor_divide(k, self.every)
+
+    def never_rises(self) -> bool:
+        return self.factor <= 1
 
 
 @_schedule
@@ -121,6 +137,9 @@ class Cosine(Schedule):
     def __call__(self, k):
         phase = jnp.minimum(k, self.total) / self.total
         return self.alpha_min + (self.alpha0 - self.alpha_min) * 0.5 * (1.0 + jnp.cos(jnp.pi * phase))
+
+    def never_rises(self) -> bool:
+        return self.alpha_min <= self.alpha0
 
 
 @jax.tree_util.register_static
@@ -447,3 +466,11 @@ def _checked_iterations(iterations: int) -> np.ndarray:
 def initial_alpha(schedule: Schedule) -> float:
     """α₀, for messages comparing the step with 2/L."""
     return float(schedule(0))
+
+
+def largest_alpha(schedule: Schedule, iterations: int) -> float:
+    """max αₖ over k < ``iterations``, the step a theorem's limit must admit: α₀ for a schedule that never rises,
+    else the largest at the k that :func:`check_positive` evaluates (every k of a run up to 65,536 steps)."""
+    if schedule.never_rises():
+        return initial_alpha(schedule)
+    return float(np.max(np.asarray(_evaluate(schedule, jnp.asarray(_checked_iterations(max(iterations, 1)))))))

@@ -38,3 +38,23 @@ def test_every_bound_is_above_its_mean_and_the_exact_curves_are_drawn(main_job):
     assert (flags.flagged == "none").all()
     exact = set(main_job.predictions[main_job.predictions.curve == "expected"].run)
     assert exact == {"GD", "with_replacement B=1", "with_replacement B=32", "without_replacement B=32", "cyclic B=1"}
+
+
+def test_gradient_descent_passes_every_scheme_but_cyclic_which_leads_it_throughout(main_job):
+    """The README's story: by epoch 20 gradient descent is below every stochastic run but cyclic B = 1, which is
+    below gradient descent at every epoch."""
+    epochs = range(1, 21)
+    gd = _mean_gap(main_job, "GD", epochs)
+    for run in set(main_job.table.run) - {"GD", "cyclic B=1"}:
+        assert gd.loc[20] < _mean_gap(main_job, run, [20]).loc[20]
+    assert (_mean_gap(main_job, "cyclic B=1", epochs) < gd).all()
+
+
+def test_the_bounds_on_the_gap_are_shown_to_say_nothing_here_with_the_reason(main_job):
+    """κ = 470: every bound on F − p* stays above the measured start, and the report says so, naming κ."""
+    flags = main_job.flags()
+    gaps = flags[flags.quantity == "gap"]
+    assert len(gaps) == 4 and gaps.says.str.startswith("nothing here: it never falls below the measured start").all()
+    assert gaps.says.str.contains("κ = 470").all() and (gaps["bound ÷ mean at the end"] > 100).all()
+    distances = flags[flags.quantity == "dist_sq"]
+    assert (distances.says == "a bound on the run").all()

@@ -82,3 +82,17 @@ def test_gradient_descent_on_logistic_without_l2_is_checked_on_the_gradient(mush
     checked = result.flags()
     assert checked["epochs checked"].tolist() == [8] and checked.flagged.tolist() == ["none"]
     assert len(result.plot("grad_norm").axes[0].lines) == 3   # the median, the bound and the target
+
+
+def test_a_bound_far_above_the_run_at_its_end_is_said_to_say_nothing():
+    """Bound 1, 0.5, 0.25 against means 0.9, 0.1, 1e-3: below the start after epoch 0, but 250× the mean at the
+    end (more than 100×); the same bound against means 0.9, 0.4, 0.2 is a bound on the run."""
+    predicted = pd.DataFrame({"run": "r", "epoch": [0, 1, 2], "quantity": "dist_sq", "curve": "bound",
+                              "value": [1.0, 0.5, 0.25], "theorem": sl.theory.theorems.SGD})
+    for means, says in (([0.9, 0.1, 1e-3], "nothing here: it ends 250 times the measured mean"),
+                        ([0.9, 0.4, 0.2], "a bound on the run")):
+        table = pd.DataFrame({"run": "r", "seed": 0, "epoch": [0, 1, 2], "dist": np.sqrt(means),
+                              "gap": np.nan, "grad_norm": 1.0})
+        row = flags(table, predicted, kappa=470.0).iloc[0]
+        assert row.says.startswith(says) and row["bound ÷ mean at the end"] == pytest.approx(0.25 / means[-1])
+        assert ("κ = 470" in row.says) is says.startswith("nothing")

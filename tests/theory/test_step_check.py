@@ -71,3 +71,62 @@ def test_variance_reduced_rates_are_quoted_only_where_f_is_strongly_convex(metho
     assert check.theorem is None and "needs convex terms and F μ-strongly convex" in check.verdict
     ridge = sl.logistic_regression(X, labels, l2=0.1)
     assert sl.check_step(ridge, alpha, sl.shuffled_cyclic(1), method=method).theorem is not None
+
+
+def _ridge_regression(n=200, seed=3):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 3))
+    return sl.least_squares(X, X @ np.array([1.0, -1.0, 0.5]) + 0.3 * rng.normal(size=n))
+
+
+def test_svrg_default_step_is_strictly_inside_johnson_zhang_and_its_rho_is_the_runs():
+    """Theorem 1 of Johnson and Zhang needs α < 1/(4 L_max) strictly; the default is 1/(8 L_max), where the inner
+    loop the theorem needs is shortest, and ρ is computed for the run's own m (snapshot_every × steps an epoch)."""
+    from sgdlab.experiments.run_tables import method_step
+    assert method_step(sl.svrg(), "0.1/L") == "0.125/L_max"
+    problem = _ridge_regression()
+    L_max, mu = problem.lipschitz_max(), problem.strong_convexity()
+    at_limit = sl.check_step(problem, 0.25 / L_max, sl.with_replacement(1), method=sl.svrg())
+    assert "beyond" in at_limit.verdict and "no rate" in at_limit.verdict
+    for every in (1, 3):
+        alpha, m = 0.125 / L_max, every * problem.n
+        check = sl.check_step(problem, alpha, sl.with_replacement(1), method=sl.svrg(snapshot_every=every))
+        rho = 1 / (mu * alpha * (1 - 2 * alpha * L_max) * m) + 2 * alpha * L_max / (1 - 2 * alpha * L_max)
+        quoted = float(re.search(r"ρ = ([0-9.e+-]+)", check.verdict).group(1))
+        assert quoted == pytest.approx(rho, rel=1e-2) and f"m = {m} steps" in check.verdict
+        assert "within" in check.verdict and "option I" in check.verdict and "option II" in check.verdict
+        assert ("too short" in check.verdict) is (rho >= 1)
+
+
+def test_svrg_runs_stay_under_johnson_zhangs_rate_where_it_is_below_one():
+    """The mean over 20 seeds of F(w̃ₛ) − p* at each snapshot stays under ρˢ (F(θ⁰) − p*); the run is option I,
+    the proof option II, so this checks the quoted rate on the variant shipped."""
+    problem = _ridge_regression()
+    alpha, every = 0.125 / problem.lipschitz_max(), 3
+    check = sl.check_step(problem, alpha, sl.with_replacement(1), method=sl.svrg(snapshot_every=every))
+    rho = float(re.search(r"ρ = ([0-9.e+-]+)", check.verdict).group(1))
+    assert rho < 1
+    runs = sl.compare(problem, {"svrg": dict(sampler=sl.with_replacement(1), step=alpha,
+                                             method=sl.svrg(snapshot_every=every))}, seeds=20, epochs=12)
+    means = runs.table.groupby("epoch").gap.mean()
+    snapshots = means.loc[[e for e in means.index if e % every == 0]]
+    bound = means.loc[0] * rho ** (snapshots.index.to_numpy() / every)
+    assert np.all(snapshots.to_numpy() <= bound * (1 + 1e-9))
+
+
+def test_a_rising_schedule_is_judged_by_its_largest_step():
+    """α₀ inside SGD's α ≤ 1/(2 L_B) while the steps grow beyond it: no theorem is quoted for α₀, as theory.bound
+    draws none from the largest step; a falling schedule is still judged (by α₀, its largest)."""
+    problem = _ridge_regression(seed=4)
+    sampler = sl.with_replacement(1)
+    L_B = sl.theory.minibatch_lipschitz(problem, 1, sampler)
+    def rising(k):   # doubles every epoch: 0.2, 0.4, 0.8 times 1/L_B
+        return 0.2 / L_B * 2.0 ** (k // problem.n)
+    assert sl.check_step(problem, 0.2 / L_B, sampler).theorem is not None
+    unknown = sl.check_step(problem, rising, sampler)
+    assert unknown.theorem is None and "may rise" in unknown.verdict
+    judged = sl.check_step(problem, rising, sampler, epochs=3)
+    assert judged.theorem is None and "max αₖ = " in judged.verdict and judged.ratio == pytest.approx(0.8 * judged.L / L_B)
+    assert sl.theory.bound(problem, sampler, rising, epochs=3).empty
+    falling = sl.check_step(problem, sl.step_decay(0.2 / L_B, factor=0.5, every=problem.n), sampler)
+    assert falling.theorem is not None and "max αₖ = " in falling.verdict

@@ -15,7 +15,9 @@ import dataclasses
 @dataclasses.dataclass(frozen=True)
 class Theorem:
     """A theorem's ``key`` (how the theory knows it), its ``name`` and ``citation`` in words, and ``limit``: the
-    largest α times ``constant`` (e.g. 1/4 with "L_max") it admits, or None where the limit is not of that form."""
+    largest α times ``constant`` (e.g. 1/4 with "L_max") it admits, or None where the limit is not of that form;
+    ``strict`` when α·constant must stay below the limit, and ``default``: the α·constant a run takes by default
+    (inside the limit; None: the limit itself, rounded down)."""
 
     key: str
     name: str
@@ -23,6 +25,13 @@ class Theorem:
     limit: float | None = None
     constant: str | None = None
     claim: str = ""
+    strict: bool = False
+    default: float | None = None
+
+    def admits(self, ratio: float) -> bool:
+        """Whether α·constant = ``ratio`` is inside the limit (below it when ``strict``)."""
+        assert self.limit is not None
+        return ratio < self.limit if self.strict else ratio <= self.limit * (1 + 1e-12)
 
     @property
     def statement(self) -> str:
@@ -42,8 +51,9 @@ SHUFFLED_ORDERS = Theorem("shuffled_orders", "shuffled and cyclic orders with st
                           "Mishchenko, Khaled and Richtárik 2020, Theorem 1", 1.0, "L_max")
 HEAVY_BALL_QUADRATIC = Theorem("momentum_quadratic", "heavy ball on a quadratic", "Polyak 1987, §3.2")
 NESTEROV_QUADRATIC = Theorem("momentum_quadratic", "Nesterov momentum on a quadratic", "Polyak 1987, §3.2")
-SVRG = Theorem("variance_reduced", "SVRG", "Johnson and Zhang 2013, Theorem 1", 0.25, "L_max",
-                "a linear rate for α < 1/(4 L_max) and enough steps between snapshots")
+SVRG = Theorem("svrg", "SVRG", "Johnson and Zhang 2013, Theorem 1", 0.25, "L_max",
+                "E F(w̃ₛ) − p* ≤ ρˢ (F(w̃₀) − p*) with ρ = 1/(μα(1 − 2αL_max)m) + 2αL_max/(1 − 2αL_max), m the steps "
+                "between snapshots, for α < 1/(4 L_max) and m long enough that ρ < 1", strict=True, default=0.125)
 LOOPLESS_SVRG = Theorem("variance_reduced", "loopless SVRG", "Kovalev, Horváth and Richtárik 2020, Theorem 5", 1 / 6,
                         "L_max", "a linear rate for α ≤ 1/(6 L_max)")
 SAGA = Theorem("variance_reduced", "SAGA", "Defazio, Bach and Lacoste-Julien 2014, Theorem 1", 1 / 3, "L_max",

@@ -149,8 +149,9 @@ class Comparison:
 
     def flags(self) -> pd.DataFrame:
         """Per run and bounded quantity, the epochs whose mean over seeds exceeds the bound by more than
-        three standard errors (see :func:`sgdlab.experiments.predictions.flags`)."""
-        return flags(self.table, self.predictions)
+        three standard errors, and whether the bound says anything of the run (see
+        :func:`sgdlab.experiments.predictions.flags`)."""
+        return flags(self.table, self.predictions, self.problem.get("kappa"))
 
 
 def compare(problem: FiniteSum, runs: dict, seeds: int | Iterable[int] = 10, epochs: int = 20, out: Any = None,
@@ -312,8 +313,8 @@ class Session:
                                  self.settings["epochs"]) if self.predict else pd.DataFrame(columns=COLUMNS))
         engines = {name: options.engine for _, lanes in self.planned for (name, _), options in lanes.items()}
         computed = sum(len(lanes) for _, lanes in self.todo)
-        comparison = Comparison(table, describe_problem(problem), runs_info(problem, specs, engines),
-                                len(self.histories) - computed, predicted, self.paths, problem, goal=self.goal)
+        info = runs_info(problem, specs, engines, self.settings["epochs"])
+        comparison = Comparison(table, describe_problem(problem), info, len(self.histories) - computed, predicted, self.paths, problem, goal=self.goal)
         if self.store is not None:
             self.store.finish(table, predicted, {"settings": self.settings, "source": self.source,
                                                  "problem": comparison.problem, "runs": comparison.runs},

@@ -14,7 +14,7 @@ import pandas as pd
 
 from sgdlab.experiments.page import figure_png, html_page, html_table, key_values, number
 from sgdlab.experiments.plots import batch_size_figure, convergence_figure, generalization_figure
-from sgdlab.experiments.predictions import FLAG_ERRORS, flags
+from sgdlab.experiments.predictions import FLAG_ERRORS, LOOSE_FACTOR, flags
 from sgdlab.experiments.summary import GOAL, goal_value, heldout_names, heldout_score, stops, summarize
 
 METRICS = ("gap", "grad_norm", "dist", "avg_gap", "avg_dist")
@@ -31,7 +31,7 @@ def render(table: pd.DataFrame, experiment: dict, predicted: pd.DataFrame) -> st
         "<h2>Problem</h2>", key_values(problem_rows(experiment["problem"]) + source_rows(experiment.get("source"))),
         "<h2>Runs and the theorem for each</h2>", runs_table(table, experiment["runs"]),
         "<h2>Summary across seeds</h2>", summary_section(table, goal), *_stops_section(table),
-        "<h2>Theory beside the runs</h2>", _theory_section(table, predicted),
+        "<h2>Theory beside the runs</h2>", _theory_section(table, predicted, experiment["problem"].get("kappa")),
         "<h2>Convergence against epochs</h2>", figures(table, "epoch", predicted, goal),
         *_gradient_evaluations_section(table, predicted, goal),
         "<h2>Convergence against time</h2>", figures(table, "time", predicted, goal),
@@ -97,16 +97,19 @@ def _stops_section(table: pd.DataFrame) -> list[str]:
     return ["<h3>Runs that stopped early</h3>", html_table(early)]
 
 
-def _theory_section(table: pd.DataFrame, predicted: pd.DataFrame) -> str:
-    """Each bounded run's theorem and the epochs whose mean over seeds exceeds the bound (none expected)."""
-    checked = flags(table, predicted)
+def _theory_section(table: pd.DataFrame, predicted: pd.DataFrame, kappa: float | None) -> str:
+    """Each bounded run's theorem, the epochs whose mean over seeds exceeds the bound (none expected), and whether
+    the bound says anything of the run (with the reason when it does not)."""
+    checked = flags(table, predicted, kappa)
     exact = sorted(predicted[predicted.curve == "expected"].run.unique())
     note = ("<p class='note'>Bounds are on expectations: on the plots against epochs each run's bound is dashed in "
             "its colour, and, on least squares, its exact expected curve (no sampling) is a thin black line inside "
             "its band (on ‖∇F‖, gradient descent's bound is on the smallest ‖∇F(θᵏ)‖ of the steps before the "
             "epoch's end, which needs no convexity). An epoch is flagged when the mean over seeds exceeds the bound "
             f"by more than {FLAG_ERRORS:g} standard errors, which would mean a bug in the code or in the stated "
-            f"theorem. Runs with an exact expected curve: {html.escape(', '.join(exact)) or 'none'}.</p>")
+            f"theorem. A bound <em>says nothing here</em> when it never falls below the measured start or ends more "
+            f"than {LOOSE_FACTOR:g} times the measured mean: it holds, but the run is far inside it (the reason is "
+            f"given). Runs with an exact expected curve: {html.escape(', '.join(exact)) or 'none'}.</p>")
     if checked.empty:
         return note + "<p>No run here has a theorem with a bound (see each run's step check above).</p>"
     return note + html_table(checked)

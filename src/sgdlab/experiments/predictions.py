@@ -17,6 +17,7 @@ from sgdlab import theory
 from sgdlab.problems.finite_sum import FiniteSum
 from sgdlab.samplers import Sampler
 from sgdlab.schedules import Schedule
+from sgdlab.theory.theorems import looseness
 
 #: The exact expected curve is drawn when its recursion costs at most this (steps × N × p²).
 EXPECTED_WORK = 2 * 10**9
@@ -55,9 +56,16 @@ def _run_predictions(problem: FiniteSum, sampler: Sampler, schedule: Schedule, e
     return curves
 
 
-def flags(table: pd.DataFrame, predicted: pd.DataFrame) -> pd.DataFrame:
+#: A bound says nothing on a run when it is this many times the measured mean at the run's last checked epoch.
+LOOSE_FACTOR = 100.0
+FLAG_COLUMNS = ["run", "quantity", "theorem", "epochs checked", "flagged", "bound ÷ mean at the end", "says"]
+
+
+def flags(table: pd.DataFrame, predicted: pd.DataFrame, kappa: float | None = None) -> pd.DataFrame:
     """Per run and quantity with a bound: the recorded epochs whose mean over seeds exceeds the bound by
-    more than FLAG_ERRORS standard errors (columns run, quantity, theorem, epochs checked, flagged)."""
+    more than FLAG_ERRORS standard errors, the bound over the mean at the last checked epoch, and what the bound
+    says of the run: "nothing here" (with the reason, from κ = ``kappa``, in words) when it never falls below
+    the measured start or ends more than LOOSE_FACTOR times the measured mean, else "a bound on the run"."""
     bounds = predicted[predicted.curve == "bound"]
     measured = bounded_quantities(table)
     rows = []
@@ -67,10 +75,27 @@ def flags(table: pd.DataFrame, predicted: pd.DataFrame) -> pd.DataFrame:
         checked = limit.notna() & runs_of["mean"].notna()
         error = (runs_of["std"].fillna(0.0) / np.sqrt(runs_of["count"])).to_numpy()
         over = checked & ((runs_of["mean"] - limit).to_numpy() > FLAG_ERRORS * error + 1e-12 * np.abs(limit.to_numpy()))
-        rows.append({"run": name, "quantity": quantity, "theorem": bound.theorem.iloc[0],
-                     "epochs checked": int(checked.sum()),
-                     "flagged": ", ".join(str(epoch) for epoch in runs_of.index[over]) or "none"})
-    return pd.DataFrame(rows, columns=["run", "quantity", "theorem", "epochs checked", "flagged"])
+        theorem = bound.theorem.iloc[0]
+        ratio, says = _what_it_says(limit[checked], runs_of["mean"][checked], theorem, quantity, kappa)
+        rows.append({"run": name, "quantity": quantity, "theorem": theorem, "epochs checked": int(checked.sum()),
+                     "flagged": ", ".join(str(epoch) for epoch in runs_of.index[over]) or "none",
+                     "bound ÷ mean at the end": ratio, "says": says})
+    return pd.DataFrame(rows, columns=FLAG_COLUMNS)
+
+
+def _what_it_says(limit: pd.Series, mean: pd.Series, theorem: str, quantity: str,
+                  kappa: float | None) -> tuple[float, str]:
+    """(bound ÷ mean at the last epoch, the bound's use on this run in words)."""
+    if limit.empty:
+        return float("nan"), "not checked"
+    ratio = float(limit.iloc[-1] / mean.iloc[-1]) if mean.iloc[-1] > 0 else float("inf")
+    never_below_start = bool((limit >= mean.iloc[0]).all())
+    if not (never_below_start or ratio > LOOSE_FACTOR):
+        return ratio, "a bound on the run"
+    what = ("it never falls below the measured start" if never_below_start
+            else f"it ends {ratio:.3g} times the measured mean (more than {LOOSE_FACTOR:g})")
+    reason = looseness(theorem, quantity, kappa)
+    return ratio, f"nothing here: {what}" + (f"; {reason}" if reason else "")
 
 
 def bounded_quantities(table: pd.DataFrame) -> pd.DataFrame:

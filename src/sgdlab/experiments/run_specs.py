@@ -77,24 +77,24 @@ def predicted_schedule(spec: RunSpec) -> schedules.Schedule | None:
     return spec.schedule
 
 
-def runs_info(problem: FiniteSum, specs: list[RunSpec], engines: dict[str, str]) -> dict:
-    """Per run: its settings, the engine that ran it, α₀·L, and the step check of the theorem that applies
-    to its sampler."""
+def runs_info(problem: FiniteSum, specs: list[RunSpec], engines: dict[str, str], epochs: int) -> dict:
+    """Per run: its settings, the engine that ran it, α·L, and the step check of the theorem that applies
+    to its sampler (a schedule judged by its largest step over ``epochs``)."""
     return {spec.name: {"sampler": repr(spec.sampler), "step": spec.step_text, "alpha0": spec.alpha0,
                         "method": spec.method.describe(),
                         "average": None if spec.average is None else spec.average.describe(),
-                        "engine": engines[spec.name], **_step_check(problem, spec)}
+                        "engine": engines[spec.name], **_step_check(problem, spec, epochs)}
             for spec in specs}
 
 
-def _step_check(problem: FiniteSum, spec: RunSpec) -> dict:
-    """α₀·L and the verdict in words of a run (its theorem's, where a step and L are known)."""
+def _step_check(problem: FiniteSum, spec: RunSpec, epochs: int) -> dict:
+    """α·L (the largest α) and the verdict in words of a run (its theorem's, where a step and L are known)."""
     if spec.schedule is None:
         return {"alpha_L": None, "step_check": "set by the optimizer"}
     L = problem.lipschitz()
     if L is None:
         return {"alpha_L": None, "step_check": "L unknown"}
-    check = theory.check_step(problem, spec.schedule, spec.sampler, spec.method)
+    check = theory.check_step(problem, spec.schedule, spec.sampler, spec.method, epochs=epochs)
     return {"alpha_L": check.ratio, "step_check": check.verdict}
 
 

@@ -65,12 +65,13 @@ def product_runs(schemes: list[str], batch_sizes: list[int], methods: list[str] 
 
 
 def method_step(method: Any, plain_step: str) -> str:
-    """A method's default step: inside the step limit of the theorem its class declares (α ≤ c/L_max for a
-    variance-reduced method, rounded down to two digits); else its ``step_scale()`` times the plain step (1 − β
+    """A method's default step: inside the step limit of the theorem its class declares (its ``default`` α·L_max
+    for a variance-reduced method, else the limit rounded down to two digits); else its ``step_scale()`` times the plain step (1 − β
     for momentum β, so that the step it takes in the long run, α/(1 − β), is the plain one's)."""
     for theorem in declared(method, "theorems", ()):
         if theorem.limit is not None and theorem.constant == "L_max":
-            return f"{math.floor(theorem.limit * 100) / 100:g}/L_max"
+            ratio = theorem.default if theorem.default is not None else math.floor(theorem.limit * 100) / 100
+            return f"{ratio:g}/L_max"
     constant, _, denominator = plain_step.partition("/")
     return f"{float(constant) * method.step_scale():g}/{denominator}"
 

@@ -66,6 +66,11 @@ class SVRG(Method):
         """A snapshot before the first step of every ``snapshot_every``-th epoch (epoch 0 first)."""
         return _first_step_flags(steps, epoch % self.snapshot_every == 0)
 
+    def inner_loop(self, steps_per_epoch: int) -> int:
+        """m, the steps between two snapshots (Johnson and Zhang's inner loop): ``snapshot_every`` epochs of steps.
+        The next snapshot is the inner loop's last iterate (their option I)."""
+        return self.snapshot_every * steps_per_epoch
+
     def step(self, params: Any, state: Any, gradients: StepGradients, alpha: Any) -> tuple[Any, Any]:
         """θ − α ((1/b) Σ (∇fᵢ(θ) − ∇fᵢ(w̃)) + μ), after the snapshot when the step's flag is set."""
         full = gradients.full

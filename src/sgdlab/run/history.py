@@ -247,8 +247,9 @@ def _step_versus_limit(options: RunOptions) -> str:
         return f"The step adapts to the loss ({options.schedule.describe()}); check p* or f_min."
     L = options.problem.lipschitz()
     if not options.method.is_plain and L is not None:   # judged by its own region or theorem
-        return "The step: " + theory.check_step(options.problem, options.schedule, options.sampler,
-                                                options.method).verdict
+        per_epoch = options.sampler.steps_per_epoch(options.problem.n or 1)
+        return "The step: " + theory.check_step(options.problem, options.schedule, options.sampler, options.method,
+                                                epochs=-(-options.budget.iterations // per_epoch)).verdict
     alpha = schedules.initial_alpha(options.schedule)
     if L is None:
         return f"L is not known here; try a step smaller than α₀ = {alpha:.3g}."

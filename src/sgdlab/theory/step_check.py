@@ -17,7 +17,7 @@ from sgdlab.methods import Method
 from sgdlab.problems.base import Problem
 from sgdlab.samplers import Sampler, full_batch
 from sgdlab.theory.smoothness import lipschitz
-from sgdlab.theory.theorems import descent_rule, guarantee
+from sgdlab.theory.theorems import descent_rule, guarantee, strong_convexity
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,7 +35,7 @@ class StepCheck:
 
 
 def check_step(problem: Problem, step: schedules.StepLike, sampler: Sampler | None = None,
-               method: Method | None = None) -> StepCheck:
+               method: Method | None = None, epochs: int | None = None) -> StepCheck:
     """The theorem that applies to a run of ``sampler`` with ``step`` on ``problem``, and the step against
     its limits.
 
@@ -44,7 +44,8 @@ def check_step(problem: Problem, step: schedules.StepLike, sampler: Sampler | No
     problem : Problem
         The problem; L is its own where known, else estimated by power iteration at θ⁰.
     step : float or Schedule
-        The step α > 0, or a schedule (judged by its first step α₀).
+        The step α > 0, or a schedule, judged by its largest step: α₀ for one that never rises, else the largest
+        over ``epochs``.
     sampler : Sampler, default ``full_batch()``
         The run's sampler: gradient descent's α < 2/L, SGD's α ≤ 1/(2 L_B) with batches drawn afresh, and
         no theorem quoted where none applies (see :mod:`sgdlab.theory.theorems`).
@@ -52,6 +53,8 @@ def check_step(problem: Problem, step: schedules.StepLike, sampler: Sampler | No
         The run's method (:mod:`sgdlab.methods`): momentum is judged by its stability region on a quadratic,
         α < 2(1 + β)/L for heavy ball (``limit`` and ``ok`` then are its), SVRG and SAGA by the step of the
         theorem giving their linear rate, in terms of L_max.
+    epochs : int, optional
+        The run's length, needed to judge a schedule that may rise (without it, no theorem is quoted for one).
 
     Returns
     -------
@@ -86,12 +89,20 @@ def check_step(problem: Problem, step: schedules.StepLike, sampler: Sampler | No
     L = lipschitz(problem)
     if isinstance(schedule, schedules.AdaptiveStep):
         return StepCheck(float(L), 2 / float(L), float("nan"), True, *adaptive_verdict(schedule))
-    alpha = validation.positive_float("step", schedules.initial_alpha(schedule), context="check_step")
+    if not schedule.never_rises() and epochs is None:
+        alpha = validation.positive_float("step", schedules.initial_alpha(schedule), context="check_step")
+        verdict = (f"αₖ may rise ({schedule.describe()}; α₀ = {alpha:.4g}) and a theorem's step limit holds for every "
+                   "step: give check_step the run's epochs to judge its largest step.")
+        return StepCheck(float(L), 2 / float(L), alpha * L, alpha * L < 2, verdict, None)
+    iterations = 1 if epochs is None else max(epochs, 1) * sampler.steps_per_epoch(problem.n or 1)
+    alpha = validation.positive_float("step", schedules.largest_alpha(schedule, iterations), context="check_step")
     ratio = alpha * L
     if not method.is_plain:
-        return method_verdict(problem, method, alpha, float(L), isinstance(schedule, schedules.Constant))
+        return method_verdict(problem, method, alpha, float(L), isinstance(schedule, schedules.Constant), sampler)
     verdict = guarantee(problem, sampler, alpha, constant=isinstance(schedule, schedules.Constant))
     text, quoted = verdict.verdict, verdict.theorem
+    if not isinstance(schedule, schedules.Constant):
+        text = f"judged by the largest step, max αₖ = {alpha:.4g}: {text}"
     if problem.lipschitz() is None and sampler.is_full_batch:   # gradient descent's rule with L estimated at θ⁰
         text, quoted = f"{descent_rule(ratio, problem.constraint is not None)} (L from {L.method}).", None
     return StepCheck(float(L), 2 / float(L), ratio, ratio < 2, text, quoted)
@@ -115,11 +126,15 @@ def adaptive_verdict(schedule: schedules.AdaptiveStep) -> tuple[str, str | None]
     return f"no theorem known for the step {schedule.describe()}; judge the run by its curves.", None
 
 
-def method_verdict(problem: Problem, method: Method, alpha: float, L: float, constant: bool) -> StepCheck:
+def method_verdict(problem: Problem, method: Method, alpha: float, L: float, constant: bool,
+                   sampler: Sampler | None = None) -> StepCheck:
     """The step check of a method other than plain SGD, from the theorem its own class declares: momentum's
     stability region on a quadratic, or the step of a variance-reduced method's theorem; "no theorem known"
     for a method that declares none (a subclass does not inherit its parent's)."""
     known = {declared_theorem.key: declared_theorem for declared_theorem in declared(method, "theorems", ())}
+    if "svrg" in known:
+        check = _variance_reduced(problem, known["svrg"], alpha, L)
+        return dataclasses.replace(check, verdict=check.verdict + svrg_inner_loop(problem, method, sampler, alpha))
     if "variance_reduced" in known:
         return _variance_reduced(problem, known["variance_reduced"], alpha, L)
     if "momentum_quadratic" not in known:
@@ -132,7 +147,7 @@ def method_verdict(problem: Problem, method: Method, alpha: float, L: float, con
     verdict = (f"α = {alpha:.4g} {relation} {limit:.4g}, the stability limit of {method.describe()} on a quadratic "
                f"of smoothness L = {L:.4g}: {words} (Polyak 1987, §3.2).")
     if not constant:
-        verdict = f"α₀ = {alpha:.4g}; " + verdict
+        verdict = f"largest αₖ = {alpha:.4g}; " + verdict
     return StepCheck(L, limit, alpha * L, ok, verdict, known["momentum_quadratic"].title)
 
 
@@ -148,9 +163,32 @@ def _variance_reduced(problem: Problem, result: theorem.Theorem, alpha: float, L
     if L_max is None:
         verdict = f"{result.statement}; L_max is not known here."
     else:
-        inside = "within" if ratio <= most * (1 + 1e-12) else "beyond"
-        verdict = f"α·L_max = {ratio:.3g} ({inside} {result.title}'s α·L_max ≤ {most:.3g})."
+        inside = "within" if result.admits(ratio) else "beyond"
+        verdict = f"α·L_max = {ratio:.3g} ({inside} {result.title}'s α·L_max {'<' if result.strict else '≤'} {most:.3g})."
     return StepCheck(L, 2 / L, alpha * L, alpha * L < 2, verdict, result.statement)
+
+
+def svrg_inner_loop(problem: Problem, method: Method, sampler: Sampler | None, alpha: float) -> str:
+    """Johnson and Zhang's factor ρ = 1/(μα(1 − 2αL_max)m) + 2αL_max/(1 − 2αL_max) for the run's inner loop of m
+    steps, in words ('' when the linear rate's assumptions fail: the verdict already says which), and the variant
+    the run is: the snapshot is the inner loop's last iterate (option I), the theorem's a random one (option II)."""
+    L_max, mu = problem.lipschitz_max(), strong_convexity(problem)
+    if L_max is None or not mu or sampler is None or problem.n is None:
+        return ""
+    m, x = method.inner_loop(sampler.steps_per_epoch(problem.n)), alpha * L_max   # type: ignore[attr-defined]
+    variant = (" Their Theorem 1 is proved for a snapshot at a random inner iterate (option II); this SVRG "
+               "snapshots the last one (option I), for which ρ is the proved variant's rate, not a proof.")
+    if x >= 0.25:
+        return f" At α·L_max ≥ 1/4 their ρ = 2αL_max/(1 − 2αL_max) + … ≥ 1: no rate.{variant}"
+    rho = 1 / (mu * alpha * (1 - 2 * x) * m) + 2 * x / (1 - 2 * x)
+    needed = 1 / (mu * alpha * (1 - 4 * x))
+    if rho < 1:
+        return (f" With m = {m} steps between snapshots, ρ = {rho:.3g} < 1: E F(w̃ₛ) − p* ≤ ρˢ (F(w̃₀) − p*)."
+                f"{variant}")
+    return (f" With m = {m} steps between snapshots, ρ = {rho:.3g} ≥ 1: the inner loop is too short for the "
+            f"theorem at this step (it needs m > 1/(μα(1 − 4αL_max)) = {needed:.3g}: snapshot less often, svrg:k, or "
+            f"take α = 1/(8 L_max), where the m needed is least, 16 L_max/μ = {16 * L_max / mu:.3g}).{variant}")
+
 
 
 def _linear_rate_missing(problem: Problem) -> str:
@@ -158,5 +196,4 @@ def _linear_rate_missing(problem: Problem) -> str:
     convex terms (declared by the family's class) and a strong convexity μ > 0."""
     if not declared(problem, "convex_terms", False):
         return "the terms are not declared convex"
-    mu = problem.strong_convexity() if hasattr(problem, "strong_convexity") else None
-    return "" if mu else "F is not known strongly convex here (μ is 0 or unknown; an ℓ2 weight λ > 0 gives μ ≥ λ)"
+    return "" if strong_convexity(problem) else "F is not known strongly convex here (μ is 0 or unknown; an ℓ2 weight λ > 0 gives μ ≥ λ)"

@@ -51,6 +51,30 @@ GRADIENT_SUM = "the descent lemma summed over gradient descent's steps (Nesterov
 SHUFFLED = theorem.SHUFFLED_ORDERS.title
 
 
+#: Why each theorem's bound can sit far above a run, in words, given κ = L/μ ("{kappa}").
+LOOSENESS = {
+    CONTRACTION: "it contracts at the slowest direction's rate, max(|1 − αμ|, |1 − αL|) a step with κ = {kappa}, "
+                 "while the run's error soon lies along the faster ones",
+    SGD: "its rate 1 − αμ a step and its noise floor 2ασ*²/μ both carry 1/μ (κ = {kappa}), and σ*² is the noise at "
+         "θ* in the worst direction",
+    SHUFFLED: "its rate uses the terms' common strong convexity μ (κ = {kappa}) and its neighbourhood "
+              "α³L_max D/(1 − qᵐ) the largest term's smoothness",
+    GRADIENT_SUM: "it holds for every L-smooth F bounded below, a worst case far from a convex quadratic",
+}
+#: Added when the bound is on F − p*: it comes from the bound on ‖θ − θ*‖².
+GAP_FROM_DISTANCE = "F − p* ≤ (L/2)‖θ − θ*‖² overstates the gap by up to κ = {kappa} times"
+
+
+def looseness(theorem_name: str, quantity: str, kappa: float | None) -> str:
+    """Why ``theorem_name``'s bound on ``quantity`` can be loose on a problem of condition number ``kappa``, in
+    words ('' for a theorem not listed in LOOSENESS)."""
+    shown = "unknown" if kappa is None else f"{kappa:.3g}"
+    reasons = [LOOSENESS[theorem_name]] if theorem_name in LOOSENESS else []
+    if quantity == "gap" and reasons:
+        reasons.append(GAP_FROM_DISTANCE)
+    return "; ".join(reasons).format(kappa=shown)
+
+
 @dataclasses.dataclass(frozen=True)
 class Guarantee:
     """What the theory says of a run: the ``theorem`` that applies (its name and reference; None when
@@ -149,7 +173,7 @@ def _fresh_batches(problem: Problem, sampler: Sampler, alpha: float) -> Guarante
         return Guarantee(None, f"α·L_B = {ratio:.3g} > 1/2: beyond the steps of SGD's theorem (α ≤ 1/(2 L_B), "
                                "Gower et al. 2019); no bound is quoted. (Gradient descent's α < 2/L does not apply "
                                "to stochastic steps.)")
-    mu = _strong_convexity(problem)
+    mu = strong_convexity(problem)
     floor = 2 * alpha * gradient_noise_at_optimum(problem, batch, sampler) / mu   # type: ignore[arg-type]
     return Guarantee(SGD, f"α·L_B = {ratio:.3g} ≤ 1/2: E‖θᵏ − θ*‖² ≤ (1 − αμ)ᵏ ‖θ⁰ − θ*‖² + 2ασ*²/μ, linear "
                           f"convergence (μ = {mu:.3g}) to a noise floor 2ασ*²/μ = {floor:.3g} "
@@ -195,14 +219,14 @@ def _sgd_assumptions(problem: Problem) -> str:
     """What SGD's theorem needs that the problem does not give, in words ('' when all holds)."""
     if not declared(problem, "convex_terms", False) or problem.constraint is not None:
         return "convex terms and no constraint (declared by the built-in linear models' classes)"
-    if not _strong_convexity(problem):
+    if not strong_convexity(problem):
         return "F μ-strongly convex with μ known and > 0"
     if problem.solution() is None:
         return "θ* (to measure the noise σ*² there), not known for this problem"
     return ""
 
 
-def _strong_convexity(problem: Problem) -> float:
+def strong_convexity(problem: Problem) -> float:
     """μ where the problem knows it, else 0."""
     mu = problem.strong_convexity() if hasattr(problem, "strong_convexity") else None
     return float(mu) if mu else 0.0
@@ -283,7 +307,7 @@ def _distance_curve(problem: Problem, sampler: Sampler, verdict: Guarantee, alph
     """(the theorem, its bound on E‖θ − θ*‖² at the start and after each epoch, a row of ``alphas``), or
     (None, None) when the run's theorem gives no curve: gradient descent's contraction needs a strongly
     convex linear model."""
-    mu = _strong_convexity(problem)
+    mu = strong_convexity(problem)
     contracts = verdict.theorem == DESCENT and mu > 0 and declared(problem, "convex_terms", False)
     if not (verdict.theorem in (SGD, SHUFFLED) or contracts) or problem.solution() is None:
         return None, None

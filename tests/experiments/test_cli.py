@@ -114,7 +114,7 @@ def test_bad_input_is_one_line_and_exit_code_2(args, text, tmp_path):
 
 @pytest.mark.parametrize("toml, text", [
     ('[compare]\nepochs = "ten"\n', "exp.toml [compare] epochs must be an integer >= 1; got 'ten'."),
-    ('[compare]\nepoch = 3\n', "exp.toml [compare] must be made of the keys epochs, seeds, record_every, out, title, goal, patience, patience_on; got unknown key 'epoch'."),
+    ('[compare]\nepoch = 3\n', "exp.toml [compare] must be made of the keys epochs, seeds, record_every, out, title, goal, patience, patience_on, curvature_every; got unknown key 'epoch'."),
     ('[runs.a]\nsampler = "cyclic"\nbatchsize = 4\n', "exp.toml [runs.a] must be made of the keys sampler, step, method, average, batch_size, drop_last; got unknown key 'batchsize'."),
     ('[runs.a]\nbatch_size = 4\n', "exp.toml [runs.a] must be a table with a sampler key"),
     ('[problem]\nkind = "ridge"\n', "exp.toml [problem] kind must be one of least_squares, logistic, mlp, softmax; got 'ridge'."),
@@ -371,3 +371,12 @@ def test_balanced_class_weights_from_the_command_line_and_a_file(tmp_path):
     run = sl.minimize(built.problem, sl.shuffled_cyclic(8), step=0.05, epochs=2, seed=0)
     assert table.loss.iloc[-1] == pytest.approx(run.history.loss.iloc[-1], rel=1e-10)
     assert "class weights" in (tmp_path / "cli" / "report.html").read_text()
+
+
+def test_compare_records_curvature_and_the_report_draws_it(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "sgdlab.experiments.cli", "compare", "--epochs", "2", "--seeds", "1",
+                           "--schemes", "full_batch,with_replacement", "--batch-sizes", "32", "--curvature-every", "1",
+                           "--out", str(tmp_path / "out")], capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    page = (tmp_path / "out" / "report.html").read_text()
+    assert "<h2>Curvature and the edge of stability</h2>" in page

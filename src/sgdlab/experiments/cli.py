@@ -147,12 +147,15 @@ _overwrite_option = click.option("--overwrite", is_flag=True, help="Let this exp
               "test_accuracy) beside the training curves.")
 @click.option("--patience", type=click.IntRange(min=1), default=None,
               help="Stop a run once test_loss (loss without --test-fraction) has not improved for this many epochs.")
+@click.option("--curvature-every", type=click.IntRange(min=1), default=None,
+              help="Record the sharpness λ_max(∇²F), the Hessian's trace and the batch sharpness every this many "
+              "epochs; the report draws them against each run's stability line 2/α.")
 @click.option("--out", default=None, help="Results folder (default: results/<problem>-<data>).")
 @click.option("--title", default=None, help="The report's title.")
 @_goal_option
 @_overwrite_option
 def compare(problem_table, schemes, batch_sizes, methods, step, epochs, seeds, record_every, test_fraction, patience,
-            out, title, goal, overwrite):
+            curvature_every, out, title, goal, overwrite):
     """Run sampling schemes side by side over seeds and write an HTML report."""
     runs = _runs(schemes, batch_sizes, methods)
     if step is not None:
@@ -161,7 +164,7 @@ def compare(problem_table, schemes, batch_sizes, methods, step, epochs, seeds, r
         problem_table["test_fraction"] = test_fraction
     document = {"problem": problem_table,
                 "compare": {"epochs": epochs, "seeds": seeds, "record_every": record_every, "out": out, "title": title,
-                            "goal": goal, "patience": patience},
+                            "goal": goal, "patience": patience, "curvature_every": curvature_every},
                 "runs": runs}
     document["compare"] = {k: v for k, v in document["compare"].items() if v is not None}
     _execute(config.validated(document, where="sgdlab compare"), overwrite)
@@ -330,7 +333,8 @@ def _comparison_options(description: dict, built: Built) -> dict:
     settings = description["compare"]
     return dict(seeds=settings["seeds"], epochs=settings["epochs"], record_every=settings["record_every"],
                 title=built.title, source=_building().source(description),
-                goal=settings["goal"], heldout=built.heldout, stop=built.stop)
+                goal=settings["goal"], heldout=built.heldout, stop=built.stop,
+                curvature_every=settings["curvature_every"])
 
 
 @contextlib.contextmanager

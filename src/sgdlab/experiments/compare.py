@@ -159,7 +159,8 @@ def compare(problem: FiniteSum, runs: dict, seeds: int | Iterable[int] = 10, epo
             on_epoch: OnEpoch | None = None,
             engine: str = "auto", predict: bool = True, record_params: bool = False, overwrite: bool = False,
             source: dict | None = None, goal: float = GOAL, heldout: dict[str, FiniteSum] | None = None,
-            stop: Patience | None = None, executor: Executor | None = None) -> Comparison:
+            stop: Patience | None = None, executor: Executor | None = None,
+            curvature_every: int | None = None) -> Comparison:
     """Run every setting in ``runs`` with every seed; see the module docstring.
 
     Parameters
@@ -171,7 +172,7 @@ def compare(problem: FiniteSum, runs: dict, seeds: int | Iterable[int] = 10, epo
         step defaults to "1/L_B", the method to plain SGD (:mod:`sgdlab.methods`).
     seeds : int or list of int, default 10
         A number of seeds (0, 1, …) or the seeds themselves.
-    epochs, record_every, tol, engine, heldout, stop
+    epochs, record_every, tol, engine, heldout, stop, curvature_every
         As in :func:`sgdlab.minimize`; the engine is chosen per group of runs sharing a sampler. Held-out
         problems add their columns (test_loss, test_accuracy, …) to the table; a ``stop`` rule ends each run
         on its own (its rows end there). With record_every = 1/m, a run whose epochs have fewer than m steps
@@ -219,7 +220,7 @@ def compare(problem: FiniteSum, runs: dict, seeds: int | Iterable[int] = 10, epo
     (['GD', 'RR'], 24)
     """
     session = plan(problem, runs, seeds, epochs, out, record_every, tol, title, engine, predict, record_params,
-                   overwrite, source, goal, heldout, stop)
+                   overwrite, source, goal, heldout, stop, curvature_every)
     with session.opened():
         for _, result in groups.computed(session.tasks(), on_epoch, executor, run_group):
             session.keep(result)
@@ -231,7 +232,8 @@ def compare(problem: FiniteSum, runs: dict, seeds: int | Iterable[int] = 10, epo
 def plan(problem: FiniteSum, runs: dict, seeds: int | Iterable[int] = 10, epochs: int = 20, out: Any = None,
          record_every: float = 1, tol: float | None = None, title: str | None = None, engine: str = "auto",
          predict: bool = True, record_params: bool = False, overwrite: bool = False, source: dict | None = None,
-         goal: float = GOAL, heldout: dict[str, FiniteSum] | None = None, stop: Patience | None = None) -> Session:
+         goal: float = GOAL, heldout: dict[str, FiniteSum] | None = None, stop: Patience | None = None,
+         curvature_every: int | None = None) -> Session:
     """A comparison checked and ready to run (:class:`Session`); the arguments are :func:`compare`'s."""
     if not isinstance(problem, FiniteSum):
         validation.fail("problem", "a finite-sum problem such as sl.least_squares(X, y) (compare runs over epochs)",
@@ -241,10 +243,10 @@ def plan(problem: FiniteSum, runs: dict, seeds: int | Iterable[int] = 10, epochs
     if record_params is True and out is not None:
         validation.fail("record_params", "False with out= (the paths are kept in memory, not saved)", "True")
     keywords = {"epochs": epochs, "tol": tol, "record_every": record_every, "engine": engine,
-                "record_params": record_params, "heldout": heldout, "stop": stop}
+                "record_params": record_params, "heldout": heldout, "stop": stop, "curvature_every": curvature_every}
     groups_planned = [(group, _lanes(problem, group, seed_list, keywords)) for group in _groups(specs)]
     settings = dict(seeds=seed_list, epochs=epochs, record_every=record_every, tol=tol, title=title,
-                    goal=checked_goal(goal))
+                    goal=checked_goal(goal), curvature_every=curvature_every)
     return Session(problem, specs, seed_list, groups_planned, settings, source, out, overwrite, predict, goal)
 
 

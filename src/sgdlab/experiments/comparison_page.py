@@ -12,6 +12,7 @@ import html
 import numpy as np
 import pandas as pd
 
+from sgdlab.experiments.curvature_figure import curvature_figure
 from sgdlab.experiments.page import figure_png, html_page, html_table, key_values, number
 from sgdlab.experiments.plots import batch_size_figure, convergence_figure, generalization_figure
 from sgdlab.experiments.predictions import FLAG_ERRORS, LOOSE_FACTOR, flags
@@ -35,6 +36,7 @@ def render(table: pd.DataFrame, experiment: dict, predicted: pd.DataFrame) -> st
         "<h2>Convergence against epochs</h2>", figures(table, "epoch", predicted, goal),
         *_gradient_evaluations_section(table, predicted, goal),
         "<h2>Convergence against time</h2>", figures(table, "time", predicted, goal),
+        *_curvature_section(table, experiment),
         *_generalization_section(table),
         *(_batch_size_section(table, experiment["batch_size"]) if "batch_size" in experiment else []),
         "<h2>Environment</h2>", key_values(environment_rows(experiment.get("environment", {}))),
@@ -112,7 +114,11 @@ def _theory_section(table: pd.DataFrame, predicted: pd.DataFrame, kappa: float |
             f"given). Runs with an exact expected curve: {html.escape(', '.join(exact)) or 'none'}.</p>")
     if checked.empty:
         return note + "<p>No run here has a theorem with a bound (see each run's step check above).</p>"
-    return note + html_table(checked)
+    verdicts, _, reasons = zip(*(says.partition(": ") for says in checked.says), strict=True)
+    why = [f"<li>{html.escape(run)}, {html.escape(quantity)}: {html.escape(reason)}.</li>"
+           for run, quantity, reason in zip(checked.run, checked.quantity, reasons, strict=True) if reason]
+    listed = f"<p>Why a bound says nothing here:</p><ul class='note'>{''.join(why)}</ul>" if why else ""
+    return note + html_table(checked.assign(says=verdicts)) + listed
 
 
 def figures(table: pd.DataFrame, x: str, predicted: pd.DataFrame, goal: float,
@@ -141,6 +147,32 @@ def _gradient_evaluations_section(table: pd.DataFrame, predicted: pd.DataFrame, 
     note = ("<p class='note'>The x axis counts per-example gradients over N: one an epoch for gradient descent and "
             "SGD, about two and a snapshot's N for SVRG, one and the table's start for SAGA.</p>")
     return ["<h2>Convergence against gradient evaluations</h2>", note, figures(table, "grad_evals", predicted, goal)]
+
+
+def _curvature_section(table: pd.DataFrame, experiment: dict) -> list[str]:
+    """Sharpness (and batch sharpness) against epochs with each run's stability line, when recorded (none without:
+    ``curvature_every``)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if "sharpness" not in table.columns or not table.sharpness.notna().any():
+        return []
+    edges = {name: run.get("stability_edge") for name, run in experiment["runs"].items()}
+    L = experiment["problem"].get("L")
+    figure = curvature_figure(table, edges, L)
+    image = f"<img alt='sharpness against epochs' src='data:image/png;base64,{figure_png(figure)}'>"
+    plt.close(figure)
+    note = ("<p class='note'>Sharpness λ_max(∇²F(θ)) by Lanczos on Hessian-vector products and, for stochastic runs, "
+            "the batch sharpness E[g_Bᵀ H_B g_B]/E[‖g_B‖²] of minibatch losses along their own gradients (Andreyev "
+            "and Beneventano 2024), medians over seeds with quartiles. Dashed in each run's colour: the sharpness "
+            "beyond which its constant step is unstable on a quadratic, 2/α for a plain step, 2(1 + β)/α with heavy "
+            "ball, (2 + 2β)/((1 + 2β)α) with Nesterov momentum; full-batch gradient descent on a network rises to it "
+            "and hovers there, the edge of stability (Cohen et al. 2021)."
+            + (f" Dotted grey: L = {L:.4g}, the sharpness's largest value over all θ." if L is not None else "")
+            + " The history's hessian_trace and hessian_trace_se columns hold Hutchinson's estimate of tr ∇²F.</p>")
+    return ["<h2>Curvature and the edge of stability</h2>", note, f"<div class='wide-figures'>{image}</div>"]
 
 
 def _generalization_section(table: pd.DataFrame) -> list[str]:

@@ -23,6 +23,7 @@ An experiment file has three kinds of tables (every key optional unless marked):
     goal = 1e-3                # the summary's target: this fraction of the starting F − p* (or ‖∇F‖)
     patience = 5               # stop a run once patience_on has not improved for this many epochs
     patience_on = "test_loss"  # the column watched (default test_loss with held-out rows, else loss)
+    curvature_every = 1        # record sharpness, Hessian trace and batch sharpness every this many epochs
 
     [runs.gd]                  # one table per run; the name is yours
     sampler = "full_batch"     # required: a registered sampler (sgdlab.samplers.SAMPLERS): full_batch |
@@ -85,7 +86,8 @@ SCHEMA: dict[str, dict[str, tuple[type | tuple[type, ...], str]]] = {
                 "out": (str, "a folder path"), "title": (str, "text"),
                 "goal": ((int, float), "a fraction in (0, 1) of the starting value"),
                 "patience": (int, "an integer >= 1 (epochs without improvement)"),
-                "patience_on": (str, "a history column such as test_loss, test_accuracy or loss")},
+                "patience_on": (str, "a history column such as test_loss, test_accuracy or loss"),
+                "curvature_every": (int, "an integer >= 1 (epochs between curvature rows)")},
     "run": {"sampler": ((str, dict), "a registered sampler's name, or a table with its name and parameters"),
             "step": ((str, int, float, dict), "a number, 'c/L', 'c/L_B', 'c/L_max', a step rule or a schedule table"),
             "method": ((str, dict), "a registered method: NAME, NAME:x, NAME:key=value or a table"),
@@ -94,7 +96,7 @@ SCHEMA: dict[str, dict[str, tuple[type | tuple[type, ...], str]]] = {
 PROBLEM_DEFAULTS = {"kind": "least_squares", "data": None, "target": None, "standardize": True, "intercept": True,
                     "test_fraction": None}
 COMPARE_DEFAULTS = {"epochs": 20, "seeds": 10, "record_every": 1, "out": None, "title": None, "goal": 1e-3,
-                    "patience": None, "patience_on": None}
+                    "patience": None, "patience_on": None, "curvature_every": None}
 
 
 def read(path) -> dict:

@@ -58,7 +58,7 @@ def convergence_figure(table: pd.DataFrame, metric: str = "gap", x: str = "epoch
         figure = ax.figure
     colours = run_colours(table)
     for name, run in table.groupby("run", sort=False):
-        bands = _quartiles(run, metric, x)
+        bands = quartiles(run, metric, x)
         ax.plot(bands["x"], bands["median"], label=name, linewidth=1.6, color=colours[name])
         ax.fill_between(bands["x"], bands["q25"], bands["q75"], color=colours[name], alpha=0.2, linewidth=0)
         if predictions is not None and metric in PREDICTED and x != "time":
@@ -70,7 +70,7 @@ def convergence_figure(table: pd.DataFrame, metric: str = "gap", x: str = "epoch
            title=f"{LABELS[metric]} against {x}: median and quartiles over seeds")
     ax.grid(True, which="major", alpha=0.3)
     if own:
-        _legend_below(figure, ax)
+        legend_below(figure, ax)
     else:
         ax.legend(fontsize="small", ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.13), frameon=False)
     return figure
@@ -80,7 +80,7 @@ def convergence_figure(table: pd.DataFrame, metric: str = "gap", x: str = "epoch
 LEGEND_COLUMNS, LEGEND_ROW_INCHES, X_AXIS_INCHES = 3, 0.22, 0.62
 
 
-def _legend_below(figure, ax) -> None:
+def legend_below(figure, ax) -> None:
     """The legend of ``ax``'s lines in rows under the figure, and margins fixed from the rows it takes: the layout
     a tight_layout pass would find, without measuring every text (a tenth of a second a figure)."""
     handles, labels = ax.get_legend_handles_labels()
@@ -110,7 +110,7 @@ def generalization_figure(table: pd.DataFrame, heldout: str = "test", x: str = "
         lowest = 1.0
         for name, run in table.groupby("run", sort=False):
             for column, style in ((train, "-"), (test, "--")):
-                bands = _quartiles(run, column, x)
+                bands = quartiles(run, column, x)
                 ax.plot(bands["x"], bands["median"], style, linewidth=1.6, color=colours[name],
                         label=name if style == "-" else None)
                 lowest = min(lowest, float(np.min(bands["q25"].to_numpy()[1:], initial=1.0)))
@@ -122,7 +122,7 @@ def generalization_figure(table: pd.DataFrame, heldout: str = "test", x: str = "
         if label == "accuracy":   # the start's accuracy (chance) left below: the later differences are what matter
             ax.set_ylim(max(0.0, lowest - 0.1 * (1.0 - lowest)), 1.0 + 0.02 * (1.0 - lowest))
         ax.grid(True, which="major", alpha=0.3)
-    _legend_below(figure, axes[0][0])
+    legend_below(figure, axes[0][0])
     return figure
 
 
@@ -187,7 +187,7 @@ def _draw_predictions(ax, predicted: pd.DataFrame, run: pd.DataFrame, metric: st
             ax.plot(positions.loc[rows.index], transform(rows.value.to_numpy(dtype=float)), **style)
 
 
-def _quartiles(run: pd.DataFrame, metric: str, x: str) -> pd.DataFrame:
+def quartiles(run: pd.DataFrame, metric: str, x: str) -> pd.DataFrame:
     """Per recorded epoch of one run: x (median over seeds), and the metric's median and quartiles (values
     of a diverged run above CEILING drawn at it)."""
     positive = run.assign(value=run[metric].where(run[metric] > 0).clip(upper=CEILING))

@@ -83,8 +83,18 @@ def runs_info(problem: FiniteSum, specs: list[RunSpec], engines: dict[str, str],
     return {spec.name: {"sampler": repr(spec.sampler), "step": spec.step_text, "alpha0": spec.alpha0,
                         "method": spec.method.describe(),
                         "average": None if spec.average is None else spec.average.describe(),
-                        "engine": engines[spec.name], **_step_check(problem, spec, epochs)}
+                        "engine": engines[spec.name], "stability_edge": stability_edge(spec),
+                        **_step_check(problem, spec, epochs)}
             for spec in specs}
+
+
+def stability_edge(spec: RunSpec) -> float | None:
+    """The sharpness above which the run's constant step is unstable on a quadratic: the method's stability limit
+    at unit smoothness over α (2/α plain, 2(1 + β)/α heavy ball, (2 + 2β)/((1 + 2β)α) Nesterov); None for a step
+    that changes or an optimizer's."""
+    if not isinstance(spec.schedule, schedules.Constant):
+        return None
+    return spec.method.stability_limit(1.0) / float(spec.schedule.alpha)
 
 
 def _step_check(problem: FiniteSum, spec: RunSpec, epochs: int) -> dict:

@@ -69,6 +69,9 @@ class RunLog:
             self.rows[0], lambda: options.params0)
         #: θ at each history row, when the options ask for it (θ⁰ first).
         self.path: list | None = [pytrees.to_numpy(options.params0)] if options.record_params else None
+        #: The last recorded top eigenvector of ∇²F, Lanczos' warm start at the next curvature row.
+        self.top_vector: np.ndarray | None = None
+        self.add_curvature(options.params0)
 
     @classmethod
     def resumed(cls, options: RunOptions, loss0: float, rows: list, verdict: Verdict,
@@ -106,6 +109,8 @@ class RunLog:
             self.rows.append(_row(budget.position(unit), iterations, metrics, elapsed, gradient_epochs))
             if self.path is not None and params is not None:
                 self.path.append(pytrees.to_numpy(params()))
+            if params is not None:
+                self.add_curvature(params())
             if not self.done and params is not None:
                 self.verdict = self._early_stop(self.rows[-1], params)
 
@@ -141,6 +146,23 @@ class RunLog:
         """The history's grad_evals: per-example gradients over N (a finite sum), or the gradients drawn."""
         n = self.options.problem.n
         return gradients / n if n else float(gradients)
+
+    def add_curvature(self, params: Any) -> None:
+        """Put the curvature at θ (:func:`sgdlab.theory.curvature`: sharpness, hessian_trace, hessian_trace_se and,
+        for a stochastic sampler, batch_sharpness) in the last row when its epoch is a multiple of
+        ``curvature_every`` (NaN once θ is not finite); Lanczos starts from the previous such row's eigenvector."""
+        row, every = self.rows[-1], self.options.curvature_every
+        if every is None or row["epoch"] % every:
+            return
+        sampler = self.options.sampler
+        batch = None if sampler.is_full_batch else getattr(sampler, "batch_size", None)
+        if not bool(pytrees.all_finite(params)):
+            row.update(dict.fromkeys(theory.Curvature.COLUMNS, np.nan))
+            return
+        at = theory.curvature(self.options.problem, params, batch, seed=self.options.seed * 100_003 + len(self.rows),
+                              start=self.top_vector)
+        row.update(at.columns())
+        self.top_vector = at.eigenvector
 
     def add_noise_scale(self, unit: int, params: Any) -> None:
         """Put the gradient-noise scale at θ in the row of ``unit`` when that row was recorded and it is due."""

@@ -43,6 +43,7 @@ def run_identity(options: RunOptions) -> dict[str, Any]:
         **({} if options.method.is_plain else {"method": [qualified_name(options.method), repr(options.method)]}),
         **({} if options.average is None else {"average": [qualified_name(options.average), repr(options.average)]}),
         **({} if options.stop is None else {"stop": options.stop.describe()}),
+        **({} if options.curvature_every is None else {"curvature_every": options.curvature_every}),
         **({} if not options.heldout else {"heldout": {name: problem_fingerprint(problem)
                                                        for name, problem in options.heldout}}),
         "seed": options.seed, "record_every": options.record_every, "tol": options.tol,

@@ -76,6 +76,7 @@ class RunKeywords(TypedDict, total=False):
     resume: bool
     devices: Any
     noise_scale_every: int | None
+    curvature_every: int | None
     record_params: bool
     heldout: dict[str, FiniteSum] | None
     stop: Patience | None
@@ -87,7 +88,7 @@ DEFAULTS: dict[str, Any] = {"epochs": None, "steps": None, "params0": None, "see
                             "constraint": None, "optimizer": None, "method": None, "average": None,
                             "engine": "auto", "checkpoint": None,
                             "checkpoint_every": 1, "resume": False, "devices": None, "noise_scale_every": None,
-                            "record_params": False, "heldout": None, "stop": None}
+                            "curvature_every": None, "record_params": False, "heldout": None, "stop": None}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -123,6 +124,8 @@ class RunOptions:
     checkpointing: Checkpointing | None = None
     #: Record the gradient-noise scale at recorded epochs that are multiples of this (None: never).
     noise_scale_every: int | None = None
+    #: Record the curvature (sharpness, Hessian trace, batch sharpness) at recorded epochs that are multiples of this.
+    curvature_every: int | None = None
     #: A note for the run's message when a constant step is beyond 2/L.
     step_note: str = ""
     #: Keep θ at every history row (``Result.path``).
@@ -183,7 +186,8 @@ def validated(problem: Problem, sense: Sense, sampler: SamplerLike, step: StepLi
         engine=select.choose(options["engine"], problem, sampler, rule, placement, schedule),
         placement=placement,
         checkpointing=_checkpointing(options["checkpoint"], options["checkpoint_every"], options["resume"]),
-        noise_scale_every=_noise_scale_every(problem, options["noise_scale_every"]),
+        noise_scale_every=_per_example_every("noise_scale_every", problem, options["noise_scale_every"]),
+        curvature_every=_per_example_every("curvature_every", problem, options["curvature_every"], in_memory=True),
         step_note=step_note(problem, schedule, sampler, method),
         record_params=_record_params(options["record_params"], options["checkpoint"]), method=method,
         average=average, heldout=heldout, stop=_stop(problem, options["stop"], average, heldout))
@@ -245,16 +249,20 @@ def _placement(problem: Problem, devices: Any) -> distributed.DataParallel | Non
     return placement
 
 
-def _noise_scale_every(problem: Problem, every: int | None) -> int | None:
+def _per_example_every(name: str, problem: Problem, every: int | None, in_memory: bool = False) -> int | None:
+    """A cadence in epochs of a measurement over a finite sum's rows in one process (the noise scale), held in
+    memory (``in_memory``: the curvature)."""
     if every is None:
         return None
-    if getattr(problem, "is_sharded", False):
-        validation.fail("noise_scale_every", "left out for data sharded over devices (it needs per-example "
-                        "gradients of all rows in one process)", validation.shown(every))
+    where = {"is_sharded": "data sharded over devices", **({"on_disk": "data on disk"} if in_memory else {})}
+    for flag, words in where.items():
+        if getattr(problem, flag, False):
+            validation.fail(name, f"left out for {words} (it needs every row in one process's memory)",
+                            validation.shown(every))
     if problem.n is None:
-        validation.fail("noise_scale_every", "left out for an expectation (its noise scale needs per-example "
-                        "gradients of a finite sum)", validation.shown(every))
-    return validation.integer("noise_scale_every", every)
+        validation.fail(name, "left out for an expectation (it is measured on a finite sum's rows)",
+                        validation.shown(every))
+    return validation.integer(name, every)
 
 
 def _heldout(problem: Problem, heldout: Any) -> HeldOut:

@@ -12,6 +12,7 @@
 * :mod:`~sgdlab.theory.probe`: what each batch size costs per step on a device.
 """
 
+from sgdlab.theory.curvature import Curvature, curvature
 from sgdlab.theory.descent import Descent, GradientBound, descent, gradient_bound
 from sgdlab.theory.expected import exact_cost, expected_history
 from sgdlab.theory.minibatch import gradient_noise_at_optimum, minibatch_lipschitz, variance_factor
@@ -22,7 +23,7 @@ from sgdlab.theory.step_check import StepCheck, check_step
 from sgdlab.theory.theorems import Guarantee, bound, guarantee
 from sgdlab.theory.unbiasedness import Unbiasedness, unbiasedness
 
-__all__ = ["Descent", "GradientBound", "Guarantee", "LipschitzConstant", "NoiseScale", "StepCheck", "Unbiasedness",
-           "bound", "check_step", "descent", "exact_cost", "expected_history", "gradient_bound",
+__all__ = ["Curvature", "Descent", "GradientBound", "Guarantee", "LipschitzConstant", "NoiseScale", "StepCheck", "Unbiasedness",
+           "bound", "check_step", "curvature", "descent", "exact_cost", "expected_history", "gradient_bound",
            "gradient_noise_at_optimum", "guarantee", "hessian_norm", "lipschitz", "lipschitz_max",
            "minibatch_lipschitz", "noise_scale", "probe_batch_sizes", "unbiasedness", "variance_factor"]

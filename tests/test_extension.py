@@ -282,7 +282,7 @@ def test_a_cyclic_subclass_gets_neither_the_shuffled_theorem_nor_the_exact_cycli
 
 #: For each parameter of a registered family, a value other than its default (by name; a number's default + 1).
 OTHER_VALUES = {"l2": 0.5, "hidden": (3,), "task": "regression", "seed": 1, "classes": [0, 1, 2],
-                "sample_weight": "ramp", "class_weight": "balanced"}
+                "sample_weight": "ramp", "class_weight": "balanced", "loss": "geman_mcclure"}
 
 
 @pytest.mark.parametrize("family", list(FAMILIES))

@@ -53,7 +53,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
     **dict.fromkeys(["Problem", "FiniteSum", "finite_sum", "least_squares", "logistic_regression",
                      "softmax_regression", "curve_fit", "polynomial", "fourier", "gaussian_rbf", "mlp",
-                     "Expectation", "expectation"],
+                     "robust_regression", "Expectation", "expectation"],
                     "sgdlab.problems"),
     **dict.fromkeys(["full_batch", "with_replacement", "without_replacement", "importance", "importance_shuffled",
                      "cyclic", "shuffled_cyclic", "shuffle_once", "flip_flop", "shuffled_chunks", "grab", "iid"],

@@ -92,7 +92,7 @@ def test_run_with_two_worker_processes_gives_the_serial_table(tmp_path, capsys):
 
 BAD = [
     (["compare", "--schemes", "zigzag"], "Invalid value for --schemes: 'zigzag' is not one of full_batch"),
-    (["compare", "--problem", "ridge"], "sgdlab compare [problem] kind must be one of least_squares, logistic, mlp, softmax; got 'ridge'."),
+    (["compare", "--problem", "ridge"], "sgdlab compare [problem] kind must be one of least_squares, logistic, mlp, robust_regression, softmax; got 'ridge'."),
     (["compare", "--step", "1/K"], "step must be a number, or text 'c/L', 'c/L_B' or 'c/L_max'"),
     (["compare", "--data", "no/such/file.csv"], "data must be a bundled name (diabetes, breast_cancer, digits, synthetic) or an existing file; got 'no/such/file.csv'."),
     (["compare", "--seeds", "0"], "Invalid value for '--seeds': 0 is not in the range x>=1."),
@@ -117,7 +117,7 @@ def test_bad_input_is_one_line_and_exit_code_2(args, text, tmp_path):
     ('[compare]\nepoch = 3\n', "exp.toml [compare] must be made of the keys epochs, seeds, record_every, out, title, goal, patience, patience_on, curvature_every; got unknown key 'epoch'."),
     ('[runs.a]\nsampler = "cyclic"\nbatchsize = 4\n', "exp.toml [runs.a] must be made of the keys sampler, step, method, average, batch_size, drop_last; got unknown key 'batchsize'."),
     ('[runs.a]\nbatch_size = 4\n', "exp.toml [runs.a] must be a table with a sampler key"),
-    ('[problem]\nkind = "ridge"\n', "exp.toml [problem] kind must be one of least_squares, logistic, mlp, softmax; got 'ridge'."),
+    ('[problem]\nkind = "ridge"\n', "exp.toml [problem] kind must be one of least_squares, logistic, mlp, robust_regression, softmax; got 'ridge'."),
     ('[compare]\nseeds = 0\n', "seeds must be an integer >= 1; got 0."),
     ('[problem]\ndata = "prices.csv"\ntarget = "price"\n', "target must be a column of prices.csv (a, b); got 'price'."),
     ('[oops]\n', "exp.toml must be made of the tables [problem] (or [[problems]]), [compare] and [runs.NAME]; got unknown "

@@ -61,3 +61,9 @@ SAGA = Theorem("variance_reduced", "SAGA", "Defazio, Bach and Lacoste-Julien 201
 POLYAK_STEP = Theorem("polyak_step", "Polyak's step", "Polyak 1987, §5.3; Hazan and Kakade 2019")
 STOCHASTIC_POLYAK_STEP = Theorem("stochastic_polyak_step", "the stochastic Polyak step",
                                  "Loizou et al. 2021, Theorem 3.1")
+PL_GRADIENT_DESCENT = Theorem("pl_gradient_descent", "gradient descent under the Polyak–Łojasiewicz inequality",
+                              "Karimi, Nutini and Schmidt 2016, Theorem 1", 2.0, "L")
+PL_SGD = Theorem("pl_sgd", "SGD under the Polyak–Łojasiewicz inequality and expected smoothness",
+                 "Khaled and Richtárik 2023, Theorem 3")
+NONCONVEX_SGD = Theorem("nonconvex_sgd", "SGD on a smooth non-convex F under expected smoothness",
+                        "Khaled and Richtárik 2023, Theorem 2")

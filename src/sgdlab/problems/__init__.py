@@ -8,6 +8,7 @@ from sgdlab.problems.least_squares import LeastSquares, least_squares
 from sgdlab.problems.logistic import LogisticRegression, logistic_regression
 from sgdlab.problems.mlp import MLP, mlp
 from sgdlab.problems.registry import FAMILIES
+from sgdlab.problems.robust import RobustRegression, robust_regression
 from sgdlab.problems.softmax import SoftmaxRegression, softmax_regression
 from sgdlab.problems.streaming import streaming_least_squares
 
@@ -21,6 +22,7 @@ __all__ = [
     "LogisticRegression",
     "Negation",
     "Problem",
+    "RobustRegression",
     "SoftmaxRegression",
     "curve_fit",
     "expectation",
@@ -31,6 +33,7 @@ __all__ = [
     "logistic_regression",
     "mlp",
     "polynomial",
+    "robust_regression",
     "softmax_regression",
     "streaming_least_squares",
 ]

@@ -39,6 +39,8 @@ class LeastSquares(LinearModel):
     #: Each term is convex, and quadratic in θ (declared per class: read by the theory for this class alone).
     convex_terms = True
     quadratic_terms = True
+    #: b with fᵢ ≥ b for every i: ½(xᵢᵀθ − yᵢ)² ≥ 0 (declared per class; the non-convex SGD theorem's F_low).
+    term_lower_bound = 0.0
 
     def __init__(self, X, y, sample_weight=None):
         X = design_matrix(X)
@@ -171,6 +173,21 @@ class LeastSquares(LinearModel):
         dense_route = not (self._well_conditioned or self.is_sparse)
         smallest = self._decomposition[0][-1] ** 2 if dense_route else self._gram_eigenvalues[0]
         return float(smallest / self.n)
+
+
+    def polyak_lojasiewicz(self) -> float | None:
+        """μ_PL = the smallest non-zero eigenvalue of XᵀX/N, for which ‖∇F(θ)‖² ≥ 2μ_PL (F(θ) − p*) at every θ: with
+        H = XᵀX/N and e = θ − θ*, ∇F = He and F − p* = ½ eᵀHe, and eᵀH²e ≥ μ_PL eᵀHe (e's part in H's null space
+        counts in neither). It equals μ when X has full column rank; rank deficient, μ = 0 while μ_PL > 0. None
+        where the rank is not known (sparse X with N and p both large) or the losses are not the family's."""
+        rank = self.rank
+        if rank is None or rank == 0 or not self.knows_its_losses():
+            return None
+        if self._well_conditioned:
+            return self.strong_convexity()
+        if not self.is_sparse:
+            return float(self._decomposition[0][rank - 1] ** 2 / self.n)
+        return float(self._gram_eigenvalues[-rank] / self.n)
 
 
 @FAMILIES.register(data="diabetes", classifier=False)

@@ -121,7 +121,8 @@ def minimize(problem: Problem, sampler: SamplerLike = None, step: StepLike = Non
         Add the curvature of F at θ (:func:`sgdlab.theory.curvature`) to the history rows of the start and of every
         recorded epoch that is a multiple of this: sharpness λ_max(∇²F) (Lanczos on Hessian-vector products,
         warm-started from the previous such row), hessian_trace and hessian_trace_se (Hutchinson's estimate), and,
-        for a stochastic sampler, batch_sharpness E[g_Bᵀ H_B g_B]/E[‖g_B‖²]. Finite sums in memory only.
+        for a stochastic sampler, batch_sharpness E[g_Bᵀ H_B g_B]/E[‖g_B‖²]; and, where p* is known, pl_ratio
+        ‖∇F‖²/(2(F − p*)), the Polyak–Łojasiewicz constant measured at θ. Finite sums in memory only.
 
     Returns
     -------

@@ -149,19 +149,20 @@ class RunLog:
 
     def add_curvature(self, params: Any) -> None:
         """Put the curvature at θ (:func:`sgdlab.theory.curvature`: sharpness, hessian_trace, hessian_trace_se and,
-        for a stochastic sampler, batch_sharpness) in the last row when its epoch is a multiple of
-        ``curvature_every`` (NaN once θ is not finite); Lanczos starts from the previous such row's eigenvector."""
+        for a stochastic sampler, batch_sharpness) and the measured PL ratio ‖∇F‖²/(2(F − p*)) (where p* is known)
+        in the last row when its epoch is a multiple of ``curvature_every`` (NaN once θ is not finite); Lanczos
+        starts from the previous such row's eigenvector."""
         row, every = self.rows[-1], self.options.curvature_every
         if every is None or row["epoch"] % every:
             return
         sampler = self.options.sampler
         batch = None if sampler.is_full_batch else getattr(sampler, "batch_size", None)
         if not bool(pytrees.all_finite(params)):
-            row.update(dict.fromkeys(theory.Curvature.COLUMNS, np.nan))
+            row.update(dict.fromkeys((*theory.Curvature.COLUMNS, "pl_ratio"), np.nan))
             return
         at = theory.curvature(self.options.problem, params, batch, seed=self.options.seed * 100_003 + len(self.rows),
                               start=self.top_vector)
-        row.update(at.columns())
+        row.update(at.columns(), pl_ratio=_pl_ratio(row, self.options.problem.optimal_value()))
         self.top_vector = at.eigenvector
 
     def add_noise_scale(self, unit: int, params: Any) -> None:
@@ -235,6 +236,13 @@ def _row(epoch: float, iteration: int, metrics: Metrics, elapsed: float, gradien
     if averaged is not None:
         row |= {"avg_loss": averaged.loss, "avg_grad_norm": averaged.grad_norm, "avg_dist": averaged.dist}
     return row | metrics.extras
+
+
+def _pl_ratio(row: dict, optimum: float | None) -> float:
+    """‖∇F(θ)‖²/(2(F(θ) − p*)), the largest μ for which the Polyak–Łojasiewicz inequality holds at θ (NaN without p*
+    or at it)."""
+    gap = np.nan if optimum is None else row["loss"] - optimum
+    return float(row["grad_norm"] ** 2 / (2 * gap)) if gap > 0 else float("nan")
 
 
 def divergence_threshold(problem: Any, loss0: float) -> float:

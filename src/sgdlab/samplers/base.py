@@ -123,7 +123,7 @@ class FullBatch(Sampler):
     name = "full_batch"
     exact_law = "full_batch"
     native = "plans"
-    theorems = (theorem.GRADIENT_DESCENT,)
+    theorems = (theorem.GRADIENT_DESCENT, theorem.PL_GRADIENT_DESCENT)
 
     def steps_per_epoch(self, n: int) -> int:
         return 1

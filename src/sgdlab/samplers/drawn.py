@@ -30,7 +30,7 @@ class WithReplacement(Drawn):
     name = "with_replacement"
     exact_law = "fresh_draws"
     native = "plans"
-    theorems = (theorem.FRESH_BATCHES,)
+    theorems = (theorem.FRESH_BATCHES, theorem.PL_SGD, theorem.NONCONVEX_SGD)
 
     def draw(self, n, shape, seed, epoch):
         return draws.with_replacement(n, shape, seed, epoch)
@@ -44,7 +44,7 @@ class WithoutReplacement(Drawn):
     name = "without_replacement"
     exact_law = "fresh_draws"
     native = "plans"
-    theorems = (theorem.FRESH_BATCHES,)
+    theorems = (theorem.FRESH_BATCHES, theorem.PL_SGD, theorem.NONCONVEX_SGD)
 
     def validate(self, n: int) -> None:
         validation.integer("batch_size", self.batch_size, high=n, context=f"{self.name} (N={n})")

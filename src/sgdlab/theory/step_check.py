@@ -16,6 +16,8 @@ from sgdlab._helpers.declared import declared
 from sgdlab.methods import Method
 from sgdlab.problems.base import Problem
 from sgdlab.samplers import Sampler, full_batch
+from sgdlab.problems.finite_sum import FiniteSum
+from sgdlab.theory.curvature import sharpness
 from sgdlab.theory.smoothness import lipschitz
 from sgdlab.theory.theorems import descent_rule, guarantee, strong_convexity
 
@@ -86,6 +88,8 @@ def check_step(problem: Problem, step: schedules.StepLike, sampler: Sampler | No
     schedule = schedules.as_schedule(step)
     sampler = full_batch() if sampler is None else sampler
     method = Method() if method is None else method
+    if problem.lipschitz() is None and _measurable(problem) and not isinstance(schedule, schedules.AdaptiveStep):
+        return _uncertified(problem, schedule, sampler, epochs)
     L = lipschitz(problem)
     if isinstance(schedule, schedules.AdaptiveStep):
         return StepCheck(float(L), 2 / float(L), float("nan"), True, *adaptive_verdict(schedule))
@@ -106,6 +110,24 @@ def check_step(problem: Problem, step: schedules.StepLike, sampler: Sampler | No
     if problem.lipschitz() is None and sampler.is_full_batch:   # gradient descent's rule with L estimated at θ⁰
         text, quoted = f"{descent_rule(ratio, problem.constraint is not None)} (L from {L.method}).", None
     return StepCheck(float(L), 2 / float(L), ratio, ratio < 2, text, quoted)
+
+
+def _measurable(problem: Problem) -> bool:
+    """Whether the curvature of F can be measured: a finite sum whose rows are in this process's memory."""
+    return isinstance(problem, FiniteSum) and not problem.on_disk and not problem.is_sharded
+
+
+def _uncertified(problem: FiniteSum, schedule: schedules.Schedule, sampler: Sampler, epochs: int | None) -> StepCheck:
+    """What can be said without a certified L (a network): the sharpness at θ⁰ and its stability line 2/sharpness."""
+    iterations = 1 if epochs is None else max(epochs, 1) * sampler.steps_per_epoch(problem.n)
+    alpha = validation.positive_float("step", schedules.largest_alpha(schedule, iterations), context="check_step")
+    top, _ = sharpness(problem, problem.params0)
+    relation = "<" if alpha * top < 2 else "≥"
+    verdict = (f"no certified L for {type(problem).__name__} (no theorem's step limit applies): the sharpness at θ⁰ is "
+               f"λ_max(∇²F(θ⁰)) = {top:.4g} (Lanczos), so α·λ_max = {alpha * top:.3g} {relation} 2 and 2/λ_max = "
+               f"{2 / top:.4g}; that stability holds at θ⁰ only: on a network the sharpness rises during training until "
+               "it hovers at 2/α, the edge of stability (Cohen et al. 2021). Record it with curvature_every.")
+    return StepCheck(top, 2 / top, alpha * top, alpha * top < 2, verdict, None)
 
 
 #: What each step rule's theorem says, by the theorem's key (the rule's own class declares the theorem).

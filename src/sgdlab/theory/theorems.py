@@ -42,6 +42,8 @@ from sgdlab.problems.base import Problem
 from sgdlab.problems.finite_sum import FiniteSum
 from sgdlab.samplers import Sampler
 from sgdlab.theory.minibatch import gradient_noise_at_optimum, minibatch_lipschitz
+from sgdlab.theory.nonconvex import (NONCONVEX_SGD, PL_GD, PL_SGD, linear_recursion, nonconvex_curve,
+                                     nonconvex_sgd, pl_curve, pl_gradient_descent, pl_sgd)
 from sgdlab.theory.shuffling import shadow_drift, term_strong_convexity
 
 DESCENT = theorem.GRADIENT_DESCENT.name
@@ -122,10 +124,12 @@ def guarantee(problem: Problem, sampler: Sampler, alpha: float, constant: bool =
         return Guarantee(None, "L is not known for this problem, so no step-size theorem applies; the step is "
                                "judged by the run alone.")
     keys = {declared_theorem.key for declared_theorem in sampler_theorems(sampler)}
+    if "pl_gradient_descent" in keys and not strong_convexity(problem) and pl_gradient_descent(problem, alpha):
+        return Guarantee(PL_GD, pl_gradient_descent(problem, alpha))   # type: ignore[arg-type]
     if "gradient_descent" in keys:
         return _gradient_descent(alpha, L, problem.constraint is not None)
     if "fresh_batches" in keys:
-        return _fresh_batches(problem, sampler, alpha)
+        return _fresh_batches(problem, sampler, alpha, keys, constant)
     if "shuffled_orders" in keys and isinstance(problem, FiniteSum):
         return _shuffled_orders(problem, sampler, alpha, constant)
     batch = getattr(sampler, "batch_size", None)
@@ -161,14 +165,14 @@ def descent_rule(ratio: float, projected: bool = False) -> str:
     return f"α·L = {ratio:.3g} ≥ 2: no guarantee; on quadratics gradient descent {behaviour}"
 
 
-def _fresh_batches(problem: Problem, sampler: Sampler, alpha: float) -> Guarantee:
+def _fresh_batches(problem: Problem, sampler: Sampler, alpha: float, keys: set[str], constant: bool) -> Guarantee:
     batch = sampler.batch_size   # type: ignore[attr-defined]   # with and without replacement have one
     L_B = minibatch_lipschitz(problem, batch, sampler)   # type: ignore[arg-type]
     ratio = alpha * L_B
     missing = _sgd_assumptions(problem)
     if missing:
-        return Guarantee(None, f"α·L_B = {ratio:.3g}: SGD's theorem (Gower et al. 2019) needs {missing}; no bound is "
-                               "quoted.")
+        return _beyond_convexity(problem, sampler, alpha, keys, constant) or Guarantee(
+            None, f"α·L_B = {ratio:.3g}: SGD's theorem (Gower et al. 2019) needs {missing}; no bound is quoted.")
     if ratio > 0.5:
         return Guarantee(None, f"α·L_B = {ratio:.3g} > 1/2: beyond the steps of SGD's theorem (α ≤ 1/(2 L_B), "
                                "Gower et al. 2019); no bound is quoted. (Gradient descent's α < 2/L does not apply "
@@ -178,6 +182,18 @@ def _fresh_batches(problem: Problem, sampler: Sampler, alpha: float) -> Guarante
     return Guarantee(SGD, f"α·L_B = {ratio:.3g} ≤ 1/2: E‖θᵏ − θ*‖² ≤ (1 − αμ)ᵏ ‖θ⁰ − θ*‖² + 2ασ*²/μ, linear "
                           f"convergence (μ = {mu:.3g}) to a noise floor 2ασ*²/μ = {floor:.3g} "
                           "(Gower et al. 2019, Theorem 3.1).")
+
+
+def _beyond_convexity(problem: Problem, sampler: Sampler, alpha: float, keys: set[str],
+                      constant: bool) -> Guarantee | None:
+    """SGD's theorems without strong convexity that the sampler declares and the problem meets: under PL, else for a
+    smooth non-convex F (:mod:`sgdlab.theory.nonconvex`); None when neither applies."""
+    if "pl_sgd" in keys and (found := pl_sgd(problem, sampler, alpha)):
+        return Guarantee(PL_SGD if found[0] else None, found[1])
+    if "nonconvex_sgd" in keys and not declared(problem, "convex_terms", False) and (
+            found := nonconvex_sgd(problem, sampler, alpha, constant)):
+        return Guarantee(NONCONVEX_SGD if found[0] else None, found[1])
+    return None
 
 
 def _shuffled_orders(problem: FiniteSum, sampler: Sampler, alpha: float, constant: bool) -> Guarantee:
@@ -276,6 +292,11 @@ def bound(problem: Problem, sampler: Sampler, step: schedules.StepLike, epochs: 
     verdict = guarantee(problem, sampler, float(alphas.max()) if alphas.size else schedules.initial_alpha(schedule),
                         constant=bool(np.all(alphas == alphas.flat[0])) if alphas.size else True)
     by_epoch = alphas.reshape(max(epochs, 0), steps)
+    if verdict.theorem in (PL_GD, PL_SGD, NONCONVEX_SGD):
+        frame = (nonconvex_curve(problem, sampler, by_epoch, params0) if verdict.theorem == NONCONVEX_SGD
+                 else pl_curve(problem, sampler, verdict.theorem, by_epoch, params0))
+        frame.attrs["verdict"] = verdict.verdict
+        return frame
     theorem, at_epochs = _distance_curve(problem, sampler, verdict, by_epoch, params0)
     if at_epochs is not None:
         L = float(problem.lipschitz())   # type: ignore[arg-type]   # every theorem with a curve knows L
@@ -320,23 +341,11 @@ def _distance_curve(problem: Problem, sampler: Sampler, verdict: Guarantee, alph
         logs = 2 * np.log(np.maximum(np.abs(1 - alphas * mu), np.abs(1 - alphas * L)))
         return CONTRACTION, distance * np.exp(np.concatenate([[0.0], np.cumsum(logs.sum(axis=1))]))
     noise = gradient_noise_at_optimum(problem, sampler.batch_size, sampler)   # type: ignore[arg-type, attr-defined]
-    return SGD, _linear_recursion(distance, 1 - alphas * mu, 2 * alphas**2 * noise)
+    return SGD, linear_recursion(distance, 1 - alphas * mu, 2 * alphas**2 * noise)
 
 
 def _shuffled_curve(problem: FiniteSum, sampler: Sampler, alpha: float, epochs: int, distance: float) -> np.ndarray:
     """rₜ₊₁ ≤ qᵐ rₜ + α³ L_max D at the start and after each epoch (see :mod:`sgdlab.theory.shuffling`)."""
     q, steps = 1 - alpha * term_strong_convexity(problem), sampler.steps_per_epoch(problem.n)
     shift = alpha**3 * float(problem.lipschitz_max()) * shadow_drift(problem, sampler, q)   # type: ignore[arg-type]
-    return _linear_recursion(distance, np.full((epochs, 1), q**steps), np.full((epochs, 1), shift))
-
-
-def _linear_recursion(start: float, factors: np.ndarray, shifts: np.ndarray) -> np.ndarray:
-    """r at the start and at the end of each row of r ← a r + b (``factors`` a > 0 and ``shifts`` b, one row
-    an epoch): r_end = (Π a) r_start + Σⱼ bⱼ Π_{i>j} aᵢ, the products taken as sums of logarithms (no
-    underflow however long the epoch)."""
-    logs = np.log(factors)
-    after = np.cumsum(logs[:, ::-1], axis=1)[:, ::-1] - logs   # Σ_{i>j} log aᵢ within each epoch
-    values = [start]
-    for total, shift, tail in zip(logs.sum(axis=1), shifts, after, strict=True):
-        values.append(np.exp(total) * values[-1] + float(np.sum(shift * np.exp(tail))))
-    return np.array(values)
+    return linear_recursion(distance, np.full((epochs, 1), q**steps), np.full((epochs, 1), shift))

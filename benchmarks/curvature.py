@@ -14,10 +14,10 @@ import time
 from pathlib import Path
 
 import numpy as np
-from run import cpu
 from sklearn.datasets import load_digits
 
 import sgdlab as sl
+from run import cpu
 from sgdlab.theory.curvature import batch_sharpness, hessian_trace, sharpness
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "libsvm"

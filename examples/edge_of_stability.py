@@ -76,8 +76,9 @@ def main(folder: str | None = None):
         sharp.plot(rows.epoch, rows.sharpness, color=colour, label=f"α = {alpha:g}")
         sharp.axhline(2 / alpha, color=colour, linestyle="--", linewidth=1)
         loss.plot(result.history.epoch, result.history.loss, color=colour, linewidth=0.8, label=f"α = {alpha:g}")
+        final_loss = result.history.loss.iloc[-1]
         print(f"α = {alpha:g}: 2/α = {2 / alpha:.3g}, final sharpness {rows.sharpness.iloc[-1]:.3g}, within ±10% of "
-              f"2/α on {hovering(result, alpha):.0%} of the second half's rows, final loss {result.history.loss.iloc[-1]:.3g}")
+              f"2/α on {hovering(result, alpha):.0%} of the second half's rows, final loss {final_loss:.3g}")
     sharp.set(xlabel="step", ylabel="sharpness λ_max(∇²F(θ))", title="sharpness; dashed: 2/α")
     loss.set(xlabel="step", ylabel="F(θ)", yscale="log", title="training loss (full batch)")
     for ax in (sharp, loss):

@@ -61,7 +61,7 @@ def test_network_sharpness_is_the_top_eigenvalue_of_jax_hessian():
     for theta, sharpness in zip([t for t, kept in zip(result.path, recorded, strict=True) if kept],
                                 result.history.sharpness[recorded], strict=True):
         flat, unravel = ravel_pytree(theta)
-        hessian = jax.hessian(lambda v: problem.data_loss(unravel(v), problem.data))(flat)
+        hessian = jax.hessian(lambda v, unravel=unravel: problem.data_loss(unravel(v), problem.data))(flat)
         assert sharpness == pytest.approx(np.linalg.eigvalsh(np.asarray(hessian)).max(), rel=1e-6)
 
 
@@ -98,6 +98,8 @@ def test_curvature_every_is_refused_where_it_cannot_be_measured():
     expectation = sl.expectation(lambda t, w: 0.5 * (t - w) ** 2, lambda key: jax.random.normal(key), 0.0)
     with pytest.raises(ValueError, match=re.escape("curvature_every must be left out for an expectation")):
         sl.minimize(expectation, sl.iid(1), step=0.1, steps=10, curvature_every=1)
+    with pytest.raises(ValueError, match=re.escape("problem must be a finite sum held in memory")):
+        sl.theory.curvature(expectation, expectation.params0)
     problem = sl.least_squares(*_regression())
     with pytest.raises(ValueError, match="curvature_every"):
         sl.minimize(problem, step=0.1, epochs=2, curvature_every=0)

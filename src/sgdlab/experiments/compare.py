@@ -316,7 +316,8 @@ class Session:
         engines = {name: options.engine for _, lanes in self.planned for (name, _), options in lanes.items()}
         computed = sum(len(lanes) for _, lanes in self.todo)
         info = runs_info(problem, specs, engines, self.settings["epochs"])
-        comparison = Comparison(table, describe_problem(problem), info, len(self.histories) - computed, predicted, self.paths, problem, goal=self.goal)
+        comparison = Comparison(table, describe_problem(problem), info, len(self.histories) - computed, predicted,
+                                self.paths, problem, goal=self.goal)
         if self.store is not None:
             self.store.finish(table, predicted, {"settings": self.settings, "source": self.source,
                                                  "problem": comparison.problem, "runs": comparison.runs},

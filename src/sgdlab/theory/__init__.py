@@ -23,7 +23,8 @@ from sgdlab.theory.step_check import StepCheck, check_step
 from sgdlab.theory.theorems import Guarantee, bound, guarantee
 from sgdlab.theory.unbiasedness import Unbiasedness, unbiasedness
 
-__all__ = ["Curvature", "Descent", "GradientBound", "Guarantee", "LipschitzConstant", "NoiseScale", "StepCheck", "Unbiasedness",
+__all__ = ["Curvature", "Descent", "GradientBound", "Guarantee", "LipschitzConstant", "NoiseScale", "StepCheck",
+           "Unbiasedness",
            "bound", "check_step", "curvature", "descent", "exact_cost", "expected_history", "gradient_bound",
            "gradient_noise_at_optimum", "guarantee", "hessian_norm", "lipschitz", "lipschitz_max",
            "minibatch_lipschitz", "noise_scale", "probe_batch_sizes", "unbiasedness", "variance_factor"]

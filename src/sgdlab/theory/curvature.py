@@ -27,8 +27,9 @@ import numpy as np
 import scipy.sparse.linalg
 from jax.flatten_util import ravel_pytree
 
-from sgdlab._helpers import pytrees
+from sgdlab._helpers import pytrees, validation
 from sgdlab._helpers.aliases import Params
+from sgdlab.problems.base import Problem
 from sgdlab.problems.finite_sum import FiniteSum
 
 #: ARPACK stops when the Ritz pair's residual is below this times the eigenvalue's size.
@@ -58,14 +59,14 @@ class Curvature:
         return {column: getattr(self, column) for column in self.COLUMNS}
 
 
-def curvature(problem: FiniteSum, params: Params, batch_size: int | None = None, seed: int = 0,
+def curvature(problem: Problem, params: Params, batch_size: int | None = None, seed: int = 0,
               start: np.ndarray | None = None) -> Curvature:
     """The sharpness, Hessian trace and batch sharpness of ``problem`` at ``params`` (see the module docstring).
 
     Parameters
     ----------
-    problem : FiniteSum
-        A finite sum in memory (its F differentiable twice by JAX).
+    problem : Problem
+        A finite sum in memory (its F differentiable twice by JAX); any other problem is refused.
     params : pytree
         θ.
     batch_size : int, optional
@@ -90,11 +91,21 @@ def curvature(problem: FiniteSum, params: Params, batch_size: int | None = None,
     >>> bool(np.isclose(at.sharpness, np.linalg.eigvalsh(X.T @ X / 3).max(), rtol=1e-10))
     True
     """
+    problem = in_memory_sum(problem)
     params = pytrees.conform("params", params, problem.params0)
     top, vector = sharpness(problem, params, start)
     trace, error = hessian_trace(problem, params, TRACE_PROBES, seed)
     batch = float("nan") if batch_size is None else batch_sharpness(problem, params, batch_size, BATCH_DRAWS, seed)
     return Curvature(top, vector, trace, error, batch)
+
+
+def in_memory_sum(problem: Problem) -> FiniteSum:
+    """``problem``, checked to be a finite sum whose rows are all in this process's memory."""
+    if not isinstance(problem, FiniteSum) or problem.on_disk or problem.is_sharded:
+        validation.fail("problem", "a finite sum held in memory (the curvature is measured on all of its rows)",
+                        f"{type(problem).__name__}" + (" with its data on disk or sharded"
+                                                       if isinstance(problem, FiniteSum) else ""))
+    return problem
 
 
 def sharpness(problem: FiniteSum, params: Params, start: np.ndarray | None = None) -> tuple[float, np.ndarray]:
@@ -122,7 +133,7 @@ def _start(start: np.ndarray | None, size: int) -> np.ndarray:
     random /= np.linalg.norm(random)
     if start is None or np.shape(start) != (size,) or not np.all(np.isfinite(start)):
         return random
-    return np.asarray(start, dtype=np.float64) / max(np.linalg.norm(start), 1e-300) + 1e-3 * random
+    return np.asarray(start, dtype=np.float64) / max(float(np.linalg.norm(start)), 1e-300) + 1e-3 * random
 
 
 def _hessian_vector(problem: FiniteSum, params, data, vector):
@@ -151,7 +162,7 @@ def batch_sharpness(problem: FiniteSum, params: Params, batch_size: int, draws: 
                     seed: int = 0) -> float:
     """E_B[g_Bᵀ H_B g_B] / E_B[‖g_B‖²] over ``draws`` uniform ``batch_size``-subsets (the module docstring); at
     B ≥ N the one batch is F itself."""
-    n = int(problem.n)   # type: ignore[arg-type]   # a finite sum
+    n = int(problem.n)
     generator = np.random.default_rng([seed, 0xBA7C])
     if batch_size >= n:
         batches = np.arange(n)[None, :]

@@ -50,7 +50,8 @@ class ExpectedSmoothness:
     reference: float
 
 
-def expected_smoothness(problem: Problem, sampler: Sampler, reference: float | None = None) -> ExpectedSmoothness | None:
+def expected_smoothness(problem: Problem, sampler: Sampler,
+                        reference: float | None = None) -> ExpectedSmoothness | None:
     """The ABC constants of ``sampler``'s batches on ``problem``, measured from ``reference`` (None: from the terms'
     lower bound b, with C = 0); None where the family declares no lower bound of its terms or L_max is unknown."""
     low, L_max = declared(problem, "term_lower_bound", None), problem.lipschitz_max()
@@ -103,9 +104,9 @@ def pl_sgd(problem: Problem, sampler: Sampler, alpha: float) -> tuple[bool, str]
     limit, constants = known
     mu, L = pl_constant(problem), float(problem.lipschitz())   # type: ignore[arg-type]
     if alpha > limit:
-        return False, (f"α = {alpha:.4g} > {limit:.4g} = min(μ/(2AL), 1/(2BL)): beyond the steps of SGD's theorem under the "
-                f"Polyak–Łojasiewicz inequality (μ = {mu:.3g}, Khaled and Richtárik 2023, Theorem 3); no bound is "
-                "quoted.")
+        return False, (f"α = {alpha:.4g} > {limit:.4g} = min(μ/(2AL), 1/(2BL)): beyond the steps of SGD's theorem "
+                f"under the Polyak–Łojasiewicz inequality (μ = {mu:.3g}, Khaled and Richtárik 2023, Theorem 3); "
+                "no bound is quoted.")
     floor = L * constants.C * alpha / (2 * mu)
     return True, (f"α = {alpha:.4g} ≤ min(μ/(2AL), 1/(2BL)) = {limit:.4g}, with F satisfying the Polyak–Łojasiewicz "
             f"inequality for μ = {mu:.3g} (not strongly convex) and E‖g‖² ≤ 2A(F − p*) + B‖∇F‖² + C (A = "
@@ -120,8 +121,8 @@ def nonconvex_sgd(problem: Problem, sampler: Sampler, alpha: float, constant: bo
     if constants is None or L is None or problem.constraint is not None:
         return None
     if not constant:
-        return False, ("SGD's non-convex theorem (Khaled and Richtárik 2023, Theorem 2) is stated for a constant step; no "
-                "bound is quoted.")
+        return False, ("SGD's non-convex theorem (Khaled and Richtárik 2023, Theorem 2) is stated for a constant "
+                "step; no bound is quoted.")
     if constants.B > 0 and alpha > 1 / (L * constants.B):
         return False, (f"α = {alpha:.4g} > 1/(LB) = {1 / (L * constants.B):.4g}: beyond the steps of SGD's non-convex "
                 "theorem (Khaled and Richtárik 2023, Theorem 2); no bound is quoted.")

@@ -9,14 +9,15 @@ theorems of their own (:mod:`sgdlab.theory.theorems`), with other limits.
 from __future__ import annotations
 
 import dataclasses
+from typing import TypeGuard
 
 from sgdlab import schedules
 from sgdlab._helpers import theorem, validation
 from sgdlab._helpers.declared import declared
 from sgdlab.methods import Method
 from sgdlab.problems.base import Problem
-from sgdlab.samplers import Sampler, full_batch
 from sgdlab.problems.finite_sum import FiniteSum
+from sgdlab.samplers import Sampler, full_batch
 from sgdlab.theory.curvature import sharpness
 from sgdlab.theory.smoothness import lipschitz
 from sgdlab.theory.theorems import descent_rule, guarantee, strong_convexity
@@ -103,8 +104,8 @@ def check_step(problem: Problem, step: schedules.StepLike, sampler: Sampler | No
     ratio = alpha * L
     if not method.is_plain:
         return method_verdict(problem, method, alpha, float(L), isinstance(schedule, schedules.Constant), sampler)
-    verdict = guarantee(problem, sampler, alpha, constant=isinstance(schedule, schedules.Constant))
-    text, quoted = verdict.verdict, verdict.theorem
+    judged = guarantee(problem, sampler, alpha, constant=isinstance(schedule, schedules.Constant))
+    text, quoted = judged.verdict, judged.theorem
     if not isinstance(schedule, schedules.Constant):
         text = f"judged by the largest step, max αₖ = {alpha:.4g}: {text}"
     if problem.lipschitz() is None and sampler.is_full_batch:   # gradient descent's rule with L estimated at θ⁰
@@ -112,7 +113,7 @@ def check_step(problem: Problem, step: schedules.StepLike, sampler: Sampler | No
     return StepCheck(float(L), 2 / float(L), ratio, ratio < 2, text, quoted)
 
 
-def _measurable(problem: Problem) -> bool:
+def _measurable(problem: Problem) -> TypeGuard[FiniteSum]:
     """Whether the curvature of F can be measured: a finite sum whose rows are in this process's memory."""
     return isinstance(problem, FiniteSum) and not problem.on_disk and not problem.is_sharded
 
@@ -125,8 +126,8 @@ def _uncertified(problem: FiniteSum, schedule: schedules.Schedule, sampler: Samp
     relation = "<" if alpha * top < 2 else "≥"
     verdict = (f"no certified L for {type(problem).__name__} (no theorem's step limit applies): the sharpness at θ⁰ is "
                f"λ_max(∇²F(θ⁰)) = {top:.4g} (Lanczos), so α·λ_max = {alpha * top:.3g} {relation} 2 and 2/λ_max = "
-               f"{2 / top:.4g}; that stability holds at θ⁰ only: on a network the sharpness rises during training until "
-               "it hovers at 2/α, the edge of stability (Cohen et al. 2021). Record it with curvature_every.")
+               f"{2 / top:.4g}; that stability holds at θ⁰ only: on a network the sharpness rises during training "
+               "until it hovers at 2/α, the edge of stability (Cohen et al. 2021). Record it with curvature_every.")
     return StepCheck(top, 2 / top, alpha * top, alpha * top < 2, verdict, None)
 
 
@@ -186,7 +187,8 @@ def _variance_reduced(problem: Problem, result: theorem.Theorem, alpha: float, L
         verdict = f"{result.statement}; L_max is not known here."
     else:
         inside = "within" if result.admits(ratio) else "beyond"
-        verdict = f"α·L_max = {ratio:.3g} ({inside} {result.title}'s α·L_max {'<' if result.strict else '≤'} {most:.3g})."
+        relation = "<" if result.strict else "≤"
+        verdict = f"α·L_max = {ratio:.3g} ({inside} {result.title}'s α·L_max {relation} {most:.3g})."
     return StepCheck(L, 2 / L, alpha * L, alpha * L < 2, verdict, result.statement)
 
 
@@ -218,4 +220,6 @@ def _linear_rate_missing(problem: Problem) -> str:
     convex terms (declared by the family's class) and a strong convexity μ > 0."""
     if not declared(problem, "convex_terms", False):
         return "the terms are not declared convex"
-    return "" if strong_convexity(problem) else "F is not known strongly convex here (μ is 0 or unknown; an ℓ2 weight λ > 0 gives μ ≥ λ)"
+    if strong_convexity(problem):
+        return ""
+    return "F is not known strongly convex here (μ is 0 or unknown; an ℓ2 weight λ > 0 gives μ ≥ λ)"

@@ -42,8 +42,17 @@ from sgdlab.problems.base import Problem
 from sgdlab.problems.finite_sum import FiniteSum
 from sgdlab.samplers import Sampler
 from sgdlab.theory.minibatch import gradient_noise_at_optimum, minibatch_lipschitz
-from sgdlab.theory.nonconvex import (NONCONVEX_SGD, PL_GD, PL_SGD, linear_recursion, nonconvex_curve,
-                                     nonconvex_sgd, pl_curve, pl_gradient_descent, pl_sgd)
+from sgdlab.theory.nonconvex import (
+    NONCONVEX_SGD,
+    PL_GD,
+    PL_SGD,
+    linear_recursion,
+    nonconvex_curve,
+    nonconvex_sgd,
+    pl_curve,
+    pl_gradient_descent,
+    pl_sgd,
+)
 from sgdlab.theory.shuffling import shadow_drift, term_strong_convexity
 
 DESCENT = theorem.GRADIENT_DESCENT.name

@@ -190,6 +190,21 @@ def test_chosen_schemes_take_the_same_default_steps_as_the_main_job():
         assert steps.pop("GD") == "1/L" and set(steps.values()) == {"0.5/L_B"}
 
 
+def test_each_method_of_a_product_starts_from_the_plain_run():
+    """An averaged run's averaging and a variance-reduced run's method and step do not carry over to the methods
+    listed after them (SVRG once ran with the previous entry's Polyak averaging)."""
+    from sgdlab.experiments import run_tables
+
+    runs = run_tables.product_runs(["with_replacement"], [1], ["polyak_average", "svrg", "heavy_ball:0.9", "plain"])
+    assert runs["with_replacement B=1 polyak_average"] == {"sampler": "with_replacement", "batch_size": 1, "step": "0.5/L_B",
+                                              "method": "plain", "average": "polyak_average"}
+    assert runs["with_replacement B=1 svrg"] == {"sampler": "with_replacement", "batch_size": 1, "step": "0.125/L_max",
+                                    "method": "svrg"}
+    momentum = runs["with_replacement B=1 heavy_ball:0.9"]
+    assert momentum["step"] == "0.05/L_B" and "average" not in momentum
+    assert runs["with_replacement B=1"] == {"sampler": "with_replacement", "batch_size": 1, "step": "0.5/L_B"}
+
+
 def test_a_plain_number_is_a_step_on_the_command_line_and_in_a_file(tmp_path, capsys):
     """`--step 0.1` and `step = "0.1"` are the constant step 0.1, as --help and the README offer."""
     assert main(["compare", "--schemes", "cyclic", "--batch-sizes", "8", "--epochs", "1", "--seeds", "1",

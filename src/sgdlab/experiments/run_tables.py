@@ -49,13 +49,13 @@ def product_runs(schemes: list[str], batch_sizes: list[int], methods: list[str] 
         sampler, settings = entries.read_text(scheme, SAMPLERS, "--schemes")
         sized = "batch_size" in SAMPLERS.parameters(sampler) and "batch_size" not in settings
         for size in batch_sizes if sized else [settings.get("batch_size")]:
-            run = _default_run(sampler, {**settings, **({"batch_size": size} if sized else {})})
+            plain = _default_run(sampler, {**settings, **({"batch_size": size} if sized else {})})
             for text in methods or ["plain"]:
                 method_text, average = split_method(text)
                 method = entries.build(method_text, METHODS, "--methods")
-                if run["step"] == DEFAULT_STEPS["full_batch"] and method.needs_finite_sum:
+                if plain["step"] == DEFAULT_STEPS["full_batch"] and method.needs_finite_sum:
                     continue   # a variance-reduced gradient descent is gradient descent
-                run = dict(run)
+                run = dict(plain)
                 if text != "plain":
                     run.update(method=method_text, step=method_step(method, run["step"]))
                 if average is not None:
@@ -66,8 +66,8 @@ def product_runs(schemes: list[str], batch_sizes: list[int], methods: list[str] 
 
 def method_step(method: Any, plain_step: str) -> str:
     """A method's default step: inside the step limit of the theorem its class declares (its ``default`` α·L_max
-    for a variance-reduced method, else the limit rounded down to two digits); else its ``step_scale()`` times the plain step (1 − β
-    for momentum β, so that the step it takes in the long run, α/(1 − β), is the plain one's)."""
+    for a variance-reduced method, else the limit rounded down to two digits); else its ``step_scale()`` times the
+    plain step (1 − β for momentum β, so that the step it takes in the long run, α/(1 − β), is the plain one's)."""
     for theorem in declared(method, "theorems", ()):
         if theorem.limit is not None and theorem.constant == "L_max":
             ratio = theorem.default if theorem.default is not None else math.floor(theorem.limit * 100) / 100

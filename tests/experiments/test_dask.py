@@ -3,9 +3,7 @@
 serial tables, and a worker killed with SIGKILL mid-study still leaves the complete table."""
 
 import signal
-import socket
 import subprocess
-import sys
 import time
 
 import numpy as np
@@ -15,6 +13,7 @@ import pytest
 import sgdlab as sl
 from sgdlab.experiments.cli import main
 
+from dask_cluster import free_port, start_scheduler, start_worker, without_time
 from experiment_files import logistic_experiment, study_experiment
 
 distributed = pytest.importorskip("distributed")
@@ -23,21 +22,13 @@ RUNS = {"GD": dict(sampler="full_batch", step="1/L"), "RR": dict(sampler=sl.shuf
         "SGD": dict(sampler=sl.with_replacement(8), step=0.01), "cyclic": dict(sampler=sl.cyclic(8), step=0.01)}
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def cluster():
     """(address, worker processes): a scheduler and two single-threaded workers, stopped at the end."""
-    address = f"tcp://127.0.0.1:{free_port()}"
-    quiet = dict(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    scheduler = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
-                                  "--port", address.rsplit(":", 1)[1], "--no-dashboard"], **quiet)
-    workers = [subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", address, "--nthreads", "1",
-                                 "--no-nanny", "--no-dashboard", "--name", f"w{i}"], **quiet) for i in range(2)]
+    port = free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    scheduler = start_scheduler(port)
+    workers = [start_worker(address, f"w{i}", nanny=False) for i in range(2)]
     try:
         with distributed.Client(address, timeout=60) as client:
             client.wait_for_workers(2, timeout=60)
@@ -53,10 +44,6 @@ def problems(regression_data):
     X, y = regression_data
     return {"all": sl.least_squares(X, y), "half": sl.least_squares(X[:30], y[:30]),
             "own": sl.finite_sum(lambda theta, e: 0.5 * (e[0] @ theta - e[1]) ** 2, (X, y), np.zeros(4))}
-
-
-def without_time(table):
-    return table.drop(columns="time")
 
 
 def test_a_study_on_a_dask_cluster_gives_the_serial_table(cluster, problems):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import sys
 import warnings
 from collections.abc import Callable
@@ -185,6 +186,7 @@ def batch_size(problem_table, sizes, sampler, epochs, seeds, out, overwrite):
     from sgdlab.experiments.report import write_report
 
     sizes = _split(sizes, "--sizes", int)
+    study.sized_sampler(sampler)
     document = {"problem": problem_table,
                 "compare": {"epochs": epochs, "seeds": seeds}, "runs": _run_tables().product_runs([sampler], sizes)}
     experiment = config.validated(document, where="sgdlab batch-size")
@@ -282,10 +284,11 @@ def _execute(experiment: dict, overwrite: bool, workers: int = 1, scheduler: str
     if "problems" in experiment:
         _execute_study(experiment, overwrite, workers, scheduler)
         return
-    built = _building().build(experiment)
-    with _executor(workers, scheduler) as executor, console.Progress() as on_epoch:
-        comparison = compare(built.problem, built.runs, **_comparison_options(experiment, built), out=built.out,
-                             on_epoch=on_epoch, overwrite=overwrite, executor=executor)
+    with _executor(workers, scheduler) as executor:
+        built = _building().build(experiment)
+        with _saved_when_lost(built.out), console.Progress() as on_epoch:
+            comparison = compare(built.problem, built.runs, **_comparison_options(experiment, built), out=built.out,
+                                 on_epoch=on_epoch, overwrite=overwrite, executor=executor)
     console.print_summary(comparison, built.title)
     console.print_counts([comparison], built.out)
     click.echo(f"report: {write_report(built.out)}")
@@ -302,13 +305,14 @@ def _execute_study(experiment: dict, overwrite: bool, workers: int, scheduler: s
 
     out, title = _building().study_out(experiment), _building().study_title(experiment)
     sessions, titles = {}, {}
-    for name, description in _building().each_problem(experiment).items():
-        built = _built_problem(name, description)
-        sessions[name] = plan(built.problem, built.runs, **_comparison_options(description, built),
-                              out=problem_folder(out, name), overwrite=overwrite)
-        titles[name] = built.title if experiment["compare"]["title"] else f"{name}: {built.title}"   # names it
-    with _executor(workers, scheduler) as executor, console.Progress() as on_epoch:
-        result = run_study(sessions, out, executor, on_epoch, title, overwrite)
+    with _executor(workers, scheduler) as executor:
+        for name, description in _building().each_problem(experiment).items():
+            built = _built_problem(name, description)
+            sessions[name] = plan(built.problem, built.runs, **_comparison_options(description, built),
+                                  out=problem_folder(out, name), overwrite=overwrite)
+            titles[name] = built.title if experiment["compare"]["title"] else f"{name}: {built.title}"   # names it
+        with _saved_when_lost(out), console.Progress() as on_epoch:
+            result = run_study(sessions, out, executor, on_epoch, title, overwrite)
     for name, comparison in result.comparisons.items():
         console.print_summary(comparison, titles[name])
     grid = result.overview()
@@ -338,6 +342,36 @@ def _comparison_options(description: dict, built: Built) -> dict:
 
 
 @contextlib.contextmanager
+def _saved_when_lost(out: str):
+    """An executor lost mid-run (:class:`~sgdlab.experiments.groups.ExecutorLost`) ends the command with one line:
+    how many runs finished, where they are saved, and that the same command reuses them."""
+    from sgdlab.experiments.groups import ExecutorLost
+
+    try:
+        yield
+    except ExecutorLost as lost:
+        raise click.ClickException(f"{lost.what}: {lost.finished} of {lost.total} runs had finished and are saved "
+                                   f"in {out}; run the same command again to reuse them and compute the rest."
+                                   ) from None
+
+
+@contextlib.contextmanager
+def _dask_logs_quiet():
+    """Dask's client logs nothing below CRITICAL while the command runs: its reconnection tracebacks would bury the
+    one line that says what happened (a lost scheduler: :func:`_saved_when_lost`)."""
+    loggers = [logging.getLogger(name) for name in list(logging.root.manager.loggerDict)
+               if name.partition(".")[0] == "distributed"]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
+
+
+@contextlib.contextmanager
 def _executor(workers: int, scheduler: str | None):
     """None for one local worker (this process); a pool of that many spawned processes (JAX's threads do not
     survive a fork); or the executor of a client of the Dask ``scheduler``."""
@@ -351,7 +385,10 @@ def _executor(workers: int, scheduler: str | None):
         except OSError as error:
             raise click.BadParameter(f"no Dask scheduler answered at {scheduler} ({error}).",
                                      param_hint="--scheduler") from None
-        with client:
+        except (ValueError, TypeError) as error:
+            raise click.BadParameter(f"expected a Dask scheduler's address, tcp://HOST:PORT; got {scheduler!r} "
+                                     f"({error}).", param_hint="--scheduler") from None
+        with _dask_logs_quiet(), client:
             yield client.get_executor()
     elif workers == 1:
         yield None

@@ -8,6 +8,12 @@ worker runs it and sends back each run's history as columns. Groups come back as
 saves each at once: an interrupted comparison keeps every finished group. A group that
 raises does not stop the others; once all are done, one error names every group that failed and why.
 
+On a Dask cluster a problem is the result of a task that unpickles it (its bytes held by the scheduler), so when
+a worker dies Dask reruns its groups, and the problem they need, on the others; a group cancelled because its
+inputs were lost is submitted again (up to ``RETRIES`` times). When the executor itself is gone (the scheduler
+lost, a process pool broken), :class:`ExecutorLost` says how many runs had finished: with a results folder they
+are saved, and the same call again reuses them.
+
 Every task is announced to ``on_epoch(label, 0, epochs)`` before any runs, so a progress display knows the whole
 work from the start; a task run here then reports each epoch, a task run elsewhere its last one when it is back.
 
@@ -20,14 +26,25 @@ from __future__ import annotations
 import io
 import pickle
 from collections.abc import Callable, Iterator
-from concurrent.futures import Executor, as_completed
+from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, CancelledError, Executor, Future, wait
 from typing import Any, NamedTuple
 
 import cloudpickle
 
+from sgdlab._helpers import validation
+
 
 class GroupsFailed(RuntimeError):
     """Some run groups raised in their workers; the others finished (and were saved)."""
+
+
+class ExecutorLost(RuntimeError):
+    """The executor can run nothing more (its scheduler or processes are gone); the groups that finished before
+    were handed back (and saved, when the comparison has a folder)."""
+
+    def __init__(self, what: str, finished: int, total: int):
+        super().__init__(f"{what}: {finished} of {total} runs finished before")
+        self.what, self.finished, self.total = what, finished, total
 
 
 class Task(NamedTuple):
@@ -44,6 +61,15 @@ class Task(NamedTuple):
         return next(iter(self.lanes.values())).budget.units
 
 
+def checked_executor(executor: Any) -> Executor | None:
+    """``executor=``: None (this process) or a ``concurrent.futures.Executor``."""
+    if executor is not None and not isinstance(executor, Executor):
+        validation.fail("executor", "None or a concurrent.futures.Executor (a ProcessPoolExecutor started with the "
+                        "spawn method, or distributed.Client(...).get_executor())", validation.shown(executor),
+                        error=TypeError)
+    return executor
+
+
 def computed(tasks: list[Task], on_epoch: Callable | None, executor: Executor | None,
              run_group: Callable) -> Iterator[tuple[int, tuple[dict, dict]]]:
     """``run_group(problem, lanes, group, on_unit)`` for each task: in order here without an executor, else as the
@@ -57,23 +83,54 @@ def computed(tasks: list[Task], on_epoch: Callable | None, executor: Executor | 
             yield index, run_group(task.problem, task.lanes, task.group, on_unit)
         return
     problems = _shipped_problems(tasks, executor)
-    futures = {executor.submit(run_payload, problems[id(task.problem)],
-                               _pickled_without(task.problem, (run_group, task.lanes, task.group))): index
-               for index, task in enumerate(tasks)}
-    failures = []
-    for future in as_completed(futures):
-        task = tasks[futures[future]]
-        try:
-            result = future.result()
-        except Exception as error:   # reported with the group's name once the rest are done
-            failures.append(f"{task.label}: {type(error).__name__}: {error}")
-            continue
-        if on_epoch is not None:   # the group's program ran every epoch elsewhere
-            on_epoch(task.label, task.epochs, task.epochs)
-        yield futures[future], result
+
+    def submit(index: int) -> Future:
+        task = tasks[index]
+        return executor.submit(run_payload, problems[id(task.problem)],
+                               _pickled_without(task.problem, (run_group, task.lanes, task.group)))
+
+    pending = {submit(index): index for index in range(len(tasks))}
+    failures, retries, finished = [], dict.fromkeys(range(len(tasks)), RETRIES), 0
+    while pending:
+        for future in wait(pending, return_when=FIRST_COMPLETED).done:
+            index = pending.pop(future)
+            task = tasks[index]
+            try:
+                result = future.result()
+            except Exception as error:
+                lost = _executor_lost(executor, error)
+                if lost:
+                    raise ExecutorLost(lost, finished, sum(len(task.lanes) for task in tasks)) from None
+                if isinstance(error, CancelledError) and retries[index]:   # its inputs were lost: again
+                    retries[index] -= 1
+                    pending[submit(index)] = index
+                else:   # reported with the group's name once the rest are done
+                    failures.append(f"{task.label}: {type(error).__name__}: {error}")
+                continue
+            if on_epoch is not None:   # the group's program ran every epoch elsewhere
+                on_epoch(task.label, task.epochs, task.epochs)
+            finished += len(task.lanes)
+            yield index, result
     if failures:
-        raise GroupsFailed(f"{len(failures)} of {len(futures)} run group(s) failed (the others finished): "
+        raise GroupsFailed(f"{len(failures)} of {len(tasks)} run group(s) failed (the others finished): "
                            + "; ".join(failures))
+
+
+#: How many times a group whose task was cancelled (its worker's inputs lost) is submitted again.
+RETRIES = 3
+
+
+def _executor_lost(executor: Executor, error: Exception) -> str:
+    """What was lost, in words, when ``error`` means the executor can run nothing more ('' otherwise): a process
+    pool whose worker died abruptly, or a Dask client no longer connected to its scheduler."""
+    if isinstance(error, BrokenExecutor):
+        return "the pool's worker processes were lost"
+    if _on_dask(executor) and isinstance(error, CancelledError):
+        from distributed import get_client
+
+        if get_client().status != "running":
+            return "the Dask scheduler was lost"
+    return ""
 
 
 def _reporter(on_epoch: Callable, task: Task) -> Callable[[int], None]:
@@ -83,15 +140,27 @@ def _reporter(on_epoch: Callable, task: Task) -> Callable[[int], None]:
 
 def _shipped_problems(tasks: list[Task], executor: Executor) -> dict[int, Any]:
     """What the tasks of each problem receive for it: the problem pickled once; for the executor of a Dask client
-    (``distributed.Client(...).get_executor()``), those bytes scattered to the workers once, each task naming them
-    (Dask hands a task the copy held where it runs), so the data do not travel with every task."""
+    (``distributed.Client(...).get_executor()``), the future of a task that unpickles those bytes, which the groups
+    take as their input, so the data travel to a worker once and not with every group. The bytes are the task's
+    argument, held by the scheduler: when the worker holding the problem dies, Dask recomputes it elsewhere
+    (scattered data could not be recomputed, and its loss cancelled every group waiting on it)."""
     pickled = {id(task.problem): cloudpickle.dumps(task.problem) for task in tasks}
-    if type(executor).__module__.partition(".")[0] != "distributed":
+    if not _on_dask(executor):
         return pickled
     from distributed import get_client
 
     client = get_client()
-    return {key: client.scatter(data, broadcast=True, hash=False) for key, data in pickled.items()}
+    return {key: client.submit(_unpickled, data, pure=False) for key, data in pickled.items()}
+
+
+def _on_dask(executor: Executor) -> bool:
+    """Whether ``executor`` is a Dask client's (``distributed.Client(...).get_executor()``)."""
+    return type(executor).__module__.partition(".")[0] == "distributed"
+
+
+def _unpickled(problem: bytes) -> Any:
+    """In a worker: the problem of a group's tasks, unpickled once."""
+    return cloudpickle.loads(problem)
 
 
 class _ProblemPickler(cloudpickle.Pickler):
@@ -130,8 +199,9 @@ def _pickled_without(problem, value) -> bytes:
     return buffer.getvalue()
 
 
-def run_payload(problem: bytes, payload: bytes) -> tuple[dict, dict]:
-    """In a worker: unpickle one group and its problem, and run it."""
-    unpickled = cloudpickle.loads(problem)
-    run_group, lanes, group = _ProblemUnpickler(io.BytesIO(payload), unpickled).load()
-    return run_group(unpickled, lanes, group, None)
+def run_payload(problem: Any, payload: bytes) -> tuple[dict, dict]:
+    """In a worker: one group, unpickled against its problem (pickled bytes, or on Dask the problem itself), run."""
+    if isinstance(problem, bytes):
+        problem = _unpickled(problem)
+    run_group, lanes, group = _ProblemUnpickler(io.BytesIO(payload), problem).load()
+    return run_group(problem, lanes, group, None)

@@ -1,6 +1,8 @@
 """Bad input: each raises a clear error naming the parameter, what is allowed and what was given."""
 
 import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -91,6 +93,22 @@ CASES = [
     ("batch_grad indices", lambda: problem.batch_grad(np.zeros(3), [0, 12]), ValueError,
      "idx must be indices in [0, 11]; got indices from 0 to 12"),
     ("batches epoch", lambda: sl.cyclic(2).batches(10, epoch=-1), ValueError, "epoch must be an integer >= 0; got -1"),
+    ("executor object", lambda: sl.compare(problem, {"a": dict(sampler=sl.cyclic(4), step=0.1)}, seeds=1, epochs=1, executor=42),
+     TypeError, "executor must be None or a concurrent.futures.Executor (a ProcessPoolExecutor started with the spawn method, or distributed.Client(...).get_executor()); got 42."),
+    ("study executor", lambda: sl.study({"a": problem}, {"a": dict(sampler=sl.cyclic(4), step=0.1)}, seeds=1, epochs=1, executor="dask"),
+     TypeError, "executor must be None or a concurrent.futures.Executor"),
+    ("importance weights text", lambda: sl.importance(1, weights=["a"] * 12), ValueError,
+     "weights must be 'lipschitz' or N nonnegative numbers; got ['a', 'a'"),
+    ("step_sweep ratios empty", lambda: sl.step_sweep(problem, [sl.cyclic(4)], ratios=[]), ValueError,
+     "ratios must be a non-empty list of positive numbers α·L; got an empty list."),
+    ("step_sweep ratios number", lambda: sl.step_sweep(problem, [sl.cyclic(4)], ratios=2.0), TypeError,
+     "ratios must be a non-empty list of positive numbers α·L; got 2.0."),
+    ("average starts after the run", lambda: sl.minimize(problem, sl.cyclic(4), step=0.01, epochs=5, average=sl.polyak_average(start=100)),
+     ValueError, "average must be a Polyak average that starts before the run ends (start < 5 epochs here); got Polyak–Ruppert average from epoch 100 for a run of 15 steps."),
+    ("integer params0", lambda: sl.finite_sum(lambda t, e: (t - e) ** 2, np.ones(5), np.array(1)), TypeError,
+     "params0 must be floating-point leaves (gradients move θ; nothing is cast: write 1.0 or np.zeros(p), and hold integer state outside θ, e.g. a Flax nnx.Variable, not an nnx.Param); got a leaf of dtype int64 at position 0."),
+    ("boolean params0 leaf", lambda: sl.finite_sum(lambda t, e: (t["w"] - e) ** 2, np.ones(5), {"on": True, "w": 0.0}), TypeError,
+     "params0 must be floating-point leaves"),
 ]
 
 
@@ -104,3 +122,22 @@ def test_step_is_required_when_L_is_unknown():
     custom = sl.finite_sum(lambda p, e: (p - e) ** 2, np.arange(5.0), 0.0)
     with pytest.raises(ValueError, match=re.escape("step must be given for a problem whose L is not known")):
         sl.minimize(custom)
+
+
+CLI_CASES = [
+    # (arguments, the one line it must print); each ends with exit code 2
+    (["run", "exp.toml", "--scheduler", "not a url"], "sgdlab: error: Invalid value for --scheduler: expected a Dask scheduler's address, tcp://HOST:PORT; got 'not a url' (missing port number"),
+    (["run", "exp.toml", "--scheduler", "http://127.0.0.1:8786"], "expected a Dask scheduler's address, tcp://HOST:PORT; got 'http://127.0.0.1:8786' (unknown address scheme 'http'"),
+    (["run", "exp.toml", "--scheduler", ""], "expected a Dask scheduler's address, tcp://HOST:PORT; got ''"),
+    (["batch-size", "--sampler", "full_batch"], "sgdlab: error: sampler must be a sampler that takes a batch size, one of iid, with_replacement"),
+]
+
+
+@pytest.mark.parametrize("args, text", CLI_CASES, ids=[" ".join(args) for args, _ in CLI_CASES])
+def test_bad_command_lines_end_with_one_line_and_exit_code_2(args, text, tmp_path):
+    pytest.importorskip("distributed")
+    (tmp_path / "exp.toml").write_text('[compare]\nepochs = 1\nseeds = 1\n\n[runs.a]\nsampler = "cyclic"\nbatch_size = 8\n')
+    result = subprocess.run([sys.executable, "-m", "sgdlab.experiments.cli", *args], capture_output=True, text=True,
+                            cwd=tmp_path)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert text in result.stderr

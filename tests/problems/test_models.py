@@ -112,6 +112,28 @@ def test_a_model_without_trainable_arrays_is_refused(data):
         sl.finite_sum(lambda m, example: m(example[0]).sum(), data, frozen)
 
 
+def test_an_integer_leaf_of_theta_is_refused_and_an_equinox_integer_field_held_as_it_is():
+    """Nothing is cast: a Flax nnx.Param of integers would be θ, and is refused; Equinox leaves an integer field
+    out of θ (eqx.is_inexact_array), so the run trains the floats and returns the integer unchanged."""
+
+    class Counted(nnx.Module):
+        def __init__(self):
+            self.w, self.k = nnx.Param(jnp.zeros(2)), nnx.Param(jnp.array(3))
+
+    targets = np.arange(10.0).reshape(5, 2)
+    with pytest.raises(TypeError, match=r"params0 must be floating-point leaves .* got a leaf of dtype int64"):
+        sl.finite_sum(lambda m, e: jnp.sum((m.w - e) ** 2), targets, Counted())
+
+    class Scaled(eqx.Module):
+        w: jax.Array
+        k: jax.Array
+
+    problem = sl.finite_sum(lambda m, e: jnp.sum((m.w * m.k - e) ** 2), targets, Scaled(jnp.zeros(2), jnp.array(3)))
+    trained = problem.model(sl.minimize(problem, step=0.02, epochs=200).params)
+    assert trained.k.dtype == jnp.int64 and int(trained.k) == 3
+    np.testing.assert_allclose(trained.w * 3, targets.mean(0), rtol=1e-6)
+
+
 @pytest.mark.parametrize("make", MODELS.values(), ids=MODELS.keys())
 def test_a_run_on_a_model_resumes_from_its_checkpoint_as_if_never_stopped(data, make, tmp_path):
     problem, checkpoint = sl.finite_sum(squared_error, data, make()), tmp_path / "run.npz"

@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 
 from sgdlab import samplers, theory
+from sgdlab._helpers import validation
 from sgdlab._helpers.files import atomic_write
 from sgdlab.experiments.compare import Comparison, compare
 from sgdlab.experiments.run_tables import run_name
@@ -26,7 +27,7 @@ def study(problem, sizes: list[int], sampler: str = "shuffled_cyclic", seeds=5, 
     """(the comparison over ``sizes``, the analysis: B_simple at θ⁰, the probe's table and knee); ``out``,
     ``overwrite`` and ``source`` as in :func:`~sgdlab.experiments.compare.compare`."""
     sizes = checked_sizes(sizes, problem.n)
-    make = samplers.SAMPLERS[sampler]
+    make = samplers.SAMPLERS[sized_sampler(sampler)]
     runs = {run_name(sampler, size): {"sampler": make(size)} for size in sizes}
     comparison = compare(problem, runs, seeds=seeds, epochs=epochs, out=out, title=title, on_epoch=on_epoch,
                          overwrite=overwrite, source=source)
@@ -41,6 +42,15 @@ def study(problem, sizes: list[int], sampler: str = "shuffled_cyclic", seeds=5, 
     if out is not None:
         _save(Path(out) / "experiment.json", analysis)
     return comparison, analysis
+
+
+def sized_sampler(name: str) -> str:
+    """``name``, checked to be a registered sampler whose factory takes a batch size."""
+    registry = samplers.SAMPLERS
+    sized = [entry for entry in registry if "batch_size" in registry.parameters(entry)]
+    if registry.named(name, "sampler") not in sized:
+        validation.fail("sampler", f"a sampler that takes a batch size, one of {', '.join(sized)}", repr(name))
+    return name
 
 
 def _save(path: Path, analysis: dict) -> None:

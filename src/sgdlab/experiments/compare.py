@@ -219,6 +219,7 @@ def compare(problem: FiniteSum, runs: dict, seeds: int | Iterable[int] = 10, epo
     >>> sorted(comparison.table.run.unique()), len(comparison.table)
     (['GD', 'RR'], 24)
     """
+    executor = groups.checked_executor(executor)
     session = plan(problem, runs, seeds, epochs, out, record_every, tol, title, engine, predict, record_params,
                    overwrite, source, goal, heldout, stop, curvature_every)
     with session.opened():

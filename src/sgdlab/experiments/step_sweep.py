@@ -158,7 +158,7 @@ def step_sweep(problem: FiniteSum, samplers: Sequence[Sampler], ratios: Iterable
     if L is None:
         validation.fail("problem", "a finite sum whose L is known (the steps are ratios of 1/L)",
                         validation.shown(problem), error=TypeError)
-    ratios = sorted({validation.positive_float("ratios", ratio) for ratio in ratios})
+    ratios = _ratios(ratios)
     labels = {_label(sampler): sampler for sampler in samplers}
     if not labels:
         validation.fail("samplers", "a non-empty list of samplers", "[]")
@@ -171,6 +171,17 @@ def step_sweep(problem: FiniteSum, samplers: Sequence[Sampler], ratios: Iterable
     rows = _final_rows(table, labels, ratios)
     limits = {label: 2 * L / _minibatch_constant(problem, sampler) for label, sampler in labels.items()}
     return StepSweep(rows, {label: _edge(rows[rows.sampler == label]) for label in labels}, limits)
+
+
+def _ratios(ratios: Any) -> list[float]:
+    """The swept α·L, checked (a non-empty list of positive numbers), sorted, each once."""
+    if isinstance(ratios, str) or not isinstance(ratios, Iterable):
+        validation.fail("ratios", "a non-empty list of positive numbers α·L", validation.shown(ratios),
+                        error=TypeError)
+    checked = sorted({validation.positive_float("ratios", ratio) for ratio in ratios})
+    if not checked:
+        validation.fail("ratios", "a non-empty list of positive numbers α·L", "an empty list")
+    return checked
 
 
 def _label(sampler: Sampler) -> str:

@@ -121,7 +121,7 @@ def study(problems: dict[str, FiniteSum], runs: dict, seeds: Any = 10, epochs: i
     >>> result.table.columns[0], sorted(result.table.problem.unique()), result.overview().shape
     ('problem', ['small', 'wide'], (2, 2))
     """
-    problems = _checked_problems(problems)
+    problems, executor = _checked_problems(problems), groups.checked_executor(executor)
     sessions = {name: plan(problem, runs, seeds=seeds, epochs=epochs, title=name if title is None else
                            f"{title}: {name}", out=None if out is None else problem_folder(out, name), **options)
                 for name, problem in problems.items()}

@@ -79,7 +79,14 @@ class PolyakAverage(Averaging):
         return jax.tree.map(follow, average, params), count
 
     def resolved(self, steps_per_epoch: int, iterations: int) -> Averaging:
-        return dataclasses.replace(self, first=self.start * steps_per_epoch)
+        """Starts at step s = start · steps_per_epoch, which must come before the run's last step (else θ̄ would
+        be the last iterate under another name)."""
+        first = self.start * steps_per_epoch
+        if first >= iterations:
+            epochs = iterations / steps_per_epoch
+            validation.fail("average", f"a Polyak average that starts before the run ends (start < {epochs:g} epochs "
+                            "here)", f"{self.describe()} for a run of {iterations} steps")
+        return dataclasses.replace(self, first=first)
 
     def describe(self) -> str:
         return "Polyak–Ruppert average" + (f" from epoch {self.start}" if self.start else "")

@@ -178,8 +178,17 @@ class Problem:
 
 
 def _validated_params0(params0):
+    """θ⁰ as JAX arrays: a pytree of finite floating-point leaves. An integer or boolean leaf is refused rather than
+    cast (gradients move θ continuously; hold integer state outside θ, e.g. a Flax ``nnx.Variable``)."""
     leaves, treedef = jax.tree.flatten(params0)
     if not leaves:
         validation.fail("params0", "a pytree with at least one array", validation.shown(params0), error=TypeError)
+    for position, leaf in enumerate(leaves):
+        kind = np.asarray(leaf).dtype.kind if not isinstance(leaf, str) else "U"
+        if kind in "biu":
+            validation.fail("params0", "floating-point leaves (gradients move θ; nothing is cast: write 1.0 or "
+                            "np.zeros(p), and hold integer state outside θ, e.g. a Flax nnx.Variable, not an "
+                            "nnx.Param)", f"a leaf of dtype {np.asarray(leaf).dtype} at position {position}",
+                            error=TypeError)
     arrays = [validation.finite_array("params0", leaf) for leaf in leaves]
     return jax.tree.unflatten(treedef, [jnp.asarray(a) for a in arrays])

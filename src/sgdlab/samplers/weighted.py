@@ -20,9 +20,12 @@ class ExampleWeights:
     compared and hashed by their values (a sampler holding them is a key of the programs' caches)."""
 
     def __init__(self, values, name: str = "weights"):
-        array = np.array(values, dtype=np.float64).reshape(-1) if np.ndim(values) == 1 else None
+        allowed = "'lipschitz' or N nonnegative numbers" if name == "weights" else "N nonnegative numbers"
+        try:
+            array = np.array(values, dtype=np.float64).reshape(-1) if np.ndim(values) == 1 else None
+        except (TypeError, ValueError):
+            array = None
         if array is None or array.size == 0:
-            allowed = "'lipschitz' or N nonnegative numbers" if name == "weights" else "N nonnegative numbers"
             validation.fail(name, allowed, validation.shown(values))
         if not np.all(np.isfinite(array)) or np.any(array < 0):
             bad = int(np.sum(~np.isfinite(array) | (array < 0)))

@@ -1,5 +1,6 @@
 """Bad input: each raises a clear error naming the parameter, what is allowed and what was given."""
 
+import json
 import re
 import subprocess
 import sys
@@ -107,6 +108,8 @@ CASES = [
      ValueError, "average must be a Polyak average that starts before the run ends (start < 5 epochs here); got Polyak–Ruppert average from epoch 100 for a run of 15 steps."),
     ("integer params0", lambda: sl.finite_sum(lambda t, e: (t - e) ** 2, np.ones(5), np.array(1)), TypeError,
      "params0 must be floating-point leaves (gradients move θ; nothing is cast: write 1.0 or np.zeros(p), and hold integer state outside θ, e.g. a Flax nnx.Variable, not an nnx.Param); got a leaf of dtype int64 at position 0."),
+    ("sparse X for a network", lambda: sl.mlp(scipy.sparse.csr_matrix(X), y > 0), TypeError,
+     "X must be a dense array for mlp (its layers read dense rows); got a sparse 12 × 3 matrix (X.toarray() would take 0 MiB)."),
     ("boolean params0 leaf", lambda: sl.finite_sum(lambda t, e: (t["w"] - e) ** 2, np.ones(5), {"on": True, "w": 0.0}), TypeError,
      "params0 must be floating-point leaves"),
 ]
@@ -141,3 +144,54 @@ def test_bad_command_lines_end_with_one_line_and_exit_code_2(args, text, tmp_pat
                             cwd=tmp_path)
     assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
     assert text in result.stderr
+
+
+#: Runs main(argv) with an audit hook, and prints whether the data file was opened.
+OPENED_PROBE = """
+import json, sys
+data, opened = sys.argv[1], []
+sys.addaudithook(lambda event, args: opened.append(args[0]) if event == "open" and args and args[0] == data else None)
+from sgdlab.experiments.cli import main
+code = main(sys.argv[2:])
+print(json.dumps({"code": code, "opened": len(opened)}))
+"""
+
+STUDY = '''[[problems]]
+name = "a"
+kind = "{kind}"
+data = "data.csv"
+
+[compare]
+epochs = 1
+
+[runs.a]
+sampler = "cyclic"
+batch_size = 4
+{step}
+'''
+
+EARLY_CASES = [
+    # (arguments, the message): each refused before the data file is opened
+    (["compare", "--data", "data.csv", "--step", "1/Lb"], "step must be a number, or text 'c/L', 'c/L_B' or 'c/L_max'"),
+    (["compare", "--data", "data.csv", "--problem", "mlp"], "step must be given as a number or a schedule for MLP"),
+    (["compare", "--data", "data.csv", "--schemes", "zigzag"], "'zigzag' is not one of full_batch"),
+    (["compare", "--data", "data.csv", "--methods", "momentum"], "--methods must be plain, heavy_ball:beta"),
+    (["compare", "--data", "data.csv", "--methods", "heavy_ball:beta=2"], "beta"),
+    (["compare", "--data", "diabetis"], "data must be a bundled name (diabetes, breast_cancer, digits, synthetic) or an existing file; got 'diabetis'."),
+    (["run", "bad-step.toml"], "[[problems]] 'a': step must be a number, or text"),
+    (["run", "network.toml"], "[[problems]] 'a': step must be given as a number or a schedule for MLP"),
+]
+
+
+@pytest.mark.parametrize("args, text", EARLY_CASES, ids=[" ".join(args) for args, _ in EARLY_CASES])
+def test_command_line_mistakes_are_refused_before_the_data_is_read(args, text, tmp_path):
+    rng = np.random.default_rng(1)
+    np.savetxt(tmp_path / "data.csv", np.c_[rng.normal(size=(20, 3)), np.arange(20) % 2], delimiter=",",
+               header="a,b,c,label", comments="")
+    (tmp_path / "bad-step.toml").write_text(STUDY.format(kind="least_squares", step='step = "1/Lb"'))
+    (tmp_path / "network.toml").write_text(STUDY.format(kind="mlp", step=""))
+    result = subprocess.run([sys.executable, "-c", OPENED_PROBE, str(tmp_path / "data.csv"), *args],
+                            capture_output=True, text=True, cwd=tmp_path)
+    outcome = json.loads(result.stdout.splitlines()[-1])
+    assert outcome == {"code": 2, "opened": 0}, result.stderr
+    assert text in result.stderr and result.stderr.count("\n") == 1, result.stderr

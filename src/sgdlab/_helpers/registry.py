@@ -105,6 +105,12 @@ class Registry(Mapping[str, Callable[..., Any]]):
                             "nothing")
         return factory(*leading, **settings)
 
+    def product(self, name: str) -> Any:
+        """What ``name``'s factory makes, as its return annotation names it (a problem family's class)."""
+        factory = self[self.named(name)]
+        annotation = inspect.get_annotations(factory).get("return")
+        return eval(annotation, vars(inspect.getmodule(factory))) if isinstance(annotation, str) else annotation
+
     def signature(self, name: str) -> str:
         """The entry as a call with its defaults, e.g. 'importance(batch_size=1, weights='lipschitz')'."""
         shown = [parameter.name if parameter.default is parameter.empty else f"{parameter.name}={parameter.default!r}"

@@ -39,7 +39,7 @@ def build(experiment: dict) -> Built:
     description."""
     from sgdlab import data
 
-    spec = experiment["problem"]
+    spec, runs = experiment["problem"], checked_runs(experiment)
     dataset = data.load(spec["data"], spec["target"])
     parts = [(dataset.X, dataset.y)]
     if spec["test_fraction"] is not None:
@@ -58,10 +58,22 @@ def build(experiment: dict) -> Built:
         built.append((X, y))
     problem = problem_of(spec, *built[0])
     heldout = {"test": problem.with_data(*built[1])} if len(built) > 1 else None
-    runs = {name: run_settings(run, f"[runs.{name}]") for name, run in experiment["runs"].items()}
     out = experiment["compare"]["out"] or f"results/{spec['kind']}-{Path(str(spec['data'])).stem}"
     title = experiment["compare"]["title"] or f"{spec['kind'].replace('_', ' ')} on {dataset.name}"
     return Built(problem, runs, out, title, heldout, _stop(experiment["compare"], heldout is not None))
+
+
+def checked_runs(experiment: dict) -> dict:
+    """The runs of a validated description as ``compare`` takes them (:func:`run_settings`), each step checked
+    against the problem's family before any data is read (:func:`sgdlab.experiments.steps.check_written`)."""
+    from sgdlab.experiments.run_specs import DEFAULT_STEP
+    from sgdlab.experiments.steps import check_written
+
+    family = FAMILIES.product(experiment["problem"]["kind"])
+    runs = {name: run_settings(run, f"[runs.{name}]") for name, run in experiment["runs"].items()}
+    for run in runs.values():
+        check_written(run.get("step", DEFAULT_STEP), run["sampler"], family)
+    return runs
 
 
 def problem_of(spec: dict, X, y):

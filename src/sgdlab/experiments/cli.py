@@ -305,9 +305,12 @@ def _execute_study(experiment: dict, overwrite: bool, workers: int, scheduler: s
 
     out, title = _building().study_out(experiment), _building().study_title(experiment)
     sessions, titles = {}, {}
+    descriptions = _building().each_problem(experiment)
+    for name, description in descriptions.items():   # every problem's runs checked before any data is read
+        _named(name, _building().checked_runs, description)
     with _executor(workers, scheduler) as executor:
-        for name, description in _building().each_problem(experiment).items():
-            built = _built_problem(name, description)
+        for name, description in descriptions.items():
+            built = _named(name, _building().build, description)
             sessions[name] = plan(built.problem, built.runs, **_comparison_options(description, built),
                                   out=problem_folder(out, name), overwrite=overwrite)
             titles[name] = built.title if experiment["compare"]["title"] else f"{name}: {built.title}"   # names it
@@ -322,12 +325,12 @@ def _execute_study(experiment: dict, overwrite: bool, workers: int, scheduler: s
     click.echo(f"report: {write_report(out)}")
 
 
-def _built_problem(name: str, description: dict) -> Built:
-    """One problem of a study built, an error in it naming the problem."""
+def _named(name: str, step: Callable, description: dict):
+    """``step(description)`` for one problem of a study, an error in it naming the problem."""
     from sgdlab._helpers.validation import InvalidType, InvalidValue
 
     try:
-        return _building().build(description)
+        return step(description)
     except (InvalidValue, InvalidType, OSError) as error:
         raise type(error)(f"[[problems]] {name!r}: {error}") from error
 

@@ -14,6 +14,7 @@ import re
 from sgdlab import schedules, theory
 from sgdlab._helpers import validation
 from sgdlab.experiments import entries
+from sgdlab.problems.base import Problem
 from sgdlab.problems.finite_sum import FiniteSum
 from sgdlab.samplers import Sampler
 
@@ -33,23 +34,54 @@ def parse_step(step, problem: FiniteSum, sampler: Sampler) -> tuple[schedules.Sc
     return schedule, step if isinstance(step, str) else schedule.describe()
 
 
-def _relative_step(text: str, problem: FiniteSum, sampler: Sampler) -> schedules.Constant:
-    """α = c / K for text "c/K", K one of L, L_B, L_max; α = c for text that is a number "c"."""
+def check_written(step, sampler: Sampler, family: type[Problem]) -> None:
+    """Refuse, before any data is read, a step that no problem of class ``family`` could take with ``sampler``:
+    text in none of :func:`parse_step`'s forms, an unknown schedule, or a step relative to L_B or L_max for a
+    family that cannot know L_max."""
+    if isinstance(step, dict):
+        kind = step.get("schedule")
+        registry = schedules.STEP_RULES if kind in schedules.STEP_RULES else schedules.SCHEDULES
+        first = next(iter(registry.parameters(registry.named(kind, "step schedule"))), None)
+        if first is not None and first.startswith("alpha") and isinstance(step.get(first), str):
+            check_written(step[first], sampler, family)
+    elif isinstance(step, str) and step.partition(":")[0].strip() in schedules.STEP_RULES:
+        entries.read_text(step, schedules.STEP_RULES, "step")
+    elif isinstance(step, str):
+        _check_terms_known(step, _relative_text(step)[1], sampler, family)
+
+
+def _relative_text(text: str) -> tuple[float, str | None]:
+    """(c, K) of text "c/K", K one of L, L_B, L_max; (c, None) of text that is a number "c"; else an error."""
     number = _number(text)
     if number is not None:
-        return schedules.constant(validation.positive_float("step", number))
+        return validation.positive_float("step", number), None
     match = _STEP_TEXT.match(text)
     c = _number(match["c"]) if match else None
     if match is None or c is None:
         validation.fail("step", "a number, or text 'c/L', 'c/L_B' or 'c/L_max' with c a positive number, or "
                         f"a step rule ({entries.usage(schedules.STEP_RULES)})", validation.shown(text))
-    needs_terms = match["constant"] == "L_max" or (match["constant"] == "L_B" and not sampler.is_full_batch)
-    if needs_terms and problem.lipschitz_max() is None:
-        validation.fail("step", f"given as a number or a schedule for {type(problem).__name__}, whose L_B and L_max "
+    return validation.positive_float("step", c), match["constant"]
+
+
+def _check_terms_known(text: str, constant: str | None, sampler: Sampler, family: type[Problem],
+                       known: bool | None = None) -> None:
+    """A step relative to L_max (or to L_B of a stochastic sampler) needs the terms' constants: refused for a
+    family that cannot know them (``known``: whether this problem knows them, when it is built)."""
+    needs_terms = constant == "L_max" or (constant == "L_B" and not sampler.is_full_batch)
+    if needs_terms and not (family.may_know_lipschitz_max() if known is None else known):
+        validation.fail("step", f"given as a number or a schedule for {family.__name__}, whose L_B and L_max "
                         "are not known, so no default step relative to them applies (e.g. step=0.05 in "
                         "runs={name: dict(sampler=..., step=0.05)}, or --step 0.05; 'c/L' takes L estimated at θ⁰)",
                         repr(text))
-    return schedules.constant(validation.positive_float("step", c) / _constant(match["constant"], problem, sampler))
+
+
+def _relative_step(text: str, problem: FiniteSum, sampler: Sampler) -> schedules.Constant:
+    """α = c / K for text "c/K", K one of L, L_B, L_max; α = c for text that is a number "c"."""
+    c, constant = _relative_text(text)
+    if constant is None:
+        return schedules.constant(c)
+    _check_terms_known(text, constant, sampler, type(problem), problem.lipschitz_max() is not None)
+    return schedules.constant(c / _constant(constant, problem, sampler))
 
 
 def _number(text: str) -> float | None:

@@ -70,6 +70,12 @@ class Problem:
         """L_max = maxᵢ Lᵢ over the terms of a finite sum, or None when not known."""
         return None
 
+    @classmethod
+    def may_know_lipschitz_max(cls) -> bool:
+        """Whether a problem of this class can know L_max at all (its class computes it): when not, a step relative
+        to L_max, or to a minibatch's L_B, is refused before any data is read."""
+        return cls.lipschitz_max is not Problem.lipschitz_max
+
     def lipschitz_each(self) -> np.ndarray | None:
         """(Lᵢ)ᵢ, a Lipschitz constant of each term's gradient ∇fᵢ (N numbers), or None when not known."""
         return None

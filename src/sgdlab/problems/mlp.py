@@ -84,7 +84,7 @@ class MLP(FiniteSum):
 
     def __init__(self, X, y, hidden=(64,), task: str = "classification", seed: int = 0, classes=None,
                  sample_weight=None, class_weight=None):
-        X = design_matrix(X)
+        X = _dense(design_matrix(X))
         if task not in TASKS:
             validation.fail("task", "one of " + ", ".join(TASKS), validation.shown(task))
         self.task, self.hidden, self.seed = task, _widths(hidden), validation.integer("seed", seed, low=0)
@@ -122,7 +122,7 @@ class MLP(FiniteSum):
 
     def with_data(self, X, y) -> MLP:
         """The same network (widths, task, classes, dtype, θ⁰) on other rows, e.g. held-out data (unweighted)."""
-        X = design_matrix(X)
+        X = _dense(design_matrix(X))
         X = X if X.dtype == self.X.dtype else X.astype(self.X.dtype)
         classes = self.classes if self.is_classifier else None
         return MLP(X, y, self.hidden, self.task, self.seed, classes)
@@ -145,8 +145,8 @@ class MLP(FiniteSum):
 
     @property
     def is_sparse(self) -> bool:
-        """True when X is a scipy.sparse matrix."""
-        return scipy.sparse.issparse(self.X)
+        """False: a network's X is dense (:func:`_dense`)."""
+        return False
 
     def native_data(self) -> tuple:
         """(X, targets) as the native loop (sgdlab.engines.native.network_sgd) takes them: X dense and C-ordered in
@@ -203,7 +203,7 @@ def mlp(X: Features, y: ArrayLike, hidden: int | Sequence[int] = (64,), task: st
 
     Parameters
     ----------
-    X : array or sparse matrix, N × p
+    X : array, N × p (dense; a sparse matrix is refused)
         The inputs.
     y : array
         Class labels (classification) or targets, N or N × d (regression).
@@ -239,3 +239,12 @@ def mlp(X: Features, y: ArrayLike, hidden: int | Sequence[int] = (64,), task: st
     ('max_epochs', True)
     """
     return MLP(X, y, hidden, task, seed, classes, sample_weight, class_weight)
+
+
+def _dense(X):
+    """X, refused when sparse: a network's layers read dense rows (nothing is densified behind the caller's back)."""
+    if scipy.sparse.issparse(X):
+        size = X.shape[0] * X.shape[1] * X.dtype.itemsize
+        validation.fail("X", "a dense array for mlp (its layers read dense rows)", f"a sparse {X.shape[0]} × "
+                        f"{X.shape[1]} matrix (X.toarray() would take {size / 2**20:.0f} MiB)", error=TypeError)
+    return X

@@ -194,6 +194,12 @@ LANE_AXES = (0, 0, None, 0, 0, None, None, None)
 LANE_OUT_AXES = (0, 0, None, 0)
 
 
+def _layout(tree) -> tuple:
+    """What a program compiled ahead of time for ``tree`` depends on: its structure, and each leaf's shape and dtype."""
+    return (jax.tree.structure(tree),
+            tuple((np.shape(leaf), str(getattr(leaf, "dtype", type(leaf)))) for leaf in jax.tree.leaves(tree)))
+
+
 class CompiledRun:
     """The JAX engine's epoch program (:class:`~sgdlab.engines.base.EpochProgram`) of one (problem,
     sampler, schedule kind, update rule, unit, lanes, placement): the
@@ -226,14 +232,36 @@ class CompiledRun:
         self._epoch: dict[bool, Any] = {}
         self._evaluate_lanes: Any = None
         start_params = params if lanes is None else jax.tree.map(lambda leaf: leaf[0], params)
-        self._evaluate = self._jit(functools.partial(evaluate, problem)).lower(
-            start_params, self.data, self.reference, self.constraint).compile()
+        self._evaluate = self._compiled_evaluation(start_params)
 
     def _jit(self, function, **options):
         """jax.jit, with every output replicated on the devices of a data-parallel run."""
         if self.placement is not None:
             options["out_shardings"] = self.placement.replicated_sharding
         return jax.jit(function, **options)
+
+    def _problem_program(self, function):
+        """jax.jit of ``function(problem, …)``: on one device the problem's own (:meth:`Problem.jitted`), shared by
+        every run group of the problem; on a mesh, this run's, its outputs replicated."""
+        if self.placement is None:
+            return self.problem.jitted(function)
+        return self._jit(functools.partial(function, self.problem))
+
+    def _compiled_evaluation(self, start_params):
+        """The metrics' program at one θ, compiled ahead of time: on one device once per problem and layout of θ,
+        the reference and the constraint (kept in the problem's memo, so that the run groups of a study of many
+        small problems do not each lower and compile it again), on a mesh once per run."""
+        def compiled():
+            return self._problem_program(evaluate).lower(start_params, self.data, self.reference,
+                                                          self.constraint).compile()
+
+        if self.placement is not None:
+            return compiled()
+        layout = _layout((start_params, self.reference, self.constraint))
+        programs = self.problem.memo.setdefault("compiled_evaluation", {})
+        if layout not in programs:
+            programs[layout] = compiled()
+        return programs[layout]
 
     def initial_state(self, params) -> Any:
         """The update rule's state at θ⁰ (stacked θ when there are lanes)."""
@@ -292,7 +320,7 @@ class CompiledRun:
         """The metrics of R runs (θ stacked along a leading axis), on the host as NumPy arrays with one
         entry a lane: one call instead of R, each lane evaluated as :meth:`evaluate` evaluates one run."""
         if self._evaluate_lanes is None:
-            self._evaluate_lanes = self._jit(functools.partial(evaluate_each, self.problem))
+            self._evaluate_lanes = self._problem_program(evaluate_each)
         metrics = self._evaluate_lanes(self._placed(params), self.data, self.reference, self.constraint)
         return jax.tree.map(lambda value: np.asarray(pytrees.local_value(value)), metrics)
 

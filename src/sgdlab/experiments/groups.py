@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import io
 import pickle
+import warnings
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, CancelledError, Executor, Future, wait
 from typing import Any, NamedTuple
@@ -60,6 +61,12 @@ class Task(NamedTuple):
         """The group's budget in epochs (its progress total)."""
         return next(iter(self.lanes.values())).budget.units
 
+    @property
+    def work(self) -> int:
+        """What the group costs, roughly: examples visited, N × epochs × lanes (epochs × lanes for an
+        expectation); the largest groups are submitted first, so that no large one is left to finish alone."""
+        return (getattr(self.problem, "n", None) or 1) * self.epochs * len(self.lanes)
+
 
 def checked_executor(executor: Any) -> Executor | None:
     """``executor=``: None (this process) or a ``concurrent.futures.Executor``."""
@@ -86,10 +93,12 @@ def computed(tasks: list[Task], on_epoch: Callable | None, executor: Executor | 
 
     def submit(index: int) -> Future:
         task = tasks[index]
+        order = {"priority": task.work} if _on_dask(executor) else {}   # Dask runs ready tasks by priority
         return executor.submit(run_payload, problems[id(task.problem)],
-                               _pickled_without(task.problem, (run_group, task.lanes, task.group)))
+                               _pickled_without(task.problem, (run_group, task.lanes, task.group)), **order)
 
-    pending = {submit(index): index for index in range(len(tasks))}
+    largest_first = sorted(range(len(tasks)), key=lambda index: -tasks[index].work)
+    pending = {submit(index): index for index in largest_first}
     failures, retries, finished = [], dict.fromkeys(range(len(tasks)), RETRIES), 0
     while pending:
         for future in wait(pending, return_when=FIRST_COMPLETED).done:
@@ -150,7 +159,10 @@ def _shipped_problems(tasks: list[Task], executor: Executor) -> dict[int, Any]:
     from distributed import get_client
 
     client = get_client()
-    return {key: client.submit(_unpickled, data, pure=False) for key, data in pickled.items()}
+    first = max(task.work for task in tasks) + 1   # before any group
+    with warnings.catch_warnings():   # the bytes are sent once, by design: not the "large graph" Dask warns of
+        warnings.filterwarnings("ignore", message="Sending large graph")
+        return {key: client.submit(_unpickled, data, pure=False, priority=first) for key, data in pickled.items()}
 
 
 def _on_dask(executor: Executor) -> bool:

@@ -27,7 +27,7 @@ import io
 import pickle
 import warnings
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, CancelledError, Executor, Future, wait
+from concurrent.futures import BrokenExecutor, CancelledError, Executor, Future, as_completed
 from typing import Any, NamedTuple
 
 import cloudpickle
@@ -100,9 +100,10 @@ def computed(tasks: list[Task], on_epoch: Callable | None, executor: Executor | 
     largest_first = sorted(range(len(tasks)), key=lambda index: -tasks[index].work)
     pending = {submit(index): index for index in largest_first}
     failures, retries, finished = [], dict.fromkeys(range(len(tasks)), RETRIES), 0
-    while pending:
-        for future in wait(pending, return_when=FIRST_COMPLETED).done:
-            index = pending.pop(future)
+    while pending:   # a round over the submitted groups (as_completed, not wait: linear in the groups)
+        submitted, pending = pending, {}
+        for future in as_completed(submitted):
+            index = submitted[future]
             task = tasks[index]
             try:
                 result = future.result()

@@ -169,7 +169,8 @@ def measure(kind: str, engine: str, repeats: int) -> dict:
 
 
 def efficiency_lines(engines: list[str], repeats: int) -> list[str]:
-    lines = ["| engine | T₁, one process (s) | T₂, 2 Dask workers (s) | efficiency T₁/(2·T₂) |", "| --- | --- | --- | --- |"]
+    lines = ["| engine | T₁, one process (s) | T₂, 2 Dask workers (s) | efficiency T₁/(2·T₂) |",
+             "| --- | --- | --- | --- |"]
     for engine in engines:
         m = measure("efficiency", engine, repeats)
         efficiency = [t1 / (2 * t2) for t1, t2 in zip(m["T1"], m["T2"], strict=True)]
@@ -181,8 +182,8 @@ def efficiency_lines(engines: list[str], repeats: int) -> list[str]:
 def overhead_lines(engines: list[str], repeats: int, tiny: int) -> list[str]:
     kind = f"tiny{tiny}"
     shared = problem_bytes(kind)
-    lines = ["| engine | tasks | T₁ (s) | T₂ (s) | overhead a task (T₂ − T₁/2)/tasks | payload a task | problem bytes a "
-             "task |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    lines = ["| engine | tasks | T₁ (s) | T₂ (s) | overhead a task (T₂ − T₁/2)/tasks | payload a task "
+             "| problem bytes a task |", "| --- | --- | --- | --- | --- | --- | --- |"]
     for engine in engines:
         m = measure(kind, engine, repeats)
         overhead = [(t2 - t1 / 2) / m["tasks"] * 1e3 for t1, t2 in zip(m["T1"], m["T2"], strict=True)]

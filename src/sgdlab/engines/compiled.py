@@ -33,7 +33,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from sgdlab._helpers import pytrees
+from sgdlab._helpers import pytrees, shared_programs
 from sgdlab.engines.base import Carry, Metrics, Seeds, lane_params
 from sgdlab.engines.evaluation import Reference, evaluate
 from sgdlab.engines.plans import EpochPlans, plan_steps
@@ -240,6 +240,11 @@ class CompiledRun:
             options["out_shardings"] = self.placement.replicated_sharding
         return jax.jit(function, **options)
 
+    def _compiled(self, lowered):
+        """The executable of ``lowered``: on one device the process's for every identical lowering (problems of one
+        structure share it, :func:`~sgdlab._helpers.shared_programs.compiled`), on a mesh this run's."""
+        return shared_programs.compiled(lowered) if self.placement is None else lowered.compile()
+
     def _problem_program(self, function):
         """jax.jit of ``function(problem, …)``: on one device the problem's own (:meth:`Problem.jitted`), shared by
         every run group of the problem; on a mesh, this run's, its outputs replicated."""
@@ -252,8 +257,8 @@ class CompiledRun:
         the reference and the constraint (kept in the problem's memo, so that the run groups of a study of many
         small problems do not each lower and compile it again), on a mesh once per run."""
         def compiled():
-            return self._problem_program(evaluate).lower(start_params, self.data, self.reference,
-                                                          self.constraint).compile()
+            return self._compiled(self._problem_program(evaluate).lower(start_params, self.data, self.reference,
+                                                                         self.constraint))
 
         if self.placement is not None:
             return compiled()
@@ -296,7 +301,7 @@ class CompiledRun:
             program = functools.partial(lanes_epoch, self.problem, self.sampler, record, self.rule, jax.vmap(
                 functools.partial(self.step_function, self.problem, self.sampler, False, self.rule),
                 in_axes=LANE_AXES, out_axes=LANE_OUT_AXES))
-        self._epoch[record] = self._jit(program).lower(*self._example_args).compile()
+        self._epoch[record] = self._compiled(self._jit(program).lower(*self._example_args))
         return time.perf_counter() - started
 
     def epoch(self, carry: Carry, seeds: Seeds, epoch: int, schedule: Schedule | None,

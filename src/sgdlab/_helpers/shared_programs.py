@@ -32,8 +32,9 @@ _lock = threading.Lock()
 def compiled(lowered: Any) -> Any:
     """``lowered.compile()``, or the executable this process already compiled for an identical lowering (the
     same program text, argument and result structure, backend and default device)."""
+    device = jax.config.jax_default_device   # type: ignore[attr-defined]   # (a context flag, untyped)
     key = (hashlib.sha256(lowered.as_text().encode()).digest(), lowered.in_tree, lowered.out_tree,
-           jax.default_backend(), str(jax.config.jax_default_device))
+           jax.default_backend(), str(device))
     with _lock:
         if key in _programs:
             _programs.move_to_end(key)

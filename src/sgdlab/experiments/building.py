@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -105,6 +106,14 @@ def each_problem(experiment: dict) -> dict[str, dict]:
             for spec in experiment["problems"]}
 
 
+def named(name: str, step: Callable[..., Any], *arguments: Any) -> Any:
+    """``step(*arguments)`` for one problem of a study, an error in it naming the problem ("[[problems]] 'name': …")."""
+    try:
+        return step(*arguments)
+    except (validation.InvalidValue, validation.InvalidType, OSError) as error:
+        raise type(error)(f"[[problems]] {name!r}: {error}") from error
+
+
 def study_out(experiment: dict) -> str:
     """A validated study's results folder: [compare] out, else results/study-<its problems' names>."""
     return experiment["compare"]["out"] or "results/study-" + "-".join(spec["name"] for spec in experiment["problems"])
@@ -136,6 +145,19 @@ def source(experiment: dict) -> dict:
     spec = {key: value for key, value in experiment["problem"].items() if value is not None}
     if spec["data"] not in NAMED_DATA:
         path = Path(spec["data"]).resolve()
-        with path.open("rb") as file:
-            spec.update(data=str(path), data_sha256=hashlib.file_digest(file, "sha256").hexdigest())
+        spec.update(data=str(path), data_sha256=file_sha256(path))
     return spec
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file's bytes, in hexadecimal (read in blocks: a file larger than memory is fine)."""
+    with path.open("rb") as file:
+        return hashlib.file_digest(file, "sha256").hexdigest()
+
+
+def comparison_options(description: dict, built: Built) -> dict:
+    """The keyword arguments of ``compare`` (and of ``plan``) that a validated description sets."""
+    settings = description["compare"]
+    return dict(seeds=settings["seeds"], epochs=settings["epochs"], record_every=settings["record_every"],
+                title=built.title, source=source(description), goal=settings["goal"], heldout=built.heldout,
+                stop=built.stop, curvature_every=settings["curvature_every"])

@@ -14,15 +14,11 @@ import sys
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
 import sgdlab
 from sgdlab.experiments import config, console, entries
-
-if TYPE_CHECKING:
-    from sgdlab.experiments.building import Built
 
 
 class _RegistryHelp(click.Option):
@@ -287,37 +283,33 @@ def _execute(experiment: dict, overwrite: bool, workers: int = 1, scheduler: str
     with _executor(workers, scheduler) as executor:
         built = _building().build(experiment)
         with _saved_when_lost(built.out), console.Progress() as on_epoch:
-            comparison = compare(built.problem, built.runs, **_comparison_options(experiment, built), out=built.out,
-                                 on_epoch=on_epoch, overwrite=overwrite, executor=executor)
+            comparison = compare(built.problem, built.runs, **_building().comparison_options(experiment, built),
+                                 out=built.out, on_epoch=on_epoch, overwrite=overwrite, executor=executor)
     console.print_summary(comparison, built.title)
     console.print_counts([comparison], built.out)
     click.echo(f"report: {write_report(built.out)}")
 
 
 def _execute_study(experiment: dict, overwrite: bool, workers: int, scheduler: str | None) -> None:
-    """Build every problem of a study, run their comparisons as one study (all run groups at once) with one progress
-    bar, print each summary and the overview, write the reports."""
-    from sgdlab.experiments.compare import plan
+    """Run a study's comparisons as one study (all run groups at once) with one progress bar, print each summary
+    and the overview, write the reports. Every problem's runs are checked before any data is read; on an
+    executor, the workers read the data and build the problems (:mod:`sgdlab.experiments.worker_problems`),
+    else this process does."""
     from sgdlab.experiments.report import write_report
     from sgdlab.experiments.study import run_study
-    from sgdlab.experiments.study_folder import problem_folder
     from sgdlab.experiments.summary import overview_label
 
     out, title = _building().study_out(experiment), _building().study_title(experiment)
-    sessions, titles = {}, {}
     descriptions = _building().each_problem(experiment)
-    for name, description in descriptions.items():   # every problem's runs checked before any data is read
-        _named(name, _building().checked_runs, description)
+    for name, description in descriptions.items():
+        _building().named(name, _building().checked_runs, description)
     with _executor(workers, scheduler) as executor:
-        for name, description in descriptions.items():
-            built = _named(name, _building().build, description)
-            sessions[name] = plan(built.problem, built.runs, **_comparison_options(description, built),
-                                  out=problem_folder(out, name), overwrite=overwrite)
-            titles[name] = built.title if experiment["compare"]["title"] else f"{name}: {built.title}"   # names it
+        sessions = _planned_study(descriptions, out, overwrite, executor)
         with _saved_when_lost(out), console.Progress() as on_epoch:
             result = run_study(sessions, out, executor, on_epoch, title, overwrite)
-    for name, comparison in result.comparisons.items():
-        console.print_summary(comparison, titles[name])
+    for name, comparison in result.comparisons.items():   # each summary titled with its problem's name
+        own = sessions[name].settings["title"]
+        console.print_summary(comparison, own if experiment["compare"]["title"] else f"{name}: {own}")
     grid = result.overview()
     label = overview_label(grid.attrs["metric"])
     console.print_table(grid.rename_axis(columns=None).reset_index(), f"overview: {label}")
@@ -325,23 +317,23 @@ def _execute_study(experiment: dict, overwrite: bool, workers: int, scheduler: s
     click.echo(f"report: {write_report(out)}")
 
 
-def _named(name: str, step: Callable, description: dict):
-    """``step(description)`` for one problem of a study, an error in it naming the problem."""
-    from sgdlab._helpers.validation import InvalidType, InvalidValue
+def _planned_study(descriptions: dict[str, dict], out: str, overwrite: bool, executor) -> dict:
+    """Each problem's comparison planned (:func:`sgdlab.experiments.compare.plan`), by name: by the executor's
+    workers, which read the data, or here without an executor."""
+    from sgdlab.experiments.compare import plan
+    from sgdlab.experiments.study_folder import problem_folder
 
-    try:
-        return step(description)
-    except (InvalidValue, InvalidType, OSError) as error:
-        raise type(error)(f"[[problems]] {name!r}: {error}") from error
+    folders = {name: problem_folder(out, name) for name in descriptions}
+    if executor is not None:
+        from sgdlab.experiments import worker_problems
 
-
-def _comparison_options(description: dict, built: Built) -> dict:
-    """The keyword arguments of compare (and of plan) that a validated description sets."""
-    settings = description["compare"]
-    return dict(seeds=settings["seeds"], epochs=settings["epochs"], record_every=settings["record_every"],
-                title=built.title, source=_building().source(description),
-                goal=settings["goal"], heldout=built.heldout, stop=built.stop,
-                curvature_every=settings["curvature_every"])
+        return worker_problems.planned(descriptions, executor, folders, overwrite)
+    sessions = {}
+    for name, description in descriptions.items():
+        built = _building().named(name, _building().build, description)
+        sessions[name] = plan(built.problem, built.runs, **_building().comparison_options(description, built),
+                              out=folders[name], overwrite=overwrite)
+    return sessions
 
 
 @contextlib.contextmanager

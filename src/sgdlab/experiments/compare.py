@@ -266,6 +266,7 @@ class Session:
         self.histories: dict[tuple[str, int], dict] = {}
         self.paths: dict[tuple[str, int], list] = {}
         self.todo: list[tuple[list[RunSpec], dict]] = []
+        self.facts: tuple[pd.DataFrame, dict, dict] | None = None
 
     @contextlib.contextmanager
     def opened(self) -> Iterator[Session]:
@@ -308,17 +309,26 @@ class Session:
             self.histories[lane] = columns
         self.paths.update(paths)
 
+    def problem_facts(self) -> tuple[pd.DataFrame, dict, dict]:
+        """What the comparison's record says of its problem — the theory's predictions, the problem's constants,
+        each run's settings and step check — computed once, where the problem is (a study's worker computes them
+        when it plans a problem it built: :mod:`sgdlab.experiments.worker_problems`)."""
+        if self.facts is None:
+            problem, specs, epochs = self.problem, self.specs, self.settings["epochs"]
+            predicted = (predictions(problem, [(spec.name, spec.sampler, predicted_schedule(spec)) for spec in specs],
+                                     epochs) if self.predict else pd.DataFrame(columns=COLUMNS))
+            engines = {name: options.engine for _, lanes in self.planned for (name, _), options in lanes.items()}
+            self.facts = (predicted, describe_problem(problem), runs_info(problem, specs, engines, epochs))
+        return self.facts
+
     def finished(self) -> Comparison:
         """The comparison of every run (its table and predictions written to the folder)."""
-        problem, specs = self.problem, self.specs
-        table = _stacked([self.histories[spec.name, seed] for spec in specs for seed in self.seeds])
-        predicted = (predictions(problem, [(spec.name, spec.sampler, predicted_schedule(spec)) for spec in specs],
-                                 self.settings["epochs"]) if self.predict else pd.DataFrame(columns=COLUMNS))
-        engines = {name: options.engine for _, lanes in self.planned for (name, _), options in lanes.items()}
+        table = _stacked([self.histories[spec.name, seed] for spec in self.specs for seed in self.seeds])
+        predicted, described, info = self.problem_facts()
         computed = sum(len(lanes) for _, lanes in self.todo)
-        info = runs_info(problem, specs, engines, self.settings["epochs"])
-        comparison = Comparison(table, describe_problem(problem), info, len(self.histories) - computed, predicted,
-                                self.paths, problem, goal=self.goal)
+        objective = self.problem if isinstance(self.problem, FiniteSum) else None   # None: built by the workers
+        comparison = Comparison(table, described, info, len(self.histories) - computed, predicted, self.paths,
+                                objective, goal=self.goal)
         if self.store is not None:
             self.store.finish(table, predicted, {"settings": self.settings, "source": self.source,
                                                  "problem": comparison.problem, "runs": comparison.runs},

@@ -8,6 +8,10 @@ worker runs it and sends back each run's history as columns. Groups come back as
 saves each at once: an interrupted comparison keeps every finished group. A group that
 raises does not stop the others; once all are done, one error names every group that failed and why.
 
+A study described in an experiment file sends its problems' descriptions instead, each worker reading the data
+itself (:mod:`sgdlab.experiments.worker_problems`): the problem a group's task receives is then a stand-in that
+pickles as its description and unpickles, in the worker, as the problem built there.
+
 On a Dask cluster a problem is the result of a task that unpickles it (its bytes held by the scheduler), so when
 a worker dies Dask reruns its groups, and the problem they need, on the others; a group cancelled because its
 inputs were lost is submitted again (up to ``RETRIES`` times). When the executor itself is gone (the scheduler
@@ -176,45 +180,56 @@ def _unpickled(problem: bytes) -> Any:
     return cloudpickle.loads(problem)
 
 
-class _ProblemPickler(cloudpickle.Pickler):
-    """Pickles everything but one problem, which it writes as a reference (the runs' options hold their problem)."""
+class _ReferencePickler(cloudpickle.Pickler):
+    """Pickles everything but some objects, each written as a reference by name (a group's runs hold their
+    problem; a planned comparison its problem and held-out problems)."""
 
-    def __init__(self, file, problem):
+    def __init__(self, file, references: dict[int, str]):
         super().__init__(file)
-        self.problem = problem
+        self.references = references
 
     def persistent_id(self, obj):
-        return PROBLEM_REFERENCE if obj is self.problem else None
+        return self.references.get(id(obj))
 
 
-class _ProblemUnpickler(pickle.Unpickler):
-    """Reads what :class:`_ProblemPickler` wrote, the reference resolved to the problem given."""
+class _ReferenceUnpickler(pickle.Unpickler):
+    """Reads what :class:`_ReferencePickler` wrote, each reference resolved to the object given under its name."""
 
-    def __init__(self, file, problem):
+    def __init__(self, file, objects: dict[str, Any]):
         super().__init__(file)
-        self.problem = problem
+        self.objects = objects
 
     def persistent_load(self, pid):
-        if pid != PROBLEM_REFERENCE:
+        if pid not in self.objects:
             raise pickle.UnpicklingError(f"unknown reference {pid!r}")
-        return self.problem
+        return self.objects[pid]
 
 
 #: How a group's payload names its problem.
 PROBLEM_REFERENCE = "sgdlab.problem"
 
 
+def pickled_with_references(value: Any, objects: dict[str, Any]) -> bytes:
+    """``value`` pickled with every occurrence of each of ``objects`` written as a reference to its name."""
+    buffer = io.BytesIO()
+    _ReferencePickler(buffer, {id(obj): name for name, obj in objects.items()}).dump(value)
+    return buffer.getvalue()
+
+
+def unpickled_with_references(data: bytes, objects: dict[str, Any]) -> Any:
+    """What :func:`pickled_with_references` pickled, each reference resolved to the object of that name."""
+    return _ReferenceUnpickler(io.BytesIO(data), objects).load()
+
+
 def _pickled_without(problem, value) -> bytes:
     """``value`` pickled with every reference to ``problem`` left as a reference: the group's payload stays small,
     its problem's data travel once (:func:`_shipped_problems`)."""
-    buffer = io.BytesIO()
-    _ProblemPickler(buffer, problem).dump(value)
-    return buffer.getvalue()
+    return pickled_with_references(value, {PROBLEM_REFERENCE: problem})
 
 
 def run_payload(problem: Any, payload: bytes) -> tuple[dict, dict]:
     """In a worker: one group, unpickled against its problem (pickled bytes, or on Dask the problem itself), run."""
     if isinstance(problem, bytes):
         problem = _unpickled(problem)
-    run_group, lanes, group = _ProblemUnpickler(io.BytesIO(payload), problem).load()
+    run_group, lanes, group = unpickled_with_references(payload, {PROBLEM_REFERENCE: problem})
     return run_group(problem, lanes, group, None)

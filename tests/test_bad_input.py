@@ -153,7 +153,7 @@ data, opened = sys.argv[1], []
 sys.addaudithook(lambda event, args: opened.append(args[0]) if event == "open" and args and args[0] == data else None)
 from sgdlab.experiments.cli import main
 code = main(sys.argv[2:])
-print(json.dumps({"code": code, "opened": len(opened)}))
+print(json.dumps({"code": code, "opened": len(opened), "jax": "jax" in sys.modules}))
 """
 
 STUDY = '''[[problems]]
@@ -171,7 +171,7 @@ batch_size = 4
 '''
 
 EARLY_CASES = [
-    # (arguments, the message): each refused before the data file is opened
+    # (arguments, the message): each refused before the data file is opened or JAX is imported
     (["compare", "--data", "data.csv", "--step", "1/Lb"], "step must be a number, or text 'c/L', 'c/L_B' or 'c/L_max'"),
     (["compare", "--data", "data.csv", "--problem", "mlp"], "step must be given as a number or a schedule for MLP"),
     (["compare", "--data", "data.csv", "--schemes", "zigzag"], "'zigzag' is not one of full_batch"),
@@ -184,7 +184,7 @@ EARLY_CASES = [
 
 
 @pytest.mark.parametrize("args, text", EARLY_CASES, ids=[" ".join(args) for args, _ in EARLY_CASES])
-def test_command_line_mistakes_are_refused_before_the_data_is_read(args, text, tmp_path):
+def test_command_line_mistakes_are_refused_before_the_data_is_read_or_jax_imported(args, text, tmp_path):
     rng = np.random.default_rng(1)
     np.savetxt(tmp_path / "data.csv", np.c_[rng.normal(size=(20, 3)), np.arange(20) % 2], delimiter=",",
                header="a,b,c,label", comments="")
@@ -193,5 +193,5 @@ def test_command_line_mistakes_are_refused_before_the_data_is_read(args, text, t
     result = subprocess.run([sys.executable, "-c", OPENED_PROBE, str(tmp_path / "data.csv"), *args],
                             capture_output=True, text=True, cwd=tmp_path)
     outcome = json.loads(result.stdout.splitlines()[-1])
-    assert outcome == {"code": 2, "opened": 0}, result.stderr
+    assert outcome == {"code": 2, "opened": 0, "jax": False}, result.stderr
     assert text in result.stderr and result.stderr.count("\n") == 1, result.stderr

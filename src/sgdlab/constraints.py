@@ -24,12 +24,11 @@ import typing
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 from numpy.typing import ArrayLike
 
 from sgdlab._helpers import validation
+from sgdlab._helpers.lazy import jax, jnp, pytree_dataclass, static_pytree
 
 C = typing.TypeVar("C", bound="ConstraintSet")
 
@@ -90,7 +89,7 @@ class ConstraintSet:
 @typing.dataclass_transform()
 def _constraint_set(cls: type[C]) -> type[C]:
     """Make ``cls`` a frozen dataclass and a pytree whose fields are leaves."""
-    return jax.tree_util.register_dataclass(dataclasses.dataclass(frozen=True, repr=False)(cls))
+    return pytree_dataclass(dataclasses.dataclass(frozen=True, repr=False)(cls))
 
 
 @_constraint_set
@@ -237,7 +236,7 @@ class Affine(ConstraintSet):
                             f"shape {params.shape}", f"shape {self.A.shape}", context="affine")
 
 
-@jax.tree_util.register_static
+@static_pytree
 @dataclasses.dataclass(frozen=True, repr=False)
 class Constraints(ConstraintSet):
     """General constraints hᵢ(θ) = 0 and gⱼ(θ) ≤ 0 from user functions (jax.numpy); no projection."""

@@ -15,11 +15,10 @@ import typing
 from collections.abc import Callable
 from typing import Any
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
 from sgdlab._helpers import theorem, validation
+from sgdlab._helpers.lazy import jax, jnp, pytree_dataclass, static_pytree
 from sgdlab._helpers.registry import Registry
 
 S = typing.TypeVar("S", bound="Schedule")
@@ -53,7 +52,7 @@ class Schedule:
 @typing.dataclass_transform()
 def _schedule(cls: type[S]) -> type[S]:
     """Make ``cls`` a frozen dataclass and a pytree whose fields are all leaves."""
-    return jax.tree_util.register_dataclass(dataclasses.dataclass(frozen=True)(cls))
+    return pytree_dataclass(dataclasses.dataclass(frozen=True)(cls))
 
 
 @_schedule
@@ -142,7 +141,7 @@ class Cosine(Schedule):
         return self.alpha_min <= self.alpha0
 
 
-@jax.tree_util.register_static
+@static_pytree
 @dataclasses.dataclass(frozen=True)
 class Custom(Schedule):
     """αₖ = fn(k) for a user function written in ``jax.numpy`` (compiled as part of the run)."""
@@ -425,9 +424,14 @@ def as_schedule(step) -> Schedule:
                     "or a callable k -> alpha_k", validation.shown(step), error=TypeError)
 
 
-@jax.jit
 def _evaluate(schedule: Schedule, k: jax.Array) -> jax.Array:
-    return schedule(k)
+    """αₖ at the integers ``k``, in one compiled call (the jitted function made on first use, JAX loaded then)."""
+    return _evaluating()(schedule, k)
+
+
+@functools.cache
+def _evaluating() -> Callable[[Schedule, jax.Array], jax.Array]:
+    return jax.jit(lambda schedule, k: schedule(k))
 
 
 #: check_positive evaluates every k below this, and beyond it CHECK_SPREAD log-spaced k up to the last.

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import cast
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
 from sgdlab._helpers import validation
+from sgdlab._helpers.lazy import jax, jnp
 
 
 def squared_norm(tree) -> jax.Array:

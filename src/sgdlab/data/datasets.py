@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import scipy.sparse
@@ -40,13 +41,25 @@ class Dataset:
 
 def load(source: str, target: str | int | None = None) -> Dataset:
     """A bundled set by name, ``"synthetic"`` (with its defaults), or a file by path."""
-    if not isinstance(source, (str, Path)):
-        validation.fail("data", "a bundled name or a file path", validation.shown(source), error=TypeError)
+    checked_source(source)
     if str(source) in BUNDLED:
         return bundled(str(source))
     if str(source) == "synthetic":
         return synthetic()
     return load_file(source, target)
+
+
+def checked_source(source: Any) -> None:
+    """Refuse, without reading anything, a source that is neither a bundled name, "synthetic" nor an existing file."""
+    if not isinstance(source, (str, Path)):
+        validation.fail("data", "a bundled name or a file path", validation.shown(source), error=TypeError)
+    if str(source) not in (*BUNDLED, "synthetic") and not Path(source).is_file():
+        _no_such_source(source)
+
+
+def _no_such_source(source: Any) -> None:
+    validation.fail("data", "a bundled name (" + ", ".join(BUNDLED) + ", synthetic) or an existing file",
+                    validation.shown(str(source)))
 
 
 def bundled(name: str) -> Dataset:
@@ -81,8 +94,7 @@ def load_file(path, target: str | int | None = None) -> Dataset:
     """Read a data file by its suffix: .npy, .npz, .csv, .parquet, else svmlight / LIBSVM."""
     path = Path(path)
     if not path.is_file():
-        validation.fail("data", "a bundled name (" + ", ".join(BUNDLED) + ", synthetic) or an existing file",
-                        validation.shown(str(path)))
+        _no_such_source(path)
     suffix = path.suffix.lower()
     try:
         if suffix == ".npy":

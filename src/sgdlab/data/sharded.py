@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-import jax
+from sgdlab._helpers.lazy import jax
 
 
 def is_row_sharded(leaf) -> bool:

@@ -40,7 +40,7 @@ def build(experiment: dict) -> Built:
     description."""
     from sgdlab import data
 
-    spec, runs = experiment["problem"], checked_runs(experiment)
+    spec, runs = experiment["problem"], checked(experiment)
     dataset = data.load(spec["data"], spec["target"])
     parts = [(dataset.X, dataset.y)]
     if spec["test_fraction"] is not None:
@@ -64,11 +64,14 @@ def build(experiment: dict) -> Built:
     return Built(problem, runs, out, title, heldout, _stop(experiment["compare"], heldout is not None))
 
 
-def checked_runs(experiment: dict) -> dict:
+def checked(experiment: dict) -> dict:
     """The runs of a validated description as ``compare`` takes them (:func:`run_settings`), each step checked
-    against the problem's family before any data is read (:func:`sgdlab.experiments.steps.check_written`)."""
-    from sgdlab.experiments.run_specs import DEFAULT_STEP
-    from sgdlab.experiments.steps import check_written
+    against the problem's family (:func:`sgdlab.experiments.steps.check_written`) and the data named checked to
+    exist: all before any data is read, and without JAX (the registries load without it)."""
+    from sgdlab.data import checked_source
+
+    checked_source(experiment["problem"]["data"])
+    from sgdlab.experiments.steps import DEFAULT_STEP, check_written
 
     family = FAMILIES.product(experiment["problem"]["kind"])
     runs = {name: run_settings(run, f"[runs.{name}]") for name, run in experiment["runs"].items()}

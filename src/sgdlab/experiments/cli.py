@@ -274,12 +274,13 @@ def _execute(experiment: dict, overwrite: bool, workers: int = 1, scheduler: str
     """Build the problem, run the comparison with a progress bar (on ``workers`` local processes or a Dask
     ``scheduler``'s workers), print the summary, write the report. A study's description (``[[problems]]``) goes
     to :func:`_execute_study`."""
-    from sgdlab.experiments.compare import compare
-    from sgdlab.experiments.report import write_report
-
     if "problems" in experiment:
         _execute_study(experiment, overwrite, workers, scheduler)
         return
+    _building().checked(experiment)   # before JAX is imported and the data are read
+    from sgdlab.experiments.compare import compare
+    from sgdlab.experiments.report import write_report
+
     with _executor(workers, scheduler) as executor:
         built = _building().build(experiment)
         with _saved_when_lost(built.out), console.Progress() as on_epoch:
@@ -295,14 +296,14 @@ def _execute_study(experiment: dict, overwrite: bool, workers: int, scheduler: s
     and the overview, write the reports. Every problem's runs are checked before any data is read; on an
     executor, the workers read the data and build the problems (:mod:`sgdlab.experiments.worker_problems`),
     else this process does."""
+    out, title = _building().study_out(experiment), _building().study_title(experiment)
+    descriptions = _building().each_problem(experiment)
+    for name, description in descriptions.items():   # before JAX is imported and any data are read
+        _building().named(name, _building().checked, description)
     from sgdlab.experiments.report import write_report
     from sgdlab.experiments.study import run_study
     from sgdlab.experiments.summary import overview_label
 
-    out, title = _building().study_out(experiment), _building().study_title(experiment)
-    descriptions = _building().each_problem(experiment)
-    for name, description in descriptions.items():
-        _building().named(name, _building().checked_runs, description)
     with _executor(workers, scheduler) as executor:
         sessions = _planned_study(descriptions, out, overwrite, executor)
         with _saved_when_lost(out), console.Progress() as on_epoch:

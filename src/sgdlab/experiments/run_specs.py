@@ -11,7 +11,7 @@ import numpy as np
 
 from sgdlab import schedules, theory
 from sgdlab._helpers import validation
-from sgdlab.experiments.steps import parse_step
+from sgdlab.experiments.steps import DEFAULT_STEP, parse_step
 from sgdlab.methods import Method, read_method
 from sgdlab.methods.averaging import Averaging, read_average
 from sgdlab.problems.finite_sum import FiniteSum
@@ -20,8 +20,6 @@ from sgdlab.samplers import Sampler
 
 #: The keys of a run's settings.
 RUN_KEYS = ("sampler", "step", "optimizer", "method", "average")
-#: The step of a run that gives none.
-DEFAULT_STEP = "1/L_B"
 
 
 @dataclasses.dataclass(frozen=True)

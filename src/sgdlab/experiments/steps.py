@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import re
 
-from sgdlab import schedules, theory
+from sgdlab import schedules
 from sgdlab._helpers import validation
 from sgdlab.experiments import entries
 from sgdlab.problems.base import Problem
 from sgdlab.problems.finite_sum import FiniteSum
 from sgdlab.samplers import Sampler
+
+#: The step of a run that gives none.
+DEFAULT_STEP = "1/L_B"
 
 _STEP_TEXT = re.compile(r"^\s*(?P<c>\S+?)\s*/\s*(?P<constant>L_B|L_max|L)\s*$")
 
@@ -94,6 +97,8 @@ def _number(text: str) -> float | None:
 
 def _constant(name: str, problem: FiniteSum, sampler: Sampler) -> float:
     """L, L_max or the run's L_B, the expected smoothness of its sampler's batches (L for gradient descent)."""
+    from sgdlab import theory  # with JAX: a step is checked before it (check_written), read against data after
+
     if name == "L":
         return float(theory.lipschitz(problem))
     if name == "L_max":

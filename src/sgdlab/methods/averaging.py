@@ -22,10 +22,8 @@ import dataclasses
 import math
 from typing import Any
 
-import jax
-import jax.numpy as jnp
-
 from sgdlab._helpers import validation
+from sgdlab._helpers.lazy import jax, jnp
 from sgdlab.methods.registry import AVERAGINGS
 
 

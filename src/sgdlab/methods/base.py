@@ -19,11 +19,10 @@ import typing
 from collections.abc import Callable
 from typing import Any
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
 from sgdlab._helpers import theorem, validation
+from sgdlab._helpers.lazy import jax, jnp
 from sgdlab.methods.registry import METHODS
 
 

@@ -13,10 +13,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-import jax
-import jax.numpy as jnp
-
 from sgdlab._helpers import theorem, validation
+from sgdlab._helpers.lazy import jax, jnp
 from sgdlab.methods.base import Method
 from sgdlab.methods.registry import METHODS
 

@@ -24,11 +24,10 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
 from sgdlab._helpers import theorem, validation
+from sgdlab._helpers.lazy import jax, jnp
 from sgdlab.methods.base import Method, StepGradients
 from sgdlab.methods.registry import METHODS
 

@@ -10,11 +10,10 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
 from sgdlab._helpers import pytrees, validation
+from sgdlab._helpers.lazy import jax, jnp
 from sgdlab.constraints import ConstraintSet
 from sgdlab.problems.hyperparameters import constructor_arguments
 

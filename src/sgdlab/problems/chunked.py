@@ -3,9 +3,9 @@ so no array is ever read whole."""
 
 from __future__ import annotations
 
-import jax
-import jax.numpy as jnp
 import numpy as np
+
+from sgdlab._helpers.lazy import jax, jnp
 
 #: Rows per chunk of F and ∇F.
 EVAL_ROWS = 65_536

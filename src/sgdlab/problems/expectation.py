@@ -16,12 +16,11 @@ from collections.abc import Callable
 from functools import cached_property
 from typing import Any
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
 from sgdlab._helpers import pytrees, validation
 from sgdlab._helpers.aliases import ExampleLoss, Params
+from sgdlab._helpers.lazy import jax, jnp
 from sgdlab.problems.base import Problem, _validated_params0
 
 

@@ -11,12 +11,11 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Any
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
 from sgdlab._helpers import pytrees, validation
 from sgdlab._helpers.aliases import Data, ExampleLoss, Params
+from sgdlab._helpers.lazy import jax, jnp
 from sgdlab.data.ondisk import is_on_disk
 from sgdlab.data.sharded import holding_devices, is_row_sharded
 from sgdlab.problems import chunked, models

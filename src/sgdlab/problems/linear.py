@@ -13,13 +13,12 @@ from __future__ import annotations
 import math
 from functools import cached_property
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 import scipy.sparse
 import scipy.sparse.linalg
 
 from sgdlab._helpers import validation
+from sgdlab._helpers.lazy import jax, jnp
 from sgdlab.problems.finite_sum import FiniteSum, weighted_mean
 from sgdlab.problems.rows import batch_products, engine_rows, products
 from sgdlab.problems.weights import mean_one_scale, scaled

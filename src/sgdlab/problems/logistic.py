@@ -16,8 +16,6 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Any
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 import scipy.linalg
 import scipy.sparse
@@ -26,6 +24,7 @@ from numpy.typing import ArrayLike
 
 from sgdlab._helpers import validation
 from sgdlab._helpers.aliases import Features
+from sgdlab._helpers.lazy import jax, jnp
 from sgdlab.problems.linear import LinearClassifier, class_labels, correct_fraction, data_parts, design_matrix
 from sgdlab.problems.registry import FAMILIES
 from sgdlab.problems.rows import products

@@ -22,14 +22,13 @@ import itertools
 from collections.abc import Sequence
 from functools import cached_property
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 import scipy.sparse
 from numpy.typing import ArrayLike
 
 from sgdlab._helpers import validation
 from sgdlab._helpers.aliases import Features
+from sgdlab._helpers.lazy import jax, jnp
 from sgdlab.problems.finite_sum import FiniteSum
 from sgdlab.problems.linear import class_labels, correct_fraction, design_matrix, known_classes
 from sgdlab.problems.registry import FAMILIES

@@ -16,11 +16,11 @@ smooth non-convex F (:mod:`sgdlab.theory.nonconvex`).
 
 from __future__ import annotations
 
-import jax.numpy as jnp
 from numpy.typing import ArrayLike
 
 from sgdlab._helpers import validation
 from sgdlab._helpers.aliases import Features
+from sgdlab._helpers.lazy import jnp
 from sgdlab.problems.linear import LinearModel, design_matrix, targets
 from sgdlab.problems.registry import FAMILIES
 

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import dataclasses
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 import scipy.sparse
 
+from sgdlab._helpers.lazy import jax, jnp, pytree_dataclass
 
-@jax.tree_util.register_dataclass
+
+@pytree_dataclass
 @dataclasses.dataclass(frozen=True)
 class SparseRows:
     """An N × p CSR matrix as JAX arrays: ``data`` and ``indices`` (nnz), ``indptr`` (N + 1),

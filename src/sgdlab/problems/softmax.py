@@ -9,13 +9,12 @@ L = λ_max(XᵀX)/(2N) + λ bounds the curvature everywhere.
 
 from __future__ import annotations
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 from numpy.typing import ArrayLike
 
 from sgdlab._helpers import validation
 from sgdlab._helpers.aliases import Features
+from sgdlab._helpers.lazy import jax, jnp
 from sgdlab.problems.linear import (
     LinearClassifier,
     class_labels,

@@ -7,11 +7,10 @@ L = max v and μ = min v.
 
 from __future__ import annotations
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
 from sgdlab._helpers import validation
+from sgdlab._helpers.lazy import jax, jnp
 from sgdlab.problems.expectation import Expectation
 
 

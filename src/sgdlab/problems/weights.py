@@ -8,10 +8,10 @@ give the F, ∇F, θ* and p* of the rows repeated that many times.
 
 from __future__ import annotations
 
-import jax
 import numpy as np
 
 from sgdlab._helpers import validation
+from sgdlab._helpers.lazy import jax
 from sgdlab.samplers import ExampleWeights
 
 

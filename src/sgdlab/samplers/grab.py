@@ -24,11 +24,10 @@ import dataclasses
 import typing
 from typing import Any
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
 from sgdlab._helpers import validation
+from sgdlab._helpers.lazy import jax, jnp
 from sgdlab.samplers import draws
 from sgdlab.samplers.orders import RunOrdered
 from sgdlab.samplers.registry import SAMPLERS

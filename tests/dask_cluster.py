@@ -1,6 +1,7 @@
 """A real Dask cluster for the tests: a scheduler and worker processes started here on 127.0.0.1, as
 `dask scheduler` / `dask worker` would be."""
 
+import contextlib
 import os
 import signal
 import socket
@@ -37,3 +38,25 @@ def kill_group(process: subprocess.Popen) -> None:
 
 def without_time(table):
     return table.drop(columns="time")
+
+
+@contextlib.contextmanager
+def running_cluster(workers: int):
+    """(address, the live workers' nannies — a list the test may change —, the scheduler): a scheduler and
+    ``workers`` single-threaded workers with their nannies, all killed at the end."""
+    import distributed
+
+    port = free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    scheduler, started = start_scheduler(port), []
+    try:
+        started.extend(start_worker(address) for _ in range(workers))
+        with distributed.Client(address, timeout=60) as client:
+            client.wait_for_workers(workers, timeout=90)
+        yield address, started, scheduler
+    finally:
+        for worker in started:
+            if worker.poll() is None:
+                kill_group(worker)
+        scheduler.kill()
+        scheduler.wait()

@@ -15,7 +15,7 @@ import pytest
 
 import sgdlab as sl
 
-from dask_cluster import free_port, kill_group, start_scheduler, start_worker, without_time
+from dask_cluster import kill_group, running_cluster, start_worker, without_time
 from experiment_files import study_experiment
 
 distributed = pytest.importorskip("distributed")
@@ -23,21 +23,10 @@ distributed = pytest.importorskip("distributed")
 
 @pytest.fixture
 def cluster():
-    """(address, the list of live workers' nannies): three workers, the list kept up to date by the test."""
-    port = free_port()
-    address = f"tcp://127.0.0.1:{port}"
-    scheduler, workers = start_scheduler(port), []
-    try:
-        workers.extend(start_worker(address) for _ in range(3))
-        with distributed.Client(address, timeout=60) as client:
-            client.wait_for_workers(3, timeout=90)
-        yield address, workers, scheduler
-    finally:
-        for worker in workers:
-            if worker.poll() is None:
-                kill_group(worker)
-        scheduler.kill()
-        scheduler.wait()
+    """(address, the list of live workers' nannies, the scheduler): three workers, the list kept up to date by the
+    test."""
+    with running_cluster(3) as running:
+        yield running
 
 
 def test_ten_workers_killed_with_their_nannies_at_random_moments_cost_nothing(cluster, regression_data):

@@ -12,7 +12,7 @@ import pytest
 from sgdlab.experiments import building, worker_problems
 from sgdlab.experiments.cli import main
 
-from dask_cluster import free_port, kill_group, start_scheduler, start_worker
+from dask_cluster import running_cluster
 
 distributed = pytest.importorskip("distributed")
 
@@ -21,19 +21,8 @@ ROWS, COLUMNS = 400_000, 30   # 96 MB of float64 features a problem (the report 
 
 @pytest.fixture(scope="module")
 def two_workers():
-    port = free_port()
-    address = f"tcp://127.0.0.1:{port}"
-    scheduler, workers = start_scheduler(port), []
-    try:
-        workers.extend(start_worker(address) for _ in range(2))
-        with distributed.Client(address, timeout=60) as client:
-            client.wait_for_workers(2, timeout=90)
+    with running_cluster(2) as (address, _, _):
         yield address
-    finally:
-        for worker in workers:
-            kill_group(worker)
-        scheduler.kill()
-        scheduler.wait()
 
 
 def _study_file(folder, out: str) -> str:

@@ -61,16 +61,20 @@ def study_of(kind: str):
     return problems, runs, 1, 2
 
 
-def timed_study(kind: str, engine: str, executor=None, table_path: str | None = None) -> float:
-    """Seconds of the study (after a one-epoch warm-up of the same runs); its table saved to ``table_path``."""
+def timed_study(kind: str, engine: str, executor=None, table_path: str | None = None, around=None) -> float:
+    """Seconds of the study (after a one-epoch warm-up of the same runs), timed inside the context ``around()``
+    when given; its table saved to ``table_path``."""
+    import contextlib
+
     import sgdlab as sl
 
     sl.study(*study_of(kind)[:2], seeds=1, epochs=1, predict=False, engine=engine, executor=executor)
     problems, runs, seeds, epochs = study_of(kind)   # new objects, as cold in one process as on the workers
-    start = time.perf_counter()
-    table = sl.study(problems, runs, seeds=seeds, epochs=epochs, predict=False, engine=engine,
-                     executor=executor).table
-    seconds = time.perf_counter() - start
+    with (around or contextlib.nullcontext)():
+        start = time.perf_counter()
+        table = sl.study(problems, runs, seeds=seeds, epochs=epochs, predict=False, engine=engine,
+                         executor=executor).table
+        seconds = time.perf_counter() - start
     if table_path is not None:
         table.drop(columns="time").to_parquet(table_path)
     return seconds
@@ -133,17 +137,46 @@ class CountingSubmit:
         return self.submit(function, *args, **kwargs)
 
 
-def two_workers(kind: str, engine: str, table_path: str) -> tuple[float, int, int]:
-    """(T₂, tasks, payload bytes sent): the study from this process on the cluster's two workers."""
+class CpuSeconds:
+    """CPU seconds each process of the cluster and this client spend inside the ``with`` block, by role: the work
+    (the workers) and what runs beside it on the same two cores (the scheduler, the nannies, the client)."""
+
+    def __init__(self, cluster):
+        import psutil
+
+        nannies = [psutil.Process(process.pid) for process in cluster.processes[1:]]
+        self.roles = {"scheduler": [psutil.Process(cluster.processes[0].pid)], "nannies": nannies,
+                      "workers": [child for nanny in nannies for child in nanny.children()],
+                      "client": [psutil.Process()]}
+        self.spent: dict[str, float] = {}
+
+    def _now(self) -> dict[str, float]:
+        return {role: sum(sum(p.cpu_times()[:2]) for p in processes) for role, processes in self.roles.items()}
+
+    def __call__(self):
+        import contextlib
+
+        @contextlib.contextmanager
+        def measured():
+            before = self._now()
+            yield
+            self.spent = {role: seconds - before[role] for role, seconds in self._now().items()}
+
+        return measured()
+
+
+def two_workers(kind: str, engine: str, table_path: str) -> tuple[float, int, int, dict]:
+    """(T₂, tasks, payload bytes sent, CPU seconds by role): the study from this process on the cluster's two
+    workers."""
     import distributed
 
     with Cluster() as cluster, distributed.Client(cluster.address, timeout=60) as client:
         client.wait_for_workers(2, timeout=120)
         executor = client.get_executor()
-        counted = CountingSubmit(executor)
-        seconds = timed_study(kind, engine, executor, table_path)
+        counted, cpu = CountingSubmit(executor), CpuSeconds(cluster)
+        seconds = timed_study(kind, engine, executor, table_path, around=cpu)
         half = counted.tasks // 2   # the warm-up submitted as many tasks as the timed study
-        return seconds, half, counted.payload // 2
+        return seconds, half, counted.payload // 2, cpu.spent
 
 
 def problem_bytes(kind: str) -> int:
@@ -160,22 +193,24 @@ def measure(kind: str, engine: str, repeats: int) -> dict:
     with tempfile.TemporaryDirectory() as folder:
         for _ in range(repeats):
             serial = one_process(kind, engine, f"{folder}/one.parquet")
-            seconds, tasks, payload = two_workers(kind, engine, f"{folder}/two.parquet")
+            seconds, tasks, payload, cpu = two_workers(kind, engine, f"{folder}/two.parquet")
             pd.testing.assert_frame_equal(pd.read_parquet(f"{folder}/two.parquet"),
                                           pd.read_parquet(f"{folder}/one.parquet"))
-            rows.append((serial, seconds, tasks, payload))
+            rows.append((serial, seconds, tasks, payload, cpu))
     return {"T1": [row[0] for row in rows], "T2": [row[1] for row in rows], "tasks": rows[0][2],
-            "payload": rows[0][3]}
+            "payload": rows[0][3], "cpu": [row[4] for row in rows]}
 
 
 def efficiency_lines(engines: list[str], repeats: int) -> list[str]:
-    lines = ["| engine | T₁, one process (s) | T₂, 2 Dask workers (s) | efficiency T₁/(2·T₂) |",
-             "| --- | --- | --- | --- |"]
+    lines = ["| engine | T₁, one process (s) | T₂, 2 Dask workers (s) | efficiency T₁/(2·T₂) | CPU s in T₂: "
+             "workers / scheduler / nannies / client |", "| --- | --- | --- | --- | --- |"]
     for engine in engines:
         m = measure("efficiency", engine, repeats)
         efficiency = [t1 / (2 * t2) for t1, t2 in zip(m["T1"], m["T2"], strict=True)]
+        cpu = {role: statistics.median(spent[role] for spent in m["cpu"]) for role in m["cpu"][0]}
         lines.append(f"| {engine} | {statistics.median(m['T1']):.1f} | {statistics.median(m['T2']):.1f} | "
-                     f"{min(efficiency):.2f}–{max(efficiency):.2f} |")
+                     f"{min(efficiency):.2f}–{max(efficiency):.2f} | {cpu['workers']:.1f} / {cpu['scheduler']:.1f} "
+                     f"/ {cpu['nannies']:.1f} / {cpu['client']:.1f} |")
     return lines
 
 

@@ -223,7 +223,7 @@ def compare(problem: FiniteSum, runs: dict, seeds: int | Iterable[int] = 10, epo
     session = plan(problem, runs, seeds, epochs, out, record_every, tol, title, engine, predict, record_params,
                    overwrite, source, goal, heldout, stop, curvature_every)
     with session.opened():
-        for _, result in groups.computed(session.tasks(), on_epoch, executor, run_group):
+        for _, result in groups.computed(session.tasks(), on_epoch, executor, run_group, session.problem_facts):
             session.keep(result)
         comparison = session.finished()
     session.warn_recomputed(comparison)

@@ -27,6 +27,7 @@ With processes, start them with the spawn method (``ProcessPoolExecutor(mp_conte
 
 from __future__ import annotations
 
+import contextlib
 import io
 import pickle
 import warnings
@@ -81,10 +82,15 @@ def checked_executor(executor: Any) -> Executor | None:
     return executor
 
 
-def computed(tasks: list[Task], on_epoch: Callable | None, executor: Executor | None,
-             run_group: Callable) -> Iterator[tuple[int, tuple[dict, dict]]]:
+def computed(tasks: list[Task], on_epoch: Callable | None, executor: Executor | None, run_group: Callable,
+             meanwhile: Callable[[], Any] | None = None) -> Iterator[tuple[int, tuple[dict, dict]]]:
     """``run_group(problem, lanes, group, on_unit)`` for each task: in order here without an executor, else as the
-    executor's tasks; yields (the task's index, its (histories, paths)) as each finishes."""
+    executor's tasks; yields (the task's index, its (histories, paths)) as each finishes.
+
+    ``meanwhile()`` is an early start of work this process does anyway and that needs no group's result (what a
+    comparison's record says of its problem): it runs once every task is submitted, while the executor works,
+    so that the workers do not wait idle for it after their groups. An error in it is left to the caller, who
+    meets it again when it does the work for real (every finished group saved before)."""
     if on_epoch is not None:
         for task in tasks:
             on_epoch(task.label, 0, task.epochs)
@@ -103,6 +109,9 @@ def computed(tasks: list[Task], on_epoch: Callable | None, executor: Executor | 
 
     largest_first = sorted(range(len(tasks)), key=lambda index: -tasks[index].work)
     pending = {submit(index): index for index in largest_first}
+    if meanwhile is not None:
+        with contextlib.suppress(Exception):   # met again, and raised, where its work is needed
+            meanwhile()
     failures, retries, finished = [], dict.fromkeys(range(len(tasks)), RETRIES), 0
     while pending:   # a round over the submitted groups (as_completed, not wait: linear in the groups)
         submitted, pending = pending, {}

@@ -141,7 +141,11 @@ def run_study(sessions: dict[str, Session], out: Any = None, executor: Executor 
         for session in sessions.values():
             held.enter_context(session.opened())
         owned = [(name, task) for name, session in sessions.items() for task in session.tasks(f"{name}: ")]
-        for index, histories in groups.computed([task for _, task in owned], on_epoch, executor, run_group):
+        def facts():   # what each comparison's record says of its problem, computed while the groups run
+            for session in sessions.values():
+                session.problem_facts()
+
+        for index, histories in groups.computed([task for _, task in owned], on_epoch, executor, run_group, facts):
             sessions[owned[index][0]].keep(histories)
         result = Study({name: session.finished() for name, session in sessions.items()})
         if folder is not None:

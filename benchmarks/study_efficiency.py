@@ -11,9 +11,10 @@ efficiency is T₁ / (2·T₂): 1 when two workers halve the time.
 
 1. **Efficiency**: logistic regression (ℓ2 = 1e-4) on mushrooms, w8a and a9a, six orders at B = 16 and five
    steps each, 5 seeds, 10 epochs (450 runs in 18 groups, one task each).
-2. **Overhead**: ``--tiny`` least-squares problems of 20 × 3, ten batch sizes each (10 × tiny tasks of one run):
-   the scheduler's cost a task, (T₂ − T₁/2) / tasks, and the bytes a task sends (its payload, and the problem's
-   bytes shared by its ten tasks).
+2. **Overhead**: ``--tiny`` least-squares problems of 20 × 3, ten batch sizes each (10 × tiny run groups of one
+   run): what distributing costs a group, (T₂ − T₁/2) / groups, the executor's tasks they travel in (tiny groups
+   of one problem share a task: ``groups.SHIPMENT_WORK``), and the bytes a group sends (its share of its task's
+   payload, and of its problem's bytes).
 
 Both are warmed up first by a one-epoch study of the same shapes (JAX's and Numba's programs compiled, the disk
 cache filled); the timed study's problems are new objects, so that what a problem costs once (its constants, its
@@ -217,14 +218,18 @@ def efficiency_lines(engines: list[str], repeats: int) -> list[str]:
 def overhead_lines(engines: list[str], repeats: int, tiny: int) -> list[str]:
     kind = f"tiny{tiny}"
     shared = problem_bytes(kind)
-    lines = ["| engine | tasks | T₁ (s) | T₂ (s) | overhead a task (T₂ − T₁/2)/tasks | payload a task "
-             "| problem bytes a task |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    lines = ["| engine | groups (executor tasks) | T₁ (s) | T₂ (s) | overhead a group (T₂ − T₁/2)/groups | payload a "
+             "group | problem bytes a group | CPU ms a group in T₂: workers / scheduler / nannies / client |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    groups = 10 * tiny
     for engine in engines:
         m = measure(kind, engine, repeats)
-        overhead = [(t2 - t1 / 2) / m["tasks"] * 1e3 for t1, t2 in zip(m["T1"], m["T2"], strict=True)]
-        lines.append(f"| {engine} | {m['tasks']} | {statistics.median(m['T1']):.1f} | "
+        overhead = [(t2 - t1 / 2) / groups * 1e3 for t1, t2 in zip(m["T1"], m["T2"], strict=True)]
+        cpu = {role: statistics.median(spent[role] for spent in m["cpu"]) / groups * 1e3 for role in m["cpu"][0]}
+        lines.append(f"| {engine} | {groups} ({m['tasks']}) | {statistics.median(m['T1']):.1f} | "
                      f"{statistics.median(m['T2']):.1f} | {min(overhead):.2f}–{max(overhead):.2f} ms | "
-                     f"{m['payload'] / m['tasks']:.0f} B | {shared / m['tasks']:.0f} B |")
+                     f"{m['payload'] / groups:.0f} B | {shared / groups:.0f} B | {cpu['workers']:.1f} / "
+                     f"{cpu['scheduler']:.1f} / {cpu['nannies']:.1f} / {cpu['client']:.1f} |")
     return lines
 
 
@@ -232,7 +237,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--engines", default="auto,jax")
     parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--tiny", type=int, default=1000, help="tiny problems of the overhead study (10 tasks each)")
+    parser.add_argument("--tiny", type=int, default=1000, help="tiny problems of the overhead study (10 groups each)")
     parser.add_argument("--parts", default="efficiency,overhead")
     parser.add_argument("--out", default="benchmarks/RESULTS-study-efficiency.md")
     args = parser.parse_args()
@@ -246,7 +251,7 @@ def main():
         lines += ["450 runs (logistic on mushrooms, w8a, a9a; 18 tasks), 10 epochs:", "",
                   *efficiency_lines(engines, args.repeats), ""]
     if "overhead" in parts:
-        lines += [f"{10 * args.tiny} tasks of one tiny run each (least squares 20 × 3, 2 epochs):", "",
+        lines += [f"{10 * args.tiny} run groups of one tiny run each (least squares 20 × 3, 2 epochs):", "",
                   *overhead_lines(engines, args.repeats, args.tiny), ""]
     text = "\n".join(lines)
     print(text)

@@ -43,6 +43,10 @@ class Schedule:
         """Whether αₖ₊₁ ≤ αₖ for every k, so that α₀ is the largest step (False where not known: a custom schedule)."""
         return False
 
+    def first_alpha(self) -> float:
+        """α₀, as a number."""
+        return float(self(0))
+
     def describe(self) -> str:
         """The formula with this schedule's numbers, e.g. 'αₖ = 0.1/(1 + 0.01 k)'."""
         fields = dataclasses.fields(self)  # type: ignore[arg-type]   # every schedule is a dataclass
@@ -68,6 +72,9 @@ class Constant(Schedule):
 
     def never_rises(self) -> bool:
         return True
+
+    def first_alpha(self) -> float:
+        return float(self.alpha)
 
 
 @_schedule
@@ -469,7 +476,7 @@ def _checked_iterations(iterations: int) -> np.ndarray:
 
 def initial_alpha(schedule: Schedule) -> float:
     """α₀, for messages comparing the step with 2/L."""
-    return float(schedule(0))
+    return schedule.first_alpha()
 
 
 def largest_alpha(schedule: Schedule, iterations: int) -> float:

@@ -86,3 +86,21 @@ def test_a_group_that_raises_is_named_and_the_rest_are_saved_then_reused(data, w
     assert len(list((tmp_path / "runs").glob("*.parquet"))) == len(RUNS) * 2
     again = sl.compare(problem, runs, seeds=2, epochs=2, out=tmp_path)   # here the step works
     assert again.reused == len(RUNS) * 2 and set(again.table.run) == set(runs)
+
+
+def test_tiny_groups_of_one_problem_travel_together_and_large_ones_alone():
+    from types import SimpleNamespace
+
+    from sgdlab.experiments.groups import SHIPMENT_WORK, Task, _shipments
+
+    def task(problem, lanes=1):   # work = N × 10 epochs × lanes
+        return Task("t", problem, [], dict.fromkeys(range(lanes), SimpleNamespace(budget=SimpleNamespace(units=10))))
+
+    small, other, large = SimpleNamespace(n=20), SimpleNamespace(n=30), SimpleNamespace(n=SHIPMENT_WORK)
+    tasks = [task(small) for _ in range(7)] + [task(other) for _ in range(3)] + [task(large)] * 2
+    shipments = _shipments(tasks)
+    assert sorted(index for shipment in shipments for index in shipment) == list(range(len(tasks)))
+    assert shipments[:2] == [(10,), (11,)]   # each large group alone, first
+    assert sorted(map(sorted, shipments[2:])) == [[0, 1, 2, 3, 4, 5, 6], [7, 8, 9]]   # one shipment a problem
+    crowded = [task(small, lanes=SHIPMENT_WORK // 600) for _ in range(4)]   # 0.3 of the limit each
+    assert sorted(len(shipment) for shipment in _shipments(crowded)) == [1, 3]   # packed up to the limit

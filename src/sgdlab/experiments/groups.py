@@ -1,12 +1,14 @@
 """Where a comparison's run groups execute: one after another in this process, or as the tasks of any
 ``concurrent.futures.Executor`` (local processes, or a Dask cluster's ``distributed.Client(...).get_executor()``).
 
-A run group — the runs that share one compiled program — is one task. It travels as cloudpickle payloads (the
-problem without its compiled programs, pickled once for all its groups and, on a Dask cluster, scattered to the
-workers once; the runs' options and the function that runs them), so a loss written as a lambda goes too; the
-worker runs it and sends back each run's history as columns. Groups come back as they finish, and the caller
-saves each at once: an interrupted comparison keeps every finished group. A group that
-raises does not stop the others; once all are done, one error names every group that failed and why.
+A run group — the runs that share one compiled program — is one task of the executor; groups of one problem
+too small to be worth a task's own cost (a few milliseconds of scheduling) travel together, a shipment of them
+per task (:data:`SHIPMENT_WORK`). A task travels as cloudpickle payloads (the problem without its compiled
+programs, pickled once for all its groups and sent to a worker once; the runs' options and the function that
+runs them), so a loss written as a lambda goes too; the worker runs the groups and sends back each run's history
+as columns. Groups come back as their tasks finish, and the caller saves each at once: an interrupted comparison
+keeps every finished group. A group that raises does not stop the others; once all are done, one error names
+every group that failed and why.
 
 A study described in an experiment file sends its problems' descriptions instead, each worker reading the data
 itself (:mod:`sgdlab.experiments.worker_problems`): the problem a group's task receives is then a stand-in that
@@ -99,44 +101,80 @@ def computed(tasks: list[Task], on_epoch: Callable | None, executor: Executor | 
             on_unit = None if on_epoch is None else _reporter(on_epoch, task)
             yield index, run_group(task.problem, task.lanes, task.group, on_unit)
         return
+    yield from _computed_elsewhere(tasks, on_epoch, executor, run_group, meanwhile)
+
+
+def _computed_elsewhere(tasks: list[Task], on_epoch: Callable | None, executor: Executor, run_group: Callable,
+                        meanwhile: Callable[[], Any] | None) -> Iterator[tuple[int, tuple[dict, dict]]]:
+    """:func:`computed` on an executor: the groups travel in shipments (:func:`_shipments`), largest first, each
+    a task of the executor; a shipment cancelled because its inputs were lost is submitted again."""
     problems = _shipped_problems(tasks, executor)
 
-    def submit(index: int) -> Future:
-        task = tasks[index]
-        order = {"priority": task.work} if _on_dask(executor) else {}   # Dask runs ready tasks by priority
-        return executor.submit(run_payload, problems[id(task.problem)],
-                               _pickled_without(task.problem, (run_group, task.lanes, task.group)), **order)
+    def submit(shipment: tuple[int, ...]) -> Future:
+        problem = tasks[shipment[0]].problem
+        work = sum(tasks[index].work for index in shipment)
+        order = {"priority": work} if _on_dask(executor) else {}   # Dask runs ready tasks by priority
+        runs = [(tasks[index].lanes, tasks[index].group) for index in shipment]
+        return executor.submit(run_payload, problems[id(problem)], _pickled_without(problem, (run_group, runs)),
+                               **order)
 
-    largest_first = sorted(range(len(tasks)), key=lambda index: -tasks[index].work)
-    pending = {submit(index): index for index in largest_first}
+    pending = {submit(shipment): shipment for shipment in _shipments(tasks)}
     if meanwhile is not None:
         with contextlib.suppress(Exception):   # met again, and raised, where its work is needed
             meanwhile()
-    failures, retries, finished = [], dict.fromkeys(range(len(tasks)), RETRIES), 0
-    while pending:   # a round over the submitted groups (as_completed, not wait: linear in the groups)
+    failures, retries, finished = [], dict.fromkeys(pending.values(), RETRIES), 0
+    while pending:   # a round over the submitted shipments (as_completed, not wait: linear in their number)
         submitted, pending = pending, {}
         for future in as_completed(submitted):
-            index = submitted[future]
-            task = tasks[index]
+            shipment = submitted[future]
             try:
-                result = future.result()
+                outcomes = future.result()
             except Exception as error:
                 lost = _executor_lost(executor, error)
                 if lost:
                     raise ExecutorLost(lost, finished, sum(len(task.lanes) for task in tasks)) from None
-                if isinstance(error, CancelledError) and retries[index]:   # its inputs were lost: again
-                    retries[index] -= 1
-                    pending[submit(index)] = index
-                else:   # reported with the group's name once the rest are done
-                    failures.append(f"{task.label}: {type(error).__name__}: {error}")
-                continue
-            if on_epoch is not None:   # the group's program ran every epoch elsewhere
-                on_epoch(task.label, task.epochs, task.epochs)
-            finished += len(task.lanes)
-            yield index, result
+                if isinstance(error, CancelledError) and retries[shipment]:   # its inputs were lost: again
+                    retries[shipment] -= 1
+                    pending[submit(shipment)] = shipment
+                    continue
+                outcomes = [error] * len(shipment)
+            for index, outcome in zip(shipment, outcomes, strict=True):
+                task = tasks[index]
+                if isinstance(outcome, Exception):   # reported with the group's name once the rest are done
+                    failures.append(f"{task.label}: {type(outcome).__name__}: {outcome}")
+                    continue
+                if on_epoch is not None:   # the group's program ran every epoch elsewhere
+                    on_epoch(task.label, task.epochs, task.epochs)
+                finished += len(task.lanes)
+                yield index, outcome
     if failures:
         raise GroupsFailed(f"{len(failures)} of {len(tasks)} run group(s) failed (the others finished): "
                            + "; ".join(failures))
+
+
+#: A shipment's work, N × epochs × lanes summed over its groups, below which groups of one problem travel
+#: together: a task of the executor costs a few milliseconds of its own (the scheduler, the client, the
+#: worker's bookkeeping), as much as a tiny group, so tiny groups go out by the dozen.
+SHIPMENT_WORK = 100_000
+
+
+def _shipments(tasks: list[Task]) -> list[tuple[int, ...]]:
+    """The tasks' indices in shipments, largest first: each group alone, except groups of one problem whose work
+    is below :data:`SHIPMENT_WORK`, packed together up to that much."""
+    shipments: list[tuple[int, ...]] = []
+    packing_by_problem: dict[int, list[int]] = {}
+    for index in sorted(range(len(tasks)), key=lambda index: -tasks[index].work):
+        task = tasks[index]
+        if task.work >= SHIPMENT_WORK:
+            shipments.append((index,))
+            continue
+        packing = packing_by_problem.setdefault(id(task.problem), [])
+        if packing and sum(tasks[i].work for i in packing) + task.work > SHIPMENT_WORK:
+            shipments.append(tuple(packing))
+            packing.clear()
+        packing.append(index)
+    shipments += [tuple(packing) for packing in packing_by_problem.values() if packing]
+    return sorted(shipments, key=lambda shipment: -sum(tasks[index].work for index in shipment))
 
 
 #: How many times a group whose task was cancelled (its worker's inputs lost) is submitted again.
@@ -236,9 +274,17 @@ def _pickled_without(problem, value) -> bytes:
     return pickled_with_references(value, {PROBLEM_REFERENCE: problem})
 
 
-def run_payload(problem: Any, payload: bytes) -> tuple[dict, dict]:
-    """In a worker: one group, unpickled against its problem (pickled bytes, or on Dask the problem itself), run."""
+def run_payload(problem: Any, payload: bytes) -> list:
+    """In a worker: a shipment of groups, unpickled against their problem (pickled bytes, or on Dask the problem
+    itself), run one after another; each group's (histories, paths), or the exception it raised (the others
+    run on)."""
     if isinstance(problem, bytes):
         problem = _unpickled(problem)
-    run_group, lanes, group = unpickled_with_references(payload, {PROBLEM_REFERENCE: problem})
-    return run_group(problem, lanes, group, None)
+    run_group, runs = unpickled_with_references(payload, {PROBLEM_REFERENCE: problem})
+    outcomes: list = []
+    for lanes, group in runs:
+        try:
+            outcomes.append(run_group(problem, lanes, group, None))
+        except Exception as error:   # sent back, and named with its group, by computed
+            outcomes.append(error)
+    return outcomes

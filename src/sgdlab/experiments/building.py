@@ -141,14 +141,14 @@ def _stop(settings: dict, heldout: bool):
     return patience(settings["patience_on"] or ("test_loss" if heldout else "loss"), settings["patience"])
 
 
-def source(experiment: dict) -> dict:
+def source(experiment: dict, digest: str | None = None) -> dict:
     """What a validated description builds its problem from, for experiment.json: its [problem] table (the keys
-    left unset out), with a data file's absolute path and SHA-256 (a bundled set is named; its version is
-    scikit-learn's)."""
+    left unset out), with a data file's absolute path and SHA-256 (``digest`` when the caller has just checked
+    it, else read; a bundled set is named, its version scikit-learn's)."""
     spec = {key: value for key, value in experiment["problem"].items() if value is not None}
     if spec["data"] not in NAMED_DATA:
         path = Path(spec["data"]).resolve()
-        spec.update(data=str(path), data_sha256=file_sha256(path))
+        spec.update(data=str(path), data_sha256=digest or file_sha256(path))
     return spec
 
 
@@ -158,9 +158,10 @@ def file_sha256(path: Path) -> str:
         return hashlib.file_digest(file, "sha256").hexdigest()
 
 
-def comparison_options(description: dict, built: Built) -> dict:
-    """The keyword arguments of ``compare`` (and of ``plan``) that a validated description sets."""
+def comparison_options(description: dict, built: Built, digest: str | None = None) -> dict:
+    """The keyword arguments of ``compare`` (and of ``plan``) that a validated description sets (``digest``: its
+    data file's SHA-256, when the caller has just checked it)."""
     settings = description["compare"]
     return dict(seeds=settings["seeds"], epochs=settings["epochs"], record_every=settings["record_every"],
-                title=built.title, source=source(description), goal=settings["goal"], heldout=built.heldout,
+                title=built.title, source=source(description, digest), goal=settings["goal"], heldout=built.heldout,
                 stop=built.stop, curvature_every=settings["curvature_every"])

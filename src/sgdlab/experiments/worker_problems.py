@@ -67,8 +67,8 @@ def planned_there(description: dict, digest: str | None, out: str, overwrite: bo
     """In a worker: the comparison of a described problem, planned and pickled with its problems as references
     (their names and rows beside), what its record says of the problem computed here."""
     built = _built(_canonical(description), digest)
-    session = plan(built.problem, built.runs, **building.comparison_options(description, built), out=out,
-                   overwrite=overwrite)
+    session = plan(built.problem, built.runs, **building.comparison_options(description, built, digest), out=out,
+                   overwrite=overwrite)   # the digest _built checked: the file is not hashed twice
     session.problem_facts()
     problems = {TRAINING: built.problem, **{f"heldout:{name}": problem for name, problem in
                                            (built.heldout or {}).items()}}

@@ -68,8 +68,6 @@ class Expectation(Problem):
         self._solution = None if solution is None else pytrees.conform("solution", solution, self.params0)
         self._optimal_value = optimal_value
         self._lipschitz = None if lipschitz is None else validation.positive_float("lipschitz", lipschitz)
-        self._loss_jit = jax.jit(self.data_loss)
-        self._grad_jit = jax.jit(jax.grad(self.data_loss))
 
     def defining_functions(self) -> tuple:
         """The loss, the sampler of ω and the exact F and ∇F where given."""
@@ -112,10 +110,10 @@ class Expectation(Problem):
         return jax.grad(self.exact_loss)(params)
 
     def loss(self, params) -> jax.Array:
-        return self._loss_jit(pytrees.conform("params", params, self.params0), self.data)
+        return self.jitted(type(self).data_loss)(pytrees.conform("params", params, self.params0), self.data)
 
     def grad(self, params):
-        return self._grad_jit(pytrees.conform("params", params, self.params0), self.data)
+        return self.jitted(_data_grad)(pytrees.conform("params", params, self.params0), self.data)
 
     def lipschitz(self) -> float | None:
         return self._lipschitz
@@ -141,6 +139,12 @@ class Expectation(Problem):
     def __repr__(self) -> str:
         measured = "exact F" if self.exact_loss is not None else f"F on {self.evaluation_size} evaluation draws"
         return f"Expectation({measured})"
+
+
+def _data_grad(problem: Expectation, params, data):
+    """∇F(θ) computed from the evaluation sample ``data`` (or exactly): what :meth:`Expectation.grad` compiles once
+    per problem (:meth:`Problem.jitted`)."""
+    return jax.grad(problem.data_loss)(params, data)
 
 
 def expectation(loss: ExampleLoss, sample: Callable[[jax.Array], Any], params0: Params, *,

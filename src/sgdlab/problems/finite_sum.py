@@ -66,9 +66,6 @@ class FiniteSum(Problem):
         self._example_loss, params0, self._split = self._on_parameters(loss, params0)
         self.params0 = _validated_params0(params0)
         self.data, self.n = self._validated_data(data)
-        self._loss_jit = jax.jit(self.data_loss)
-        self._value_and_grad_jit = jax.jit(jax.value_and_grad(self.data_loss))
-        self._batch_grad_jit = jax.jit(self._batch_grad)
 
     def _on_parameters(self, loss, params0) -> tuple[ExampleLoss, Params, models.Split | None]:
         """(the loss of θ, θ⁰, the model's parts): for an Equinox module or Flax NNX model its trainable arrays and
@@ -138,7 +135,7 @@ class FiniteSum(Problem):
         """F(θ) = (1/N) Σᵢ fᵢ(θ)."""
         if self.on_disk:
             return self._value_and_grad(params)[0]
-        return self._loss_jit(self._conform(params), self.data)
+        return self.jitted(type(self).data_loss)(self._conform(params), self.data)
 
     def grad(self, params):
         """∇F(θ) = (1/N) Σᵢ ∇fᵢ(θ)."""
@@ -147,7 +144,7 @@ class FiniteSum(Problem):
     def _value_and_grad(self, params):
         if self.on_disk:
             return chunked.value_and_grad(self, self._conform(params))
-        return self._value_and_grad_jit(self._conform(params), self.data)
+        return self.jitted(_data_value_and_grad)(self._conform(params), self.data)
 
     def batch_grad(self, params, idx):
         """(1/B) Σ_b ∇f_{idx_b}(θ): the minibatch gradient; repeated indices count each time."""
@@ -157,7 +154,7 @@ class FiniteSum(Problem):
         if idx.min() < 0 or idx.max() >= self.n:
             validation.fail("idx", f"indices in [0, {self.n - 1}]",
                             f"indices from {idx.min()} to {idx.max()}")
-        return self._batch_grad_jit(self._conform(params), self.data, jnp.asarray(idx))
+        return self.jitted(type(self)._batch_grad)(self._conform(params), self.data, jnp.asarray(idx))
 
     def _conform(self, params):
         return pytrees.conform("params", params, self.params0)
@@ -249,6 +246,12 @@ class Negation(FiniteSum):
     def data_accuracy(self, params, data) -> jax.Array:
         """The original classifier's accuracy (negating the loss changes no prediction)."""
         return self.original.data_accuracy(params, data)
+
+
+def _data_value_and_grad(problem: FiniteSum, params, data):
+    """(F(θ), ∇F(θ)) computed from ``data``: what :meth:`FiniteSum.loss` and :meth:`FiniteSum.grad` compile, once
+    per problem (:meth:`Problem.jitted`, so that a pickled problem carries no compiled function)."""
+    return jax.value_and_grad(problem.data_loss)(params, data)
 
 
 def finite_sum(loss: ExampleLoss, data: Data, params0: Params) -> FiniteSum:

@@ -11,7 +11,7 @@ place by the loop:
   :mod:`sgdlab.engines.native.linear_grab` (the stale mean, the running sum and the sum of the epoch's gradients in
   V's layout, the next order and its two free slots), read from and written back to the run's sampler state;
 - :class:`SagaLoop` (SAGA on least squares and logistic regression): θ, SAGA's table of one number an
-  example and its mean ḡ (:mod:`sgdlab.engines.native.linear_saga`), the last two carried between epochs as
+  example and its mean ḡ (:mod:`sgdlab.engines.native.linear_variance_reduced`), the last two carried between epochs as
   the method's state (``initial_state``, ``method_state``);
 - :class:`NetworkLoop` (a ReLU network with one hidden layer): the hidden units' parts (U₁, b₁, U₂)
   and a copy of b₂ a thread (:mod:`sgdlab.engines.native.network_sgd`), the threads sharing the arrays. It
@@ -35,8 +35,8 @@ from sgdlab.engines.native import (
     linear_gd,
     linear_grab,
     linear_methods,
-    linear_saga,
     linear_sgd,
+    linear_variance_reduced,
     network_sgd,
     parted,
 )
@@ -233,7 +233,7 @@ class GradientDescentLoop(LinearLoop):
 
 
 class SagaLoop(RowsEvaluation):
-    """SAGA on a linear model of one margin (:mod:`sgdlab.engines.native.linear_saga`): state (θ: R × p, the
+    """SAGA on a linear model of one margin (:mod:`sgdlab.engines.native.linear_variance_reduced`): state (θ: R × p, the
     tables φ: R × N, ḡ: R × p, whether the tables start this epoch); the method's state is (φ, ḡ)."""
 
     parted = False
@@ -262,7 +262,7 @@ class SagaLoop(RowsEvaluation):
     def run_lanes(self, state: tuple, group: slice, indices, masks, alphas) -> None:
         """The epoch of the lanes ``group`` on this thread."""
         ws, tables, means, start = state
-        linear_saga.saga_lanes(self.loss, self.rows, self.targets, ws[group], tables[group], means[group], indices,
+        linear_variance_reduced.saga_lanes(self.loss, self.rows, self.targets, ws[group], tables[group], means[group], indices,
                                masks, alphas, self.problem.l2, np.arange(len(indices)), start)
 
 

@@ -563,7 +563,7 @@ def case_saga(rows, repeats):
                      Row("saga", "copt minimize_saga: seconds to F − p* ≤ 1e-8", copt_epoch * epochs,
                          f"its epoch × {epochs} epochs")]
         targets.append(Target("saga", "copt / sgdlab (SAGA epoch, w8a)", copt_epoch / saga.seconds, 1.0, True))
-    lightning_epoch = _lightning_saga_epoch(X, y, alpha, 1.0 / X.shape[0], repeats)
+    lightning_epoch = _lightning_epoch("SAGAClassifier", X, y, alpha, 1.0 / X.shape[0], repeats)
     if lightning_epoch is not None:
         rows_out.append(Row("saga", "lightning SAGAClassifier (one epoch)", lightning_epoch, "Cython, sparse, lazy"))
         targets.append(Target("saga", "lightning / sgdlab (SAGA epoch, w8a)", lightning_epoch / saga.seconds, 1.0,
@@ -571,17 +571,44 @@ def case_saga(rows, repeats):
     return rows_out, targets
 
 
-def _lightning_saga_epoch(X, y, alpha: float, l2: float, repeats: int) -> float | None:
-    """One epoch of scikit-learn-contrib lightning's SAGAClassifier (log loss, ℓ2 weight ``l2``), by
-    (T(11 epochs) − T(1))/10; None without lightning (its sdist builds only with numpy and Cython installed
-    first and ``pip install --no-build-isolation sklearn-contrib-lightning``)."""
+def case_svrg(rows, repeats):
+    """SVRG (a snapshot every epoch) and loopless SVRG on w8a logistic regression (ℓ2 weight 1/N), B = 1 with
+    replacement, α = 1/(3 L_max): an epoch against sgdlab's SAGA and against lightning's SVRGClassifier (a full
+    gradient, then N steps: the same epoch), and the seconds to F − p* ≤ 1e-8."""
+    X, y = libsvm("w8a", rows)
+    problem = sl.logistic_regression(X, y, l2=1.0 / X.shape[0])
+    alpha, sampler = 1.0 / (3.0 * problem.lipschitz_max()), sl.with_replacement(1)
+    saga = sgdlab_row("svrg", problem, sampler, alpha, repeats, method=sl.saga())
+    svrg = sgdlab_row("svrg", problem, sampler, alpha, repeats, method=sl.svrg())
+    loopless = sgdlab_row("svrg", problem, sampler, alpha, repeats, method=sl.loopless_svrg())
+    rows_out = [saga, svrg, loopless]
+    targets = [Target("svrg", "SVRG / SAGA epoch (w8a, B=1)", svrg.seconds / saga.seconds, 2.0, False),
+               Target("svrg", "loopless SVRG / SAGA epoch (w8a, B=1)", loopless.seconds / saga.seconds, 2.0, False)]
+    epochs, seconds = _seconds_to_gap(problem, sampler, alpha, 1e-8, sl.svrg())
+    rows_out.append(Row("svrg", "sgdlab SVRG: seconds to F − p* ≤ 1e-8", seconds, f"{epochs} epochs"))
+    lightning_epoch = _lightning_epoch("SVRGClassifier", X, y, alpha, 1.0 / X.shape[0], repeats)
+    if lightning_epoch is not None:
+        rows_out += [Row("svrg", "lightning SVRGClassifier (one epoch)", lightning_epoch, "Cython, sparse, lazy"),
+                     Row("svrg", "lightning SVRGClassifier: seconds to F − p* ≤ 1e-8", lightning_epoch * epochs,
+                         f"its epoch × {epochs} epochs")]
+        targets.append(Target("svrg", "lightning / sgdlab (SVRG epoch, w8a)", lightning_epoch / svrg.seconds, 1.5,
+                              True))
+    return rows_out, targets
+
+
+def _lightning_epoch(name: str, X, y, alpha: float, l2: float, repeats: int) -> float | None:
+    """One epoch of scikit-learn-contrib lightning's SAGAClassifier or SVRGClassifier ``name`` (log loss, ℓ2 weight
+    ``l2``, step ``alpha``), by (T(11 epochs) − T(1))/10; None without lightning (its sdist builds only with numpy
+    and Cython installed first and ``pip install --no-build-isolation sklearn-contrib-lightning``)."""
     try:
-        from lightning.classification import SAGAClassifier
+        from lightning import classification
     except ImportError:
         return None
+    options = {"SAGAClassifier": dict(beta=0.0), "SVRGClassifier": dict(n_inner=1.0)}[name]
 
     def run(epochs: int) -> float:
-        model = SAGAClassifier(eta=alpha, alpha=l2, beta=0.0, loss="log", max_iter=epochs, tol=0, random_state=0)
+        model = getattr(classification, name)(eta=alpha, alpha=l2, loss="log", max_iter=epochs, tol=0, random_state=0,
+                                              **options)
         started = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -591,9 +618,10 @@ def _lightning_saga_epoch(X, y, alpha: float, l2: float, repeats: int) -> float 
     return min((run(11) - run(1)) / 10 for _ in range(max(1, repeats // 2)))
 
 
-def _seconds_to_gap(problem, sampler, alpha, gap: float, limit: int = 1000) -> tuple[int, float]:
-    """(epochs, seconds, compilation excluded) of SAGA's first history row with F − p* ≤ ``gap`` (every 5 epochs)."""
-    result = sl.minimize(problem, sampler, alpha, epochs=limit, record_every=5, method=sl.saga())
+def _seconds_to_gap(problem, sampler, alpha, gap: float, method=None, limit: int = 1000) -> tuple[int, float]:
+    """(epochs, seconds, compilation excluded) of the first history row with F − p* ≤ ``gap`` (every 5 epochs) of
+    the ``method``'s run (SAGA by default)."""
+    result = sl.minimize(problem, sampler, alpha, epochs=limit, record_every=5, method=method or sl.saga())
     reached = result.history[result.history.gap <= gap]
     if reached.empty:
         return limit, float("inf")
@@ -885,7 +913,7 @@ ANALYSIS = "<!-- analysis: kept when the runner rewrites the table above -->"
 
 CASES = {"b1": case_b1, "b64": case_b64, "gd": case_gd, "mlp": case_mlp, "sweep": case_sweep, "f32": case_f32,
          "startup": case_startup, "w8a": case_w8a, "news20": case_news20, "ooc": case_ooc, "large": case_large,
-         "saga": case_saga, "methods": case_methods, "heldout": case_heldout,
+         "saga": case_saga, "svrg": case_svrg, "methods": case_methods, "heldout": case_heldout,
          "gd_sparse": case_gd_sparse, "peers_mlp": case_peers_mlp, "peers_mlp_one_core": case_peers_mlp_one_core,
          "peers_lsq": case_peers_least_squares, "peers_w8a": case_peers_w8a, "peers_mlp_jax": case_peers_mlp_jax,
          "jax_mlp": case_jax_mlp, "jax_lsq": case_jax_least_squares, "jax_sweep": case_jax_sweep,
@@ -901,6 +929,7 @@ SIZES = {  # case -> (full size, --quick size)
     "mlp": ((60_000, 64), (1_000, 64)), "sweep": ((10_000, 50), (500, 10)), "f32": ((10_000_000, 100), (20_000, 20)),
     "startup": ((200_000, 100), (2_000, 20)), "w8a": (None, 2_000), "news20": (None, 1_000),
     "ooc": ((5_000_000, 50), (20_000, 10)), "large": (1.15, 20_000), "saga": (None, 2_000),
+    "svrg": (None, 2_000),
     "methods": ((200_000, 100), (2_000, 20)), "heldout": (None, 2_000), "gd_sparse": (None, 2_000),
     "peers_mlp": ((60_000, 64), (1_024, 64)), "peers_mlp_one_core": ((60_000, 64), (1_024, 64)),
     "peers_mlp_jax": ((60_000, 64), (1_024, 64)), "peers_lsq": ((200_000, 100), (2_048, 20)),

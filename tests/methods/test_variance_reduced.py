@@ -165,8 +165,9 @@ def test_variance_reduction_is_refused_where_it_has_no_table(ridge):
         sl.minimize(expectation, sl.iid(1), 0.1, steps=10, method=sl.saga())
     with pytest.raises(ValueError, match="sampler must be a stochastic sampler for SAGA"):
         sl.minimize(sl.least_squares(X, y), sl.full_batch(), 0.1, epochs=1, method=sl.saga())
+    softmax = sl.softmax_regression(X, (y > 0).astype(int) + (y > 1).astype(int))
     with pytest.raises(ValueError, match="engine must be 'auto' or 'jax' here; got 'native', but the method is SVRG"):
-        sl.minimize(sl.least_squares(X, y), sl.cyclic(1), 0.1, epochs=1, method=sl.svrg(), engine="native")
+        sl.minimize(softmax, sl.cyclic(1), 0.1, epochs=1, method=sl.svrg(), engine="native")
 
 
 def jax_normal(key):

@@ -64,7 +64,7 @@ def unsupported(problem, sampler, rule: UpdateRule = PLAIN_RULE, placement=None,
                 "linear models, from a start: polyak_average or tail_average)")
     if not rule.method.is_plain and not _native_method(problem, rule):
         return (f"the method is {rule.method.describe()} (the native loop runs plain SGD, heavy ball and Nesterov "
-                "on the linear models, and SAGA on least squares and logistic regression)")
+                "on the linear models, and SAGA and SVRG on least squares and logistic regression)")
     if rule.transformation is not None:
         return "an optax optimizer is given (its update runs on the JAX engine)"
     if isinstance(schedule, AdaptiveStep):
@@ -170,12 +170,12 @@ def _sampler_reason(problem, sampler, rule: UpdateRule) -> str | None:
 
 def _native_method(problem, rule: UpdateRule) -> bool:
     """Whether the native loop runs the rule's method on ``problem``, as the method's own class declares it
-    (:func:`~sgdlab._helpers.declared.declared`): heavy ball and Nesterov on the linear models, and SAGA with one
-    margin (least squares, logistic regression)."""
+    (:func:`~sgdlab._helpers.declared.declared`): heavy ball and Nesterov on the linear models, and SAGA and SVRG
+    with one margin (least squares, logistic regression)."""
     native = rule.native_kernels()[0]
     if is_network(problem) or native is None:
         return False
-    if native == "saga":
+    if native in ("saga", "svrg"):
         return declared(problem, "native_loss") in ("squared", "logistic")
     return native in ("heavy_ball", "nesterov")
 

@@ -53,6 +53,7 @@ class SVRG(Method):
 
     snapshot_every: int = 1
     name = "svrg"
+    native = "svrg"
     theorems = (theorem.SVRG,)
     gradients_per_example = 2
     needs_finite_sum = True
@@ -89,6 +90,7 @@ class LooplessSVRG(SVRG):
 
     p: float | None = None
     name = "loopless_svrg"
+    native = "svrg"   # the same kernel, its snapshots at its own flags
     theorems = (theorem.LOOPLESS_SVRG,)
 
     def probability(self, n: int, batch_size: int) -> float:

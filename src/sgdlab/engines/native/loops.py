@@ -10,9 +10,10 @@ place by the loop:
 - :class:`HerdedLoop` (GraB's orders on the linear models): (V, scales) and the herding arrays of
   :mod:`sgdlab.engines.native.linear_grab` (the stale mean, the running sum and the sum of the epoch's gradients in
   V's layout, the next order and its two free slots), read from and written back to the run's sampler state;
-- :class:`SagaLoop` (SAGA on least squares and logistic regression): θ, SAGA's table of one number an
-  example and its mean ḡ (:mod:`sgdlab.engines.native.linear_variance_reduced`), the last two carried between epochs as
-  the method's state (``initial_state``, ``method_state``);
+- :class:`VarianceReducedLoop` (SAGA and SVRG on least squares and logistic regression): θ, the stored derivatives,
+  one number an example, and their mean ḡ (:mod:`sgdlab.engines.native.linear_variance_reduced`), the last two
+  carried between epochs as the method's state (``initial_state``, ``method_state``), refreshed where the method's
+  flags say (``state(..., refreshes=)``);
 - :class:`NetworkLoop` (a ReLU network with one hidden layer): the hidden units' parts (U₁, b₁, U₂)
   and a copy of b₂ a thread (:mod:`sgdlab.engines.native.network_sgd`), the threads sharing the arrays. It
   also evaluates F, ‖∇F‖ and its diagnostics natively (``evaluate``, a range of rows at a time), in
@@ -61,8 +62,8 @@ def loop_for(problem, batch_size: int, rule: UpdateRule = PLAIN_RULE, full_batch
     method, averaging = rule.native_kernels()
     if full_batch and rule.is_plain and is_sparse_single_margin(problem):
         return GradientDescentLoop(problem, batch_size)
-    if method == "saga":
-        return SagaLoop(problem)
+    if method in VarianceReducedLoop.METHODS:
+        return VarianceReducedLoop(problem, stores=method == "saga")
     if method in ("heavy_ball", "nesterov"):
         return MomentumLoop(problem, batch_size, rule.method)
     if averaging == "polyak_average":
@@ -136,7 +137,8 @@ class LinearLoop(RowsEvaluation, MethodFree):
         self.kernel = parted.parted_lanes if self.parted else linear_sgd.sgd_lanes
         self.shape = np.shape(problem.params0)
 
-    def state(self, lanes: np.ndarray, method_state: Any = (), epoch: int = 0, k0: int = 0, steps: int = 0) -> tuple:
+    def state(self, lanes: np.ndarray, method_state: Any = (), epoch: int = 0, k0: int = 0, steps: int = 0,
+              refreshes: np.ndarray | None = None) -> tuple:
         """(V, scales) of the lanes' θ (R × p, or R × p × K), with every scale 1."""
         return self.evaluation_state(lanes)
 
@@ -232,22 +234,31 @@ class GradientDescentLoop(LinearLoop):
                                            scales[r], alphas[lane], self.problem.l2)
 
 
-class SagaLoop(RowsEvaluation):
-    """SAGA on a linear model of one margin (:mod:`sgdlab.engines.native.linear_variance_reduced`): state (θ: R × p, the
-    tables φ: R × N, ḡ: R × p, whether the tables start this epoch); the method's state is (φ, ḡ)."""
+class VarianceReducedLoop(RowsEvaluation):
+    """SAGA or SVRG on a linear model of one margin (:mod:`sgdlab.engines.native.linear_variance_reduced`): state (θ:
+    R × p, the stored derivatives φ: R × N, ḡ: R × p, the refresh flags: R × steps); the method's state is (φ, ḡ).
+    ``stores``: SAGA (the batch's derivatives stored after each step), else SVRG (kept until the next snapshot)."""
 
+    #: The methods' native kernels this loop runs.
+    METHODS = ("saga", "svrg")
     parted = False
 
+    def __init__(self, problem, stores: bool):
+        super().__init__(problem)
+        self.stores = stores
+
     def initial_state(self, lanes: int) -> Any:
-        """(φ, ḡ) of ``lanes`` runs before the tables start (zeros)."""
+        """(φ, ḡ) of ``lanes`` runs before their first refresh (zeros)."""
         return np.zeros((lanes, self.problem.n)), np.zeros((lanes, self.problem.n_features))
 
-    def state(self, lanes: np.ndarray, method_state: Any = (), epoch: int = 0, k0: int = 0, steps: int = 0) -> tuple:
-        """The loop's state from the lanes' θ (R × p) and (φ, ḡ), copied: the epoch updates it in place; the
-        tables start before the run's first step (k0 = 0)."""
+    def state(self, lanes: np.ndarray, method_state: Any = (), epoch: int = 0, k0: int = 0, steps: int = 0,
+              refreshes: np.ndarray | None = None) -> tuple:
+        """The loop's state from the lanes' θ (R × p) and (φ, ḡ), copied: the epoch updates it in place; φ and ḡ
+        refreshed before the steps the method's ``refreshes`` flag (R × steps)."""
         tables, means = method_state
+        flags = np.zeros((len(lanes), steps), dtype=bool) if refreshes is None else refreshes
         return (np.array(lanes, dtype=np.float64, order="C"), np.array(tables, dtype=np.float64),
-                np.array(means, dtype=np.float64), k0 == 0)
+                np.array(means, dtype=np.float64), np.ascontiguousarray(flags, dtype=bool))
 
     @staticmethod
     def params(state: tuple) -> np.ndarray:
@@ -261,9 +272,10 @@ class SagaLoop(RowsEvaluation):
 
     def run_lanes(self, state: tuple, group: slice, indices, masks, alphas) -> None:
         """The epoch of the lanes ``group`` on this thread."""
-        ws, tables, means, start = state
-        linear_variance_reduced.saga_lanes(self.loss, self.rows, self.targets, ws[group], tables[group], means[group], indices,
-                               masks, alphas, self.problem.l2, np.arange(len(indices)), start)
+        ws, tables, means, refreshes = state
+        linear_variance_reduced.reduced_lanes(self.loss, self.rows, self.targets, ws[group], tables[group],
+                                              means[group], indices, masks, refreshes[group], alphas,
+                                              self.problem.l2, np.arange(len(indices)), self.stores)
 
 
 class MomentumLoop(LinearLoop):
@@ -279,7 +291,8 @@ class MomentumLoop(LinearLoop):
         """v⁰ = 0 for ``lanes`` runs."""
         return np.zeros((lanes, *self.shape))
 
-    def state(self, lanes: np.ndarray, method_state: Any = (), epoch: int = 0, k0: int = 0, steps: int = 0) -> tuple:
+    def state(self, lanes: np.ndarray, method_state: Any = (), epoch: int = 0, k0: int = 0, steps: int = 0,
+              refreshes: np.ndarray | None = None) -> tuple:
         weights, scales = super().state(lanes)
         return weights, scales, super().state(method_state)[0]
 
@@ -320,7 +333,8 @@ class AveragedLoop(LinearLoop):
         """θ̄ = 0 and no iterate counted yet, for ``lanes`` runs (θ̄ is θ until the first counted step)."""
         return (), (np.zeros((lanes, *self.shape)), np.zeros(lanes, dtype=np.int64))
 
-    def state(self, lanes: np.ndarray, method_state: Any = (), epoch: int = 0, k0: int = 0, steps: int = 0) -> tuple:
+    def state(self, lanes: np.ndarray, method_state: Any = (), epoch: int = 0, k0: int = 0, steps: int = 0,
+              refreshes: np.ndarray | None = None) -> tuple:
         weights, scales = super().state(lanes)
         averages, counts = method_state[1]
         counts = np.asarray(counts, dtype=np.int64)
@@ -363,7 +377,8 @@ class NetworkLoop(MethodFree):
         #: The loop computes in X's float type: a float32 network's steps are float32 throughout.
         self.dtype = self.X.dtype
 
-    def state(self, lanes: list, method_state: Any = (), epoch: int = 0, k0: int = 0, steps: int = 0) -> tuple:
+    def state(self, lanes: list, method_state: Any = (), epoch: int = 0, k0: int = 0, steps: int = 0,
+              refreshes: np.ndarray | None = None) -> tuple:
         """The parts of the lanes' layers [{"W": R × p × H, "b": R × H}, {"W": R × H × K, "b": R × K}] in the
         data's float type; a part's units past H (when H is odd) have zero weights and stay zero."""
         return self._parts(lanes, self.dtype)

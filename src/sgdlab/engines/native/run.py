@@ -93,9 +93,10 @@ class NativeRun:
         zeros = jax.tree.map(lambda leaf: np.zeros((count, *np.shape(leaf)), self.dtype), self.problem.params0)
         seeds = np.zeros(count, dtype=np.int64)
         sampler_state = self._with_lanes(self.initial_sampler_state(self._without_lanes(zeros), seeds))
+        refreshes = self._refreshes(seeds, 0, (0, steps))
         for alphas in _warm_up_step_sizes(count, steps):
             self._advance(zeros, self.loop.initial_state(count), seeds, 0, 0, alphas, record, (0, steps),
-                          sampler_state)
+                          sampler_state, refreshes)
         self._prepared.add(record)
         return time.perf_counter() - started
 
@@ -110,19 +111,25 @@ class NativeRun:
         first, end = (0, epoch_steps) if steps is None else steps
         alphas = step_sizes(schedule if self.lanes is not None else _stacked(schedule), k, end - first, seeds.size)
         params, opt_state, sampler_state = self._with_lanes((params, opt_state, sampler_state))
+        refreshes = self._refreshes(seeds, epoch, (first, end))
         final, opt_state, metrics, sampler_state = self._advance(params, opt_state, seeds, epoch, k, alphas, record,
-                                                                 steps, sampler_state)
+                                                                 steps, sampler_state, refreshes)
         if sampler_state is not None:   # GraB's order and stale mean move on at the epoch's end
             ordered = typing.cast(RunOrdered, self.sampler)
             sampler_state = ordered.after_steps(sampler_state, k + end - first, self.problem.n)
-        flags = self.rule.flags(self.problem.n, self.sampler, seeds, epoch, epoch_steps)
         examples = np.full(seeds.size, int(self._examples[first:end].sum()))
-        counted = counted + self.rule.gradient_counts(examples, None if flags is None else flags[:, first:end],
-                                                      self.problem.n)
+        counted = counted + self.rule.gradient_counts(examples, refreshes, self.problem.n)
         if self.lanes is None:
             final, opt_state, counted, sampler_state = self._without_lanes((final, opt_state, counted, sampler_state))
             return Carry(final, opt_state, k + end - first, int(counted), sampler_state), metrics.lane(0)
         return Carry(final, opt_state, k + end - first, counted, sampler_state), metrics
+
+    def _refreshes(self, seeds: np.ndarray, epoch: int, steps: tuple[int, int]) -> np.ndarray | None:
+        """The method's refresh flags (SAGA's table start, SVRG's snapshots) of the lanes' ``steps`` (first, end) of
+        epoch ``epoch`` (lanes × steps), as the JAX engine draws them; None for a method without any."""
+        epoch_steps = self.sampler.steps_per_epoch(self.problem.n)
+        flags = self.rule.flags(self.problem.n, self.sampler, seeds, epoch, epoch_steps)
+        return None if flags is None else flags[:, steps[0]:steps[1]]
 
     def _with_lanes(self, tree):
         """One run's pytree with a lane axis of one (as it is when there are lanes)."""
@@ -133,11 +140,13 @@ class NativeRun:
         return tree if self.lanes is not None else jax.tree.map(lambda leaf: leaf[0], tree)
 
     def _advance(self, lanes, method_state, seeds: np.ndarray, epoch: int, k0: int, alphas: np.ndarray,
-                 record: bool, steps: tuple[int, int] | None = None, sampler_state=None) -> tuple:
+                 record: bool, steps: tuple[int, int] | None = None, sampler_state=None,
+                 refreshes: np.ndarray | None = None) -> tuple:
         """The lanes' θ after epoch ``epoch`` from iteration k0 (its ``steps`` (first, end), or all), in θ's dtype,
-        the method's state after it, their metrics (one entry a lane) and the sampler's state after it (for plans
-        that depend on the run: cut from its order, the loop herding the next one; else None)."""
-        state = self.loop.state(lanes, method_state, epoch, k0, alphas.shape[-1])
+        the method's state after it (refreshed at the ``refreshes`` flags), their metrics (one entry a lane) and the
+        sampler's state after it (for plans that depend on the run: cut from its order, the loop herding the next
+        one; else None)."""
+        state = self.loop.state(lanes, method_state, epoch, k0, alphas.shape[-1], refreshes)
         plans = None
         if sampler_state is not None:
             state = (*state, *self.loop.herding(sampler_state))

@@ -596,6 +596,55 @@ def case_svrg(rows, repeats):
     return rows_out, targets
 
 
+def case_tiny_epochs(size, repeats):
+    """Many epochs of a tiny problem, as theory experiments run them: least squares N × p, B = 1 shuffled, 5,000
+    epochs (``size`` = (N, p, epochs)), a history row every tenth of them (sgdlab through ``minimize``) against a
+    hand-written jitted JAX scan over all epochs (F recorded at the same epochs) and a plain NumPy loop, each with
+    its own seed."""
+    import jax
+    import jax.numpy as jnp
+
+    n, p, epochs = size
+    every = epochs // 10
+    X, y, problem = least_squares_problem((n, p))
+    alpha = 0.1 / problem.lipschitz_max()
+
+    def ours():
+        sl.minimize(problem, sl.shuffled_cyclic(1), alpha, epochs=epochs, record_every=every)
+
+    Xj, yj = jnp.asarray(X), jnp.asarray(y)
+
+    @jax.jit
+    def scan(theta, key):
+        def epoch(theta, key):
+            def step(theta, i):
+                return theta - alpha * (Xj[i] @ theta - yj[i]) * Xj[i], None
+            theta, _ = jax.lax.scan(step, theta, jax.random.permutation(key, n))
+            return theta, None
+
+        def block(theta, key):   # `every` epochs, then F
+            theta, _ = jax.lax.scan(epoch, theta, jax.random.split(key, every))
+            return theta, 0.5 * jnp.mean((Xj @ theta - yj) ** 2)
+        return jax.lax.scan(block, theta, jax.random.split(key, epochs // every))
+
+    def hand_scan():
+        jax_block(scan(jnp.zeros(p), jax.random.key(0)))
+
+    def numpy_loop():
+        theta, rng = np.zeros(p), np.random.default_rng(0)
+        for epoch in range(epochs):
+            for i in rng.permutation(n):
+                theta -= alpha * (X[i] @ theta - y[i]) * X[i]
+            if (epoch + 1) % every == 0:
+                float(0.5 * np.mean((X @ theta - y) ** 2))
+
+    rows = [Row("tiny_epochs", f"sgdlab ({epochs} epochs, a row every {every})", best_time(ours, repeats)),
+            Row("tiny_epochs", "hand-written jitted JAX scan over all epochs", best_time(hand_scan, repeats)),
+            Row("tiny_epochs", "NumPy loop", best_time(numpy_loop, 1))]
+    return rows, [Target("tiny_epochs", "hand JAX scan / sgdlab", rows[1].seconds / rows[0].seconds, 1.0, True),
+                  Target("tiny_epochs", "NumPy loop / sgdlab", rows[2].seconds / rows[0].seconds, 10.0, True)]
+
+
 def _lightning_epoch(name: str, X, y, alpha: float, l2: float, repeats: int) -> float | None:
     """One epoch of scikit-learn-contrib lightning's SAGAClassifier or SVRGClassifier ``name`` (log loss, ℓ2 weight
     ``l2``, step ``alpha``), by (T(11 epochs) − T(1))/10; None without lightning (its sdist builds only with numpy
@@ -913,7 +962,8 @@ ANALYSIS = "<!-- analysis: kept when the runner rewrites the table above -->"
 
 CASES = {"b1": case_b1, "b64": case_b64, "gd": case_gd, "mlp": case_mlp, "sweep": case_sweep, "f32": case_f32,
          "startup": case_startup, "w8a": case_w8a, "news20": case_news20, "ooc": case_ooc, "large": case_large,
-         "saga": case_saga, "svrg": case_svrg, "methods": case_methods, "heldout": case_heldout,
+         "saga": case_saga, "svrg": case_svrg, "tiny_epochs": case_tiny_epochs, "methods": case_methods,
+         "heldout": case_heldout,
          "gd_sparse": case_gd_sparse, "peers_mlp": case_peers_mlp, "peers_mlp_one_core": case_peers_mlp_one_core,
          "peers_lsq": case_peers_least_squares, "peers_w8a": case_peers_w8a, "peers_mlp_jax": case_peers_mlp_jax,
          "jax_mlp": case_jax_mlp, "jax_lsq": case_jax_least_squares, "jax_sweep": case_jax_sweep,
@@ -929,7 +979,7 @@ SIZES = {  # case -> (full size, --quick size)
     "mlp": ((60_000, 64), (1_000, 64)), "sweep": ((10_000, 50), (500, 10)), "f32": ((10_000_000, 100), (20_000, 20)),
     "startup": ((200_000, 100), (2_000, 20)), "w8a": (None, 2_000), "news20": (None, 1_000),
     "ooc": ((5_000_000, 50), (20_000, 10)), "large": (1.15, 20_000), "saga": (None, 2_000),
-    "svrg": (None, 2_000),
+    "svrg": (None, 2_000), "tiny_epochs": ((64, 4, 5_000), (64, 4, 200)),
     "methods": ((200_000, 100), (2_000, 20)), "heldout": (None, 2_000), "gd_sparse": (None, 2_000),
     "peers_mlp": ((60_000, 64), (1_024, 64)), "peers_mlp_one_core": ((60_000, 64), (1_024, 64)),
     "peers_mlp_jax": ((60_000, 64), (1_024, 64)), "peers_lsq": ((200_000, 100), (2_048, 20)),

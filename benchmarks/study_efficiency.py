@@ -16,6 +16,9 @@ efficiency is T₁ / (2·T₂): 1 when two workers halve the time.
    of one problem share a task: ``groups.SHIPMENT_WORK``), and the bytes a group sends (its share of its task's
    payload, and of its problem's bytes).
 
+The machine's ceiling is what the two cores give two independent copies of the one-process study run at once
+(:func:`machine_ceiling`): the efficiency a perfect scheduler would reach at that moment.
+
 Both are warmed up first by a one-epoch study of the same shapes (JAX's and Numba's programs compiled, the disk
 cache filled); the timed study's problems are new objects, so that what a problem costs once (its constants, its
 compiled programs) is paid in one process as on the workers. Every table is checked equal to the one-process
@@ -86,13 +89,33 @@ def pinned(core: int):
     return lambda: os.sched_setaffinity(0, {core})
 
 
-def one_process(kind: str, engine: str, table_path: str) -> float:
-    """T₁: the study in a child process held to core 0 and one thread."""
+def _one_process_started(kind: str, engine: str, table_path: str | None, core: int) -> subprocess.Popen:
+    """The study in a child process held to ``core`` and one thread; it prints its seconds last."""
     code = (f"import sys; sys.path.insert(0, {str(BENCHMARKS)!r}); import study_efficiency as s; "
             f"print(s.timed_study({kind!r}, {engine!r}, None, {table_path!r}))")
-    result = subprocess.run([sys.executable, "-c", code], env={**os.environ, **ONE_THREAD},
-                            preexec_fn=pinned(0), capture_output=True, text=True, check=True)
-    return float(result.stdout.strip().splitlines()[-1])
+    return subprocess.Popen([sys.executable, "-c", code], env={**os.environ, **ONE_THREAD}, preexec_fn=pinned(core),
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+
+
+def _seconds(process: subprocess.Popen) -> float:
+    output = process.communicate()[0]
+    if process.returncode:
+        raise RuntimeError(f"the one-process study failed (exit {process.returncode})")
+    return float(output.strip().splitlines()[-1])
+
+
+def one_process(kind: str, engine: str, table_path: str | None) -> float:
+    """T₁: the study in a child process held to core 0 and one thread."""
+    return _seconds(_one_process_started(kind, engine, table_path, 0))
+
+
+def machine_ceiling(kind: str, engine: str) -> float:
+    """What two cores give two independent copies of the one-process study run at once (cores 0 and 1), as
+    T₁ / the slower copy's seconds: the efficiency a perfect scheduler would reach on this machine at this moment
+    (shared caches, memory bandwidth, and a host that may share the cores with others)."""
+    alone = one_process(kind, engine, None)
+    pair = [_one_process_started(kind, engine, None, core) for core in (0, 1)]
+    return alone / max(_seconds(process) for process in pair)
 
 
 class Cluster:
@@ -197,22 +220,27 @@ def measure(kind: str, engine: str, repeats: int) -> dict:
             seconds, tasks, payload, cpu = two_workers(kind, engine, f"{folder}/two.parquet")
             pd.testing.assert_frame_equal(pd.read_parquet(f"{folder}/two.parquet"),
                                           pd.read_parquet(f"{folder}/one.parquet"))
-            rows.append((serial, seconds, tasks, payload, cpu))
+            ceiling = machine_ceiling(kind, engine) if kind == "efficiency" else float("nan")
+            rows.append((serial, seconds, tasks, payload, cpu, ceiling))
     return {"T1": [row[0] for row in rows], "T2": [row[1] for row in rows], "tasks": rows[0][2],
-            "payload": rows[0][3], "cpu": [row[4] for row in rows]}
+            "payload": rows[0][3], "cpu": [row[4] for row in rows], "ceiling": [row[5] for row in rows]}
 
 
 def efficiency_lines(engines: list[str], repeats: int) -> list[str]:
-    lines = ["| engine | T₁, one process (s) | T₂, 2 Dask workers (s) | efficiency T₁/(2·T₂) | CPU s in T₂: "
-             "workers / scheduler / nannies / client |", "| --- | --- | --- | --- | --- |"]
+    lines = ["| engine | T₁, one process (s) | T₂, 2 Dask workers (s) | efficiency T₁/(2·T₂) | the machine's ceiling | "
+             "CPU s in T₂: workers / scheduler / nannies / client |", "| --- | --- | --- | --- | --- | --- |"]
     for engine in engines:
         m = measure("efficiency", engine, repeats)
         efficiency = [t1 / (2 * t2) for t1, t2 in zip(m["T1"], m["T2"], strict=True)]
         cpu = {role: statistics.median(spent[role] for spent in m["cpu"]) for role in m["cpu"][0]}
         lines.append(f"| {engine} | {statistics.median(m['T1']):.1f} | {statistics.median(m['T2']):.1f} | "
-                     f"{min(efficiency):.2f}–{max(efficiency):.2f} | {cpu['workers']:.1f} / {cpu['scheduler']:.1f} "
-                     f"/ {cpu['nannies']:.1f} / {cpu['client']:.1f} |")
+                     f"{_range(efficiency)} (median {statistics.median(efficiency):.2f}) | {_range(m['ceiling'])} | "
+                     f"{cpu['workers']:.1f} / {cpu['scheduler']:.1f} / {cpu['nannies']:.1f} / {cpu['client']:.1f} |")
     return lines
+
+
+def _range(values: list[float]) -> str:
+    return f"{min(values):.2f}–{max(values):.2f}"
 
 
 def overhead_lines(engines: list[str], repeats: int, tiny: int) -> list[str]:

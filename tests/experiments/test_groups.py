@@ -104,3 +104,27 @@ def test_tiny_groups_of_one_problem_travel_together_and_large_ones_alone():
     assert sorted(map(sorted, shipments[2:])) == [[0, 1, 2, 3, 4, 5, 6], [7, 8, 9]]   # one shipment a problem
     crowded = [task(small, lanes=SHIPMENT_WORK // 600) for _ in range(4)]   # 0.3 of the limit each
     assert sorted(len(shipment) for shipment in _shipments(crowded)) == [1, 3]   # packed up to the limit
+
+
+def test_the_problem_task_on_dask_computes_theta_star_once_for_every_worker(data, monkeypatch):
+    """The Dask task that unpickles a problem also computes θ*, and the problem a second worker receives from the
+    first carries it: no second Newton solve. A problem whose θ* raises is still handed over (its groups meet the
+    error themselves)."""
+    import cloudpickle
+
+    from sgdlab.experiments import groups
+    from sgdlab.problems import logistic
+
+    X, y = data
+    problem = groups._solved(cloudpickle.dumps(sl.logistic_regression(X, y > 0, l2=0.1)))
+    received = cloudpickle.loads(cloudpickle.dumps(problem))   # what a worker fetching it unpickles
+    monkeypatch.setattr(logistic, "_newton", lambda *args: pytest.fail("θ* computed a second time"))
+    np.testing.assert_array_equal(received.solution(), problem.solution())
+
+    def unsolvable(*args):
+        raise FloatingPointError("Newton diverged")
+
+    monkeypatch.setattr(logistic, "_newton", unsolvable)
+    fresh = groups._solved(cloudpickle.dumps(sl.logistic_regression(X, y > 0, l2=0.1)))
+    with pytest.raises(FloatingPointError):
+        fresh.solution()

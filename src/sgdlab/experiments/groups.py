@@ -228,11 +228,11 @@ def _unpickled(problem: bytes) -> Any:
     return cloudpickle.loads(problem)
 
 
-def _solved(problem: bytes) -> Any:
+def _solved(pickled: bytes) -> Any:
     """In a Dask worker: the problem unpickled once, with θ* computed (every group of it asks for θ* first, for
     ‖θ − θ*‖), so that the other workers receive θ* with the problem rather than each computing it again (a Newton
     solve: 0.6 s on w8a). A failure is left to the groups, which meet it again and report it each."""
-    problem = _unpickled(problem)
+    problem = _unpickled(pickled)
     with contextlib.suppress(Exception):
         problem.solution()
     return problem

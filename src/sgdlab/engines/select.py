@@ -19,7 +19,13 @@ from sgdlab._helpers.declared import declared
 from sgdlab.engines.base import EpochProgram
 from sgdlab.engines.compiled import CompiledRun
 from sgdlab.engines.evaluation import Reference
-from sgdlab.engines.native.work import is_network, is_sparse_single_margin, step_work
+from sgdlab.engines.native.work import (
+    SINGLE_MARGIN_LOSSES,
+    VARIANCE_REDUCED_KERNELS,
+    is_network,
+    is_sparse_single_margin,
+    step_work,
+)
 from sgdlab.engines.update_rules import PLAIN_RULE, UpdateRule
 from sgdlab.schedules import AdaptiveStep
 
@@ -175,8 +181,8 @@ def _native_method(problem, rule: UpdateRule) -> bool:
     native = rule.native_kernels()[0]
     if is_network(problem) or native is None:
         return False
-    if native in ("saga", "svrg"):
-        return declared(problem, "native_loss") in ("squared", "logistic")
+    if native in VARIANCE_REDUCED_KERNELS:
+        return declared(problem, "native_loss") in SINGLE_MARGIN_LOSSES
     return native in ("heavy_ball", "nesterov")
 
 

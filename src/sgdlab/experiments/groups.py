@@ -162,18 +162,19 @@ def _shipments(tasks: list[Task]) -> list[tuple[int, ...]]:
     """The tasks' indices in shipments, largest first: each group alone, except groups of one problem whose work
     is below :data:`SHIPMENT_WORK`, packed together up to that much."""
     shipments: list[tuple[int, ...]] = []
-    packing_by_problem: dict[int, list[int]] = {}
+    packing_by_problem: dict[int, tuple[list[int], int]] = {}   # a problem's open shipment and its work
     for index in sorted(range(len(tasks)), key=lambda index: -tasks[index].work):
         task = tasks[index]
         if task.work >= SHIPMENT_WORK:
             shipments.append((index,))
             continue
-        packing = packing_by_problem.setdefault(id(task.problem), [])
-        if packing and sum(tasks[i].work for i in packing) + task.work > SHIPMENT_WORK:
+        packing, work = packing_by_problem.get(id(task.problem), ([], 0))
+        if packing and work + task.work > SHIPMENT_WORK:
             shipments.append(tuple(packing))
-            packing.clear()
+            packing, work = [], 0
         packing.append(index)
-    shipments += [tuple(packing) for packing in packing_by_problem.values() if packing]
+        packing_by_problem[id(task.problem)] = (packing, work + task.work)
+    shipments += [tuple(packing) for packing, _ in packing_by_problem.values()]
     return sorted(shipments, key=lambda shipment: -sum(tasks[index].work for index in shipment))
 
 

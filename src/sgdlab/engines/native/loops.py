@@ -42,7 +42,7 @@ from sgdlab.engines.native import (
     parted,
 )
 from sgdlab.engines.native._llvm import meeting
-from sgdlab.engines.native.work import is_network, is_sparse_single_margin, step_work
+from sgdlab.engines.native.work import VARIANCE_REDUCED_KERNELS, is_network, is_sparse_single_margin, step_work
 from sgdlab.engines.update_rules import PLAIN_RULE, UpdateRule
 
 #: The linear loop's switch for each problem's ``native_loss``.
@@ -62,7 +62,7 @@ def loop_for(problem, batch_size: int, rule: UpdateRule = PLAIN_RULE, full_batch
     method, averaging = rule.native_kernels()
     if full_batch and rule.is_plain and is_sparse_single_margin(problem):
         return GradientDescentLoop(problem, batch_size)
-    if method in VarianceReducedLoop.METHODS:
+    if method in VARIANCE_REDUCED_KERNELS:
         return VarianceReducedLoop(problem, stores=method == "saga")
     if method in ("heavy_ball", "nesterov"):
         return MomentumLoop(problem, batch_size, rule.method)
@@ -239,8 +239,6 @@ class VarianceReducedLoop(RowsEvaluation):
     R × p, the stored derivatives φ: R × N, ḡ: R × p, the refresh flags: R × steps); the method's state is (φ, ḡ).
     ``stores``: SAGA (the batch's derivatives stored after each step), else SVRG (kept until the next snapshot)."""
 
-    #: The methods' native kernels this loop runs.
-    METHODS = ("saga", "svrg")
     parted = False
 
     def __init__(self, problem, stores: bool):

@@ -7,6 +7,12 @@ import numpy as np
 
 from sgdlab._helpers.declared import declared
 
+#: The losses (a problem's declared ``native_loss``) of the linear models of one margin: least squares, logistic.
+SINGLE_MARGIN_LOSSES = ("squared", "logistic")
+#: The methods' declared native kernels that the variance-reduced loop runs, on those models
+#: (:mod:`sgdlab.engines.native.linear_variance_reduced`).
+VARIANCE_REDUCED_KERNELS = ("saga", "svrg")
+
 
 def step_work(problem, batch_size: int) -> int:
     """Multiply-adds of a step's forward pass: B · p · K (linear models), B · H · (p + K) (a network)."""
@@ -23,4 +29,4 @@ def is_network(problem) -> bool:
 def is_sparse_single_margin(problem) -> bool:
     """Whether ``problem`` is a linear model of one margin (least squares, logistic) on CSR rows: the models whose
     gradient descent runs as two sparse products (:mod:`sgdlab.engines.native.linear_gd`)."""
-    return declared(problem, "native_loss") in ("squared", "logistic") and getattr(problem, "is_sparse", False)
+    return declared(problem, "native_loss") in SINGLE_MARGIN_LOSSES and getattr(problem, "is_sparse", False)

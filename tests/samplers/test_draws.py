@@ -98,3 +98,20 @@ def test_a_subset_as_large_as_n_is_a_permutation():
 
     rows = without_replacement(6, (3, 6), 0, 0)
     assert all(sorted(row) == list(range(6)) for row in rows.tolist())
+
+
+def test_draws_of_many_rows_equal_the_draws_one_at_a_time():
+    entropies = np.array([[0, 0], [0, 1], [7, 3], [2**40, 5]])
+    for row, drawn in zip(entropies, draws.permutations(50, entropies), strict=True):
+        np.testing.assert_array_equal(drawn, draws.permutation(50, *row))
+    for row, drawn in zip(entropies, draws.with_replacement_rows(9, (4, 3), entropies), strict=True):
+        np.testing.assert_array_equal(drawn, draws.with_replacement(9, (4, 3), *row))
+    for row, drawn in zip(entropies, draws.without_replacement_rows(9, (4, 3), entropies), strict=True):
+        np.testing.assert_array_equal(drawn, draws.without_replacement(9, (4, 3), *row))
+    above = draws.BUCKETED_ABOVE + 1   # the bucketed shuffle, one row at a time
+    np.testing.assert_array_equal(draws.permutations(above, entropies[2:3])[0], draws.permutation(above, 7, 3))
+
+
+def test_negative_entropy_rows_are_refused():
+    with pytest.raises(ValueError, match="entropy"):
+        draws.permutations(5, np.array([[1, -2]]))

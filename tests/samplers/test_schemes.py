@@ -155,3 +155,16 @@ def test_shuffled_chunks_refuses_a_bad_chunk():
 def test_repr_names_the_scheme():
     assert repr(sl.shuffled_cyclic(32)) == "shuffled_cyclic(batch_size=32, drop_last=False)"
     assert repr(sl.full_batch()) == "full_batch()"
+
+
+@pytest.mark.parametrize("sampler", [sl.full_batch(), sl.cyclic(3), sl.cyclic(3, drop_last=True), sl.shuffled_cyclic(1),
+                                     sl.shuffled_cyclic(4), sl.shuffle_once(2), sl.flip_flop(3),
+                                     sl.shuffled_chunks(2, chunk=4), sl.with_replacement(3), sl.without_replacement(2)],
+                         ids=repr)
+def test_plans_of_many_epochs_are_the_epochs_plans_one_after_the_other(sampler):
+    seeds = np.array([0, 4, 9])
+    indices, masks = sampler.epochs_plans(N, seeds, 3, 4)
+    by_epoch = [sampler.stacked_plans(N, seeds, epoch) for epoch in range(3, 7)]
+    np.testing.assert_array_equal(indices, np.concatenate([plan[0] for plan in by_epoch], axis=1))
+    np.testing.assert_array_equal(masks, np.concatenate([plan[1] for plan in by_epoch], axis=1))
+    assert indices.dtype == np.int32 and masks.dtype == bool and indices.flags.c_contiguous

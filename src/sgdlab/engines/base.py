@@ -87,6 +87,8 @@ class EpochProgram(Protocol):
     engine: str
     #: None for one run; R for R runs whose θ, plans and step sizes carry a leading axis of length R.
     lanes: int | None
+    #: How many whole epochs one call of ``epochs`` may run (1: the program runs one loop unit a call).
+    epochs_per_call: int
 
     def initial_state(self, params: Params) -> Any:
         """The state of the run's optimizer or method at θ⁰ (``()`` for plain SGD), in this engine's layout."""
@@ -111,6 +113,25 @@ class EpochProgram(Protocol):
         optimizer sets the steps); return the new carry and the metrics at the unit's end, on the host (see
         :class:`Metrics`)."""
         ...
+
+
+@runtime_checkable
+class ManyEpochsProgram(EpochProgram, Protocol):
+    """An epoch program that also runs several whole epochs in one call (its ``epochs_per_call`` > 1)."""
+
+    def epochs(self, carry: Carry, seeds: Seeds, first: int, count: int, schedule: Schedule | None,
+               record: bool) -> tuple[Carry, Metrics]:
+        """Advance every lane by the whole epochs ``first`` … ``first + count − 1`` (2 ≤ count ≤ ``epochs_per_call``)
+        in one call, to where ``count`` calls of :meth:`epoch` would leave them, without changing ``carry``; return
+        the new carry and the metrics at the last epoch's end. Only a program whose update keeps a non-finite entry
+        of θ non-finite offers it (a finite θ after the call then means a finite θ after every epoch in it)."""
+        ...
+
+
+class OneUnitACall:
+    """For a program that runs one loop unit a call: it offers no ``epochs``."""
+
+    epochs_per_call = 1
 
 
 class PlansFromSeeds:

@@ -34,7 +34,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from sgdlab._helpers import pytrees, shared_programs
-from sgdlab.engines.base import Carry, Metrics, Seeds, lane_params
+from sgdlab.engines.base import Carry, Metrics, OneUnitACall, Seeds, lane_params
 from sgdlab.engines.evaluation import Reference, evaluate
 from sgdlab.engines.plans import EpochPlans, plan_steps
 from sgdlab.engines.update_rules import PLAIN_RULE, UpdateRule
@@ -200,7 +200,7 @@ def _layout(tree) -> tuple:
             tuple((np.shape(leaf), str(getattr(leaf, "dtype", type(leaf)))) for leaf in jax.tree.leaves(tree)))
 
 
-class CompiledRun:
+class CompiledRun(OneUnitACall):
     """The JAX engine's epoch program (:class:`~sgdlab.engines.base.EpochProgram`) of one (problem,
     sampler, schedule kind, update rule, unit, lanes, placement): the
     evaluation at the start and an epoch with and without history, each built ahead of time on

@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from sgdlab._helpers import pytrees
-from sgdlab.engines.base import Carry, Metrics, PlansFromSeeds, Seeds
+from sgdlab.engines.base import Carry, Metrics, OneUnitACall, PlansFromSeeds, Seeds
 from sgdlab.engines.compiled import run_epoch
 from sgdlab.engines.evaluation import Reference
 from sgdlab.engines.update_rules import PLAIN_RULE, UpdateRule
@@ -32,7 +32,7 @@ from sgdlab.schedules import Schedule
 BLOCK_ROWS = 65_536
 
 
-class StreamedRun(PlansFromSeeds):
+class StreamedRun(OneUnitACall, PlansFromSeeds):
     """The epoch program (:class:`~sgdlab.engines.base.EpochProgram`) of one run on data on disk."""
 
     engine = "streamed"

@@ -96,6 +96,13 @@ class RunLog:
         """Whether loop unit ``unit`` needs F and ‖∇F‖ (for a row, or for the tol rule)."""
         return self.due(unit) or self.options.tol is not None
 
+    def next_measured(self, unit: int) -> int:
+        """The first loop unit after ``unit`` that :meth:`measured` (every unit when ``tol`` is tested)."""
+        if self.options.tol is not None:
+            return unit + 1
+        every = self.options.record_every
+        return min((unit // every + 1) * every, self.options.budget.units)
+
     def observe(self, unit: int, iterations: int, metrics: Metrics, elapsed: float,
                 params: Callable[[], Any] | None = None, gradients: int = 0) -> None:
         """Take the metrics after loop unit ``unit``, when the run has computed ``gradients`` per-example

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import time
+import typing
 from collections.abc import Callable
 from typing import Any
 
@@ -19,7 +20,7 @@ import numpy as np
 
 from sgdlab._helpers import pytrees
 from sgdlab.engines import compiled, select
-from sgdlab.engines.base import Carry, EpochProgram, Seeds, lane_metrics, lane_params
+from sgdlab.engines.base import Carry, EpochProgram, ManyEpochsProgram, Seeds, lane_metrics, lane_params
 from sgdlab.engines.processes import peer_loss_named
 from sgdlab.run import checkpoint
 from sgdlab.run.history import RunLog
@@ -61,19 +62,33 @@ class Programs:
 
 
 def advance(programs: Programs, logs: list[RunLog], carry: Carry, seeds: Seeds, schedule: Schedule | None, *,
-            unit: int = 0, elapsed: float = 0.0, after_unit: AfterUnit | None = None) -> Carry:
+            unit: int = 0, elapsed: float = 0.0, after_unit: AfterUnit | None = None,
+            pause_every: int | None = None) -> Carry:
     """Run loop units ``unit`` + 1, … of every lane until the budget is spent or every run has stopped.
 
     ``logs`` holds one log a lane (the runs share their options but for seed and step); each run's
-    time is its share of the program's wall time (the seconds divided by the lanes).
+    time is its share of the program's wall time (the seconds divided by the lanes). Whole epochs that need nothing
+    of the host between them (:func:`stretch`) run in one call of the program (``program.epochs``); every
+    ``pause_every``-th unit ends such a call (a checkpoint's). A run whose θ left the finite numbers inside a call
+    has those epochs run again one at a time, so it stops at the epoch where it did, as it would have unfused.
     """
     budget = logs[0].options.budget
+    replay_until = 0
     while unit < budget.units and not all(log.done for log in logs):
-        unit += 1
-        program = programs.for_unit(unit)
+        program = programs.for_unit(unit + 1)
+        count = 1 if unit < replay_until else stretch(program, logs, unit, pause_every)
         tic = time.perf_counter()
-        carry, metrics = program.epoch(carry, seeds, budget.epoch_of(unit), schedule, logs[0].measured(unit),
-                                       budget.steps(unit))
+        if count > 1:
+            many = typing.cast(ManyEpochsProgram, program)
+            advanced, metrics = many.epochs(carry, seeds, budget.epoch_of(unit + 1), count, schedule,
+                                            logs[0].measured(unit + count))
+            if not _live_lanes_finite(metrics, logs, program.lanes):
+                replay_until = unit + count
+                continue
+        else:
+            advanced, metrics = program.epoch(carry, seeds, budget.epoch_of(unit + 1), schedule,
+                                              logs[0].measured(unit + 1), budget.steps(unit + 1))
+        carry, unit = advanced, unit + count
         elapsed += time.perf_counter() - tic
         for lane, log in enumerate(logs):
             if not log.done:
@@ -84,6 +99,26 @@ def advance(programs: Programs, logs: list[RunLog], carry: Carry, seeds: Seeds, 
         if after_unit is not None:
             after_unit(unit, carry, elapsed)
     return carry
+
+
+def stretch(program: EpochProgram, logs: list[RunLog], unit: int, pause_every: int | None = None) -> int:
+    """How many loop units from ``unit`` + 1 on run in one call of ``program``: whole epochs, up to and including the
+    next one the host needs — a row to record or a stopping rule to test for some run still going
+    (``RunLog.next_measured``), a pause every ``pause_every`` units, the budget's last whole epoch — and at most
+    ``program.epochs_per_call``; 1 when the loop units are pieces of epochs or chunks of steps."""
+    budget = logs[0].options.budget
+    if program.epochs_per_call == 1 or budget.chunk is not None or budget.cuts:
+        return 1
+    end = min(log.next_measured(unit) for log in logs if not log.done)
+    if pause_every is not None:
+        end = min(end, (unit // pause_every + 1) * pause_every)
+    last_whole = budget.units if budget.steps(budget.units) is None else budget.units - 1
+    return max(1, min(end, last_whole, unit + program.epochs_per_call) - unit)
+
+
+def _live_lanes_finite(metrics, logs: list[RunLog], lanes: int | None) -> bool:
+    """Whether θ is finite in every lane whose run is still going (a run already stopped may have diverged)."""
+    return all(bool(lane_metrics(metrics, lane, lanes).finite) for lane, log in enumerate(logs) if not log.done)
 
 
 @peer_loss_named
@@ -109,7 +144,8 @@ def run_one(options: RunOptions) -> Result:
         if saving is not None and (unit % saving.every == 0 or log.done or unit == options.budget.units):
             checkpoint.save(saving.path, identity, carry, unit, elapsed, log)
 
-    carry = advance(programs, [log], carry, options.seed, schedule, unit=unit, elapsed=elapsed, after_unit=after_unit)
+    carry = advance(programs, [log], carry, options.seed, schedule, unit=unit, elapsed=elapsed, after_unit=after_unit,
+                    pause_every=None if saving is None else saving.every)
     averaged = options.update_rule.averaged_point(carry.opt_state)
     return log.result(pytrees.to_numpy(carry.params), programs.seconds,
                       None if averaged is None else pytrees.to_numpy(averaged), pytrees.to_numpy(carry.sampler_state))

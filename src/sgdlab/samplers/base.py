@@ -94,6 +94,20 @@ class Sampler:
         """The plans of several runs in one epoch, one per seed, stacked: indices and mask R × S × B."""
         return stacked([self.plan(n, int(seed), epoch) for seed in seeds])
 
+    def epochs_plans(self, n: int, seeds, first: int, count: int) -> tuple[np.ndarray, np.ndarray]:
+        """The plans of epochs ``first`` … ``first + count − 1`` of several runs, one a seed, each run's epochs one
+        after the other along the step axis: indices and mask R × (count · S) × B. A scheme that draws many epochs
+        in one call says so by overriding :meth:`epochs_draws`; the plans are the same either way."""
+        indices, masks = self.epochs_draws(n, np.asarray(seeds, dtype=np.int64), first, count)
+        runs, steps = len(indices), count * self.steps_per_epoch(n)
+        return (np.ascontiguousarray(indices.reshape(runs, steps, -1)),
+                np.ascontiguousarray(masks.reshape(runs, steps, -1)))
+
+    def epochs_draws(self, n: int, seeds: np.ndarray, first: int, count: int) -> tuple[np.ndarray, np.ndarray]:
+        """(indices, mask) of the epochs ``first`` … of the runs ``seeds``, R × count × S × B: epoch by epoch."""
+        plans = [self.stacked_plans(n, seeds, epoch) for epoch in range(first, first + count)]
+        return tuple(np.stack([plan[part] for plan in plans], axis=1) for part in (0, 1))   # type: ignore[return-value]
+
     def batches(self, n: int, epoch: int = 0, seed: int = 0) -> list[np.ndarray]:
         """The plan of one epoch as a list of index arrays, one per step (inspectable, replayable)."""
         n = validation.integer("n", n)

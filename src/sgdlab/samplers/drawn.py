@@ -18,9 +18,22 @@ class Drawn(Minibatch):
     def draw(self, n: int, shape: tuple[int, int], seed: int, epoch: int) -> np.ndarray:
         raise NotImplementedError
 
+    def draw_rows(self, n: int, shape: tuple[int, int], entropies: np.ndarray) -> np.ndarray:
+        """:meth:`draw` for each (seed, epoch) row of ``entropies`` (M × 2), M × shape (a scheme drawing them in one
+        compiled call overrides it)."""
+        return np.stack([self.draw(n, shape, int(seed), int(epoch)) for seed, epoch in entropies])
+
     def plan(self, n, seed, epoch):
         shape = (self.steps_per_epoch(n), self.batch_size)
         return self.draw(n, shape, seed, epoch), np.ones(shape, dtype=bool)
+
+    def epochs_draws(self, n, seeds, first, count):
+        """Every (seed, epoch)'s draw in one call of :meth:`draw_rows`."""
+        epochs = np.arange(first, first + count, dtype=np.int64)
+        entropies = np.stack(np.broadcast_arrays(seeds[:, None], epochs[None, :]), axis=-1).reshape(-1, 2)
+        shape = (self.steps_per_epoch(n), self.batch_size)
+        indices = self.draw_rows(n, shape, entropies).reshape(len(seeds), count, *shape)
+        return indices, np.ones(indices.shape, dtype=bool)
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
@@ -34,6 +47,9 @@ class WithReplacement(Drawn):
 
     def draw(self, n, shape, seed, epoch):
         return draws.with_replacement(n, shape, seed, epoch)
+
+    def draw_rows(self, n, shape, entropies):
+        return draws.with_replacement_rows(n, shape, entropies)
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
@@ -51,6 +67,9 @@ class WithoutReplacement(Drawn):
 
     def draw(self, n, shape, seed, epoch):
         return draws.without_replacement(n, shape, seed, epoch)
+
+    def draw_rows(self, n, shape, entropies):
+        return draws.without_replacement_rows(n, shape, entropies)
 
 
 @SAMPLERS.register

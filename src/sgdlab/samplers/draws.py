@@ -54,6 +54,17 @@ def permutation(n: int, *entropy: int) -> np.ndarray:
     return out
 
 
+def permutations(n: int, entropies) -> np.ndarray:
+    """One permutation of {0, …, N−1} a row of ``entropies`` (M × k non-negative integers): row r is
+    ``permutation(n, *entropies[r])``, drawn in one compiled call (Fisher–Yates) up to BUCKETED_ABOVE elements."""
+    n, words = _size("n", n), _rows_of_words(entropies)
+    if n > BUCKETED_ABOVE:
+        return np.stack([permutation(n, *map(int, row)) for row in words])
+    out = np.empty((len(words), n), dtype=np.int32)
+    _fisher_yates_rows(out, words)
+    return out
+
+
 def bucket_bits(n: int) -> int:
     """log₂ K for the bucketed shuffle of N: the fewest buckets (a power of two, at most 2¹⁶) of about
     BUCKET_ELEMENTS or fewer elements on average."""
@@ -62,9 +73,15 @@ def bucket_bits(n: int) -> int:
 
 def with_replacement(n: int, shape: tuple[int, int], *entropy: int) -> np.ndarray:
     """An int32 array of ``shape`` whose entries are independent and uniform on {0, …, N−1}."""
-    n = _size("n", n, low=1)
-    out = np.empty(shape, dtype=np.int32)
-    _uniform_fill(out.reshape(-1), n, _words(entropy))
+    return with_replacement_rows(n, shape, [entropy])[0]
+
+
+def with_replacement_rows(n: int, shape: tuple[int, int], entropies) -> np.ndarray:
+    """M arrays of ``shape`` (M × shape), array r ``with_replacement(n, shape, *entropies[r])``, in one compiled
+    call."""
+    n, words = _size("n", n, low=1), _rows_of_words(entropies)
+    out = np.empty((len(words), *shape), dtype=np.int32)
+    _uniform_fill_rows(out.reshape(len(words), -1), n, words)
     return out
 
 
@@ -88,10 +105,16 @@ def by_weight(cuts: np.ndarray, aliases: np.ndarray, scales: np.ndarray, shape: 
 
 def without_replacement(n: int, shape: tuple[int, int], *entropy: int) -> np.ndarray:
     """An int32 array of ``shape`` = (steps, B) whose rows are independent uniform B-subsets of {0, …, N−1}."""
-    n = _size("n", n, low=1)
+    return without_replacement_rows(n, shape, [entropy])[0]
+
+
+def without_replacement_rows(n: int, shape: tuple[int, int], entropies) -> np.ndarray:
+    """M arrays of ``shape`` (M × steps × B), array r ``without_replacement(n, shape, *entropies[r])``, in one
+    compiled call."""
+    n, words = _size("n", n, low=1), _rows_of_words(entropies)
     validation.integer("batch_size", shape[1], high=n, context=f"without_replacement (N={n})")
-    out = np.empty(shape, dtype=np.int32)
-    _subsets_fill(out, n, _words(entropy))
+    out = np.empty((len(words), *shape), dtype=np.int32)
+    _subsets_fill_rows(out, n, words)
     return out
 
 
@@ -101,6 +124,15 @@ def _size(name: str, n: int, low: int = 0) -> int:
 
 def _words(entropy) -> np.ndarray:
     return np.array([validation.integer("entropy", value, low=0) for value in entropy], dtype=np.uint64)
+
+
+def _rows_of_words(entropies) -> np.ndarray:
+    """M × k entropy words from M rows of k non-negative integers (one draw a row)."""
+    if isinstance(entropies, np.ndarray) and entropies.ndim == 2 and entropies.dtype.kind in "iu":
+        if entropies.size and entropies.min() < 0:
+            validation.fail("entropy", "non-negative integers", validation.shown(int(entropies.min())))
+        return entropies.astype(np.uint64)
+    return np.stack([_words(row) for row in entropies]) if len(entropies) else np.empty((0, 0), np.uint64)
 
 
 @numba.njit(cache=True, inline="always")
@@ -147,6 +179,13 @@ def _fisher_yates(out, words):
 
 
 @numba.njit(cache=True, nogil=True)
+def _fisher_yates_rows(out, words):
+    """Row r of ``out`` := the Fisher–Yates permutation of the entropy words ``words[r]``."""
+    for r in range(out.shape[0]):
+        _fisher_yates(out[r], words[r])
+
+
+@numba.njit(cache=True, nogil=True)
 def _bucketed_shuffle(out, bits, words):
     """The Rao–Sandelius shuffle with K = 2^bits buckets: each element i of 0, …, N−1 gets a bucket drawn
     uniformly (the top bits of a word), the buckets are laid out in order (a counting sort, stable), and
@@ -181,6 +220,13 @@ def _uniform_fill(out, n, words):
     state = _starting_state(words)
     for position in range(out.size):
         state, out[position] = _below(state, n)
+
+
+@numba.njit(cache=True, nogil=True)
+def _uniform_fill_rows(out, n, words):
+    """Row r of ``out`` := independent uniform integers in {0, …, N−1} from the entropy words ``words[r]``."""
+    for r in range(out.shape[0]):
+        _uniform_fill(out[r], n, words[r])
 
 
 @numba.njit(cache=True, nogil=True)
@@ -243,3 +289,10 @@ def _subsets_fill(out, n, words):
         for slot in range(b - 1, -1, -1):
             i, j = n - 1 - slot, swapped[slot]
             pool[i], pool[j] = pool[j], pool[i]
+
+
+@numba.njit(cache=True, nogil=True)
+def _subsets_fill_rows(out, n, words):
+    """Array r of ``out`` (M × steps × B) := its uniform B-subsets from the entropy words ``words[r]``."""
+    for r in range(out.shape[0]):
+        _subsets_fill(out[r], n, words[r])

@@ -43,14 +43,26 @@ class Blocks(Minibatch):
         return self.blocks(n, self.order(n, seed, epoch))
 
     def blocks(self, n: int, order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """An ordering of {0, …, N−1} cut into the steps' blocks of B; the last block is padded with index 0 and
-        masked out where N mod B leaves it short, or dropped with drop_last."""
+        """An ordering of {0, …, N−1} (or several: … × N) cut into the steps' blocks of B (… × S × B); the last
+        block is padded with index 0 and masked out where N mod B leaves it short, or dropped with drop_last."""
         steps, b = self.steps_per_epoch(n), self.batch_size
         if steps * b > n:
-            order = np.concatenate([order, np.zeros(steps * b - n, dtype=np.int32)])
+            padding = np.zeros((*order.shape[:-1], steps * b - n), dtype=np.int32)
+            order = np.concatenate([order, padding], axis=-1)
         mask = np.ones(steps * b, dtype=bool)
         mask[n:] = False
-        return order[: steps * b].reshape(steps, b), mask.reshape(steps, b)
+        indices = order[..., : steps * b].reshape(*order.shape[:-1], steps, b)
+        return indices, np.broadcast_to(mask.reshape(steps, b), indices.shape).copy()
+
+    def epochs_draws(self, n, seeds, first, count):
+        """The orders of the epochs ``first`` … of the runs ``seeds`` (:meth:`orders`), cut into blocks."""
+        return self.blocks(n, self.orders(n, seeds, first, count))
+
+    def orders(self, n: int, seeds: np.ndarray, first: int, count: int) -> np.ndarray:
+        """The orderings of epochs ``first`` … ``first + count − 1`` of the runs ``seeds`` (R × count × N, int32):
+        epoch by epoch, unless the scheme draws them in one call."""
+        return np.array([[self.order(n, int(seed), epoch) for epoch in range(first, first + count)]
+                         for seed in seeds], dtype=np.int32).reshape(len(seeds), count, n)
 
 
 class RunOrdered(Blocks):
@@ -92,6 +104,9 @@ class Cyclic(Blocks):
     def order(self, n, seed, epoch):
         return np.arange(n, dtype=np.int32)
 
+    def orders(self, n, seeds, first, count):
+        return np.broadcast_to(np.arange(n, dtype=np.int32), (len(seeds), count, n))
+
 
 @dataclasses.dataclass(frozen=True, repr=False)
 class ShuffledCyclic(Blocks):
@@ -105,6 +120,12 @@ class ShuffledCyclic(Blocks):
     def order(self, n, seed, epoch):
         return draws.permutation(n, seed, epoch)
 
+    def orders(self, n, seeds, first, count):
+        """permutation(N | seed, epoch) for every (seed, epoch), in one call."""
+        epochs = np.arange(first, first + count, dtype=np.int64)
+        entropies = np.stack(np.broadcast_arrays(seeds[:, None], epochs[None, :]), axis=-1).reshape(-1, 2)
+        return draws.permutations(n, entropies).reshape(len(seeds), count, n)
+
 
 @dataclasses.dataclass(frozen=True, repr=False)
 class ShuffleOnce(Blocks):
@@ -117,6 +138,11 @@ class ShuffleOnce(Blocks):
 
     def order(self, n, seed, epoch):
         return draws.permutation(n, seed)
+
+    def orders(self, n, seeds, first, count):
+        """The seed's one permutation, every epoch."""
+        once = draws.permutations(n, seeds[:, None])
+        return np.broadcast_to(once[:, None], (len(seeds), count, n))
 
 
 @dataclasses.dataclass(frozen=True, repr=False)

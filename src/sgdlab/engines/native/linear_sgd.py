@@ -253,6 +253,29 @@ def sgd_lanes(loss, rows, y, Vs, scales, indices, masks, alphas, l2, lanes):
         scales[r] = sgd_epoch(loss, rows, y, Vs[r], scales[r], indices[r], masks[r], alphas[r], l2)
 
 
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def sgd_epochs_lanes(loss, rows, y, Vs, scales, indices, masks, alphas, l2, lanes, epoch_steps, single):
+    """Several epochs of each lane r in ``lanes`` in one call, their plans one after the other (``epoch_steps`` steps
+    an epoch): :func:`sgd_epoch` on each epoch's steps, then W = s·V folded into V (V ← s·V, rounded to float32
+    when θ is float32: ``single``; s ← 1), as θ is handed from one call of :func:`sgd_lanes` to the next; so the
+    lanes end where as many calls of one epoch each leave them, bit for bit."""
+    for r in lanes:
+        for first in range(0, indices.shape[1], epoch_steps):
+            end = first + epoch_steps
+            scale = sgd_epoch(loss, rows, y, Vs[r], scales[r], indices[r, first:end], masks[r, first:end],
+                              alphas[r, first:end], l2)
+            _fold(Vs[r].reshape(-1), scale, single)
+            scales[r] = 1.0
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _fold(v, scale, single):
+    """v ← scale · v, rounded to float32 and back when ``single`` (IEEE products, no reordering)."""
+    for j in range(v.size):
+        folded = scale * v[j]
+        v[j] = np.float64(np.float32(folded)) if single else folded
+
+
 def _single_example_loop(lookahead: bool, fastmath: set):
     """The B = 1, K = 1 loop, w ← w − αₜ (d xᵢ + λw) through the scale for i = order[t], compiled with
     ``fastmath``. Without an ℓ2 term the scale stays 1 and is left out of the arithmetic (25% faster

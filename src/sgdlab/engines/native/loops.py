@@ -154,6 +154,18 @@ class LinearLoop(RowsEvaluation, MethodFree):
         self.kernel(self.loss, self.rows, self.targets, weights[group], scales[group], indices, masks, alphas,
                     self.problem.l2, np.arange(len(indices)))
 
+    #: Runs several epochs in one call (:meth:`run_epochs`): declared by each loop class for itself.
+    runs_epochs = True
+
+    def run_epochs(self, state: tuple, group: slice, indices, masks, alphas, epoch_steps: int, dtype) -> None:
+        """Several epochs of the lanes ``group`` on this thread, their plans and step sizes one epoch after the other
+        (``epoch_steps`` steps each), θ handed from epoch to epoch in ``dtype`` as between calls of
+        :meth:`run_lanes` (linear_sgd.sgd_epochs_lanes)."""
+        weights, scales = state
+        linear_sgd.sgd_epochs_lanes(self.loss, self.rows, self.targets, weights[group], scales[group], indices, masks,
+                                    alphas, self.problem.l2, np.arange(len(indices)), epoch_steps,
+                                    np.dtype(dtype) == np.float32)
+
     def part_runs(self, state: tuple, indices, masks, alphas) -> list:
         """One callable a thread for the epoch of a single run (lane 0) summed in parts, each thread with
         its own copy of V; thread 0's scale is kept."""

@@ -8,6 +8,11 @@ or, for a float64 network, from the loop's own evaluation of the same formulas (
 With ``lanes`` = R the R runs are split into one group per core, each group one call of the loop on
 its own thread (the loop releases the GIL); a single run whose steps are split in parts has its parts
 computed on threads of their own instead.
+
+Whole epochs that need nothing of the host between them (no row, no stopping rule to test, no checkpoint) run in
+one call of the loop (:meth:`NativeRun.epochs`, for loops that declare ``runs_epochs``): the plans of all of them
+drawn at once, θ handed from epoch to epoch inside the loop exactly as between two calls, so a tiny problem's
+epoch costs its arithmetic, not the host's dispatch.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from sgdlab._helpers.declared import declared
 from sgdlab.engines.base import Carry, Metrics, Seeds
 from sgdlab.engines.compiled import CompiledRun
 from sgdlab.engines.native import loops
@@ -46,6 +52,9 @@ PARTED_MIN_STEPS = 32
 #: history of a run does not depend on the cores or on the lanes beside it, and two so that one run's
 #: history row uses both cores of a 2-core machine.
 EVALUATION_PIECES = 2
+#: The most plan entries (lanes × steps × B, int32 indices and a mask byte each: about 5 MB) the epochs of one call
+#: of :meth:`NativeRun.epochs` may hold: a tiny problem's thousands of epochs, a large one's few.
+FUSED_PLAN_ENTRIES = 2**20
 
 
 class NativeRun:
@@ -97,8 +106,21 @@ class NativeRun:
         for alphas in _warm_up_step_sizes(count, steps):
             self._advance(zeros, self.loop.initial_state(count), seeds, 0, 0, alphas, record, (0, steps),
                           sampler_state, refreshes)
+        if self.epochs_per_call > 1:   # two "epochs" of the scratch steps, through the loop's call of many epochs
+            for alphas in _warm_up_step_sizes(count, 2 * steps):
+                self._warm_up_epochs(zeros, seeds, alphas, record)
         self._prepared.add(record)
         return time.perf_counter() - started
+
+    def _warm_up_epochs(self, zeros, seeds: np.ndarray, alphas: np.ndarray, record: bool) -> None:
+        """Compile the loop's call of many epochs (:meth:`epochs`): two "epochs" of the scratch plan's first
+        steps."""
+        half = alphas.shape[-1] // 2
+        plans = plan_steps(self._epoch_plans(seeds, 0), (0, half))
+        plans = tuple(np.concatenate([part, part], axis=1) for part in plans)
+        state = self.loop.state(zeros, self.loop.initial_state(len(seeds)), 0, 0, alphas.shape[-1], None)
+        self.loop.run_epochs(state, slice(0, len(seeds)), *self._weighed(plans, alphas), half, self.dtype)
+        self._metrics(jax.tree.map(lambda leaf: leaf.astype(self.dtype), self.loop.params(state)), len(seeds), record)
 
     def epoch(self, carry: Carry, seeds: Seeds, epoch: int, schedule: Schedule | None,
               record: bool, steps: tuple[int, int] | None = None) -> tuple[Carry, Metrics]:
@@ -124,6 +146,50 @@ class NativeRun:
             return Carry(final, opt_state, k + end - first, int(counted), sampler_state), metrics.lane(0)
         return Carry(final, opt_state, k + end - first, counted, sampler_state), metrics
 
+    @property
+    def epochs_per_call(self) -> int:
+        """How many whole epochs one call of :meth:`epochs` may run: as many as FUSED_PLAN_ENTRIES plan entries hold,
+        when the loop runs epochs one after the other in one call (its class declares ``runs_epochs``), the plans
+        come from (seed, epoch) alone, the program runs whole epochs and a single run's steps are not split on
+        threads; else 1."""
+        width = self.sampler.steps_per_epoch(self.problem.n) * int(self._examples.max(initial=1))
+        if (not declared(self.loop, "runs_epochs", False) or self.sampler.depends_on_run or self.compiled.chunk
+                or self._on_parts(self.lanes or 1) or np.dtype(self.dtype) not in (np.float32, np.float64)):
+            return 1
+        return max(1, FUSED_PLAN_ENTRIES // ((self.lanes or 1) * width))
+
+    def epochs(self, carry: Carry, seeds: Seeds, first: int, count: int, schedule: Schedule | None,
+               record: bool) -> tuple[Carry, Metrics]:
+        """Epochs ``first`` … ``first + count − 1`` of every lane (count ≤ :attr:`epochs_per_call`) in one call of
+        the loop a group of lanes, the plans of all of them drawn at once; the metrics at the last epoch's end.
+        The lanes end where ``count`` calls of :meth:`epoch` leave them, bit for bit; ``carry`` is left as it was."""
+        if schedule is None:
+            raise ValueError("the native engine runs step schedules; an optax optimizer runs on the JAX engine")
+        params, opt_state, k, counted, _ = carry
+        seeds = np.atleast_1d(np.asarray(seeds))
+        steps = count * self.sampler.steps_per_epoch(self.problem.n)
+        alphas = step_sizes(schedule if self.lanes is not None else _stacked(schedule), k, steps, seeds.size)
+        params, opt_state = self._with_lanes((params, opt_state))
+        refreshes = self._epochs_refreshes(seeds, first, count)
+        final, opt_state, metrics, _ = self._advance(params, opt_state, seeds, first, k, alphas, record,
+                                                     refreshes=refreshes, epochs=count)
+        examples = np.full(seeds.size, count * int(self._examples.sum()))
+        counted = counted + self.rule.gradient_counts(examples, refreshes, self.problem.n)
+        if self.lanes is None:
+            final, opt_state, counted = self._without_lanes((final, opt_state, counted))
+            return Carry(final, opt_state, k + steps, int(counted), None), metrics.lane(0)
+        return Carry(final, opt_state, k + steps, counted, None), metrics
+
+    def _epochs_refreshes(self, seeds: np.ndarray, first: int, count: int) -> np.ndarray | None:
+        """The method's refresh flags of epochs ``first`` … ``first + count − 1``, one after the other (lanes ×
+        count·S); None for a method without any."""
+        whole = (0, self.sampler.steps_per_epoch(self.problem.n))
+        flags = self._refreshes(seeds, first, whole)
+        if flags is None:
+            return None
+        later = [self._refreshes(seeds, epoch, whole) for epoch in range(first + 1, first + count)]
+        return np.concatenate([flags, *typing.cast(list[np.ndarray], later)], axis=1)
+
     def _refreshes(self, seeds: np.ndarray, epoch: int, steps: tuple[int, int]) -> np.ndarray | None:
         """The method's refresh flags (SAGA's table start, SVRG's snapshots) of the lanes' ``steps`` (first, end) of
         epoch ``epoch`` (lanes × steps), as the JAX engine draws them; None for a method without any."""
@@ -141,11 +207,11 @@ class NativeRun:
 
     def _advance(self, lanes, method_state, seeds: np.ndarray, epoch: int, k0: int, alphas: np.ndarray,
                  record: bool, steps: tuple[int, int] | None = None, sampler_state=None,
-                 refreshes: np.ndarray | None = None) -> tuple:
-        """The lanes' θ after epoch ``epoch`` from iteration k0 (its ``steps`` (first, end), or all), in θ's dtype,
-        the method's state after it (refreshed at the ``refreshes`` flags), their metrics (one entry a lane) and the
-        sampler's state after it (for plans that depend on the run: cut from its order, the loop herding the next
-        one; else None)."""
+                 refreshes: np.ndarray | None = None, epochs: int = 1) -> tuple:
+        """The lanes' θ after epoch ``epoch`` from iteration k0 (its ``steps`` (first, end), or all; or after
+        ``epochs`` whole epochs from it), in θ's dtype, the method's state after it (refreshed at the ``refreshes``
+        flags), their metrics (one entry a lane) and the sampler's state after it (for plans that depend on the
+        run: cut from its order, the loop herding the next one; else None)."""
         state = self.loop.state(lanes, method_state, epoch, k0, alphas.shape[-1], refreshes)
         plans = None
         if sampler_state is not None:
@@ -154,7 +220,7 @@ class NativeRun:
         if self._on_parts(len(seeds)):
             self._run_parts(state, seeds, epoch, alphas, steps)
         else:
-            self._run_lanes(state, seeds, epoch, alphas, steps, plans)
+            self._run_lanes(state, seeds, epoch, alphas, steps, plans, epochs)
         final = jax.tree.map(lambda leaf: leaf.astype(self.dtype), self.loop.params(state))
         method_state = self.loop.method_state(state)
         metrics = self._metrics(final, len(seeds), record)
@@ -164,17 +230,29 @@ class NativeRun:
         herded = None if sampler_state is None else self.loop.herded(state, sampler_state)
         return final, method_state, metrics, herded
 
-    def _plans(self, seeds: np.ndarray, epoch: int, steps: tuple[int, int] | None) -> tuple[np.ndarray, np.ndarray]:
-        """The lanes' plans of epoch ``epoch`` (lanes × S × B), or their ``steps`` (first, end) alone."""
+    def _plans(self, seeds: np.ndarray, epoch: int, steps: tuple[int, int] | None,
+               epochs: int = 1) -> tuple[np.ndarray, np.ndarray]:
+        """The lanes' plans of epoch ``epoch`` (lanes × S × B), or their ``steps`` (first, end) alone; of ``epochs``
+        whole epochs from it, one after the other (lanes × epochs·S × B)."""
+        if epochs > 1:
+            return self.sampler.epochs_plans(self.problem.n, seeds, epoch, epochs)
         return plan_steps(self._epoch_plans(seeds, epoch), steps)
 
-    def _run_lanes(self, state, seeds, epoch: int, alphas, steps: tuple[int, int] | None, plans=None) -> None:
-        """The epoch of every lane, in one group of consecutive lanes a core, each group on its own
-        thread, which draws its lanes' plans (the draws release the GIL too; or takes them from ``plans``, every
-        lane's) and runs the loop."""
+    def _run_lanes(self, state, seeds, epoch: int, alphas, steps: tuple[int, int] | None, plans=None,
+                   epochs: int = 1) -> None:
+        """The epoch (or ``epochs`` whole epochs) of every lane, in one group of consecutive lanes a core, each group
+        on its own thread, which draws its lanes' plans (the draws release the GIL too; or takes them from
+        ``plans``, every lane's) and runs the loop."""
+        epoch_steps = self.sampler.steps_per_epoch(self.problem.n)
+
         def run(group: slice):
-            drawn = self._plans(seeds[group], epoch, steps) if plans is None else tuple(part[group] for part in plans)
-            self.loop.run_lanes(state, group, *self._weighed(drawn, alphas[group]))
+            drawn = (self._plans(seeds[group], epoch, steps, epochs) if plans is None
+                     else tuple(part[group] for part in plans))
+            weighed = self._weighed(drawn, alphas[group])
+            if epochs > 1:
+                self.loop.run_epochs(state, group, *weighed, epoch_steps, self.dtype)
+            else:
+                self.loop.run_lanes(state, group, *weighed)
 
         self._map_groups(run, len(seeds))
 

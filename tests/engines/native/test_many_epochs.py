@@ -82,6 +82,16 @@ def test_many_epochs_in_one_call_equal_one_epoch_a_call(monkeypatch, calls, name
     assert calls["epochs"] == 4
 
 
+def test_a_loop_that_sums_its_batches_in_parts_runs_one_epoch_a_call(calls):
+    """Gradient descent on 1,000 × 8 rows: each step's batch is summed in parts (another summation than the loop of
+    many epochs), so every epoch is its own call."""
+    X, y = _data(n=1000, p=8)
+    problem = sl.least_squares(X, y)
+    result = sl.minimize(problem, sl.full_batch(), 1.0 / problem.lipschitz(), epochs=20, record_every=10,
+                         engine="native")
+    assert result.engine == "native" and calls["epochs"] == 0
+
+
 def test_a_schedule_and_importance_sampling_in_one_call(monkeypatch, calls):
     problem = PROBLEMS["least squares"]
     schedule = sl.schedules.inverse_time(0.5 / problem.lipschitz_max(), 0.01)

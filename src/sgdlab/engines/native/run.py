@@ -149,12 +149,12 @@ class NativeRun:
     @property
     def epochs_per_call(self) -> int:
         """How many whole epochs one call of :meth:`epochs` may run: as many as FUSED_PLAN_ENTRIES plan entries hold,
-        when the loop runs epochs one after the other in one call (its class declares ``runs_epochs``), the plans
-        come from (seed, epoch) alone, the program runs whole epochs and a single run's steps are not split on
-        threads; else 1."""
+        when the loop runs epochs one after the other in one call (its class declares ``runs_epochs``) and does not
+        sum a step's batch in parts (another summation than the one-call loop's), the plans come from (seed,
+        epoch) alone, the program runs whole epochs, and θ is float32 or float64; else 1."""
         width = self.sampler.steps_per_epoch(self.problem.n) * int(self._examples.max(initial=1))
-        if (not declared(self.loop, "runs_epochs", False) or self.sampler.depends_on_run or self.compiled.chunk
-                or self._on_parts(self.lanes or 1) or np.dtype(self.dtype) not in (np.float32, np.float64)):
+        if (not declared(self.loop, "runs_epochs", False) or self.loop.parted or self.sampler.depends_on_run
+                or self.compiled.chunk or np.dtype(self.dtype) not in (np.float32, np.float64)):
             return 1
         return max(1, FUSED_PLAN_ENTRIES // ((self.lanes or 1) * width))
 

@@ -370,9 +370,9 @@ class CompiledRun(OneUnitACall):
         return metrics.host() if self.lanes is None else jax.tree.map(np.asarray, metrics)
 
 
-def _counter(value) -> jax.Array:
-    """Iteration counters, seeds and epoch numbers enter the program as int64 scalars."""
-    return jnp.asarray(value, dtype=jnp.int64)
+def _counter(value) -> np.ndarray:
+    """Iteration counters, seeds and epoch numbers enter the program as int64 scalars (NumPy: no JAX dispatch)."""
+    return np.asarray(value, dtype=np.int64)
 
 
 def program_schedule(schedule: Schedule | None) -> Schedule | None:

@@ -89,6 +89,38 @@ def measure(case: Case, repeats: int) -> list[str]:
     return rows
 
 
+#: Gradient descent on dense least squares, N × p: the main job's size (442 × 10) up to a BLAS-sized one.
+GRADIENT_DESCENT_SIZES = ((442, 10), (2_000, 20), (10_000, 50), (50_000, 100))
+
+
+def measure_gradient_descent(quick: bool, repeats: int) -> list[str]:
+    """The table rows of gradient descent: per N × p and rows every 1 or 10 epochs, an epoch's share of a whole
+    ``minimize`` run (compilation excluded: a first run prepares it) on each engine, and auto's pick."""
+    rows = []
+    for n, p in GRADIENT_DESCENT_SIZES[:2] if quick else GRADIENT_DESCENT_SIZES:
+        problem = _least_squares(n, p, np.float64)
+        epochs = max(20, min(1000, int(1e8 / (n * p))))
+        for every in (1, 10):
+            def run(engine: str, every: int = every, epochs: int = epochs, problem=problem) -> float:
+                started = time.perf_counter()
+                sl.minimize(problem, sl.full_batch(), 1.0 / problem.lipschitz(), epochs=epochs, record_every=every,
+                            engine=engine)
+                return (time.perf_counter() - started) / epochs
+
+            times = {}
+            for engine in ("native", "jax"):
+                run(engine)
+                times[engine] = min(run(engine) for _ in range(repeats))
+            picked = select.choose("auto", problem, sl.full_batch())
+            other = "jax" if picked == "native" else "native"
+            ratio = times[picked] / times[other]
+            verdict = "yes" if ratio <= NOISE else f"no ({ratio:.2f}×)"
+            rows.append(f"| gradient descent {n:,} × {p}, rows every {every} | {n} | {n * p:,} | "
+                        f"{1e3 * times['native']:.3g} | {1e3 * times['jax']:.3g} | {picked} | {verdict} |")
+            print(rows[-1], flush=True)
+    return rows
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="20× fewer rows: a smoke run")
@@ -102,6 +134,9 @@ def main(argv=None) -> int:
              "| --- | --- | --- | --- | --- | --- | --- |"]
     for case in cases(args.quick):
         lines += measure(case, args.repeats)
+    lines += ["", "Gradient descent: an epoch's share of a whole run (its history rows, every 1 or 10 epochs, "
+              "included); ms.", "", "| case | B | work a step | native | JAX | auto picks | right |",
+              "| --- | --- | --- | --- | --- | --- | --- |", *measure_gradient_descent(args.quick, args.repeats)]
     Path(args.out).write_text("\n".join(lines) + "\n", encoding="utf-8")
     print(f"wrote {args.out}")
     return 0

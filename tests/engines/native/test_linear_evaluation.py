@@ -1,5 +1,6 @@
-"""History rows of runs on CSR rows come from the native evaluation: the same numbers as the JAX engine's
-evaluation (F, ‖∇F‖, ‖θ − θ*‖, the averaged iterate's, held-out scores), for every linear family."""
+"""History rows of native runs come from the native evaluation: the same numbers as the JAX engine's evaluation
+(F, ‖∇F‖, ‖θ − θ*‖, the averaged iterate's, held-out scores), for every linear family, on CSR and dense rows (a
+small problem's rows in one range, a larger one's in two, side by side)."""
 
 import numpy as np
 import pytest
@@ -22,9 +23,21 @@ def _problems(X, scores):
             "softmax": sl.softmax_regression(X, np.digitize(scores, [-0.5, 0.5]), l2=0.01)}
 
 
+@pytest.fixture(scope="module", params=["csr", "dense", "dense, two ranges"])
+def data(request, sparse_data):
+    X, scores = sparse_data
+    if request.param == "csr":
+        return X, scores
+    if request.param == "dense":
+        return X.toarray(), scores
+    rng = np.random.default_rng(3)   # 3,000 × 30: its training rows hold 72,000 numbers, evaluated in two ranges
+    dense = rng.normal(size=(3000, 30))
+    return dense, dense @ rng.normal(size=30) / 5
+
+
 @pytest.mark.parametrize("kind", ["least_squares", "logistic", "softmax"])
-def test_native_rows_equal_the_jax_evaluation(sparse_data, kind):
-    problem = _problems(*sparse_data)[kind]
+def test_native_rows_equal_the_jax_evaluation(data, kind):
+    problem = _problems(*data)[kind]
     (X_train, y_train), (X_test, y_test) = sl.data.split(problem.X, np.asarray(problem.y), seed=1)
     train = problem.with_data(X_train, _labels(problem, y_train))
     heldout = {"test": train.with_data(X_test, _labels(problem, y_test))}

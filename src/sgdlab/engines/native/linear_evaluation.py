@@ -1,4 +1,4 @@
-"""The native evaluation of the built-in linear models, for the history rows of runs on CSR rows.
+"""The native evaluation of the built-in linear models, for the history rows of their native runs.
 
 For θ = s·V (the loop's layout) and rows first, …, last − 1, one pass computes their share of
 
@@ -7,7 +7,8 @@ For θ = s·V (the loop's layout) and rows first, …, last − 1, one pass comp
 the data part (the ℓ2 penalty is added once, by the caller), and how many of the rows a classifier gets
 right (sign(m) = y for logistic regression, the largest logit at y for softmax). Shares of disjoint row
 ranges add up, so ranges run side by side. JAX's evaluation of the same sums on CSR rows goes through a
-scatter for ∇F, several times slower on the CPU (benchmarks/NOTES.md).
+scatter for ∇F, several times slower on the CPU (benchmarks/NOTES.md); on a small dense problem its call costs
+tens of times the arithmetic.
 """
 
 from __future__ import annotations
@@ -57,8 +58,9 @@ def linear_evaluation(loss, rows, y, V, scale, first, last, n, gradient, with_gr
     """Rows first, …, last − 1's sum of ℓ(mᵢ, yᵢ)/n and count of rows classified correctly, returned; with
     ``with_gradient``, their (1/n) Σᵢ xᵢ ℓ′ᵢᵀ added to ``gradient`` (V's layout, CSR rows: p × K). One margin:
     a dot product and one exponential a row; softmax: the K logits and their softmax."""
-    if loss != SOFTMAX:
-        return _single_margin(loss, rows, y, V[:, 0], scale, first, last, n, gradient[:, 0], with_gradient)
+    if loss != SOFTMAX:   # one margin: V and the gradient are p numbers in either layout (1 × p or p × 1)
+        return _single_margin(loss, rows, y, V.reshape(-1), scale, first, last, n, gradient.reshape(-1),
+                              with_gradient)
     K = class_count(rows, V)
     margins, derivatives = np.empty(K), np.empty(K)
     total, correct = 0.0, 0

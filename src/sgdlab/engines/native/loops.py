@@ -91,10 +91,8 @@ class RowsEvaluation:
         self.problem, self.loss = problem, LOSSES[declared(problem, "native_loss")]
         self.rows, self.targets = problem.native_data()
 
-    @property
-    def evaluates(self) -> bool:
-        """Whether history rows come from :meth:`evaluate`: on CSR rows, where JAX's evaluation scatters."""
-        return not linear_sgd.is_dense_rows(self.rows)
+    #: History rows come from :meth:`evaluate` (float64 sums, whatever θ's type).
+    evaluates = True
 
     def evaluation_state(self, lanes) -> tuple:
         """(V, scales) of the lanes' θ (R × p, or R × p × K), every scale 1: the layout :meth:`evaluate` reads."""

@@ -3,8 +3,8 @@
 Each epoch takes its plan from the sampler (``sampler.plan``, the plan the JAX engine runs too) and
 its step sizes αₖ from the schedule evaluated at the epoch's iterations, then calls the model's loop
 (:mod:`sgdlab.engines.native.loops`: the linear models' or the ReLU network's). History rows (F, ‖∇F‖,
-‖θ − θ*‖) come from the JAX engine's compiled evaluation, so both engines report the same numbers,
-or, for a float64 network, from the loop's own evaluation of the same formulas (equal to 1e-10, tested).
+‖θ − θ*‖) come from the loop's own evaluation of the JAX engine's formulas, summed in float64 (equal to the JAX
+engine's to 1e-10 in float64, tested), or from the JAX engine's compiled evaluation for a loop without one.
 With ``lanes`` = R the R runs are split into one group per core, each group one call of the loop on
 its own thread (the loop releases the GIL); a single run whose steps are split in parts has its parts
 computed on threads of their own instead.
@@ -48,10 +48,12 @@ WARM_UP_STEPS = 2
 #: the parts to the other threads costs tens of µs a call, more than a piece of a short epoch gains (one
 #: thread computing every part gives the same run bit for bit).
 PARTED_MIN_STEPS = 32
-#: Row ranges a lane's native evaluation is split into, computed side by side: a fixed number, so the
-#: history of a run does not depend on the cores or on the lanes beside it, and two so that one run's
-#: history row uses both cores of a 2-core machine.
+#: Row ranges a lane's native evaluation is split into, computed side by side: a number fixed by the problem, so
+#: the history of a run does not depend on the cores or on the lanes beside it; two so that one run's history row
+#: uses both cores of a 2-core machine, one when the data hold fewer than ONE_RANGE_BELOW numbers (handing a range
+#: to another thread costs more than it saves).
 EVALUATION_PIECES = 2
+ONE_RANGE_BELOW = 65_536
 #: The most plan entries (lanes × steps × B, int32 indices and a mask byte each: about 5 MB) the epochs of one call
 #: of :meth:`NativeRun.epochs` may hold: a tiny problem's thousands of epochs, a large one's few.
 FUSED_PLAN_ENTRIES = 2**20
@@ -146,7 +148,7 @@ class NativeRun:
             return Carry(final, opt_state, k + end - first, int(counted), sampler_state), metrics.lane(0)
         return Carry(final, opt_state, k + end - first, counted, sampler_state), metrics
 
-    @property
+    @functools.cached_property
     def epochs_per_call(self) -> int:
         """How many whole epochs one call of :meth:`epochs` may run: as many as FUSED_PLAN_ENTRIES plan entries hold,
         when the loop runs epochs one after the other in one call (its class declares ``runs_epochs``) and does not
@@ -303,7 +305,7 @@ class NativeRun:
     @property
     def _evaluates_natively(self) -> bool:
         """Whether history rows come from the loop's own evaluation: a loop that has one (the network's, the linear
-        models' on CSR rows). It sums in float64 whatever θ's type, so a float32 run's F and ‖∇F‖ are those of its
+        models'). It sums in float64 whatever θ's type, so a float32 run's F and ‖∇F‖ are those of its
         float32 θ and X without float32 rounding in the sums over N rows."""
         return getattr(self.loop, "evaluates", False)
 
@@ -311,7 +313,8 @@ class NativeRun:
         """The loop's own evaluation of every lane, over all the rows in EVALUATION_PIECES ranges: the
         (lane, range) shares computed side by side on the lane threads and added in order; with held-out
         problems, the accuracy on the training rows and their scores (:meth:`_native_scores`)."""
-        by_lane = _by_lane(lambda lane, rows: self.loop.evaluate(state, lane, rows), self.problem.n, count)
+        by_lane = _by_lane(lambda lane, rows: self.loop.evaluate(state, lane, rows), self.problem.n, count,
+                           self._evaluation_pieces)
         loss = _summed(by_lane, 0)
         grad_norm = np.array([np.sqrt(sum(np.sum(sum(parts) ** 2)
                                           for parts in zip(*(value[1] for value in lane), strict=True)))
@@ -324,6 +327,13 @@ class NativeRun:
         nan = np.full(count, np.nan)
         return Metrics(finite, loss, grad_norm, self._distances(lanes, count), nan,
                        extras | self._native_scores(state, count))
+
+    @functools.cached_property
+    def _evaluation_pieces(self) -> int:
+        """The row ranges of a lane's native evaluation: EVALUATION_PIECES, or one for data of fewer than
+        ONE_RANGE_BELOW numbers."""
+        numbers = self.problem.n * int(np.prod(np.shape(jax.tree.leaves(self.problem.data)[0])[1:], dtype=np.int64))
+        return 1 if numbers < ONE_RANGE_BELOW else EVALUATION_PIECES
 
     def _distances(self, lanes, count: int) -> np.ndarray:
         """‖θ − θ*‖ of every lane (NaN where θ* is not known)."""
@@ -342,7 +352,7 @@ class NativeRun:
         for name, heldout in self.compiled.reference.heldout:
             data = heldout.native_data()
             by_lane = _by_lane(lambda lane, rows, data=data: self.loop.score(state, lane, data, rows), heldout.n,
-                               count)
+                               count, self._evaluation_pieces)
             scores[f"{name}_loss"] = _summed(by_lane, 0) / heldout.n
             if heldout.is_classifier:
                 scores[f"{name}_accuracy"] = _summed(by_lane, 1) / heldout.n
@@ -351,17 +361,23 @@ class NativeRun:
     @staticmethod
     def _map_groups(work, count: int) -> list:
         """``work(group)`` for one group of consecutive lanes a core, side by side on the lane threads."""
-        bounds = np.linspace(0, count, min(count, CORES) + 1).astype(int)
-        return _side_by_side(work, [slice(start, stop) for start, stop in itertools.pairwise(bounds)])
+        return _side_by_side(work, _ranges(count, min(count, CORES)))
 
 
-def _by_lane(work, n: int, count: int) -> list[list]:
-    """``work(lane, rows)`` for each of ``count`` lanes and each of EVALUATION_PIECES ranges of ``n`` rows, side by
-    side on the lane threads; the results a lane, in the order of its ranges."""
-    bounds = np.linspace(0, n, EVALUATION_PIECES + 1).astype(int)
-    shares = [(lane, slice(start, stop)) for lane in range(count) for start, stop in itertools.pairwise(bounds)]
+def _by_lane(work, n: int, count: int, pieces: int) -> list[list]:
+    """``work(lane, rows)`` for each of ``count`` lanes and each of ``pieces`` ranges of ``n`` rows, side by side on
+    the lane threads; the results a lane, in the order of its ranges."""
+    shares = [(lane, rows) for lane in range(count) for rows in _ranges(n, pieces)]
     values = _side_by_side(lambda share: work(*share), shares)
-    return [values[lane * EVALUATION_PIECES:(lane + 1) * EVALUATION_PIECES] for lane in range(count)]
+    return [values[lane * pieces:(lane + 1) * pieces] for lane in range(count)]
+
+
+def _ranges(n: int, pieces: int) -> list[slice]:
+    """0, …, n − 1 cut into ``pieces`` consecutive ranges of sizes differing by at most one."""
+    if pieces == 1:
+        return [slice(0, n)]
+    bounds = np.linspace(0, n, pieces + 1).astype(int)
+    return [slice(start, stop) for start, stop in itertools.pairwise(bounds)]
 
 
 def _summed(by_lane: list[list], position: int) -> np.ndarray:

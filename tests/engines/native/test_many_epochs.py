@@ -82,6 +82,28 @@ def test_many_epochs_in_one_call_equal_one_epoch_a_call(monkeypatch, calls, name
     assert calls["epochs"] == 4
 
 
+@pytest.mark.parametrize("name", PROBLEMS)
+@pytest.mark.parametrize("method", [sl.heavy_ball(0.8), sl.nesterov(0.5)], ids=repr)
+@pytest.mark.parametrize("sampler", [sl.shuffled_cyclic(1), sl.with_replacement(3)], ids=repr)
+def test_momentum_in_one_call_equals_one_epoch_a_call(monkeypatch, calls, name, method, sampler):
+    problem = PROBLEMS[name]
+    step = 0.05 / problem.lipschitz_max()
+    fused = sl.minimize(problem, sampler, step, epochs=12, record_every=5, engine="native", method=method)
+    assert calls["epochs"] == 3
+    _one_epoch_a_call(monkeypatch)
+    _same_runs(fused, sl.minimize(problem, sampler, step, epochs=12, record_every=5, engine="native", method=method))
+
+
+def test_other_methods_run_one_epoch_a_call(calls):
+    """SAGA, SVRG and averaging hand their state between epochs through the host: no loop of many epochs yet."""
+    problem = PROBLEMS["least squares"]
+    step = 0.1 / problem.lipschitz_max()
+    for settings in (dict(method=sl.saga()), dict(method=sl.svrg()), dict(average=sl.polyak_average())):
+        assert sl.minimize(problem, sl.shuffled_cyclic(1), step, epochs=6, record_every=3, engine="native",
+                           **settings).engine == "native"
+    assert calls["epochs"] == 0
+
+
 def test_a_loop_that_sums_its_batches_in_parts_runs_one_epoch_a_call(calls):
     """Gradient descent on 1,000 × 8 rows: each step's batch is summed in parts (another summation than the loop of
     many epochs), so every epoch is its own call."""

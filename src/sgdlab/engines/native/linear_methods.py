@@ -26,6 +26,7 @@ from sgdlab.engines.native.linear_sgd import (
     _is_dense,
     batch_derivatives,
     class_count,
+    fold_scale,
     row_add_outer,
     row_derivatives,
     row_dot,
@@ -87,6 +88,20 @@ def momentum_lanes(loss, rows, y, Ws, velocities, indices, masks, alphas, l2, be
     """:func:`momentum_epoch` for each lane r in ``lanes``."""
     for r in lanes:
         momentum_epoch(loss, rows, y, Ws[r], velocities[r], indices[r], masks[r], alphas[r], l2, beta, nesterov)
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def momentum_epochs_lanes(loss, rows, y, Ws, velocities, indices, masks, alphas, l2, beta, nesterov, lanes,
+                          epoch_steps, single):
+    """Several epochs of each lane r in ``lanes`` in one call, their plans one after the other (``epoch_steps``
+    steps an epoch): :func:`momentum_epoch` on each epoch's steps, then W rounded to float32 when θ is (``single``),
+    as θ is handed from one call of :func:`momentum_lanes` to the next (the velocity stays float64 either way)."""
+    for r in lanes:
+        for first in range(0, indices.shape[1], epoch_steps):
+            end = first + epoch_steps
+            momentum_epoch(loss, rows, y, Ws[r], velocities[r], indices[r, first:end], masks[r, first:end],
+                           alphas[r, first:end], l2, beta, nesterov)
+            fold_scale(Ws[r].reshape(-1), 1.0, single)
 
 
 def row_axpy_pair(rows, i, v, u, coefficient, weight):

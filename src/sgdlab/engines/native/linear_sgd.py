@@ -264,13 +264,14 @@ def sgd_epochs_lanes(loss, rows, y, Vs, scales, indices, masks, alphas, l2, lane
             end = first + epoch_steps
             scale = sgd_epoch(loss, rows, y, Vs[r], scales[r], indices[r, first:end], masks[r, first:end],
                               alphas[r, first:end], l2)
-            _fold(Vs[r].reshape(-1), scale, single)
+            fold_scale(Vs[r].reshape(-1), scale, single)
             scales[r] = 1.0
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _fold(v, scale, single):
-    """v ← scale · v, rounded to float32 and back when ``single`` (IEEE products, no reordering)."""
+def fold_scale(v, scale, single):
+    """v ← scale · v, rounded to float32 and back when ``single`` (IEEE products, no reordering): θ as one call of
+    a loop hands it to the next, in θ's type."""
     for j in range(v.size):
         folded = scale * v[j]
         v[j] = np.float64(np.float32(folded)) if single else folded

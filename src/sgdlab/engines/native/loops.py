@@ -321,6 +321,16 @@ class MomentumLoop(LinearLoop):
             linear_methods.momentum_lanes(self.loss, self.rows, self.targets, weights[group], velocities[group],
                                           indices, masks, alphas, self.problem.l2, self.beta, self.nesterov, lanes)
 
+    #: Runs several epochs in one call (:meth:`run_epochs`).
+    runs_epochs = True
+
+    def run_epochs(self, state: tuple, group: slice, indices, masks, alphas, epoch_steps: int, dtype) -> None:
+        """Several epochs of the lanes ``group`` in one call (linear_methods.momentum_epochs_lanes); never parted."""
+        weights, _, velocities = state
+        linear_methods.momentum_epochs_lanes(self.loss, self.rows, self.targets, weights[group], velocities[group],
+                                             indices, masks, alphas, self.problem.l2, self.beta, self.nesterov,
+                                             np.arange(len(indices)), epoch_steps, np.dtype(dtype) == np.float32)
+
     def _velocity_copies(self, state: tuple, threads: int) -> list[tuple]:
         """Each thread's own copy of the velocity (thread 0's is the state's), with β and Nesterov?."""
         velocity = state[2][0]

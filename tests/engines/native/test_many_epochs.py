@@ -94,11 +94,27 @@ def test_momentum_in_one_call_equals_one_epoch_a_call(monkeypatch, calls, name, 
     _same_runs(fused, sl.minimize(problem, sampler, step, epochs=12, record_every=5, engine="native", method=method))
 
 
+@pytest.mark.parametrize("name", PROBLEMS)
+@pytest.mark.parametrize("average", [sl.polyak_average(), sl.tail_average(0.5)], ids=repr)
+@pytest.mark.parametrize("sampler", [sl.shuffled_cyclic(1), sl.with_replacement(3)], ids=repr)
+def test_averages_in_one_call_equal_one_epoch_a_call(monkeypatch, calls, name, average, sampler):
+    """θ̄ handed between epochs as the host hands it (θ̄ = (U + wV)/count, U = θ̄ · count), a tail average's
+    first counted iterate inside a call (half of 12 epochs, calls of 5)."""
+    problem = PROBLEMS[name]
+    step = 0.2 / problem.lipschitz_max()
+    fused = sl.minimize(problem, sampler, step, epochs=12, record_every=5, engine="native", average=average)
+    assert calls["epochs"] == 3
+    _one_epoch_a_call(monkeypatch)
+    alone = sl.minimize(problem, sampler, step, epochs=12, record_every=5, engine="native", average=average)
+    _same_runs(fused, alone)
+    np.testing.assert_array_equal(np.asarray(fused.averaged_params), np.asarray(alone.averaged_params))
+
+
 def test_other_methods_run_one_epoch_a_call(calls):
-    """SAGA, SVRG and averaging hand their state between epochs through the host: no loop of many epochs yet."""
+    """SAGA and SVRG hand their state between epochs through the host: no loop of many epochs yet."""
     problem = PROBLEMS["least squares"]
     step = 0.1 / problem.lipschitz_max()
-    for settings in (dict(method=sl.saga()), dict(method=sl.svrg()), dict(average=sl.polyak_average())):
+    for settings in (dict(method=sl.saga()), dict(method=sl.svrg())):
         assert sl.minimize(problem, sl.shuffled_cyclic(1), step, epochs=6, record_every=3, engine="native",
                            **settings).engine == "native"
     assert calls["epochs"] == 0

@@ -192,10 +192,47 @@ def averaged_single_epoch(loss, rows, y, v, scale, u, weight, order, alphas, l2,
 def averaged_lanes(loss, rows, y, Vs, scales, Us, weights, indices, masks, alphas, l2, k0, first, lanes):
     """:func:`averaged_epoch` for each lane r in ``lanes`` (scales and weights updated in place)."""
     for r in lanes:
-        if indices.shape[2] == 1 and class_count(rows, Vs[r]) == 1:
-            scales[r], weights[r] = averaged_single_epoch(loss, rows, y, Vs[r].reshape(-1), scales[r],
-                                                          Us[r].reshape(-1), weights[r], indices[r, :, 0], alphas[r],
-                                                          l2, k0, first)
-        else:
-            scales[r], weights[r] = averaged_epoch(loss, rows, y, Vs[r], scales[r], Us[r], weights[r], indices[r],
-                                                   masks[r], alphas[r], l2, k0, first)
+        scales[r], weights[r] = _averaged_lane(loss, rows, y, Vs[r], scales[r], Us[r], weights[r], indices[r],
+                                               masks[r], alphas[r], l2, k0, first)
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _averaged_lane(loss, rows, y, V, scale, U, weight, indices, mask, alphas, l2, k0, first):
+    """One lane's steps: :func:`averaged_single_epoch` for one example and one margin a step, else
+    :func:`averaged_epoch`; returns (scale, weight)."""
+    if indices.shape[1] == 1 and class_count(rows, V) == 1:
+        return averaged_single_epoch(loss, rows, y, V.reshape(-1), scale, U.reshape(-1), weight, indices[:, 0],
+                                     alphas, l2, k0, first)
+    return averaged_epoch(loss, rows, y, V, scale, U, weight, indices, mask, alphas, l2, k0, first)
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def averaged_epochs_lanes(loss, rows, y, Vs, scales, Us, weights, counts, indices, masks, alphas, l2, k0, first,
+                          lanes, epoch_steps, single):
+    """Several epochs of each lane r in ``lanes`` in one call, their plans one after the other (``epoch_steps``
+    steps an epoch, the first at iteration k0), ``counts[r]`` the iterates averaged before them (updated). Between
+    two epochs the state is handed over as between two calls of :func:`averaged_lanes` (:func:`_handed_over`)."""
+    for r in lanes:
+        epochs = indices.shape[1] // epoch_steps
+        for e in range(epochs):
+            start, at = e * epoch_steps, k0 + e * epoch_steps
+            end = start + epoch_steps
+            scales[r], weights[r] = _averaged_lane(loss, rows, y, Vs[r], scales[r], Us[r], weights[r],
+                                                   indices[r, start:end], masks[r, start:end], alphas[r, start:end],
+                                                   l2, at, first)
+            counts[r] += max(0, at + epoch_steps - max(first, at))
+            if e < epochs - 1:
+                _handed_over(Vs[r].reshape(-1), scales[r], Us[r].reshape(-1), weights[r], counts[r], single)
+                scales[r], weights[r] = 1.0, 0.0
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _handed_over(v, scale, u, weight, count, single):
+    """The state as the host hands it from one call to the next: θ̄ = (U + weight·V)/count (θ = scale·V while
+    nothing is counted), U ← θ̄ · count, V ← θ in θ's type (float32 when ``single``), in IEEE arithmetic."""
+    counted = np.float64(count)
+    for j in range(v.size):
+        theta = scale * v[j]
+        average = (u[j] + weight * v[j]) / counted if count > 0 else theta
+        u[j] = average * counted
+        v[j] = np.float64(np.float32(theta)) if single else theta

@@ -372,6 +372,19 @@ class AveragedLoop(LinearLoop):
                             self.params(state))
         return (), (averages, counts)
 
+    #: Runs several epochs in one call (:meth:`run_epochs`).
+    runs_epochs = True
+
+    def run_epochs(self, state: tuple, group: slice, indices, masks, alphas, epoch_steps: int, dtype) -> None:
+        """Several epochs of the lanes ``group`` in one call (linear_methods.averaged_epochs_lanes), from the counts
+        before them (the state holds those after)."""
+        weights, scales, sums, weighted, counts, k0 = state
+        before = counts[group] - max(0, k0 + indices.shape[1] - max(self.first, k0))
+        linear_methods.averaged_epochs_lanes(self.loss, self.rows, self.targets, weights[group], scales[group],
+                                             sums[group], weighted[group], before, indices, masks, alphas,
+                                             self.problem.l2, k0, self.first, np.arange(len(indices)), epoch_steps,
+                                             np.dtype(dtype) == np.float32)
+
     def run_lanes(self, state: tuple, group: slice, indices, masks, alphas) -> None:
         weights, scales, sums, weighted, _, k0 = state
         linear_methods.averaged_lanes(self.loss, self.rows, self.targets, weights[group], scales[group], sums[group],

@@ -222,7 +222,7 @@ def test_diverged_runs_say_why_in_the_terminal_and_the_report(tmp_path, capsys):
     out, err = capsys.readouterr()
     assert err.count("StepSizeWarning") == 1 and ".py" not in err   # once, as one line, no source code
     for seed in (0, 1):
-        assert re.search(rf"with_replacement B=1, seed {seed}: diverged at epoch 1: F became nan\. .*α·L_B = 61\.9",
+        assert re.search(rf"with_replacement B=1, seed {seed}: diverged at epoch 1: F became inf\. .*α·L_B = 61\.9",
                          out)
         assert re.search(rf"GD, seed {seed}: diverged at epoch 5: F rose from 1\.45e\+04 to 9\.59e\+08, past the "
                          r"divergence threshold 1\.31e\+08\. .*α·L = 5 ≥ 2", out)

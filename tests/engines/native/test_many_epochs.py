@@ -3,7 +3,8 @@
 The reference is the same run with every epoch its own call (``epochs_per_call`` forced to 1): θ, every history
 column but the clock, the status and its message must be equal bit for bit — including float32 runs (θ rounded to
 float32 between epochs in both), ℓ2 problems (the scale W = s·V folded between epochs in both), lanes, schedules,
-and a run that diverges inside a call (its epochs replayed one at a time, so it stops at the same epoch).
+every method the native loop runs (momentum, averages, variance reduction), and a run that diverges inside a call
+(its epochs replayed one at a time, so it stops at the same epoch).
 """
 
 from __future__ import annotations
@@ -110,14 +111,18 @@ def test_averages_in_one_call_equal_one_epoch_a_call(monkeypatch, calls, name, a
     np.testing.assert_array_equal(np.asarray(fused.averaged_params), np.asarray(alone.averaged_params))
 
 
-def test_other_methods_run_one_epoch_a_call(calls):
-    """SAGA and SVRG hand their state between epochs through the host: no loop of many epochs yet."""
-    problem = PROBLEMS["least squares"]
+@pytest.mark.parametrize("name", ["least squares", "least squares float32", "logistic l2 CSR"])
+@pytest.mark.parametrize("method", [sl.saga(), sl.svrg(), sl.loopless_svrg()], ids=repr)
+@pytest.mark.parametrize("sampler", [sl.shuffled_cyclic(1), sl.with_replacement(3)], ids=repr)
+def test_variance_reduction_in_one_call_equals_one_epoch_a_call(monkeypatch, calls, name, method, sampler):
+    """The table φ and mean ḡ carried across epochs inside a call, refreshed at the method's flags of each epoch
+    (SAGA's first step, SVRG's snapshots, loopless SVRG's coin flips)."""
+    problem = PROBLEMS[name]
     step = 0.1 / problem.lipschitz_max()
-    for settings in (dict(method=sl.saga()), dict(method=sl.svrg())):
-        assert sl.minimize(problem, sl.shuffled_cyclic(1), step, epochs=6, record_every=3, engine="native",
-                           **settings).engine == "native"
-    assert calls["epochs"] == 0
+    fused = sl.minimize(problem, sampler, step, epochs=12, record_every=5, engine="native", method=method)
+    assert calls["epochs"] == 3
+    _one_epoch_a_call(monkeypatch)
+    _same_runs(fused, sl.minimize(problem, sampler, step, epochs=12, record_every=5, engine="native", method=method))
 
 
 def test_a_loop_that_sums_its_batches_in_parts_runs_one_epoch_a_call(calls):

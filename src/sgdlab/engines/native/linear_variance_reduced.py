@@ -41,6 +41,7 @@ from sgdlab.engines.native._llvm.prefetch import prefetch
 from sgdlab.engines.native.linear_sgd import (
     PREFETCH_AHEAD_STEPS,
     _is_dense,
+    fold_scale,
     row_axpy,
     row_dot,
     row_prefetch,
@@ -93,6 +94,20 @@ def reduced_lanes(loss, rows, y, ws, tables, means, indices, masks, refreshes, a
     for r in lanes:
         reduced_epoch(loss, rows, y, ws[r], tables[r], means[r], indices[r], masks[r], refreshes[r], alphas[r], l2,
                       stores)
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def reduced_epochs_lanes(loss, rows, y, ws, tables, means, indices, masks, refreshes, alphas, l2, lanes, stores,
+                         epoch_steps, single):
+    """Several epochs of each lane r in ``lanes`` in one call, their plans and flags one after the other
+    (``epoch_steps`` steps an epoch): :func:`reduced_epoch` on each epoch's steps, then θ rounded to float32 when
+    it is (``single``), as θ is handed from one call of :func:`reduced_lanes` to the next (φ and ḡ stay float64)."""
+    for r in lanes:
+        for first in range(0, indices.shape[1], epoch_steps):
+            end = first + epoch_steps
+            reduced_epoch(loss, rows, y, ws[r], tables[r], means[r], indices[r, first:end], masks[r, first:end],
+                          refreshes[r, first:end], alphas[r, first:end], l2, stores)
+            fold_scale(ws[r], 1.0, single)
 
 
 @numba.njit(cache=True, fastmath=REORDER, nogil=True, error_model="numpy")

@@ -278,6 +278,18 @@ class VarianceReducedLoop(RowsEvaluation):
         """(φ, ḡ) after the epoch."""
         return state[1], state[2]
 
+    #: Runs several epochs in one call (:meth:`run_epochs`).
+    runs_epochs = True
+
+    def run_epochs(self, state: tuple, group: slice, indices, masks, alphas, epoch_steps: int, dtype) -> None:
+        """Several epochs of the lanes ``group`` in one call, their refresh flags one epoch after the other
+        (linear_variance_reduced.reduced_epochs_lanes)."""
+        ws, tables, means, refreshes = state
+        linear_variance_reduced.reduced_epochs_lanes(self.loss, self.rows, self.targets, ws[group], tables[group],
+                                                     means[group], indices, masks, refreshes[group], alphas,
+                                                     self.problem.l2, np.arange(len(indices)), self.stores,
+                                                     epoch_steps, np.dtype(dtype) == np.float32)
+
     def run_lanes(self, state: tuple, group: slice, indices, masks, alphas) -> None:
         """The epoch of the lanes ``group`` on this thread."""
         ws, tables, means, refreshes = state

@@ -316,9 +316,10 @@ class NativeRun:
         by_lane = _by_lane(lambda lane, rows: self.loop.evaluate(state, lane, rows), self.problem.n, count,
                            self._evaluation_pieces)
         loss = _summed(by_lane, 0)
-        grad_norm = np.array([np.sqrt(sum(np.sum(sum(parts) ** 2)
-                                          for parts in zip(*(value[1] for value in lane), strict=True)))
-                              for lane in by_lane])
+        with np.errstate(over="ignore"):   # a diverging run's ‖∇F‖ overflows to inf, as its F does
+            grad_norm = np.array([np.sqrt(sum(np.sum(sum(parts) ** 2)
+                                              for parts in zip(*(value[1] for value in lane), strict=True)))
+                                  for lane in by_lane])
         extras = {name: np.array([sum(value[2][name] for value in lane) for lane in by_lane])
                   for name in by_lane[0][0][2]}
         correct = extras.pop("correct")
@@ -340,9 +341,10 @@ class NativeRun:
         solution = self.compiled.reference.solution
         if solution is None:
             return np.full(count, np.nan)
-        squares = sum(np.sum((np.asarray(leaf, np.float64).reshape(count, -1)
-                              - np.asarray(target, np.float64).reshape(1, -1)) ** 2, axis=1)
-                      for leaf, target in zip(jax.tree.leaves(lanes), jax.tree.leaves(solution), strict=True))
+        with np.errstate(over="ignore"):   # a diverging run's distance overflows to inf
+            squares = sum(np.sum((np.asarray(leaf, np.float64).reshape(count, -1)
+                                  - np.asarray(target, np.float64).reshape(1, -1)) ** 2, axis=1)
+                          for leaf, target in zip(jax.tree.leaves(lanes), jax.tree.leaves(solution), strict=True))
         return np.sqrt(squares)
 
     def _native_scores(self, state, count: int) -> dict:

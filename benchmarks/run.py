@@ -927,6 +927,23 @@ def case_grab_batches(rows, repeats):
     return table, targets
 
 
+def case_grab_mlp(rows, repeats):
+    """GraB on a ReLU network 64-128-10 (float64, ``rows`` examples): its epoch against random reshuffling's at B = 1
+    and 32, each on the engine "auto" picks (#38 asks GraB on networks within 2× an RR epoch at B = 1)."""
+    rng = np.random.default_rng(0)
+    X, labels = rng.normal(size=(rows, 64)), rng.integers(0, 10, size=rows)
+    network = sl.mlp(X, labels, hidden=(128,), seed=0)
+    table, targets = [], []
+    for batch in (1, 32):
+        grab, shuffled = (sgdlab_row("grab_mlp", network, sampler, 0.01, repeats)
+                          for sampler in (sl.grab(batch), sl.shuffled_cyclic(batch)))
+        table += [dataclasses.replace(row, system=f"{row.system}, {name}")
+                  for row, name in ((grab, f"grab({batch})"), (shuffled, f"shuffled_cyclic({batch})"))]
+        targets.append(Target("grab_mlp", f"GraB / RR epoch (network 64-128-10, B={batch})",
+                              grab.seconds / shuffled.seconds, 2.0 if batch == 1 else None, False))
+    return table, targets
+
+
 def case_jax_mlp(size, repeats):
     """The network 64-128-10, B = 32, float32, one epoch on JAX's default device (what --device gpu times)."""
     n, p = size
@@ -968,7 +985,7 @@ CASES = {"b1": case_b1, "b64": case_b64, "gd": case_gd, "mlp": case_mlp, "sweep"
          "peers_lsq": case_peers_least_squares, "peers_w8a": case_peers_w8a, "peers_mlp_jax": case_peers_mlp_jax,
          "jax_mlp": case_jax_mlp, "jax_lsq": case_jax_least_squares, "jax_sweep": case_jax_sweep,
          "jax_probe": case_jax_probe, "importance": case_importance, "grab": case_grab,
-         "grab_batches": case_grab_batches}
+         "grab_batches": case_grab_batches, "grab_mlp": case_grab_mlp}
 #: The JAX engine's cases that --device gpu runs on the GPU (absolute times, to RESULTS-gpu.md).
 DEVICE_CASES = ["jax_mlp", "jax_lsq", "jax_sweep", "jax_probe"]
 #: The cases a plain run runs; "large" (a file larger than memory: minutes, and disk space) only when named,
@@ -985,7 +1002,7 @@ SIZES = {  # case -> (full size, --quick size)
     "peers_mlp_jax": ((60_000, 64), (1_024, 64)), "peers_lsq": ((200_000, 100), (2_048, 20)),
     "peers_w8a": (None, 2_000), "jax_mlp": ((60_000, 64), (1_024, 64)), "jax_lsq": ((200_000, 100), (2_048, 20)),
     "jax_sweep": ((10_000, 50), (500, 10)), "jax_probe": ((200_000, 100), (2_048, 20)), "importance": (None, 2_000),
-    "grab": (None, 2_000), "grab_batches": (None, 2_000),
+    "grab": (None, 2_000), "grab_batches": (None, 2_000), "grab_mlp": (20_000, 500),
 }
 
 

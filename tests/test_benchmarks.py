@@ -12,7 +12,7 @@ NEEDS_TORCH = {"b64", "mlp", "peers_mlp"}
 
 
 def test_quick_run_writes_a_table(tmp_path, monkeypatch, capsys):
-    cases = ["b1", "gd", "sweep", "f32", "startup", "ooc", "large", "saga", "svrg", "tiny_epochs", "methods", "peers_lsq", "peers_w8a",
+    cases = ["b1", "gd", "sweep", "f32", "startup", "ooc", "large", "saga", "svrg", "tiny_epochs", "grab_mlp", "methods", "peers_lsq", "peers_w8a",
              "peers_mlp_one_core", "jax_mlp", "jax_lsq", "jax_probe", "importance"]
     if importlib.util.find_spec("torch") is not None:
         cases += sorted(NEEDS_TORCH)

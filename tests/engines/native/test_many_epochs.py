@@ -87,12 +87,7 @@ def test_many_epochs_in_one_call_equal_one_epoch_a_call(monkeypatch, calls, name
 @pytest.mark.parametrize("method", [sl.heavy_ball(0.8), sl.nesterov(0.5)], ids=repr)
 @pytest.mark.parametrize("sampler", [sl.shuffled_cyclic(1), sl.with_replacement(3)], ids=repr)
 def test_momentum_in_one_call_equals_one_epoch_a_call(monkeypatch, calls, name, method, sampler):
-    problem = PROBLEMS[name]
-    step = 0.05 / problem.lipschitz_max()
-    fused = sl.minimize(problem, sampler, step, epochs=12, record_every=5, engine="native", method=method)
-    assert calls["epochs"] == 3
-    _one_epoch_a_call(monkeypatch)
-    _same_runs(fused, sl.minimize(problem, sampler, step, epochs=12, record_every=5, engine="native", method=method))
+    _twelve_epochs_fused_and_alone(monkeypatch, calls, PROBLEMS[name], sampler, 0.05, method=method)
 
 
 @pytest.mark.parametrize("name", PROBLEMS)
@@ -101,13 +96,7 @@ def test_momentum_in_one_call_equals_one_epoch_a_call(monkeypatch, calls, name, 
 def test_averages_in_one_call_equal_one_epoch_a_call(monkeypatch, calls, name, average, sampler):
     """θ̄ handed between epochs as the host hands it (θ̄ = (U + wV)/count, U = θ̄ · count), a tail average's
     first counted iterate inside a call (half of 12 epochs, calls of 5)."""
-    problem = PROBLEMS[name]
-    step = 0.2 / problem.lipschitz_max()
-    fused = sl.minimize(problem, sampler, step, epochs=12, record_every=5, engine="native", average=average)
-    assert calls["epochs"] == 3
-    _one_epoch_a_call(monkeypatch)
-    alone = sl.minimize(problem, sampler, step, epochs=12, record_every=5, engine="native", average=average)
-    _same_runs(fused, alone)
+    fused, alone = _twelve_epochs_fused_and_alone(monkeypatch, calls, PROBLEMS[name], sampler, 0.2, average=average)
     np.testing.assert_array_equal(np.asarray(fused.averaged_params), np.asarray(alone.averaged_params))
 
 
@@ -117,12 +106,19 @@ def test_averages_in_one_call_equal_one_epoch_a_call(monkeypatch, calls, name, a
 def test_variance_reduction_in_one_call_equals_one_epoch_a_call(monkeypatch, calls, name, method, sampler):
     """The table φ and mean ḡ carried across epochs inside a call, refreshed at the method's flags of each epoch
     (SAGA's first step, SVRG's snapshots, loopless SVRG's coin flips)."""
-    problem = PROBLEMS[name]
-    step = 0.1 / problem.lipschitz_max()
-    fused = sl.minimize(problem, sampler, step, epochs=12, record_every=5, engine="native", method=method)
+    _twelve_epochs_fused_and_alone(monkeypatch, calls, PROBLEMS[name], sampler, 0.1, method=method)
+
+
+def _twelve_epochs_fused_and_alone(monkeypatch, calls, problem, sampler, alpha_l, **settings):
+    """12 epochs at step ``alpha_l``/L_max with a row every 5, in three calls, then one epoch a call: the same run
+    (asserted); both results."""
+    step = alpha_l / problem.lipschitz_max()
+    fused = sl.minimize(problem, sampler, step, epochs=12, record_every=5, engine="native", **settings)
     assert calls["epochs"] == 3
     _one_epoch_a_call(monkeypatch)
-    _same_runs(fused, sl.minimize(problem, sampler, step, epochs=12, record_every=5, engine="native", method=method))
+    alone = sl.minimize(problem, sampler, step, epochs=12, record_every=5, engine="native", **settings)
+    _same_runs(fused, alone)
+    return fused, alone
 
 
 def test_a_loop_that_sums_its_batches_in_parts_runs_one_epoch_a_call(calls):

@@ -92,10 +92,10 @@ class NativeRun:
         return self.compiled.initial_sampler_state(params, seeds)
 
     def prepare(self, record: bool) -> float:
-        """Run the first steps of a scratch epoch through the code of :meth:`epoch`, with a constant
-        step's step sizes (a broadcast view) and a schedule's (an array), which Numba compiles apart: so
-        every loop, draw and evaluation an epoch calls is compiled, or loaded from Numba's cache, here
-        and not in the first epoch's time (once a program and record variant). Returns the seconds spent."""
+        """Run the first steps of a scratch epoch through the code of :meth:`epoch` (with zero step sizes, of the one
+        type every loop takes them in: :func:`loop_step_sizes`): so every loop, draw and evaluation an epoch calls is
+        compiled, or loaded from Numba's cache, here and not in the first epoch's time (once a program and record
+        variant). Returns the seconds spent."""
         if record in self._prepared:
             return 0.0
         started = time.perf_counter()
@@ -105,12 +105,10 @@ class NativeRun:
         seeds = np.zeros(count, dtype=np.int64)
         sampler_state = self._with_lanes(self.initial_sampler_state(self._without_lanes(zeros), seeds))
         refreshes = self._refreshes(seeds, 0, (0, steps))
-        for alphas in _warm_up_step_sizes(count, steps):
-            self._advance(zeros, self.loop.initial_state(count), seeds, 0, 0, alphas, record, (0, steps),
-                          sampler_state, refreshes)
+        self._advance(zeros, self.loop.initial_state(count), seeds, 0, 0, np.zeros((count, steps)), record,
+                      (0, steps), sampler_state, refreshes)
         if self.epochs_per_call > 1:   # two "epochs" of the scratch steps, through the loop's call of many epochs
-            for alphas in _warm_up_step_sizes(count, 2 * steps):
-                self._warm_up_epochs(zeros, seeds, alphas, record)
+            self._warm_up_epochs(zeros, seeds, np.zeros((count, 2 * steps)), record)
         self._prepared.add(record)
         return time.perf_counter() - started
 
@@ -265,8 +263,8 @@ class NativeRun:
         read no mask); at B > 1 the linear models' batch loops read the weights from the mask."""
         indices, masks = plans
         if not self.sampler.weighted or masks.shape[-1] > 1:
-            return indices, masks, alphas
-        return indices, masks != 0, alphas * masks[:, :, 0]
+            return indices, masks, loop_step_sizes(alphas)
+        return indices, masks != 0, loop_step_sizes(alphas * masks[:, :, 0])
 
     def _on_parts(self, count: int) -> bool:
         """Whether this program's calls of ``count`` lanes run a single run's parts on threads of their own: when its
@@ -405,12 +403,13 @@ def _stacked(schedule: Schedule) -> Schedule:
     return jax.tree.map(lambda leaf: np.reshape(np.asarray(leaf), (1,)), schedule)
 
 
-def _warm_up_step_sizes(lanes: int, steps: int) -> tuple[np.ndarray, np.ndarray]:
-    """Zero step sizes of both kinds :func:`step_sizes` gives (lanes × steps): a constant step's read-only
-    broadcast view, and a schedule's read-only array."""
-    schedule = np.zeros((lanes, steps))
-    schedule.flags.writeable = False
-    return np.broadcast_to(np.zeros((lanes, 1)), (lanes, steps)), schedule
+def loop_step_sizes(alphas: np.ndarray) -> np.ndarray:
+    """Step sizes as every native loop takes them: a read-only C-contiguous float64 array (a constant step's
+    broadcast view written out, lanes × steps numbers), one type whatever the schedule, so Numba compiles each loop
+    once and not once a layout (a loop's compilation is seconds; writing the steps out costs 8 bytes a step)."""
+    steps = np.ascontiguousarray(alphas, dtype=np.float64)
+    steps.flags.writeable = False
+    return steps
 
 
 def step_sizes(schedule: Schedule, k0: int, count: int, lanes: int) -> np.ndarray:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import functools
 import json
 import os
 import platform
@@ -350,6 +351,30 @@ def case_startup(size, repeats):
     return rows, [Target("startup", "sgdlab --help (seconds)", help_seconds, 0.3, False),
                   Target("startup", "first compiled epoch, empty cache (seconds)", cold, 1.0, False),
                   Target("startup", "first compiled epoch, warm cache (seconds)", warm, 1.0, False)]
+
+
+def case_main_job(size, repeats):
+    """The README's main job, ``sgdlab compare`` (diabetes, eight schemes × 10 seeds × 20 epochs, its report), as a
+    new user meets it: with empty caches (Numba's and JAX's, in a scratch folder: nothing of this machine's), again
+    in a new results folder with the caches that left, and again in the same folder (every run reused). ``size``:
+    how many times each is measured (the best is kept)."""
+    times: dict[str, list[float]] = {"empty": [], "warm": [], "reused": []}
+    for _ in range(size):
+        with tempfile.TemporaryDirectory() as scratch:
+            env = {**os.environ, "XDG_CACHE_HOME": str(Path(scratch) / "cache"),
+                   "NUMBA_CACHE_DIR": str(Path(scratch) / "numba")}
+            first, second = Path(scratch) / "first", Path(scratch) / "second"
+            for kind, folder in (("empty", first), ("warm", second), ("reused", second)):
+                folder.mkdir(exist_ok=True)
+                times[kind].append(_timed(functools.partial(
+                    subprocess.run, [sys.executable, "-m", "sgdlab.experiments.cli", "compare"], check=True,
+                    capture_output=True, env=env, cwd=folder)))
+    spread = {kind: f"{min(values):.3g}–{max(values):.3g} s over {len(values)}" for kind, values in times.items()}
+    rows = [Row("main_job", "sgdlab compare, empty caches", min(times["empty"]), spread["empty"]),
+            Row("main_job", "sgdlab compare, caches warm, new folder", min(times["warm"]), spread["warm"]),
+            Row("main_job", "sgdlab compare, every run reused", min(times["reused"]), spread["reused"])]
+    return rows, [Target("main_job", "sgdlab compare, empty caches (seconds)", min(times["empty"]), 10.0, False),
+                  Target("main_job", "sgdlab compare, every run reused (seconds)", min(times["reused"]), 2.0, False)]
 
 
 def case_ooc(size, repeats):
@@ -978,7 +1003,8 @@ def case_jax_probe(size, repeats):
 ANALYSIS = "<!-- analysis: kept when the runner rewrites the table above -->"
 
 CASES = {"b1": case_b1, "b64": case_b64, "gd": case_gd, "mlp": case_mlp, "sweep": case_sweep, "f32": case_f32,
-         "startup": case_startup, "w8a": case_w8a, "news20": case_news20, "ooc": case_ooc, "large": case_large,
+         "startup": case_startup, "main_job": case_main_job, "w8a": case_w8a, "news20": case_news20, "ooc": case_ooc,
+         "large": case_large,
          "saga": case_saga, "svrg": case_svrg, "tiny_epochs": case_tiny_epochs, "methods": case_methods,
          "heldout": case_heldout,
          "gd_sparse": case_gd_sparse, "peers_mlp": case_peers_mlp, "peers_mlp_one_core": case_peers_mlp_one_core,
@@ -994,7 +1020,7 @@ DEFAULT_CASES = [case for case in CASES if case not in ("large", "peers_mlp_jax"
 SIZES = {  # case -> (full size, --quick size)
     "b1": ((200_000, 100), (2_000, 20)), "b64": ((200_000, 100), (2_000, 20)), "gd": ((200_000, 100), (2_000, 20)),
     "mlp": ((60_000, 64), (1_000, 64)), "sweep": ((10_000, 50), (500, 10)), "f32": ((10_000_000, 100), (20_000, 20)),
-    "startup": ((200_000, 100), (2_000, 20)), "w8a": (None, 2_000), "news20": (None, 1_000),
+    "startup": ((200_000, 100), (2_000, 20)), "main_job": (3, 1), "w8a": (None, 2_000), "news20": (None, 1_000),
     "ooc": ((5_000_000, 50), (20_000, 10)), "large": (1.15, 20_000), "saga": (None, 2_000),
     "svrg": (None, 2_000), "tiny_epochs": ((64, 4, 5_000), (64, 4, 200)),
     "methods": ((200_000, 100), (2_000, 20)), "heldout": (None, 2_000), "gd_sparse": (None, 2_000),

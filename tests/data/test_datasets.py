@@ -21,6 +21,37 @@ def test_bundled_sets(name, shape, classes):
         assert len(np.unique(dataset.y)) == classes
 
 
+@pytest.mark.parametrize("name", ["diabetes", "breast_cancer", "digits"])
+def test_bundled_sets_are_scikit_learns_bit_for_bit(name):
+    """Read from scikit-learn's files without importing it, each set equals its loader's."""
+    import sklearn.datasets
+
+    X, y = getattr(sklearn.datasets, f"load_{name}")(return_X_y=True)
+    dataset = data.load(name)
+    np.testing.assert_array_equal(dataset.X, X)
+    np.testing.assert_array_equal(dataset.y, y)
+    assert dataset.y.dtype == y.dtype
+
+
+def test_bundled_sets_fall_back_on_scikit_learns_loader(monkeypatch, tmp_path):
+    """Where scikit-learn keeps its files elsewhere, its loader gives the set."""
+    import sklearn.datasets
+
+    from sgdlab.data import shipped
+
+    monkeypatch.setattr(shipped, "_data_folder", lambda: tmp_path)
+    monkeypatch.setattr(sklearn.datasets, "load_digits", lambda return_X_y: (np.ones((3, 2)), np.arange(3)))
+    np.testing.assert_array_equal(data.load("digits").X, np.ones((3, 2)))
+
+
+def test_loading_diabetes_imports_no_scikit_learn():
+    import subprocess
+    import sys
+
+    code = "import sys, sgdlab.data as d; d.load('diabetes'); print('sklearn' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "False\n"
+
+
 def test_synthetic_has_the_requested_condition_number():
     dataset = data.synthetic(n=500, p=8, condition_number=50.0, noise=0.0, seed=3)
     problem = sl.least_squares(dataset.X, dataset.y)

@@ -21,6 +21,7 @@ import numpy as np
 import scipy.sparse
 
 from sgdlab._helpers import validation
+from sgdlab.data.shipped import shipped
 
 BUNDLED = ("diabetes", "breast_cancer", "digits")
 
@@ -63,12 +64,10 @@ def _no_such_source(source: Any) -> None:
 
 
 def bundled(name: str) -> Dataset:
-    """One of the data sets scikit-learn ships: diabetes, breast_cancer or digits."""
-    import sklearn.datasets
-
+    """One of the data sets scikit-learn ships: diabetes, breast_cancer or digits (:mod:`sgdlab.data.shipped`)."""
     if name not in BUNDLED:
         validation.fail("data", f"one of {', '.join(BUNDLED)}", validation.shown(name))
-    X, y = getattr(sklearn.datasets, f"load_{name}")(return_X_y=True)
+    X, y = shipped(name)
     return Dataset(name, X.astype(np.float64), y)
 
 

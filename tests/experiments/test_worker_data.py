@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sgdlab.experiments import building, worker_problems
+from sgdlab._helpers.files import file_sha256
+from sgdlab.experiments import worker_problems
 from sgdlab.experiments.cli import main
 
 from dask_cluster import running_cluster
@@ -62,7 +63,7 @@ def test_a_data_file_changed_after_submission_is_refused_by_the_worker(tmp_path)
     X = rng.normal(size=(50, 3))
     path = tmp_path / "data.npz"
     np.savez(path, X=X, y=X[:, 0])
-    submitted = building.file_sha256(path)
+    submitted = file_sha256(path)
     np.savez(path, X=X, y=X[:, 1])
     description = {"problem": {"kind": "least_squares", "data": str(path)}}
     with pytest.raises(ValueError, match=r"data must be the file the study was submitted with \(SHA-256 "

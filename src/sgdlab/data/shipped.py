@@ -34,6 +34,17 @@ def shipped(name: str) -> tuple[np.ndarray, np.ndarray]:
     return getattr(sklearn.datasets, f"load_{name}")(return_X_y=True)
 
 
+#: The files each data set is read from, in scikit-learn's data folder.
+FILES = {"diabetes": ("diabetes_data_raw.csv.gz", "diabetes_target.csv.gz"), "breast_cancer": ("breast_cancer.csv",),
+         "digits": ("digits.csv.gz",)}
+
+
+def files(name: str) -> list[Path]:
+    """The files the data set ``name`` is read from (none when scikit-learn keeps no data folder)."""
+    folder = _data_folder()
+    return [] if folder is None else [folder / file for file in FILES[name]]
+
+
 def _data_folder() -> Path | None:
     """scikit-learn's folder of shipped data, found without importing it (None without scikit-learn)."""
     spec = importlib.util.find_spec("sklearn")
@@ -43,15 +54,16 @@ def _data_folder() -> Path | None:
 
 
 def _diabetes(folder: Path) -> tuple[np.ndarray, np.ndarray]:
-    X = _gzipped_table(folder / "diabetes_data_raw.csv.gz", delimiter=None)
-    y = _gzipped_table(folder / "diabetes_target.csv.gz", delimiter=None)
+    features, targets = FILES["diabetes"]
+    X = _gzipped_table(folder / features, delimiter=None)
+    y = _gzipped_table(folder / targets, delimiter=None)
     X = (X - X.mean(axis=0)) / X.std(axis=0)
     X /= np.sqrt(X.shape[0])
     return X, y
 
 
 def _breast_cancer(folder: Path) -> tuple[np.ndarray, np.ndarray]:
-    path = folder / "breast_cancer.csv"
+    path = folder / FILES["breast_cancer"][0]
     with path.open(encoding="utf-8") as file:
         count, features = (int(field) for field in file.readline().split(",")[:2])
         table = np.loadtxt(file, delimiter=",")
@@ -61,7 +73,7 @@ def _breast_cancer(folder: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _digits(folder: Path) -> tuple[np.ndarray, np.ndarray]:
-    table = _gzipped_table(folder / "digits.csv.gz", delimiter=",")
+    table = _gzipped_table(folder / FILES["digits"][0], delimiter=",")
     return table[:, :-1], table[:, -1].astype(int)
 
 

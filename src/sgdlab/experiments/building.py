@@ -4,13 +4,13 @@ folder, the title, held-out data and early stopping."""
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from sgdlab._helpers import validation
+from sgdlab._helpers.files import file_sha256
 from sgdlab.experiments import entries
 from sgdlab.experiments.config import NAMED_DATA, SCHEMA
 from sgdlab.methods import AVERAGINGS, METHODS
@@ -59,9 +59,15 @@ def build(experiment: dict) -> Built:
         built.append((X, y))
     problem = problem_of(spec, *built[0])
     heldout = {"test": problem.with_data(*built[1])} if len(built) > 1 else None
-    out = experiment["compare"]["out"] or f"results/{spec['kind']}-{Path(str(spec['data'])).stem}"
+    out = results_folder(experiment)
     title = experiment["compare"]["title"] or f"{spec['kind'].replace('_', ' ')} on {dataset.name}"
     return Built(problem, runs, out, title, heldout, _stop(experiment["compare"], heldout is not None))
+
+
+def results_folder(experiment: dict) -> str:
+    """A validated description's results folder: [compare] out, else results/<family>-<data's name>."""
+    spec = experiment["problem"]
+    return experiment["compare"]["out"] or f"results/{spec['kind']}-{Path(str(spec['data'])).stem}"
 
 
 def checked(experiment: dict) -> dict:
@@ -150,12 +156,6 @@ def source(experiment: dict, digest: str | None = None) -> dict:
         path = Path(spec["data"]).resolve()
         spec.update(data=str(path), data_sha256=digest or file_sha256(path))
     return spec
-
-
-def file_sha256(path: Path) -> str:
-    """The SHA-256 of a file's bytes, in hexadecimal (read in blocks: a file larger than memory is fine)."""
-    with path.open("rb") as file:
-        return hashlib.file_digest(file, "sha256").hexdigest()
 
 
 def comparison_options(description: dict, built: Built, digest: str | None = None) -> dict:

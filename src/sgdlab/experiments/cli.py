@@ -278,17 +278,37 @@ def _execute(experiment: dict, overwrite: bool, workers: int = 1, scheduler: str
         _execute_study(experiment, overwrite, workers, scheduler)
         return
     _building().checked(experiment)   # before JAX is imported and the data are read
+    from sgdlab.experiments import receipt
+
+    out = _building().results_folder(experiment)
+    digest = receipt.data_digest(str(experiment["problem"]["data"]))
+    key = receipt.command_key(experiment, digest)
+    printed = receipt.answered(Path(out), key)
+    if printed is not None:   # the folder holds what this very command wrote, unchanged
+        _show(printed, reused=printed["runs"], recomputed=0, out=out)
+        return
     from sgdlab.experiments.compare import compare
     from sgdlab.experiments.report import write_report
 
     with _executor(workers, scheduler) as executor:
         built = _building().build(experiment)
         with _saved_when_lost(built.out), console.Progress() as on_epoch:
-            comparison = compare(built.problem, built.runs, **_building().comparison_options(experiment, built),
+            comparison = compare(built.problem, built.runs,
+                                 **_building().comparison_options(experiment, built, digest=digest),
                                  out=built.out, on_epoch=on_epoch, overwrite=overwrite, executor=executor)
-    console.print_summary(comparison, built.title)
-    console.print_counts([comparison], built.out)
-    click.echo(f"report: {write_report(built.out)}")
+    printed = {"summary": console.summary_rows(comparison, built.title), "stops": console.stop_lines(comparison.table),
+               "runs": len(comparison.table.groupby(["run", "seed"])), "report": str(write_report(built.out))}
+    _show(printed, comparison.reused, comparison.recomputed, built.out)
+    receipt.write(Path(built.out), key, printed)
+
+
+def _show(printed: dict, reused: int, recomputed: int, out: str) -> None:
+    """What a comparison's command prints after its progress bar: its summary, early stops, counts and report."""
+    console.print_rows(printed["summary"])
+    for line in printed["stops"]:
+        click.echo(line)
+    click.echo(console.counts_line(printed["runs"], reused, recomputed, out))
+    click.echo(f"report: {printed['report']}")
 
 
 def _execute_study(experiment: dict, overwrite: bool, workers: int, scheduler: str | None) -> None:

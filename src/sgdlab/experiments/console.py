@@ -11,8 +11,13 @@ def print_counts(comparisons: list, out: str) -> None:
     total = sum(len(comparison.table.groupby(["run", "seed"])) for comparison in comparisons)
     reused = sum(comparison.reused for comparison in comparisons)
     recomputed = sum(comparison.recomputed for comparison in comparisons)
+    click.echo(counts_line(total, reused, recomputed, out))
+
+
+def counts_line(total: int, reused: int, recomputed: int, out: str) -> str:
+    """"<computed> runs computed (…), <reused> reused from <out>"."""
     said = f" ({recomputed} of them recomputed: their saved file did not verify)" if recomputed else ""
-    click.echo(f"{total - reused} runs computed{said}, {reused} reused from {out}")
+    return f"{total - reused} runs computed{said}, {reused} reused from {out}"
 
 
 class Progress:
@@ -41,14 +46,21 @@ class Progress:
 
 
 def print_summary(comparison, title: str) -> None:
+    """A comparison's summary table (:func:`summary_rows`), then its early stops (:func:`stop_lines`)."""
+    print_rows(summary_rows(comparison, title))
+    for line in stop_lines(comparison.table):
+        click.echo(line)
+
+
+def summary_rows(comparison, title: str) -> dict:
+    """A comparison's summary as the terminal shows it, in plain text: {"title", "columns", "rows"} (each run's
+    step, final metric with its quartiles over seeds, passes, seeds that reached the target and when, status)."""
     import numpy as np
-    from rich.table import Table
 
     from sgdlab.experiments.summary import heldout_score
 
     summary = comparison.summary()
     metric = summary.attrs["metric"]
-    table = Table(title=f"{title}: final {metric} across seeds; target {metric} ≤ {summary.attrs['target']:.3g}")
     averaged = summary[f"final averaged {metric}"].notna().any()
     passes = not np.allclose(summary["gradient passes"], comparison.table.epoch.max())
     score = heldout_score(comparison.table)
@@ -57,33 +69,43 @@ def print_summary(comparison, title: str) -> None:
                *(["passes"] if passes else []), "reached", "epochs to target",
                *([] if score is None else [score.replace("_accuracy", " acc").replace("_", " "), "best", "at epoch"]),
                "status"]
-    for column in columns:
-        table.add_column(column, justify="left" if column in ("run", "status") else "right")
-    for _, row in summary.iterrows():
-        table.add_row(str(row["run"]), formatted(row["α·L"]), formatted(row[f"final {metric}"]),
-                      f"{formatted(row[f'final {metric} q25'])}–{formatted(row[f'final {metric} q75'])}",
-                      *([formatted(row[f"final averaged {metric}"])] if averaged else []),
-                      *([formatted(row["gradient passes"])] if passes else []),
-                      str(row["reached"]), formatted(row["epochs to target"]),
-                      *(formatted(row[column]) for column in scores),
-                      str(row["status"]))
-    console().print(table)
-    print_stops(comparison.table)
+    rows = [[str(row["run"]), formatted(row["α·L"]), formatted(row[f"final {metric}"]),
+             f"{formatted(row[f'final {metric} q25'])}–{formatted(row[f'final {metric} q75'])}",
+             *([formatted(row[f"final averaged {metric}"])] if averaged else []),
+             *([formatted(row["gradient passes"])] if passes else []),
+             str(row["reached"]), formatted(row["epochs to target"]),
+             *(formatted(row[column]) for column in scores),
+             str(row["status"])] for _, row in summary.iterrows()]
+    return {"title": f"{title}: final {metric} across seeds; target {metric} ≤ {summary.attrs['target']:.3g}",
+            "columns": columns, "rows": rows}
+
+
+def print_rows(table: dict) -> None:
+    """A :func:`summary_rows` table as a rich table (the run and the status left, numbers right)."""
+    from rich.table import Table
+
+    shown = Table(title=table["title"])
+    for column in table["columns"]:
+        shown.add_column(column, justify="left" if column in ("run", "status") else "right")
+    for row in table["rows"]:
+        shown.add_row(*row)
+    console().print(shown)
 
 
 #: The most early stops printed in the terminal (the report lists them all).
 PRINTED_STOPS = 12
 
 
-def print_stops(table) -> None:
-    """The message of every run and seed that diverged or converged before its budget (the first PRINTED_STOPS)."""
+def stop_lines(table) -> list[str]:
+    """The message of every run and seed that diverged or converged before its budget (the first PRINTED_STOPS), and
+    how many more there are."""
     from sgdlab.experiments.summary import stops
 
     early = stops(table)
-    for row in early.head(PRINTED_STOPS).itertuples(index=False):
-        click.echo(f"{row.run}, seed {row.seed}: {row.message}")
+    lines = [f"{row.run}, seed {row.seed}: {row.message}" for row in early.head(PRINTED_STOPS).itertuples(index=False)]
     if len(early) > PRINTED_STOPS:
-        click.echo(f"… and {len(early) - PRINTED_STOPS} more runs that stopped early (listed in the report).")
+        lines.append(f"… and {len(early) - PRINTED_STOPS} more runs that stopped early (listed in the report).")
+    return lines
 
 
 def print_table(frame, title: str) -> None:

@@ -19,9 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-import fcntl
 import hashlib
-import importlib.metadata
 import json
 import os
 import platform
@@ -39,20 +37,14 @@ import pyarrow.parquet as pq
 
 from sgdlab._helpers import validation
 from sgdlab._helpers.files import atomic_write
+from sgdlab.experiments.folder_lock import ResultsFolderError, library_versions, locked, reason
 
-LOCK = ".sgdlab.lock"
 EXPERIMENT = "experiment.json"
 #: What marks the folder of a study of several problems (:mod:`sgdlab.experiments.study_folder`).
 STUDY = "study.json"
 #: The files that describe a whole experiment (removed when another experiment takes the folder over).
-EXPERIMENT_FILES = ("table.parquet", "predictions.parquet", "report.html", EXPERIMENT)
+EXPERIMENT_FILES = ("table.parquet", "predictions.parquet", "report.html", EXPERIMENT, "receipt.json")
 KEY_FIELD, DIGEST_FIELD = b"sgdlab.run_key", b"sgdlab.sha256"
-VERSIONS = ("sgdlab", "jax", "jaxlib", "numpy", "scipy", "pandas", "pyarrow", "numba", "optax", "scikit-learn")
-
-
-class ResultsFolderError(OSError):
-    """A results folder cannot be used: in use by another process, or a write failed (the message
-    names the folder or file and says what to do)."""
 
 
 class LockedFolder:
@@ -90,7 +82,7 @@ class LockedFolder:
         try:
             atomic_write(path, write)
         except OSError as error:
-            raise ResultsFolderError(f"cannot write {path}: {_reason(error)}; the runs saved before it are intact "
+            raise ResultsFolderError(f"cannot write {path}: {reason(error)}; the runs saved before it are intact "
                                      "(make room, or choose another folder, and run again to finish)") from error
 
 
@@ -156,7 +148,7 @@ class ResultStore(LockedFolder):
             self.runs.mkdir(exist_ok=True)
         except OSError as error:
             lock.close()
-            raise ResultsFolderError(f"cannot write the results folder {self.folder}: {_reason(error)}; "
+            raise ResultsFolderError(f"cannot write the results folder {self.folder}: {reason(error)}; "
                                      "choose another folder (--out)") from error
         return lock
 
@@ -196,30 +188,6 @@ class ResultStore(LockedFolder):
         self._write(self.folder / EXPERIMENT,
                     lambda path: path.write_text(json.dumps(document, indent=2, default=_plain) + "\n"))
 
-
-
-def locked(folder: Path):
-    """``folder`` created and its lock file held by this process (an open file: closing it releases the lock), or
-    ResultsFolderError naming the process that holds it."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        lock = open(folder / LOCK, "a+")   # noqa: SIM115 (held until closed)
-    except OSError as error:
-        raise ResultsFolderError(f"cannot write the results folder {folder}: {_reason(error)}; "
-                                 "choose another folder (--out)") from error
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError as error:
-        lock.seek(0)
-        owner = lock.read().strip() or "another process"
-        lock.close()
-        raise ResultsFolderError(f"the results folder {folder} is in use by {owner}; wait for it to "
-                                 "finish or choose another folder (--out)") from error
-    lock.seek(0)
-    lock.truncate()
-    lock.write(f"sgdlab process {os.getpid()} on {socket.gethostname()}\n")
-    lock.flush()
-    return lock
 
 
 def experiment_fingerprint(runs: dict[tuple[str, int], str]) -> str:
@@ -318,12 +286,8 @@ def _verified_frame(path: Path, experiment: dict) -> pd.DataFrame:
 
 def environment() -> dict:
     """Versions (Python and the libraries a run depends on), the device and the machine."""
-    versions = {}
-    for name in VERSIONS:
-        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
-            versions[name] = importlib.metadata.version(name)
     device = jax.devices()[0]
-    return {"versions": {"python": platform.python_version(), **versions},
+    return {"versions": library_versions(),
             "device": f"{device.platform}: {device.device_kind} ({jax.device_count()} device(s))",
             "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores"}
 
@@ -342,10 +306,3 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
-
-
-def _reason(error: OSError) -> str:
-    """An OSError's reason in words ('no space left on device', 'read-only file system', …)."""
-    if error.errno is not None:
-        return os.strerror(error.errno).lower()
-    return str(error)

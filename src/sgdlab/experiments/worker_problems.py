@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from sgdlab._helpers import validation
+from sgdlab._helpers.files import file_sha256
 from sgdlab.experiments import building, groups
 from sgdlab.experiments.compare import Session, plan
 from sgdlab.experiments.config import NAMED_DATA
@@ -91,7 +92,7 @@ def _built(description_text: str, digest: str | None) -> building.Built:
     description = json.loads(description_text)
     if digest is not None:
         path = Path(description["problem"]["data"])
-        found = building.file_sha256(path)
+        found = file_sha256(path)
         if found != digest:
             validation.fail("data", f"the file the study was submitted with (SHA-256 {digest})",
                             f"{path} with SHA-256 {found} on this worker")
@@ -105,7 +106,7 @@ def _located(description: dict) -> tuple[dict, str | None]:
     if data in NAMED_DATA:
         return description, None
     path = Path(data).resolve()
-    return {**description, "problem": {**description["problem"], "data": str(path)}}, building.file_sha256(path)
+    return {**description, "problem": {**description["problem"], "data": str(path)}}, file_sha256(path)
 
 
 def _canonical(description: dict) -> str:

@@ -13,8 +13,9 @@ unaffected (installing rewrites every file); an editable checkout is.
 from __future__ import annotations
 
 import functools
-import hashlib
 from pathlib import Path
+
+from sgdlab._helpers.files import sources_digest
 
 #: The stamp of the sources the cached kernels were compiled from, beside them.
 STAMP = "sources.sha256"
@@ -26,8 +27,7 @@ def clear_stale_caches(directory: Path) -> bool:
     whether caches were cleared. A directory that cannot be read or written (a read-only install) is
     left as it is."""
     sources = sorted(directory.rglob("*.py"))
-    digest = hashlib.sha256(b"".join(path.relative_to(directory).as_posix().encode() + path.read_bytes()
-                                     for path in sources)).hexdigest()
+    digest = sources_digest(directory)
     caches = directory / "__pycache__"
     stamp = caches / STAMP
     try:

@@ -53,14 +53,21 @@ def margin_loss_and_derivative(loss, margin, label):
     return 0.5 * (margin - label) ** 2, margin - label
 
 
-@numba.njit(cache=True, fastmath=REORDER, nogil=True, error_model="numpy")
-def linear_evaluation(loss, rows, y, V, scale, first, last, n, gradient, with_gradient):
+def linear_evaluation(loss: int, rows, y, V, scale: float, first: int, last: int, n: int, gradient,
+                      with_gradient: bool) -> tuple[float, int]:
     """Rows first, …, last − 1's sum of ℓ(mᵢ, yᵢ)/n and count of rows classified correctly, returned; with
-    ``with_gradient``, their (1/n) Σᵢ xᵢ ℓ′ᵢᵀ added to ``gradient`` (V's layout, CSR rows: p × K). One margin:
-    a dot product and one exponential a row; softmax: the K logits and their softmax."""
+    ``with_gradient``, their (1/n) Σᵢ xᵢ ℓ′ᵢᵀ added to ``gradient`` (V's layout, CSR rows: p × K; both C-contiguous).
+    One margin: a dot product and one exponential a row; softmax: the K logits and their softmax. The loss picks its
+    kernel here, so that a run compiles only its own family's."""
     if loss != SOFTMAX:   # one margin: V and the gradient are p numbers in either layout (1 × p or p × 1)
         return _single_margin(loss, rows, y, V.reshape(-1), scale, first, last, n, gradient.reshape(-1),
                               with_gradient)
+    return _softmax(rows, y, V, scale, first, last, n, gradient, with_gradient)
+
+
+@numba.njit(cache=True, fastmath=REORDER, nogil=True, error_model="numpy")
+def _softmax(rows, y, V, scale, first, last, n, gradient, with_gradient):
+    """:func:`linear_evaluation` for softmax regression, on the weights V (K logits a row)."""
     K = class_count(rows, V)
     margins, derivatives = np.empty(K), np.empty(K)
     total, correct = 0.0, 0

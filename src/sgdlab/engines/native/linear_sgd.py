@@ -379,7 +379,7 @@ def batch_derivatives(loss, rows, y, V, scale, row, keep, planned, first, margin
     """derivatives[c] = w · ∂ℓ/∂m for the batch's c-th real row, w its entry of ``keep`` (1 for True; an importance
     sampler's weight 1/(N pᵢ)) (``row``/``keep``: the plan's step, whose first entry is ``first`` in the flattened
     plan ``planned``), each row asked for ahead; returns (how many there are, the sum of their weights)."""
-    count, total = 0, 0.0
+    count, total = np.int64(0), 0.0   # not the literal 0: batch_step would be compiled for Literal[int](0) too
     for b in range(row.shape[0]):
         _ask_ahead(rows, y, planned, first + b, PREFETCH_AHEAD_ROWS)
         if keep[b]:

@@ -74,10 +74,12 @@ def network_epoch(loss, X, y, U1, b1, U2, b2, indices, mask, alphas, thread, thr
 @numba.njit(cache=True, nogil=True, error_model="numpy")
 def network_lanes(loss, X, y, U1s, b1s, U2s, b2s, indices, masks, alphas, lanes):
     """:func:`network_epoch` on one thread for each lane r in ``lanes`` (arrays with a leading lane axis)."""
-    flags = meeting.flags_for(1)
+    one, first = np.int64(1), np.int64(0)   # not literals: network_epoch is compiled once, for the threads' int64
+    flags = meeting.flags_for(one)
     outputs = np.empty((2, PARTS, U2s.shape[2], indices.shape[2]), U2s.dtype)
     for r in lanes:
-        network_epoch(loss, X, y, U1s[r], b1s[r], U2s[r], b2s[r], indices[r], masks[r], alphas[r], 0, 1, flags, outputs)
+        network_epoch(loss, X, y, U1s[r], b1s[r], U2s[r], b2s[r], indices[r], masks[r], alphas[r], first, one, flags,
+                      outputs)
 
 
 @numba.njit(cache=True, fastmath=REORDER, nogil=True, error_model="numpy")

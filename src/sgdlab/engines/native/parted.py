@@ -91,7 +91,7 @@ def parted_epoch(loss, rows, y, Vt, scale, indices, mask, alphas, l2, thread, th
                     row_add_outer(rows, indices[t, b], G, 1.0, derivatives)
         meeting.arrive(flags, thread, t)
         meeting.wait_for_others(flags, threads, thread, t)
-        count, total = 0, 0.0
+        count, total = np.int64(0), 0.0   # not the literal 0 (a second compilation of the step)
         for b in range(width):
             count += mask[t, b] != 0
             total += mask[t, b] * 1.0
@@ -138,8 +138,9 @@ def parted_lanes(loss, rows, y, Vts, scales, indices, masks, alphas, l2, lanes, 
                  nesterov=False):
     """:func:`parted_epoch` on one thread for each lane r in ``lanes`` (as linear_sgd.sgd_lanes), with momentum
     when ``velocities`` (R × K × p) are given."""
-    flags, gradients = meeting.flags_for(1), gradients_for(Vts.shape[1], Vts.shape[2])
+    one, first = np.int64(1), np.int64(0)   # not literals: parted_epoch is compiled once, for the threads' int64
+    flags, gradients = meeting.flags_for(one), gradients_for(Vts.shape[1], Vts.shape[2])
     for r in lanes:
         velocity = velocities[r] if velocities.size else velocities[0]
-        scales[r] = parted_epoch(loss, rows, y, Vts[r], scales[r], indices[r], masks[r], alphas[r], l2, 0, 1, flags,
-                                 gradients, velocity, beta, nesterov)
+        scales[r] = parted_epoch(loss, rows, y, Vts[r], scales[r], indices[r], masks[r], alphas[r], l2, first, one,
+                                 flags, gradients, velocity, beta, nesterov)

@@ -41,8 +41,8 @@ from sgdlab.schedules import Constant, Schedule
 #: Worker threads for the lanes of a comparison, and whether one run's parts get threads of their
 #: own: the cores this process may run on.
 CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-#: Steps of the scratch epoch that prepares a program: two, so that a constant step's step sizes are a
-#: broadcast view (stride 0) as in a real epoch, which Numba compiles apart from a contiguous array.
+#: Steps of the scratch epoch that prepares a program: a few, enough for every array a loop takes to have the
+#: type a real epoch's has (Numba compiles a loop once a type).
 WARM_UP_STEPS = 2
 #: The fewest steps a call of a single run's loop has for its parts to go on threads of their own: handing
 #: the parts to the other threads costs tens of µs a call, more than a piece of a short epoch gains (one
@@ -107,7 +107,8 @@ class NativeRun:
         refreshes = self._refreshes(seeds, 0, (0, steps))
         self._advance(zeros, self.loop.initial_state(count), seeds, 0, 0, np.zeros((count, steps)), record,
                       (0, steps), sampler_state, refreshes)
-        if self.epochs_per_call > 1:   # two "epochs" of the scratch steps, through the loop's call of many epochs
+        if self.epochs_per_call > 1 and not record:   # epochs run many a call only between rows (run.loop.stretch):
+            # when some epochs skip their row, which is when a program is prepared without one too
             self._warm_up_epochs(zeros, seeds, np.zeros((count, 2 * steps)), record)
         self._prepared.add(record)
         return time.perf_counter() - started

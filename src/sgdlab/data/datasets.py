@@ -24,6 +24,10 @@ from sgdlab._helpers import validation
 from sgdlab.data.shipped import shipped
 
 BUNDLED = ("diabetes", "breast_cancer", "digits")
+#: The suffixes of files read as tables (pandas), and of every file read dense (any other suffix: svmlight / LIBSVM
+#: text, read sparse).
+TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
+DENSE_SUFFIXES = (".npy", ".npz", *TABLE_SUFFIXES)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,6 +93,14 @@ def synthetic(n: int = 1000, p: int = 20, condition_number: float = 100.0, noise
     return Dataset(f"synthetic(n={n}, p={p}, κ={kappa:g}, noise={noise:g})", X, y)
 
 
+def is_sparse_source(source: str | Path) -> bool:
+    """Whether ``source`` loads as a sparse CSR matrix: an svmlight / LIBSVM file (a suffix not in DENSE_SUFFIXES),
+    not a bundled or synthetic set."""
+    if str(source) in (*BUNDLED, "synthetic"):
+        return False
+    return Path(source).suffix.lower() not in DENSE_SUFFIXES
+
+
 def load_file(path, target: str | int | None = None) -> Dataset:
     """Read a data file by its suffix: .npy, .npz, .csv, .parquet, else svmlight / LIBSVM."""
     path = Path(path)
@@ -100,7 +112,7 @@ def load_file(path, target: str | int | None = None) -> Dataset:
             X, y = _split_columns(np.load(path, allow_pickle=False), target)
         elif suffix == ".npz":
             X, y = _npz(path)
-        elif suffix in (".csv", ".parquet", ".pq"):
+        elif suffix in TABLE_SUFFIXES:
             X, y = _table(path, target)
         else:
             X, y = _svmlight(path)

@@ -95,14 +95,18 @@ def problem_of(spec: dict, X, y):
 def run_settings(run: dict, where: str) -> dict:
     """A validated run table as ``compare`` takes it: the sampler built from its name and parameters, the step as
     written, the method and averaging built from their registries."""
-    sampler = SAMPLERS.build(run["sampler"], {key: value for key, value in run.items() if key not in RUN_KEYS},
-                             f"{where} sampler")
+    sampler = SAMPLERS.build(*sampler_spec(run), f"{where} sampler")
     built: dict[str, Any] = {"sampler": sampler, **({"step": run["step"]} if "step" in run else {})}
     if "method" in run:
         built["method"] = entries.build(run["method"], METHODS, f"{where} method")
     if "average" in run:
         built["average"] = entries.build(run["average"], AVERAGINGS, f"{where} average")
     return built
+
+
+def sampler_spec(run: dict) -> tuple[str, dict]:
+    """(the sampler's registered name, its parameters) of a validated run table."""
+    return run["sampler"], {key: value for key, value in run.items() if key not in RUN_KEYS}
 
 
 def each_problem(experiment: dict) -> dict[str, dict]:

@@ -290,16 +290,34 @@ def _execute(experiment: dict, overwrite: bool, workers: int = 1, scheduler: str
     from sgdlab.experiments.compare import compare
     from sgdlab.experiments.report import write_report
 
-    with _executor(workers, scheduler) as executor:
-        built = _building().build(experiment)
-        with _saved_when_lost(built.out), console.Progress() as on_epoch:
-            comparison = compare(built.problem, built.runs,
-                                 **_building().comparison_options(experiment, built, digest=digest),
-                                 out=built.out, on_epoch=on_epoch, overwrite=overwrite, executor=executor)
+    helper = _compiling_ahead(experiment)
+    try:
+        with _executor(workers, scheduler) as executor:
+            built = _building().build(experiment)
+            with _saved_when_lost(built.out), console.Progress() as on_epoch:
+                comparison = compare(built.problem, built.runs,
+                                     **_building().comparison_options(experiment, built, digest=digest),
+                                     out=built.out, on_epoch=on_epoch, overwrite=overwrite, executor=executor)
+    finally:
+        if helper is not None:   # done, or a run failed: what it has not compiled yet is not needed now
+            helper.terminate()
     printed = {"summary": console.summary_rows(comparison, built.title), "stops": console.stop_lines(comparison.table),
                "runs": len(comparison.table.groupby(["run", "seed"])), "report": str(write_report(built.out))}
     _show(printed, comparison.reused, comparison.recomputed, built.out)
     receipt.write(Path(built.out), key, printed)
+
+
+def _compiling_ahead(experiment: dict):
+    """The process that compiles the native kernels of the experiment's linear model while this one gets ready
+    (:mod:`sgdlab.engines.native.ahead`), when its family declares one and they are not cached; else None."""
+    from sgdlab.data.datasets import is_sparse_source
+    from sgdlab.engines.native import ahead
+    from sgdlab.problems import FAMILIES
+
+    spec = experiment["problem"]
+    loss = vars(FAMILIES.product(spec["kind"])).get("native_loss")   # the family's own declaration, as loops read it
+    samplers = [_building().sampler_spec(run) for run in experiment["runs"].values()]
+    return None if loss is None else ahead.started(loss, is_sparse_source(spec["data"]), samplers)
 
 
 def _show(printed: dict, reused: int, recomputed: int, out: str) -> None:

@@ -34,6 +34,8 @@ from sgdlab.engines.native._llvm.prefetch import prefetch
 
 #: The loss families, as the kernel's integer switch.
 SQUARED, LOGISTIC, SOFTMAX = 0, 1, 2
+#: The loss kernels by the name a model family declares (its ``native_loss``).
+LOSSES = {"squared": SQUARED, "logistic": LOGISTIC, "softmax": SOFTMAX}
 
 
 #: How far ahead in the plan's order the loops ask for a row, and the size of a cache line: rows ahead
@@ -347,6 +349,15 @@ def _single_example_epoch(loss, rows, y, w, scale, order, alphas, l2):
             return _DENSE_LOOKAHEAD(loss, rows, y, w, scale, order, alphas, l2)
         return _DENSE_SINGLE(loss, rows, y, w, scale, order, alphas, l2)
     return dense
+
+
+def compile_epoch_loops(loss: int, rows, y, V: np.ndarray, indices: np.ndarray, alphas: np.ndarray) -> None:
+    """Compile (or load from Numba's cache) the loops :func:`sgd_epoch` calls, for the types of these arguments: the
+    batch loop and the single-example loops of this kind of rows (run on them with zero steps:
+    :mod:`sgdlab.engines.native.ahead`)."""
+    _batch_epoch(loss, rows, y, V, 1.0, indices, np.ones(indices.shape, dtype=bool), alphas, 0.0)
+    for loop in (_DENSE_LOOKAHEAD, _DENSE_SINGLE) if is_dense_rows(rows) else (_SPARSE_SINGLE,):
+        loop(loss, rows, y, V.reshape(-1), 1.0, indices[:, 0], alphas, 0.0)
 
 
 def dense_pair_dots(rows, j, w, i):

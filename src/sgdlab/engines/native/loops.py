@@ -46,7 +46,6 @@ from sgdlab.engines.native.work import VARIANCE_REDUCED_KERNELS, is_network, is_
 from sgdlab.engines.update_rules import PLAIN_RULE, UpdateRule
 
 #: The linear loop's switch for each problem's ``native_loss``.
-LOSSES = {"squared": linear_sgd.SQUARED, "logistic": linear_sgd.LOGISTIC, "softmax": linear_sgd.SOFTMAX}
 
 
 def loop_for(problem, batch_size: int, rule: UpdateRule = PLAIN_RULE, full_batch: bool = False,
@@ -88,7 +87,7 @@ class RowsEvaluation:
     and held-out scores from :mod:`sgdlab.engines.native.linear_evaluation`, read from the lanes' θ."""
 
     def __init__(self, problem):
-        self.problem, self.loss = problem, LOSSES[declared(problem, "native_loss")]
+        self.problem, self.loss = problem, linear_sgd.LOSSES[declared(problem, "native_loss")]
         self.rows, self.targets = problem.native_data()
 
     #: History rows come from :meth:`evaluate` (float64 sums, whatever θ's type).

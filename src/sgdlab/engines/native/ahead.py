@@ -1,0 +1,75 @@
+"""Compiling a linear model's native kernels ahead, in a second process, while the first gets ready.
+
+With empty caches, the first native run of a linear model spends seconds in Numba compiling the kernels its epochs
+call (each is cached afterwards, for every later process). :func:`started` starts this module in a process of its
+own as soon as a command knows its experiment (the process imports no JAX: it starts compiling within a second).
+It compiles, with the types a run passes them, the kernels an epoch's drivers call — the batch and single-example
+loops, the evaluation of the history rows, the samplers' draws — while the command imports JAX, reads the data,
+computes the theory's predictions and compiles the drivers. On reaching a kernel the command loads it from Numba's
+cache when this process has written it, and compiles it itself otherwise (then both do the same work, never
+another's): so two cores compile at once. The process writes nothing but Numba's cache.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import scipy.sparse
+
+from sgdlab.engines.native import linear_evaluation, linear_sgd
+from sgdlab.engines.native.stale_caches import clear_this_package_once
+from sgdlab.samplers import SAMPLERS
+
+#: Rows of the scratch data the kernels are compiled on (their count matters to no type).
+SCRATCH_ROWS = 8
+
+
+def started(loss: str, sparse: bool, samplers: list[tuple[str, dict]]) -> subprocess.Popen | None:
+    """A process compiling the kernels of ``loss`` (a key of linear_sgd.LOSSES) on dense or CSR float64 rows, and the
+    draws of ``samplers`` (each (registered name, parameters)); None when the batch loop is in Numba's cache already
+    (then so is the rest, from an earlier run) or ``loss`` has no native loop."""
+    if loss not in linear_sgd.LOSSES or _batch_loop_cached():
+        return None
+    process = subprocess.Popen([sys.executable, "-m", __name__], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    assert process.stdin is not None
+    process.stdin.write(json.dumps({"loss": loss, "sparse": sparse, "samplers": samplers}).encode())
+    process.stdin.close()
+    return process
+
+
+def compile_kernels(loss: str, sparse: bool, samplers: list[tuple[str, dict]]) -> None:
+    """Compile (or load) the batch and single-example loops and the evaluation of ``loss`` on float64 rows, then each
+    sampler's draws, with the types a run gives them (tested: a run after this compiles none of them)."""
+    clear_this_package_once()
+    code, classes = linear_sgd.LOSSES[loss], 3 if loss == "softmax" else 1
+    features = 3
+    X = np.arange(SCRATCH_ROWS * features, dtype=np.float64).reshape(SCRATCH_ROWS, features) / 10
+    csr = scipy.sparse.csr_matrix(X)
+    rows = (csr.data, csr.indices, csr.indptr) if sparse else np.ascontiguousarray(X)
+    y = np.zeros(SCRATCH_ROWS)
+    V = linear_sgd.weights_layout(rows, np.zeros((1, features, classes)))[0]
+    indices = np.zeros((2, 2), dtype=np.int32)
+    alphas = np.zeros(2)
+    alphas.flags.writeable = False
+    linear_sgd.compile_epoch_loops(code, rows, y, V, indices, alphas)
+    linear_evaluation.linear_evaluation(code, rows, y, V, 1.0, 0, SCRATCH_ROWS, SCRATCH_ROWS, np.zeros_like(V), True)
+    for name, parameters in samplers:
+        try:   # a sampler that needs its problem (importance sampling's weights) draws on its first run instead
+            SAMPLERS.build(name, parameters, "sampler").stacked_plans(SCRATCH_ROWS * 8, np.zeros(1, np.int64), 0)
+        except Exception:   # compiling ahead only saves time: a run compiles what is left
+            continue
+
+
+def _batch_loop_cached() -> bool:
+    """Whether Numba's cache holds an index for the batch loop (a run of a linear model has compiled it before)."""
+    return os.path.isfile(linear_sgd._batch_epoch._cache._cache_file._index_path)
+
+
+if __name__ == "__main__":
+    spec = json.loads(sys.stdin.read())
+    compile_kernels(spec["loss"], spec["sparse"], [(name, parameters) for name, parameters in spec["samplers"]])

@@ -16,6 +16,7 @@ import json
 import os
 import subprocess
 import sys
+from typing import Any
 
 import numpy as np
 import scipy.sparse
@@ -67,7 +68,8 @@ def compile_kernels(loss: str, sparse: bool, samplers: list[tuple[str, dict]]) -
 
 def _batch_loop_cached() -> bool:
     """Whether Numba's cache holds an index for the batch loop (a run of a linear model has compiled it before)."""
-    return os.path.isfile(linear_sgd._batch_epoch._cache._cache_file._index_path)
+    cache: Any = linear_sgd._batch_epoch._cache   # type: ignore[attr-defined]   # Numba's FunctionCache
+    return os.path.isfile(cache._cache_file._index_path)
 
 
 if __name__ == "__main__":

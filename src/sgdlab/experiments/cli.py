@@ -301,6 +301,7 @@ def _execute(experiment: dict, overwrite: bool, workers: int = 1, scheduler: str
     finally:
         if helper is not None:   # done, or a run failed: what it has not compiled yet is not needed now
             helper.terminate()
+            helper.wait()
     printed = {"summary": console.summary_rows(comparison, built.title), "stops": console.stop_lines(comparison.table),
                "runs": len(comparison.table.groupby(["run", "seed"])), "report": str(write_report(built.out))}
     _show(printed, comparison.reused, comparison.recomputed, built.out)

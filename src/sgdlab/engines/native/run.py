@@ -126,13 +126,11 @@ class NativeRun:
     def epoch(self, carry: Carry, seeds: Seeds, epoch: int, schedule: Schedule | None,
               record: bool, steps: tuple[int, int] | None = None) -> tuple[Carry, Metrics]:
         """One epoch of every lane from ``carry``, or its ``steps`` (first, end); the metrics on the host."""
-        if schedule is None:
-            raise ValueError("the native engine runs step schedules; an optax optimizer runs on the JAX engine")
         params, opt_state, k, counted, sampler_state = carry
         seeds = np.atleast_1d(np.asarray(seeds))
         epoch_steps = self.sampler.steps_per_epoch(self.problem.n)
         first, end = (0, epoch_steps) if steps is None else steps
-        alphas = step_sizes(schedule if self.lanes is not None else _stacked(schedule), k, end - first, seeds.size)
+        alphas = self._step_sizes(schedule, k, end - first, seeds)
         params, opt_state, sampler_state = self._with_lanes((params, opt_state, sampler_state))
         refreshes = self._refreshes(seeds, epoch, (first, end))
         final, opt_state, metrics, sampler_state = self._advance(params, opt_state, seeds, epoch, k, alphas, record,
@@ -142,10 +140,7 @@ class NativeRun:
             sampler_state = ordered.after_steps(sampler_state, k + end - first, self.problem.n)
         examples = np.full(seeds.size, int(self._examples[first:end].sum()))
         counted = counted + self.rule.gradient_counts(examples, refreshes, self.problem.n)
-        if self.lanes is None:
-            final, opt_state, counted, sampler_state = self._without_lanes((final, opt_state, counted, sampler_state))
-            return Carry(final, opt_state, k + end - first, int(counted), sampler_state), metrics.lane(0)
-        return Carry(final, opt_state, k + end - first, counted, sampler_state), metrics
+        return self._carried(Carry(final, opt_state, k + end - first, counted, sampler_state), metrics)
 
     @functools.cached_property
     def epochs_per_call(self) -> int:
@@ -164,22 +159,32 @@ class NativeRun:
         """Epochs ``first`` … ``first + count − 1`` of every lane (count ≤ :attr:`epochs_per_call`) in one call of
         the loop a group of lanes, the plans of all of them drawn at once; the metrics at the last epoch's end.
         The lanes end where ``count`` calls of :meth:`epoch` leave them, bit for bit; ``carry`` is left as it was."""
-        if schedule is None:
-            raise ValueError("the native engine runs step schedules; an optax optimizer runs on the JAX engine")
         params, opt_state, k, counted, _ = carry
         seeds = np.atleast_1d(np.asarray(seeds))
         steps = count * self.sampler.steps_per_epoch(self.problem.n)
-        alphas = step_sizes(schedule if self.lanes is not None else _stacked(schedule), k, steps, seeds.size)
+        alphas = self._step_sizes(schedule, k, steps, seeds)
         params, opt_state = self._with_lanes((params, opt_state))
         refreshes = self._epochs_refreshes(seeds, first, count)
         final, opt_state, metrics, _ = self._advance(params, opt_state, seeds, first, k, alphas, record,
                                                      refreshes=refreshes, epochs=count)
         examples = np.full(seeds.size, count * int(self._examples.sum()))
         counted = counted + self.rule.gradient_counts(examples, refreshes, self.problem.n)
-        if self.lanes is None:
-            final, opt_state, counted = self._without_lanes((final, opt_state, counted))
-            return Carry(final, opt_state, k + steps, int(counted), None), metrics.lane(0)
-        return Carry(final, opt_state, k + steps, counted, None), metrics
+        return self._carried(Carry(final, opt_state, k + steps, counted, None), metrics)
+
+    def _step_sizes(self, schedule: Schedule | None, k: int, count: int, seeds: np.ndarray) -> np.ndarray:
+        """αₖ … α_{k + count − 1} of every lane (:func:`step_sizes`); an optax optimizer (no schedule) is refused."""
+        if schedule is None:
+            raise ValueError("the native engine runs step schedules; an optax optimizer runs on the JAX engine")
+        return step_sizes(schedule if self.lanes is not None else _stacked(schedule), k, count, seeds.size)
+
+    def _carried(self, carry: Carry, metrics: Metrics) -> tuple[Carry, Metrics]:
+        """The carry and metrics an epoch hands back: as they are with lanes, else one run's (its lane taken off, the
+        gradient count an int)."""
+        if self.lanes is not None:
+            return carry, metrics
+        params, opt_state, counted, sampler_state = self._without_lanes((carry.params, carry.opt_state,
+                                                                         carry.gradients, carry.sampler_state))
+        return Carry(params, opt_state, carry.iteration, int(counted), sampler_state), metrics.lane(0)
 
     def _epochs_refreshes(self, seeds: np.ndarray, first: int, count: int) -> np.ndarray | None:
         """The method's refresh flags of epochs ``first`` … ``first + count − 1``, one after the other (lanes ×

@@ -272,8 +272,9 @@ def _split(text: str, option: str, kind):
 
 def _execute(experiment: dict, overwrite: bool, workers: int = 1, scheduler: str | None = None) -> None:
     """Build the problem, run the comparison with a progress bar (on ``workers`` local processes or a Dask
-    ``scheduler``'s workers), print the summary, write the report. A study's description (``[[problems]]``) goes
-    to :func:`_execute_study`."""
+    ``scheduler``'s workers), print the summary, write the report and the receipt; or, when the results folder holds
+    this very command's receipt and files, unchanged (:mod:`sgdlab.experiments.receipt`), print what it printed. A
+    study's description (``[[problems]]``) goes to :func:`_execute_study`."""
     if "problems" in experiment:
         _execute_study(experiment, overwrite, workers, scheduler)
         return
@@ -284,11 +285,22 @@ def _execute(experiment: dict, overwrite: bool, workers: int = 1, scheduler: str
     digest = receipt.data_digest(str(experiment["problem"]["data"]))
     key = receipt.command_key(experiment, digest)
     printed = receipt.answered(Path(out), key)
-    if printed is not None:   # the folder holds what this very command wrote, unchanged
+    if printed is not None:
         _show(printed, reused=printed["runs"], recomputed=0, out=out)
         return
-    from sgdlab.experiments.compare import compare
     from sgdlab.experiments.report import write_report
+
+    comparison, title = _compared(experiment, overwrite, workers, scheduler, digest)
+    printed = {"summary": console.summary_rows(comparison, title), "stops": console.stop_lines(comparison.table),
+               "runs": len(comparison.table.groupby(["run", "seed"])), "report": str(write_report(out))}
+    _show(printed, comparison.reused, comparison.recomputed, out)
+    receipt.write(Path(out), key, printed)
+
+
+def _compared(experiment: dict, overwrite: bool, workers: int, scheduler: str | None, digest: str) -> tuple:
+    """(the comparison, its title) of a validated description: the problem built and its runs computed or reused,
+    with a progress bar, the native kernels compiled ahead in a second process meanwhile (:func:`_compiling_ahead`)."""
+    from sgdlab.experiments.compare import compare
 
     helper = _compiling_ahead(experiment)
     try:
@@ -302,10 +314,7 @@ def _execute(experiment: dict, overwrite: bool, workers: int = 1, scheduler: str
         if helper is not None:   # done, or a run failed: what it has not compiled yet is not needed now
             helper.terminate()
             helper.wait()
-    printed = {"summary": console.summary_rows(comparison, built.title), "stops": console.stop_lines(comparison.table),
-               "runs": len(comparison.table.groupby(["run", "seed"])), "report": str(write_report(built.out))}
-    _show(printed, comparison.reused, comparison.recomputed, built.out)
-    receipt.write(Path(built.out), key, printed)
+    return comparison, built.title
 
 
 def _compiling_ahead(experiment: dict):

@@ -1,6 +1,7 @@
 """Compiling a linear model's native kernels ahead, in a second process: a run afterwards loads them from Numba's
 cache (it compiles none of them), and the command starts the process only where it helps."""
 
+import io
 import json
 import os
 import subprocess
@@ -63,3 +64,23 @@ def test_nothing_is_started_when_the_kernels_are_cached(monkeypatch):
     monkeypatch.setattr(ahead, "_batch_loop_cached", lambda: True)
     assert ahead.started("squared", False, []) is None
     assert ahead.started("hinge", False, []) is None   # no native loop of that loss
+
+
+def test_a_helper_that_ends_before_reading_its_task_is_forgotten(monkeypatch):
+    class Gone(io.BytesIO):
+        def write(self, data):
+            raise BrokenPipeError("the process has ended")
+
+    made = []
+
+    class Ended:
+        def __init__(self, *arguments, **keywords):
+            self.stdin, self.reaped = Gone(), False
+            made.append(self)
+
+        def wait(self):
+            self.reaped = True
+
+    monkeypatch.setattr(ahead, "_batch_loop_cached", lambda: False)
+    monkeypatch.setattr(ahead.subprocess, "Popen", Ended)
+    assert ahead.started("squared", False, []) is None and made[0].reaped

@@ -16,7 +16,8 @@ import json
 import os
 import subprocess
 import sys
-from typing import Any
+import typing
+from typing import IO, Any
 
 import numpy as np
 import scipy.sparse
@@ -37,9 +38,12 @@ def started(loss: str, sparse: bool, samplers: list[tuple[str, dict]]) -> subpro
         return None
     process = subprocess.Popen([sys.executable, "-m", __name__], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
-    assert process.stdin is not None
-    process.stdin.write(json.dumps({"loss": loss, "sparse": sparse, "samplers": samplers}).encode())
-    process.stdin.close()
+    try:
+        with typing.cast(IO[bytes], process.stdin) as spec:
+            spec.write(json.dumps({"loss": loss, "sparse": sparse, "samplers": samplers}).encode())
+    except OSError:   # the process ended before reading its task: the run compiles everything itself, as before
+        process.wait()
+        return None
     return process
 
 

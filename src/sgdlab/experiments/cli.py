@@ -288,9 +288,9 @@ def _execute(experiment: dict, overwrite: bool, workers: int = 1, scheduler: str
     if printed is not None:
         _show(printed, reused=printed["runs"], recomputed=0, out=out)
         return
+    comparison, title = _compared(experiment, overwrite, workers, scheduler, digest)
     from sgdlab.experiments.report import write_report
 
-    comparison, title = _compared(experiment, overwrite, workers, scheduler, digest)
     printed = {"summary": console.summary_rows(comparison, title), "stops": console.stop_lines(comparison.table),
                "runs": len(comparison.table.groupby(["run", "seed"])), "report": str(write_report(out))}
     _show(printed, comparison.reused, comparison.recomputed, out)
@@ -300,10 +300,10 @@ def _execute(experiment: dict, overwrite: bool, workers: int = 1, scheduler: str
 def _compared(experiment: dict, overwrite: bool, workers: int, scheduler: str | None, digest: str) -> tuple:
     """(the comparison, its title) of a validated description: the problem built and its runs computed or reused,
     with a progress bar, the native kernels compiled ahead in a second process meanwhile (:func:`_compiling_ahead`)."""
-    from sgdlab.experiments.compare import compare
-
-    helper = _compiling_ahead(experiment)
+    helper = _compiling_ahead(experiment)   # first: importing JAX (with compare) takes seconds
     try:
+        from sgdlab.experiments.compare import compare
+
         with _executor(workers, scheduler) as executor:
             built = _building().build(experiment)
             with _saved_when_lost(built.out), console.Progress() as on_epoch:

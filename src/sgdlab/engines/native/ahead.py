@@ -3,11 +3,14 @@
 With empty caches, the first native run of a linear model spends seconds in Numba compiling the kernels its epochs
 call (each is cached afterwards, for every later process). :func:`started` starts this module in a process of its
 own as soon as a command knows its experiment (the process imports no JAX: it starts compiling within a second).
-It compiles, with the types a run passes them, the kernels an epoch's drivers call — the batch and single-example
-loops, the evaluation of the history rows, the samplers' draws — while the command imports JAX, reads the data,
-computes the theory's predictions and compiles the drivers. On reaching a kernel the command loads it from Numba's
-cache when this process has written it, and compiles it itself otherwise (then both do the same work, never
-another's): so two cores compile at once. The process writes nothing but Numba's cache.
+It compiles, with the types a run passes them, what the command would compile after the epoch's drivers and its
+single-example loop (which the command reaches first and compiles itself): the batch loop, the evaluation of the
+history rows, the samplers' draws, while the command imports JAX, reads the data, computes the theory's predictions
+and compiles its part. On reaching a kernel the command loads it from Numba's cache when this process has written
+it, and compiles it itself otherwise (then both do the same work, never another's). The two parts are disjoint so
+that the two cores compile at once: a helper that also compiled the single-example loop met the command on it and
+delayed the batch loop past the moment the command needed it (benchmarks/NOTES.md). The process writes nothing but
+Numba's cache.
 """
 
 from __future__ import annotations
@@ -48,8 +51,8 @@ def started(loss: str, sparse: bool, samplers: list[tuple[str, dict]]) -> subpro
 
 
 def compile_kernels(loss: str, sparse: bool, samplers: list[tuple[str, dict]]) -> None:
-    """Compile (or load) the batch and single-example loops and the evaluation of ``loss`` on float64 rows, then each
-    sampler's draws, with the types a run gives them (tested: a run after this compiles none of them)."""
+    """Compile (or load) the batch loop and the evaluation of ``loss`` on float64 rows, then each sampler's draws, with
+    the types a run gives them (tested: a run after this compiles none of them)."""
     clear_this_package_once()
     code, classes = linear_sgd.LOSSES[loss], 3 if loss == "softmax" else 1
     features = 3
@@ -61,7 +64,7 @@ def compile_kernels(loss: str, sparse: bool, samplers: list[tuple[str, dict]]) -
     indices = np.zeros((2, 2), dtype=np.int32)
     alphas = np.zeros(2)
     alphas.flags.writeable = False
-    linear_sgd.compile_epoch_loops(code, rows, y, V, indices, alphas)
+    linear_sgd.compile_batch_loop(code, rows, y, V, indices, alphas)
     linear_evaluation.linear_evaluation(code, rows, y, V, 1.0, 0, SCRATCH_ROWS, SCRATCH_ROWS, np.zeros_like(V), True)
     for name, parameters in samplers:
         try:   # a sampler that needs its problem (importance sampling's weights) draws on its first run instead

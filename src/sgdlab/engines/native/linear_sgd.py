@@ -351,13 +351,10 @@ def _single_example_epoch(loss, rows, y, w, scale, order, alphas, l2):
     return dense
 
 
-def compile_epoch_loops(loss: int, rows, y, V: np.ndarray, indices: np.ndarray, alphas: np.ndarray) -> None:
-    """Compile (or load from Numba's cache) the loops :func:`sgd_epoch` calls, for the types of these arguments: the
-    batch loop and the single-example loops of this kind of rows (run on them with zero steps:
-    :mod:`sgdlab.engines.native.ahead`)."""
+def compile_batch_loop(loss: int, rows, y, V: np.ndarray, indices: np.ndarray, alphas: np.ndarray) -> None:
+    """Compile (or load from Numba's cache) the batch loop :func:`sgd_epoch` calls, for the types of these arguments
+    (run on them with zero steps: :mod:`sgdlab.engines.native.ahead`)."""
     _batch_epoch(loss, rows, y, V, 1.0, indices, np.ones(indices.shape, dtype=bool), alphas, 0.0)
-    for loop in (_DENSE_LOOKAHEAD, _DENSE_SINGLE) if is_dense_rows(rows) else (_SPARSE_SINGLE,):
-        loop(loss, rows, y, V.reshape(-1), 1.0, indices[:, 0], alphas, 0.0)
 
 
 def dense_pair_dots(rows, j, w, i):

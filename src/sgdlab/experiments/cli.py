@@ -401,10 +401,12 @@ def _saved_when_lost(out: str):
 
 @contextlib.contextmanager
 def _dask_logs_quiet():
-    """Dask's client logs nothing below CRITICAL while the command runs: its reconnection tracebacks would bury the
-    one line that says what happened (a lost scheduler: :func:`_saved_when_lost`)."""
+    """Dask's client logs nothing below CRITICAL while the command runs, nor does tornado, whose event loop it runs
+    on: their reconnection tracebacks (tornado's "Exception in callback" when a gathered future's stream closes) would
+    bury the one line that says what happened (a lost scheduler: :func:`_saved_when_lost`)."""
+    logging.getLogger("tornado.application")   # created now, so that it is in the list below
     loggers = [logging.getLogger(name) for name in list(logging.root.manager.loggerDict)
-               if name.partition(".")[0] == "distributed"]
+               if name.partition(".")[0] in ("distributed", "tornado")]
     levels = [logger.level for logger in loggers]
     for logger in loggers:
         logger.setLevel(logging.CRITICAL)

@@ -14,7 +14,13 @@ from typing import Any
 
 def declared(obj: Any, attribute: str, default: Any = None) -> Any:
     """``attribute`` as the body of ``type(obj)`` itself writes it, else ``default`` (never a parent's)."""
-    return vars(type(obj)).get(attribute, default)
+    return class_declared(type(obj), attribute, default)
+
+
+def class_declared(cls: type, attribute: str, default: Any = None) -> Any:
+    """``attribute`` as the body of ``cls`` itself writes it, else ``default`` (never a parent's): what
+    :func:`declared` reads, asked of a class before any object of it is made."""
+    return vars(cls).get(attribute, default)
 
 
 def qualified_name(obj: Any) -> str:

@@ -21,9 +21,11 @@ import numpy as np
 import scipy.sparse
 
 from sgdlab._helpers import validation
-from sgdlab.data.shipped import shipped
+from sgdlab.data.shipped import SETS, shipped
 
-BUNDLED = ("diabetes", "breast_cancer", "digits")
+BUNDLED = tuple(SETS)
+#: What ``load`` takes by name rather than as a file.
+NAMED = (*BUNDLED, "synthetic")
 #: The suffixes of files read as tables (pandas), and of every file read dense (any other suffix: svmlight / LIBSVM
 #: text, read sparse).
 TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
@@ -58,7 +60,7 @@ def checked_source(source: Any) -> None:
     """Refuse, without reading anything, a source that is neither a bundled name, "synthetic" nor an existing file."""
     if not isinstance(source, (str, Path)):
         validation.fail("data", "a bundled name or a file path", validation.shown(source), error=TypeError)
-    if str(source) not in (*BUNDLED, "synthetic") and not Path(source).is_file():
+    if str(source) not in NAMED and not Path(source).is_file():
         _no_such_source(source)
 
 
@@ -96,7 +98,7 @@ def synthetic(n: int = 1000, p: int = 20, condition_number: float = 100.0, noise
 def is_sparse_source(source: str | Path) -> bool:
     """Whether ``source`` loads as a sparse CSR matrix: an svmlight / LIBSVM file (a suffix not in DENSE_SUFFIXES),
     not a bundled or synthetic set."""
-    if str(source) in (*BUNDLED, "synthetic"):
+    if str(source) in NAMED:
         return False
     return Path(source).suffix.lower() not in DENSE_SUFFIXES
 

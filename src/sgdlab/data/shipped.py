@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gzip
 import importlib.util
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -22,11 +23,10 @@ import numpy as np
 
 def shipped(name: str) -> tuple[np.ndarray, np.ndarray]:
     """(X, y) of the data set ``name`` as scikit-learn loads it, read from its files when they are found."""
-    folder = _data_folder()
-    readers = {"diabetes": _diabetes, "breast_cancer": _breast_cancer, "digits": _digits}
-    if folder is not None:
+    paths = files(name)
+    if paths:
         try:
-            return readers[name](folder)
+            return SETS[name][0](*paths)
         except (OSError, ValueError):
             pass
     import sklearn.datasets
@@ -34,15 +34,10 @@ def shipped(name: str) -> tuple[np.ndarray, np.ndarray]:
     return getattr(sklearn.datasets, f"load_{name}")(return_X_y=True)
 
 
-#: The files each data set is read from, in scikit-learn's data folder.
-FILES = {"diabetes": ("diabetes_data_raw.csv.gz", "diabetes_target.csv.gz"), "breast_cancer": ("breast_cancer.csv",),
-         "digits": ("digits.csv.gz",)}
-
-
 def files(name: str) -> list[Path]:
     """The files the data set ``name`` is read from (none when scikit-learn keeps no data folder)."""
     folder = _data_folder()
-    return [] if folder is None else [folder / file for file in FILES[name]]
+    return [] if folder is None else [folder / file for file in SETS[name][1]]
 
 
 def _data_folder() -> Path | None:
@@ -53,17 +48,15 @@ def _data_folder() -> Path | None:
     return Path(next(iter(spec.submodule_search_locations))) / "datasets" / "data"
 
 
-def _diabetes(folder: Path) -> tuple[np.ndarray, np.ndarray]:
-    features, targets = FILES["diabetes"]
-    X = _gzipped_table(folder / features, delimiter=None)
-    y = _gzipped_table(folder / targets, delimiter=None)
+def _diabetes(features: Path, targets: Path) -> tuple[np.ndarray, np.ndarray]:
+    X = _gzipped_table(features, delimiter=None)
+    y = _gzipped_table(targets, delimiter=None)
     X = (X - X.mean(axis=0)) / X.std(axis=0)
     X /= np.sqrt(X.shape[0])
     return X, y
 
 
-def _breast_cancer(folder: Path) -> tuple[np.ndarray, np.ndarray]:
-    path = folder / FILES["breast_cancer"][0]
+def _breast_cancer(path: Path) -> tuple[np.ndarray, np.ndarray]:
     with path.open(encoding="utf-8") as file:
         count, features = (int(field) for field in file.readline().split(",")[:2])
         table = np.loadtxt(file, delimiter=",")
@@ -72,11 +65,18 @@ def _breast_cancer(folder: Path) -> tuple[np.ndarray, np.ndarray]:
     return table[:, :-1], table[:, -1].astype(int)
 
 
-def _digits(folder: Path) -> tuple[np.ndarray, np.ndarray]:
-    table = _gzipped_table(folder / FILES["digits"][0], delimiter=",")
+def _digits(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    table = _gzipped_table(path, delimiter=",")
     return table[:, :-1], table[:, -1].astype(int)
 
 
 def _gzipped_table(path: Path, delimiter: str | None) -> np.ndarray:
     with gzip.open(path, "rt", encoding="utf-8") as file:
         return np.loadtxt(file, delimiter=delimiter)
+
+
+#: Each data set's reader and the files it reads, in scikit-learn's data folder.
+SETS: dict[str, tuple[Callable[..., tuple[np.ndarray, np.ndarray]], tuple[str, ...]]] = {
+    "diabetes": (_diabetes, ("diabetes_data_raw.csv.gz", "diabetes_target.csv.gz")),
+    "breast_cancer": (_breast_cancer, ("breast_cancer.csv",)),
+    "digits": (_digits, ("digits.csv.gz",))}

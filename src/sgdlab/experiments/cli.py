@@ -292,7 +292,7 @@ def _execute(experiment: dict, overwrite: bool, workers: int = 1, scheduler: str
     from sgdlab.experiments.report import write_report
 
     printed = {"summary": console.summary_rows(comparison, title), "stops": console.stop_lines(comparison.table),
-               "runs": len(comparison.table.groupby(["run", "seed"])), "report": str(write_report(out))}
+               "runs": console.run_count(comparison), "report": str(write_report(out))}
     _show(printed, comparison.reused, comparison.recomputed, out)
     receipt.write(Path(out), key, printed)
 
@@ -320,12 +320,13 @@ def _compared(experiment: dict, overwrite: bool, workers: int, scheduler: str | 
 def _compiling_ahead(experiment: dict):
     """The process that compiles the native kernels of the experiment's linear model while this one gets ready
     (:mod:`sgdlab.engines.native.ahead`), when its family declares one and they are not cached; else None."""
+    from sgdlab._helpers.declared import class_declared
     from sgdlab.data.datasets import is_sparse_source
     from sgdlab.engines.native import ahead
     from sgdlab.problems import FAMILIES
 
     spec = experiment["problem"]
-    loss = vars(FAMILIES.product(spec["kind"])).get("native_loss")   # the family's own declaration, as loops read it
+    loss = class_declared(FAMILIES.product(spec["kind"]), "native_loss")
     samplers = [_building().sampler_spec(run) for run in experiment["runs"].values()]
     return None if loss is None else ahead.started(loss, is_sparse_source(spec["data"]), samplers)
 

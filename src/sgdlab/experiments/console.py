@@ -8,10 +8,15 @@ import click
 
 def print_counts(comparisons: list, out: str) -> None:
     """How many runs were computed, recomputed (their saved file did not verify) and reused from ``out``."""
-    total = sum(len(comparison.table.groupby(["run", "seed"])) for comparison in comparisons)
+    total = sum(run_count(comparison) for comparison in comparisons)
     reused = sum(comparison.reused for comparison in comparisons)
     recomputed = sum(comparison.recomputed for comparison in comparisons)
     click.echo(counts_line(total, reused, recomputed, out))
+
+
+def run_count(comparison) -> int:
+    """How many (run, seed) pairs a comparison's table holds."""
+    return len(comparison.table.groupby(["run", "seed"]))
 
 
 def counts_line(total: int, reused: int, recomputed: int, out: str) -> str:

@@ -47,7 +47,7 @@ def command_key(experiment: dict, data_digest: str) -> str | None:
 def data_digest(data: str) -> str:
     """What identifies the data named ``data``: a bundled set's name and the SHA-256 of the files it is read from,
     "synthetic" (its parameters are the description's), or a file's SHA-256."""
-    if data in shipped.FILES:
+    if data in shipped.SETS:
         return data + ":" + ",".join(file_sha256(path) for path in shipped.files(data) if path.is_file())
     if data == "synthetic":
         return data

@@ -38,12 +38,13 @@ import pyarrow.parquet as pq
 from sgdlab._helpers import validation
 from sgdlab._helpers.files import atomic_write
 from sgdlab.experiments.folder_lock import ResultsFolderError, library_versions, locked, reason
+from sgdlab.experiments.receipt import RECEIPT
 
 EXPERIMENT = "experiment.json"
 #: What marks the folder of a study of several problems (:mod:`sgdlab.experiments.study_folder`).
 STUDY = "study.json"
 #: The files that describe a whole experiment (removed when another experiment takes the folder over).
-EXPERIMENT_FILES = ("table.parquet", "predictions.parquet", "report.html", EXPERIMENT, "receipt.json")
+EXPERIMENT_FILES = ("table.parquet", "predictions.parquet", "report.html", EXPERIMENT, RECEIPT)
 KEY_FIELD, DIGEST_FIELD = b"sgdlab.run_key", b"sgdlab.sha256"
 
 

@@ -54,7 +54,8 @@ def compile_kernels(loss: str, sparse: bool, samplers: list[tuple[str, dict]]) -
     """Compile (or load) the batch loop and the evaluation of ``loss`` on float64 rows, then each sampler's draws, with
     the types a run gives them (tested: a run after this compiles none of them)."""
     clear_this_package_once()
-    code, classes = linear_sgd.LOSSES[loss], 3 if loss == "softmax" else 1
+    code = linear_sgd.LOSSES[loss]
+    classes = 3 if code == linear_sgd.SOFTMAX else 1   # softmax's weights are K columns; any K > 1 has their types
     features = 3
     X = np.arange(SCRATCH_ROWS * features, dtype=np.float64).reshape(SCRATCH_ROWS, features) / 10
     csr = scipy.sparse.csr_matrix(X)

@@ -45,8 +45,6 @@ from sgdlab.engines.native._llvm import meeting
 from sgdlab.engines.native.work import VARIANCE_REDUCED_KERNELS, is_network, is_sparse_single_margin, step_work
 from sgdlab.engines.update_rules import PLAIN_RULE, UpdateRule
 
-#: The linear loop's switch for each problem's ``native_loss``.
-
 
 def loop_for(problem, batch_size: int, rule: UpdateRule = PLAIN_RULE, full_batch: bool = False,
              herded: bool = False):

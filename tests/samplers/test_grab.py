@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import sgdlab as sl
+from sgdlab.engines.native.loops import HerdedNetworkLoop
 from sgdlab.samplers import GrabState
 
 from reference import grab_run, herding
@@ -139,6 +140,63 @@ def test_the_native_herding_equals_the_jax_engines(family, batch_size):
     np.testing.assert_allclose(runs[0].params, runs[1].params, rtol=0, atol=1e-12)
     np.testing.assert_array_equal(runs[0].sampler_state.order, runs[1].sampler_state.order)
     np.testing.assert_allclose(runs[0].sampler_state.mean, runs[1].sampler_state.mean, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("batch_size", [1, 4])
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_the_native_network_herding_equals_the_jax_engines(task, batch_size):
+    # A ReLU network's entries balanced inside the native loop from their outer products (network_grab): θ, the
+    # orders and the stale mean as the JAX engine's per-example gradients give them. H = 7 is odd: the parts' padding
+    # unit must stay out of the herded vectors; N = 30 with B = 4 leaves a short last batch.
+    X, y = _least_squares(10)
+    targets = np.digitize(y, [-1.0, 1.0]) if task == "classification" else np.stack([y, -0.5 * y], axis=1)
+    network = sl.mlp(X, targets, hidden=(7,), task=task, seed=2)
+    step = 0.05 if task == "classification" else 0.002
+    runs = [sl.minimize(network, sl.grab(batch_size), step=step, epochs=4, seed=3, engine=engine)
+            for engine in ("native", "jax")]
+    assert [run.engine for run in runs] == ["native", "jax"]
+    assert np.isfinite(runs[1].history.loss).all() and runs[1].history.loss.iloc[-1] < runs[1].history.loss.iloc[0]
+    for native, jax_engine in zip(jax.tree.leaves(runs[0].params), jax.tree.leaves(runs[1].params), strict=True):
+        np.testing.assert_allclose(native, jax_engine, rtol=0, atol=1e-11)
+    np.testing.assert_array_equal(runs[0].sampler_state.order, runs[1].sampler_state.order)
+    for native, jax_engine in zip(jax.tree.leaves(runs[0].sampler_state.mean),
+                                  jax.tree.leaves(runs[1].sampler_state.mean), strict=True):
+        np.testing.assert_allclose(native, jax_engine, rtol=0, atol=1e-11)
+    np.testing.assert_allclose(runs[0].history.loss, runs[1].history.loss, rtol=1e-10)
+
+
+@pytest.mark.parametrize("batch_size", [1, 3])
+def test_the_network_herding_on_two_threads_equals_one_and_the_jax_engine(batch_size, monkeypatch):
+    # A network whose step is large enough (p·H + H·K ≥ parted.PARTED_MIN_WORK) that one run's parts go on two threads,
+    # meeting after every entry's products: the lanes of a comparison (one thread each) give the same run bit for bit,
+    # and the JAX engine the same orders and θ to rounding.
+    from sgdlab.engines.native import parted
+
+    rng = np.random.default_rng(11)
+    X = rng.normal(size=(128, 40))   # B = 3: 43 steps an epoch, at least run.PARTED_MIN_STEPS
+    network = sl.mlp(X, (X[:, 0] > 0).astype(int) + (X[:, 1] > 0), hidden=(111,), seed=1)
+    assert parted.PARTED_MIN_WORK <= 40 * 111 + 111 * 3
+    settings = dict(sampler=sl.grab(batch_size), step=0.02)
+    threads = []
+    monkeypatch.setattr(HerdedNetworkLoop, "part_runs", _counted(HerdedNetworkLoop.part_runs, threads))
+    alone = {engine: sl.minimize(network, epochs=3, seed=4, engine=engine, **settings) for engine in ("native", "jax")}
+    lanes = sl.compare(network, {"grab": settings}, seeds=[4, 5], epochs=3, predict=False, engine="native")
+    assert lanes.runs["grab"]["engine"] == "native"
+    row = lanes.table[lanes.table.seed == 4].iloc[-1]
+    assert len(threads) >= 3 and set(threads) == {2} and row.loss == alone["native"].history.loss.iloc[-1]
+    np.testing.assert_array_equal(alone["native"].sampler_state.order, alone["jax"].sampler_state.order)
+    for native, jax_engine in zip(jax.tree.leaves(alone["native"].params), jax.tree.leaves(alone["jax"].params),
+                                  strict=True):
+        np.testing.assert_allclose(native, jax_engine, rtol=0, atol=1e-11)
+
+
+def _counted(part_runs, threads: list):
+    """``part_runs`` noting how many threads each call hands out."""
+    def counted(*args):
+        runs = part_runs(*args)
+        threads.append(len(runs))
+        return runs
+    return counted
 
 
 def test_bad_uses_of_grab_say_what_is_allowed():

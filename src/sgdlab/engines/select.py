@@ -163,14 +163,14 @@ def _compiled(problem, sampler, params, schedule, reference, lanes, rule, chunk,
 def _sampler_reason(problem, sampler, rule: UpdateRule) -> str | None:
     """Why the native loop cannot run ``sampler``'s plans, or None: a sampler runs natively when its own class
     declares ``native`` ("plans": the loop needs its plans alone; "herded": GraB's orders, herded natively with
-    plain SGD on the linear models)."""
+    plain SGD)."""
     native = declared(sampler, "native")
     if native is None:
         return (f"{type(sampler).__name__} declares no native support (a sampler's own class says native = "
                 "'plans' when the native loop needs nothing but its plans)")
-    if native == "herded" and (is_network(problem) or not rule.is_plain):
-        return ("the sampler's order depends on the run (the native loop herds GraB's orders with plain SGD on the "
-                "linear models; other runs of it are on the JAX engine)")
+    if native == "herded" and not rule.is_plain:
+        return ("the sampler's order depends on the run (the native loop herds GraB's orders with plain SGD; other "
+                "runs of it are on the JAX engine)")
     return None
 
 

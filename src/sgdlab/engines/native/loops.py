@@ -14,6 +14,9 @@ place by the loop:
   one number an example, and their mean ḡ (:mod:`sgdlab.engines.native.linear_variance_reduced`), the last two
   carried between epochs as the method's state (``initial_state``, ``method_state``), refreshed where the method's
   flags say (``state(..., refreshes=)``);
+- :class:`HerdedNetworkLoop` (GraB's orders on a network): the parts as :class:`NetworkLoop`'s and the herding
+  arrays of :mod:`sgdlab.engines.native.network_grab` (m, r and t flat in the parts' layout, the next order and
+  its two free slots);
 - :class:`NetworkLoop` (a ReLU network with one hidden layer): the hidden units' parts (U₁, b₁, U₂)
   and a copy of b₂ a thread (:mod:`sgdlab.engines.native.network_sgd`), the threads sharing the arrays. It
   also evaluates F, ‖∇F‖ and its diagnostics natively (``evaluate``, a range of rows at a time), in
@@ -38,6 +41,7 @@ from sgdlab.engines.native import (
     linear_methods,
     linear_sgd,
     linear_variance_reduced,
+    network_grab,
     network_sgd,
     parted,
 )
@@ -53,7 +57,7 @@ def loop_for(problem, batch_size: int, rule: UpdateRule = PLAIN_RULE, full_batch
     with a Polyak–Ruppert or tail average); ``full_batch`` for gradient descent, ``herded`` for GraB's orders (plain
     SGD on a linear model)."""
     if is_network(problem):
-        return NetworkLoop(problem, batch_size)
+        return HerdedNetworkLoop(problem, batch_size) if herded else NetworkLoop(problem, batch_size)
     if herded:
         return HerdedLoop(problem, batch_size)
     method, averaging = rule.native_kernels()
@@ -185,36 +189,55 @@ class LinearLoop(RowsEvaluation, MethodFree):
         return [(parted.NO_VELOCITY[0], 0.0, False)] * threads
 
 
-class HerdedLoop(LinearLoop):
+class Herding:
+    """What a loop with GraB's herding reads from the run's :class:`~sgdlab.samplers.GrabState` and writes back to it:
+    the stale means, running sums and sums of the epoch's gradients of the lanes in the loop's own layout
+    (:meth:`vectors` and :meth:`layers`, the class's), their next orders and the two free slots of each; the loop's
+    state holds them after its first ``herding_at`` arrays."""
+
+    herding_at: int
+
+    def vectors(self, lanes) -> np.ndarray:
+        """θ-shaped values of the lanes (a pytree with a lane axis) in the loop's layout."""
+        raise NotImplementedError
+
+    def layers(self, vectors: np.ndarray):
+        """:meth:`vectors`'s inverse."""
+        raise NotImplementedError
+
+    def params(self, state: tuple):
+        return super().params(state[:self.herding_at])   # type: ignore[misc]
+
+    def herding(self, sampler_state) -> tuple:
+        """(means, runnings, totals, next orders, slots) of the lanes' GraB states."""
+        slots = np.stack([np.asarray(sampler_state.front), np.asarray(sampler_state.back)], axis=-1).astype(np.int64)
+        return (self.vectors(sampler_state.mean), self.vectors(sampler_state.running),
+                self.vectors(sampler_state.total), np.array(sampler_state.next_order, dtype=np.int32),
+                slots.reshape(-1, 2))
+
+    def herded(self, state: tuple, sampler_state):
+        """The lanes' GraB states after the loop ran on ``state`` (their orders and stale means as they were)."""
+        means, runnings, totals, next_orders, slots = state[self.herding_at:]
+        return sampler_state._replace(mean=self.layers(means), running=self.layers(runnings),
+                                      total=self.layers(totals), next_order=next_orders,
+                                      front=slots[:, 0].astype(np.int32), back=slots[:, 1].astype(np.int32))
+
+
+class HerdedLoop(Herding, LinearLoop):
     """Plain SGD on a linear model with GraB's herding: state (V, scales, means, runnings, totals, next orders,
-    slots), the herding arrays one a lane, from and back to the run's :class:`~sgdlab.samplers.GrabState`."""
+    slots), the herding vectors in V's layout, one a lane."""
+
+    herding_at = 2
 
     def __init__(self, problem, batch_size: int):
         super().__init__(problem, batch_size)
         self.parted = False   # one thread a run: the herding follows the batch's entries in order
 
-    def params(self, state: tuple) -> np.ndarray:
-        return super().params(state[:2])
+    def vectors(self, lanes) -> np.ndarray:
+        return self.evaluation_state(lanes)[0]
 
-    def herding(self, sampler_state) -> tuple:
-        """(means, runnings, totals, next orders, slots) of the lanes' GraB states, in V's layout."""
-        def layout(lanes):
-            return self.evaluation_state(lanes)[0]
-
-        slots = np.stack([np.asarray(sampler_state.front), np.asarray(sampler_state.back)], axis=-1).astype(np.int64)
-        return (layout(sampler_state.mean), layout(sampler_state.running), layout(sampler_state.total),
-                np.array(sampler_state.next_order, dtype=np.int32), slots.reshape(-1, 2))
-
-    def herded(self, state: tuple, sampler_state):
-        """The lanes' GraB states after the loop ran on ``state`` (their orders and stale means as they were)."""
-        means, runnings, totals, next_orders, slots = state[2:]
-
-        def params_layout(values):
-            return LinearLoop.params(self, (values, np.ones(len(values))))
-
-        return sampler_state._replace(mean=params_layout(means), running=params_layout(runnings),
-                                      total=params_layout(totals), next_order=next_orders,
-                                      front=slots[:, 0].astype(np.int32), back=slots[:, 1].astype(np.int32))
+    def layers(self, vectors: np.ndarray) -> np.ndarray:
+        return LinearLoop.params(self, (vectors, np.ones(len(vectors))))
 
     def run_lanes(self, state: tuple, group: slice, indices, masks, alphas) -> None:
         """The epoch of the lanes ``group`` with GraB's herding (:mod:`sgdlab.engines.native.linear_grab`)."""
@@ -483,6 +506,49 @@ class NetworkLoop(MethodFree):
         def run(thread: int):
             network_sgd.network_epoch(self.loss, self.X, self.targets, U1, b1, U2, b2, indices[0], masks[0], alphas[0],
                                       thread, threads, flags, outputs)
+
+        return [functools.partial(run, thread) for thread in range(threads)]
+
+
+class HerdedNetworkLoop(Herding, NetworkLoop):
+    """Plain SGD on a network with GraB's herding: state (U₁, b₁, U₂, b₂, means, runnings, totals, next orders,
+    slots), the herding vectors flat in the parts' layout (network_grab.herding_blocks: U₁, b₁, U₂, then b₂ once);
+    a single run's parts on threads of their own as :class:`NetworkLoop`'s."""
+
+    herding_at = 4
+
+    def vectors(self, lanes) -> np.ndarray:
+        U1, b1, U2, b2 = self._parts(lanes, self.dtype)
+        count = len(U1)
+        return np.concatenate([U1.reshape(count, -1), b1.reshape(count, -1), U2.reshape(count, -1), b2[:, 0]], axis=1)
+
+    def layers(self, vectors: np.ndarray) -> list:
+        count, parts, width = len(vectors), network_sgd.PARTS, self.part_width
+        features, classes = self.X.shape[1], np.size(self.problem.params0[-1]["b"])
+        ends = np.cumsum([parts * width * features, parts * width, parts * classes * width])
+        U1, b1, U2, b2 = np.split(vectors, ends, axis=1)
+        return self.params((U1.reshape(count, parts, width, features), b1.reshape(count, parts, width),
+                            U2.reshape(count, parts, classes, width), b2[:, None]))
+
+    def run_lanes(self, state: tuple, group: slice, indices, masks, alphas) -> None:
+        """The epoch of the lanes ``group`` with GraB's herding (:mod:`sgdlab.engines.native.network_grab`)."""
+        U1, b1, U2, b2, *herding = (array[group] for array in state)
+        network_grab.network_grab_lanes(self.loss, self.X, self.targets, U1, b1, U2, b2, indices, masks, alphas,
+                                        np.arange(len(indices)), *herding)
+
+    def part_runs(self, state: tuple, indices, masks, alphas) -> list:
+        """One callable a thread for the epoch of a single run (lane 0): thread r computes part r and its share of
+        the herding, the threads meeting after every entry's products (network_grab.network_grab_epoch)."""
+        U1, b1, U2, b2, mean, running, total, next_order, slots = (array[0] for array in state)
+        threads = self.parts
+        flags, balanced = meeting.flags_for(threads), running.copy()
+        outputs = np.zeros((2, network_sgd.PARTS, U2.shape[1], indices.shape[2]), self.dtype)
+        dots = np.zeros((2, network_sgd.PARTS, 2))
+
+        def run(thread: int):
+            network_grab.network_grab_epoch(self.loss, self.X, self.targets, U1, b1, U2, b2, indices[0], masks[0],
+                                            alphas[0], mean, running, total, balanced, next_order, slots, thread,
+                                            threads, flags, outputs, dots)
 
         return [functools.partial(run, thread) for thread in range(threads)]
 

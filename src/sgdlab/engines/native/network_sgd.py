@@ -58,17 +58,26 @@ def network_epoch(loss, X, y, U1, b1, U2, b2, indices, mask, alphas, thread, thr
     _gather(X, indices, 0, xs[0], xt[0])
     for t in range(steps):
         buffer = t % 2
-        for q in mine:
-            _part_outputs(U1[q], b1[q], U2[q], xt[buffer], active[q], outputs[buffer, q])
-        meeting.arrive(flags, thread, t)
-        if t + 1 < steps:   # while the others finish their parts
-            _gather(X, indices, t + 1, xs[1 - buffer], xt[1 - buffer])
-        meeting.wait_for_others(flags, threads, thread, t)
+        met_outputs(X, indices, t, U1, b1, U2, xs, xt, active, outputs, mine, flags, thread, threads, t)
         _output_derivatives(loss, outputs[buffer], b2[thread], y, indices[t], mask[t], derivatives)
         for q in mine:
             _hidden_derivatives(U2[q], derivatives, active[q], deltas)
             _update_part(U1[q], b1[q], U2[q], alphas[t], xs[buffer], active[q], active_t, derivatives, deltas)
         _subtract_row_sums(b2[thread], alphas[t], derivatives)
+
+
+@numba.njit(cache=True, fastmath=REORDER, inline="always", error_model="numpy")
+def met_outputs(X, indices, t, U1, b1, U2, xs, xt, active, outputs, mine, flags, thread, threads, meeting_number):
+    """Step t's outputs: the shares of this thread's parts ``mine`` written to ``outputs[t % 2]`` (their activations
+    to ``active``), then the threads met at ``meeting_number``; the rows of step t + 1 are gathered into the other
+    buffers of ``xs``, ``xt`` while the others finish their parts."""
+    buffer = t % 2
+    for q in mine:
+        _part_outputs(U1[q], b1[q], U2[q], xt[buffer], active[q], outputs[buffer, q])
+    meeting.arrive(flags, thread, meeting_number)
+    if t + 1 < indices.shape[0]:
+        _gather(X, indices, t + 1, xs[1 - buffer], xt[1 - buffer])
+    meeting.wait_for_others(flags, threads, thread, meeting_number)
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")

@@ -224,7 +224,7 @@ class NativeRun:
             state = (*state, *self.loop.herding(sampler_state))
             plans = plan_steps(self.compiled.plans_of(sampler_state), steps)
         if self._on_parts(len(seeds)):
-            self._run_parts(state, seeds, epoch, alphas, steps)
+            self._run_parts(state, seeds, epoch, alphas, steps, plans)
         else:
             self._run_lanes(state, seeds, epoch, alphas, steps, plans, epochs)
         final = jax.tree.map(lambda leaf: leaf.astype(self.dtype), self.loop.params(state))
@@ -279,10 +279,12 @@ class NativeRun:
         steps = self.compiled.chunk or self.sampler.steps_per_epoch(self.problem.n)
         return self.loop.parted and count == 1 and self.loop.parts <= CORES and steps >= PARTED_MIN_STEPS
 
-    def _run_parts(self, state, seeds, epoch: int, alphas, steps: tuple[int, int] | None) -> None:
+    def _run_parts(self, state, seeds, epoch: int, alphas, steps: tuple[int, int] | None, plans=None) -> None:
         """One run's epoch with each step's parts computed side by side: part 0 on this thread, the
-        others on the lane threads (idle while one run goes: there are as many as cores, and parts ≤ cores)."""
-        first, *others = self.loop.part_runs(state, *self._weighed(self._plans(seeds, epoch, steps), alphas))
+        others on the lane threads (idle while one run goes: there are as many as cores, and parts ≤ cores); its
+        plan drawn, or taken from ``plans``."""
+        drawn = self._plans(seeds, epoch, steps) if plans is None else plans
+        first, *others = self.loop.part_runs(state, *self._weighed(drawn, alphas))
         helpers = [_threads().submit(run) for run in others]
         first()
         for helper in helpers:

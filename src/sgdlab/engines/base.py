@@ -87,8 +87,11 @@ class EpochProgram(Protocol):
     engine: str
     #: None for one run; R for R runs whose θ, plans and step sizes carry a leading axis of length R.
     lanes: int | None
-    #: How many whole epochs one call of ``epochs`` may run (1: the program runs one loop unit a call).
-    epochs_per_call: int
+
+    @property
+    def epochs_per_call(self) -> int:
+        """How many whole epochs one call of ``epochs`` may run (1: the program runs one loop unit a call)."""
+        ...
 
     def initial_state(self, params: Params) -> Any:
         """The state of the run's optimizer or method at θ⁰ (``()`` for plain SGD), in this engine's layout."""

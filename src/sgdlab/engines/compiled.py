@@ -34,7 +34,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from sgdlab._helpers import pytrees, shared_programs
-from sgdlab.engines.base import Carry, Metrics, OneUnitACall, Seeds, lane_params
+from sgdlab.engines.base import Carry, Metrics, Seeds, lane_params
 from sgdlab.engines.evaluation import Reference, evaluate
 from sgdlab.engines.plans import EpochPlans, plan_steps
 from sgdlab.engines.update_rules import PLAIN_RULE, UpdateRule
@@ -174,6 +174,20 @@ def lanes_epoch(problem: FiniteSum, sampler: Sampler, record: bool, rule: Update
     return params, opt_state, k, metrics
 
 
+def fused_epochs(one_epoch, last_epoch, params, opt_state, k0, sources, count, schedule, data, reference, constraint):
+    """``count`` whole epochs in one program: epochs 0 … count − 2 of ``sources`` (each part with a leading axis of
+    epochs, padded past ``count``) by ``one_epoch`` (no history) in a ``jax.lax.fori_loop``, then the last by
+    ``last_epoch`` (with its metrics when recording); returns what an epoch returns."""
+    def body(epoch, carry):
+        params, opt_state, k = carry
+        source = jax.tree.map(lambda part: part[epoch], sources)
+        return one_epoch(params, opt_state, k, source, schedule, data, reference, constraint)[:3]
+
+    params, opt_state, k = jax.lax.fori_loop(0, count - 1, body, (params, opt_state, k0))
+    last = jax.tree.map(lambda part: part[count - 1], sources)
+    return last_epoch(params, opt_state, k, last, schedule, data, reference, constraint)
+
+
 def lane_after_lane(epoch, params, opt_state, k0, source, schedule, data, reference, constraint):
     """The single-run ``epoch`` of every lane, one after the other (``jax.lax.map``), for gradient descent:
     its step multiplies X by θ, and vmapped over the lanes that product's rounding would depend on their
@@ -200,12 +214,22 @@ def _layout(tree) -> tuple:
             tuple((np.shape(leaf), str(getattr(leaf, "dtype", type(leaf)))) for leaf in jax.tree.leaves(tree)))
 
 
-class CompiledRun(OneUnitACall):
+#: The most whole epochs one call of :meth:`CompiledRun.epochs` runs.
+FUSED_EPOCHS = 256
+#: The most plan entries (lanes × epochs × steps × B) such a call takes.
+FUSED_PLAN_ENTRIES = 2**18
+#: The largest epoch (plan entries of all lanes) that runs many a call: beyond it a call's dispatch (~0.1 ms) is a
+#: small share of the epoch, and the program of many epochs would only add its compilation.
+FUSED_MAX_EPOCH_ENTRIES = 2**12
+
+
+class CompiledRun:
     """The JAX engine's epoch program (:class:`~sgdlab.engines.base.EpochProgram`) of one (problem,
     sampler, schedule kind, update rule, unit, lanes, placement): the
     evaluation at the start and an epoch with and without history, each built ahead of time on
     first need, so compilation is timed apart from the run. With ``lanes`` = R, the epoch runs R
     runs at once: parameters, plans (or seeds) and schedule numbers carry a leading axis of length R.
+    Between history rows, many whole epochs run in one call (:meth:`epochs`, :func:`fused_epochs`).
     """
 
     engine = "jax"
@@ -230,6 +254,7 @@ class CompiledRun(OneUnitACall):
                                                         sampler_state)[0],
                               schedule, self.data, self.reference, self.constraint)
         self._epoch: dict[bool, Any] = {}
+        self._fused: dict[bool, Any] = {}
         self._evaluate_lanes: Any = None
         start_params = params if lanes is None else jax.tree.map(lambda leaf: leaf[0], params)
         self._evaluate = self._compiled_evaluation(start_params)
@@ -294,15 +319,57 @@ class CompiledRun(OneUnitACall):
         if record in self._epoch:
             return 0.0
         started = time.perf_counter()
+        self._epoch[record] = self._compiled(self._jit(self._program(record)).lower(*self._example_args))
+        if self.epochs_per_call > 1 and not record:   # epochs run many a call only between rows (run.loop.stretch):
+            # when some epochs skip their row, which is when a program is prepared without one too
+            params, opt_state, k, source, *rest = self._example_args
+            sources = jax.tree.map(lambda part: np.zeros((self.epochs_per_call, *np.shape(part)), part.dtype), source)
+            for last_record in (False, True):
+                fused = functools.partial(fused_epochs, self._program(False), self._program(last_record))
+                self._fused[last_record] = self._compiled(self._jit(fused).lower(
+                    params, opt_state, k, sources, np.int32(2), *rest))
+        return time.perf_counter() - started
+
+    def _program(self, record: bool):
+        """The epoch's function (with history if ``record``), for one run or for the lanes."""
         program = functools.partial(self.step_function, self.problem, self.sampler, record, self.rule)
         if self.lanes is not None and (self._stand_in or self.rule.method.needs_finite_sum):
-            program = functools.partial(lane_after_lane, program)
-        elif self.lanes is not None:
-            program = functools.partial(lanes_epoch, self.problem, self.sampler, record, self.rule, jax.vmap(
+            return functools.partial(lane_after_lane, program)
+        if self.lanes is not None:
+            return functools.partial(lanes_epoch, self.problem, self.sampler, record, self.rule, jax.vmap(
                 functools.partial(self.step_function, self.problem, self.sampler, False, self.rule),
                 in_axes=LANE_AXES, out_axes=LANE_OUT_AXES))
-        self._epoch[record] = self._compiled(self._jit(program).lower(*self._example_args))
-        return time.perf_counter() - started
+        return program
+
+    @functools.cached_property
+    def epochs_per_call(self) -> int:
+        """How many whole epochs one call of :meth:`epochs` may run: up to FUSED_EPOCHS, as many as
+        FUSED_PLAN_ENTRIES plan entries hold, for an epoch of at most FUSED_MAX_EPOCH_ENTRIES plan entries of a
+        finite sum on one device whose plans come from (seed, epoch) alone, run in whole epochs and unconstrained
+        (a projection could make a non-finite θ finite again, and the loop reads θ's finiteness at a call's end
+        only); else 1. The program takes its plans padded to this many epochs."""
+        if (self.expectation or self.chunk is not None or self.placement is not None or self.sampler.depends_on_run
+                or self.problem.constraint is not None):
+            return 1
+        entries = (self.lanes or 1) * int(np.size(self._example_args[3][0]))
+        if entries > FUSED_MAX_EPOCH_ENTRIES:
+            return 1
+        return min(FUSED_EPOCHS, FUSED_PLAN_ENTRIES // entries)
+
+    def epochs(self, carry: Carry, seeds: Seeds, first: int, count: int, schedule: Schedule | None,
+               record: bool) -> tuple[Carry, Metrics]:
+        """Epochs ``first`` … ``first + count − 1`` of every lane in one call (count ≤ :attr:`epochs_per_call`):
+        their plans drawn on the host as :meth:`epoch` draws them, stacked and padded to :attr:`epochs_per_call`;
+        the metrics at the last epoch's end. The lanes end where ``count`` calls of :meth:`epoch` leave them."""
+        drawn = [self._source(seeds, epoch) for epoch in range(first, first + count)]
+        sources = jax.tree.map(lambda *parts: _padded_epochs(parts, self.epochs_per_call),
+                               *(source for source, _ in drawn))
+        params, opt_state, k, metrics = self._fused[record](
+            carry.params, carry.opt_state, _counter(carry.iteration), sources, np.int32(count), schedule, self.data,
+            self.reference, self.constraint)
+        counts = np.sum([counted for _, counted in drawn], axis=0)
+        counted = carry.gradients + (counts if self.lanes is not None else int(counts[0]))
+        return Carry(params, opt_state, int(pytrees.local_value(k)), counted, None), self._to_host(metrics)
 
     def epoch(self, carry: Carry, seeds: Seeds, epoch: int, schedule: Schedule | None,
               record: bool, steps: tuple[int, int] | None = None) -> tuple[Carry, Metrics]:
@@ -368,6 +435,13 @@ class CompiledRun(OneUnitACall):
     def _to_host(self, metrics: Metrics) -> Metrics:
         metrics = jax.tree.map(pytrees.local_value, metrics)
         return metrics.host() if self.lanes is None else jax.tree.map(np.asarray, metrics)
+
+
+def _padded_epochs(parts: tuple, epochs: int) -> np.ndarray:
+    """The epochs' plan parts stacked along a new first axis, with zeros up to ``epochs`` epochs."""
+    stacked = np.zeros((epochs, *np.shape(parts[0])), np.asarray(parts[0]).dtype)
+    stacked[:len(parts)] = parts
+    return stacked
 
 
 def _counter(value) -> np.ndarray:

@@ -14,6 +14,7 @@ import pytest
 import scipy.sparse as sp
 
 import sgdlab as sl
+from fused_epochs import assert_divergence_stops_alike, helpers, small_regression
 from sgdlab.engines.base import Metrics
 from sgdlab.engines.native.run import NativeRun
 from sgdlab.run import loop
@@ -24,14 +25,8 @@ SAMPLERS = [sl.shuffled_cyclic(1), sl.with_replacement(1), sl.without_replacemen
             sl.shuffle_once(2), sl.flip_flop(1), sl.shuffled_cyclic(5)]
 
 
-def _data(n=37, p=5, seed=0):
-    rng = np.random.default_rng(seed)
-    X = rng.normal(size=(n, p))
-    return X, X @ rng.normal(size=p) + 0.1 * rng.normal(size=n)
-
-
 def _problems():
-    X, y = _data()
+    X, y = small_regression()
     labels = np.where(y > np.median(y), 1.0, -1.0)
     classes = np.digitize(y, np.quantile(y, [0.33, 0.66]))
     sparse = sp.csr_matrix(np.where(np.abs(X) > 0.7, X, 0.0))
@@ -44,31 +39,7 @@ def _problems():
 PROBLEMS = _problems()
 
 
-@pytest.fixture
-def calls(monkeypatch):
-    """Counts the calls of NativeRun.epochs (so a test knows the fused path ran)."""
-    counted = {"epochs": 0}
-    fused = NativeRun.epochs
-
-    def counting(self, *args, **kwargs):
-        counted["epochs"] += 1
-        return fused(self, *args, **kwargs)
-
-    monkeypatch.setattr(NativeRun, "epochs", counting)
-    return counted
-
-
-def _one_epoch_a_call(monkeypatch):
-    monkeypatch.setattr(NativeRun, "epochs_per_call", property(lambda self: 1))
-
-
-def _same_runs(fused: sl.Result, alone: sl.Result) -> None:
-    assert fused.engine == alone.engine == "native"
-    assert (fused.status, fused.message) == (alone.status, alone.message)
-    np.testing.assert_array_equal(np.asarray(fused.params), np.asarray(alone.params))
-    columns = [column for column in alone.history.columns if column != "time"]
-    assert list(fused.history.columns) == list(alone.history.columns)
-    np.testing.assert_array_equal(fused.history[columns].to_numpy(), alone.history[columns].to_numpy())
+calls, _one_epoch_a_call, _same_runs = helpers(NativeRun, "native")
 
 
 @pytest.mark.parametrize("name", PROBLEMS)
@@ -124,7 +95,7 @@ def _twelve_epochs_fused_and_alone(monkeypatch, calls, problem, sampler, alpha_l
 def test_a_loop_that_sums_its_batches_in_parts_runs_one_epoch_a_call(calls):
     """Gradient descent on 1,000 × 8 rows: each step's batch is summed in parts (another summation than the loop of
     many epochs), so every epoch is its own call."""
-    X, y = _data(n=1000, p=8)
+    X, y = small_regression(n=1000, p=8)
     problem = sl.least_squares(X, y)
     result = sl.minimize(problem, sl.full_batch(), 1.0 / problem.lipschitz(), epochs=20, record_every=10,
                          engine="native")
@@ -160,15 +131,7 @@ def test_lanes_of_a_comparison_in_one_call(monkeypatch, calls):
 
 
 def test_a_run_diverging_inside_a_call_stops_where_it_would_alone(monkeypatch, calls):
-    problem = PROBLEMS["least squares"]
-    step = 10.0 / problem.lipschitz_max()   # far beyond the edge: θ overflows to inf within tens of epochs
-    fused = sl.minimize(problem, sl.shuffled_cyclic(1), step, epochs=400, record_every=200, engine="native")
-    assert fused.status == "diverged" and "non-finite" in fused.message
-    assert calls["epochs"] == 1   # the first call saw θ non-finite; its epochs then ran one at a time
-    assert 0 < fused.epochs < 200
-    _one_epoch_a_call(monkeypatch)
-    alone = sl.minimize(problem, sl.shuffled_cyclic(1), step, epochs=400, record_every=200, engine="native")
-    _same_runs(fused, alone)
+    assert_divergence_stops_alike(monkeypatch, calls, PROBLEMS["least squares"], NativeRun, "native")
 
 
 def test_a_lane_that_diverged_does_not_stop_the_others_from_running_in_one_call(monkeypatch, calls):

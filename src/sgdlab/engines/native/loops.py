@@ -543,12 +543,12 @@ class HerdedNetworkLoop(Herding, NetworkLoop):
         threads = self.parts
         flags, balanced = meeting.flags_for(threads), running.copy()
         outputs = np.zeros((2, network_sgd.PARTS, U2.shape[1], indices.shape[2]), self.dtype)
-        dots = np.zeros((2, network_sgd.PARTS, 2))
+        shares, kernels = network_grab.network_grab_meeting_arrays(network_sgd.PARTS, indices.shape[2])
 
         def run(thread: int):
             network_grab.network_grab_epoch(self.loss, self.X, self.targets, U1, b1, U2, b2, indices[0], masks[0],
                                             alphas[0], mean, running, total, balanced, next_order, slots, thread,
-                                            threads, flags, outputs, dots)
+                                            threads, flags, outputs, shares, kernels)
 
         return [functools.partial(run, thread) for thread in range(threads)]
 

@@ -85,16 +85,22 @@ def summary_rows(comparison, title: str) -> dict:
             "columns": columns, "rows": rows}
 
 
-def print_rows(table: dict) -> None:
-    """A :func:`summary_rows` table as a rich table (the run and the status left, numbers right)."""
+def print_rows(table: dict, width: int | None = None) -> None:
+    """A :func:`summary_rows` table as a rich table (the run and the status left, numbers right) on a console
+    ``width`` columns wide (default: the terminal's, or 130). A run's name is printed whole on one line; in a
+    narrow terminal the other cells wrap (a number folds onto a second line rather than losing its last digits)."""
     from rich.table import Table
 
     shown = Table(title=table["title"])
+    longest = max((len(row[0]) for row in table["rows"]), default=0)
     for column in table["columns"]:
-        shown.add_column(column, justify="left" if column in ("run", "status") else "right")
+        if column == "run":
+            shown.add_column(column, no_wrap=True, min_width=longest)
+        else:
+            shown.add_column(column, justify="left" if column == "status" else "right", overflow="fold")
     for row in table["rows"]:
         shown.add_row(*row)
-    console().print(shown)
+    console(width).print(shown)
 
 
 #: The most early stops printed in the terminal (the report lists them all).
@@ -127,10 +133,12 @@ def print_table(frame, title: str) -> None:
     console().print(table)
 
 
-def console():
-    """A rich console, 130 columns wide when the output is not a terminal."""
+def console(width: int | None = None):
+    """A rich console ``width`` columns wide; by default the terminal's, or 130 when the output is not a terminal."""
     from rich.console import Console
 
+    if width is not None:
+        return Console(width=width)
     console = Console()
     return console if console.is_terminal else Console(width=130)
 

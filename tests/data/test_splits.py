@@ -45,6 +45,20 @@ def test_stratified_parts_keep_each_class_proportion():
     assert len(plain_test) == 20
 
 
+@pytest.mark.parametrize("test", [0.2, 0.25, 0.33])
+def test_stratified_parts_have_scikit_learns_sizes(test):
+    # digits: ten classes of 174–183 rows. scikit-learn's stratified split has its unstratified sizes (1,437 / 360 at
+    # 0.2); a ceiling within each class gave 1,433 / 364. Each class's test rows are within one of f·m_c.
+    datasets, model_selection = (pytest.importorskip(f"sklearn.{module}") for module in ("datasets",
+                                                                                         "model_selection"))
+    X, y = datasets.load_digits(return_X_y=True)
+    (_, train), (_, held) = sl.data.split(X, y, fractions=(1 - test, test), seed=0, stratify=True)
+    theirs_train, theirs_test = model_selection.train_test_split(y, test_size=test, random_state=0, stratify=y)
+    assert (len(train), len(held)) == (len(theirs_train), len(theirs_test))
+    assert np.all(np.abs(np.bincount(held) - test * np.bincount(y)) < 1)
+    assert np.all(np.abs(np.bincount(held) - np.bincount(theirs_test)) <= 1)
+
+
 @pytest.mark.parametrize(("call", "text"), [
     (lambda X, y: sl.data.split(X, y, fractions=(1.0,)), "fractions must be at least two positive fractions"),
     (lambda X, y: sl.data.split(X, y, fractions=(0.9, 0.2)), "fractions must be at least two positive fractions"),

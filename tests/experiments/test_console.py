@@ -10,7 +10,7 @@ from sgdlab.experiments import console
 NAMES = ["shuffled_cyclic B=8", "importance_shuffled B=32", "with_replacement B=1"]
 
 
-@pytest.mark.parametrize("width", [80, 100, 130])
+@pytest.mark.parametrize("width", [80, 100, 110, 130])
 def test_run_names_are_whole_and_no_cell_is_cut(capsys, width):
     columns = ["run", "α·L", "median loss", "q25–q75", "passes", "reached", "epochs to target", "status"]
     rows = [[name, "0.5", "0.0123", "0.0101–0.0144", "10", "3/5", "7.5", "5 max_epochs, 2 diverged"]
@@ -22,5 +22,7 @@ def test_run_names_are_whole_and_no_cell_is_cut(capsys, width):
     for name in NAMES:
         assert any(f"│ {name} " in line for line in lines), (name, width)
     assert not any("…" in line for line in lines)
-    if width == 130:   # wide enough: every cell on one line
+    if width >= 110:   # wide enough for every column at its own width: each number on one line
         assert sum("0.0101–0.0144" in line for line in lines) == len(NAMES)
+    if width == 130:   # and the status too
+        assert sum("5 max_epochs, 2 diverged" in line for line in lines) == len(NAMES)

@@ -17,9 +17,11 @@ def split(X: Any, y: Any, fractions: Sequence[float] = (0.8, 0.2), seed: int = 0
     """Split the rows of (X, y) into disjoint random parts of the given fractions.
 
     Part k > 0 gets ⌈fₖ·n⌉ rows and the first part the rest (for two parts the sizes of scikit-learn's
-    ``train_test_split(test_size=f₁)``); with ``stratify`` (True for y's classes, or any labels) the rule
-    applies within each class, so every part keeps the classes' proportions. The rows are drawn by a
-    permutation from ``np.random.default_rng(seed)``; each part keeps them in that drawn order.
+    ``train_test_split(test_size=f₁)``, stratified or not); with ``stratify`` (True for y's classes, or any
+    labels) each part takes its rows class by class, ⌊fₖ·m_c⌋ of class c's m_c rows and one more for the classes
+    with the largest remainders fₖ·m_c − ⌊fₖ·m_c⌋ until the part has its size, so every part keeps the classes'
+    proportions to within a row. The rows are drawn by a permutation from ``np.random.default_rng(seed)``; each
+    part keeps them in that drawn order.
 
     Parameters
     ----------
@@ -49,11 +51,19 @@ def split(X: Any, y: Any, fractions: Sequence[float] = (0.8, 0.2), seed: int = 0
     seed = validation.integer("seed", seed, low=0, high=2**32 - 1)
     order = np.random.default_rng(seed).permutation(n)
     labels = _labels(stratify, y, n)
+    sizes = _sizes(n, parts, "the data", n)
     if labels is None:
-        pieces = _cut(order, parts, n)
+        pieces = np.split(order, np.cumsum(sizes)[:-1])
     else:
-        by_class = [_cut(order[labels[order] == label], parts, n, f"class {label!r}")
-                    for label in np.unique(labels)]
+        classes = np.unique(labels)
+        rows = [order[labels[order] == label] for label in classes]
+        counts = _class_sizes(np.array([len(part) for part in rows]), parts, sizes)
+        for label, class_counts in zip(classes, counts, strict=True):
+            if min(class_counts) < 1:
+                validation.fail("fractions", f"fractions that leave every part of class {label!r} (m="
+                                f"{sum(class_counts)} rows of N={n}) non-empty", str(tuple(parts)))
+        by_class = [np.split(part, np.cumsum(class_counts)[:-1]) for part, class_counts in zip(rows, counts,
+                                                                                             strict=True)]
         pieces = [np.concatenate([cut[k] for cut in by_class]) for k in range(len(parts))]
         pieces = [order[np.isin(order, piece)] for piece in pieces]   # back in the drawn order
     return [(X[piece], y[piece]) for piece in pieces]
@@ -89,13 +99,24 @@ def _labels(stratify: Any, y: np.ndarray, n: int) -> np.ndarray | None:
     return labels
 
 
-def _cut(rows: np.ndarray, parts: list[float], n: int, what: str = "the data") -> list[np.ndarray]:
-    """``rows`` cut into consecutive pieces: ⌈f·m⌉ rows for each part after the first, the rest for the first."""
-    m = len(rows)
+def _sizes(m: int, parts: list[float], what: str, n: int) -> list[int]:
+    """The rows of each part of ``m``: ⌈f·m⌉ for each part after the first, the rest for the first."""
     sizes = [math.ceil(f * m - 1e-9) for f in parts[1:]]
     first = m - sum(sizes)
     if first < 1 or min(sizes) < 1:
         validation.fail("fractions", f"fractions that leave every part of {what} (m={m} rows of N={n}) non-empty",
                         str(tuple(parts)))
-    bounds = np.cumsum([first, *sizes])[:-1]
-    return np.split(rows, bounds)
+    return [first, *sizes]
+
+
+def _class_sizes(counts: np.ndarray, parts: list[float], sizes: list[int]) -> list[list[int]]:
+    """Each class's rows in each part (one list a class): for part k > 0, ⌊fₖ·m_c⌋ and one more for the classes of
+    largest remainder (the first in class order on ties) until the part holds sizes[k]; the first part the rest."""
+    taken = np.zeros((len(counts), len(parts)), dtype=np.int64)
+    for k, fraction in enumerate(parts[1:], start=1):
+        quotas = fraction * counts
+        taken[:, k] = np.floor(quotas + 1e-9)
+        missing = sizes[k] - int(taken[:, k].sum())
+        taken[np.argsort(-(quotas - taken[:, k]), kind="stable")[:missing], k] += 1
+    taken[:, 0] = counts - taken[:, 1:].sum(axis=1)
+    return taken.tolist()

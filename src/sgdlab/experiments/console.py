@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import typing
+
 import click
 
 
@@ -87,20 +89,45 @@ def summary_rows(comparison, title: str) -> dict:
 
 def print_rows(table: dict, width: int | None = None) -> None:
     """A :func:`summary_rows` table as a rich table (the run and the status left, numbers right) on a console
-    ``width`` columns wide (default: the terminal's, or 130). A run's name is printed whole on one line; in a
-    narrow terminal the other cells wrap (a number folds onto a second line rather than losing its last digits)."""
+    ``width`` columns wide (default: the terminal's, or 130). A run's name is printed whole on one line. Each
+    column before the status gets the width of its longest cell and its header on one line when all of them fit,
+    else of its longest cell and header word (the headers wrap); in a narrower terminal the other cells wrap too
+    (a number folds onto a second line rather than losing digits)."""
     from rich.table import Table
 
-    shown = Table(title=table["title"])
-    longest = max((len(row[0]) for row in table["rows"]), default=0)
-    for column in table["columns"]:
+    shown, where = Table(title=table["title"]), console(width)
+    widths = _fixed_widths(table, where.width) or [None] * len(table["columns"])
+    for column, column_width in zip(table["columns"], widths, strict=True):
         if column == "run":
-            shown.add_column(column, no_wrap=True, min_width=longest)
+            longest = max((len(row[0]) for row in table["rows"]), default=0)
+            shown.add_column(column, no_wrap=True, min_width=longest, width=column_width)
+        elif column == "status":
+            shown.add_column(column, overflow="fold")
         else:
-            shown.add_column(column, justify="left" if column == "status" else "right", overflow="fold")
+            shown.add_column(column, justify="right", overflow="fold", width=column_width)
     for row in table["rows"]:
         shown.add_row(*row)
-    console(width).print(shown)
+    where.print(shown)
+
+
+#: Headers up to this long stay on one line when every column's cells fit (longer ones wrap by word first).
+SHORT_HEADER = 8
+
+
+def _fixed_widths(table: dict, width: int) -> list[int | None] | None:
+    """The widths of a :func:`summary_rows` table's columns (the status's None: the rest of the line) that fit in
+    ``width`` characters beside the status's longest word, 3 a column for its border and padding: each column's
+    longest cell and its header on one line if all fit, else with short headers (SHORT_HEADER) on one line and the
+    others by their longest word, else every header by its longest word; None if none fits."""
+    status = max([len(word) for row in table["rows"] for word in row[-1].split()], default=6)
+    for longest_header in (SHORT_HEADER * 100, SHORT_HEADER, 0):
+        widths: list[int | None] = [
+            max([len(column) if len(column) <= longest_header else max(len(word) for word in column.split())]
+                + [len(row[index]) for row in table["rows"]])
+            for index, column in enumerate(table["columns"][:-1])]
+        if sum(typing.cast(list[int], widths)) + status + 3 * (len(widths) + 1) + 1 <= width:
+            return [*widths, None]
+    return None
 
 
 #: The most early stops printed in the terminal (the report lists them all).

@@ -1,4 +1,4 @@
-"""The README's Python examples run as written."""
+"""The README's Python examples run as written, and the numbers it quotes from an example are what it prints."""
 
 import re
 from pathlib import Path
@@ -61,3 +61,22 @@ def test_readme_study_file_is_an_excerpt_of_the_example_study():
     missing = [spec["data"] for spec in study["problems"] if not Path(spec["data"]).is_file()]
     if missing:
         pytest.skip(f"shared data not found: {missing}")
+
+
+def test_readme_importance_sampling_table_is_the_examples_output(monkeypatch, capsys, tmp_path):
+    """The README's table of examples/importance_sampling.py quotes what the example prints (seeded): each sampler's
+    α and F − p* after 100 epochs to two significant digits, and its epochs to the target."""
+    import runpy
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("sys.argv", ["importance_sampling.py"])
+    runpy.run_path(str(README.parent / "examples" / "importance_sampling.py"), run_name="__main__")
+    printed = {line.split()[0].rstrip(","): line.split()[-3:] for line in capsys.readouterr().out.splitlines()
+               if line.startswith(("uniform", "importance"))}
+    quoted = {row[0].split(",")[0].split()[0]: row[1:] for row in
+              (re.split(r"\s*\|\s*", line.strip("| ")) for line in README.read_text().splitlines()
+               if line.startswith(("| uniform, with replacement", "| importance, pᵢ ∝ Lᵢ")))}
+    assert set(printed) == set(quoted) == {"uniform", "importance"}
+    for sampler, (alpha, epochs, gap) in printed.items():
+        assert quoted[sampler] == [f"{float(alpha):.1e}".replace("e-0", "e-"), epochs,
+                                   f"{float(gap):.1e}".replace("e-0", "e-")], sampler

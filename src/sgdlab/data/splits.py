@@ -51,7 +51,7 @@ def split(X: Any, y: Any, fractions: Sequence[float] = (0.8, 0.2), seed: int = 0
     seed = validation.integer("seed", seed, low=0, high=2**32 - 1)
     order = np.random.default_rng(seed).permutation(n)
     labels = _labels(stratify, y, n)
-    sizes = _sizes(n, parts, "the data", n)
+    sizes = _sizes(n, parts)
     if labels is None:
         pieces = np.split(order, np.cumsum(sizes)[:-1])
     else:
@@ -99,12 +99,12 @@ def _labels(stratify: Any, y: np.ndarray, n: int) -> np.ndarray | None:
     return labels
 
 
-def _sizes(m: int, parts: list[float], what: str, n: int) -> list[int]:
-    """The rows of each part of ``m``: ⌈f·m⌉ for each part after the first, the rest for the first."""
-    sizes = [math.ceil(f * m - 1e-9) for f in parts[1:]]
-    first = m - sum(sizes)
+def _sizes(n: int, parts: list[float]) -> list[int]:
+    """The rows of each part of n: ⌈f·n⌉ for each part after the first, the rest for the first."""
+    sizes = [math.ceil(f * n - 1e-9) for f in parts[1:]]
+    first = n - sum(sizes)
     if first < 1 or min(sizes) < 1:
-        validation.fail("fractions", f"fractions that leave every part of {what} (m={m} rows of N={n}) non-empty",
+        validation.fail("fractions", f"fractions that leave every part of the data (m={n} rows of N={n}) non-empty",
                         str(tuple(parts)))
     return [first, *sizes]
 

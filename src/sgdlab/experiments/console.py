@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-import typing
+import math
 
 import click
 
@@ -120,14 +120,17 @@ def _fixed_widths(table: dict, width: int) -> list[int | None] | None:
     longest cell and its header on one line if all fit, else with short headers (SHORT_HEADER) on one line and the
     others by their longest word, else every header by its longest word; None if none fits."""
     status = max([len(word) for row in table["rows"] for word in row[-1].split()], default=6)
-    for longest_header in (SHORT_HEADER * 100, SHORT_HEADER, 0):
-        widths: list[int | None] = [
-            max([len(column) if len(column) <= longest_header else max(len(word) for word in column.split())]
-                + [len(row[index]) for row in table["rows"]])
-            for index, column in enumerate(table["columns"][:-1])]
-        if sum(typing.cast(list[int], widths)) + status + 3 * (len(widths) + 1) + 1 <= width:
+    for longest_header in (math.inf, SHORT_HEADER, 0):
+        widths = [max(_header_width(column, longest_header), *(len(row[index]) for row in table["rows"]))
+                  for index, column in enumerate(table["columns"][:-1])]
+        if sum(widths) + status + 3 * (len(widths) + 1) + 1 <= width:
             return [*widths, None]
     return None
+
+
+def _header_width(header: str, longest: float) -> int:
+    """The header's width: whole when at most ``longest`` characters, else its longest word (it wraps by word)."""
+    return len(header) if len(header) <= longest else max(len(word) for word in header.split())
 
 
 #: The most early stops printed in the terminal (the report lists them all).
